@@ -1,0 +1,25 @@
+namespace Sluice.Core.Log;
+
+/// <summary>A record to append. A null <see cref="Value"/> is a tombstone (meaningful on compacted topics).</summary>
+public sealed record RecordToAppend(
+    ReadOnlyMemory<byte>? Key,
+    ReadOnlyMemory<byte>? Value,
+    IReadOnlyList<KeyValuePair<string, string>>? Headers = null,
+    DateTimeOffset? Timestamp = null);
+
+/// <summary>A record read back from a partition, with the offset and timestamp the log assigned.</summary>
+public sealed record StoredRecord(
+    long Offset,
+    DateTimeOffset Timestamp,
+    ReadOnlyMemory<byte>? Key,
+    ReadOnlyMemory<byte>? Value,
+    IReadOnlyList<KeyValuePair<string, string>> Headers);
+
+/// <summary>The outcome of an append: records got offsets BaseOffset .. BaseOffset + Count - 1.</summary>
+public readonly record struct AppendResult(long BaseOffset, int Count, DateTimeOffset Timestamp)
+{
+    public long LastOffset => BaseOffset + Count - 1;
+}
+
+/// <summary>Records read from one partition; <see cref="NextOffset"/> is where the next read continues.</summary>
+public sealed record ReadResult(IReadOnlyList<StoredRecord> Records, long NextOffset, long EndOffset);

@@ -1,0 +1,93 @@
+using Sluice.Core.Log;
+using Sluice.Core.Topics;
+
+namespace Sluice.Core.Subscriptions;
+
+/// <summary>
+/// The delivery engine: durable subscriptions (cursors and ack state), leases with ack deadlines,
+/// redelivery, dead-lettering. Every consumption path (long-poll pull, SSE, WebSocket, webhooks)
+/// goes through <see cref="OpenConsumerAsync"/>; there is no second engine.
+/// </summary>
+public interface ISubscriptionService
+{
+    /// <summary>Creates the subscription or updates its settings (type change only while no consumer is connected).</summary>
+    ValueTask<SubscriptionInfo> CreateOrUpdateAsync(TopicName topic, string name, SubscriptionSettings settings, CancellationToken cancellationToken = default);
+
+    /// <summary>The subscription's state, or null when it does not exist.</summary>
+    ValueTask<SubscriptionInfo?> GetAsync(TopicName topic, string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Names of the topic's subscriptions.</summary>
+    ValueTask<IReadOnlyList<string>> ListAsync(TopicName topic, CancellationToken cancellationToken = default);
+
+    /// <summary>Deletes the subscription and its cursors; connected consumers are ended.</summary>
+    ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Attaches a consumer. The subscription is created with default settings when absent. Throws
+    /// <see cref="SubscriptionBusyException"/> when an exclusive subscription already has another consumer.
+    /// Reopening with a consumer id that is already attached joins that consumer (a client that pulls
+    /// repeatedly keeps one identity). Disposing the consumer detaches it; its unacked messages keep
+    /// their deadlines and are redelivered to others when those pass.
+    /// </summary>
+    ValueTask<ISubscriptionConsumer> OpenConsumerAsync(TopicName topic, string name, string consumerId, CancellationToken cancellationToken = default);
+
+    /// <summary>Acks messages by ack id. Unknown (never issued, already acked) and expired (deadline passed) ids are returned, not dropped.</summary>
+    ValueTask<AckResult> AckAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, CancellationToken cancellationToken = default);
+
+    /// <summary>Returns messages for redelivery after <paramref name="delay"/> (zero: at once).</summary>
+    ValueTask<AckResult> NackAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, TimeSpan delay, CancellationToken cancellationToken = default);
+
+    /// <summary>Moves the cursor; in-flight leases are dropped and connected consumers continue from there.</summary>
+    ValueTask SeekAsync(TopicName topic, string name, StartPosition position, CancellationToken cancellationToken = default);
+
+    /// <summary>Writes all cursor state durably (called on graceful shutdown).</summary>
+    ValueTask FlushAsync(CancellationToken cancellationToken = default);
+}
+
+/// <summary>One attached consumer of a subscription.</summary>
+public interface ISubscriptionConsumer : IAsyncDisposable
+{
+    string ConsumerId { get; }
+
+    /// <summary>
+    /// Waits up to <paramref name="wait"/> for at least one message this consumer may take, then returns
+    /// up to <paramref name="max"/> of them, each leased until its ack deadline. Returns an empty list
+    /// when the wait ends with nothing. A failover standby waits without receiving.
+    /// </summary>
+    ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default);
+
+    /// <summary>Cancelled when the consumer is ended by the server (subscription deleted, shutdown).</summary>
+    CancellationToken Ended { get; }
+}
+
+/// <summary>A leased message: ack it by <see cref="AckId"/>; <see cref="DeliveryAttempt"/> starts at 1.</summary>
+public sealed record Delivery(string AckId, TopicName Topic, int Partition, StoredRecord Record, int DeliveryAttempt)
+{
+    /// <summary>The message id clients see: <c>partition:offset</c>.</summary>
+    public string MessageId => $"{Partition}:{Record.Offset}";
+}
+
+public sealed record AckResult(int Succeeded, IReadOnlyList<string> Unknown, IReadOnlyList<string> Expired);
+
+/// <summary>A subscription's settings and progress.</summary>
+public sealed record SubscriptionInfo(
+    TopicName Topic,
+    string Name,
+    SubscriptionSettings Settings,
+    IReadOnlyList<PartitionCursorInfo> Partitions,
+    long Backlog,
+    int InFlight,
+    IReadOnlyList<ConsumerInfo> Consumers);
+
+/// <summary>Committed offset: every message below it is acked. Lag = end offset - committed offset.</summary>
+public sealed record PartitionCursorInfo(int Partition, long CommittedOffset, long EndOffset, long Lag);
+
+public sealed record ConsumerInfo(string ConsumerId, bool Active, int InFlight, DateTimeOffset LastSeen);
+
+/// <summary>An exclusive subscription already has a consumer (HTTP 409).</summary>
+public sealed class SubscriptionBusyException(TopicName topic, string name)
+    : Exception($"subscription '{name}' on topic '{topic}' is exclusive and already has a consumer");
+
+/// <summary>No such subscription (for operations that do not create one).</summary>
+public sealed class SubscriptionNotFoundException(TopicName topic, string name)
+    : Exception($"subscription '{name}' does not exist on topic '{topic}'");
