@@ -56,7 +56,14 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// </summary>
     ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default);
 
-    /// <summary>Cancelled when the consumer is ended by the server (subscription deleted, shutdown).</summary>
+    /// <summary>
+    /// Returns every message this consumer holds unacked to the subscription for redelivery at once
+    /// (a streaming connection closed or was cut as a slow consumer). A pull consumer does not call it:
+    /// its client may still ack in a later request.
+    /// </summary>
+    ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>Cancelled when the consumer is ended by the server (subscription deleted, seek, shutdown).</summary>
     CancellationToken Ended { get; }
 }
 
