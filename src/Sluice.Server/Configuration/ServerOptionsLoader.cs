@@ -162,6 +162,11 @@ internal static class ServerOptionsLoader
             if (option is null && name != "--config")
             {
                 errors.Add($"unknown argument '{Printable(arg)}'; run with --help for the list of flags");
+                if (eq < 0 && i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    i++; // its value
+                }
+
                 continue;
             }
 
@@ -197,15 +202,17 @@ internal static class ServerOptionsLoader
             return null;
         }
 
-        var builder = new ConfigurationBuilder();
+        // Relative to the file's own folder: a file source otherwise resolves against the app's base directory.
+        var builder = new ConfigurationBuilder().SetBasePath(Path.GetDirectoryName(path)!);
+        var name = Path.GetFileName(path);
         var extension = Path.GetExtension(path).ToLowerInvariant();
         switch (extension)
         {
             case ".json":
-                builder.AddJsonFile(path, optional: false, reloadOnChange: false);
+                builder.AddJsonFile(name, optional: false, reloadOnChange: false);
                 break;
             case ".yaml" or ".yml":
-                builder.Add(new YamlConfigurationSource { Path = path, Optional = false, ReloadOnChange = false });
+                builder.Add(new YamlConfigurationSource { Path = name, Optional = false, ReloadOnChange = false });
                 break;
             default:
                 errors.Add($"config file {path} must end in .json, .yaml or .yml");

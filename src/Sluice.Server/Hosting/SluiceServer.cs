@@ -120,7 +120,9 @@ internal static partial class SluiceServer
         var exitCode = 0;
         try
         {
-            await app.RunAsync();
+            // Not RunAsync: it disposes the host, and the engine must flush between stop and dispose.
+            await app.StartAsync();
+            await app.WaitForShutdownAsync();
         }
         catch (Exception ex) when (ex is IOException or OptionsValidationException)
         {
