@@ -16,10 +16,6 @@ internal static class LogEvents
     public const int TopicAutoCreated = 200;
     public const int AsyncProduceFailed = 201;
 
-    // 3xx: subscriptions
-    public const int PullConsumerExpired = 300;
-    public const int PullConsumerCloseFailed = 301;
-
     // 9xx: errors
     public const int UnhandledException = 900;
 }

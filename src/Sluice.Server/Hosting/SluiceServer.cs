@@ -16,7 +16,7 @@ namespace Sluice.Server.Hosting;
 /// Builds and runs the server. Shutdown (SIGTERM or Ctrl+C):
 /// <code>
 ///   not ready ──► Kestrel stops accepting, long-polls end, in-flight requests finish (shutdownTimeoutMs)
-///             ──► async produces finish ──► pull consumers detach ──► engine FlushAsync
+///             ──► async produces finish ──► engine FlushAsync
 ///             ──► engine disposed ──► log disposed
 /// </code>
 /// </summary>
@@ -64,7 +64,7 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<Partitioner>();
         builder.Services.AddSingleton<TopicDirectory>();
-        builder.Services.AddSingleton<PullConsumers>();
+        builder.Services.AddSingleton<SubscriptionDirectory>();
         builder.Services.AddSingleton<PendingAppends>();
         builder.Services.AddSingleton<SluiceMetrics>();
         builder.Services.AddSingleton<Readiness>();
@@ -140,7 +140,6 @@ internal static partial class SluiceServer
     {
         using var cts = new CancellationTokenSource(timeout);
         await Step("wait for async produces", () => new ValueTask(app.Services.GetRequiredService<PendingAppends>().WaitAsync(cts.Token)));
-        await Step("detach pull consumers", () => app.Services.GetRequiredService<PullConsumers>().DisposeAsync());
         await Step("flush subscription state", () => app.Services.GetRequiredService<ISubscriptionService>().FlushAsync(cts.Token));
 
         // Disposes the engine, then the log (reverse order of creation).

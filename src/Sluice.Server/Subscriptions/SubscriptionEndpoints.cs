@@ -65,10 +65,10 @@ internal static class SubscriptionEndpoints
             ?? new SubscriptionRequest(null, null, null, null, null);
         var partitionCount = await services.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: true, context.RequestAborted);
         var service = services.GetRequiredService<ISubscriptionService>();
-        var consumers = services.GetRequiredService<PullConsumers>();
+        var directory = services.GetRequiredService<SubscriptionDirectory>();
 
         var existing = await service.GetAsync(topic, name, context.RequestAborted);
-        var current = existing?.Settings ?? consumers.DefaultSettings;
+        var current = existing?.Settings ?? directory.DefaultSettings;
         var settings = current with
         {
             Type = request.Type is { } type ? ParseType(type) : current.Type,
@@ -85,7 +85,7 @@ internal static class SubscriptionEndpoints
         }
 
         var info = await service.CreateOrUpdateAsync(topic, name, settings, context.RequestAborted);
-        consumers.Remember(topic, name);
+        directory.Remember(topic, name);
         context.Response.StatusCode = existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK;
         await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Default.SubscriptionResponse);
     }
@@ -102,7 +102,7 @@ internal static class SubscriptionEndpoints
     {
         var (topic, name) = await RequireTopicAsync(context);
         var deleted = await context.RequestServices.GetRequiredService<ISubscriptionService>().DeleteAsync(topic, name, context.RequestAborted);
-        context.RequestServices.GetRequiredService<PullConsumers>().ForgetSubscription(topic, name);
+        context.RequestServices.GetRequiredService<SubscriptionDirectory>().Forget(topic, name);
         if (!deleted)
         {
             throw NotFound(topic, name);
@@ -121,18 +121,20 @@ internal static class SubscriptionEndpoints
         var services = context.RequestServices;
 
         await services.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: true, context.RequestAborted);
-        var consumers = services.GetRequiredService<PullConsumers>();
-        await consumers.EnsureSubscriptionAsync(topic, name, context.RequestAborted);
+        await services.GetRequiredService<SubscriptionDirectory>().EnsureAsync(topic, name, context.RequestAborted);
 
+        // A pull consumer attaches for one request; the engine keeps its identity (exclusivity, key_shared keys)
+        // for subscriptions:consumerSessionTimeoutMs after it detaches, and its unacked messages keep their deadlines.
         // The wait ends early when the client disconnects or the server begins shutting down.
         var stopping = services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
         IReadOnlyList<Delivery> deliveries;
-        using (var lease = await consumers.AcquireAsync(topic, name, consumerId, linked.Token))
+        var service = services.GetRequiredService<ISubscriptionService>();
+        await using (var consumer = await service.OpenConsumerAsync(topic, name, consumerId, linked.Token))
         {
             try
             {
-                deliveries = await lease.Consumer.ReceiveAsync(max, TimeSpan.FromMilliseconds(waitMs), linked.Token);
+                deliveries = await consumer.ReceiveAsync(max, TimeSpan.FromMilliseconds(waitMs), linked.Token);
             }
             catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
             {

@@ -1,7 +1,5 @@
-using Microsoft.Extensions.Options;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
-using Sluice.Server.Configuration;
 using Sluice.Server.Hosting;
 using Sluice.Server.Problems;
 
@@ -134,7 +132,7 @@ internal static class TopicEndpoints
 
         var deleted = await log.DeleteTopicAsync(topic, context.RequestAborted);
         directory.Forget(topic);
-        services.GetRequiredService<Subscriptions.PullConsumers>().ForgetTopic(topic);
+        services.GetRequiredService<Subscriptions.SubscriptionDirectory>().ForgetTopic(topic);
         if (!deleted)
         {
             ProblemException.Throw(ProblemKind.TopicNotFound, $"topic '{topic}' does not exist");
