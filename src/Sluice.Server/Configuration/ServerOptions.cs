@@ -39,7 +39,7 @@ internal sealed class ServerOptions
     public int AckDeadlineMs { get; set; } = 30_000;
 
     /// <summary>A pull consumer that has not pulled for this long is detached (and no longer counted as connected).</summary>
-    public int ConsumerSessionTimeoutMs { get; set; } = 60_000;
+    public int ConsumerSessionTimeoutMs { get; set; } = 30_000;
 
     public int ShutdownTimeoutMs { get; set; } = 30_000;
 
