@@ -38,6 +38,12 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
             }
 
             context.Response.Clear();
+            if (kind == ProblemKind.MessageTooLarge)
+            {
+                // The rest of the body stays unread and Kestrel will drop the connection: tell the client not to reuse it.
+                context.Response.Headers.Connection = "close";
+            }
+
             await ProblemWriter.WriteAsync(context, kind, detail);
             return;
         }
