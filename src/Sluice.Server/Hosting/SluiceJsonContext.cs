@@ -34,4 +34,16 @@ namespace Sluice.Server.Hosting;
 [JsonSerializable(typeof(AckResponse))]
 [JsonSerializable(typeof(NackResponse))]
 [JsonSerializable(typeof(SeekRequest))]
-internal sealed partial class SluiceJsonContext : JsonSerializerContext;
+internal sealed partial class SluiceJsonContext : JsonSerializerContext
+{
+    /// <summary>
+    /// The context every endpoint uses: like <see cref="JsonSerializerContext"/>'s default but writing non-ASCII text and
+    /// <c>&lt; &gt; &amp; '</c> as themselves, so values and details read as sent. Quotes and control characters are still escaped.
+    /// </summary>
+    public static SluiceJsonContext Api { get; } = new(new JsonSerializerOptions(JsonSerializerDefaults.Web)
+    {
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        NumberHandling = JsonNumberHandling.Strict,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+    });
+}

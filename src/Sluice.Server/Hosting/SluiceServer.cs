@@ -94,11 +94,11 @@ internal static partial class SluiceServer
 
         app.UseMiddleware<ProblemMiddleware>();
         app.UseRouting();
-        app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok"), SluiceJsonContext.Default.HealthResponse))
+        app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok"), SluiceJsonContext.Api.HealthResponse))
             .WithName("Health").WithSummary("200 while the process runs");
         app.MapGet("/readyz", (Readiness r) => r.IsReady
-                ? Results.Json(new HealthResponse("ready"), SluiceJsonContext.Default.HealthResponse)
-                : Results.Json(new HealthResponse("not ready"), SluiceJsonContext.Default.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable))
+                ? Results.Json(new HealthResponse("ready"), SluiceJsonContext.Api.HealthResponse)
+                : Results.Json(new HealthResponse("not ready"), SluiceJsonContext.Api.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable))
             .WithName("Ready").WithSummary("200 once the log is open and the engine started; 503 before, and from the start of shutdown");
         app.MapOpenApi();
 

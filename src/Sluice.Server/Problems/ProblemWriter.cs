@@ -15,7 +15,7 @@ internal static class ProblemWriter
         response.ContentType = ContentType;
         response.Headers.CacheControl = "no-store";
         var problem = new ProblemResponse(kind.Type, kind.Title, kind.Status, Printable(detail), Printable(context.Request.Path.Value));
-        return System.Text.Json.JsonSerializer.SerializeAsync(response.Body, problem, SluiceJsonContext.Default.ProblemResponse, context.RequestAborted);
+        return System.Text.Json.JsonSerializer.SerializeAsync(response.Body, problem, SluiceJsonContext.Api.ProblemResponse, context.RequestAborted);
     }
 
     /// <summary>Never echo raw control characters (or endless input) back to a client.</summary>

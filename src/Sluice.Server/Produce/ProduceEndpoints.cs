@@ -83,7 +83,7 @@ internal static partial class ProduceEndpoints
             pending.Enter();
             _ = AppendInBackgroundAsync(log, directory, topic, partition, records, metrics, pending, logger);
             context.Response.StatusCode = StatusCodes.Status202Accepted;
-            await context.Response.WriteAsJsonAsync(new AcceptedResponse(true, partition), SluiceJsonContext.Default.AcceptedResponse, cancellationToken: CancellationToken.None);
+            await context.Response.WriteAsJsonAsync(new AcceptedResponse(true, partition), SluiceJsonContext.Api.AcceptedResponse, cancellationToken: CancellationToken.None);
             return;
         }
 
@@ -92,7 +92,7 @@ internal static partial class ProduceEndpoints
         metrics.Produced.Add(1);
         await context.Response.WriteAsJsonAsync(
             new ProduceResponse(MessageId(partition, result.BaseOffset), partition, result.BaseOffset, result.Timestamp),
-            SluiceJsonContext.Default.ProduceResponse,
+            SluiceJsonContext.Api.ProduceResponse,
             cancellationToken: CancellationToken.None);
     }
 
@@ -112,7 +112,7 @@ internal static partial class ProduceEndpoints
         }
         else if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase) || mediaType.Length == 0)
         {
-            var batch = HttpRequestReader.Deserialize(body, SluiceJsonContext.Default.BatchRequest, "the batch");
+            var batch = HttpRequestReader.Deserialize(body, SluiceJsonContext.Api.BatchRequest, "the batch");
             parsed = batch?.Messages ?? [];
         }
         else
@@ -190,7 +190,7 @@ internal static partial class ProduceEndpoints
         }
 
         services.GetRequiredService<SluiceMetrics>().Produced.Add(records.Length);
-        await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Default.BatchResponse, cancellationToken: CancellationToken.None);
+        await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse, cancellationToken: CancellationToken.None);
     }
 
     private static List<BatchRecord> ParseNdjson(byte[] body)
@@ -214,7 +214,7 @@ internal static partial class ProduceEndpoints
                 continue;
             }
 
-            var record = HttpRequestReader.Deserialize(current, SluiceJsonContext.Default.BatchRecord, $"NDJSON line {line}");
+            var record = HttpRequestReader.Deserialize(current, SluiceJsonContext.Api.BatchRecord, $"NDJSON line {line}");
             if (record is null)
             {
                 ProblemException.Throw(ProblemKind.MalformedJson, $"NDJSON line {line} is null; each line must be a JSON object such as {{\"value\":\"...\"}}");

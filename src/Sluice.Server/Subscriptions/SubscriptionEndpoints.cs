@@ -53,7 +53,7 @@ internal static class SubscriptionEndpoints
         var topic = HttpRequestReader.Topic(context);
         await context.RequestServices.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: false, context.RequestAborted);
         var names = await context.RequestServices.GetRequiredService<ISubscriptionService>().ListAsync(topic, context.RequestAborted);
-        await context.Response.WriteAsJsonAsync(new SubscriptionListResponse([.. names]), SluiceJsonContext.Default.SubscriptionListResponse);
+        await context.Response.WriteAsJsonAsync(new SubscriptionListResponse([.. names]), SluiceJsonContext.Api.SubscriptionListResponse);
     }
 
     private static async Task PutAsync(HttpContext context)
@@ -61,7 +61,7 @@ internal static class SubscriptionEndpoints
         var topic = HttpRequestReader.Topic(context);
         var name = HttpRequestReader.Subscription(context);
         var services = context.RequestServices;
-        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Default.SubscriptionRequest, MaxAdminBodyBytes)
+        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.SubscriptionRequest, MaxAdminBodyBytes)
             ?? new SubscriptionRequest(null, null, null, null, null);
         var partitionCount = await services.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: true, context.RequestAborted);
         var service = services.GetRequiredService<ISubscriptionService>();
@@ -87,7 +87,7 @@ internal static class SubscriptionEndpoints
         var info = await service.CreateOrUpdateAsync(topic, name, settings, context.RequestAborted);
         directory.Remember(topic, name);
         context.Response.StatusCode = existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK;
-        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Default.SubscriptionResponse);
+        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Api.SubscriptionResponse);
     }
 
     private static async Task GetAsync(HttpContext context)
@@ -95,7 +95,7 @@ internal static class SubscriptionEndpoints
         var (topic, name) = await RequireTopicAsync(context);
         var info = await context.RequestServices.GetRequiredService<ISubscriptionService>().GetAsync(topic, name, context.RequestAborted)
             ?? throw NotFound(topic, name);
-        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Default.SubscriptionResponse);
+        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Api.SubscriptionResponse);
     }
 
     private static async Task DeleteAsync(HttpContext context)
@@ -151,23 +151,23 @@ internal static class SubscriptionEndpoints
 
         services.GetRequiredService<SluiceMetrics>().Delivered.Add(messages.Count);
         context.Response.Headers.CacheControl = "no-store";
-        await context.Response.WriteAsJsonAsync(new PullResponse(messages), SluiceJsonContext.Default.PullResponse, cancellationToken: CancellationToken.None);
+        await context.Response.WriteAsJsonAsync(new PullResponse(messages), SluiceJsonContext.Api.PullResponse, cancellationToken: CancellationToken.None);
     }
 
     private static async Task AckAsync(HttpContext context)
     {
         var (topic, name) = await RequireTopicAsync(context);
-        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Default.AckRequest, MaxAckBodyBytes);
+        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.AckRequest, MaxAckBodyBytes);
         var ackIds = ValidateAckIds(request?.AckIds);
         var result = await context.RequestServices.GetRequiredService<ISubscriptionService>().AckAsync(topic, name, ackIds, context.RequestAborted);
         context.RequestServices.GetRequiredService<SluiceMetrics>().Acked.Add(result.Succeeded);
-        await context.Response.WriteAsJsonAsync(new AckResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Default.AckResponse);
+        await context.Response.WriteAsJsonAsync(new AckResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.AckResponse);
     }
 
     private static async Task NackAsync(HttpContext context)
     {
         var (topic, name) = await RequireTopicAsync(context);
-        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Default.NackRequest, MaxAckBodyBytes);
+        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.NackRequest, MaxAckBodyBytes);
         var ackIds = ValidateAckIds(request?.AckIds);
         var delayMs = request?.DelayMs ?? 0;
         if (delayMs is < 0 or > 43_200_000)
@@ -177,7 +177,7 @@ internal static class SubscriptionEndpoints
 
         var result = await context.RequestServices.GetRequiredService<ISubscriptionService>()
             .NackAsync(topic, name, ackIds, TimeSpan.FromMilliseconds(delayMs), context.RequestAborted);
-        await context.Response.WriteAsJsonAsync(new NackResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Default.NackResponse);
+        await context.Response.WriteAsJsonAsync(new NackResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.NackResponse);
     }
 
     private static async Task SeekAsync(HttpContext context)
@@ -185,7 +185,7 @@ internal static class SubscriptionEndpoints
         var topic = HttpRequestReader.Topic(context);
         var name = HttpRequestReader.Subscription(context);
         var partitionCount = await context.RequestServices.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: false, context.RequestAborted);
-        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Default.SeekRequest, MaxAdminBodyBytes);
+        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.SeekRequest, MaxAdminBodyBytes);
         if (request?.Position is not { } element)
         {
             throw new ProblemException(ProblemKind.InvalidParameter, "seek needs a body such as {\"position\": \"earliest\"}");

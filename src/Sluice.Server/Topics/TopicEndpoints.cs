@@ -41,13 +41,13 @@ internal static class TopicEndpoints
             }
         }
 
-        await context.Response.WriteAsJsonAsync(new TopicListResponse(names), SluiceJsonContext.Default.TopicListResponse);
+        await context.Response.WriteAsJsonAsync(new TopicListResponse(names), SluiceJsonContext.Api.TopicListResponse);
     }
 
     private static async Task PutAsync(HttpContext context)
     {
         var topic = HttpRequestReader.Topic(context);
-        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Default.TopicRequest, MaxAdminBodyBytes)
+        var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.TopicRequest, MaxAdminBodyBytes)
             ?? new TopicRequest(null, null, null, null);
         var log = context.RequestServices.GetRequiredService<IMessageLog>();
         var directory = context.RequestServices.GetRequiredService<TopicDirectory>();
@@ -99,7 +99,7 @@ internal static class TopicEndpoints
 
         directory.Remember(info);
         context.Response.StatusCode = created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
-        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Default.TopicResponse);
+        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Api.TopicResponse);
     }
 
     private static async Task GetAsync(HttpContext context)
@@ -108,7 +108,7 @@ internal static class TopicEndpoints
         var log = context.RequestServices.GetRequiredService<IMessageLog>();
         var info = await log.DescribeTopicAsync(topic, context.RequestAborted)
             ?? throw new ProblemException(ProblemKind.TopicNotFound, $"topic '{topic}' does not exist");
-        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Default.TopicResponse);
+        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Api.TopicResponse);
     }
 
     private static async Task DeleteAsync(HttpContext context)
