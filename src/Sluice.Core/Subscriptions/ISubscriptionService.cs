@@ -42,6 +42,15 @@ public interface ISubscriptionService
 
     /// <summary>Writes all cursor state durably (called on graceful shutdown).</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sends in-flight messages straight to the subscription's dead-letter topic (for example a webhook answered 4xx),
+    /// with <c>sluice-dlq-reason</c> = <paramref name="reason"/>, then acks them. Completes once both are durable.
+    /// Ids are classified as in <see cref="AckAsync"/>: unknown and expired ids are returned and nothing is done for them.
+    /// </summary>
+    /// <remarks>Added after the first contract; the default implementation throws <see cref="NotSupportedException"/>.</remarks>
+    ValueTask<AckResult> DeadLetterAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, string reason, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException("this subscription service does not dead-letter on request");
 }
 
 /// <summary>One attached consumer of a subscription.</summary>
