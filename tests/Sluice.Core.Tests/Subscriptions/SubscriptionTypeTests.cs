@@ -1,0 +1,164 @@
+using System.Text;
+using Sluice.Core.Subscriptions;
+
+namespace Sluice.Core.Tests.Subscriptions;
+
+public sealed class SubscriptionTypeTests
+{
+    [Fact]
+    public async Task Exclusive_SecondConsumer_RefusedUntilFirstSessionExpires()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { ConsumerSessionTimeout = TimeSpan.FromSeconds(30) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.Exclusive);
+        var first = await h.OpenAsync("first");
+        await using (var again = await h.OpenAsync("first"))
+        {
+            // The same id rejoins its own registration.
+            Assert.Equal("first", again.ConsumerId);
+        }
+
+        await Assert.ThrowsAsync<SubscriptionBusyException>(() => h.OpenAsync("second"));
+        await first.DisposeAsync();
+        h.Time.Advance(TimeSpan.FromSeconds(29));
+        await Assert.ThrowsAsync<SubscriptionBusyException>(() => h.OpenAsync("second"));
+        h.Time.Advance(TimeSpan.FromSeconds(1));
+        await using var second = await h.OpenAsync("second");
+
+        Assert.Equal("second", second.ConsumerId);
+    }
+
+    [Fact]
+    public async Task Failover_StandbyGetsNothingWhileActiveLives_ThenTakesOverWithItsUnacked()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { ConsumerSessionTimeout = TimeSpan.FromSeconds(30) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.Failover);
+        await h.ProduceAsync(3);
+        var active = await h.OpenAsync("a");
+        await using var standby = await h.OpenAsync("b");
+        var held = Assert.Single(await active.ReceiveAsync(1, EngineHarness.LongWait));
+
+        var standbyWait = standby.ReceiveAsync(10, TimeSpan.FromSeconds(5)).AsTask();
+        h.Time.Advance(TimeSpan.FromSeconds(5));
+        Assert.Empty(await standbyWait.WaitAsync(EngineHarness.HangGuard));
+
+        // The active pull consumer went away; its session ends 30 s after its last request.
+        await active.DisposeAsync();
+        var takeover = standby.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        var got = (await takeover.WaitAsync(EngineHarness.HangGuard)).ToList();
+        got.AddRange(await EngineHarness.ReceiveAtLeastAsync(standby, 3 - got.Count));
+
+        Assert.Equal(["0:0", "0:1", "0:2"], got.Select(d => d.MessageId));
+        Assert.Equal(2, got[0].DeliveryAttempt);
+        Assert.Equal([held.AckId], (await h.AckAsync([held])).Expired);
+        var info = await h.Engine.GetAsync(EngineHarness.Topic, "sub");
+        Assert.Equal(("b", true), (Assert.Single(info!.Consumers).ConsumerId, info.Consumers[0].Active));
+    }
+
+    [Fact]
+    public async Task KeyShared_ConcurrentConsumersWithRandomAcksAndNacks_EachKeyDeliveredInOrderOneAtATime()
+    {
+        const int messages = 300;
+        const int keys = 8;
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.KeyShared);
+        await h.ProduceAsync(messages, key: i => $"k{i % keys}");
+
+        var gate = new Lock();
+        var acked = new HashSet<long>();
+        var inFlightByKey = new Dictionary<string, long>();
+        var deliveriesByConsumer = new Dictionary<string, HashSet<string>>();
+        var violations = new List<string>();
+        using var done = new CancellationTokenSource();
+
+        async Task RunAsync(string id, int seed)
+        {
+            var random = new Random(seed);
+            await using var c = await h.OpenAsync(id);
+            try
+            {
+                while (true)
+                {
+                    var batch = await c.ReceiveAsync(5, EngineHarness.LongWait, done.Token);
+                    var toAck = new List<Delivery>();
+                    var toNack = new List<Delivery>();
+                    lock (gate)
+                    {
+                        foreach (var d in batch)
+                        {
+                            var key = Encoding.UTF8.GetString(d.Record.Key!.Value.Span);
+                            var expected = Enumerable.Range(0, messages).Select(i => (long)i).First(o => o % keys == int.Parse(key[1..]) && !acked.Contains(o));
+                            if (d.Record.Offset != expected)
+                            {
+                                violations.Add($"{id} got {key}@{d.Record.Offset}, expected {expected}");
+                            }
+
+                            if (!inFlightByKey.TryAdd(key, d.Record.Offset))
+                            {
+                                violations.Add($"{id} got {key}@{d.Record.Offset} while @{inFlightByKey[key]} in flight");
+                            }
+
+                            deliveriesByConsumer.TryAdd(id, []);
+                            deliveriesByConsumer[id].Add(key);
+                            (random.Next(4) == 0 ? toNack : toAck).Add(d);
+                        }
+
+                        // Released in the test's books before the engine hears of it, so the engine may only be stricter.
+                        foreach (var d in batch)
+                        {
+                            inFlightByKey.Remove(Encoding.UTF8.GetString(d.Record.Key!.Value.Span));
+                        }
+
+                        foreach (var d in toAck)
+                        {
+                            acked.Add(d.Record.Offset);
+                        }
+                    }
+
+                    await h.NackAsync(toNack, TimeSpan.Zero);
+                    await h.AckAsync(toAck);
+                    lock (gate)
+                    {
+                        if (acked.Count == messages)
+                        {
+                            done.Cancel();
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (done.IsCancellationRequested)
+            {
+            }
+        }
+
+        await Task.WhenAll(RunAsync("c1", 1), RunAsync("c2", 2), RunAsync("c3", 3)).WaitAsync(EngineHarness.HangGuard);
+
+        Assert.Empty(violations);
+        Assert.Equal(messages, acked.Count);
+        // Each key stayed on one consumer (none joined or left during the run).
+        var owners = deliveriesByConsumer.SelectMany(kv => kv.Value.Select(k => (Key: k, Consumer: kv.Key))).GroupBy(x => x.Key);
+        Assert.All(owners, g => Assert.Single(g));
+    }
+
+    [Fact]
+    public async Task KeyShared_KeyWithMessageInFlight_WaitsWithoutBlockingOtherKeys()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.KeyShared);
+        await h.ProduceAsync(4, key: i => i < 3 ? "a" : "b");
+        await using var c = await h.OpenAsync("c");
+
+        var first = await EngineHarness.ReceiveAtLeastAsync(c, 2);
+        var nothing = await c.ReceiveAsync(10, TimeSpan.Zero);
+        await h.AckAsync([first[0]]);
+        var next = Assert.Single(await c.ReceiveAsync(10, TimeSpan.Zero));
+
+        Assert.Equal(["0:0", "0:3"], first.Select(d => d.MessageId));
+        Assert.Empty(nothing);
+        Assert.Equal("0:1", next.MessageId);
+    }
+}
