@@ -98,6 +98,25 @@ public sealed class DeliveryTests
     }
 
     [Fact]
+    public async Task Ack_DeadlinePassedButTimerLate_IsExpiredNotApplied()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(configure: s => s with { AckDeadline = TimeSpan.FromSeconds(10) });
+        await h.ProduceAsync(1);
+        await using var c = await h.OpenAsync("c");
+        var first = Assert.Single(await EngineHarness.ReceiveAtLeastAsync(c, 1));
+
+        h.Time.AdvanceWithoutFiring(TimeSpan.FromSeconds(10));
+        var result = await h.AckAsync([first]);
+        h.Time.Advance(TimeSpan.Zero);
+        var again = Assert.Single(await c.ReceiveAsync(10, TimeSpan.Zero));
+
+        Assert.Equal([first.AckId], result.Expired);
+        Assert.Equal(2, again.DeliveryAttempt);
+    }
+
+    [Fact]
     public async Task Nack_WithDelay_RedeliversOnlyAfterTheDelay()
     {
         await using var h = new EngineHarness();
