@@ -121,5 +121,8 @@ internal sealed class ConsumerState(string id, long order)
 
     public bool Registered { get; set; } = true;
 
+    /// <summary>A session-expiry check for this consumer is in the subscription's queue.</summary>
+    public bool SessionQueued { get; set; }
+
     public CancellationTokenSource Ended { get; } = new();
 }

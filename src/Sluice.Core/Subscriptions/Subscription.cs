@@ -159,8 +159,11 @@ internal sealed partial class Subscription
         {
             c.Handles--;
             c.LastSeen = Now;
-            if (c.Handles == 0 && c.Registered)
+            if (c.Handles == 0 && c.Registered && !c.SessionQueued)
             {
+                // One queued check per consumer: a pull client detaches after every request, and the check re-queues
+                // itself when the consumer was seen again meanwhile.
+                c.SessionQueued = true;
                 _sessions.Enqueue(c, c.LastSeen + _ctx.Options.ConsumerSessionTimeout);
                 ArmTimer();
             }
@@ -295,14 +298,6 @@ internal sealed partial class Subscription
         }
 
         return result;
-    }
-
-    public void Touch(ConsumerState c)
-    {
-        lock (_gate)
-        {
-            c.LastSeen = Now;
-        }
     }
 
     // ---- ack / nack / dead-letter ----------------------------------------------------------------------------
@@ -866,7 +861,20 @@ internal sealed partial class Subscription
                 while (_sessions.TryPeek(out var c, out var due) && due <= now)
                 {
                     _sessions.Dequeue();
-                    if (c.Registered && c.Handles == 0 && c.LastSeen + _ctx.Options.ConsumerSessionTimeout <= now)
+                    c.SessionQueued = false;
+                    if (!c.Registered || c.Handles > 0)
+                    {
+                        // Attached again: the next detach queues a new check.
+                        continue;
+                    }
+
+                    var expiresAt = c.LastSeen + _ctx.Options.ConsumerSessionTimeout;
+                    if (expiresAt > now)
+                    {
+                        c.SessionQueued = true;
+                        _sessions.Enqueue(c, expiresAt);
+                    }
+                    else
                     {
                         c.Registered = false;
                         _consumers.Remove(c.Id);
@@ -991,7 +999,20 @@ internal sealed partial class Subscription
         }
         catch (TopicNotFoundException)
         {
+            // Every partition's pump stops (the waiting ones too), so the next attach starts a complete new set
+            // (the topic may have been recreated) and never a second pump for a partition.
             Log.TopicGone(_ctx.Logger, Topic, Name, p.Partition);
+            CancellationTokenSource? pumps = null;
+            lock (_gate)
+            {
+                if (_pumps is { } current && current.Token == cancellationToken)
+                {
+                    pumps = current;
+                    _pumps = null;
+                }
+            }
+
+            pumps?.Cancel();
         }
     }
 
