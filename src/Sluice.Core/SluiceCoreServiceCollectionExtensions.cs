@@ -23,7 +23,7 @@ public static class SluiceCoreServiceCollectionExtensions
             options.Configure(configure);
         }
 
-        options.Validate(o => o.Validate() is null, "invalid delivery options (see DeliveryOptions.Validate)").ValidateOnStart();
+        options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DeliveryOptions>, DeliveryOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<SubscriptionService>();
@@ -31,7 +31,7 @@ public static class SluiceCoreServiceCollectionExtensions
         return services;
     }
 
-    // Reports the reason itself, which the lambda form above cannot.
+    // Reports DeliveryOptions.Validate's reason, which OptionsBuilder.Validate(predicate) cannot.
     private sealed class DeliveryOptionsValidator : IValidateOptions<DeliveryOptions>
     {
         public ValidateOptionsResult Validate(string? name, DeliveryOptions options)

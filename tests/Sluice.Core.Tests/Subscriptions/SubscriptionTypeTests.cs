@@ -29,6 +29,51 @@ public sealed class SubscriptionTypeTests
     }
 
     [Fact]
+    public async Task Session_PullConsumerGone_ItsUnackedRedeliveredAtExpiryBeforeTheDeadline()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { ConsumerSessionTimeout = TimeSpan.FromSeconds(30) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(configure: s => s with { AckDeadline = TimeSpan.FromMinutes(10) });
+        await h.ProduceAsync(1);
+        await using (var gone = await h.OpenAsync("gone"))
+        {
+            Assert.Single(await EngineHarness.ReceiveAtLeastAsync(gone, 1));
+        }
+
+        await using var other = await h.OpenAsync("other");
+        var pending = other.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        var got = Assert.Single(await pending.WaitAsync(EngineHarness.HangGuard));
+
+        Assert.Equal(2, got.DeliveryAttempt);
+        Assert.Equal(["other"], (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Consumers.Select(c => c.ConsumerId));
+    }
+
+    [Fact]
+    public async Task Session_RepeatedPullsWithOneId_KeepTheConsumerRegisteredUntilIdle()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { ConsumerSessionTimeout = TimeSpan.FromSeconds(30) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+
+        for (var i = 0; i < 4; i++)
+        {
+            // One pull request: open, receive, dispose; the next comes 20 s later.
+            var pull = await h.OpenAsync("client");
+            Assert.Empty(await pull.ReceiveAsync(10, TimeSpan.Zero));
+            await pull.DisposeAsync();
+            h.Time.Advance(TimeSpan.FromSeconds(20));
+        }
+
+        var during = (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Consumers;
+        h.Time.Advance(TimeSpan.FromSeconds(10));
+        var after = (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Consumers;
+
+        Assert.Equal("client", Assert.Single(during).ConsumerId);
+        Assert.Empty(after);
+    }
+
+    [Fact]
     public async Task Failover_StandbyGetsNothingWhileActiveLives_ThenTakesOverWithItsUnacked()
     {
         await using var h = new EngineHarness(new DeliveryOptions { ConsumerSessionTimeout = TimeSpan.FromSeconds(30) });
