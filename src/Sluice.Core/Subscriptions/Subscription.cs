@@ -997,11 +997,19 @@ internal sealed partial class Subscription
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
         }
-        catch (TopicNotFoundException)
+        catch (Exception ex)
         {
             // Every partition's pump stops (the waiting ones too), so the next attach starts a complete new set
             // (the topic may have been recreated) and never a second pump for a partition.
-            Log.TopicGone(_ctx.Logger, Topic, Name, p.Partition);
+            if (ex is TopicNotFoundException)
+            {
+                Log.TopicGone(_ctx.Logger, Topic, Name, p.Partition);
+            }
+            else
+            {
+                Log.ReadAheadFailed(_ctx.Logger, Topic, Name, p.Partition, ex);
+            }
+
             CancellationTokenSource? pumps = null;
             lock (_gate)
             {

@@ -139,6 +139,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         TopicName.ThrowIfInvalidPart(name, "subscription");
         ArgumentNullException.ThrowIfNull(settings);
         ValidateSettings(settings);
+        ValidateDeadLetterTopic(topic, settings);
         await StartAsync(cancellationToken).ConfigureAwait(false);
         Subscription subscription;
         await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -456,6 +457,26 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         ValidatePosition(settings.Position);
+    }
+
+    private static void ValidateDeadLetterTopic(TopicName topic, SubscriptionSettings settings)
+    {
+        if (settings.DeadLetterTopic is { IsInternal: true } named)
+        {
+            throw new InvalidSubscriptionSettingsException($"dead-letter topic '{named}' is internal; choose a topic outside tenants starting with '{TopicName.InternalTenantPrefix}'");
+        }
+
+        if (settings.MaxDeliveries > 0 && settings.DeadLetterTopic is null)
+        {
+            try
+            {
+                _ = new TopicName(topic.Tenant, topic.Namespace, topic.Name + "-dlq");
+            }
+            catch (InvalidNameException ex)
+            {
+                throw new InvalidSubscriptionSettingsException($"the default dead-letter topic name is invalid ({ex.Message}); name one with deadLetterTopic");
+            }
+        }
     }
 
     private static void ValidatePosition(StartPosition position)

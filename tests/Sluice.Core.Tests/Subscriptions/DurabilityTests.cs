@@ -114,6 +114,41 @@ public sealed class DurabilityTests
     }
 
     [Fact]
+    public async Task Seek_WhileConsumerWaits_WakesItFromTheNewPosition()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await h.ProduceAsync(2);
+        await using var c = await h.OpenAsync("c");
+        await h.AckAsync(await EngineHarness.ReceiveAtLeastAsync(c, 2));
+        var waiting = c.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
+
+        await h.Engine.SeekAsync(EngineHarness.Topic, "sub", StartPosition.Earliest);
+        var got = (await waiting.WaitAsync(EngineHarness.HangGuard)).ToList();
+        got.AddRange(await EngineHarness.ReceiveAtLeastAsync(c, 2 - got.Count));
+
+        Assert.Equal([0L, 1], got.Select(d => d.Record.Offset));
+    }
+
+    [Fact]
+    public async Task Delete_WhileConsumerWaits_EndsItWithNothing()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await using var c = await h.OpenAsync("c");
+        var waiting = c.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
+
+        Assert.True(await h.Engine.DeleteAsync(EngineHarness.Topic, "sub"));
+
+        Assert.Empty(await waiting.WaitAsync(EngineHarness.HangGuard));
+        Assert.True(c.Ended.IsCancellationRequested);
+        Assert.Null(await h.Engine.GetAsync(EngineHarness.Topic, "sub"));
+        await Assert.ThrowsAsync<SubscriptionNotFoundException>(() => h.Engine.AckAsync(EngineHarness.Topic, "sub", ["x"]).AsTask());
+    }
+
+    [Fact]
     public async Task Seek_Persisted_SurvivesRestart()
     {
         await using var h = new EngineHarness();
