@@ -93,6 +93,7 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
                 if (records.Count > 0)
                 {
                     await log.AppendAsync(StateTopics.Cursors, 0, records).ConfigureAwait(false);
+                    DeliveryMetrics.OnCursorAppend();
                 }
 
                 done.TrySetResult();

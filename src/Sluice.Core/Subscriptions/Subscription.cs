@@ -297,6 +297,7 @@ internal sealed partial class Subscription
             }
         }
 
+        DeliveryMetrics.OnDelivered(Topic, Name, result.Count, result.Count(d => d.DeliveryAttempt > 1));
         return result;
     }
 
@@ -357,6 +358,11 @@ internal sealed partial class Subscription
                 Signal();
                 ArmTimer();
             }
+        }
+
+        if (kind == SettleKind.Ack)
+        {
+            DeliveryMetrics.OnAcked(Topic, Name, succeeded);
         }
 
         return new AckResult(succeeded, unknown, expired);
@@ -435,6 +441,7 @@ internal sealed partial class Subscription
             }
 
             Log.DeadLettered(_ctx.Logger, entries.Count, Topic, Name, dlq, reason);
+            DeliveryMetrics.OnDeadLettered(Topic, Name, entries.Count);
             if (dirty.Count > 0)
             {
                 await _ctx.Writer.CommitAsync(this, dirty).ConfigureAwait(false);
@@ -839,12 +846,16 @@ internal sealed partial class Subscription
 
                 var now = Now;
                 var changed = false;
+                var leasesExpired = 0;
                 while (_leases.First is { } first && first.Value.Deadline <= now)
                 {
                     var e = first.Value;
                     Return(_partitions[e.Partition], e, TimeSpan.Zero, now, deadLetters);
+                    leasesExpired++;
                     changed = true;
                 }
+
+                DeliveryMetrics.OnLeasesExpired(Topic, Name, leasesExpired);
 
                 while (_delayed.TryPeek(out var e, out var due) && due <= now)
                 {
