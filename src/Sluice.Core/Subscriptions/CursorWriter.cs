@@ -50,7 +50,7 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
         while (true)
         {
             List<(Subscription Subscription, int Partition)> batch;
-            TaskCompletionSource done;
+            TaskCompletionSource? done = null;
             lock (_gate)
             {
                 if (_order.Count == 0)
@@ -68,14 +68,11 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
                     batch.Add(item);
                 }
 
+                // Waiters complete when the last batch of a backlog is written; a batch in between completes no one.
                 if (_order.Count == 0)
                 {
                     done = _next;
                     _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                }
-                else
-                {
-                    done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 }
             }
 
@@ -96,11 +93,21 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
                     DeliveryMetrics.OnCursorAppend();
                 }
 
-                done.TrySetResult();
+                done?.TrySetResult();
             }
             catch (Exception ex)
             {
+                // Fail everyone waiting now: some of their records may be in this batch. Conservative, never optimistic.
                 Log.CursorWriteFailed(logger, batch.Count, ex);
+                if (done is null)
+                {
+                    lock (_gate)
+                    {
+                        done = _next;
+                        _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    }
+                }
+
                 done.TrySetException(ex);
             }
         }

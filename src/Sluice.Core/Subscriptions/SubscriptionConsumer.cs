@@ -28,9 +28,16 @@ internal sealed class SubscriptionConsumer(Subscription subscription, ConsumerSt
         while (true)
         {
             var deliveries = subscription.Take(state, max, out var changed);
-            if (deliveries.Count > 0 || waitCts is null || linked.IsCancellationRequested)
+            if (deliveries.Count > 0)
             {
-                cancellationToken.ThrowIfCancellationRequested();
+                // Leased already: hand them over even if the caller gave up meanwhile, rather than strand them until
+                // their deadline.
+                return deliveries;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            if (waitCts is null || linked.IsCancellationRequested)
+            {
                 return deliveries;
             }
 

@@ -16,6 +16,9 @@ internal sealed class MemoryLog(TimeProvider time) : IMessageLog
 
     public int AppendCalls { get; private set; }
 
+    /// <summary>When set and returning an exception for a topic, appends to it throw that (a failing disk).</summary>
+    public Func<TopicName, Exception?>? FailAppends { get; set; }
+
     public ValueTask<TopicInfo> CreateTopicAsync(TopicName topic, TopicSettings settings, CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -91,6 +94,11 @@ internal sealed class MemoryLog(TimeProvider time) : IMessageLog
     {
         List<TaskCompletionSource> waiters;
         AppendResult result;
+        if (FailAppends?.Invoke(topic) is { } failure)
+        {
+            return ValueTask.FromException<AppendResult>(failure);
+        }
+
         lock (_gate)
         {
             var p = GetPartition(topic, partition);

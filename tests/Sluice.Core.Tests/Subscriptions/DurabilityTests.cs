@@ -79,6 +79,41 @@ public sealed class DurabilityTests
         Assert.Equal(200, (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Partitions[0].CommittedOffset);
     }
 
+    [Fact]
+    public async Task Ack_CursorAppendFails_AckFailsInsteadOfClaimingDurability()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await h.ProduceAsync(1);
+        await using var c = await h.OpenAsync("c");
+        var d = await EngineHarness.ReceiveAtLeastAsync(c, 1);
+        h.Log.FailAppends = t => t.Name == "cursors" ? new IOException("disk full") : null;
+
+        await Assert.ThrowsAsync<IOException>(() => h.AckAsync(d));
+    }
+
+    [Fact]
+    public async Task ConcurrentAcks_MoreKeysThanOneBatch_AllCompleteAndSurviveRestart()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { CursorFlushBatchSize = 2 });
+        await h.CreateTopicAsync(partitions: 5);
+        await h.SubscribeAsync();
+        for (var p = 0; p < 5; p++)
+        {
+            await h.ProduceAsync(2, partition: p);
+        }
+
+        await using var c = await h.OpenAsync("c");
+        var all = await EngineHarness.ReceiveAtLeastAsync(c, 10);
+
+        var results = await Task.WhenAll(all.Select(d => h.Engine.AckAsync(EngineHarness.Topic, "sub", [d.AckId]).AsTask()));
+        var info = await h.Restart().GetAsync(EngineHarness.Topic, "sub");
+
+        Assert.All(results, r => Assert.Equal(1, r.Succeeded));
+        Assert.All(info!.Partitions, p => Assert.Equal(2, p.CommittedOffset));
+    }
+
     [Theory]
     [InlineData("earliest", new long[] { 0, 1, 2, 3, 4, 5 })]
     [InlineData("offset", new long[] { 4, 5 })]

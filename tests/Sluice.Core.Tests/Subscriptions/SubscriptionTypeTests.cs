@@ -121,11 +121,11 @@ public sealed class SubscriptionTypeTests
 
         // Each consumer acks most messages at once, nacks some, and holds some across its next receive, so a key's
         // next message is asked for while an earlier one is still in flight.
-        async Task RunAsync(string id, int seed)
+        async Task RunAsync(ISubscriptionConsumer c, int seed)
         {
+            var id = c.ConsumerId;
             var random = new Random(seed);
             var held = new List<Delivery>();
-            await using var c = await h.OpenAsync(id);
             try
             {
                 while (true)
@@ -183,7 +183,11 @@ public sealed class SubscriptionTypeTests
             }
         }
 
-        await Task.WhenAll(RunAsync("c1", 1), RunAsync("c2", 2), RunAsync("c3", 3)).WaitAsync(EngineHarness.HangGuard);
+        // All registered before the first receive, so key ownership never changes during the run.
+        await using var c1 = await h.OpenAsync("c1");
+        await using var c2 = await h.OpenAsync("c2");
+        await using var c3 = await h.OpenAsync("c3");
+        await Task.WhenAll(Task.Run(() => RunAsync(c1, 1)), Task.Run(() => RunAsync(c2, 2)), Task.Run(() => RunAsync(c3, 3))).WaitAsync(EngineHarness.HangGuard);
 
         Assert.Empty(violations);
         Assert.Equal(messages, acked.Count);
