@@ -301,6 +301,54 @@ internal sealed partial class Subscription
         return result;
     }
 
+    /// <summary>
+    /// Reads once from the log, inline, for each partition whose read-ahead is empty, so a receive that finds nothing
+    /// sees what the log already holds even before the pump got to it (a pull with no wait right after attaching).
+    /// Safe beside the pump: records below the read position are skipped, so nothing is buffered twice.
+    /// </summary>
+    public async ValueTask FillAsync(ConsumerState c, CancellationToken cancellationToken)
+    {
+        List<(PartitionState Partition, long From, int Epoch, int Room)> reads = [];
+        lock (_gate)
+        {
+            if (Deleted || (Settings.Type == SubscriptionType.Failover && ActiveConsumer() != c))
+            {
+                return;
+            }
+
+            foreach (var p in _partitions)
+            {
+                if (p.Buffer.Count == 0 && p.Outstanding.Count < _ctx.Options.MaxUnackedPerPartition)
+                {
+                    reads.Add((p, p.ReadPosition, p.FetchEpoch, _ctx.Options.ReadAheadMessages));
+                }
+            }
+        }
+
+        foreach (var (p, from, epoch, room) in reads)
+        {
+            ReadResult read;
+            try
+            {
+                read = await _ctx.Log.ReadAsync(Topic, p.Partition, from, room, _ctx.Options.ReadAheadBytes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (LogException)
+            {
+                // The pump handles (and logs) out-of-range and missing topics.
+                continue;
+            }
+
+            lock (_gate)
+            {
+                if (epoch == p.FetchEpoch && !Deleted && read.Records.Count > 0)
+                {
+                    AddFetched(p, read);
+                    Signal();
+                }
+            }
+        }
+    }
+
     // ---- ack / nack / dead-letter ----------------------------------------------------------------------------
 
     public enum SettleKind
@@ -1037,6 +1085,12 @@ internal sealed partial class Subscription
 
     private void AddFetched(PartitionState p, ReadResult read)
     {
+        if (read.NextOffset <= p.ReadPosition)
+        {
+            // A concurrent read (pump or inline fill) already got this far.
+            return;
+        }
+
         var expected = p.ReadPosition;
         foreach (var r in read.Records)
         {

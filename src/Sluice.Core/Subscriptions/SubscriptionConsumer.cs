@@ -25,9 +25,18 @@ internal sealed class SubscriptionConsumer(Subscription subscription, ConsumerSt
         // The wait runs on the injected clock, created before the first await so a test clock can end it.
         using var waitCts = wait > TimeSpan.Zero ? new CancellationTokenSource(wait, time) : null;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Ended, waitCts?.Token ?? CancellationToken.None);
+        var filled = false;
         while (true)
         {
             var deliveries = subscription.Take(state, max, out var changed);
+            if (deliveries.Count == 0 && !filled)
+            {
+                // Nothing buffered: look at the log once before waiting (the read-ahead may not have got there yet).
+                filled = true;
+                await subscription.FillAsync(state, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
             if (deliveries.Count > 0)
             {
                 // Leased already: hand them over even if the caller gave up meanwhile, rather than strand them until

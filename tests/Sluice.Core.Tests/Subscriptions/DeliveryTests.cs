@@ -56,6 +56,22 @@ public sealed class DeliveryTests
     }
 
     [Fact]
+    public async Task Receive_NoWaitRightAfterAttach_ReturnsWhatTheLogAlreadyHolds()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync(partitions: 2);
+        await h.SubscribeAsync();
+        await h.ProduceAsync(2, partition: 0);
+        await h.ProduceAsync(1, partition: 1);
+
+        await using var c = await h.OpenAsync("c");
+        var got = new List<Delivery>(await c.ReceiveAsync(10, TimeSpan.Zero));
+        got.AddRange(await c.ReceiveAsync(10, TimeSpan.Zero));
+
+        Assert.Equal(["0:0", "0:1", "1:0"], got.Select(d => d.MessageId).Order());
+    }
+
+    [Fact]
     public async Task Nack_WithoutDelay_RedeliversAtOnceWithAttempt2()
     {
         await using var h = new EngineHarness();
