@@ -401,9 +401,14 @@ internal sealed partial class Subscription
                 succeeded++;
             }
 
-            if (succeeded > 0)
+            // An ack makes something deliverable only by unblocking a key; a nack does whenever it is immediate.
+            if (succeeded > 0 && (kind == SettleKind.Nack || Settings.Type == SubscriptionType.KeyShared))
             {
                 Signal();
+            }
+
+            if (succeeded > 0)
+            {
                 ArmTimer();
             }
         }
