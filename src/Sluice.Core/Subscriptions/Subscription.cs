@@ -482,8 +482,7 @@ internal sealed partial class Subscription
             {
                 foreach (var e in entries)
                 {
-                    var p = _partitions[e.Partition];
-                    if (e.State == EntryState.DeadLettering && p.Outstanding.TryGetValue(e.Offset, out var current) && current == e)
+                    if (e.State == EntryState.DeadLettering && IsTracked(e, out var p))
                     {
                         AckEntry(p, e);
                         dirty.Add(e.Partition);
@@ -507,8 +506,7 @@ internal sealed partial class Subscription
             {
                 foreach (var e in entries)
                 {
-                    var p = _partitions[e.Partition];
-                    if (e.State == EntryState.DeadLettering && p.Outstanding.TryGetValue(e.Offset, out var current) && current == e)
+                    if (e.State == EntryState.DeadLettering && IsTracked(e, out var p))
                     {
                         e.State = EntryState.Ready;
                         p.Ready.Add(e.Offset);
@@ -703,6 +701,13 @@ internal sealed partial class Subscription
         e.LeaseNode = _leases.AddLast(e);
         var ackId = new AckId(Generation, Epoch, e.Partition, e.Offset, e.Attempt).ToString();
         return new Delivery(ackId, Topic, e.Partition, e.Record, e.Attempt);
+    }
+
+    // False for an entry dropped by a seek or by a cursor reset while work on it ran outside the lock.
+    private bool IsTracked(Entry e, out PartitionState p)
+    {
+        p = _partitions[e.Partition];
+        return p.Outstanding.TryGetValue(e.Offset, out var current) && current == e;
     }
 
     private void Unlease(Entry e)
@@ -913,8 +918,7 @@ internal sealed partial class Subscription
                 while (_delayed.TryPeek(out var e, out var due) && due <= now)
                 {
                     _delayed.Dequeue();
-                    var p = _partitions[e.Partition];
-                    if (e.State == EntryState.Delayed && e.AvailableAt == due && p.Outstanding.TryGetValue(e.Offset, out var current) && current == e)
+                    if (e.State == EntryState.Delayed && e.AvailableAt == due && IsTracked(e, out var p))
                     {
                         e.State = EntryState.Ready;
                         p.Ready.Add(e.Offset);
