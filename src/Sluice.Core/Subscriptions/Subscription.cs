@@ -332,9 +332,9 @@ internal sealed partial class Subscription
             {
                 read = await _ctx.Log.ReadAsync(Topic, p.Partition, from, room, _ctx.Options.ReadAheadBytes, cancellationToken).ConfigureAwait(false);
             }
-            catch (LogException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // The pump handles (and logs) out-of-range and missing topics.
+                // Only a shortcut: the pump handles (and logs) out-of-range offsets, missing topics and backend errors.
                 continue;
             }
 
