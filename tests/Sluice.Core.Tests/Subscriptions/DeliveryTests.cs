@@ -222,6 +222,24 @@ public sealed class DeliveryTests
     }
 
     [Fact]
+    public async Task MaxDeliveries_DeadLetterAppendFails_MessageRedeliveredNotLost()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(configure: s => s with { MaxDeliveries = 1 });
+        await h.ProduceAsync(1);
+        await using var c = await h.OpenAsync("c");
+        var first = Assert.Single(await EngineHarness.ReceiveAtLeastAsync(c, 1));
+        h.Log.FailAppends = t => t.Name == "orders-dlq" ? new IOException("disk full") : null;
+
+        await h.NackAsync([first], TimeSpan.Zero);
+        var again = Assert.Single(await EngineHarness.ReceiveAtLeastAsync(c, 1));
+
+        Assert.Equal(first.MessageId, again.MessageId);
+        Assert.Equal(0, (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Partitions[0].CommittedOffset);
+    }
+
+    [Fact]
     public async Task DeadLetterAsync_OnRequest_AppendsWithGivenReasonAndAcks()
     {
         await using var h = new EngineHarness();

@@ -196,6 +196,34 @@ public sealed class SubscriptionTypeTests
         Assert.All(owners, g => Assert.Single(g));
     }
 
+    [Fact]
+    public async Task KeyShared_OwnerSessionExpires_NextOwnerGetsTheKeyFromItsFirstUnackedMessage()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { ConsumerSessionTimeout = TimeSpan.FromSeconds(30) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.KeyShared);
+        await h.ProduceAsync(3, key: _ => "k");
+        var owner = await h.OpenAsync("owner");
+        var held = Assert.Single(await owner.ReceiveAsync(10, EngineHarness.LongWait));
+        await owner.DisposeAsync();
+        await using var next = await h.OpenAsync("next");
+
+        var beforeExpiry = await next.ReceiveAsync(10, TimeSpan.Zero);
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        var order = new List<Delivery>();
+        for (var i = 0; i < 3; i++)
+        {
+            var d = Assert.Single(await next.ReceiveAsync(10, EngineHarness.LongWait).AsTask().WaitAsync(EngineHarness.HangGuard));
+            order.Add(d);
+            await h.AckAsync([d]);
+        }
+
+        Assert.Equal("0:0", held.MessageId);
+        Assert.Empty(beforeExpiry);
+        Assert.Equal(["0:0", "0:1", "0:2"], order.Select(d => d.MessageId));
+        Assert.Equal(2, order[0].DeliveryAttempt);
+    }
+
     private static string KeyOf(Delivery d) => Encoding.UTF8.GetString(d.Record.Key!.Value.Span);
 
     [Fact]
