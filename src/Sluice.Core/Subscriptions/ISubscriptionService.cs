@@ -88,7 +88,10 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// </summary>
     ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Cancelled when the consumer is ended by the server (subscription deleted, seek, shutdown).</summary>
+    /// <summary>
+    /// Cancelled when the consumer is ended by the server: subscription deleted, engine shut down, or its session expired.
+    /// A seek does not end consumers: they continue from the new position.
+    /// </summary>
     CancellationToken Ended { get; }
 }
 
