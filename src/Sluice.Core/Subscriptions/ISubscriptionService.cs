@@ -8,6 +8,12 @@ namespace Sluice.Core.Subscriptions;
 /// redelivery, dead-lettering. Every consumption path (long-poll pull, SSE, WebSocket, webhooks)
 /// goes through <see cref="OpenConsumerAsync"/>; there is no second engine.
 /// </summary>
+/// <remarks>
+/// Durable: settings and cursors (committed offset plus acked ranges above it) live in the internal compacted topics
+/// <c>__sluice/system/subscriptions</c> and <c>__sluice/system/cursors</c>. Not durable: leases and delivery attempts.
+/// After a restart nothing acked is redelivered and every unacked message is delivered again with its attempt count
+/// restarted at 1; ack ids issued before the restart are then unknown.
+/// </remarks>
 public interface ISubscriptionService
 {
     /// <summary>Creates the subscription or updates its settings (type change only while no consumer is connected).</summary>
@@ -32,9 +38,19 @@ public interface ISubscriptionService
     ValueTask<ISubscriptionConsumer> OpenConsumerAsync(TopicName topic, string name, string consumerId, CancellationToken cancellationToken = default);
 
     /// <summary>Acks messages by ack id. Unknown (never issued, already acked) and expired (deadline passed) ids are returned, not dropped.</summary>
+    /// <remarks>
+    /// Completes only after the advanced cursor is durable. An expired id is NOT applied: its lease ended (deadline
+    /// passed, nacked, or released) and the message will be or was delivered again under a new id. Unknown also covers
+    /// malformed ids and ids issued before a seek, a restart, or a delete and recreate of the subscription.
+    /// Throws <see cref="SubscriptionNotFoundException"/> when the subscription does not exist.
+    /// </remarks>
     ValueTask<AckResult> AckAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, CancellationToken cancellationToken = default);
 
     /// <summary>Returns messages for redelivery after <paramref name="delay"/> (zero: at once).</summary>
+    /// <remarks>
+    /// The next delivery has attempt + 1. A message already delivered <see cref="SubscriptionSettings.MaxDeliveries"/>
+    /// times goes to the dead-letter topic instead. Ids are classified as in <see cref="AckAsync"/>.
+    /// </remarks>
     ValueTask<AckResult> NackAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, TimeSpan delay, CancellationToken cancellationToken = default);
 
     /// <summary>Moves the cursor; in-flight leases are dropped and connected consumers continue from there.</summary>
@@ -42,6 +58,15 @@ public interface ISubscriptionService
 
     /// <summary>Writes all cursor state durably (called on graceful shutdown).</summary>
     ValueTask FlushAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Sends in-flight messages straight to the subscription's dead-letter topic (for example a webhook answered 4xx),
+    /// with <c>sluice-dlq-reason</c> = <paramref name="reason"/>, then acks them. Completes once both are durable.
+    /// Ids are classified as in <see cref="AckAsync"/>: unknown and expired ids are returned and nothing is done for them.
+    /// </summary>
+    /// <remarks>Added after the first contract; the default implementation throws <see cref="NotSupportedException"/>.</remarks>
+    ValueTask<AckResult> DeadLetterAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, string reason, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException("this subscription service does not dead-letter on request");
 }
 
 /// <summary>One attached consumer of a subscription.</summary>
@@ -63,7 +88,10 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// </summary>
     ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default);
 
-    /// <summary>Cancelled when the consumer is ended by the server (subscription deleted, seek, shutdown).</summary>
+    /// <summary>
+    /// Cancelled when the consumer is ended by the server: subscription deleted, engine shut down, or its session expired.
+    /// A seek does not end consumers: they continue from the new position.
+    /// </summary>
     CancellationToken Ended { get; }
 }
 

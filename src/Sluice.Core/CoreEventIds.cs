@@ -1,0 +1,25 @@
+namespace Sluice.Core;
+
+/// <summary>
+/// Every EventId logged by Sluice.Core, in one table so none is reused. Values only grow; a removed
+/// event leaves a gap. Range 1000-1999 belongs to Core.
+/// </summary>
+internal static class CoreEventIds
+{
+    public const int StateLoaded = 1000;
+    public const int StateTopicCreated = 1001;
+    public const int CursorWriteFailed = 1002;
+    public const int ReadAheadFailed = 1003;
+    public const int TopicGone = 1004;
+    public const int RetentionSkipped = 1005;
+    public const int CursorBeyondEnd = 1006;
+    public const int DeadLettered = 1007;
+    public const int DeadLetterFailed = 1008;
+    public const int ConsumerExpired = 1009;
+    public const int SubscriptionCreated = 1010;
+    public const int SubscriptionDeleted = 1011;
+    public const int SubscriptionSeeked = 1012;
+    public const int StateRecordIgnored = 1013;
+    public const int TimerFailed = 1014;
+    public const int FinalFlushFailed = 1015;
+}

@@ -1,0 +1,46 @@
+using System.Diagnostics.CodeAnalysis;
+using System.Globalization;
+
+namespace Sluice.Core.Subscriptions;
+
+/// <summary>
+/// What an ack id encodes: <c>{generation:x}.{epoch:x}.{partition}.{offset}.{attempt}</c>. The generation is
+/// persisted and new for every created subscription (a deleted and recreated subscription never accepts old ids);
+/// the epoch is chosen at random whenever the subscription is loaded into memory and changes on every seek, so ids
+/// from before a restart or a seek are unknown rather than misapplied. The attempt names the lease: an id of an
+/// earlier delivery of the same message is expired.
+/// </summary>
+internal readonly record struct AckId(long Generation, uint Epoch, int Partition, long Offset, int Attempt)
+{
+    public override string ToString()
+        => string.Create(CultureInfo.InvariantCulture, $"{Generation:x}.{Epoch:x}.{Partition}.{Offset}.{Attempt}");
+
+    public static bool TryParse(string? value, [NotNullWhen(true)] out AckId id)
+    {
+        id = default;
+        if (value is null || value.Length > 100)
+        {
+            return false;
+        }
+
+        Span<Range> parts = stackalloc Range[6];
+        var s = value.AsSpan();
+        if (s.Split(parts, '.') != 5)
+        {
+            return false;
+        }
+
+        if (long.TryParse(s[parts[0]], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var generation)
+            && uint.TryParse(s[parts[1]], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var epoch)
+            && int.TryParse(s[parts[2]], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
+            && long.TryParse(s[parts[3]], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
+            && int.TryParse(s[parts[4]], NumberStyles.None, CultureInfo.InvariantCulture, out var attempt)
+            && attempt >= 1)
+        {
+            id = new AckId(generation, epoch, partition, offset, attempt);
+            return true;
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Log;
+
+namespace Sluice.Core.Subscriptions;
+
+/// <summary>
+/// Group commit of cursor records. Acks mark (subscription, partition) dirty and wait for the next append; one
+/// append at a time runs, and everything marked while it runs goes into the following one, so concurrent acks
+/// share appends:
+/// <code>
+/// ack ─┐
+/// ack ─┼─► dirty set ─► snapshot (each cursor encoded under its subscription lock) ─► one AppendAsync ─► waiters complete
+/// ack ─┘
+/// </code>
+/// </summary>
+internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions options, ILogger logger)
+{
+    private readonly Lock _gate = new();
+    private readonly Queue<(Subscription Subscription, int Partition)> _order = new();
+    private HashSet<(Subscription Subscription, int Partition)> _dirty = [];
+    private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private bool _running;
+
+    /// <summary>Completes once the current state of these partitions has been appended durably.</summary>
+    public Task CommitAsync(Subscription subscription, IEnumerable<int> partitions)
+    {
+        lock (_gate)
+        {
+            foreach (var p in partitions)
+            {
+                if (_dirty.Add((subscription, p)))
+                {
+                    _order.Enqueue((subscription, p));
+                }
+            }
+
+            var task = _next.Task;
+            if (!_running)
+            {
+                _running = true;
+                _ = Task.Run(RunAsync);
+            }
+
+            return task;
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        while (true)
+        {
+            List<(Subscription Subscription, int Partition)> batch;
+            TaskCompletionSource? done = null;
+            lock (_gate)
+            {
+                if (_order.Count == 0)
+                {
+                    _running = false;
+                    return;
+                }
+
+                // Beyond the batch size the rest waits for the next append; their waiters wait with them.
+                batch = new List<(Subscription, int)>(Math.Min(_order.Count, options.CursorFlushBatchSize));
+                while (_order.Count > 0 && batch.Count < options.CursorFlushBatchSize)
+                {
+                    var item = _order.Dequeue();
+                    _dirty.Remove(item);
+                    batch.Add(item);
+                }
+
+                // Waiters complete when the last batch of a backlog is written; a batch in between completes no one.
+                if (_order.Count == 0)
+                {
+                    done = _next;
+                    _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+
+            try
+            {
+                var records = new List<RecordToAppend>(batch.Count);
+                foreach (var (subscription, partition) in batch)
+                {
+                    if (subscription.TryEncodeCursor(partition, out var key, out var value))
+                    {
+                        records.Add(new RecordToAppend(key, value));
+                    }
+                }
+
+                if (records.Count > 0)
+                {
+                    await log.AppendAsync(StateTopics.Cursors, 0, records).ConfigureAwait(false);
+                    DeliveryMetrics.OnCursorAppend();
+                }
+
+                done?.TrySetResult();
+            }
+            catch (Exception ex)
+            {
+                // Fail everyone waiting now: some of their records may be in this batch. Conservative, never optimistic.
+                Log.CursorWriteFailed(logger, batch.Count, ex);
+                if (done is null)
+                {
+                    lock (_gate)
+                    {
+                        done = _next;
+                        _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    }
+                }
+
+                done.TrySetException(ex);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(CoreEventIds.CursorWriteFailed, LogLevel.Error, "Writing {Count} cursor records failed; the acks waiting for them fail")]
+        public static partial void CursorWriteFailed(ILogger logger, int count, Exception exception);
+    }
+}

@@ -1,0 +1,1189 @@
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Log;
+using Sluice.Core.Topics;
+
+namespace Sluice.Core.Subscriptions;
+
+/// <summary>
+/// One subscription in memory: its partitions' cursors, read-ahead, leases, redelivery and consumers.
+/// <code>
+/// log ──ReadAsync/WaitForDataAsync──► pump (one per partition, while consumers are registered)
+///        └─► Buffer ──Receive──► Outstanding[InFlight] ──ack──► Cursor ──CursorWriter──► __sluice/system/cursors
+///                         ▲              │ nack / deadline / session expiry / release
+///                         └── Ready ◄────┴─(delay)─ Delayed        attempts ≥ max ──► dead-letter topic, then ack
+/// </code>
+/// All state is guarded by <see cref="_gate"/>; critical sections do no I/O. One timer per subscription fires at
+/// the earliest of: the oldest lease deadline, the earliest nack delay, the earliest consumer session expiry.
+/// </summary>
+internal sealed partial class Subscription
+{
+    private readonly EngineContext _ctx;
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, ConsumerState> _consumers = new(StringComparer.Ordinal);
+    private readonly List<PartitionState> _partitions = [];
+
+    // In-flight entries in deadline order: the ack deadline is one value per subscription, so appending keeps it sorted
+    // (a settings change can leave a later deadline ahead of earlier ones for one deadline's time; it only delays them).
+    private readonly LinkedList<Entry> _leases = new();
+    private readonly PriorityQueue<Entry, DateTimeOffset> _delayed = new();
+    private readonly PriorityQueue<ConsumerState, DateTimeOffset> _sessions = new();
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private ITimer? _timer;
+    private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
+    private CancellationTokenSource? _pumps;
+    private long _nextOrder;
+    private int _rotate;
+
+    public Subscription(EngineContext ctx, TopicName topic, string name, SubscriptionSettings settings, long generation, IReadOnlyDictionary<int, PartitionCursor> cursors)
+    {
+        _ctx = ctx;
+        Topic = topic;
+        Name = name;
+        Settings = settings;
+        Generation = generation;
+        Epoch = (uint)Random.Shared.Next();
+        var count = cursors.Count == 0 ? 0 : cursors.Keys.Max() + 1;
+        for (var p = 0; p < count; p++)
+        {
+            _partitions.Add(new PartitionState(p, cursors.TryGetValue(p, out var c) ? c : new PartitionCursor(0)));
+        }
+    }
+
+    public TopicName Topic { get; }
+
+    public string Name { get; }
+
+    public SubscriptionSettings Settings { get; private set; }
+
+    /// <summary>Persisted; new for every created subscription.</summary>
+    public long Generation { get; }
+
+    /// <summary>In memory; random per load, changed by every seek (see <see cref="AckId"/>).</summary>
+    public uint Epoch { get; private set; }
+
+    public bool Deleted { get; private set; }
+
+    public int PartitionCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _partitions.Count;
+            }
+        }
+    }
+
+    public TopicName DeadLetterTopic => Settings.DeadLetterTopic ?? new TopicName(Topic.Tenant, Topic.Namespace, Topic.Name + "-dlq");
+
+    private DateTimeOffset Now => _ctx.Time.GetUtcNow();
+
+    /// <summary>Adds partition states up to <paramref name="count"/> (the topic grew); new ones start at the earliest offset.</summary>
+    public void EnsurePartitions(int count)
+    {
+        lock (_gate)
+        {
+            while (_partitions.Count < count)
+            {
+                var p = new PartitionState(_partitions.Count, new PartitionCursor(0));
+                _partitions.Add(p);
+                if (_pumps is { } pumps)
+                {
+                    StartPump(p, pumps.Token);
+                }
+            }
+        }
+    }
+
+    public void UpdateSettings(SubscriptionSettings settings)
+    {
+        lock (_gate)
+        {
+            if (settings.Type != Settings.Type && _consumers.Count > 0)
+            {
+                throw new InvalidSubscriptionSettingsException(
+                    $"subscription type can change only while no consumer is connected; '{Name}' has {_consumers.Count}");
+            }
+
+            // The start position applies when a subscription is created; moving an existing one is a seek.
+            Settings = settings with { Position = Settings.Position };
+            Signal();
+        }
+    }
+
+    // ---- consumers -------------------------------------------------------------------------------------------
+
+    public ConsumerState Attach(string consumerId)
+    {
+        lock (_gate)
+        {
+            if (Deleted)
+            {
+                throw new SubscriptionNotFoundException(Topic, Name);
+            }
+
+            var now = Now;
+            if (_consumers.TryGetValue(consumerId, out var c))
+            {
+                c.Handles++;
+                c.LastSeen = now;
+            }
+            else
+            {
+                if (Settings.Type == SubscriptionType.Exclusive && _consumers.Count > 0)
+                {
+                    throw new SubscriptionBusyException(Topic, Name);
+                }
+
+                c = new ConsumerState(consumerId, _nextOrder++) { Handles = 1, LastSeen = now };
+                _consumers.Add(consumerId, c);
+                Signal();
+            }
+
+            if (_pumps is null)
+            {
+                _pumps = new CancellationTokenSource();
+                foreach (var p in _partitions)
+                {
+                    StartPump(p, _pumps.Token);
+                }
+            }
+
+            return c;
+        }
+    }
+
+    public void Detach(ConsumerState c)
+    {
+        lock (_gate)
+        {
+            c.Handles--;
+            c.LastSeen = Now;
+            if (c.Handles == 0 && c.Registered && !c.SessionQueued)
+            {
+                // One queued check per consumer: a pull client detaches after every request, and the check re-queues
+                // itself when the consumer was seen again meanwhile.
+                c.SessionQueued = true;
+                _sessions.Enqueue(c, c.LastSeen + _ctx.Options.ConsumerSessionTimeout);
+                ArmTimer();
+            }
+        }
+    }
+
+    /// <summary>Returns the consumer's in-flight messages for redelivery at once.</summary>
+    public void Release(ConsumerState c)
+    {
+        List<Entry> deadLetters = [];
+        lock (_gate)
+        {
+            ReleaseLocked(c, Now, deadLetters);
+            Signal();
+        }
+
+        StartDeadLetter(deadLetters);
+    }
+
+    // ---- receive ---------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Takes up to <paramref name="max"/> messages for <paramref name="c"/> (redeliveries first); when none,
+    /// <paramref name="changed"/> completes at the next change that might make some available.
+    /// </summary>
+    public List<Delivery> Take(ConsumerState c, int max, out Task changed)
+    {
+        var result = new List<Delivery>();
+        lock (_gate)
+        {
+            changed = _changed.Task;
+            var now = Now;
+            c.LastSeen = now;
+            if (Deleted || !c.Registered || _partitions.Count == 0)
+            {
+                return result;
+            }
+
+            if (Settings.Type == SubscriptionType.Failover && ActiveConsumer() != c)
+            {
+                return result;
+            }
+
+            var keyShared = Settings.Type == SubscriptionType.KeyShared;
+            var live = keyShared ? _consumers.Values.ToArray() : null;
+            var blocked = keyShared ? new HashSet<string>(StringComparer.Ordinal) : null;
+            var n = _partitions.Count;
+            var start = (int)((uint)_rotate++ % (uint)n);
+
+            // Redeliveries first, per partition in offset order.
+            for (var k = 0; k < n && result.Count < max; k++)
+            {
+                var p = _partitions[(start + k) % n];
+                if (p.Ready.Count == 0)
+                {
+                    continue;
+                }
+
+                List<long>? taken = null;
+                foreach (var offset in p.Ready)
+                {
+                    if (result.Count >= max)
+                    {
+                        break;
+                    }
+
+                    var e = p.Outstanding[offset];
+                    if (blocked is not null && e.KeyId is not null
+                        && (!blocked.Add(e.KeyId) || Assigned(live!, e.KeyId) != c || KeyHasEarlierOrInFlight(p, e)))
+                    {
+                        continue;
+                    }
+
+                    (taken ??= []).Add(offset);
+                    result.Add(Lease(e, c, now));
+                }
+
+                if (taken is not null)
+                {
+                    foreach (var offset in taken)
+                    {
+                        p.Ready.Remove(offset);
+                    }
+                }
+            }
+
+            // Then new messages from the read-ahead.
+            for (var k = 0; k < n && result.Count < max; k++)
+            {
+                var p = _partitions[(start + k) % n];
+                var node = p.Buffer.First;
+                var took = false;
+                while (node is not null && result.Count < max)
+                {
+                    var next = node.Next;
+                    var b = node.Value;
+                    if (blocked is not null && b.KeyId is not null
+                        && (!blocked.Add(b.KeyId) || Assigned(live!, b.KeyId) != c || p.KeyOutstanding.ContainsKey(b.KeyId)))
+                    {
+                        node = next;
+                        continue;
+                    }
+
+                    p.Buffer.Remove(node);
+                    var e = new Entry(p.Partition, b.Record, b.KeyId);
+                    p.Outstanding.Add(e.Offset, e);
+                    if (e.KeyId is not null)
+                    {
+                        if (!p.KeyOutstanding.TryGetValue(e.KeyId, out var offsets))
+                        {
+                            p.KeyOutstanding[e.KeyId] = offsets = [];
+                        }
+
+                        offsets.Add(e.Offset);
+                    }
+
+                    result.Add(Lease(e, c, now));
+                    took = true;
+                    node = next;
+                }
+
+                if (took)
+                {
+                    p.SignalSpace();
+                }
+            }
+
+            if (result.Count > 0)
+            {
+                ArmTimer();
+            }
+        }
+
+        DeliveryMetrics.OnDelivered(Topic, Name, result.Count, result.Count(d => d.DeliveryAttempt > 1));
+        return result;
+    }
+
+    /// <summary>
+    /// Reads once from the log, inline, for each partition whose read-ahead is empty, so a receive that finds nothing
+    /// sees what the log already holds even before the pump got to it (a pull with no wait right after attaching).
+    /// Safe beside the pump: records below the read position are skipped, so nothing is buffered twice.
+    /// </summary>
+    public async ValueTask FillAsync(ConsumerState c, CancellationToken cancellationToken)
+    {
+        List<(PartitionState Partition, long From, int Epoch, int Room)> reads = [];
+        lock (_gate)
+        {
+            if (Deleted || (Settings.Type == SubscriptionType.Failover && ActiveConsumer() != c))
+            {
+                return;
+            }
+
+            foreach (var p in _partitions)
+            {
+                if (p.Buffer.Count == 0 && p.Outstanding.Count < _ctx.Options.MaxUnackedPerPartition)
+                {
+                    reads.Add((p, p.ReadPosition, p.FetchEpoch, _ctx.Options.ReadAheadMessages));
+                }
+            }
+        }
+
+        foreach (var (p, from, epoch, room) in reads)
+        {
+            ReadResult read;
+            try
+            {
+                read = await _ctx.Log.ReadAsync(Topic, p.Partition, from, room, _ctx.Options.ReadAheadBytes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // Only a shortcut: the pump handles (and logs) out-of-range offsets, missing topics and backend errors.
+                continue;
+            }
+
+            lock (_gate)
+            {
+                if (epoch == p.FetchEpoch && !Deleted && read.Records.Count > 0)
+                {
+                    AddFetched(p, read);
+                    Signal();
+                }
+            }
+        }
+    }
+
+    // ---- ack / nack / dead-letter ----------------------------------------------------------------------------
+
+    public enum SettleKind
+    {
+        Ack,
+        Nack,
+        DeadLetter,
+    }
+
+    /// <summary>
+    /// Applies acks, nacks or dead-letter requests. Returns the partitions whose cursor changed (to persist) and the
+    /// entries to append to the dead-letter topic.
+    /// </summary>
+    public AckResult Settle(IReadOnlyList<string> ackIds, SettleKind kind, TimeSpan delay, out HashSet<int> dirty, out List<Entry> deadLetters)
+    {
+        List<string> unknown = [];
+        List<string> expired = [];
+        var succeeded = 0;
+        dirty = [];
+        deadLetters = [];
+        lock (_gate)
+        {
+            var now = Now;
+            foreach (var ackId in ackIds)
+            {
+                var entry = Find(ackId, now, out var isExpired);
+                if (entry is null)
+                {
+                    (isExpired ? expired : unknown).Add(ackId);
+                    continue;
+                }
+
+                var p = _partitions[entry.Partition];
+                switch (kind)
+                {
+                    case SettleKind.Ack:
+                        AckEntry(p, entry);
+                        dirty.Add(p.Partition);
+                        break;
+                    case SettleKind.Nack:
+                        Return(p, entry, delay, now, deadLetters);
+                        break;
+                    default:
+                        Unlease(entry);
+                        entry.State = EntryState.DeadLettering;
+                        deadLetters.Add(entry);
+                        break;
+                }
+
+                succeeded++;
+            }
+
+            // An ack makes something deliverable only by unblocking a key; a nack does whenever it is immediate.
+            if (succeeded > 0 && (kind == SettleKind.Nack || Settings.Type == SubscriptionType.KeyShared))
+            {
+                Signal();
+            }
+
+            if (succeeded > 0)
+            {
+                ArmTimer();
+            }
+        }
+
+        if (kind == SettleKind.Ack)
+        {
+            DeliveryMetrics.OnAcked(Topic, Name, succeeded);
+        }
+
+        return new AckResult(succeeded, unknown, expired);
+    }
+
+    // Null when the id does not name a live lease; then isExpired tells expired (that lease ended) from unknown.
+    private Entry? Find(string ackId, DateTimeOffset now, out bool isExpired)
+    {
+        isExpired = false;
+        if (Deleted || !AckId.TryParse(ackId, out var id) || id.Generation != Generation || id.Epoch != Epoch
+            || id.Partition >= _partitions.Count)
+        {
+            return null;
+        }
+
+        var p = _partitions[id.Partition];
+        if (p.Cursor.IsAcked(id.Offset) || !p.Outstanding.TryGetValue(id.Offset, out var e) || id.Attempt > e.Attempt)
+        {
+            return null;
+        }
+
+        if (id.Attempt < e.Attempt || e.State != EntryState.InFlight || now >= e.Deadline)
+        {
+            isExpired = true;
+            return null;
+        }
+
+        return e;
+    }
+
+    /// <summary>Appends dead-lettered entries to the dead-letter topic, then acks them; on failure they become ready again.</summary>
+    public async Task DeadLetterAsync(List<Entry> entries, string reason, bool rethrow)
+    {
+        if (entries.Count == 0)
+        {
+            return;
+        }
+
+        var dlq = DeadLetterTopic;
+        try
+        {
+            var info = await _ctx.Log.DescribeTopicAsync(dlq).ConfigureAwait(false);
+            if (info is null)
+            {
+                try
+                {
+                    info = await _ctx.Log.CreateTopicAsync(dlq, new TopicSettings { Partitions = 1 }).ConfigureAwait(false);
+                }
+                catch (TopicAlreadyExistsException)
+                {
+                    info = await _ctx.Log.DescribeTopicAsync(dlq).ConfigureAwait(false) ?? throw new TopicNotFoundException(dlq);
+                }
+            }
+
+            var count = info.Partitions.Count;
+            foreach (var group in entries.GroupBy(e => e.Record.Key is { } k ? Partitioner.ForKey(k.Span, count) : 0))
+            {
+                var records = group.Select(e => ToDeadLetterRecord(e, reason)).ToList();
+                await _ctx.Log.AppendAsync(dlq, group.Key, records).ConfigureAwait(false);
+            }
+
+            var dirty = new HashSet<int>();
+            lock (_gate)
+            {
+                foreach (var e in entries)
+                {
+                    if (e.State == EntryState.DeadLettering && IsTracked(e, out var p))
+                    {
+                        AckEntry(p, e);
+                        dirty.Add(e.Partition);
+                    }
+                }
+
+                Signal();
+            }
+
+            Log.DeadLettered(_ctx.Logger, entries.Count, Topic, Name, dlq, reason);
+            DeliveryMetrics.OnDeadLettered(Topic, Name, entries.Count);
+            if (dirty.Count > 0)
+            {
+                await _ctx.Writer.CommitAsync(this, dirty).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.DeadLetterFailed(_ctx.Logger, entries.Count, Topic, Name, dlq, ex);
+            lock (_gate)
+            {
+                foreach (var e in entries)
+                {
+                    if (e.State == EntryState.DeadLettering && IsTracked(e, out var p))
+                    {
+                        e.State = EntryState.Ready;
+                        p.Ready.Add(e.Offset);
+                    }
+                }
+
+                Signal();
+            }
+
+            if (rethrow)
+            {
+                throw;
+            }
+        }
+    }
+
+    private RecordToAppend ToDeadLetterRecord(Entry e, string reason)
+    {
+        string[] added = ["sluice-dlq-source-topic", "sluice-dlq-subscription", "sluice-dlq-partition", "sluice-dlq-offset", "sluice-dlq-reason", "sluice-dlq-attempts"];
+        var headers = e.Record.Headers.Where(h => !added.Contains(h.Key, StringComparer.Ordinal)).ToList();
+        headers.Add(new(added[0], Topic.ToString()));
+        headers.Add(new(added[1], Name));
+        headers.Add(new(added[2], e.Partition.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        headers.Add(new(added[3], e.Offset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        headers.Add(new(added[4], reason));
+        headers.Add(new(added[5], e.Attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        return new RecordToAppend(e.Record.Key, e.Record.Value, headers);
+    }
+
+    private void StartDeadLetter(List<Entry> deadLetters)
+    {
+        if (deadLetters.Count > 0)
+        {
+            _ = DeadLetterAsync(deadLetters, "max-deliveries", rethrow: false);
+        }
+    }
+
+    // ---- seek, delete, state -----------------------------------------------------------------------------------
+
+    /// <summary>Drops every lease and read-ahead, moves the given partitions' cursors, and continues from there.</summary>
+    public void Seek(IReadOnlyDictionary<int, long> committed)
+    {
+        CancellationTokenSource? pumps;
+        lock (_gate)
+        {
+            unchecked
+            {
+                Epoch++;
+            }
+
+            _leases.Clear();
+            _delayed.Clear();
+            foreach (var c in _consumers.Values)
+            {
+                c.InFlight = 0;
+            }
+
+            foreach (var p in _partitions)
+            {
+                if (committed.TryGetValue(p.Partition, out var offset))
+                {
+                    p.Cursor.Reset(offset);
+                }
+
+                p.ClearDelivery();
+            }
+
+            // Pumps may be waiting for data beyond the old position: restart them.
+            pumps = _pumps;
+            _pumps = null;
+            if (_consumers.Count > 0)
+            {
+                _pumps = new CancellationTokenSource();
+                foreach (var p in _partitions)
+                {
+                    StartPump(p, _pumps.Token);
+                }
+            }
+
+            Signal();
+        }
+
+        pumps?.Cancel();
+    }
+
+    /// <summary>Marks the subscription deleted and ends its consumers.</summary>
+    public void MarkDeleted()
+    {
+        List<ConsumerState> ended;
+        CancellationTokenSource? pumps;
+        lock (_gate)
+        {
+            Deleted = true;
+            ended = [.. _consumers.Values];
+            foreach (var c in ended)
+            {
+                c.Registered = false;
+            }
+
+            _consumers.Clear();
+            _leases.Clear();
+            _delayed.Clear();
+            _sessions.Clear();
+            foreach (var p in _partitions)
+            {
+                p.ClearDelivery();
+            }
+
+            pumps = _pumps;
+            _pumps = null;
+            _timer?.Dispose();
+            _timer = null;
+            Signal();
+        }
+
+        pumps?.Cancel();
+        foreach (var c in ended)
+        {
+            c.Ended.Cancel();
+        }
+    }
+
+    /// <summary>Stops read-ahead and timers (engine shutdown); consumers are ended.</summary>
+    public void Shutdown()
+    {
+        List<ConsumerState> ended;
+        CancellationTokenSource? pumps;
+        lock (_gate)
+        {
+            ended = [.. _consumers.Values];
+            pumps = _pumps;
+            _pumps = null;
+            _timer?.Dispose();
+            _timer = null;
+        }
+
+        pumps?.Cancel();
+        foreach (var c in ended)
+        {
+            c.Ended.Cancel();
+        }
+    }
+
+    public bool TryEncodeCursor(int partition, out byte[] key, out byte[] value)
+    {
+        key = StateTopics.Key(StateTopics.CursorKey(Topic, Name, partition));
+        lock (_gate)
+        {
+            if (Deleted || partition >= _partitions.Count)
+            {
+                value = [];
+                return false;
+            }
+
+            value = _partitions[partition].Cursor.Encode(Generation);
+            return true;
+        }
+    }
+
+    public SubscriptionInfo Info(IReadOnlyList<PartitionInfo>? logPartitions)
+    {
+        lock (_gate)
+        {
+            var partitions = new List<PartitionCursorInfo>(_partitions.Count);
+            long backlog = 0;
+            foreach (var p in _partitions)
+            {
+                var end = logPartitions?.FirstOrDefault(x => x.Partition == p.Partition)?.EndOffset ?? p.ReadPosition;
+                var lag = Math.Max(0, end - p.Cursor.Committed);
+                backlog += lag;
+                partitions.Add(new PartitionCursorInfo(p.Partition, p.Cursor.Committed, end, lag));
+            }
+
+            var active = Settings.Type is SubscriptionType.Failover or SubscriptionType.Exclusive ? ActiveConsumer() : null;
+            var consumers = _consumers.Values
+                .OrderBy(c => c.Order)
+                .Select(c => new ConsumerInfo(c.Id, active is null || active == c, c.InFlight, c.LastSeen))
+                .ToList();
+            return new SubscriptionInfo(Topic, Name, Settings, partitions, backlog, _leases.Count, consumers);
+        }
+    }
+
+    // ---- internals (all under _gate) ---------------------------------------------------------------------------
+
+    private Delivery Lease(Entry e, ConsumerState c, DateTimeOffset now)
+    {
+        e.Attempt++;
+        e.State = EntryState.InFlight;
+        e.Holder = c;
+        c.InFlight++;
+        e.Deadline = now + Settings.AckDeadline;
+        e.LeaseNode = _leases.AddLast(e);
+        var ackId = new AckId(Generation, Epoch, e.Partition, e.Offset, e.Attempt).ToString();
+        return new Delivery(ackId, Topic, e.Partition, e.Record, e.Attempt);
+    }
+
+    // False for an entry dropped by a seek or by a cursor reset while work on it ran outside the lock.
+    private bool IsTracked(Entry e, out PartitionState p)
+    {
+        p = _partitions[e.Partition];
+        return p.Outstanding.TryGetValue(e.Offset, out var current) && current == e;
+    }
+
+    private void Unlease(Entry e)
+    {
+        if (e.LeaseNode is { } node)
+        {
+            _leases.Remove(node);
+            e.LeaseNode = null;
+        }
+
+        if (e.Holder is { } holder)
+        {
+            holder.InFlight--;
+            e.Holder = null;
+        }
+    }
+
+    // A delivered message comes back (nack, deadline, release): ready again, delayed, or dead-lettered at the limit.
+    private void Return(PartitionState p, Entry e, TimeSpan delay, DateTimeOffset now, List<Entry> deadLetters)
+    {
+        Unlease(e);
+        if (Settings.MaxDeliveries > 0 && e.Attempt >= Settings.MaxDeliveries)
+        {
+            e.State = EntryState.DeadLettering;
+            deadLetters.Add(e);
+        }
+        else if (delay <= TimeSpan.Zero)
+        {
+            e.State = EntryState.Ready;
+            p.Ready.Add(e.Offset);
+        }
+        else
+        {
+            e.State = EntryState.Delayed;
+            e.AvailableAt = now + delay;
+            _delayed.Enqueue(e, e.AvailableAt);
+        }
+    }
+
+    private void AckEntry(PartitionState p, Entry e)
+    {
+        Unlease(e);
+        if (e.State == EntryState.Ready)
+        {
+            p.Ready.Remove(e.Offset);
+        }
+
+        e.State = EntryState.Done;
+        p.Outstanding.Remove(e.Offset);
+        if (e.KeyId is not null && p.KeyOutstanding.TryGetValue(e.KeyId, out var offsets))
+        {
+            offsets.Remove(e.Offset);
+            if (offsets.Count == 0)
+            {
+                p.KeyOutstanding.Remove(e.KeyId);
+            }
+        }
+
+        p.Cursor.Add(e.Offset, e.Offset + 1);
+        p.SignalSpace();
+    }
+
+    private void ReleaseLocked(ConsumerState c, DateTimeOffset now, List<Entry> deadLetters)
+    {
+        var held = _leases.Where(e => e.Holder == c).ToList();
+        foreach (var e in held)
+        {
+            Return(_partitions[e.Partition], e, TimeSpan.Zero, now, deadLetters);
+        }
+    }
+
+    private ConsumerState? ActiveConsumer()
+    {
+        ConsumerState? active = null;
+        foreach (var c in _consumers.Values)
+        {
+            if (active is null || c.Order < active.Order)
+            {
+                active = c;
+            }
+        }
+
+        return active;
+    }
+
+    // Rendezvous hashing: the live consumer with the highest hash(key, consumer) owns the key, so when consumers come
+    // and go only the keys of the consumer that changed move.
+    private static ConsumerState? Assigned(ConsumerState[] live, string keyId)
+    {
+        ConsumerState? best = null;
+        ulong bestScore = 0;
+        var keyHash = Fnv1a(keyId, 14695981039346656037UL);
+        foreach (var c in live)
+        {
+            var score = Mix(Fnv1a(c.Id, keyHash));
+            if (best is null || score > bestScore || (score == bestScore && string.CompareOrdinal(c.Id, best.Id) < 0))
+            {
+                best = c;
+                bestScore = score;
+            }
+        }
+
+        return best;
+    }
+
+    private static ulong Fnv1a(string s, ulong hash)
+    {
+        foreach (var ch in s)
+        {
+            hash = (hash ^ ch) * 1099511628211UL;
+        }
+
+        return hash;
+    }
+
+    // splitmix64 finaliser: FNV alone clusters on similar ids ("c1", "c2").
+    private static ulong Mix(ulong z)
+    {
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
+        return z ^ (z >> 31);
+    }
+
+    // A redelivery of key K waits while an earlier message of K is outstanding or any message of K is in flight.
+    private static bool KeyHasEarlierOrInFlight(PartitionState p, Entry e)
+    {
+        var offsets = p.KeyOutstanding[e.KeyId!];
+        if (offsets.Min != e.Offset)
+        {
+            return true;
+        }
+
+        foreach (var o in offsets)
+        {
+            if (p.Outstanding[o].State == EntryState.InFlight)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private void Signal()
+    {
+        var changed = _changed;
+        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        changed.TrySetResult();
+    }
+
+    private void ArmTimer()
+    {
+        var due = DateTimeOffset.MaxValue;
+        if (_leases.First is { } first)
+        {
+            due = first.Value.Deadline;
+        }
+
+        if (_delayed.TryPeek(out _, out var delayedDue) && delayedDue < due)
+        {
+            due = delayedDue;
+        }
+
+        if (_sessions.TryPeek(out _, out var sessionDue) && sessionDue < due)
+        {
+            due = sessionDue;
+        }
+
+        if (due == DateTimeOffset.MaxValue || due >= _timerDue || Deleted)
+        {
+            return;
+        }
+
+        _timerDue = due;
+        _timer ??= _ctx.Time.CreateTimer(static s => ((Subscription)s!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        var dueIn = due - Now;
+        _timer.Change(dueIn < TimeSpan.Zero ? TimeSpan.Zero : dueIn, Timeout.InfiniteTimeSpan);
+    }
+
+    private void OnTimer()
+    {
+        try
+        {
+            List<Entry> deadLetters = [];
+            List<ConsumerState> expired = [];
+            CancellationTokenSource? pumps = null;
+            lock (_gate)
+            {
+                _timerDue = DateTimeOffset.MaxValue;
+                if (Deleted)
+                {
+                    return;
+                }
+
+                var now = Now;
+                var changed = false;
+                var leasesExpired = 0;
+                while (_leases.First is { } first && first.Value.Deadline <= now)
+                {
+                    var e = first.Value;
+                    Return(_partitions[e.Partition], e, TimeSpan.Zero, now, deadLetters);
+                    leasesExpired++;
+                    changed = true;
+                }
+
+                DeliveryMetrics.OnLeasesExpired(Topic, Name, leasesExpired);
+
+                while (_delayed.TryPeek(out var e, out var due) && due <= now)
+                {
+                    _delayed.Dequeue();
+                    if (e.State == EntryState.Delayed && e.AvailableAt == due && IsTracked(e, out var p))
+                    {
+                        e.State = EntryState.Ready;
+                        p.Ready.Add(e.Offset);
+                        changed = true;
+                    }
+                }
+
+                while (_sessions.TryPeek(out var c, out var due) && due <= now)
+                {
+                    _sessions.Dequeue();
+                    c.SessionQueued = false;
+                    if (!c.Registered || c.Handles > 0)
+                    {
+                        // Attached again: the next detach queues a new check.
+                        continue;
+                    }
+
+                    var expiresAt = c.LastSeen + _ctx.Options.ConsumerSessionTimeout;
+                    if (expiresAt > now)
+                    {
+                        c.SessionQueued = true;
+                        _sessions.Enqueue(c, expiresAt);
+                    }
+                    else
+                    {
+                        c.Registered = false;
+                        _consumers.Remove(c.Id);
+                        ReleaseLocked(c, now, deadLetters);
+                        expired.Add(c);
+                        changed = true;
+                    }
+                }
+
+                if (_consumers.Count == 0 && _pumps is not null)
+                {
+                    pumps = _pumps;
+                    _pumps = null;
+                }
+
+                if (changed)
+                {
+                    Signal();
+                }
+
+                ArmTimer();
+            }
+
+            pumps?.Cancel();
+            foreach (var c in expired)
+            {
+                Log.ConsumerExpired(_ctx.Logger, c.Id, Topic, Name);
+                c.Ended.Cancel();
+            }
+
+            StartDeadLetter(deadLetters);
+        }
+        catch (Exception ex)
+        {
+            Log.TimerFailed(_ctx.Logger, Topic, Name, ex);
+        }
+    }
+
+    // ---- read-ahead ----------------------------------------------------------------------------------------------
+
+    // 1 s: long enough not to spin on a failing backend, short enough that consumers barely notice a hiccup.
+    private static readonly TimeSpan ReadRetryDelay = TimeSpan.FromSeconds(1);
+
+    private void StartPump(PartitionState p, CancellationToken cancellationToken)
+        => _ = Task.Run(() => PumpAsync(p, cancellationToken), CancellationToken.None);
+
+    private async Task PumpAsync(PartitionState p, CancellationToken cancellationToken)
+    {
+        var options = _ctx.Options;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                long from;
+                int epoch;
+                int room;
+                Task? space = null;
+                lock (_gate)
+                {
+                    if (Deleted)
+                    {
+                        return;
+                    }
+
+                    room = options.ReadAheadMessages - p.Buffer.Count;
+                    if (room <= 0 || p.Outstanding.Count >= options.MaxUnackedPerPartition)
+                    {
+                        p.SpaceWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                        space = p.SpaceWaiter.Task;
+                    }
+
+                    from = p.ReadPosition;
+                    epoch = p.FetchEpoch;
+                }
+
+                if (space is not null)
+                {
+                    await space.WaitAsync(cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                ReadResult read;
+                try
+                {
+                    read = await _ctx.Log.ReadAsync(Topic, p.Partition, from, room, options.ReadAheadBytes, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OffsetOutOfRangeException ex)
+                {
+                    OnOutOfRange(p, epoch, from, ex);
+                    continue;
+                }
+                catch (Exception ex) when (ex is not (OperationCanceledException or TopicNotFoundException))
+                {
+                    // A backend hiccup: retry after a pause rather than leave the partition unread.
+                    Log.ReadAheadFailed(_ctx.Logger, Topic, Name, p.Partition, ex);
+                    await Task.Delay(ReadRetryDelay, _ctx.Time, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
+
+                lock (_gate)
+                {
+                    if (epoch != p.FetchEpoch || Deleted)
+                    {
+                        continue;
+                    }
+
+                    AddFetched(p, read);
+                    if (read.Records.Count > 0)
+                    {
+                        Signal();
+                    }
+                }
+
+                if (read.NextOffset >= read.EndOffset)
+                {
+                    await _ctx.Log.WaitForDataAsync(Topic, p.Partition, read.NextOffset, cancellationToken).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            // Every partition's pump stops (the waiting ones too), so the next attach starts a complete new set
+            // (the topic may have been recreated) and never a second pump for a partition.
+            if (ex is TopicNotFoundException)
+            {
+                Log.TopicGone(_ctx.Logger, Topic, Name, p.Partition);
+            }
+            else
+            {
+                Log.ReadAheadFailed(_ctx.Logger, Topic, Name, p.Partition, ex);
+            }
+
+            CancellationTokenSource? pumps = null;
+            lock (_gate)
+            {
+                if (_pumps is { } current && current.Token == cancellationToken)
+                {
+                    pumps = current;
+                    _pumps = null;
+                }
+            }
+
+            pumps?.Cancel();
+        }
+    }
+
+    private void AddFetched(PartitionState p, ReadResult read)
+    {
+        if (read.NextOffset <= p.ReadPosition)
+        {
+            // A concurrent read (pump or inline fill) already got this far.
+            return;
+        }
+
+        var expected = p.ReadPosition;
+        foreach (var r in read.Records)
+        {
+            if (r.Offset < expected)
+            {
+                continue;
+            }
+
+            if (r.Offset > expected)
+            {
+                // Offsets removed by compaction or retention: nothing to deliver, so they count as acked.
+                p.Cursor.Add(expected, r.Offset);
+            }
+
+            expected = r.Offset + 1;
+            if (!p.Cursor.IsAcked(r.Offset))
+            {
+                p.Buffer.AddLast(new Buffered(r, r.Key is { } k ? Convert.ToBase64String(k.Span) : null));
+            }
+        }
+
+        if (read.NextOffset > expected)
+        {
+            p.Cursor.Add(expected, read.NextOffset);
+            expected = read.NextOffset;
+        }
+
+        p.ReadPosition = expected;
+    }
+
+    private void OnOutOfRange(PartitionState p, int epoch, long from, OffsetOutOfRangeException ex)
+    {
+        lock (_gate)
+        {
+            if (epoch != p.FetchEpoch)
+            {
+                return;
+            }
+
+            if (from < ex.StartOffset)
+            {
+                Log.RetentionSkipped(_ctx.Logger, Topic, Name, p.Partition, from, ex.StartOffset);
+                p.Cursor.Add(p.Cursor.Committed, ex.StartOffset);
+                p.ReadPosition = ex.StartOffset;
+            }
+            else
+            {
+                // The cursor is beyond the partition's end (the topic was deleted and recreated): start over at its end.
+                Log.CursorBeyondEnd(_ctx.Logger, Topic, Name, p.Partition, from, ex.EndOffset);
+                foreach (var e in p.Outstanding.Values)
+                {
+                    Unlease(e);
+                }
+
+                p.Cursor.Reset(ex.EndOffset);
+                p.ClearDelivery();
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(CoreEventIds.DeadLettered, LogLevel.Information, "Dead-lettered {Count} messages of subscription '{Name}' on '{Topic}' to '{DeadLetterTopic}' ({Reason})")]
+        public static partial void DeadLettered(ILogger logger, int count, TopicName topic, string name, TopicName deadLetterTopic, string reason);
+
+        [LoggerMessage(CoreEventIds.DeadLetterFailed, LogLevel.Error, "Dead-lettering {Count} messages of subscription '{Name}' on '{Topic}' to '{DeadLetterTopic}' failed; they will be redelivered")]
+        public static partial void DeadLetterFailed(ILogger logger, int count, TopicName topic, string name, TopicName deadLetterTopic, Exception exception);
+
+        [LoggerMessage(CoreEventIds.ConsumerExpired, LogLevel.Debug, "Consumer '{ConsumerId}' of subscription '{Name}' on '{Topic}' expired; its unacked messages are redelivered")]
+        public static partial void ConsumerExpired(ILogger logger, string consumerId, TopicName topic, string name);
+
+        [LoggerMessage(CoreEventIds.TimerFailed, LogLevel.Error, "Timer of subscription '{Name}' on '{Topic}' failed")]
+        public static partial void TimerFailed(ILogger logger, TopicName topic, string name, Exception exception);
+
+        [LoggerMessage(CoreEventIds.TopicGone, LogLevel.Warning, "Topic '{Topic}' of subscription '{Name}' is gone; read-ahead of partition {Partition} stopped")]
+        public static partial void TopicGone(ILogger logger, TopicName topic, string name, int partition);
+
+        [LoggerMessage(CoreEventIds.ReadAheadFailed, LogLevel.Error, "Read-ahead of subscription '{Name}' on '{Topic}' partition {Partition} failed")]
+        public static partial void ReadAheadFailed(ILogger logger, TopicName topic, string name, int partition, Exception exception);
+
+        [LoggerMessage(CoreEventIds.RetentionSkipped, LogLevel.Warning, "Subscription '{Name}' on '{Topic}' partition {Partition}: offsets {From}..{To} were removed by retention before they were acked; skipped")]
+        public static partial void RetentionSkipped(ILogger logger, TopicName topic, string name, int partition, long from, long to);
+
+        [LoggerMessage(CoreEventIds.CursorBeyondEnd, LogLevel.Warning, "Subscription '{Name}' on '{Topic}' partition {Partition}: cursor {Offset} is beyond the end {End}; continuing at the end")]
+        public static partial void CursorBeyondEnd(ILogger logger, TopicName topic, string name, int partition, long offset, long end);
+    }
+}

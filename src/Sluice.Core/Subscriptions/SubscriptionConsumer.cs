@@ -1,0 +1,81 @@
+namespace Sluice.Core.Subscriptions;
+
+/// <summary>
+/// One attachment of a consumer id to a subscription. Several handles with the same id share one registered
+/// consumer; disposing the last starts that consumer's session timeout.
+/// </summary>
+internal sealed class SubscriptionConsumer(Subscription subscription, ConsumerState state, TimeProvider time) : ISubscriptionConsumer
+{
+    private int _disposed;
+
+    public string ConsumerId => state.Id;
+
+    public CancellationToken Ended => state.Ended.Token;
+
+    public async ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        if (wait < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(wait), wait, "wait must not be negative");
+        }
+
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+        // The wait runs on the injected clock, created before the first await so a test clock can end it.
+        using var waitCts = wait > TimeSpan.Zero ? new CancellationTokenSource(wait, time) : null;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Ended, waitCts?.Token ?? CancellationToken.None);
+        var filled = false;
+        while (true)
+        {
+            var deliveries = subscription.Take(state, max, out var changed);
+            if (deliveries.Count == 0 && !filled)
+            {
+                // Nothing buffered: look at the log once before waiting (the read-ahead may not have got there yet).
+                filled = true;
+                await subscription.FillAsync(state, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
+
+            if (deliveries.Count > 0)
+            {
+                // Leased already: hand them over even if the caller gave up meanwhile, rather than strand them until
+                // their deadline.
+                return deliveries;
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            if (waitCts is null || linked.IsCancellationRequested)
+            {
+                return deliveries;
+            }
+
+            try
+            {
+                await changed.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // The wait ended or the consumer was ended: one last look, then return what there is.
+                var last = subscription.Take(state, max, out _);
+                return last;
+            }
+        }
+    }
+
+    public ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default)
+    {
+        subscription.Release(state);
+        return ValueTask.CompletedTask;
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            subscription.Detach(state);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
