@@ -1,5 +1,7 @@
+using Sluice.Core;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
+using Sluice.Core.Topics;
 using Sluice.Server.Configuration;
 
 namespace Sluice.Server.Hosting;
@@ -19,8 +21,7 @@ internal sealed class Backend
     {
         services.AddSingleton<Backend>();
         services.AddSingleton<IMessageLog>(sp => sp.GetRequiredService<Backend>().Log);
-        services.AddSingleton<ISubscriptionService, Interim.InterimSubscriptionService>();
-        _ = options;
+        services.AddSluiceCore(o => o.ConsumerSessionTimeout = TimeSpan.FromMilliseconds(options.ConsumerSessionTimeoutMs));
     }
 
     public ValueTask OpenAsync(ServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
@@ -29,4 +30,11 @@ internal sealed class Backend
         _log = new Interim.InMemoryLog();
         return ValueTask.CompletedTask;
     }
+
+    /// <summary>Loads the engine's subscriptions and cursors, so the first request does not pay for it.</summary>
+    public static async ValueTask StartEngineAsync(ISubscriptionService engine, CancellationToken cancellationToken)
+        => await engine.ListAsync(StartProbe, cancellationToken);
+
+    // Asking the engine anything loads its durable state; this name is never a client's (tenant "__" is reserved).
+    private static readonly TopicName StartProbe = new("__sluice", "server", "start");
 }

@@ -89,8 +89,17 @@ internal static partial class SluiceServer
             return 1;
         }
 
-        // Resolve the engine now: it starts over the open log before the first request.
-        app.Services.GetRequiredService<ISubscriptionService>();
+        try
+        {
+            await Backend.StartEngineAsync(app.Services.GetRequiredService<ISubscriptionService>(), CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Log.OpenFailed(logger, options.DataDir, ex);
+            await Console.Error.WriteLineAsync($"sluice: cannot load subscription state from '{options.DataDir}': {ex.Message}");
+            await app.DisposeAsync();
+            return 1;
+        }
 
         app.UseMiddleware<ProblemMiddleware>();
         app.UseRouting();

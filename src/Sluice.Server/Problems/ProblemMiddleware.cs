@@ -78,6 +78,7 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
         TopicAlreadyExistsException => (ProblemKind.InvalidParameter, ex.Message),
         SubscriptionBusyException => (ProblemKind.SubscriptionBusy, ex.Message + "; use another subscription, or type shared, failover or key_shared"),
         SubscriptionNotFoundException => (ProblemKind.SubscriptionNotFound, ex.Message),
+        InvalidSubscriptionSettingsException => (ProblemKind.InvalidParameter, ex.Message),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (ProblemKind.MessageTooLarge, "the request body is larger than the server allows (maxMessageBytes for one message, maxBatchBytes for a batch)"),
         BadHttpRequestException b => (ProblemKind.BadRequest, b.Message),
         _ => (ProblemKind.Internal, "the server failed to handle the request; it is logged"),
