@@ -1,6 +1,6 @@
 namespace Sluice.Server.Diagnostics;
 
-/// <summary>The server's one table of log event ids. Ids are never reused; add new ones at the end of a range.</summary>
+/// <summary>The server's one table of log event ids (100-999; Core uses 1000-1999). Ids are never reused; add new ones at the end of a range.</summary>
 internal static class LogEvents
 {
     // 1xx: start and stop
