@@ -53,7 +53,7 @@ public sealed class RecordBatchFormatTests
         const string expected =
             "2A00000000000000" + // base offset 42
             "31000000" +         // batch length 49 (bytes after this field; 61 in all)
-            "FC0218B2" +         // CRC-32C of bytes 16..end (checked with an independent bitwise implementation)
+            "7A313C6F" +         // CRC-32C of bytes 16..end then 0..7 (checked with an independent bitwise implementation)
             "01" + "00" +        // version 1, attributes 0
             "01000000" +         // last offset delta 1
             "02000000" +         // record count 2
@@ -98,12 +98,12 @@ public sealed class RecordBatchFormatTests
     }
 
     [Fact]
-    public void CrcMatches_AnyFlippedByteAfterCrcField_ReturnsFalse()
+    public void CrcMatches_AnyFlippedByte_IsDetected()
     {
         var batch = EncodeSample();
         try
         {
-            for (var i = RecordBatch.CrcStart; i < batch.Length; i++)
+            for (var i = 0; i < batch.Length; i++)
             {
                 var copy = batch.Buffer.AsSpan(0, batch.Length).ToArray();
                 copy[i] ^= 0x10;

@@ -9,10 +9,11 @@ namespace Sluice.Storage.Format;
 /// The on-disk record batch, version 1. Frozen: a change here needs a new version byte, and the
 /// golden test (<c>RecordBatchFormatTests</c>) pins the bytes. All integers little-endian.
 /// <code>
-///  0  int64  base offset         (patched by the partition writer; outside the CRC, like Kafka,
-///                                 and checked against the expected offset instead)
+///  0  int64  base offset         (set by the partition writer when it assigns offsets)
 ///  8  int32  batch length        bytes after this field
-/// 12  uint32 CRC-32C             of bytes 16 .. end
+/// 12  uint32 CRC-32C             of bytes 16 .. end, then of bytes 0 .. 7 (the base offset): the
+///                                 appender checksums the body; the writer only adds 8 bytes
+///                                 once it knows the offset, and a damaged offset is still caught
 /// 16  byte   format version (1)
 /// 17  byte   attributes (0)
 /// 18  int32  last offset delta   gaps appear after compaction, so not always count - 1
@@ -109,7 +110,6 @@ internal static class RecordBatch
             }
         }
 
-        BinaryPrimitives.WriteInt64LittleEndian(span, baseOffset);
         BinaryPrimitives.WriteInt32LittleEndian(span[LengthOffset..], (int)total - LogOverhead);
         span[16] = Version;
         span[17] = 0;
@@ -117,8 +117,16 @@ internal static class RecordBatch
         BinaryPrimitives.WriteInt32LittleEndian(span[22..], records.Length);
         BinaryPrimitives.WriteInt64LittleEndian(span[26..], first);
         BinaryPrimitives.WriteInt64LittleEndian(span[34..], max);
-        BinaryPrimitives.WriteUInt32LittleEndian(span[CrcOffset..], Crc32C.Compute(span[CrcStart..]));
-        return new EncodedBatch(buffer, (int)total, records.Length, records[^1].OffsetDelta, first, max);
+        var bodyCrc = Crc32C.Append(0xFFFFFFFFu, span[CrcStart..]);
+        SetBaseOffset(span, baseOffset, bodyCrc);
+        return new EncodedBatch(buffer, (int)total, records.Length, records[^1].OffsetDelta, first, max, bodyCrc);
+    }
+
+    /// <summary>Writes the base offset and completes the CRC from the body's running CRC (8 bytes of work).</summary>
+    public static void SetBaseOffset(Span<byte> batch, long baseOffset, uint bodyCrc)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(batch, baseOffset);
+        BinaryPrimitives.WriteUInt32LittleEndian(batch[CrcOffset..], ~Crc32C.Append(bodyCrc, batch[..8]));
     }
 
     private static int WriteBytes(Span<byte> destination, ReadOnlyMemory<byte>? bytes)
@@ -172,7 +180,8 @@ internal static class RecordBatch
 
     /// <summary>True when the CRC of a whole batch (header included) matches.</summary>
     public static bool CrcMatches(ReadOnlySpan<byte> batch, in BatchHeader header)
-        => Crc32C.Compute(batch[CrcStart..header.TotalSize]) == header.Crc;
+        => header.TotalSize <= batch.Length
+        && ~Crc32C.Append(Crc32C.Append(0xFFFFFFFFu, batch[CrcStart..header.TotalSize]), batch[..8]) == header.Crc;
 
     /// <summary>
     /// Decodes the records of a CRC-verified batch whose offset is at least <paramref name="minOffset"/> and
@@ -292,7 +301,7 @@ internal readonly record struct RecordEntry(
     IReadOnlyList<KeyValuePair<string, string>>? Headers);
 
 /// <summary>An encoded batch in a buffer rented from <see cref="ArrayPool{T}.Shared"/>.</summary>
-internal readonly record struct EncodedBatch(byte[] Buffer, int Length, int Count, int LastOffsetDelta, long FirstTimestamp, long MaxTimestamp);
+internal readonly record struct EncodedBatch(byte[] Buffer, int Length, int Count, int LastOffsetDelta, long FirstTimestamp, long MaxTimestamp, uint BodyCrc);
 
 /// <summary>The fixed fields of a batch.</summary>
 internal readonly record struct BatchHeader(

@@ -259,7 +259,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             }
 
             var baseOffset = _nextOffset;
-            BinaryPrimitives.WriteInt64LittleEndian(p.Batch.Buffer, baseOffset);
+            RecordBatch.SetBaseOffset(p.Batch.Buffer, baseOffset, p.Batch.BodyCrc);
             p.BaseOffset = baseOffset;
             _nextOffset = baseOffset + p.Batch.LastOffsetDelta + 1;
             RecordBatch.TryReadHeader(p.Batch.Buffer.AsSpan(0, length), out var header);
