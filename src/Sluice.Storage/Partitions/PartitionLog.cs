@@ -326,7 +326,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
 
         try
         {
-            if (_dirty && _closedError is null)
+            if (_dirty && _closedError is null && _readError is null)
             {
                 _segments[^1].Flush();
                 _dirty = false;
@@ -504,6 +504,11 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         await _maintenanceLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (Volatile.Read(ref _readError) is not null)
+            {
+                return 0; // closed or deleted meanwhile
+            }
+
             var deleted = ApplyRetention(settings);
             if (settings.Compacted)
             {
@@ -723,12 +728,22 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
         Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetException(reason);
+
+        // Wait for a running retention or compaction pass and an interval flush; later ones see _readError and stop.
         await _maintenanceLock.WaitAsync().ConfigureAwait(false);
         await _writeLock.WaitAsync().ConfigureAwait(false);
-        foreach (var s in _segments)
+        try
         {
-            // A clean shutdown leaves every segment sealed (flushed, indexes complete) whatever the policy.
-            s.Close(flush: !deleteFiles);
+            foreach (var s in _segments)
+            {
+                // A clean shutdown leaves every segment sealed (flushed, indexes complete) whatever the policy.
+                s.Close(flush: !deleteFiles);
+            }
+        }
+        finally
+        {
+            _writeLock.Release();
+            _maintenanceLock.Release();
         }
     }
 
