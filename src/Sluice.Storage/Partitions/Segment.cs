@@ -43,6 +43,7 @@ internal sealed partial class Segment
     private int _entryCount;
     private long _lastIndexedPosition;
     private long _runningMaxTimestamp = long.MinValue;
+    private bool _removed;
 
     private Segment(string directory, long baseOffset, DateTimeOffset created, ILogger logger, int indexInterval)
     {
@@ -84,7 +85,11 @@ internal sealed partial class Segment
     public bool IsActive => _writeHandle is not null;
 
     /// <summary>Set when retention deleted the files or compaction replaced them: readers holding this object retry.</summary>
-    public bool Removed { get; set; }
+    public bool Removed
+    {
+        get => Volatile.Read(ref _removed);
+        set => Volatile.Write(ref _removed, value);
+    }
 
     public static string FileStem(long baseOffset) => baseOffset.ToString("D20", CultureInfo.InvariantCulture);
 
@@ -554,6 +559,13 @@ internal sealed partial class Segment
             {
                 var want = (int)Math.Min(buffer.Length, limit - position);
                 var read = ReadFully(handle, buffer.AsSpan(0, want), position);
+                if (read < want)
+                {
+                    // Shorter than its durable size: replaced by compaction under us, or cut short on disk.
+                    ThrowOrStop(position + read, "segment file is shorter than its durable size", output);
+                    return;
+                }
+
                 var p = 0;
                 while (p < read)
                 {
