@@ -114,4 +114,46 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : IDisposable
         Assert.True(reads > 0);
         Assert.DoesNotContain(_logs.Entries, e => e.EventId == StorageEventIds.CorruptBatch);
     }
+
+    [Fact]
+    public async Task DeleteTopic_DuringAppendsAndTailWaits_FailsThemWithTopicNotFoundAndNeverHangs()
+    {
+        await using var log = await EmbeddedLog.OpenAsync(new StorageOptions { DataDirectory = _dir.Path }, _logs);
+        await log.CreateTopicAsync(Topic, new TopicSettings { Partitions = 2 });
+        await log.AppendAsync(Topic, 0, [Value("first")]);
+        var waiter = log.WaitForDataAsync(Topic, 1, 0).AsTask();
+        using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var appenders = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    await log.AppendAsync(Topic, 0, [Value("x")]);
+                }
+                catch (TopicNotFoundException)
+                {
+                    return;
+                }
+            }
+
+            Assert.Fail("appends never noticed the delete");
+        })).ToList();
+        await Task.Delay(100);
+        Assert.True(await log.DeleteTopicAsync(Topic));
+        await Task.WhenAll(appenders).WaitAsync(TimeSpan.FromSeconds(30));
+        await Assert.ThrowsAsync<TopicNotFoundException>(() => waiter.WaitAsync(TimeSpan.FromSeconds(30)));
+        await Assert.ThrowsAsync<TopicNotFoundException>(() => log.ReadAsync(Topic, 0, 0, 1, 1).AsTask());
+    }
+
+    [Fact]
+    public async Task Dispose_WithWaitingTailReader_EndsTheWait()
+    {
+        var log = await EmbeddedLog.OpenAsync(new StorageOptions { DataDirectory = _dir.Path }, _logs);
+        await log.CreateTopicAsync(Topic, new TopicSettings());
+        var waiter = log.WaitForDataAsync(Topic, 0, 0).AsTask();
+        await log.DisposeAsync();
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => waiter.WaitAsync(TimeSpan.FromSeconds(30)));
+        await Assert.ThrowsAsync<ObjectDisposedException>(() => log.AppendAsync(Topic, 0, [Value("x")]).AsTask());
+    }
 }
