@@ -751,12 +751,14 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             // Mark first: a reader that meets the new bytes through the old object's index retries instead of crying corruption.
             segment.Removed = true;
 
-            // Rename over the original, then rebuild its indexes from the new file.
-            File.Move(tmp, segment.LogPath, overwrite: true);
+            // Indexes go first (made durable), then the rename: a crash in between leaves the old or the new
+            // log without index files, which open rebuilds, never new data behind old positions.
             File.Delete(segment.IndexPath);
             File.Delete(segment.TimeIndexPath);
             DirectorySync.Flush(Directory);
-            var replacement = Segment.OpenClosed(Directory, segment.BaseOffset, segment.Created, _logger, _options.IndexIntervalBytes);
+            File.Move(tmp, segment.LogPath, overwrite: true);
+            DirectorySync.Flush(Directory);
+            var replacement = Segment.OpenClosed(Directory, segment.BaseOffset, segment.Created, _logger, _options.IndexIntervalBytes, freshlyWritten: true);
             var copy = (Segment[])segments.Clone();
             copy[index] = replacement;
             Volatile.Write(ref _segments, copy);

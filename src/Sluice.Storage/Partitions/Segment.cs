@@ -156,7 +156,7 @@ internal sealed partial class Segment
     /// within the file) and rebuilds them by scanning otherwise; reads the batches after the last index
     /// entry for the segment's next offset and newest timestamp.
     /// </summary>
-    public static Segment OpenClosed(string directory, long baseOffset, DateTimeOffset now, ILogger logger, int indexInterval)
+    public static Segment OpenClosed(string directory, long baseOffset, DateTimeOffset now, ILogger logger, int indexInterval, bool freshlyWritten = false)
     {
         var segment = new Segment(directory, baseOffset, now, logger, indexInterval);
         using var handle = File.OpenHandle(segment.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
@@ -166,7 +166,11 @@ internal sealed partial class Segment
         var problem = segment.CheckIndexes(length, out var lastPosition, out var lastTimestamp);
         if (problem is not null)
         {
-            Log.IndexRebuilt(logger, segment.IndexPath, problem);
+            if (!freshlyWritten)
+            {
+                Log.IndexRebuilt(logger, segment.IndexPath, problem);
+            }
+
             segment.RebuildIndexes(handle, length);
             return segment;
         }
