@@ -1,0 +1,87 @@
+namespace Sluice.Server.Configuration;
+
+/// <summary>
+/// The one table of settings: configuration key (file; environment variable is <c>SLUICE_</c> + key with
+/// <c>:</c> written <c>__</c>), command-line flag, and how to parse and apply a value. The README mirrors it.
+/// </summary>
+internal static class OptionKeys
+{
+    public sealed record Option(string Key, string Flag, string Expected, Func<string, ServerOptions, bool> Apply);
+
+    public static readonly IReadOnlyList<Option> All =
+    [
+        new("port", "--port", "an integer between 1 and 65535", (v, o) => Int(v, 1, 65535, x => o.Port = x)),
+        new("bind", "--bind", "an IP address such as 127.0.0.1, 0.0.0.0 or ::", (v, o) =>
+        {
+            if (!System.Net.IPAddress.TryParse(v, out _))
+            {
+                return false;
+            }
+
+            o.Bind = v;
+            return true;
+        }),
+        new("dataDir", "--data-dir", "a directory path", (v, o) =>
+        {
+            if (string.IsNullOrWhiteSpace(v) || v.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+            {
+                return false;
+            }
+
+            o.DataDir = v;
+            return true;
+        }),
+        new("flush:policy", "--flush-policy", "one of always, interval, never", (v, o) =>
+        {
+            switch (v.Trim().ToLowerInvariant())
+            {
+                case "always": o.FlushPolicy = FlushPolicyOption.Always; return true;
+                case "interval": o.FlushPolicy = FlushPolicyOption.Interval; return true;
+                case "never": o.FlushPolicy = FlushPolicyOption.Never; return true;
+                default: return false;
+            }
+        }),
+        new("flush:intervalMs", "--flush-interval-ms", "an integer between 1 and 60000", (v, o) => Int(v, 1, 60_000, x => o.FlushIntervalMs = x)),
+        new("maxMessageBytes", "--max-message-bytes", "an integer between 1 and 67108864 (64 MiB)", (v, o) => Int(v, 1, 64 * 1024 * 1024, x => o.MaxMessageBytes = x)),
+        new("maxBatchBytes", "--max-batch-bytes", "an integer between 1024 and 268435456 (256 MiB)", (v, o) => Int(v, 1024, 256 * 1024 * 1024, x => o.MaxBatchBytes = x)),
+        new("topics:autoCreate", "--auto-create-topics", "true or false", (v, o) =>
+        {
+            if (!bool.TryParse(v.Trim(), out var b))
+            {
+                return false;
+            }
+
+            o.AutoCreateTopics = b;
+            return true;
+        }),
+        new("topics:defaultPartitions", "--default-partitions", "an integer between 1 and 1024", (v, o) => Int(v, 1, Core.Log.TopicSettings.MaxPartitions, x => o.DefaultPartitions = x)),
+        new("topics:segmentBytes", "--segment-bytes", "an integer between 1048576 (1 MiB) and 1073741824 (1 GiB)", (v, o) => Long(v, 1024 * 1024, Storage.StorageOptions.MaxSegmentBytes, x => o.SegmentBytes = x)),
+        new("topics:retentionMs", "--retention-ms", "an integer >= 0 (0 keeps forever)", (v, o) => Long(v, 0, long.MaxValue / 10_000, x => o.RetentionMs = x)),
+        new("topics:retentionBytes", "--retention-bytes", "an integer >= 0 (0 keeps forever)", (v, o) => Long(v, 0, long.MaxValue, x => o.RetentionBytes = x)),
+        new("subscriptions:ackDeadlineMs", "--ack-deadline-ms", "an integer between 100 and 43200000 (12 h)", (v, o) => Int(v, 100, 43_200_000, x => o.AckDeadlineMs = x)),
+        new("subscriptions:consumerSessionTimeoutMs", "--consumer-session-timeout-ms", "an integer between 1000 and 3600000 (1 h)", (v, o) => Int(v, 1000, 3_600_000, x => o.ConsumerSessionTimeoutMs = x)),
+        new("shutdownTimeoutMs", "--shutdown-timeout-ms", "an integer between 0 and 600000", (v, o) => Int(v, 0, 600_000, x => o.ShutdownTimeoutMs = x)),
+    ];
+
+    private static bool Int(string value, int min, int max, Action<int> set)
+    {
+        if (!int.TryParse(value.Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var x) || x < min || x > max)
+        {
+            return false;
+        }
+
+        set(x);
+        return true;
+    }
+
+    private static bool Long(string value, long min, long max, Action<long> set)
+    {
+        if (!long.TryParse(value.Trim(), System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var x) || x < min || x > max)
+        {
+            return false;
+        }
+
+        set(x);
+        return true;
+    }
+}

@@ -1,0 +1,64 @@
+namespace Sluice.Server.Configuration;
+
+/// <summary>
+/// Every setting of the server. Bound from <c>sluice.json</c> / <c>sluice.yaml</c>, <c>SLUICE_*</c>
+/// environment variables and flags by <see cref="ServerOptionsLoader"/>; the README lists them all.
+/// </summary>
+internal sealed class ServerOptions
+{
+    public const int DefaultPort = 8080;
+
+    public int Port { get; set; } = DefaultPort;
+
+    /// <summary>Loopback by default: the server has no authentication yet.</summary>
+    public string Bind { get; set; } = "127.0.0.1";
+
+    public string DataDir { get; set; } = "./data";
+
+    public FlushPolicyOption FlushPolicy { get; set; } = FlushPolicyOption.Always;
+
+    public int FlushIntervalMs { get; set; } = 50;
+
+    public int MaxMessageBytes { get; set; } = 1024 * 1024;
+
+    public int MaxBatchBytes { get; set; } = 16 * 1024 * 1024;
+
+    public bool AutoCreateTopics { get; set; } = true;
+
+    /// <summary>4: enough for a few shared consumers to pull in parallel, cheap on one disk.</summary>
+    public int DefaultPartitions { get; set; } = 4;
+
+    public long SegmentBytes { get; set; } = 128L * 1024 * 1024;
+
+    /// <summary>Default time retention of new topics; 0 keeps forever.</summary>
+    public long RetentionMs { get; set; } = 7L * 24 * 60 * 60 * 1000;
+
+    /// <summary>Default size retention per partition of new topics; 0 keeps forever.</summary>
+    public long RetentionBytes { get; set; }
+
+    public int AckDeadlineMs { get; set; } = 30_000;
+
+    /// <summary>A pull consumer that has not pulled for this long is detached (and no longer counted as connected).</summary>
+    public int ConsumerSessionTimeoutMs { get; set; } = 30_000;
+
+    public int ShutdownTimeoutMs { get; set; } = 30_000;
+
+    public void CopyTo(ServerOptions target)
+    {
+        target.Port = Port;
+        target.Bind = Bind;
+        target.DataDir = DataDir;
+        target.FlushPolicy = FlushPolicy;
+        target.FlushIntervalMs = FlushIntervalMs;
+        target.MaxMessageBytes = MaxMessageBytes;
+        target.MaxBatchBytes = MaxBatchBytes;
+        target.AutoCreateTopics = AutoCreateTopics;
+        target.DefaultPartitions = DefaultPartitions;
+        target.SegmentBytes = SegmentBytes;
+        target.RetentionMs = RetentionMs;
+        target.RetentionBytes = RetentionBytes;
+        target.AckDeadlineMs = AckDeadlineMs;
+        target.ConsumerSessionTimeoutMs = ConsumerSessionTimeoutMs;
+        target.ShutdownTimeoutMs = ShutdownTimeoutMs;
+    }
+}

@@ -1,0 +1,234 @@
+using System.Text;
+using Microsoft.Extensions.Configuration;
+
+namespace Sluice.Server.Configuration;
+
+/// <summary>
+/// Builds <see cref="ServerOptions"/> from, lowest precedence first: the config file (<c>--config</c>, else
+/// <c>sluice.yaml</c>, <c>sluice.yml</c> or <c>sluice.json</c> in the working directory), <c>SLUICE_*</c>
+/// environment variables (<c>__</c> for nesting) and flags. Every bad value is reported, each naming the
+/// option, where it came from and what would be right; unknown options and flags are errors too.
+/// </summary>
+internal static class ServerOptionsLoader
+{
+    public const string EnvironmentPrefix = "SLUICE_";
+
+    private static readonly string[] DefaultFiles = ["sluice.yaml", "sluice.yml", "sluice.json"];
+
+    internal sealed record Result(ServerOptions Options, IReadOnlyList<string> Errors, string? ConfigFile, bool HelpRequested);
+
+    public static Result Load(string[] args, IDictionary<string, string?>? environment = null, string? workingDirectory = null)
+    {
+        var errors = new List<string>();
+        var options = new ServerOptions();
+        workingDirectory ??= Directory.GetCurrentDirectory();
+
+        var flags = ParseFlags(args, errors, out var configPath, out var help);
+        if (help)
+        {
+            return new Result(options, errors, null, true);
+        }
+
+        // 1. The file.
+        IConfiguration? file = null;
+        string? fileName = configPath;
+        if (fileName is null)
+        {
+            var present = DefaultFiles.Where(f => File.Exists(Path.Combine(workingDirectory, f))).ToList();
+            if (present.Count > 1)
+            {
+                errors.Add($"both {string.Join(" and ", present)} exist in {workingDirectory}; keep one, or name one with --config");
+            }
+            else if (present.Count == 1)
+            {
+                fileName = present[0];
+            }
+        }
+
+        if (fileName is not null)
+        {
+            file = LoadFile(Path.GetFullPath(fileName, workingDirectory), errors);
+        }
+
+        // 2. The environment.
+        environment ??= Environment.GetEnvironmentVariables().Cast<System.Collections.DictionaryEntry>()
+            .ToDictionary(e => (string)e.Key, e => (string?)e.Value);
+        var envData = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        var envNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, value) in environment)
+        {
+            if (name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase) && name.Length > EnvironmentPrefix.Length)
+            {
+                var key = name[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal);
+                envData[key] = value;
+                envNames[key] = name;
+            }
+        }
+
+        var known = new HashSet<string>(OptionKeys.All.Select(o => o.Key), StringComparer.OrdinalIgnoreCase);
+        if (file is not null)
+        {
+            foreach (var (key, value) in file.AsEnumerable())
+            {
+                if (value is not null && !known.Contains(key))
+                {
+                    errors.Add($"unknown option '{Printable(key)}' in {fileName}; known options: {string.Join(", ", known)}");
+                }
+            }
+        }
+
+        foreach (var key in envData.Keys)
+        {
+            if (!known.Contains(key))
+            {
+                errors.Add($"unknown option in environment variable {Printable(envNames[key])}; known options: {string.Join(", ", known)}");
+            }
+        }
+
+        // 3. Apply, flags winning over environment winning over file.
+        foreach (var option in OptionKeys.All)
+        {
+            string? value;
+            string source;
+            if (flags.TryGetValue(option.Key, out value))
+            {
+                source = $"flag {option.Flag}";
+            }
+            else if (envData.TryGetValue(option.Key, out value))
+            {
+                source = $"environment variable {envNames[option.Key]}";
+            }
+            else if (file?[option.Key] is { } fromFile)
+            {
+                value = fromFile;
+                source = $"{fileName} ({option.Key})";
+            }
+            else
+            {
+                continue;
+            }
+
+            if (value is null || !option.Apply(value, options))
+            {
+                errors.Add($"invalid value '{Printable(value)}' for {option.Key} from {source}: expected {option.Expected}");
+            }
+        }
+
+        return new Result(options, errors, fileName, false);
+    }
+
+    public static string Usage()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("usage: Sluice.Server [--config <file>] [--<option> <value>]...");
+        sb.AppendLine();
+        sb.AppendLine("  --config <file>    a sluice.yaml / sluice.json file (default: one of those in the working directory)");
+        foreach (var o in OptionKeys.All)
+        {
+            sb.AppendLine($"  {o.Flag,-32} {o.Expected}; file key {o.Key}; env {EnvironmentPrefix}{o.Key.Replace(":", "__", StringComparison.Ordinal).ToUpperInvariant()}");
+        }
+
+        return sb.ToString();
+    }
+
+    private static Dictionary<string, string?> ParseFlags(string[] args, List<string> errors, out string? configPath, out bool help)
+    {
+        var flags = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+        configPath = null;
+        help = false;
+        for (var i = 0; i < args.Length; i++)
+        {
+            var arg = args[i];
+            if (arg is "--help" or "-h")
+            {
+                help = true;
+                continue;
+            }
+
+            string name;
+            string? value = null;
+            var eq = arg.IndexOf('=', StringComparison.Ordinal);
+            if (arg.StartsWith("--", StringComparison.Ordinal) && eq > 2)
+            {
+                name = arg[..eq];
+                value = arg[(eq + 1)..];
+            }
+            else
+            {
+                name = arg;
+            }
+
+            var option = OptionKeys.All.FirstOrDefault(o => string.Equals(o.Flag, name, StringComparison.Ordinal));
+            if (option is null && name != "--config")
+            {
+                errors.Add($"unknown argument '{Printable(arg)}'; run with --help for the list of flags");
+                if (eq < 0 && i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
+                {
+                    i++; // its value
+                }
+
+                continue;
+            }
+
+            if (value is null)
+            {
+                if (i + 1 >= args.Length)
+                {
+                    errors.Add($"flag {name} needs a value");
+                    continue;
+                }
+
+                value = args[++i];
+            }
+
+            if (option is null)
+            {
+                configPath = value;
+            }
+            else
+            {
+                flags[option.Key] = value;
+            }
+        }
+
+        return flags;
+    }
+
+    private static IConfiguration? LoadFile(string path, List<string> errors)
+    {
+        if (!File.Exists(path))
+        {
+            errors.Add($"config file {path} does not exist");
+            return null;
+        }
+
+        // Relative to the file's own folder: a file source otherwise resolves against the app's base directory.
+        var builder = new ConfigurationBuilder().SetBasePath(Path.GetDirectoryName(path)!);
+        var name = Path.GetFileName(path);
+        var extension = Path.GetExtension(path).ToLowerInvariant();
+        switch (extension)
+        {
+            case ".json":
+                builder.AddJsonFile(name, optional: false, reloadOnChange: false);
+                break;
+            case ".yaml" or ".yml":
+                builder.Add(new YamlConfigurationSource { Path = name, Optional = false, ReloadOnChange = false });
+                break;
+            default:
+                errors.Add($"config file {path} must end in .json, .yaml or .yml");
+                return null;
+        }
+
+        try
+        {
+            return builder.Build();
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidDataException or System.Text.Json.JsonException)
+        {
+            errors.Add($"config file {path} is malformed: {Printable(ex.InnerException?.Message ?? ex.Message)}");
+            return null;
+        }
+    }
+
+    private static string Printable(string? s) => s is null ? "(null)" : Problems.ProblemWriter.Printable(s, 200);
+}

@@ -1,0 +1,35 @@
+using Microsoft.Extensions.Options;
+
+namespace Sluice.Server.Configuration;
+
+/// <summary>Cross-field checks (single values are checked as they are parsed); run again by ValidateOnStart.</summary>
+internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ServerOptions options)
+    {
+        var errors = Check(options);
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    public static List<string> Check(ServerOptions o)
+    {
+        var errors = new List<string>();
+        if (o.MaxBatchBytes < o.MaxMessageBytes)
+        {
+            errors.Add($"maxBatchBytes ({o.MaxBatchBytes}) must be at least maxMessageBytes ({o.MaxMessageBytes}): a batch must be able to hold one message of the largest size");
+        }
+
+        if (o.SegmentBytes < o.MaxMessageBytes)
+        {
+            errors.Add($"topics:segmentBytes ({o.SegmentBytes}) must be at least maxMessageBytes ({o.MaxMessageBytes})");
+        }
+
+        // Whatever else the embedded log would refuse at open, refuse now with the others.
+        foreach (var problem in Hosting.Backend.StorageOptionsFor(o).Validate())
+        {
+            errors.Add("storage: " + problem);
+        }
+
+        return errors;
+    }
+}

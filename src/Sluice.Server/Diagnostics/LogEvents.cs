@@ -1,0 +1,21 @@
+namespace Sluice.Server.Diagnostics;
+
+/// <summary>The server's one table of log event ids (100-999; Core uses 1000-1999). Ids are never reused; add new ones at the end of a range.</summary>
+internal static class LogEvents
+{
+    // 1xx: start and stop
+    public const int Unauthenticated = 100;
+    public const int Listening = 101;
+    public const int ShuttingDown = 102;
+    public const int ShutdownComplete = 103;
+    public const int ShutdownStepFailed = 104;
+    public const int OpenFailed = 105;
+    public const int StartFailed = 106;
+
+    // 2xx: produce and topics
+    public const int TopicAutoCreated = 200;
+    public const int AsyncProduceFailed = 201;
+
+    // 9xx: errors
+    public const int UnhandledException = 900;
+}

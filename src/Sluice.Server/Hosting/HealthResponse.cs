@@ -1,0 +1,3 @@
+namespace Sluice.Server.Hosting;
+
+internal sealed record HealthResponse(string Status);

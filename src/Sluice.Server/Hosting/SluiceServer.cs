@@ -1,0 +1,196 @@
+using System.Net;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Options;
+using Sluice.Core.Log;
+using Sluice.Core.Subscriptions;
+using Sluice.Server.Configuration;
+using Sluice.Server.Diagnostics;
+using Sluice.Server.Problems;
+using Sluice.Server.Produce;
+using Sluice.Server.Subscriptions;
+using Sluice.Server.Topics;
+
+namespace Sluice.Server.Hosting;
+
+/// <summary>
+/// Builds and runs the server. Shutdown (SIGTERM or Ctrl+C):
+/// <code>
+///   not ready ──► Kestrel stops accepting, long-polls end, in-flight requests finish (shutdownTimeoutMs)
+///             ──► async produces finish ──► engine FlushAsync
+///             ──► engine disposed ──► log disposed
+/// </code>
+/// </summary>
+internal static partial class SluiceServer
+{
+    public static async Task<int> RunAsync(ServerOptions options, string? configFile)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [], ContentRootPath = AppContext.BaseDirectory });
+
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.UseUtcTimestamp = true;
+        });
+        builder.Logging.SetMinimumLevel(LogLevel.Information);
+
+        // ASP.NET Core logs every request at Information: far too much on the produce hot path.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            kestrel.Listen(IPAddress.Parse(options.Bind), options.Port);
+            var limits = kestrel.Limits;
+
+            // One message's value; the batch route raises it to maxBatchBytes for itself.
+            limits.MaxRequestBodySize = options.MaxMessageBytes;
+            limits.MaxRequestHeadersTotalSize = 64 * 1024;
+            limits.MaxRequestHeaderCount = 100;
+            limits.MaxRequestLineSize = 16 * 1024;
+            limits.MaxConcurrentConnections = 10_000;
+            limits.MaxConcurrentUpgradedConnections = 10_000;
+
+            // Longer than the longest long-poll (60 s), so an idle poller's connection is kept.
+            limits.KeepAliveTimeout = TimeSpan.FromSeconds(130);
+            limits.RequestHeadersTimeout = TimeSpan.FromSeconds(30);
+            limits.MinRequestBodyDataRate = new MinDataRate(bytesPerSecond: 240, gracePeriod: TimeSpan.FromSeconds(5));
+        });
+        builder.Services.Configure<HostOptions>(h => h.ShutdownTimeout = TimeSpan.FromMilliseconds(options.ShutdownTimeoutMs));
+
+        builder.Services.AddOptions<ServerOptions>().Configure(options.CopyTo).ValidateOnStart();
+        builder.Services.AddSingleton<IValidateOptions<ServerOptions>, ServerOptionsValidator>();
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<Partitioner>();
+        builder.Services.AddSingleton<TopicDirectory>();
+        builder.Services.AddSingleton<SubscriptionDirectory>();
+        builder.Services.AddSingleton<PendingAppends>();
+        builder.Services.AddSingleton<SluiceMetrics>();
+        builder.Services.AddSingleton<Readiness>();
+        builder.Services.AddMetrics();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
+        builder.Services.AddOpenApi();
+        Backend.AddServices(builder.Services, options);
+
+        var app = builder.Build();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
+        var readiness = app.Services.GetRequiredService<Readiness>();
+
+        try
+        {
+            await app.Services.GetRequiredService<Backend>().OpenAsync(options, app.Services.GetRequiredService<ILoggerFactory>(), TimeProvider.System, CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Log.OpenFailed(logger, options.DataDir, ex);
+            await Console.Error.WriteLineAsync($"sluice: cannot open the data directory '{options.DataDir}': {ex.Message}");
+            await app.DisposeAsync();
+            return 1;
+        }
+
+        try
+        {
+            await Backend.StartEngineAsync(app.Services.GetRequiredService<ISubscriptionService>(), CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Log.OpenFailed(logger, options.DataDir, ex);
+            await Console.Error.WriteLineAsync($"sluice: cannot load subscription state from '{options.DataDir}': {ex.Message}");
+            await app.DisposeAsync();
+            return 1;
+        }
+
+        app.UseMiddleware<ProblemMiddleware>();
+        app.UseRouting();
+        app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok"), SluiceJsonContext.Api.HealthResponse))
+            .WithName("Health").WithSummary("200 while the process runs");
+        app.MapGet("/readyz", (Readiness r) => r.IsReady
+                ? Results.Json(new HealthResponse("ready"), SluiceJsonContext.Api.HealthResponse)
+                : Results.Json(new HealthResponse("not ready"), SluiceJsonContext.Api.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable))
+            .WithName("Ready").WithSummary("200 once the log is open and the engine started; 503 before, and from the start of shutdown");
+        app.MapOpenApi();
+
+        var topics = app.MapGroup("/v1/topics").WithTags("topics");
+        TopicEndpoints.Map(topics);
+        ProduceEndpoints.Map(topics);
+        SubscriptionEndpoints.Map(topics);
+
+        app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            readiness.Set(false);
+            Log.ShuttingDown(logger);
+        });
+
+        Log.Unauthenticated(logger, options.Bind, options.Port);
+        Log.Listening(logger, options.Bind, options.Port, Path.GetFullPath(options.DataDir), options.FlushPolicy.ToString().ToLowerInvariant(), configFile ?? "(none)");
+
+        var exitCode = 0;
+        try
+        {
+            // Not RunAsync: it disposes the host, and the engine must flush between stop and dispose.
+            await app.StartAsync();
+            await app.WaitForShutdownAsync();
+        }
+        catch (Exception ex) when (ex is IOException or OptionsValidationException)
+        {
+            // Typically: the port is taken.
+            Log.StartFailed(logger, ex.Message);
+            await Console.Error.WriteLineAsync($"sluice: cannot start: {ex.Message}");
+            exitCode = 1;
+        }
+
+        await ShutDownAsync(app, logger, TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000)));
+        return exitCode;
+    }
+
+    private static async Task ShutDownAsync(WebApplication app, ILogger logger, TimeSpan timeout)
+    {
+        using var cts = new CancellationTokenSource(timeout);
+        await Step("wait for async produces", () => new ValueTask(app.Services.GetRequiredService<PendingAppends>().WaitAsync(cts.Token)));
+        await Step("flush subscription state", () => app.Services.GetRequiredService<ISubscriptionService>().FlushAsync(cts.Token));
+
+        // Disposes the engine, then the log (reverse order of creation).
+        await Step("close the engine and the log", () => app.DisposeAsync());
+        Log.ShutdownComplete(logger);
+
+        async Task Step(string what, Func<ValueTask> step)
+        {
+            try
+            {
+                await step();
+            }
+            catch (Exception ex)
+            {
+                Log.ShutdownStepFailed(logger, what, ex);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = LogEvents.Unauthenticated, Level = LogLevel.Warning,
+            Message = "SLUICE HAS NO AUTHENTICATION: anyone who can reach {Bind}:{Port} can produce, consume and delete topics. Keep it on loopback or behind an authenticating proxy.")]
+        public static partial void Unauthenticated(ILogger logger, string bind, int port);
+
+        [LoggerMessage(EventId = LogEvents.Listening, Level = LogLevel.Information,
+            Message = "Sluice listening on http://{Bind}:{Port}, data in {DataDir}, flush policy {FlushPolicy}, config file {ConfigFile}")]
+        public static partial void Listening(ILogger logger, string bind, int port, string dataDir, string flushPolicy, string configFile);
+
+        [LoggerMessage(EventId = LogEvents.ShuttingDown, Level = LogLevel.Information, Message = "Shutting down: no longer ready; finishing in-flight requests")]
+        public static partial void ShuttingDown(ILogger logger);
+
+        [LoggerMessage(EventId = LogEvents.ShutdownComplete, Level = LogLevel.Information, Message = "Shutdown complete")]
+        public static partial void ShutdownComplete(ILogger logger);
+
+        [LoggerMessage(EventId = LogEvents.ShutdownStepFailed, Level = LogLevel.Error, Message = "Shutdown step '{Step}' failed")]
+        public static partial void ShutdownStepFailed(ILogger logger, string step, Exception exception);
+
+        [LoggerMessage(EventId = LogEvents.OpenFailed, Level = LogLevel.Critical, Message = "Cannot open the message log in {DataDir}")]
+        public static partial void OpenFailed(ILogger logger, string dataDir, Exception exception);
+
+        [LoggerMessage(EventId = LogEvents.StartFailed, Level = LogLevel.Critical, Message = "Cannot start the server: {Reason}")]
+        public static partial void StartFailed(ILogger logger, string reason);
+    }
+}

@@ -1,0 +1,27 @@
+namespace Sluice.Server.Problems;
+
+/// <summary>
+/// A kind of error a client can cause. <see cref="Type"/> (<c>urn:sluice:problem:&lt;kind&gt;</c>) is stable:
+/// clients branch on it, so a kind is never renamed or reused.
+/// </summary>
+internal sealed record ProblemKind(string Name, string Title, int Status)
+{
+    public string Type { get; } = "urn:sluice:problem:" + Name;
+
+    public static readonly ProblemKind InvalidName = new("invalid-name", "Invalid name", StatusCodes.Status400BadRequest);
+    public static readonly ProblemKind MalformedJson = new("malformed-json", "Malformed JSON", StatusCodes.Status400BadRequest);
+    public static readonly ProblemKind InvalidBase64 = new("invalid-base64", "Invalid base64", StatusCodes.Status400BadRequest);
+    public static readonly ProblemKind InvalidParameter = new("invalid-parameter", "Invalid parameter", StatusCodes.Status400BadRequest);
+    public static readonly ProblemKind OffsetOutOfRange = new("offset-out-of-range", "Offset out of range", StatusCodes.Status400BadRequest);
+    public static readonly ProblemKind MessageTooLarge = new("message-too-large", "Message too large", StatusCodes.Status413PayloadTooLarge);
+    public static readonly ProblemKind TopicNotFound = new("topic-not-found", "Topic not found", StatusCodes.Status404NotFound);
+    public static readonly ProblemKind PartitionNotFound = new("partition-not-found", "Partition not found", StatusCodes.Status404NotFound);
+    public static readonly ProblemKind SubscriptionNotFound = new("subscription-not-found", "Subscription not found", StatusCodes.Status404NotFound);
+    public static readonly ProblemKind SubscriptionBusy = new("subscription-busy", "Subscription busy", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind RouteNotFound = new("not-found", "Not found", StatusCodes.Status404NotFound);
+    public static readonly ProblemKind MethodNotAllowed = new("method-not-allowed", "Method not allowed", StatusCodes.Status405MethodNotAllowed);
+    public static readonly ProblemKind UnsupportedMediaType = new("unsupported-media-type", "Unsupported media type", StatusCodes.Status415UnsupportedMediaType);
+    public static readonly ProblemKind BadRequest = new("bad-request", "Bad request", StatusCodes.Status400BadRequest);
+    public static readonly ProblemKind Unavailable = new("unavailable", "Service unavailable", StatusCodes.Status503ServiceUnavailable);
+    public static readonly ProblemKind Internal = new("internal", "Internal server error", StatusCodes.Status500InternalServerError);
+}

@@ -1,0 +1,27 @@
+using System.Text.Json;
+
+namespace Sluice.Server.Produce;
+
+/// <summary>Answer to a durable single-message produce.</summary>
+internal sealed record ProduceResponse(string Id, int Partition, long Offset, DateTimeOffset Timestamp);
+
+/// <summary>Answer to <c>?async=true</c>: the message is accepted, not yet durable.</summary>
+internal sealed record AcceptedResponse(bool Accepted, int Partition);
+
+/// <summary>A JSON batch: <c>{"messages":[...]}</c>.</summary>
+internal sealed record BatchRequest(List<BatchRecord>? Messages);
+
+/// <summary>
+/// One record of a batch (also one NDJSON line). <see cref="Value"/> is a JSON string (stored as its UTF-8
+/// bytes) or any other JSON value (stored as its JSON text); <see cref="ValueBase64"/> carries binary.
+/// </summary>
+internal sealed record BatchRecord(
+    string? Key,
+    JsonElement? Value,
+    string? ValueBase64,
+    Dictionary<string, string>? Headers,
+    int? Partition);
+
+internal sealed record BatchResponse(List<BatchResult> Results);
+
+internal sealed record BatchResult(string Id, int Partition, long Offset);

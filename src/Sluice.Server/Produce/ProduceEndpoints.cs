@@ -1,0 +1,393 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Sluice.Core.Log;
+using Sluice.Core.Topics;
+using Sluice.Server.Configuration;
+using Sluice.Server.Diagnostics;
+using Sluice.Server.Hosting;
+using Sluice.Server.Problems;
+using Sluice.Server.Topics;
+
+namespace Sluice.Server.Produce;
+
+/// <summary>
+/// <c>POST .../messages</c> (one message; the body is the value) and <c>POST .../batch</c> (JSON or NDJSON).
+/// <code>
+///   body ──► validate (names, partition, size) ──► choose partition ──► AppendAsync ──► 200 once durable
+///                                                                    └─► (async=true) 202 at once
+/// </code>
+/// </summary>
+internal static partial class ProduceEndpoints
+{
+    public const string HeaderPrefix = "Sluice-Header-";
+    public const string KeyHeader = "Sluice-Key";
+    public const string NdjsonContentType = "application/x-ndjson";
+
+    /// <summary>Most records in one batch: keeps one request from monopolising a partition's writer.</summary>
+    public const int MaxBatchRecords = 10_000;
+
+    public static void Map(IEndpointRouteBuilder topics)
+    {
+        // Resolved once: RequestServices would create a DI scope per request on the hot path.
+        var sp = topics.ServiceProvider;
+        var deps = new Dependencies(
+            sp.GetRequiredService<IOptions<ServerOptions>>().Value,
+            sp.GetRequiredService<TopicDirectory>(),
+            sp.GetRequiredService<IMessageLog>(),
+            sp.GetRequiredService<Partitioner>(),
+            sp.GetRequiredService<SluiceMetrics>(),
+            sp.GetRequiredService<PendingAppends>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Produce"));
+        topics.MapPost("/{tenant}/{namespace}/{topic}/messages", (Func<HttpContext, Task>)(context => ProduceAsync(context, deps)))
+            .WithName("Produce")
+            .WithSummary("Publish one message; the body is the value")
+            .Produces<ProduceResponse>(StatusCodes.Status200OK)
+            .Produces<AcceptedResponse>(StatusCodes.Status202Accepted)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+        topics.MapPost("/{tenant}/{namespace}/{topic}/batch", (Func<HttpContext, Task>)(context => ProduceBatchAsync(context, deps)))
+            .WithName("ProduceBatch")
+            .WithSummary("Publish a batch (JSON {\"messages\":[...]} or NDJSON), all or nothing")
+            .Accepts<BatchRequest>("application/json", NdjsonContentType)
+            .Produces<BatchResponse>(StatusCodes.Status200OK)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
+    }
+
+    private static async Task ProduceAsync(HttpContext context, Dependencies deps)
+    {
+        var options = deps.Options;
+        var topic = HttpRequestReader.Topic(context);
+        var explicitPartition = HttpRequestReader.QueryInt(context, "partition", 0, TopicSettings.MaxPartitions - 1);
+        var isAsync = HttpRequestReader.QueryBool(context, "async");
+        var request = context.Request;
+
+        ReadOnlyMemory<byte>? key = null;
+        if (request.Query.TryGetValue("key", out var queryKey))
+        {
+            key = Encoding.UTF8.GetBytes(queryKey.ToString());
+        }
+        else if (request.Headers.TryGetValue(KeyHeader, out var headerKey))
+        {
+            key = Encoding.UTF8.GetBytes(headerKey.ToString());
+        }
+
+        var headers = ReadHeaders(request);
+        var value = await HttpRequestReader.ReadBodyAsync(context, options.MaxMessageBytes, "the message");
+
+        var directory = deps.Directory;
+        var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
+        var partition = ChoosePartition(deps.Partitioner, topic, explicitPartition, key, partitionCount);
+        var records = new[] { new RecordToAppend(key, value, headers) };
+        var log = deps.Log;
+        var metrics = deps.Metrics;
+
+        if (isAsync)
+        {
+            deps.Pending.Enter();
+            _ = AppendInBackgroundAsync(log, directory, topic, partition, records, metrics, deps.Pending, deps.Logger);
+            context.Response.StatusCode = StatusCodes.Status202Accepted;
+            await context.Response.WriteAsJsonAsync(new AcceptedResponse(true, partition), SluiceJsonContext.Api.AcceptedResponse, cancellationToken: CancellationToken.None);
+            return;
+        }
+
+        // Once the append has started, finish it even if the client leaves: it may already be written.
+        var result = await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
+        metrics.Produced.Add(1);
+        await context.Response.WriteAsJsonAsync(
+            new ProduceResponse(MessageId(partition, result.BaseOffset), partition, result.BaseOffset, result.Timestamp),
+            SluiceJsonContext.Api.ProduceResponse,
+            cancellationToken: CancellationToken.None);
+    }
+
+    private static async Task ProduceBatchAsync(HttpContext context, Dependencies deps)
+    {
+        var options = deps.Options;
+        var topic = HttpRequestReader.Topic(context);
+        var explicitPartition = HttpRequestReader.QueryInt(context, "partition", 0, TopicSettings.MaxPartitions - 1);
+        var body = await HttpRequestReader.ReadBodyAsync(context, options.MaxBatchBytes, "the batch");
+
+        var mediaType = context.Request.ContentType is { } ct ? ct.Split(';')[0].Trim() : "application/json";
+        List<BatchRecord> parsed;
+        if (string.Equals(mediaType, NdjsonContentType, StringComparison.OrdinalIgnoreCase))
+        {
+            parsed = ParseNdjson(body);
+        }
+        else if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase) || mediaType.Length == 0)
+        {
+            var batch = HttpRequestReader.Deserialize(body, SluiceJsonContext.Api.BatchRequest, "the batch");
+            parsed = batch?.Messages ?? [];
+        }
+        else
+        {
+            throw new ProblemException(ProblemKind.UnsupportedMediaType,
+                $"a batch must be application/json ({{\"messages\":[...]}}) or {NdjsonContentType} (one record per line); got '{ProblemWriter.Printable(mediaType, 100)}'");
+        }
+
+        if (parsed.Count == 0)
+        {
+            ProblemException.Throw(ProblemKind.InvalidParameter, "the batch holds no records; send {\"messages\":[{\"value\":\"...\"}]} or one JSON record per NDJSON line");
+        }
+
+        if (parsed.Count > MaxBatchRecords)
+        {
+            ProblemException.Throw(ProblemKind.InvalidParameter, $"the batch holds {parsed.Count} records; the most is {MaxBatchRecords}");
+        }
+
+        // Validate every record before appending anything: a batch is all or nothing.
+        var directory = deps.Directory;
+        var records = new RecordToAppend[parsed.Count];
+        for (var i = 0; i < parsed.Count; i++)
+        {
+            records[i] = ToRecord(parsed[i], i, options.MaxMessageBytes);
+            if (parsed[i].Partition is { } p && (p < 0 || p >= TopicSettings.MaxPartitions))
+            {
+                ProblemException.Throw(ProblemKind.InvalidParameter, $"record {i}: partition must be between 0 and {TopicSettings.MaxPartitions - 1}; got {p}");
+            }
+        }
+
+        var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
+        var partitions = new int[records.Length];
+        for (var i = 0; i < records.Length; i++)
+        {
+            var chosen = parsed[i].Partition ?? explicitPartition;
+            partitions[i] = ChoosePartition(deps.Partitioner, topic, chosen, records[i].Key, partitionCount);
+        }
+
+        // One AppendAsync per partition, in request order within it; partitions are appended concurrently.
+        var groups = new Dictionary<int, List<int>>();
+        for (var i = 0; i < records.Length; i++)
+        {
+            if (!groups.TryGetValue(partitions[i], out var indexes))
+            {
+                groups[partitions[i]] = indexes = [];
+            }
+
+            indexes.Add(i);
+        }
+
+        var log = deps.Log;
+        var tasks = new List<Task<AppendResult>>(groups.Count);
+        foreach (var (partition, indexes) in groups)
+        {
+            var group = new RecordToAppend[indexes.Count];
+            for (var j = 0; j < indexes.Count; j++)
+            {
+                group[j] = records[indexes[j]];
+            }
+
+            tasks.Add(AppendAsync(log, directory, topic, partition, group, CancellationToken.None).AsTask());
+        }
+
+        await Task.WhenAll(tasks);
+        var results = new BatchResult[records.Length];
+        var t = 0;
+        foreach (var (partition, indexes) in groups)
+        {
+            var baseOffset = tasks[t++].Result.BaseOffset;
+            for (var j = 0; j < indexes.Count; j++)
+            {
+                var offset = baseOffset + j;
+                results[indexes[j]] = new BatchResult(MessageId(partition, offset), partition, offset);
+            }
+        }
+
+        deps.Metrics.Produced.Add(records.Length);
+        await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse, cancellationToken: CancellationToken.None);
+    }
+
+    private static List<BatchRecord> ParseNdjson(byte[] body)
+    {
+        var records = new List<BatchRecord>();
+        var rest = body.AsSpan();
+        var line = 0;
+        while (rest.Length > 0)
+        {
+            line++;
+            var end = rest.IndexOf((byte)'\n');
+            var current = end < 0 ? rest : rest[..end];
+            rest = end < 0 ? [] : rest[(end + 1)..];
+            if (current.Length > 0 && current[^1] == (byte)'\r')
+            {
+                current = current[..^1];
+            }
+
+            if (current.Trim((byte)' ').Length == 0)
+            {
+                continue;
+            }
+
+            var record = HttpRequestReader.Deserialize(current, SluiceJsonContext.Api.BatchRecord, $"NDJSON line {line}");
+            if (record is null)
+            {
+                ProblemException.Throw(ProblemKind.MalformedJson, $"NDJSON line {line} is null; each line must be a JSON object such as {{\"value\":\"...\"}}");
+            }
+
+            records.Add(record);
+        }
+
+        return records;
+    }
+
+    private static RecordToAppend ToRecord(BatchRecord record, int index, int maxMessageBytes)
+    {
+        if (record is null)
+        {
+            ProblemException.Throw(ProblemKind.MalformedJson, $"record {index} is null; each record must be an object such as {{\"value\":\"...\"}}");
+        }
+
+        byte[]? value;
+        var hasValue = record.Value is { } v && v.ValueKind != JsonValueKind.Undefined;
+        if (hasValue && record.ValueBase64 is not null)
+        {
+            ProblemException.Throw(ProblemKind.InvalidParameter, $"record {index} has both value and valueBase64; give exactly one");
+        }
+
+        if (record.ValueBase64 is { } base64)
+        {
+            try
+            {
+                value = Convert.FromBase64String(base64);
+            }
+            catch (FormatException)
+            {
+                throw new ProblemException(ProblemKind.InvalidBase64, $"record {index}: valueBase64 is not valid base64 (RFC 4648, with padding)");
+            }
+        }
+        else if (hasValue)
+        {
+            var element = record.Value!.Value;
+            value = element.ValueKind switch
+            {
+                JsonValueKind.String => Encoding.UTF8.GetBytes(element.GetString()!),
+                JsonValueKind.Null => null,
+                _ => Encoding.UTF8.GetBytes(element.GetRawText()),
+            };
+        }
+        else
+        {
+            throw new ProblemException(ProblemKind.InvalidParameter, $"record {index} has neither value nor valueBase64; give one (\"value\": null for a tombstone)");
+        }
+
+        if (value is not null && value.Length > maxMessageBytes)
+        {
+            ProblemException.Throw(ProblemKind.MessageTooLarge, $"record {index} has a value of {value.Length} bytes; the most this server accepts is {maxMessageBytes} bytes");
+        }
+
+        List<KeyValuePair<string, string>>? headers = null;
+        if (record.Headers is { Count: > 0 })
+        {
+            headers = new List<KeyValuePair<string, string>>(record.Headers.Count);
+            foreach (var (name, headerValue) in record.Headers)
+            {
+                if (name.Length == 0 || ContainsControl(name) || headerValue is null || ContainsControl(headerValue))
+                {
+                    ProblemException.Throw(ProblemKind.InvalidParameter, $"record {index}: header names must be non-empty and header names and values must be strings without control characters");
+                }
+
+                headers.Add(new(name, headerValue));
+            }
+        }
+
+        ReadOnlyMemory<byte>? key = record.Key is null ? null : Encoding.UTF8.GetBytes(record.Key);
+        return new RecordToAppend(key, value, headers);
+    }
+
+    private static List<KeyValuePair<string, string>>? ReadHeaders(HttpRequest request)
+    {
+        List<KeyValuePair<string, string>>? headers = null;
+        if (request.ContentType is { Length: > 0 } contentType)
+        {
+            headers = [new("content-type", contentType)];
+        }
+
+        foreach (var header in request.Headers)
+        {
+            if (header.Key.Length > HeaderPrefix.Length && header.Key.StartsWith(HeaderPrefix, StringComparison.OrdinalIgnoreCase))
+            {
+                headers ??= [];
+                headers.Add(new(header.Key[HeaderPrefix.Length..], header.Value.ToString()));
+            }
+        }
+
+        return headers;
+    }
+
+    private static int ChoosePartition(Partitioner partitioner, TopicName topic, int? explicitPartition, ReadOnlyMemory<byte>? key, int partitionCount)
+    {
+        if (explicitPartition is { } p)
+        {
+            if (p >= partitionCount)
+            {
+                throw new PartitionNotFoundException(topic, p, partitionCount);
+            }
+
+            return p;
+        }
+
+        return partitioner.Choose(key is { } k ? k.Span : default, key.HasValue, partitionCount);
+    }
+
+    private static async ValueTask<AppendResult> AppendAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await log.AppendAsync(topic, partition, records, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
+        {
+            directory.Forget(topic);
+            throw;
+        }
+    }
+
+    private static async Task AppendInBackgroundAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, SluiceMetrics metrics, PendingAppends pending, ILogger logger)
+    {
+        try
+        {
+            await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
+            metrics.Produced.Add(records.Length);
+        }
+        catch (Exception ex)
+        {
+            Log.AsyncProduceFailed(logger, topic.ToString(), partition, ex);
+        }
+        finally
+        {
+            pending.Exit();
+        }
+    }
+
+    private static bool ContainsControl(string s)
+    {
+        foreach (var c in s)
+        {
+            if (char.IsControl(c))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static string MessageId(int partition, long offset) => string.Create(null, stackalloc char[32], $"{partition}:{offset}");
+
+    private sealed record Dependencies(
+        ServerOptions Options,
+        TopicDirectory Directory,
+        IMessageLog Log,
+        Partitioner Partitioner,
+        SluiceMetrics Metrics,
+        PendingAppends Pending,
+        ILogger Logger);
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = LogEvents.AsyncProduceFailed, Level = LogLevel.Error, Message = "An async produce to {Topic} partition {Partition} failed after it was answered 202")]
+        public static partial void AsyncProduceFailed(ILogger logger, string topic, int partition, Exception exception);
+    }
+}

@@ -1,0 +1,55 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Sluice.Server.Subscriptions;
+
+/// <summary>Body of <c>PUT .../subscriptions/{name}</c>; omitted fields take the documented defaults.</summary>
+internal sealed record SubscriptionRequest(
+    string? Type,
+    JsonElement? Position,
+    long? AckDeadlineMs,
+    int? MaxDeliveries,
+    string? DeadLetterTopic);
+
+internal sealed record SubscriptionResponse(
+    string Topic,
+    string Name,
+    string Type,
+    long AckDeadlineMs,
+    int MaxDeliveries,
+    string? DeadLetterTopic,
+    List<SubscriptionPartitionResponse> Partitions,
+    long Backlog,
+    int InFlight,
+    List<ConsumerResponse> Consumers);
+
+internal sealed record SubscriptionPartitionResponse(int Partition, long CommittedOffset, long EndOffset, long Lag);
+
+internal sealed record ConsumerResponse(string ConsumerId, bool Active, int InFlight, DateTimeOffset LastSeen);
+
+internal sealed record SubscriptionListResponse(List<string> Subscriptions);
+
+internal sealed record PullResponse(List<PulledMessage> Messages);
+
+internal sealed record PulledMessage(
+    string AckId,
+    string Id,
+    int Partition,
+    long Offset,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Key,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? KeyEncoding,
+    string? Value,
+    string ValueEncoding,
+    Dictionary<string, string> Headers,
+    DateTimeOffset PublishTime,
+    int DeliveryAttempt);
+
+internal sealed record AckRequest(List<string>? AckIds);
+
+internal sealed record NackRequest(List<string>? AckIds, long? DelayMs);
+
+internal sealed record AckResponse(int Acked, IReadOnlyList<string> Unknown, IReadOnlyList<string> Expired);
+
+internal sealed record NackResponse(int Nacked, IReadOnlyList<string> Unknown, IReadOnlyList<string> Expired);
+
+internal sealed record SeekRequest(JsonElement? Position);

@@ -1,0 +1,128 @@
+using System.Net;
+using Sluice.Server.Tests.Infrastructure;
+
+namespace Sluice.Server.Tests;
+
+public sealed class ConfigurationTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData("--port", "seventy", "port")]
+    [InlineData("--flush-policy", "sometimes", "flush:policy")]
+    [InlineData("--default-partitions", "0", "topics:defaultPartitions")]
+    [InlineData("--max-message-bytes", "-1", "maxMessageBytes")]
+    [InlineData("--bind", "not-an-address", "bind")]
+    public async Task BadFlag_ExitsNonZero_NamingTheValue(string flag, string value, string option)
+    {
+        await using var server = new ServerProcess();
+        var (exitCode, stderr) = await server.RunToExitAsync(flag, value);
+        output.WriteLine(stderr);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains(option, stderr);
+        Assert.Contains(value, stderr);
+        Assert.Contains(flag, stderr);
+    }
+
+    [Fact]
+    public async Task UnknownFlag_ExitsNonZero()
+    {
+        await using var server = new ServerProcess();
+        var (exitCode, stderr) = await server.RunToExitAsync("--prot", "80");
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("--prot", stderr);
+    }
+
+    [Fact]
+    public async Task BadEnvironmentVariable_ExitsNonZero_NamingIt()
+    {
+        await using var server = new ServerProcess(environment: new() { ["SLUICE_SUBSCRIPTIONS__ACKDEADLINEMS"] = "soon" });
+        var (exitCode, stderr) = await server.RunToExitAsync();
+        output.WriteLine(stderr);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("SLUICE_SUBSCRIPTIONS__ACKDEADLINEMS", stderr);
+        Assert.Contains("soon", stderr);
+    }
+
+    [Fact]
+    public async Task BadValuesInYamlFile_ExitNonZero_NamingEach()
+    {
+        await using var server = new ServerProcess();
+        await File.WriteAllTextAsync(Path.Combine(server.WorkingDirectory, "sluice.yaml"), "flush:\n  policy: whenever\ntopics:\n  autoCreate: maybe\n");
+        var (exitCode, stderr) = await server.RunToExitAsync();
+        output.WriteLine(stderr);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("whenever", stderr);
+        Assert.Contains("flush:policy", stderr);
+        Assert.Contains("maybe", stderr);
+        Assert.Contains("topics:autoCreate", stderr);
+    }
+
+    [Fact]
+    public async Task BadValueInJsonConfigFlag_ExitsNonZero()
+    {
+        await using var server = new ServerProcess();
+        var file = Path.Combine(server.WorkingDirectory, "custom.json");
+        await File.WriteAllTextAsync(file, "{ \"maxMessageBytes\": \"huge\" }");
+        var (exitCode, stderr) = await server.RunToExitAsync("--config", file);
+        output.WriteLine(stderr);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains("maxMessageBytes", stderr);
+        Assert.Contains("huge", stderr);
+    }
+
+    [Fact]
+    public async Task FlagsOverrideEnvironment_WhichOverridesTheFile()
+    {
+        await using var server = new ServerProcess(
+            extraArgs: ["--default-partitions", "5"],
+            environment: new() { ["SLUICE_TOPICS__DEFAULTPARTITIONS"] = "3", ["SLUICE_SUBSCRIPTIONS__ACKDEADLINEMS"] = "2222" });
+        await File.WriteAllTextAsync(Path.Combine(server.WorkingDirectory, "sluice.yaml"),
+            "topics:\n  defaultPartitions: 2\nsubscriptions:\n  ackDeadlineMs: 1111\nmaxMessageBytes: 1000\n");
+        try
+        {
+            await server.StartAsync();
+            var client = server.Client;
+            var topic = SluiceApi.NewTopic();
+
+            // Flag (5) beats environment (3) beats file (2).
+            await client.ProduceAsync(topic, "x");
+            Assert.Equal(5, (await client.EndOffsetsAsync(topic)).Length);
+
+            // Environment (2222) beats file (1111).
+            var subscription = await client.PutSubscriptionAsync(topic, "s", new { });
+            Assert.Equal(2222, subscription.GetProperty("ackDeadlineMs").GetInt64());
+
+            // The file alone sets maxMessageBytes.
+            using var big = await client.PostAsync($"/v1/topics/{topic}/messages", new StringContent(new string('x', 1001)));
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, big.StatusCode);
+            using var fits = await client.PostAsync($"/v1/topics/{topic}/messages", new StringContent(new string('x', 1000)));
+            Assert.Equal(HttpStatusCode.OK, fits.StatusCode);
+        }
+        finally
+        {
+            server.WriteOutputTo(output, 40);
+        }
+    }
+
+    [Fact]
+    public async Task AutoCreateOff_ProduceToUnknownTopic_Is404_AndCreatesNothing()
+    {
+        await using var server = await ServerProcess.StartNewAsync(["--auto-create-topics", "false"]);
+        var topic = SluiceApi.NewTopic();
+        using var response = await server.Client.PostAsync($"/v1/topics/{topic}/messages", new StringContent("x"));
+        var problem = await SluiceApi.ReadJsonAsync(response);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("urn:sluice:problem:topic-not-found", problem.GetProperty("type").GetString());
+        Assert.Empty(await server.Client.EndOffsetsAsync(topic));
+
+        using var put = await server.Client.PutAsync($"/v1/topics/{topic}", SluiceApi.Json(new { partitions = 1 }));
+        Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        await server.Client.ProduceAsync(topic, "now it exists");
+    }
+
+    [Fact]
+    public async Task Start_LogsTheUnauthenticatedWarning()
+    {
+        await using var server = await ServerProcess.StartNewAsync();
+        Assert.Contains("NO AUTHENTICATION", server.Output);
+    }
+}

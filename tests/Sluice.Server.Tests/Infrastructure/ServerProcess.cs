@@ -1,0 +1,257 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Sluice.Server.Tests.Infrastructure;
+
+/// <summary>
+/// The real server as a child process (<c>dotnet Sluice.Server.dll --port P --data-dir D</c>, bound to
+/// 127.0.0.1), with its output captured. It can be killed (SIGKILL), stopped (SIGTERM) and started again on
+/// the same data directory.
+/// </summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(60);
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly string[] _extraArgs;
+    private readonly Dictionary<string, string> _environment;
+    private readonly bool _ownsDataDir;
+    private Process? _process;
+
+    public ServerProcess(string[]? extraArgs = null, Dictionary<string, string>? environment = null, string? dataDir = null)
+    {
+        _extraArgs = extraArgs ?? [];
+        _environment = environment ?? [];
+        _ownsDataDir = dataDir is null;
+        DataDir = dataDir ?? Path.Combine(Path.GetTempPath(), "sluice-test-" + Guid.NewGuid().ToString("N"));
+        WorkingDirectory = Path.Combine(Path.GetTempPath(), "sluice-cwd-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(WorkingDirectory);
+    }
+
+    public string DataDir { get; }
+
+    /// <summary>The process's working directory: empty, unless a test puts a sluice.yaml/json there.</summary>
+    public string WorkingDirectory { get; }
+
+    public int Port { get; private set; }
+
+    public HttpClient Client { get; private set; } = new();
+
+    public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
+
+    public static string ServerDll
+    {
+        get
+        {
+            // tests/Sluice.Server.Tests/bin/<Configuration>/<tfm>/ -> src/Sluice.Server/bin/<Configuration>/<tfm>/
+            var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            var tfm = here.Name;
+            var configuration = here.Parent!.Name;
+            var root = here;
+            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Sluice.slnx")))
+            {
+                root = root.Parent;
+            }
+
+            if (root is null)
+            {
+                throw new InvalidOperationException($"cannot find Sluice.slnx above {AppContext.BaseDirectory}");
+            }
+
+            var dll = Path.Combine(root.FullName, "src", "Sluice.Server", "bin", configuration, tfm, "Sluice.Server.dll");
+            return File.Exists(dll) ? dll : throw new FileNotFoundException($"build the server first: {dll} is missing", dll);
+        }
+    }
+
+    public static async Task<ServerProcess> StartNewAsync(string[]? extraArgs = null, Dictionary<string, string>? environment = null)
+    {
+        var server = new ServerProcess(extraArgs, environment);
+        await server.StartAsync();
+        return server;
+    }
+
+    /// <summary>Starts the process on a fresh port and waits until <c>/readyz</c> answers 200.</summary>
+    public async Task StartAsync()
+    {
+        Port = FreePort();
+        _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. _extraArgs]);
+        Client.Dispose();
+        Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(90) };
+
+        var deadline = DateTime.UtcNow + StartTimeout;
+        while (true)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"the server exited with code {_process.ExitCode} before it was ready:\n{Output}");
+            }
+
+            try
+            {
+                using var response = await Client.GetAsync("/readyz");
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"the server was not ready within {StartTimeout}:\n{Output}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Runs the server with these arguments only, expecting it to exit (bad configuration); returns exit code and stderr.</summary>
+    public async Task<(int ExitCode, string Stderr)> RunToExitAsync(params string[] args)
+    {
+        var process = Launch(args);
+        using var cts = new CancellationTokenSource(StartTimeout);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"the server did not exit:\n{Output}");
+        }
+
+        process.WaitForExit(); // drains the output readers
+        var stderr = string.Join('\n', _output.Where(l => l.StartsWith("[err] ", StringComparison.Ordinal)).Select(l => l[6..]));
+        return (process.ExitCode, stderr);
+    }
+
+    /// <summary>SIGKILL: no shutdown code runs.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is { HasExited: false } p)
+        {
+            p.Kill(entireProcessTree: true);
+            await p.WaitForExitAsync();
+            _output.Enqueue("[test] server killed (SIGKILL)");
+        }
+    }
+
+    /// <summary>SIGTERM, then waits for the graceful shutdown to finish; returns the exit code.</summary>
+    public async Task<int> StopAsync()
+    {
+        var p = _process ?? throw new InvalidOperationException("not started");
+        if (!p.HasExited)
+        {
+            using (var kill = Process.Start("kill", ["-TERM", p.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+            {
+                await kill.WaitForExitAsync();
+            }
+
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            await p.WaitForExitAsync(cts.Token);
+            p.WaitForExit();
+            _output.Enqueue("[test] server stopped (SIGTERM)");
+        }
+
+        return p.ExitCode;
+    }
+
+    public string Output => string.Join('\n', _output);
+
+    public void WriteOutputTo(ITestOutputHelper output, int lastLines = 300)
+    {
+        var lines = _output.ToArray();
+        output.WriteLine($"--- server output (data dir {DataDir}, last {Math.Min(lastLines, lines.Length)} lines) ---");
+        foreach (var line in lines.Skip(Math.Max(0, lines.Length - lastLines)))
+        {
+            output.WriteLine(line);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await KillAsync();
+        Client.Dispose();
+        TryDelete(WorkingDirectory);
+        if (_ownsDataDir)
+        {
+            TryDelete(DataDir);
+        }
+    }
+
+    private Process Launch(string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            WorkingDirectory = WorkingDirectory,
+        };
+        info.ArgumentList.Add(ServerDll);
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        // A developer's own SLUICE_* variables must not leak into the tests.
+        foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("SLUICE_", StringComparison.OrdinalIgnoreCase)).ToList())
+        {
+            info.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in _environment)
+        {
+            info.Environment[key] = value;
+        }
+
+        var process = new Process { StartInfo = info };
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                _output.Enqueue(e.Data);
+            }
+        };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                _output.Enqueue("[err] " + e.Data);
+            }
+        };
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        _output.Enqueue($"[test] started pid {process.Id}: dotnet {string.Join(' ', info.ArgumentList)}");
+        return process;
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static void TryDelete(string path)
+    {
+        try
+        {
+            if (Directory.Exists(path))
+            {
+                Directory.Delete(path, recursive: true);
+            }
+        }
+        catch (IOException)
+        {
+        }
+        catch (UnauthorizedAccessException)
+        {
+        }
+    }
+}
