@@ -1,0 +1,263 @@
+using System.Globalization;
+using System.Text;
+using static System.FormattableString;
+
+namespace Sluice.Bench.Http;
+
+/// <summary>
+/// The Sluice server (a child process, Release build, on a temp data directory) against a bare Kestrel endpoint
+/// (<see cref="BareEndpoint"/>, also a child process) driven by the same load generator in the same run:
+/// single-message produce and batch produce with wrk at 64 connections, and produce-to-pull latency at a steady
+/// 5,000 msg/s with an open-loop C# driver (<see cref="OpenLoopDriver"/>) against POST round trips to the bare endpoint.
+/// </summary>
+internal sealed class HttpSuite : IBenchSuite
+{
+    private const int Threads = 2;
+    private const int Connections = 64;
+    private const int ValueBytes = 100;
+    private const int BatchRecords = 1000;
+    private const int Partitions = 4;
+    private const int LatencyRate = 5000;
+    // Two alternating rounds of bare and Sluice: the machine is shared, so neither side gets all of a quiet spell.
+    private const int Rounds = 2;
+    private static readonly TimeSpan Measure = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(3);
+
+    public string Name => "http";
+
+    public async Task<string> RunAsync(BenchContext context, CancellationToken cancellationToken)
+    {
+        var p = context.Progress;
+        await Wrk.EnsureInstalledAsync(p);
+        var serverDll = ServerDll();
+        var scratch = context.ScratchDirectory;
+
+        var single = WriteBody(scratch, "single.bin", new string('x', ValueBytes));
+        var singleScript = Wrk.WritePostScript(scratch, "single", single, "application/octet-stream");
+        var jsonScript = Wrk.WritePostScript(scratch, "batch-json", WriteBody(scratch, "batch.json", JsonBatch()), "application/json");
+        var ndjsonScript = Wrk.WritePostScript(scratch, "batch-ndjson", WriteBody(scratch, "batch.ndjson", NdjsonBatch()), "application/x-ndjson");
+
+        var md = new StringBuilder();
+        md.AppendLine("## HTTP: produce and produce-to-pull through the server");
+        md.AppendLine();
+        md.AppendLine(BenchmarksFile.MachineLine());
+        md.AppendLine(
+            Invariant($"Load generator `wrk` ({Threads} threads, {Connections} keep-alive connections, {Measure.TotalSeconds:F0} s per run after a {Warmup.TotalSeconds:F0} s warm-up run) against the Sluice server ")
+          + Invariant($"(Release build, child process, flush `always`, topics created with {Partitions} partitions) and, as the baseline, a bare Kestrel endpoint ")
+          + "(child process, reads the whole body, answers 200) receiving the same requests.");
+        md.AppendLine();
+        md.AppendLine("| figure | Sluice | baseline (same run) | ratio | floor | met |");
+        md.AppendLine("|---|---|---|---|---|---|");
+
+        var notes = new List<string>();
+        await using var bare = await ServerProcess.StartBareAsync();
+        var dataDir = Path.Combine(scratch, "data-always");
+        Directory.CreateDirectory(dataDir);
+        await using (var sluice = await ServerProcess.StartSluiceAsync(serverDll, dataDir, "always"))
+        {
+            using var admin = new HttpClient { BaseAddress = new Uri(sluice.BaseUrl) };
+
+            // 1. Single-message durable produce.
+            var singleTopic = await CreateTopicAsync(admin, "single");
+            var sluiceSingle = new List<WrkResult>();
+            var bareSingle = new List<WrkResult>();
+            for (var round = 1; round <= Rounds; round++)
+            {
+                p.WriteLine($"single produce, round {round}: bare...");
+                bareSingle.Add(await WrkAsync($"{bare.BaseUrl}{singleTopic}/messages", singleScript));
+                p.WriteLine($"single produce, round {round}: sluice...");
+                sluiceSingle.Add(await WrkAsync($"{sluice.BaseUrl}{singleTopic}/messages", singleScript));
+            }
+
+            var (sRate, bRate) = (Mean(sluiceSingle, r => r.RequestsPerSecond), Mean(bareSingle, r => r.RequestsPerSecond));
+            Row(md, $"single-message produce, {ValueBytes} B body, {Connections} connections, answered once durable (req/s, mean of {Rounds} rounds)",
+                Throughput(sluiceSingle, $"{sRate:N0} req/s"), Throughput(bareSingle, $"{bRate:N0} req/s"),
+                sRate / bRate, ">= 0.5", AllClean(sluiceSingle, bareSingle) ? sRate / bRate >= 0.5 : false);
+            Row(md, "single-message produce latency p50 (wrk)", $"{Mean(sluiceSingle, r => r.P50Ms):F2} ms", $"{Mean(bareSingle, r => r.P50Ms):F2} ms",
+                Mean(sluiceSingle, r => r.P50Ms) / Mean(bareSingle, r => r.P50Ms), "(lower is better)", null);
+            Row(md, "single-message produce latency p99 (wrk)", $"{Mean(sluiceSingle, r => r.P99Ms):F2} ms", $"{Mean(bareSingle, r => r.P99Ms):F2} ms",
+                Mean(sluiceSingle, r => r.P99Ms) / Mean(bareSingle, r => r.P99Ms), "(lower is better)", null);
+            notes.Add("Single produce per round (Sluice / bare req/s): " + string.Join("; ", sluiceSingle.Zip(bareSingle,
+                (s, b) => string.Create(CultureInfo.InvariantCulture, $"{s.RequestsPerSecond:N0} / {b.RequestsPerSecond:N0} = {s.RequestsPerSecond / b.RequestsPerSecond:F2}"))) + ".");
+
+            // 2. Batch produce, JSON and NDJSON bodies of the same 1,000 records.
+            var batchTopic = await CreateTopicAsync(admin, "batch");
+            var formats = new List<(string Name, WrkResult Sluice, WrkResult Bare)>();
+            foreach (var (format, script) in new[] { ("JSON", jsonScript), ("NDJSON", ndjsonScript) })
+            {
+                p.WriteLine($"batch produce {format}: bare...");
+                var b = await WrkAsync($"{bare.BaseUrl}{batchTopic}/batch", script);
+                p.WriteLine($"batch produce {format}: sluice...");
+                var s = await WrkAsync($"{sluice.BaseUrl}{batchTopic}/batch", script);
+                formats.Add((format, s, b));
+            }
+
+            foreach (var (format, s, b) in formats.OrderByDescending(f => f.Sluice.Clean ? f.Sluice.RequestsPerSecond : -1))
+            {
+                var (sMsgs, bMsgs) = (s.RequestsPerSecond * BatchRecords, b.RequestsPerSecond * BatchRecords);
+                Row(md, $"batch produce, {BatchRecords:N0} x {ValueBytes} B per request, {format} body ({new FileInfo(BodyFile(scratch, format)).Length:N0} B), {Connections} connections (msg/s)",
+                    Throughput([s], $"{sMsgs:N0} msg/s ({s.RequestsPerSecond:N0} req/s, p50 {s.P50Ms:F1} ms, p99 {s.P99Ms:F1} ms)"),
+                    Throughput([b], $"{bMsgs:N0} msg/s ({b.RequestsPerSecond:N0} req/s)"),
+                    sMsgs / bMsgs, ">= 500,000 msg/s", s.Clean && b.Clean ? sMsgs >= 500_000 : false);
+            }
+
+            // 3. Produce-to-pull latency at a steady rate; the baseline is the same schedule of POSTs to the bare endpoint.
+            var latencyTopic = await CreateTopicAsync(admin, "latency");
+            await PutJsonAsync(admin, $"{latencyTopic}/subscriptions/bench", """{"type":"shared","position":"latest"}""");
+            p.WriteLine($"latency at {LatencyRate:N0} msg/s: bare...");
+            var bareLatency = await new OpenLoopDriver(LatencyRate, Warmup, Measure)
+                .RunAsync(new Uri($"{bare.BaseUrl}{latencyTopic}/messages"), null, null, cancellationToken);
+            p.WriteLine($"latency at {LatencyRate:N0} msg/s: sluice...");
+            var sluiceLatency = await new OpenLoopDriver(LatencyRate, Warmup, Measure).RunAsync(
+                new Uri($"{sluice.BaseUrl}{latencyTopic}/messages"),
+                new Uri($"{sluice.BaseUrl}{latencyTopic}/subscriptions/bench/messages?max=1000&waitMs=1000"),
+                new Uri($"{sluice.BaseUrl}{latencyTopic}/subscriptions/bench/acks"),
+                cancellationToken);
+            var e2e = sluiceLatency.EndToEnd!;
+            Row(md, $"produce-to-pull latency p50 at {LatencyRate:N0} msg/s (scheduled send to pull answer)",
+                LatencyCell(sluiceLatency, e2e.P50Ms), $"POST round trip to bare p50: {bareLatency.RoundTrip.P50Ms:F2} ms",
+                e2e.P50Ms / bareLatency.RoundTrip.P50Ms, "(report)", null);
+            Row(md, $"produce-to-pull latency p99 at {LatencyRate:N0} msg/s",
+                LatencyCell(sluiceLatency, e2e.P99Ms), $"POST round trip to bare p99: {bareLatency.RoundTrip.P99Ms:F2} ms",
+                e2e.P99Ms / bareLatency.RoundTrip.P99Ms, "(report)", null);
+            Row(md, $"produce round trip (200 once durable) at {LatencyRate:N0} msg/s, p50 / p99",
+                $"{sluiceLatency.RoundTrip.P50Ms:F2} / {sluiceLatency.RoundTrip.P99Ms:F2} ms",
+                $"{bareLatency.RoundTrip.P50Ms:F2} / {bareLatency.RoundTrip.P99Ms:F2} ms",
+                sluiceLatency.RoundTrip.P99Ms / bareLatency.RoundTrip.P99Ms, "(lower is better)", null);
+            notes.Add(string.Create(CultureInfo.InvariantCulture,
+                $"Latency runs: {Measure.TotalSeconds:F0} s measured after {Warmup.TotalSeconds:F0} s of warm-up at the same rate. Sluice achieved {sluiceLatency.AchievedRate:N0} msg/s "
+              + $"({sluiceLatency.Scheduled:N0} scheduled, {sluiceLatency.Failed:N0} failed POSTs, {sluiceLatency.NotReceived:N0} not pulled within 5 s, {sluiceLatency.Duplicates:N0} duplicates; "
+              + $"p99 lateness of a send against its schedule {sluiceLatency.SendLagP99Ms:F2} ms); the bare endpoint {bareLatency.AchievedRate:N0} msg/s "
+              + $"({bareLatency.Failed:N0} failed, send lateness p99 {bareLatency.SendLagP99Ms:F2} ms)."));
+        }
+
+        // Diagnostics for the single-produce ratio: where the time goes (fsync, or the HTTP and append path).
+        var neverDir = Path.Combine(scratch, "data-never");
+        Directory.CreateDirectory(neverDir);
+        await using (var never = await ServerProcess.StartSluiceAsync(serverDll, neverDir, "never"))
+        {
+            using var admin = new HttpClient { BaseAddress = new Uri(never.BaseUrl) };
+            var topic = await CreateTopicAsync(admin, "single");
+            p.WriteLine("diagnostic: single produce, flush never...");
+            var neverRun = await WrkAsync($"{never.BaseUrl}{topic}/messages", singleScript);
+            p.WriteLine("diagnostic: single produce, ?async=true (202 before the append)...");
+            var asyncRun = await WrkAsync($"{never.BaseUrl}{topic}/messages?async=true", singleScript);
+            p.WriteLine("diagnostic: bare...");
+            var bareRun = await WrkAsync($"{bare.BaseUrl}{topic}/messages", singleScript);
+            Row(md, "diagnostic: single-message produce with flush `never` (no fsync)",
+                Throughput([neverRun], $"{neverRun.RequestsPerSecond:N0} req/s, p50 {neverRun.P50Ms:F2} ms, p99 {neverRun.P99Ms:F2} ms"),
+                Throughput([bareRun], $"{bareRun.RequestsPerSecond:N0} req/s"), neverRun.RequestsPerSecond / bareRun.RequestsPerSecond, "-", null);
+            Row(md, "diagnostic: single-message produce `?async=true` (answered 202 before the append), flush `never`",
+                Throughput([asyncRun], $"{asyncRun.RequestsPerSecond:N0} req/s, p50 {asyncRun.P50Ms:F2} ms, p99 {asyncRun.P99Ms:F2} ms"),
+                Throughput([bareRun], $"{bareRun.RequestsPerSecond:N0} req/s"), asyncRun.RequestsPerSecond / bareRun.RequestsPerSecond, "-", null);
+        }
+
+        md.AppendLine();
+        md.AppendLine("Notes:");
+        md.AppendLine();
+        md.AppendLine(
+            Invariant($"- The server, the baseline endpoint and the load generator all run on the same {Environment.ProcessorCount} cores, which other engineers were ")
+          + "using at the same time (compiling, testing): absolute figures are noisy, and wrk competes with the server for CPU. Ratios against the baseline "
+          + "from the same run absorb part of that. Bare and Sluice runs alternate.");
+        md.AppendLine(
+            Invariant($"- Bodies: single produce is a {ValueBytes} B `application/octet-stream` body (the value). Batch bodies carry {BatchRecords:N0} records of a {ValueBytes} B ")
+          + "ASCII value and no key: JSON `{\"messages\":[{\"value\":\"...\"},...]}` or NDJSON `{\"value\":\"...\"}` per line. "
+          + Invariant($"Topics are created with `PUT /v1/topics/...` and {{\"partitions\":{Partitions}}}; records carry no key, so the server picks partitions."));
+        md.AppendLine("- A run with any non-2xx answer or socket error is reported as such and never counts toward a floor.");
+        md.AppendLine(
+            Invariant($"- Produce-to-pull: an open-loop schedule of {LatencyRate:N0} single-message POSTs/s ({ValueBytes} B values carrying their sequence number) ")
+          + "over up to 64 connections; 4 consumers long-poll one `shared` subscription (`max=1000&waitMs=1000`) and ack each answer while pulling the next. "
+          + "Latency is the pull answer's arrival minus the message's scheduled send time, so queueing behind a slow request counts. "
+          + "The scheduler releases due messages every ~1 ms, so up to ~1 ms of that is the driver's, on both sides.");
+        md.AppendLine("- Diagnostics run on a second server with flush `never` against a fresh bare run: the gap between `always` and `never` is "
+          + "the fsync's share; the gap between `never` and `?async=true` is the wait for the append; what remains against bare is the HTTP, routing and "
+          + "parsing path (and the append work, which `?async=true` still does in the background).");
+        foreach (var note in notes)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- {note}");
+        }
+
+        return md.ToString();
+    }
+
+    private static async Task<WrkResult> WrkAsync(string url, string script)
+    {
+        await Wrk.RunAsync(url, script, Threads, Connections, Warmup);
+        return await Wrk.RunAsync(url, script, Threads, Connections, Measure);
+    }
+
+    private static async Task<string> CreateTopicAsync(HttpClient admin, string name)
+    {
+        var path = $"/v1/topics/bench/http/{name}";
+        await PutJsonAsync(admin, path, $$"""{"partitions":{{Partitions}}}""");
+        return path;
+    }
+
+    private static async Task PutJsonAsync(HttpClient client, string path, string json)
+    {
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
+        using var response = await client.PutAsync(new Uri(path, UriKind.Relative), content);
+        if (!response.IsSuccessStatusCode)
+        {
+            throw new InvalidOperationException($"PUT {path} {json}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+    }
+
+    private static string Value(int i) => i.ToString("D10", CultureInfo.InvariantCulture).PadRight(ValueBytes, 'v');
+
+    private static string JsonBatch()
+        => "{\"messages\":[" + string.Join(',', Enumerable.Range(0, BatchRecords).Select(i => $"{{\"value\":\"{Value(i)}\"}}")) + "]}";
+
+    private static string NdjsonBatch()
+        => string.Concat(Enumerable.Range(0, BatchRecords).Select(i => $"{{\"value\":\"{Value(i)}\"}}\n"));
+
+    private static string BodyFile(string scratch, string format) => Path.Combine(scratch, format == "JSON" ? "batch.json" : "batch.ndjson");
+
+    private static string WriteBody(string scratch, string name, string body)
+    {
+        var path = Path.Combine(scratch, name);
+        File.WriteAllText(path, body);
+        return path;
+    }
+
+    private static string ServerDll()
+    {
+        // Built with this command: Sluice.Bench.csproj references the server project without referencing its assembly.
+        var root = AppContext.BaseDirectory;
+        for (var dir = new DirectoryInfo(root); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "Sluice.slnx")))
+            {
+#if DEBUG
+                const string configuration = "Debug";
+#else
+                const string configuration = "Release";
+#endif
+                var dll = Path.Combine(dir.FullName, "src", "Sluice.Server", "bin", configuration, "net10.0", "Sluice.Server.dll");
+                return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} not found; build src/Sluice.Server in {configuration}");
+            }
+        }
+
+        throw new InvalidOperationException($"repository root (Sluice.slnx) not found above {root}");
+    }
+
+    private static double Mean(List<WrkResult> runs, Func<WrkResult, double> f) => runs.Average(f);
+
+    private static bool AllClean(params List<WrkResult>[] runs) => runs.All(r => r.All(x => x.Clean));
+
+    private static string Throughput(List<WrkResult> runs, string figure)
+    {
+        var failed = runs.Where(r => !r.Clean).ToList();
+        return failed.Count == 0 ? figure : $"**failed: {string.Join("; ", failed.Select(r => r.Failures))}** (not throughput; {figure} incl. failures)";
+    }
+
+    private static string LatencyCell(LatencyResult r, double ms)
+    {
+        var text = string.Create(CultureInfo.InvariantCulture, $"{ms:F2} ms ({r.EndToEnd!.Count:N0} messages; achieved {r.AchievedRate:N0} msg/s)");
+        return r.Failed + r.NotReceived == 0 ? text : text + string.Create(CultureInfo.InvariantCulture, $" **{r.Failed:N0} failed, {r.NotReceived:N0} not pulled**");
+    }
+
+    private static void Row(StringBuilder md, string figure, string sluice, string baseline, double ratio, string floor, bool? met)
+        => md.AppendLine(CultureInfo.InvariantCulture,
+            $"| {figure} | {sluice} | {baseline} | {ratio:F2} | {floor} | {(met is null ? "-" : met.Value ? "yes" : "**no**")} |");
+}
