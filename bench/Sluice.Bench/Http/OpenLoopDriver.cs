@@ -124,8 +124,9 @@ internal sealed class OpenLoopDriver
                     Interlocked.Increment(ref _failed);
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception ex) when (ex is HttpRequestException || (ex is TaskCanceledException && !cancellationToken.IsCancellationRequested))
             {
+                // Refused, reset or timed out: counted and reported, never silently dropped.
                 Interlocked.Increment(ref _failed);
             }
         }
