@@ -137,33 +137,47 @@ internal sealed class HttpSuite : IBenchSuite
                 $"bare, same body, above: {fastestBareMsgs:N0} msg/s", batch1.RequestsPerSecond * BatchRecords / fastestBareMsgs, "-", null);
 
             // 3. Produce-to-pull latency at a steady rate; the baseline is the same schedule of POSTs to the bare endpoint.
+            // Alternating rounds, samples pooled; each round has its own subscription so no message crosses rounds.
             var latencyTopic = await CreateTopicAsync(admin, "latency");
-            await PutJsonAsync(admin, $"{latencyTopic}/subscriptions/bench", """{"type":"shared","position":"latest"}""");
-            p.WriteLine($"latency at {LatencyRate:N0} msg/s: bare...");
-            var bareLatency = await new OpenLoopDriver(LatencyRate, Warmup, Measure)
-                .RunAsync(new Uri($"{bare.BaseUrl}{latencyTopic}/messages"), null, null, cancellationToken);
-            p.WriteLine($"latency at {LatencyRate:N0} msg/s: sluice...");
-            var sluiceLatency = await new OpenLoopDriver(LatencyRate, Warmup, Measure).RunAsync(
-                new Uri($"{sluice.BaseUrl}{latencyTopic}/messages"),
-                new Uri($"{sluice.BaseUrl}{latencyTopic}/subscriptions/bench/messages?max=1000&waitMs=1000"),
-                new Uri($"{sluice.BaseUrl}{latencyTopic}/subscriptions/bench/acks"),
-                cancellationToken);
-            var e2e = sluiceLatency.EndToEnd!;
+            var bareRuns = new List<LatencyResult>();
+            var sluiceRuns = new List<LatencyResult>();
+            for (var round = 1; round <= Rounds; round++)
+            {
+                var subscription = $"{latencyTopic}/subscriptions/bench-{round}";
+                await PutJsonAsync(admin, subscription, """{"type":"shared","position":"latest"}""");
+                p.WriteLine($"latency at {LatencyRate:N0} msg/s, round {round}: bare...");
+                bareRuns.Add(await new OpenLoopDriver(LatencyRate, Warmup, Measure)
+                    .RunAsync(new Uri($"{bare.BaseUrl}{latencyTopic}/messages"), null, null, cancellationToken));
+                p.WriteLine($"latency at {LatencyRate:N0} msg/s, round {round}: sluice...");
+                sluiceRuns.Add(await new OpenLoopDriver(LatencyRate, Warmup, Measure).RunAsync(
+                    new Uri($"{sluice.BaseUrl}{latencyTopic}/messages"),
+                    new Uri($"{sluice.BaseUrl}{subscription}/messages?max=1000&waitMs=1000"),
+                    new Uri($"{sluice.BaseUrl}{subscription}/acks"),
+                    cancellationToken));
+            }
+
+            var e2e = Percentiles.Of([.. sluiceRuns.SelectMany(r => r.EndToEndSamplesMs)]);
+            var sluiceTrip = Percentiles.Of([.. sluiceRuns.SelectMany(r => r.RoundTripSamplesMs)]);
+            var bareTrip = Percentiles.Of([.. bareRuns.SelectMany(r => r.RoundTripSamplesMs)]);
+            var lost = sluiceRuns.Sum(r => r.Failed + r.NotReceived);
+            var e2eCell = Invariant($"({e2e.Count:N0} messages, {Rounds} rounds pooled; achieved {sluiceRuns.Average(r => r.AchievedRate):N0} msg/s)")
+                + (lost == 0 ? "" : Invariant($" **{sluiceRuns.Sum(r => r.Failed):N0} failed, {sluiceRuns.Sum(r => r.NotReceived):N0} not pulled**"));
             Row(md, $"produce-to-pull latency p50 at {LatencyRate:N0} msg/s (scheduled send to pull answer)",
-                LatencyCell(sluiceLatency, e2e.P50Ms), $"POST round trip to bare p50: {bareLatency.RoundTrip.P50Ms:F2} ms",
-                e2e.P50Ms / bareLatency.RoundTrip.P50Ms, "(report)", null);
+                $"{e2e.P50Ms:F2} ms {e2eCell}", $"POST round trip to bare p50: {bareTrip.P50Ms:F2} ms",
+                e2e.P50Ms / bareTrip.P50Ms, "(report)", null);
             Row(md, $"produce-to-pull latency p99 at {LatencyRate:N0} msg/s",
-                LatencyCell(sluiceLatency, e2e.P99Ms), $"POST round trip to bare p99: {bareLatency.RoundTrip.P99Ms:F2} ms",
-                e2e.P99Ms / bareLatency.RoundTrip.P99Ms, "(report)", null);
+                $"{e2e.P99Ms:F2} ms", $"POST round trip to bare p99: {bareTrip.P99Ms:F2} ms",
+                e2e.P99Ms / bareTrip.P99Ms, "(report)", null);
             Row(md, $"produce round trip (200 once durable) at {LatencyRate:N0} msg/s, p50 / p99",
-                $"{sluiceLatency.RoundTrip.P50Ms:F2} / {sluiceLatency.RoundTrip.P99Ms:F2} ms",
-                $"{bareLatency.RoundTrip.P50Ms:F2} / {bareLatency.RoundTrip.P99Ms:F2} ms",
-                sluiceLatency.RoundTrip.P99Ms / bareLatency.RoundTrip.P99Ms, "(ratio of p99s; lower is better)", null);
-            notes.Add(string.Create(CultureInfo.InvariantCulture,
-                $"Latency runs: {Measure.TotalSeconds:F0} s measured after {Warmup.TotalSeconds:F0} s of warm-up at the same rate. Sluice achieved {sluiceLatency.AchievedRate:N0} msg/s "
-              + $"({sluiceLatency.Scheduled:N0} scheduled, {sluiceLatency.Failed:N0} failed POSTs, {sluiceLatency.NotReceived:N0} not pulled within 5 s, {sluiceLatency.Duplicates:N0} duplicates; "
-              + $"p99 lateness of a send against its schedule {sluiceLatency.SendLagP99Ms:F2} ms); the bare endpoint {bareLatency.AchievedRate:N0} msg/s "
-              + $"({bareLatency.Failed:N0} failed, send lateness p99 {bareLatency.SendLagP99Ms:F2} ms)."));
+                $"{sluiceTrip.P50Ms:F2} / {sluiceTrip.P99Ms:F2} ms",
+                $"{bareTrip.P50Ms:F2} / {bareTrip.P99Ms:F2} ms",
+                sluiceTrip.P99Ms / bareTrip.P99Ms, "(ratio of p99s; lower is better)", null);
+            notes.Add(Invariant($"Latency rounds: {Measure.TotalSeconds:F0} s measured after {Warmup.TotalSeconds:F0} s of warm-up at the same rate, bare then Sluice, {Rounds} times. Per round, ")
+              + string.Join("; ", sluiceRuns.Zip(bareRuns, (s, b) => Invariant(
+                    $"Sluice produce-to-pull p50/p99 {s.EndToEnd!.P50Ms:F2}/{s.EndToEnd.P99Ms:F2} ms at {s.AchievedRate:N0} msg/s ")
+                  + Invariant($"({s.Scheduled:N0} scheduled, {s.Failed:N0} failed POSTs, {s.NotReceived:N0} not pulled within 5 s, {s.Duplicates:N0} duplicates, send lateness p99 {s.SendLagP99Ms:F2} ms), ")
+                  + Invariant($"bare round trip p50/p99 {b.RoundTrip.P50Ms:F2}/{b.RoundTrip.P99Ms:F2} ms at {b.AchievedRate:N0} msg/s ({b.Failed:N0} failed, send lateness p99 {b.SendLagP99Ms:F2} ms)")))
+              + ".");
         }
 
         // Diagnostics for the single-produce ratio: where the time goes (fsync, or the HTTP and append path).
@@ -219,7 +233,7 @@ internal sealed class HttpSuite : IBenchSuite
           + "over up to 64 connections; 4 consumers long-poll one `shared` subscription (`max=1000&waitMs=1000`) and ack each answer while pulling the next. "
           + "Latency is the pull answer's arrival minus the message's scheduled send time, so queueing behind a slow request counts. "
           + "The scheduler releases due messages every ~1 ms, so up to ~1 ms of that is the driver's, on both sides. The driver also reports how late "
-          + "sends left against their schedule: a p99 lateness close to the latency p99 means the driver itself was waiting for a CPU (the machine is shared).");
+          + "sends left against their schedule (a busy driver, or all 64 connections waiting on slow answers); that lateness is part of the latency.");
         md.AppendLine("- Diagnostics (not floors): the 1-partition rows use the `always` server; keyless records round-robin record by record, so "
           + "4 partitions split the same load into 4 group commits. The `never` rows run on a second server with flush `never` against a fresh bare run: "
           + "the gap between `always` and `never` is the fsync's share; between `never` and `?async=true`, the wait for the append; what remains "
@@ -306,12 +320,6 @@ internal sealed class HttpSuite : IBenchSuite
     {
         var failed = runs.Where(r => !r.Clean).ToList();
         return failed.Count == 0 ? figure : $"**failed: {string.Join("; ", failed.Select(r => r.Failures))}** (not throughput; {figure} incl. failures)";
-    }
-
-    private static string LatencyCell(LatencyResult r, double ms)
-    {
-        var text = string.Create(CultureInfo.InvariantCulture, $"{ms:F2} ms ({r.EndToEnd!.Count:N0} messages; achieved {r.AchievedRate:N0} msg/s)");
-        return r.Failed + r.NotReceived == 0 ? text : text + string.Create(CultureInfo.InvariantCulture, $" **{r.Failed:N0} failed, {r.NotReceived:N0} not pulled**");
     }
 
     private static void Row(StringBuilder md, string figure, string sluice, string baseline, double ratio, string floor, bool? met)

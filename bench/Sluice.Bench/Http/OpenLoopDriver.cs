@@ -227,7 +227,9 @@ internal sealed class OpenLoopDriver
             Duplicates: _duplicates,
             SendLagP99Ms: Percentiles.Of(lags).P99Ms,
             RoundTrip: Percentiles.Of(roundTrip),
-            EndToEnd: endToEnd ? Percentiles.Of(pulled) : null);
+            EndToEnd: endToEnd ? Percentiles.Of(pulled) : null,
+            RoundTripSamplesMs: roundTrip,
+            EndToEndSamplesMs: pulled);
     }
 
     // "<index>.<padding>": exactly 100 bytes, readable as UTF-8 so the pull answer carries it as a JSON string.
