@@ -15,7 +15,7 @@ namespace Sluice.Storage.Partitions;
 internal sealed class WriterScheduler : TaskScheduler, IDisposable
 {
     [ThreadStatic]
-    private static WriterScheduler? t_current;
+    private static WriterScheduler? _current;
 
     private readonly BlockingCollection<Task> _queue = [];
     private readonly Thread[] _threads;
@@ -62,13 +62,13 @@ internal sealed class WriterScheduler : TaskScheduler, IDisposable
     }
 
     protected override bool TryExecuteTaskInline(Task task, bool taskWasPreviouslyQueued)
-        => t_current == this && TryExecuteTask(task);
+        => _current == this && TryExecuteTask(task);
 
     protected override IEnumerable<Task> GetScheduledTasks() => _queue.ToArray();
 
     private void Run()
     {
-        t_current = this;
+        _current = this;
         foreach (var task in _queue.GetConsumingEnumerable())
         {
             TryExecuteTask(task);
