@@ -116,6 +116,11 @@ internal static class WebSocketConsumeEndpoint
             {
                 // The client went away, or the stream was ended (shutdown, deleted, taken over): closed below.
             }
+            catch (Exception ex)
+            {
+                StreamingLog.StreamFailed(logger, "WebSocket consume", topic.ToString(), ex);
+                close = (WebSocketCloseStatus.InternalServerError, "internal error; it is logged");
+            }
 
             await sending.CancelAsync();
             try

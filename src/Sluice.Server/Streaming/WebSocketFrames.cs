@@ -16,7 +16,8 @@ internal static class WebSocketFrames
         var chunk = ArrayPool<byte>.Shared.Rent(ChunkBytes);
         try
         {
-            var buffer = new ArrayBufferWriter<byte>(0);
+            ArrayBufferWriter<byte>? buffer = null;
+            var received = 0;
             var tooLarge = false;
             while (true)
             {
@@ -26,14 +27,17 @@ internal static class WebSocketFrames
                     return null;
                 }
 
-                if (!tooLarge && buffer.WrittenCount + result.Count > maxBytes)
+                received += result.Count;
+                tooLarge |= received > maxBytes;
+                if (result.EndOfMessage && buffer is null && !tooLarge)
                 {
-                    tooLarge = true;
+                    // The common case: the whole message came in one read.
+                    return (chunk.AsSpan(0, result.Count).ToArray(), result.MessageType);
                 }
 
                 if (!tooLarge)
                 {
-                    buffer.Write(chunk.AsSpan(0, result.Count));
+                    (buffer ??= new ArrayBufferWriter<byte>(ChunkBytes)).Write(chunk.AsSpan(0, result.Count));
                 }
 
                 if (result.EndOfMessage)
@@ -43,7 +47,7 @@ internal static class WebSocketFrames
                         throw new FrameTooLargeException(maxBytes);
                     }
 
-                    return (buffer.WrittenSpan.ToArray(), result.MessageType);
+                    return (buffer!.WrittenSpan.ToArray(), result.MessageType);
                 }
             }
         }
