@@ -179,42 +179,42 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     private sealed record ResumeRecord(IReadOnlyList<string> Written, DateTimeOffset Expires);
 
     /// <summary>One counted stream; disposing it frees its place.</summary>
-    internal sealed class StreamLease(StreamRegistry registry, TopicName topic, string? subscription, string? consumer) : IDisposable
+    internal sealed class StreamLease : IDisposable
     {
+        // Never disposed: it has no timer, and a takeover may race the end of the stream it cancels.
         private readonly CancellationTokenSource _takeover = new();
+        private readonly StreamRegistry _registry;
         private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private int _disposed;
 
-        public TopicName Topic { get; } = topic;
+        public StreamLease(StreamRegistry registry, TopicName topic, string? subscription, string? consumer)
+        {
+            _registry = registry;
+            Topic = topic;
+            Subscription = subscription;
+            Consumer = consumer;
+            TakenOver = _takeover.Token;
+        }
 
-        public string? Subscription { get; } = subscription;
+        public TopicName Topic { get; }
 
-        public string? Consumer { get; } = consumer;
+        public string? Subscription { get; }
+
+        public string? Consumer { get; }
 
         /// <summary>Cancelled when a newer stream of the same consumer takes over.</summary>
-        public CancellationToken TakenOver => _takeover.Token;
+        public CancellationToken TakenOver { get; }
 
         public Task Completion => _completion.Task;
 
-        public void TakeOver()
-        {
-            try
-            {
-                _takeover.Cancel();
-            }
-            catch (ObjectDisposedException)
-            {
-                // Ended meanwhile.
-            }
-        }
+        public void TakeOver() => _takeover.Cancel();
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
-                registry.Exit(this);
+                _registry.Exit(this);
                 _completion.TrySetResult();
-                _takeover.Dispose();
             }
         }
     }
