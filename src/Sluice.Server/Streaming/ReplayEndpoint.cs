@@ -101,8 +101,9 @@ internal static class ReplayEndpoint
             ProblemException.Throw(ProblemKind.InvalidParameter, "give offset or from, not both");
         }
 
-        if (sse && context.Request.Headers.TryGetValue(SseEndpoint.LastEventIdHeader, out var lastId)
-            && lastId.ToString().Split(':') is [var p, var o]
+        var lastId = context.Request.Headers.TryGetValue(SseEndpoint.LastEventIdHeader, out var header) ? header.ToString()
+            : query.TryGetValue("lastEventId", out var q) ? q.ToString() : null;
+        if (sse && lastId?.Split(':') is [var p, var o]
             && int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var lastPartition) && lastPartition == partition
             && long.TryParse(o, NumberStyles.None, CultureInfo.InvariantCulture, out var lastOffset))
         {

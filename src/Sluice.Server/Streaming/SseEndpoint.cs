@@ -71,7 +71,7 @@ internal static class SseEndpoint
                 await ReleaseAfterAsync(service, topic, name, previous, lastAckId);
             }
 
-            var stream = new Stream(context, topic, name, consumer, autoAck, options, info.Settings.AckDeadline);
+            var stream = new Connection(context, topic, name, consumer, autoAck, options, info.Settings.AckDeadline);
             await stream.RunAsync(lease.TakenOver);
         }
         finally
@@ -137,7 +137,7 @@ internal static class SseEndpoint
     }
 
     /// <summary>One connection's loop and its bookkeeping.</summary>
-    private sealed class Stream(HttpContext context, TopicName topic, string name, ISubscriptionConsumer consumer, bool autoAck, ServerOptions options, TimeSpan ackDeadline)
+    private sealed class Connection(HttpContext context, TopicName topic, string name, ISubscriptionConsumer consumer, bool autoAck, ServerOptions options, TimeSpan ackDeadline)
     {
         private readonly IServiceProvider _services = context.RequestServices;
         private readonly List<string> _unconfirmed = [];
