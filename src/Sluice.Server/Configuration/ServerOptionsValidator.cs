@@ -24,6 +24,12 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             errors.Add($"topics:segmentBytes ({o.SegmentBytes}) must be at least maxMessageBytes ({o.MaxMessageBytes})");
         }
 
+        // Whatever else the embedded log would refuse at open, refuse now with the others.
+        foreach (var problem in Hosting.Backend.StorageOptionsFor(o).Validate())
+        {
+            errors.Add("storage: " + problem);
+        }
+
         return errors;
     }
 }

@@ -3,16 +3,23 @@ using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
 using Sluice.Server.Configuration;
+using Sluice.Storage;
 
 namespace Sluice.Server.Hosting;
 
 /// <summary>
-/// Composition of the backend: the message log and the delivery engine over it. The log is opened after the
-/// host is built (it needs the host's logger factory) and before it starts; the container then owns it and
-/// disposes it after the engine, which was created after it.
+/// Composition of the backend: the embedded log (<see cref="EmbeddedLog"/>) and the delivery engine over it
+/// (<c>AddSluiceCore</c>). The log is opened after the host is built (it logs through the host's logger factory)
+/// and before it starts; the container owns it from then on and disposes it after the engine, which it created later.
 /// </summary>
 internal sealed class Backend
 {
+    /// <summary>Room for a key and headers beside a value of <c>maxMessageBytes</c>: the log limits whole records.</summary>
+    internal const int RecordOverheadBytes = 64 * 1024;
+
+    // Asking the engine anything loads its durable state; this name is never a client's (tenant "__" is reserved).
+    private static readonly TopicName StartProbe = new("__sluice", "server", "start");
+
     private IMessageLog? _log;
 
     public IMessageLog Log => _log ?? throw new InvalidOperationException("the message log is not open yet");
@@ -24,17 +31,24 @@ internal sealed class Backend
         services.AddSluiceCore(o => o.ConsumerSessionTimeout = TimeSpan.FromMilliseconds(options.ConsumerSessionTimeoutMs));
     }
 
-    public ValueTask OpenAsync(ServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    public static StorageOptions StorageOptionsFor(ServerOptions options) => new()
     {
-        _ = (options, loggerFactory, timeProvider, cancellationToken);
-        _log = new Interim.InMemoryLog();
-        return ValueTask.CompletedTask;
-    }
+        DataDirectory = options.DataDir,
+        FlushPolicy = options.FlushPolicy switch
+        {
+            FlushPolicyOption.Interval => FlushPolicy.Interval,
+            FlushPolicyOption.Never => FlushPolicy.Never,
+            _ => FlushPolicy.Always,
+        },
+        FlushInterval = TimeSpan.FromMilliseconds(options.FlushIntervalMs),
+        SegmentBytes = options.SegmentBytes,
+        MaxRecordBytes = options.MaxMessageBytes + RecordOverheadBytes,
+    };
+
+    public async ValueTask OpenAsync(ServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+        => _log = await EmbeddedLog.OpenAsync(StorageOptionsFor(options), loggerFactory, timeProvider, cancellationToken);
 
     /// <summary>Loads the engine's subscriptions and cursors, so the first request does not pay for it.</summary>
     public static async ValueTask StartEngineAsync(ISubscriptionService engine, CancellationToken cancellationToken)
         => await engine.ListAsync(StartProbe, cancellationToken);
-
-    // Asking the engine anything loads its durable state; this name is never a client's (tenant "__" is reserved).
-    private static readonly TopicName StartProbe = new("__sluice", "server", "start");
 }
