@@ -36,6 +36,7 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
         var values = new HashSet<string>();
         var maxUnacked = 0;
         var stalls = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
         while (values.Count < Total)
         {
             JsonElement frame;
@@ -45,8 +46,14 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
             }
             catch (TimeoutException)
             {
-                // The window is full: the server waits for acks. Ack half of what is held.
-                Assert.Equal(10, unacked.Count);
+                // Quiet: either the window is full (the server waits for acks) or the machine is slow.
+                Assert.True(DateTime.UtcNow < deadline, $"got {values.Count} of {Total} within 30 s");
+                if (unacked.Count < 10)
+                {
+                    continue;
+                }
+
+                // Full: ack half of what is held.
                 stalls++;
                 var acking = unacked.Take(5).ToList();
                 unacked.RemoveRange(0, 5);
@@ -59,6 +66,7 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
                 unacked.Add(ackId.GetString()!);
                 values.Add(frame.GetProperty("value").GetString()!);
                 maxUnacked = Math.Max(maxUnacked, unacked.Count);
+                Assert.True(unacked.Count <= 10, $"{unacked.Count} unacked on the socket with permits 10");
             }
             else
             {
