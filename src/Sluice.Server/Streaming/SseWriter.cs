@@ -31,6 +31,14 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         // Tell nginx-style proxies not to buffer the stream.
         response.Headers["X-Accel-Buffering"] = "no";
         context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>()?.DisableBuffering();
+
+        // Kestrel's own minimum response rate (a write may take 5 s + its size / 240 B/s) would cut a stalled reader
+        // whose pending write is small (a keep-alive comment) before streaming:slowConsumerTimeoutMs, as if it had
+        // just gone away; the slow-consumer timeout is the policy here, and it also releases what the reader held.
+        if (context.Features.Get<Microsoft.AspNetCore.Server.Kestrel.Core.Features.IHttpMinResponseDataRateFeature>() is { } rate)
+        {
+            rate.MinDataRate = null;
+        }
     }
 
     /// <summary>Writes <c>retry:</c> once, so a client reconnects after that many milliseconds.</summary>

@@ -276,18 +276,17 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
         Assert.Equal("urn:sluice:problem:invalid-parameter", problem.GetProperty("type").GetString());
     }
 
-    internal static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    internal static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan? timeout = null)
     {
-        for (var i = 0; i < 100; i++)
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (!await condition())
         {
-            if (await condition())
+            if (DateTime.UtcNow > deadline)
             {
-                return;
+                Assert.Fail($"the condition did not hold within {timeout ?? TimeSpan.FromSeconds(10)}");
             }
 
             await Task.Delay(100);
         }
-
-        Assert.Fail("the condition did not hold within 10 s");
     }
 }
