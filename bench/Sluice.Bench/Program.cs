@@ -3,6 +3,11 @@
 // Each suite's section of docs/BENCHMARKS.md is rewritten with the figures of this run.
 using Sluice.Bench;
 
+if (args.Length > 0 && args[0] == "--child-bare-kestrel")
+{
+    return await Sluice.Bench.Http.HttpSuite.RunBareKestrelAsync(args);
+}
+
 if (args.Length > 0 && args[0].StartsWith("--child", StringComparison.Ordinal))
 {
     // Child-process modes used by suites (e.g. a writer to SIGKILL).

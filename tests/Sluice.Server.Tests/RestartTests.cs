@@ -16,7 +16,8 @@ public sealed class RestartTests(ITestOutputHelper output)
         {
             var client = server.Client;
             var topic = SluiceApi.NewTopic("restart");
-            await client.PutSubscriptionAsync(topic, "s", new { position = "earliest", ackDeadlineMs = 1000 });
+            // A long deadline: nothing may expire while the test pulls (leases do not survive the restart anyway).
+            await client.PutSubscriptionAsync(topic, "s", new { position = "earliest", ackDeadlineMs = 120_000 });
             var ids = new List<string>();
             for (var i = 0; i < Count; i++)
             {

@@ -18,7 +18,7 @@ public sealed class ShutdownTests(ITestOutputHelper output)
             var poll = client.GetAsync($"/v1/topics/{topic}/subscriptions/s/messages?waitMs=60000");
 
             // The poll is waiting once the engine counts its consumer.
-            for (var i = 0; i < 100; i++)
+            for (var i = 0; i < 400; i++)
             {
                 var info = await SluiceApi.ReadJsonAsync(await client.GetAsync($"/v1/topics/{topic}/subscriptions/s"));
                 if (info.GetProperty("consumers").GetArrayLength() > 0)

@@ -140,7 +140,7 @@ internal static partial class SluiceServer
         catch (Exception ex) when (ex is IOException or OptionsValidationException)
         {
             // Typically: the port is taken.
-            Log.StartFailed(logger, ex);
+            Log.StartFailed(logger, ex.Message);
             await Console.Error.WriteLineAsync($"sluice: cannot start: {ex.Message}");
             exitCode = 1;
         }
@@ -194,7 +194,7 @@ internal static partial class SluiceServer
         [LoggerMessage(EventId = LogEvents.OpenFailed, Level = LogLevel.Critical, Message = "Cannot open the message log in {DataDir}")]
         public static partial void OpenFailed(ILogger logger, string dataDir, Exception exception);
 
-        [LoggerMessage(EventId = LogEvents.StartFailed, Level = LogLevel.Critical, Message = "Cannot start the server")]
-        public static partial void StartFailed(ILogger logger, Exception exception);
+        [LoggerMessage(EventId = LogEvents.StartFailed, Level = LogLevel.Critical, Message = "Cannot start the server: {Reason}")]
+        public static partial void StartFailed(ILogger logger, string reason);
     }
 }

@@ -29,7 +29,17 @@ internal static partial class ProduceEndpoints
 
     public static void Map(IEndpointRouteBuilder topics)
     {
-        topics.MapPost("/{tenant}/{namespace}/{topic}/messages", (Func<HttpContext, Task>)ProduceAsync)
+        // Resolved once: RequestServices would create a DI scope per request on the hot path.
+        var sp = topics.ServiceProvider;
+        var deps = new Dependencies(
+            sp.GetRequiredService<IOptions<ServerOptions>>().Value,
+            sp.GetRequiredService<TopicDirectory>(),
+            sp.GetRequiredService<IMessageLog>(),
+            sp.GetRequiredService<Partitioner>(),
+            sp.GetRequiredService<SluiceMetrics>(),
+            sp.GetRequiredService<PendingAppends>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Produce"));
+        topics.MapPost("/{tenant}/{namespace}/{topic}/messages", (Func<HttpContext, Task>)(context => ProduceAsync(context, deps)))
             .WithName("Produce")
             .WithSummary("Publish one message; the body is the value")
             .Produces<ProduceResponse>(StatusCodes.Status200OK)
@@ -37,7 +47,7 @@ internal static partial class ProduceEndpoints
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
-        topics.MapPost("/{tenant}/{namespace}/{topic}/batch", (Func<HttpContext, Task>)ProduceBatchAsync)
+        topics.MapPost("/{tenant}/{namespace}/{topic}/batch", (Func<HttpContext, Task>)(context => ProduceBatchAsync(context, deps)))
             .WithName("ProduceBatch")
             .WithSummary("Publish a batch (JSON {\"messages\":[...]} or NDJSON), all or nothing")
             .Accepts<BatchRequest>("application/json", NdjsonContentType)
@@ -47,10 +57,9 @@ internal static partial class ProduceEndpoints
             .ProducesProblem(StatusCodes.Status413PayloadTooLarge);
     }
 
-    private static async Task ProduceAsync(HttpContext context)
+    private static async Task ProduceAsync(HttpContext context, Dependencies deps)
     {
-        var services = context.RequestServices;
-        var options = services.GetRequiredService<IOptions<ServerOptions>>().Value;
+        var options = deps.Options;
         var topic = HttpRequestReader.Topic(context);
         var explicitPartition = HttpRequestReader.QueryInt(context, "partition", 0, TopicSettings.MaxPartitions - 1);
         var isAsync = HttpRequestReader.QueryBool(context, "async");
@@ -69,19 +78,17 @@ internal static partial class ProduceEndpoints
         var headers = ReadHeaders(request);
         var value = await HttpRequestReader.ReadBodyAsync(context, options.MaxMessageBytes, "the message");
 
-        var directory = services.GetRequiredService<TopicDirectory>();
+        var directory = deps.Directory;
         var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
-        var partition = ChoosePartition(services, topic, explicitPartition, key, partitionCount);
+        var partition = ChoosePartition(deps.Partitioner, topic, explicitPartition, key, partitionCount);
         var records = new[] { new RecordToAppend(key, value, headers) };
-        var log = services.GetRequiredService<IMessageLog>();
-        var metrics = services.GetRequiredService<SluiceMetrics>();
+        var log = deps.Log;
+        var metrics = deps.Metrics;
 
         if (isAsync)
         {
-            var pending = services.GetRequiredService<PendingAppends>();
-            var logger = services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Produce");
-            pending.Enter();
-            _ = AppendInBackgroundAsync(log, directory, topic, partition, records, metrics, pending, logger);
+            deps.Pending.Enter();
+            _ = AppendInBackgroundAsync(log, directory, topic, partition, records, metrics, deps.Pending, deps.Logger);
             context.Response.StatusCode = StatusCodes.Status202Accepted;
             await context.Response.WriteAsJsonAsync(new AcceptedResponse(true, partition), SluiceJsonContext.Api.AcceptedResponse, cancellationToken: CancellationToken.None);
             return;
@@ -96,10 +103,9 @@ internal static partial class ProduceEndpoints
             cancellationToken: CancellationToken.None);
     }
 
-    private static async Task ProduceBatchAsync(HttpContext context)
+    private static async Task ProduceBatchAsync(HttpContext context, Dependencies deps)
     {
-        var services = context.RequestServices;
-        var options = services.GetRequiredService<IOptions<ServerOptions>>().Value;
+        var options = deps.Options;
         var topic = HttpRequestReader.Topic(context);
         var explicitPartition = HttpRequestReader.QueryInt(context, "partition", 0, TopicSettings.MaxPartitions - 1);
         var body = await HttpRequestReader.ReadBodyAsync(context, options.MaxBatchBytes, "the batch");
@@ -132,7 +138,7 @@ internal static partial class ProduceEndpoints
         }
 
         // Validate every record before appending anything: a batch is all or nothing.
-        var directory = services.GetRequiredService<TopicDirectory>();
+        var directory = deps.Directory;
         var records = new RecordToAppend[parsed.Count];
         for (var i = 0; i < parsed.Count; i++)
         {
@@ -148,7 +154,7 @@ internal static partial class ProduceEndpoints
         for (var i = 0; i < records.Length; i++)
         {
             var chosen = parsed[i].Partition ?? explicitPartition;
-            partitions[i] = ChoosePartition(services, topic, chosen, records[i].Key, partitionCount);
+            partitions[i] = ChoosePartition(deps.Partitioner, topic, chosen, records[i].Key, partitionCount);
         }
 
         // One AppendAsync per partition, in request order within it; partitions are appended concurrently.
@@ -163,7 +169,7 @@ internal static partial class ProduceEndpoints
             indexes.Add(i);
         }
 
-        var log = services.GetRequiredService<IMessageLog>();
+        var log = deps.Log;
         var tasks = new List<Task<AppendResult>>(groups.Count);
         foreach (var (partition, indexes) in groups)
         {
@@ -189,7 +195,7 @@ internal static partial class ProduceEndpoints
             }
         }
 
-        services.GetRequiredService<SluiceMetrics>().Produced.Add(records.Length);
+        deps.Metrics.Produced.Add(records.Length);
         await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse, cancellationToken: CancellationToken.None);
     }
 
@@ -310,7 +316,7 @@ internal static partial class ProduceEndpoints
         return headers;
     }
 
-    private static int ChoosePartition(IServiceProvider services, TopicName topic, int? explicitPartition, ReadOnlyMemory<byte>? key, int partitionCount)
+    private static int ChoosePartition(Partitioner partitioner, TopicName topic, int? explicitPartition, ReadOnlyMemory<byte>? key, int partitionCount)
     {
         if (explicitPartition is { } p)
         {
@@ -322,7 +328,7 @@ internal static partial class ProduceEndpoints
             return p;
         }
 
-        return services.GetRequiredService<Partitioner>().Choose(key is { } k ? k.Span : default, key.HasValue, partitionCount);
+        return partitioner.Choose(key is { } k ? k.Span : default, key.HasValue, partitionCount);
     }
 
     private static async ValueTask<AppendResult> AppendAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, CancellationToken cancellationToken)
@@ -369,6 +375,15 @@ internal static partial class ProduceEndpoints
     }
 
     private static string MessageId(int partition, long offset) => string.Create(null, stackalloc char[32], $"{partition}:{offset}");
+
+    private sealed record Dependencies(
+        ServerOptions Options,
+        TopicDirectory Directory,
+        IMessageLog Log,
+        Partitioner Partitioner,
+        SluiceMetrics Metrics,
+        PendingAppends Pending,
+        ILogger Logger);
 
     private static partial class Log
     {
