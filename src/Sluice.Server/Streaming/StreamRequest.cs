@@ -20,12 +20,16 @@ internal static class StreamRequest
     /// </summary>
     public const string AccessTokenParameter = "access_token";
 
-    /// <summary>The consumer id: <c>?consumer=</c>, else <paramref name="fallback"/>, else a new per-connection id.</summary>
+    /// <summary>
+    /// The consumer id: <c>?consumer=</c> (or the pull's <c>Sluice-Consumer-Id</c> header, for clients that can send
+    /// one), else <paramref name="fallback"/>, else a new per-connection id.
+    /// </summary>
     public static string ConsumerId(HttpContext context, string? fallback, string prefix)
     {
-        if (context.Request.Query.TryGetValue("consumer", out var query))
+        var request = context.Request;
+        if (request.Query.TryGetValue("consumer", out var given) || request.Headers.TryGetValue(Subscriptions.SubscriptionEndpoints.ConsumerIdHeader, out given))
         {
-            var id = query.ToString();
+            var id = given.ToString();
             if (!IsValidConsumerId(id))
             {
                 ProblemException.Throw(ProblemKind.InvalidParameter, "consumer must be 1 to 255 printable ASCII characters");
