@@ -228,6 +228,21 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     }
 
     [Fact]
+    public async Task Exclusive_HeldByAnotherConsumer_IsAConflict_AndAnExistingTypeIsNotChanged()
+    {
+        var topic = await fixture.NewTopicAsync();
+        await using var holder = await SseClient.OpenAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events?type=exclusive");
+
+        using var second = await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s/events", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.Conflict, second.StatusCode);
+        Assert.Equal("urn:sluice:problem:subscription-busy", (await SluiceApi.ReadJsonAsync(second)).GetProperty("type").GetString());
+
+        using var otherType = await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s/events?type=shared&consumer=x", HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.Conflict, otherType.StatusCode);
+        Assert.Contains("exists with type exclusive", (await SluiceApi.ReadJsonAsync(otherType)).GetProperty("detail").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task StreamsPerSubscription_AreLimited_WithAProblem()
     {
         var topic = await fixture.NewTopicAsync();
