@@ -150,10 +150,20 @@ internal static partial class ProduceEndpoints
         }
 
         var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
+        // Sticky batching: the keyless records of one request share one partition (the next round-robin one),
+        // so a batch costs one append and one group commit instead of one per partition.
         var partitions = new int[records.Length];
+        int? sticky = null;
         for (var i = 0; i < records.Length; i++)
         {
             var chosen = parsed[i].Partition ?? explicitPartition;
+            if (chosen is null && records[i].Key is null)
+            {
+                sticky ??= ChoosePartition(deps.Partitioner, topic, null, null, partitionCount);
+                partitions[i] = sticky.Value;
+                continue;
+            }
+
             partitions[i] = ChoosePartition(deps.Partitioner, topic, chosen, records[i].Key, partitionCount);
         }
 
