@@ -250,7 +250,7 @@ internal static partial class ProduceEndpoints
         }
 
         byte[]? value;
-        var hasValue = record.Value is { } v && v.ValueKind != JsonValueKind.Undefined;
+        var hasValue = record.Value is not null;
         if (hasValue && record.ValueBase64 is not null)
         {
             ProblemException.Throw(ProblemKind.InvalidParameter, $"record {index} has both value and valueBase64; give exactly one");
@@ -269,13 +269,7 @@ internal static partial class ProduceEndpoints
         }
         else if (hasValue)
         {
-            var element = record.Value!.Value;
-            value = element.ValueKind switch
-            {
-                JsonValueKind.String => Encoding.UTF8.GetBytes(element.GetString()!),
-                JsonValueKind.Null => null,
-                _ => Encoding.UTF8.GetBytes(element.GetRawText()),
-            };
+            value = record.Value!.Bytes;
         }
         else
         {
