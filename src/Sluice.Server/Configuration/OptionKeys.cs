@@ -61,6 +61,10 @@ internal static class OptionKeys
         new("subscriptions:ackDeadlineMs", "--ack-deadline-ms", "an integer between 100 and 43200000 (12 h)", (v, o) => Int(v, 100, 43_200_000, x => o.AckDeadlineMs = x)),
         new("subscriptions:consumerSessionTimeoutMs", "--consumer-session-timeout-ms", "an integer between 1000 and 3600000 (1 h)", (v, o) => Int(v, 1000, 3_600_000, x => o.ConsumerSessionTimeoutMs = x)),
         new("shutdownTimeoutMs", "--shutdown-timeout-ms", "an integer between 0 and 600000", (v, o) => Int(v, 0, 600_000, x => o.ShutdownTimeoutMs = x)),
+        new("streaming:sseKeepAliveMs", "--sse-keep-alive-ms", "an integer between 100 and 300000 (5 min)", (v, o) => Int(v, 100, 300_000, x => o.SseKeepAliveMs = x)),
+        new("streaming:slowConsumerTimeoutMs", "--slow-consumer-timeout-ms", "an integer between 100 and 600000 (10 min)", (v, o) => Int(v, 100, 600_000, x => o.SlowConsumerTimeoutMs = x)),
+        new("streaming:maxStreamsPerSubscription", "--max-streams-per-subscription", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MaxStreamsPerSubscription = x)),
+        new("streaming:maxStreams", "--max-streams", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MaxStreams = x)),
     ];
 
     private static bool Int(string value, int min, int max, Action<int> set)

@@ -43,6 +43,19 @@ internal sealed class ServerOptions
 
     public int ShutdownTimeoutMs { get; set; } = 30_000;
 
+    // ---- streaming (SSE, WebSocket) ----
+
+    /// <summary>15 s: under the 30-60 s idle timeouts common in proxies and load balancers.</summary>
+    public int SseKeepAliveMs { get; set; } = 15_000;
+
+    /// <summary>A stream whose send buffer stays full this long is closed and its unacked messages released.</summary>
+    public int SlowConsumerTimeoutMs { get; set; } = 10_000;
+
+    public int MaxStreamsPerSubscription { get; set; } = 1_000;
+
+    /// <summary>10,000: Kestrel's connection limit here (SluiceServer).</summary>
+    public int MaxStreams { get; set; } = 10_000;
+
     public void CopyTo(ServerOptions target)
     {
         target.Port = Port;
@@ -60,5 +73,9 @@ internal sealed class ServerOptions
         target.AckDeadlineMs = AckDeadlineMs;
         target.ConsumerSessionTimeoutMs = ConsumerSessionTimeoutMs;
         target.ShutdownTimeoutMs = ShutdownTimeoutMs;
+        target.SseKeepAliveMs = SseKeepAliveMs;
+        target.SlowConsumerTimeoutMs = SlowConsumerTimeoutMs;
+        target.MaxStreamsPerSubscription = MaxStreamsPerSubscription;
+        target.MaxStreams = MaxStreams;
     }
 }

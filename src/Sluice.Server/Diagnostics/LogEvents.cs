@@ -16,6 +16,12 @@ internal static class LogEvents
     public const int TopicAutoCreated = 200;
     public const int AsyncProduceFailed = 201;
 
+    // 4xx: streaming (SSE, WebSocket)
+    public const int StreamRefused = 400;
+    public const int SlowConsumerClosed = 401;
+    public const int StreamFailed = 402;
+    public const int StreamTakenOver = 403;
+
     // 9xx: errors
     public const int UnhandledException = 900;
 }

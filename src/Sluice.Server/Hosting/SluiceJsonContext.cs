@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Sluice.Server.Problems;
 using Sluice.Server.Produce;
+using Sluice.Server.Streaming;
 using Sluice.Server.Subscriptions;
 using Sluice.Server.Topics;
 
@@ -34,6 +35,14 @@ namespace Sluice.Server.Hosting;
 [JsonSerializable(typeof(AckResponse))]
 [JsonSerializable(typeof(NackResponse))]
 [JsonSerializable(typeof(SeekRequest))]
+[JsonSerializable(typeof(PulledMessage))]
+[JsonSerializable(typeof(ReadMessage))]
+[JsonSerializable(typeof(ReadResponse))]
+[JsonSerializable(typeof(ConsumerFrame))]
+[JsonSerializable(typeof(AckFrame))]
+[JsonSerializable(typeof(ErrorFrame))]
+[JsonSerializable(typeof(ProduceFrame))]
+[JsonSerializable(typeof(ProduceReceipt))]
 internal sealed partial class SluiceJsonContext : JsonSerializerContext
 {
     /// <summary>

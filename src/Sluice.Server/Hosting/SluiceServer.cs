@@ -7,6 +7,7 @@ using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Problems;
 using Sluice.Server.Produce;
+using Sluice.Server.Streaming;
 using Sluice.Server.Subscriptions;
 using Sluice.Server.Topics;
 
@@ -71,6 +72,7 @@ internal static partial class SluiceServer
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
         builder.Services.AddOpenApi();
+        StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
 
         var app = builder.Build();
@@ -102,6 +104,7 @@ internal static partial class SluiceServer
         }
 
         app.UseMiddleware<ProblemMiddleware>();
+        StreamingEndpoints.UseStreaming(app, options);
         app.UseRouting();
         app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok"), SluiceJsonContext.Api.HealthResponse))
             .WithName("Health").WithSummary("200 while the process runs");
@@ -115,6 +118,7 @@ internal static partial class SluiceServer
         TopicEndpoints.Map(topics);
         ProduceEndpoints.Map(topics);
         SubscriptionEndpoints.Map(topics);
+        StreamingEndpoints.Map(topics);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>

@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Unicode;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
 using Sluice.Server.Diagnostics;
@@ -146,7 +144,7 @@ internal static class SubscriptionEndpoints
         var messages = new List<PulledMessage>(deliveries.Count);
         foreach (var delivery in deliveries)
         {
-            messages.Add(ToMessage(delivery));
+            messages.Add(MessageJson.ToMessage(delivery));
         }
 
         services.GetRequiredService<SluiceMetrics>().Delivered.Add(messages.Count);
@@ -312,44 +310,4 @@ internal static class SubscriptionEndpoints
             info.InFlight,
             consumers);
     }
-
-    internal static PulledMessage ToMessage(Delivery delivery)
-    {
-        var record = delivery.Record;
-        string? key = null;
-        string? keyEncoding = null;
-        if (record.Key is { } k)
-        {
-            (key, keyEncoding) = Encode(k.Span);
-        }
-
-        string? value = null;
-        var valueEncoding = "utf8";
-        if (record.Value is { } v)
-        {
-            (value, valueEncoding) = Encode(v.Span);
-        }
-
-        var headers = new Dictionary<string, string>(record.Headers.Count, StringComparer.Ordinal);
-        foreach (var (headerName, headerValue) in record.Headers)
-        {
-            headers[headerName] = headerValue;
-        }
-
-        return new PulledMessage(
-            delivery.AckId,
-            delivery.MessageId,
-            delivery.Partition,
-            record.Offset,
-            key,
-            keyEncoding,
-            value,
-            valueEncoding,
-            headers,
-            record.Timestamp,
-            delivery.DeliveryAttempt);
-    }
-
-    private static (string Text, string Encoding) Encode(ReadOnlySpan<byte> bytes)
-        => Utf8.IsValid(bytes) ? (Encoding.UTF8.GetString(bytes), "utf8") : (Convert.ToBase64String(bytes), "base64");
 }

@@ -1,0 +1,480 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Sluice.Bench.Streaming;
+
+/// <summary>
+/// The server's streaming against plainer paths of the same server, in one run, over loopback against the real
+/// server process: resident memory of idle SSE connections vs idle keep-alive HTTP connections; SSE fan-out latency
+/// to many subscribers vs to one; WebSocket consume throughput (permits 1,000) vs long-poll pull + POST acks.
+/// </summary>
+internal sealed class StreamingSuite : IBenchSuite
+{
+    private const int ValueBytes = 100;
+
+    public string Name => "streaming";
+
+    // Not SLUICE_*: the server, a child of this process, would take those for its own options and refuse them.
+    private static int Setting(string name, int fallback)
+        => int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : fallback;
+
+    public async Task<string> RunAsync(BenchContext context, CancellationToken cancellationToken)
+    {
+        var p = context.Progress;
+        var connections = Setting("SLUICEBENCH_SSE_CONNECTIONS", 10_000);
+        var subscribers = Setting("SLUICEBENCH_FANOUT_SUBSCRIBERS", 1_000);
+        var rate = Setting("SLUICEBENCH_FANOUT_RATE", 1_000);
+        var seconds = Setting("SLUICEBENCH_FANOUT_SECONDS", 5);
+        var wsMessages = Setting("SLUICEBENCH_WS_MESSAGES", 200_000);
+
+        var md = new StringBuilder();
+        md.AppendLine("## Streaming: SSE and WebSocket");
+        md.AppendLine();
+        md.AppendLine(BenchmarksFile.MachineLine());
+        md.AppendLine("The real server process over loopback, embedded log with flush `always`; the bench client runs on the same cores.");
+        md.AppendLine();
+        md.AppendLine("| figure | Sluice | baseline (same run) | ratio | target | met |");
+        md.AppendLine("|---|---|---|---|---|---|");
+
+        p.WriteLine($"idle memory: {connections:N0} keep-alive connections (baseline)...");
+        var keepAlive = await IdleMemoryAsync(context.ScratchDirectory, connections, 0, p);
+        var subscriptions = Setting("SLUICEBENCH_SSE_SUBSCRIPTIONS", 100);
+        p.WriteLine($"idle memory: {connections:N0} SSE connections on {subscriptions} subscriptions...");
+        var sseMemory = await IdleMemoryAsync(context.ScratchDirectory, connections, subscriptions, p);
+        Row(md, $"resident memory per idle SSE connection, {connections:N0} open on {subscriptions} shared subscriptions", $"{sseMemory / 1024:F1} KiB",
+            $"per idle keep-alive HTTP connection: {keepAlive / 1024:F1} KiB", sseMemory / keepAlive, "< 50 KiB per connection", sseMemory < 50 * 1024);
+        p.WriteLine($"idle memory: {connections:N0} SSE connections on 1 subscription...");
+        var oneSubscription = await IdleMemoryAsync(context.ScratchDirectory, connections, 1, p);
+        Row(md, $"same, all {connections:N0} on one shared subscription", $"{oneSubscription / 1024:F1} KiB",
+            $"per idle keep-alive HTTP connection: {keepAlive / 1024:F1} KiB", oneSubscription / keepAlive, "< 50 KiB per connection", oneSubscription < 50 * 1024);
+
+        p.WriteLine("fan-out to 1 subscriber (baseline)...");
+        var (oneP50, oneP99, _) = await FanOutAsync(context.ScratchDirectory, 1, rate, seconds, p);
+        p.WriteLine($"fan-out to {subscribers:N0} subscribers...");
+        var (p50, p99, received) = await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p);
+        Row(md, $"SSE fan-out, {rate:N0} msg/s for {seconds} s to {subscribers:N0} subscribers (one subscription each), produce-to-receive p50",
+            $"{p50:F1} ms", $"to 1 subscriber: {oneP50:F1} ms", p50 / oneP50, "-", null);
+        Row(md, $"same, p99 ({received:N0} of {(long)rate * seconds * subscribers:N0} events received)",
+            $"{p99:F1} ms", $"to 1 subscriber: {oneP99:F1} ms", p99 / oneP99, "p99 < 100 ms", p99 < 100 && received == (long)rate * seconds * subscribers);
+
+        p.WriteLine($"WebSocket consume of {wsMessages:N0} messages...");
+        var (ws, pull) = await ConsumeThroughputAsync(context.ScratchDirectory, wsMessages, p);
+        Row(md, $"WebSocket consume, one connection, permits 1,000, acks on the socket, {wsMessages:N0} x {ValueBytes} B",
+            $"{ws:N0} msg/s", $"long-poll pull max=1000 + POST acks: {pull:N0} msg/s", ws / pull, ">= 100,000 msg/s", ws >= 100_000);
+
+        md.AppendLine();
+        md.AppendLine("Notes: memory is the server's `VmRSS` after the connections are open and idle minus before, divided by their");
+        md.AppendLine("number (fresh server per figure). Latency is the event's receive time minus its `publishTime` (the append's");
+        md.AppendLine("timestamp; same clock). Subscribers use `ack=auto`. The bench client parses every event on the same two cores");
+        md.AppendLine("as the server, so fan-out figures on a small machine measure the machine as much as the server. Scale is set by");
+        md.AppendLine("`SLUICEBENCH_SSE_CONNECTIONS`, `SLUICEBENCH_FANOUT_SUBSCRIBERS`, `SLUICEBENCH_FANOUT_RATE`, `SLUICEBENCH_FANOUT_SECONDS`,");
+        md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
+        md.AppendLine("One subscription with thousands of waiting consumers costs far more per connection: the engine wakes every");
+        md.AppendLine("waiting receiver of a subscription on each change (design note 0003, known limits), so each attach makes garbage");
+        md.AppendLine("in proportion to the consumers already there, and the server GC keeps the heap it grew to.");
+        return md.ToString();
+    }
+
+    // ---- idle memory
+
+    /// <summary>Server memory per idle connection: SSE spread over <paramref name="subscriptions"/>, or (0) keep-alive <c>/healthz</c>.</summary>
+    private static async Task<double> IdleMemoryAsync(string scratch, int count, int subscriptions, TextWriter progress)
+    {
+        var sse = subscriptions > 0;
+        await using var server = await BenchServer.StartAsync(scratch, ["--max-streams", "100000", "--max-streams-per-subscription", "100000"]);
+        if (sse)
+        {
+            await server.PutAsync("/v1/topics/bench/stream/idle", """{"partitions":1}""");
+            for (var i = 0; i < subscriptions; i++)
+            {
+                await server.PutAsync($"/v1/topics/bench/stream/idle/subscriptions/s{i}", """{"type":"shared"}""");
+            }
+        }
+
+        // Kestrel allows 10,000 connections: none of ours may stay open.
+        server.Client.Dispose();
+        await Task.Delay(1000);
+        var before = server.ResidentBytes();
+        var sockets = new List<Socket>(count);
+        try
+        {
+            for (var i = 0; i < count; i += 200)
+            {
+                var batch = Enumerable.Range(i, Math.Min(200, count - i)).Select(async index =>
+                {
+                    var path = sse ? $"/v1/topics/bench/stream/idle/subscriptions/s{index % subscriptions}/events" : "/healthz";
+                    var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n");
+                    var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+                    await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+                    await socket.SendAsync(request);
+                    var buffer = new byte[1024];
+                    var n = await socket.ReceiveAsync(buffer);
+                    if (n == 0 || !Encoding.ASCII.GetString(buffer, 0, n).StartsWith("HTTP/1.1 200", StringComparison.Ordinal))
+                    {
+                        throw new InvalidOperationException($"connection refused or failed: {Encoding.ASCII.GetString(buffer, 0, n)}");
+                    }
+
+                    return socket;
+                });
+                sockets.AddRange(await Task.WhenAll(batch));
+            }
+
+            progress.WriteLine($"  {sockets.Count:N0} open; settling");
+            await Task.Delay(3000);
+            var after = server.ResidentBytes();
+            return (double)(after - before) / count;
+        }
+        finally
+        {
+            foreach (var s in sockets)
+            {
+                s.Dispose();
+            }
+        }
+    }
+
+    // ---- fan-out
+
+    private static async Task<(double P50, double P99, long Received)> FanOutAsync(string scratch, int subscribers, int rate, int seconds, TextWriter progress)
+    {
+        await using var server = await BenchServer.StartAsync(scratch, ["--max-streams", "100000"]);
+        const string Topic = "/v1/topics/bench/stream/fanout";
+        await server.PutAsync(Topic, """{"partitions":1}""");
+        var latencies = new List<double>[subscribers];
+        var sockets = new List<Socket>(subscribers);
+        var readers = new List<Task>(subscribers);
+        using var stop = new CancellationTokenSource();
+        for (var i = 0; i < subscribers; i++)
+        {
+            await server.PutAsync($"{Topic}/subscriptions/s{i}", """{"type":"exclusive","position":"latest"}""");
+            var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            await socket.ConnectAsync(IPAddress.Loopback, server.Port);
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {Topic}/subscriptions/s{i}/events?ack=auto HTTP/1.1\r\nHost: bench\r\n\r\n"));
+            sockets.Add(socket);
+            var list = latencies[i] = new List<double>(rate * seconds);
+            readers.Add(ReadEventsAsync(socket, list, stop.Token));
+        }
+
+        await Task.Delay(1000);
+        progress.WriteLine($"  {subscribers:N0} subscribed; producing");
+
+        // One message every 1/rate s, in ticks of 10 ms.
+        var total = rate * seconds;
+        var sent = 0;
+        var started = Stopwatch.StartNew();
+        var value = new string('x', ValueBytes);
+        var produces = new List<Task>();
+        while (sent < total)
+        {
+            var due = (int)Math.Min(total, started.Elapsed.TotalSeconds * rate);
+            var n = due - sent;
+            if (n > 0)
+            {
+                var body = JsonSerializer.Serialize(new { messages = Enumerable.Range(0, n).Select(_ => new { value }).ToArray() });
+                produces.Add(server.PostAsync($"{Topic}/batch", body));
+                sent = due;
+            }
+
+            await Task.Delay(10);
+        }
+
+        await Task.WhenAll(produces);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (latencies.Sum(l => { lock (l) { return l.Count; } }) < (long)total * subscribers && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        await stop.CancelAsync();
+        foreach (var s in sockets)
+        {
+            s.Dispose();
+        }
+
+        await Task.WhenAll(readers.Select(r => r.ContinueWith(_ => { }, TaskScheduler.Default)));
+        var all = new List<double>();
+        foreach (var l in latencies)
+        {
+            lock (l)
+            {
+                all.AddRange(l);
+            }
+        }
+
+        all.Sort();
+        return all.Count == 0 ? (double.NaN, double.NaN, 0) : (Percentile(all, 0.5), Percentile(all, 0.99), all.Count);
+    }
+
+    private static async Task ReadEventsAsync(Socket socket, List<double> latencies, CancellationToken cancellationToken)
+    {
+        var marker = "\"publishTime\":\""u8.ToArray();
+        var buffer = new byte[64 * 1024];
+        var carry = 0;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                var n = await socket.ReceiveAsync(buffer.AsMemory(carry), cancellationToken);
+                if (n == 0)
+                {
+                    return;
+                }
+
+                var now = DateTimeOffset.UtcNow;
+                var span = buffer.AsSpan(0, carry + n);
+                var lastNewline = span.LastIndexOf((byte)'\n');
+                var complete = lastNewline < 0 ? [] : span[..(lastNewline + 1)];
+                while (true)
+                {
+                    var at = complete.IndexOf(marker);
+                    if (at < 0)
+                    {
+                        break;
+                    }
+
+                    complete = complete[(at + marker.Length)..];
+                    var end = complete.IndexOf((byte)'"');
+                    if (DateTimeOffset.TryParse(Encoding.ASCII.GetString(complete[..end]), CultureInfo.InvariantCulture, DateTimeStyles.None, out var published))
+                    {
+                        lock (latencies)
+                        {
+                            latencies.Add((now - published).TotalMilliseconds);
+                        }
+                    }
+
+                    complete = complete[end..];
+                }
+
+                // Keep an unfinished line for the next read.
+                var rest = span[(lastNewline + 1)..];
+                rest.CopyTo(buffer);
+                carry = rest.Length;
+                if (carry == buffer.Length)
+                {
+                    carry = 0;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or SocketException or ObjectDisposedException)
+        {
+            // Stopped.
+        }
+    }
+
+    // ---- WebSocket consume throughput
+
+    private static async Task<(double WebSocket, double Pull)> ConsumeThroughputAsync(string scratch, int count, TextWriter progress)
+    {
+        await using var server = await BenchServer.StartAsync(scratch, []);
+        const string Topic = "/v1/topics/bench/stream/consume";
+        await server.PutAsync(Topic, """{"partitions":1}""");
+        await server.PutAsync($"{Topic}/subscriptions/ws", """{"type":"exclusive","position":"earliest"}""");
+        await server.PutAsync($"{Topic}/subscriptions/pull", """{"type":"exclusive","position":"earliest"}""");
+        var value = new string('x', ValueBytes);
+        for (var i = 0; i < count; i += 10_000)
+        {
+            var body = JsonSerializer.Serialize(new { messages = Enumerable.Range(0, Math.Min(10_000, count - i)).Select(_ => new { value }).ToArray() });
+            await server.PostAsync($"{Topic}/batch", body);
+        }
+
+        progress.WriteLine("  pull (baseline)...");
+        var pull = await PullAllAsync(server, $"{Topic}/subscriptions/pull", count);
+        progress.WriteLine("  WebSocket...");
+        var ws = await WebSocketAllAsync(server, $"{Topic}/subscriptions/ws/ws?permits=1000", count);
+        return (ws, pull);
+    }
+
+    private static async Task<double> PullAllAsync(BenchServer server, string subscription, int count)
+    {
+        var received = 0;
+        var watch = Stopwatch.StartNew();
+        while (received < count)
+        {
+            using var response = await server.Client.GetAsync($"{subscription}/messages?max=1000&waitMs=1000");
+            using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
+            var ids = doc.RootElement.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("ackId").GetString()).ToArray();
+            received += ids.Length;
+            if (ids.Length > 0)
+            {
+                await server.PostAsync($"{subscription}/acks", JsonSerializer.Serialize(new { ackIds = ids }));
+            }
+        }
+
+        return count / watch.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<double> WebSocketAllAsync(BenchServer server, string path, int count)
+    {
+        using var socket = new ClientWebSocket();
+        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}{path}"), CancellationToken.None);
+        var buffer = new byte[1024 * 1024];
+        var pending = new List<string>(500);
+        var received = 0;
+        var watch = Stopwatch.StartNew();
+        while (received < count)
+        {
+            var length = 0;
+            ValueWebSocketReceiveResult result;
+            do
+            {
+                result = await socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
+                length += result.Count;
+            }
+            while (!result.EndOfMessage);
+
+            var frame = buffer.AsSpan(0, length);
+            if (frame.StartsWith("{\"ackId\":\""u8))
+            {
+                var end = frame[10..].IndexOf((byte)'"');
+                pending.Add(Encoding.ASCII.GetString(frame.Slice(10, end)));
+                received++;
+
+                // Ack in batches of 500: half the window, so the server always has room to keep sending.
+                if (pending.Count == 500 || received == count)
+                {
+                    var ack = JsonSerializer.SerializeToUtf8Bytes(new { ack = pending });
+                    await socket.SendAsync(ack, WebSocketMessageType.Text, true, CancellationToken.None);
+                    pending.Clear();
+                }
+            }
+        }
+
+        var rate = count / watch.Elapsed.TotalSeconds;
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+        return rate;
+    }
+
+    private static void Row(StringBuilder md, string figure, string sluice, string baseline, double ratio, string target, bool? met)
+        => md.AppendLine(CultureInfo.InvariantCulture,
+            $"| {figure} | {sluice} | {baseline} | {ratio:F2} | {target} | {(met is null ? "-" : met.Value ? "yes" : "**no**")} |");
+
+    private static double Percentile(List<double> sorted, double p)
+        => sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+
+    /// <summary>The built server as a child process on a free loopback port.</summary>
+    private sealed class BenchServer : IAsyncDisposable
+    {
+        private readonly Process _process;
+
+        private BenchServer(Process process, int port)
+        {
+            _process = process;
+            Port = port;
+            Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(120) };
+        }
+
+        public int Port { get; }
+
+        public HttpClient Client { get; private set; }
+
+        public static async Task<BenchServer> StartAsync(string scratch, string[] args)
+        {
+            // bench/Sluice.Bench/bin/<Configuration>/<tfm>/ -> src/Sluice.Server/bin/<Configuration>/<tfm>/Sluice.Server.dll
+            var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+            var root = here;
+            while (root is not null && !File.Exists(Path.Combine(root.FullName, "Sluice.slnx")))
+            {
+                root = root.Parent;
+            }
+
+            var dll = Path.Combine(root?.FullName ?? ".", "src", "Sluice.Server", "bin", here.Parent!.Name, here.Name, "Sluice.Server.dll");
+            if (!File.Exists(dll))
+            {
+                throw new FileNotFoundException($"build the server first (dotnet build -c Release): {dll} is missing", dll);
+            }
+
+            using var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+            probe.Stop();
+            var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            info.ArgumentList.Add(dll);
+            foreach (var a in (string[])["--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", Path.Combine(scratch, "data-" + Guid.NewGuid().ToString("N")), .. args])
+            {
+                info.ArgumentList.Add(a);
+            }
+
+            var process = Process.Start(info)!;
+            process.OutputDataReceived += (_, _) => { };
+            process.ErrorDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var server = new BenchServer(process, port);
+            for (var i = 0; i < 300; i++)
+            {
+                if (process.HasExited)
+                {
+                    throw new InvalidOperationException($"the server exited with code {process.ExitCode} before it was ready");
+                }
+
+                try
+                {
+                    using var r = await server.Client.GetAsync("/readyz");
+                    if (r.IsSuccessStatusCode)
+                    {
+                        return server;
+                    }
+                }
+                catch (HttpRequestException)
+                {
+                    // Not listening yet.
+                }
+
+                await Task.Delay(100);
+            }
+
+            throw new TimeoutException("the server did not become ready");
+        }
+
+        public long ResidentBytes()
+        {
+            foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                {
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+                }
+            }
+
+            throw new InvalidOperationException("no VmRSS");
+        }
+
+        public async Task PutAsync(string path, string json)
+        {
+            using var content = new StringContent(json, Encoding.UTF8, "application/json");
+            using var r = await Client.PutAsync(path, content);
+            if (!r.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"PUT {path}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        public async Task PostAsync(string path, string json)
+        {
+            using var content = new StringContent(json, Encoding.UTF8, "application/json");
+            using var r = await Client.PostAsync(path, content);
+            if (!r.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"POST {path}: {(int)r.StatusCode} {await r.Content.ReadAsStringAsync()}");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+
+            _process.Dispose();
+            Client.Dispose();
+        }
+    }
+}

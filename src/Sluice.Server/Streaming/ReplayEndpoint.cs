@@ -1,0 +1,212 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Sluice.Core.Log;
+using Sluice.Core.Topics;
+using Sluice.Server.Configuration;
+using Sluice.Server.Hosting;
+using Sluice.Server.Problems;
+using Sluice.Server.Subscriptions;
+using Sluice.Server.Topics;
+
+namespace Sluice.Server.Streaming;
+
+/// <summary>
+/// <c>GET .../{topic}/messages?partition=&amp;offset=&amp;max=</c> or <c>?from=time</c>: reads one partition without a
+/// subscription (nothing is leased or acked). JSON by default: <c>{"messages":[...],"nextOffset":n}</c>; with
+/// <c>Accept: text/event-stream</c> an SSE stream that follows the tail, event ids <c>{partition}:{offset}</c> (a
+/// reconnect with <c>Last-Event-ID</c> continues after that offset).
+/// </summary>
+internal static class ReplayEndpoint
+{
+    public const int DefaultMax = 100;
+    public const int MaxMax = 1000;
+
+    /// <summary>4 MiB per read: bounds one answer (and one SSE batch) whatever the message sizes.</summary>
+    private const int MaxReadBytes = 4 * 1024 * 1024;
+
+    public static void Map(IEndpointRouteBuilder topics)
+    {
+        topics.MapGet("/{tenant}/{namespace}/{topic}/messages", (Func<HttpContext, Task>)ReadAsync)
+            .WithName("Read")
+            .WithSummary("Read a partition from an offset (?offset=, default its start) or a time (?from=) without a subscription; Accept: text/event-stream follows the tail")
+            .Produces<ReadResponse>().Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
+    }
+
+    private static async Task ReadAsync(HttpContext context)
+    {
+        var topic = HttpRequestReader.Topic(context);
+        var services = context.RequestServices;
+        var partitionCount = await services.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: false, context.RequestAborted);
+        var partition = HttpRequestReader.QueryInt(context, "partition", 0, TopicSettings.MaxPartitions - 1);
+        if (partition is null)
+        {
+            if (partitionCount > 1)
+            {
+                ProblemException.Throw(ProblemKind.InvalidParameter, $"partition is required: the topic has {partitionCount} partitions (0..{partitionCount - 1})");
+            }
+
+            partition = 0;
+        }
+
+        if (partition >= partitionCount)
+        {
+            throw new PartitionNotFoundException(topic, partition.Value, partitionCount);
+        }
+
+        var max = HttpRequestReader.QueryInt(context, "max", 1, MaxMax) ?? DefaultMax;
+        var sse = WantsEventStream(context);
+        var log = services.GetRequiredService<IMessageLog>();
+        var offset = await StartOffsetAsync(context, log, topic, partition.Value, sse);
+        if (!sse)
+        {
+            var read = await log.ReadAsync(topic, partition.Value, offset, max, MaxReadBytes, context.RequestAborted);
+            var messages = new List<ReadMessage>(read.Records.Count);
+            foreach (var record in read.Records)
+            {
+                messages.Add(MessageJson.ToMessage(partition.Value, record));
+            }
+
+            context.Response.Headers.CacheControl = "no-store";
+            await context.Response.WriteAsJsonAsync(new ReadResponse(messages, partition.Value, read.NextOffset, read.EndOffset), SluiceJsonContext.Api.ReadResponse, cancellationToken: CancellationToken.None);
+            return;
+        }
+
+        // Check the start before answering 200: an out-of-range offset is a 400, not a broken stream.
+        await log.ReadAsync(topic, partition.Value, offset, 1, 1, context.RequestAborted);
+        using var lease = await services.GetRequiredService<StreamRegistry>().EnterAsync(topic, null, null, context.RequestAborted);
+        await FollowAsync(context, log, topic, partition.Value, offset, max);
+    }
+
+    private static bool WantsEventStream(HttpContext context)
+    {
+        foreach (var accept in context.Request.GetTypedHeaders().Accept)
+        {
+            if (accept.MediaType.Equals("text/event-stream", StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static async ValueTask<long> StartOffsetAsync(HttpContext context, IMessageLog log, TopicName topic, int partition, bool sse)
+    {
+        var query = context.Request.Query;
+        var hasOffset = query.TryGetValue("offset", out var offsetText);
+        var hasFrom = query.TryGetValue("from", out var fromText);
+        if (hasOffset && hasFrom)
+        {
+            ProblemException.Throw(ProblemKind.InvalidParameter, "give offset or from, not both");
+        }
+
+        var lastId = context.Request.Headers.TryGetValue(SseEndpoint.LastEventIdHeader, out var header) ? header.ToString()
+            : query.TryGetValue("lastEventId", out var q) ? q.ToString() : null;
+        if (sse && lastId?.Split(':') is [var p, var o]
+            && int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var lastPartition) && lastPartition == partition
+            && long.TryParse(o, NumberStyles.None, CultureInfo.InvariantCulture, out var lastOffset))
+        {
+            // A reconnect: continue right after the last event received.
+            return lastOffset + 1;
+        }
+
+        if (hasOffset)
+        {
+            if (!long.TryParse(offsetText.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+            {
+                ProblemException.Throw(ProblemKind.InvalidParameter, $"offset must be an integer >= 0; got '{ProblemWriter.Printable(offsetText.ToString(), 50)}'");
+            }
+
+            return offset;
+        }
+
+        if (hasFrom)
+        {
+            var text = fromText.ToString();
+            DateTimeOffset time;
+            if (long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var ms) && ms <= 253402300799999)
+            {
+                time = DateTimeOffset.FromUnixTimeMilliseconds(ms);
+            }
+            else if (StreamRequest.ParseTime(text) is { } t)
+            {
+                time = t;
+            }
+            else
+            {
+                throw new ProblemException(ProblemKind.InvalidParameter, $"from must be a time: ISO-8601 such as 2026-01-01T00:00:00Z, or epoch milliseconds; got '{ProblemWriter.Printable(text, 50)}'");
+            }
+
+            return await log.FindOffsetAsync(topic, partition, time, context.RequestAborted);
+        }
+
+        var info = await log.DescribeTopicAsync(topic, context.RequestAborted) ?? throw new TopicNotFoundException(topic);
+        return info.Partitions[partition].StartOffset;
+    }
+
+    private static async Task FollowAsync(HttpContext context, IMessageLog log, TopicName topic, int partition, long offset, int max)
+    {
+        var services = context.RequestServices;
+        var options = services.GetRequiredService<IOptions<ServerOptions>>().Value;
+        var time = services.GetRequiredService<TimeProvider>();
+        var stopping = services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
+        var token = linked.Token;
+        var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
+        var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
+        try
+        {
+            SseWriter.StartResponse(context);
+            writer.WriteRetry(SseEndpoint.RetryMs);
+            await writer.FlushAsync();
+            while (!token.IsCancellationRequested)
+            {
+                var read = await log.ReadAsync(topic, partition, offset, max, MaxReadBytes, token);
+                if (read.Records.Count == 0)
+                {
+                    // Caught up: wait for the tail (notified, not polled), with a comment now and then for proxies.
+                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    wait.CancelAfter(keepAlive);
+                    try
+                    {
+                        await log.WaitForDataAsync(topic, partition, read.NextOffset, wait.Token);
+                    }
+                    catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                    {
+                        writer.WriteComment("keep-alive");
+                        await writer.FlushAsync();
+                    }
+
+                    offset = read.NextOffset;
+                    continue;
+                }
+
+                foreach (var record in read.Records)
+                {
+                    writer.WriteEvent($"{partition}:{record.Offset}", "message", MessageJson.ToMessage(partition, record), SluiceJsonContext.Api.ReadMessage);
+                    if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
+                    {
+                        await writer.FlushAsync();
+                    }
+                }
+
+                await writer.FlushAsync();
+                offset = read.NextOffset;
+            }
+        }
+        catch (SlowConsumerException)
+        {
+            // Nothing is leased by a reader: just cut it.
+            context.Abort();
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or IOException || token.IsCancellationRequested)
+        {
+            // The client went away, or shutdown.
+        }
+        catch (Exception ex) when (ex is TopicNotFoundException or OffsetOutOfRangeException)
+        {
+            // Deleted, or retention passed the reader: end the stream; a reconnect gets the problem as an answer.
+        }
+    }
+}

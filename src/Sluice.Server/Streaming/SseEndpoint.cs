@@ -1,0 +1,289 @@
+using Microsoft.Extensions.Options;
+using Sluice.Core.Subscriptions;
+using Sluice.Core.Topics;
+using Sluice.Server.Configuration;
+using Sluice.Server.Diagnostics;
+using Sluice.Server.Hosting;
+using Sluice.Server.Problems;
+using Sluice.Server.Subscriptions;
+
+namespace Sluice.Server.Streaming;
+
+/// <summary>
+/// <c>GET .../subscriptions/{name}/events</c>: a subscription as Server-Sent Events, one <c>message</c> event per
+/// delivery with the pull's JSON object as data.
+/// <code>
+///   ReceiveAsync(100, keep-alive) ──► nothing: ": keep-alive" ──► flush
+///                                 └─► events (flush every 32 KiB and at the end) ──► written: ack=auto acks them,
+///                                                                                     ack=explicit remembers them
+///   end ──► unwritten deliveries released at once; ack=explicit keeps the written, unacked ids for a resume
+///   slow client (flush blocked past slowConsumerTimeoutMs) ──► connection aborted, everything it held released
+/// </code>
+/// Event ids are resume tokens <c>{ackId}/{consumerId}</c>: a reconnect with <c>Last-Event-ID</c> comes back as the
+/// same consumer (required by exclusive subscriptions) and the server releases what it had written after that id,
+/// which the client never received, so the stream continues right after it with no gap and no repeat.
+/// </summary>
+internal static class SseEndpoint
+{
+    public const string LastEventIdHeader = "Last-Event-ID";
+
+    /// <summary>What a browser waits before reconnecting (sent once as <c>retry:</c>).</summary>
+    public const int RetryMs = 2000;
+
+    /// <summary>Deliveries per receive: enough to amortise flushes, few enough that a slow client holds little.</summary>
+    private const int MaxBatch = 100;
+
+    /// <summary>Most written-but-unacked ids kept for a resume; beyond it the oldest are left to their ack deadline.</summary>
+    private const int MaxResumeIds = 10_000;
+
+    public static void Map(IEndpointRouteBuilder topics)
+    {
+        topics.MapGet("/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/events", (Func<HttpContext, Task>)StreamAsync)
+            .WithName("SubscriptionEvents")
+            .WithSummary("Server-Sent Events: one 'message' event per delivery; ack=explicit (default) or auto; resumable with Last-Event-ID")
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private static async Task StreamAsync(HttpContext context)
+    {
+        var topic = HttpRequestReader.Topic(context);
+        var name = HttpRequestReader.Subscription(context);
+        var autoAck = ParseAckMode(context);
+        var services = context.RequestServices;
+        var options = services.GetRequiredService<IOptions<ServerOptions>>().Value;
+
+        var lastEventId = context.Request.Headers.TryGetValue(LastEventIdHeader, out var header) ? header.ToString()
+            : context.Request.Query.TryGetValue("lastEventId", out var q) ? q.ToString() : null;
+        var (lastAckId, tokenConsumer) = ParseEventId(lastEventId);
+        var consumerId = StreamRequest.ConsumerId(context, tokenConsumer, "sse-");
+
+        var info = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
+        var registry = services.GetRequiredService<StreamRegistry>();
+        var service = services.GetRequiredService<ISubscriptionService>();
+        var lease = await registry.EnterAsync(topic, name, consumerId, context.RequestAborted);
+        try
+        {
+            await using var consumer = await service.OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
+            if (lastAckId is not null && registry.TakeResume(topic, name, consumerId) is { } previous)
+            {
+                await ReleaseAfterAsync(service, topic, name, previous, lastAckId);
+            }
+
+            var stream = new Connection(context, topic, name, consumer, autoAck, options, info.Settings.AckDeadline);
+            await stream.RunAsync(lease.TakenOver);
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Releases (for redelivery at once) what the previous stream wrote after <paramref name="lastAckId"/>: the client
+    /// never got it. What it wrote up to that id stays leased to the client. An unknown id releases everything written.
+    /// </summary>
+    private static async ValueTask ReleaseAfterAsync(ISubscriptionService service, TopicName topic, string name, IReadOnlyList<string> written, string lastAckId)
+    {
+        var index = -1;
+        for (var i = written.Count - 1; i >= 0; i--)
+        {
+            if (written[i] == lastAckId)
+            {
+                index = i;
+                break;
+            }
+        }
+
+        var release = new List<string>(written.Count - index - 1);
+        for (var i = index + 1; i < written.Count; i++)
+        {
+            release.Add(written[i]);
+        }
+
+        if (release.Count > 0)
+        {
+            // Acked or expired ids come back as unknown or expired and are left alone.
+            await service.NackAsync(topic, name, release, TimeSpan.Zero, CancellationToken.None);
+        }
+    }
+
+    private static bool ParseAckMode(HttpContext context)
+    {
+        if (!context.Request.Query.TryGetValue("ack", out var ack))
+        {
+            return false;
+        }
+
+        return ack.ToString() switch
+        {
+            "explicit" => false,
+            "auto" => true,
+            _ => throw new ProblemException(ProblemKind.InvalidParameter, $"ack must be explicit (the client acks with POST .../acks) or auto (acked once written); got '{ProblemWriter.Printable(ack.ToString(), 50)}'"),
+        };
+    }
+
+    /// <summary>An event id is <c>{ackId}/{consumerId}</c>; anything else (a browser's stale id) is ignored.</summary>
+    internal static (string? AckId, string? Consumer) ParseEventId(string? id)
+    {
+        if (string.IsNullOrEmpty(id))
+        {
+            return (null, null);
+        }
+
+        var slash = id.IndexOf('/', StringComparison.Ordinal);
+        return slash > 0 && slash < id.Length - 1 ? (id[..slash], id[(slash + 1)..]) : (null, null);
+    }
+
+    /// <summary>One connection's loop and its bookkeeping.</summary>
+    private sealed class Connection(HttpContext context, TopicName topic, string name, ISubscriptionConsumer consumer, bool autoAck, ServerOptions options, TimeSpan ackDeadline)
+    {
+        private readonly IServiceProvider _services = context.RequestServices;
+        private readonly List<string> _unconfirmed = [];
+        private readonly List<string> _written = [];
+        private readonly Queue<(string AckId, DateTimeOffset At)> _resume = new();
+
+        public async Task RunAsync(CancellationToken takenOver)
+        {
+            var service = _services.GetRequiredService<ISubscriptionService>();
+            var metrics = _services.GetRequiredService<SluiceMetrics>();
+            var streamingMetrics = _services.GetRequiredService<StreamingMetrics>();
+            var time = _services.GetRequiredService<TimeProvider>();
+            var logger = _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Sse");
+            var stopping = _services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping, consumer.Ended, takenOver);
+            var token = linked.Token;
+            var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
+            var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
+            var slow = false;
+
+            try
+            {
+                SseWriter.StartResponse(context);
+                writer.WriteRetry(RetryMs);
+                await writer.FlushAsync();
+                while (!token.IsCancellationRequested)
+                {
+                    IReadOnlyList<Delivery> batch;
+                    try
+                    {
+                        batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
+                    }
+                    catch (OperationCanceledException) when (token.IsCancellationRequested)
+                    {
+                        break;
+                    }
+
+                    if (batch.Count == 0)
+                    {
+                        writer.WriteComment("keep-alive");
+                        await writer.FlushAsync();
+                        continue;
+                    }
+
+                    foreach (var delivery in batch)
+                    {
+                        _unconfirmed.Add(delivery.AckId);
+                    }
+
+                    foreach (var delivery in batch)
+                    {
+                        writer.WriteEvent(delivery.AckId + "/" + consumer.ConsumerId, "message", MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage);
+                        _written.Add(delivery.AckId);
+                        if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
+                        {
+                            await writer.FlushAsync();
+                            await ConfirmAsync(service, time);
+                        }
+                    }
+
+                    await writer.FlushAsync();
+                    await ConfirmAsync(service, time);
+                    metrics.Delivered.Add(batch.Count);
+                }
+            }
+            catch (SlowConsumerException)
+            {
+                slow = true;
+                streamingMetrics.SlowConsumers.Add(1);
+                StreamingLog.SlowConsumerClosed(logger, "SSE", topic.ToString(), name, consumer.ConsumerId, options.SlowConsumerTimeoutMs);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or IOException || context.RequestAborted.IsCancellationRequested)
+            {
+                // The client went away mid-write.
+            }
+            finally
+            {
+                await EndAsync(service, slow);
+            }
+        }
+
+        /// <summary>Everything written so far reached the client's connection: ack it (auto) or remember it (explicit).</summary>
+        private async ValueTask ConfirmAsync(ISubscriptionService service, TimeProvider time)
+        {
+            if (_written.Count == 0)
+            {
+                return;
+            }
+
+            if (autoAck)
+            {
+                var result = await service.AckAsync(topic, name, [.. _written], CancellationToken.None);
+                _services.GetRequiredService<SluiceMetrics>().Acked.Add(result.Succeeded);
+            }
+            else
+            {
+                var now = time.GetUtcNow();
+                foreach (var id in _written)
+                {
+                    _resume.Enqueue((id, now));
+                }
+
+                // Older than the ack deadline: expired and redelivered by the engine anyway.
+                while (_resume.Count > MaxResumeIds || (_resume.Count > 0 && _resume.Peek().At + ackDeadline <= now))
+                {
+                    _resume.Dequeue();
+                }
+            }
+
+            _unconfirmed.RemoveRange(0, _written.Count);
+            _written.Clear();
+        }
+
+        private async ValueTask EndAsync(ISubscriptionService service, bool slow)
+        {
+            try
+            {
+                if (slow)
+                {
+                    // The client stopped reading: cut it and give everything it held to other consumers now.
+                    context.Abort();
+                    await consumer.ReleaseInFlightAsync(CancellationToken.None);
+                    return;
+                }
+
+                if (_unconfirmed.Count > 0)
+                {
+                    // Received from the engine but not known to have reached the client: redeliver at once.
+                    await service.NackAsync(topic, name, [.. _unconfirmed], TimeSpan.Zero, CancellationToken.None);
+                }
+
+                if (!autoAck)
+                {
+                    var ids = new List<string>(_resume.Count);
+                    foreach (var (id, _) in _resume)
+                    {
+                        ids.Add(id);
+                    }
+
+                    _services.GetRequiredService<StreamRegistry>().SaveResume(topic, name, consumer.ConsumerId, ids, ackDeadline);
+                }
+            }
+            catch (Exception ex) when (ex is SubscriptionNotFoundException or ObjectDisposedException or OperationCanceledException)
+            {
+                // Deleted subscription or engine shutting down: nothing left to release.
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+using Microsoft.Extensions.Options;
+using Sluice.Core.Topics;
+using Sluice.Server.Configuration;
+using Sluice.Server.Diagnostics;
+using Sluice.Server.Problems;
+
+namespace Sluice.Server.Streaming;
+
+/// <summary>
+/// Every open stream (SSE, WebSocket consume and produce, replay): enforces <c>streaming:maxStreams</c> and
+/// <c>streaming:maxStreamsPerSubscription</c>, lets a reconnecting SSE client take over its own consumer from a
+/// connection the server has not yet noticed is dead, and keeps, for a while after an SSE stream ends, the ack ids it
+/// wrote but were not acked (its resume record) so a reconnect with <c>Last-Event-ID</c> can release what the client
+/// never saw.
+/// </summary>
+internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, TimeProvider time, StreamingMetrics metrics, ILogger<StreamRegistry> logger)
+{
+    /// <summary>How long a stream taken over gets to end before the new one goes ahead anyway.</summary>
+    private static readonly TimeSpan TakeoverWait = TimeSpan.FromSeconds(5);
+
+    private readonly Lock _gate = new();
+    private readonly ServerOptions _options = options.Value;
+    private readonly Dictionary<(TopicName Topic, string Subscription), int> _perSubscription = [];
+    private readonly Dictionary<(TopicName Topic, string Subscription, string Consumer), StreamLease> _byConsumer = [];
+    private readonly Dictionary<(TopicName Topic, string Subscription, string Consumer), ResumeRecord> _resume = [];
+    private int _total;
+
+    public int Total
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _total;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Counts a new stream, or throws a 429 / 503 problem. With a <paramref name="consumer"/> (SSE and WebSocket consume),
+    /// a stream already open for that same consumer is ended first.
+    /// </summary>
+    public async ValueTask<StreamLease> EnterAsync(TopicName topic, string? subscription, string? consumer, CancellationToken cancellationToken)
+    {
+        if (subscription is not null && consumer is not null)
+        {
+            StreamLease? previous;
+            lock (_gate)
+            {
+                _byConsumer.TryGetValue((topic, subscription, consumer), out previous);
+            }
+
+            if (previous is not null)
+            {
+                Log.StreamTakenOver(logger, topic.ToString(), subscription, consumer);
+                previous.TakeOver();
+                try
+                {
+                    await previous.Completion.WaitAsync(TakeoverWait, cancellationToken);
+                }
+                catch (TimeoutException)
+                {
+                    // It is stuck in a write that the slow-consumer timeout will end; go ahead, the engine joins the two.
+                }
+            }
+        }
+
+        lock (_gate)
+        {
+            if (_total >= _options.MaxStreams)
+            {
+                Refuse(ProblemKind.ServerStreamLimit, $"the server has {_total} open streams, its limit (streaming:maxStreams = {_options.MaxStreams}); retry later or on another instance");
+            }
+
+            var count = 0;
+            if (subscription is not null)
+            {
+                _perSubscription.TryGetValue((topic, subscription), out count);
+                if (count >= _options.MaxStreamsPerSubscription)
+                {
+                    Refuse(ProblemKind.SubscriptionStreamLimit, $"subscription '{subscription}' on topic '{topic}' has {count} open streams, its limit (streaming:maxStreamsPerSubscription = {_options.MaxStreamsPerSubscription}); close one or retry later");
+                }
+
+                _perSubscription[(topic, subscription)] = count + 1;
+            }
+
+            _total++;
+            var lease = new StreamLease(this, topic, subscription, consumer);
+            if (subscription is not null && consumer is not null)
+            {
+                _byConsumer[(topic, subscription, consumer)] = lease;
+            }
+
+            metrics.Open.Add(1);
+            return lease;
+        }
+    }
+
+    /// <summary>Keeps the ack ids an SSE stream wrote and may still be leased, until they would have expired anyway.</summary>
+    public void SaveResume(TopicName topic, string subscription, string consumer, IReadOnlyList<string> written, TimeSpan ackDeadline)
+    {
+        lock (_gate)
+        {
+            var now = time.GetUtcNow();
+            Sweep(now);
+            if (written.Count > 0)
+            {
+                _resume[(topic, subscription, consumer)] = new ResumeRecord(written, now + ackDeadline);
+            }
+        }
+    }
+
+    /// <summary>The resume record of the consumer's last SSE stream (removed), or null.</summary>
+    public IReadOnlyList<string>? TakeResume(TopicName topic, string subscription, string consumer)
+    {
+        lock (_gate)
+        {
+            Sweep(time.GetUtcNow());
+            return _resume.Remove((topic, subscription, consumer), out var record) ? record.Written : null;
+        }
+    }
+
+    private void Sweep(DateTimeOffset now)
+    {
+        if (_resume.Count == 0)
+        {
+            return;
+        }
+
+        List<(TopicName, string, string)>? expired = null;
+        foreach (var (key, record) in _resume)
+        {
+            if (record.Expires <= now)
+            {
+                (expired ??= []).Add(key);
+            }
+        }
+
+        foreach (var key in expired ?? [])
+        {
+            _resume.Remove(key);
+        }
+    }
+
+    private void Refuse(ProblemKind kind, string detail)
+    {
+        metrics.Refused.Add(1);
+        Log.StreamRefused(logger, detail);
+        ProblemException.Throw(kind, detail);
+    }
+
+    private void Exit(StreamLease lease)
+    {
+        lock (_gate)
+        {
+            _total--;
+            if (lease.Subscription is { } subscription)
+            {
+                var key = (lease.Topic, subscription);
+                if (_perSubscription.TryGetValue(key, out var count) && count > 1)
+                {
+                    _perSubscription[key] = count - 1;
+                }
+                else
+                {
+                    _perSubscription.Remove(key);
+                }
+
+                if (lease.Consumer is { } consumer && _byConsumer.TryGetValue((lease.Topic, subscription, consumer), out var current) && current == lease)
+                {
+                    _byConsumer.Remove((lease.Topic, subscription, consumer));
+                }
+            }
+        }
+
+        metrics.Open.Add(-1);
+    }
+
+    private sealed record ResumeRecord(IReadOnlyList<string> Written, DateTimeOffset Expires);
+
+    /// <summary>One counted stream; disposing it frees its place.</summary>
+    internal sealed class StreamLease : IDisposable
+    {
+        // Never disposed: it has no timer, and a takeover may race the end of the stream it cancels.
+        private readonly CancellationTokenSource _takeover = new();
+        private readonly StreamRegistry _registry;
+        private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _disposed;
+
+        public StreamLease(StreamRegistry registry, TopicName topic, string? subscription, string? consumer)
+        {
+            _registry = registry;
+            Topic = topic;
+            Subscription = subscription;
+            Consumer = consumer;
+            TakenOver = _takeover.Token;
+        }
+
+        public TopicName Topic { get; }
+
+        public string? Subscription { get; }
+
+        public string? Consumer { get; }
+
+        /// <summary>Cancelled when a newer stream of the same consumer takes over.</summary>
+        public CancellationToken TakenOver { get; }
+
+        public Task Completion => _completion.Task;
+
+        public void TakeOver() => _takeover.Cancel();
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                _registry.Exit(this);
+                _completion.TrySetResult();
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = LogEvents.StreamRefused, Level = LogLevel.Warning, Message = "Stream refused: {Detail}")]
+        public static partial void StreamRefused(ILogger logger, string detail);
+
+        [LoggerMessage(EventId = LogEvents.StreamTakenOver, Level = LogLevel.Information, Message = "A new stream of consumer {Consumer} on {Topic} subscription {Subscription} ends its previous one")]
+        public static partial void StreamTakenOver(ILogger logger, string topic, string subscription, string consumer);
+    }
+}

@@ -1,0 +1,151 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Sluice.Core.Subscriptions;
+using Sluice.Core.Topics;
+using Sluice.Server.Problems;
+using Sluice.Server.Subscriptions;
+using Sluice.Server.Topics;
+
+namespace Sluice.Server.Streaming;
+
+/// <summary>
+/// Query parameters shared by the SSE and WebSocket consumers. Everything is in the query, not in headers, because a
+/// browser's <c>EventSource</c> and <c>WebSocket</c> cannot set headers.
+/// </summary>
+internal static class StreamRequest
+{
+    /// <summary>
+    /// Reserved for the access token once authentication exists (browsers cannot send an Authorization header on
+    /// these routes). Accepted and ignored until then; never logged.
+    /// </summary>
+    public const string AccessTokenParameter = "access_token";
+
+    /// <summary>
+    /// The consumer id: <c>?consumer=</c> (or the pull's <c>Sluice-Consumer-Id</c> header, for clients that can send
+    /// one), else <paramref name="fallback"/>, else a new per-connection id.
+    /// </summary>
+    public static string ConsumerId(HttpContext context, string? fallback, string prefix)
+    {
+        var request = context.Request;
+        if (request.Query.TryGetValue("consumer", out var given) || request.Headers.TryGetValue(Subscriptions.SubscriptionEndpoints.ConsumerIdHeader, out given))
+        {
+            var id = given.ToString();
+            if (!IsValidConsumerId(id))
+            {
+                ProblemException.Throw(ProblemKind.InvalidParameter, "consumer must be 1 to 255 printable ASCII characters");
+            }
+
+            return id;
+        }
+
+        if (fallback is not null && IsValidConsumerId(fallback))
+        {
+            return fallback;
+        }
+
+        // 96 random bits: unguessable, so one client cannot take over another's stream by naming its consumer.
+        return prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+    }
+
+    public static bool IsValidConsumerId(string id)
+    {
+        if (id.Length is 0 or > 255)
+        {
+            return false;
+        }
+
+        foreach (var c in id)
+        {
+            if (c is < '!' or > '~')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// Creates the subscription on first use with <c>?type=</c> and <c>?position=</c> (defaults otherwise); an existing
+    /// subscription keeps its position, and a <c>type</c> different from its own is refused.
+    /// </summary>
+    public static async ValueTask<SubscriptionInfo> EnsureSubscriptionAsync(HttpContext context, TopicName topic, string name)
+    {
+        var services = context.RequestServices;
+        var query = context.Request.Query;
+        SubscriptionType? type = query.TryGetValue("type", out var t) ? ParseType(t.ToString()) : null;
+        StartPosition? position = query.TryGetValue("position", out var p) ? ParsePosition(p.ToString()) : null;
+        await services.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: true, context.RequestAborted);
+
+        var service = services.GetRequiredService<ISubscriptionService>();
+        var directory = services.GetRequiredService<SubscriptionDirectory>();
+        var existing = await service.GetAsync(topic, name, context.RequestAborted);
+        if (existing is not null)
+        {
+            if (type is { } wanted && wanted != existing.Settings.Type)
+            {
+                ProblemException.Throw(ProblemKind.SubscriptionBusy, $"subscription '{name}' exists with type {TypeName(existing.Settings.Type)}, not {TypeName(wanted)}; omit type, or change it with PUT while no consumer is connected");
+            }
+
+            return existing;
+        }
+
+        var settings = directory.DefaultSettings with
+        {
+            Type = type ?? directory.DefaultSettings.Type,
+            Position = position ?? directory.DefaultSettings.Position,
+        };
+        var info = await service.CreateOrUpdateAsync(topic, name, settings, context.RequestAborted);
+        directory.Remember(topic, name);
+        return info;
+    }
+
+    /// <summary><c>earliest</c>, <c>latest</c>, an offset (every partition), or a time (ISO-8601 or epoch milliseconds).</summary>
+    public static StartPosition ParsePosition(string value)
+    {
+        if (string.Equals(value, "earliest", StringComparison.OrdinalIgnoreCase))
+        {
+            return StartPosition.Earliest;
+        }
+
+        if (string.Equals(value, "latest", StringComparison.OrdinalIgnoreCase))
+        {
+            return StartPosition.Latest;
+        }
+
+        if (long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
+        {
+            return StartPosition.AtOffset(offset);
+        }
+
+        if (ParseTime(value) is { } time)
+        {
+            return StartPosition.AtTime(time);
+        }
+
+        throw new ProblemException(ProblemKind.InvalidParameter, $"position must be earliest, latest, an offset, or a time (ISO-8601 such as 2026-01-01T00:00:00Z); got '{ProblemWriter.Printable(value, 50)}'");
+    }
+
+    /// <summary>An ISO-8601 time, or null.</summary>
+    public static DateTimeOffset? ParseTime(string value)
+        => value.Contains('-', StringComparison.Ordinal) && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t)
+            ? t
+            : null;
+
+    private static SubscriptionType ParseType(string type) => type switch
+    {
+        "exclusive" => SubscriptionType.Exclusive,
+        "failover" => SubscriptionType.Failover,
+        "shared" => SubscriptionType.Shared,
+        "key_shared" => SubscriptionType.KeyShared,
+        _ => throw new ProblemException(ProblemKind.InvalidParameter, $"type must be exclusive, failover, shared or key_shared; got '{ProblemWriter.Printable(type, 50)}'"),
+    };
+
+    private static string TypeName(SubscriptionType type) => type switch
+    {
+        SubscriptionType.Exclusive => "exclusive",
+        SubscriptionType.Failover => "failover",
+        SubscriptionType.KeyShared => "key_shared",
+        _ => "shared",
+    };
+}

@@ -1,0 +1,58 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Sluice.Server.Problems;
+
+namespace Sluice.Server.Streaming;
+
+/// <summary>A message read without a subscription: a pulled message's fields less <c>ackId</c> and <c>deliveryAttempt</c>.</summary>
+internal sealed record ReadMessage(
+    string Id,
+    int Partition,
+    long Offset,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Key,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? KeyEncoding,
+    string? Value,
+    string ValueEncoding,
+    Dictionary<string, string> Headers,
+    DateTimeOffset PublishTime);
+
+/// <summary>Answer of <c>GET .../messages?partition=&amp;offset=</c>: continue with <c>offset=nextOffset</c>.</summary>
+internal sealed record ReadResponse(List<ReadMessage> Messages, int Partition, long NextOffset, long EndOffset);
+
+/// <summary>
+/// A frame a WebSocket consumer sends: <c>{"ack":[ids]}</c>, <c>{"nack":[ids],"delayMs":n}</c> or <c>{"permits":n}</c>
+/// (several fields in one frame are applied in that order).
+/// </summary>
+internal sealed record ConsumerFrame(List<string>? Ack, List<string>? Nack, long? DelayMs, int? Permits);
+
+/// <summary>The server's answer to a consumer's ack or nack frame.</summary>
+internal sealed record AckFrame(
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Acked,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Nacked,
+    IReadOnlyList<string> Unknown,
+    IReadOnlyList<string> Expired);
+
+/// <summary>A problem sent on a WebSocket (a bad frame) before the server closes it or, for produce, as a receipt's error.</summary>
+internal sealed record ErrorFrame(ProblemResponse Error);
+
+/// <summary>
+/// A produce frame with <c>?envelope=json</c>: the fields of a batch record plus a client-chosen <c>correlationId</c>
+/// echoed in the receipt.
+/// </summary>
+internal sealed record ProduceFrame(
+    string? CorrelationId,
+    string? Key,
+    JsonElement? Value,
+    string? ValueBase64,
+    Dictionary<string, string>? Headers,
+    int? Partition);
+
+/// <summary>One receipt per produce frame, in frame order: the message's id once durable, or the error that refused it.</summary>
+internal sealed record ProduceReceipt(
+    long Seq,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CorrelationId,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Id,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Partition,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Offset,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? Timestamp,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProblemResponse? Error);

@@ -1,0 +1,418 @@
+using System.Net.WebSockets;
+using System.Text.Json;
+using Microsoft.Extensions.Options;
+using Sluice.Core.Subscriptions;
+using Sluice.Core.Topics;
+using Sluice.Server.Configuration;
+using Sluice.Server.Diagnostics;
+using Sluice.Server.Hosting;
+using Sluice.Server.Problems;
+using Sluice.Server.Subscriptions;
+
+namespace Sluice.Server.Streaming;
+
+/// <summary>
+/// <c>GET .../subscriptions/{name}/ws</c>: a subscription over one WebSocket.
+/// <code>
+///   send loop:    wait until unacked &lt; permits ──► ReceiveAsync(permits - unacked) ──► one text frame per message
+///   receive loop: {"ack":[...]} / {"nack":[...],"delayMs":n} ──► engine ──► {"acked"|"nacked", unknown, expired}
+///                 {"permits":n} ──► the window; wakes the send loop
+///   end (close, slow client, shutdown, subscription deleted) ──► everything still unacked is released at once
+/// </code>
+/// </summary>
+internal static class WebSocketConsumeEndpoint
+{
+    /// <summary>The window before the client sets one (<c>?permits=</c> sets it from the start).</summary>
+    public const int DefaultPermits = 100;
+
+    public const int MaxPermits = 100_000;
+
+    /// <summary>Deliveries per receive.</summary>
+    private const int MaxBatch = 500;
+
+    /// <summary>4 MiB: room for 10,000 ack ids, the limit of a POST ack.</summary>
+    private const int MaxClientFrameBytes = 4 * 1024 * 1024;
+
+    /// <summary>How long the send loop waits for messages before looking again (shutdown, window changes).</summary>
+    private static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(5);
+
+    public static void Map(IEndpointRouteBuilder topics)
+    {
+        topics.MapGet("/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/ws", (Func<HttpContext, Task>)ConsumeAsync)
+            .WithName("SubscriptionWebSocket")
+            .WithSummary("WebSocket consumer: message frames out; {\"ack\":[...]}, {\"nack\":[...],\"delayMs\":n} and {\"permits\":n} frames in")
+            .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
+            .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+    }
+
+    private static async Task ConsumeAsync(HttpContext context)
+    {
+        RequireWebSocket(context);
+        var topic = HttpRequestReader.Topic(context);
+        var name = HttpRequestReader.Subscription(context);
+        var permits = HttpRequestReader.QueryInt(context, "permits", 0, MaxPermits) ?? DefaultPermits;
+        var consumerId = StreamRequest.ConsumerId(context, null, "ws-");
+        var services = context.RequestServices;
+        var info = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
+        var lease = await services.GetRequiredService<StreamRegistry>().EnterAsync(topic, name, consumerId, context.RequestAborted);
+        try
+        {
+            await using var consumer = await services.GetRequiredService<ISubscriptionService>().OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
+            using var socket = await context.WebSockets.AcceptWebSocketAsync();
+            var session = new Session(context, socket, topic, name, consumer, permits, info.Settings.AckDeadline);
+            await session.RunAsync(lease.TakenOver);
+        }
+        finally
+        {
+            lease.Dispose();
+        }
+    }
+
+    internal static void RequireWebSocket(HttpContext context)
+    {
+        if (!context.WebSockets.IsWebSocketRequest)
+        {
+            ProblemException.Throw(ProblemKind.BadRequest, $"{context.Request.Path} is a WebSocket endpoint: send GET with Upgrade: websocket");
+        }
+    }
+
+    private sealed class Session(HttpContext context, WebSocket socket, TopicName topic, string name, ISubscriptionConsumer consumer, int permits, TimeSpan ackDeadline)
+    {
+        private readonly IServiceProvider _services = context.RequestServices;
+        private readonly ServerOptions _options = context.RequestServices.GetRequiredService<IOptions<ServerOptions>>().Value;
+        private readonly TimeProvider _time = context.RequestServices.GetRequiredService<TimeProvider>();
+        private readonly SemaphoreSlim _sendLock = new(1, 1);
+        private readonly SemaphoreSlim _changed = new(0);
+        private readonly Lock _gate = new();
+
+        // Ack ids out on this socket and when they were sent: an id older than the ack deadline has expired (the
+        // engine redelivers it), so it stops counting against the window even if the client never answers it.
+        private readonly Dictionary<string, DateTimeOffset> _outstanding = new(StringComparer.Ordinal);
+        private int _permits = permits;
+
+        public async Task RunAsync(CancellationToken takenOver)
+        {
+            var logger = _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.WebSocket");
+            var stopping = _services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+
+            // Separate tokens: cancelling a WebSocket receive aborts the socket, so the receive loop is cancelled only
+            // after the close handshake has had its chance; the send loop stops first.
+            using var sending = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping, consumer.Ended, takenOver);
+            using var receiving = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+            var slow = false;
+            (WebSocketCloseStatus Status, string Reason)? close = null;
+
+            var receive = ReceiveLoopAsync(receiving.Token);
+            var send = SendLoopAsync(sending.Token);
+            try
+            {
+                close = await await Task.WhenAny(receive, send);
+            }
+            catch (SlowConsumerException)
+            {
+                slow = true;
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+            {
+                // The client went away, or the stream was ended (shutdown, deleted, taken over): closed below.
+            }
+            catch (Exception ex)
+            {
+                StreamingLog.StreamFailed(logger, "WebSocket consume", topic.ToString(), ex);
+                close = (WebSocketCloseStatus.InternalServerError, "internal error; it is logged");
+            }
+
+            await sending.CancelAsync();
+            try
+            {
+                await send;
+            }
+            catch (SlowConsumerException)
+            {
+                slow = true;
+            }
+            catch (Exception)
+            {
+                // Ended by the cancel above, or the socket is gone.
+            }
+
+            try
+            {
+                // Whatever this socket still holds unacked goes back to the subscription now.
+                await consumer.ReleaseInFlightAsync(CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is SubscriptionNotFoundException or ObjectDisposedException)
+            {
+                // Nothing left to release.
+            }
+
+            if (slow)
+            {
+                _services.GetRequiredService<StreamingMetrics>().SlowConsumers.Add(1);
+                StreamingLog.SlowConsumerClosed(logger, "WebSocket", topic.ToString(), name, consumer.ConsumerId, _options.SlowConsumerTimeoutMs);
+                socket.Abort();
+                await receiving.CancelAsync();
+                await Quietly(receive);
+                return;
+            }
+
+            close ??= stopping.IsCancellationRequested ? (WebSocketCloseStatus.EndpointUnavailable, "server shutting down")
+                : consumer.Ended.IsCancellationRequested ? (WebSocketCloseStatus.NormalClosure, "subscription ended")
+                : takenOver.IsCancellationRequested ? (WebSocketCloseStatus.PolicyViolation, "another connection took over this consumer")
+                : (WebSocketCloseStatus.NormalClosure, "");
+            await CloseAsync(close.Value.Status, close.Value.Reason);
+
+            // Give the client a moment to answer the close, then stop reading.
+            await Task.WhenAny(receive, Task.Delay(TimeSpan.FromSeconds(2), CancellationToken.None));
+            await receiving.CancelAsync();
+            await Quietly(receive);
+        }
+
+        private async Task<(WebSocketCloseStatus, string)?> ReceiveLoopAsync(CancellationToken token)
+        {
+            var service = _services.GetRequiredService<ISubscriptionService>();
+            while (!token.IsCancellationRequested)
+            {
+                (byte[] Payload, WebSocketMessageType Type)? frame;
+                try
+                {
+                    frame = await WebSocketFrames.ReceiveAsync(socket, MaxClientFrameBytes, token);
+                }
+                catch (FrameTooLargeException ex)
+                {
+                    return await RefuseAsync(WebSocketCloseStatus.MessageTooBig, ProblemKind.InvalidParameter, ex.Message, token);
+                }
+
+                if (frame is not { } f)
+                {
+                    return (WebSocketCloseStatus.NormalClosure, "");
+                }
+
+                ConsumerFrame? parsed;
+                try
+                {
+                    parsed = f.Type == WebSocketMessageType.Text ? JsonSerializer.Deserialize(f.Payload, SluiceJsonContext.Api.ConsumerFrame) : null;
+                }
+                catch (JsonException ex)
+                {
+                    return await RefuseAsync(WebSocketCloseStatus.InvalidPayloadData, ProblemKind.MalformedJson, $"a frame must be a JSON object such as {{\"ack\":[\"...\"]}}: {ex.Message}", token);
+                }
+
+                if (parsed is null || (parsed.Ack is null && parsed.Nack is null && parsed.Permits is null))
+                {
+                    return await RefuseAsync(WebSocketCloseStatus.InvalidPayloadData, ProblemKind.InvalidParameter, "a frame must be a JSON text frame: {\"ack\":[ids]}, {\"nack\":[ids],\"delayMs\":n} or {\"permits\":n}", token);
+                }
+
+                if (Validate(parsed) is { } problem)
+                {
+                    return await RefuseAsync(WebSocketCloseStatus.PolicyViolation, ProblemKind.InvalidParameter, problem, token);
+                }
+
+                if (parsed.Ack is { Count: > 0 } acks)
+                {
+                    var result = await service.AckAsync(topic, name, acks, token);
+                    _services.GetRequiredService<SluiceMetrics>().Acked.Add(result.Succeeded);
+                    Settle(acks);
+                    await SendJsonAsync(new AckFrame(result.Succeeded, null, result.Unknown, result.Expired), SluiceJsonContext.Api.AckFrame, token);
+                }
+
+                if (parsed.Nack is { Count: > 0 } nacks)
+                {
+                    var result = await service.NackAsync(topic, name, nacks, TimeSpan.FromMilliseconds(parsed.DelayMs ?? 0), token);
+                    Settle(nacks);
+                    await SendJsonAsync(new AckFrame(null, result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.AckFrame, token);
+                }
+
+                if (parsed.Permits is { } n)
+                {
+                    lock (_gate)
+                    {
+                        _permits = n;
+                    }
+
+                    Wake();
+                }
+            }
+
+            return null;
+        }
+
+        private static string? Validate(ConsumerFrame frame)
+        {
+            if (frame.Permits is { } p && (p < 0 || p > MaxPermits))
+            {
+                return $"permits must be between 0 and {MaxPermits}; got {p}";
+            }
+
+            if (frame.DelayMs is { } d && (d < 0 || d > 43_200_000))
+            {
+                return $"delayMs must be between 0 and 43200000 (12 h); got {d}";
+            }
+
+            var count = (frame.Ack?.Count ?? 0) + (frame.Nack?.Count ?? 0);
+            if (count > SubscriptionEndpoints.MaxAckIds)
+            {
+                return $"at most {SubscriptionEndpoints.MaxAckIds} ack ids per frame; got {count}";
+            }
+
+            foreach (var id in (IEnumerable<string?>?)frame.Ack ?? [])
+            {
+                if (string.IsNullOrEmpty(id))
+                {
+                    return "ack ids must be non-empty strings";
+                }
+            }
+
+            foreach (var id in (IEnumerable<string?>?)frame.Nack ?? [])
+            {
+                if (string.IsNullOrEmpty(id))
+                {
+                    return "ack ids must be non-empty strings";
+                }
+            }
+
+            return null;
+        }
+
+        private async Task<(WebSocketCloseStatus, string)?> SendLoopAsync(CancellationToken token)
+        {
+            var timeout = TimeSpan.FromMilliseconds(_options.SlowConsumerTimeoutMs);
+            var metrics = _services.GetRequiredService<SluiceMetrics>();
+            while (!token.IsCancellationRequested)
+            {
+                int room;
+                lock (_gate)
+                {
+                    ExpireLocked();
+                    room = _permits - _outstanding.Count;
+                }
+
+                if (room <= 0)
+                {
+                    // Woken by an ack, a nack or a new window; the timeout lets expired ids free their place.
+                    await _changed.WaitAsync(TimeSpan.FromSeconds(1), token);
+                    continue;
+                }
+
+                IReadOnlyList<Delivery> batch;
+                try
+                {
+                    batch = await consumer.ReceiveAsync(Math.Min(room, MaxBatch), ReceiveWait, token);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    return null;
+                }
+
+                if (batch.Count == 0)
+                {
+                    continue;
+                }
+
+                var now = _time.GetUtcNow();
+                lock (_gate)
+                {
+                    foreach (var delivery in batch)
+                    {
+                        _outstanding[delivery.AckId] = now;
+                    }
+                }
+
+                foreach (var delivery in batch)
+                {
+                    var payload = JsonSerializer.SerializeToUtf8Bytes(MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage);
+                    await WebSocketFrames.SendAsync(socket, payload, _sendLock, timeout, _time, token);
+                }
+
+                metrics.Delivered.Add(batch.Count);
+            }
+
+            return null;
+        }
+
+        private void Settle(List<string> ids)
+        {
+            lock (_gate)
+            {
+                foreach (var id in ids)
+                {
+                    _outstanding.Remove(id);
+                }
+            }
+
+            Wake();
+        }
+
+        private void ExpireLocked()
+        {
+            if (_outstanding.Count == 0)
+            {
+                return;
+            }
+
+            var cutoff = _time.GetUtcNow() - ackDeadline;
+            List<string>? expired = null;
+            foreach (var (id, sent) in _outstanding)
+            {
+                if (sent <= cutoff)
+                {
+                    (expired ??= []).Add(id);
+                }
+            }
+
+            foreach (var id in expired ?? [])
+            {
+                _outstanding.Remove(id);
+            }
+        }
+
+        private void Wake()
+        {
+            if (_changed.CurrentCount == 0)
+            {
+                _changed.Release();
+            }
+        }
+
+        private ValueTask SendJsonAsync<T>(T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, CancellationToken token)
+            => WebSocketFrames.SendAsync(socket, JsonSerializer.SerializeToUtf8Bytes(value, typeInfo), _sendLock, TimeSpan.FromMilliseconds(_options.SlowConsumerTimeoutMs), _time, token);
+
+        private async Task<(WebSocketCloseStatus, string)?> RefuseAsync(WebSocketCloseStatus status, ProblemKind kind, string detail, CancellationToken token)
+        {
+            var problem = new ProblemResponse(kind.Type, kind.Title, kind.Status, ProblemWriter.Printable(detail), ProblemWriter.Printable(context.Request.Path.Value));
+            await SendJsonAsync(new ErrorFrame(problem), SluiceJsonContext.Api.ErrorFrame, token);
+            return (status, kind.Name);
+        }
+
+        private async Task CloseAsync(WebSocketCloseStatus status, string reason)
+        {
+            if (socket.State is not (WebSocketState.Open or WebSocketState.CloseReceived))
+            {
+                return;
+            }
+
+            try
+            {
+                // Bounded: a client that never answers the close must not hold up shutdown.
+                using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await socket.CloseOutputAsync(status, reason, cts.Token);
+            }
+            catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or IOException)
+            {
+                socket.Abort();
+            }
+        }
+
+        private static async Task Quietly(Task task)
+        {
+            try
+            {
+                await task;
+            }
+            catch (Exception)
+            {
+                // Already handled (or irrelevant) once the session is ending.
+            }
+        }
+    }
+}

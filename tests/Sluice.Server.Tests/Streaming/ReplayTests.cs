@@ -1,0 +1,94 @@
+using System.Net;
+using Sluice.Server.Tests.Infrastructure;
+
+namespace Sluice.Server.Tests.Streaming;
+
+public sealed class ReplayTests(StreamingServer fixture, ITestOutputHelper output) : IClassFixture<StreamingServer>, IAsyncLifetime
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+
+    private HttpClient Client => fixture.Client;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
+    {
+        fixture.Server.WriteOutputTo(output, 30);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Read_ByOffsetAndByTime_WithoutASubscription()
+    {
+        var topic = await fixture.NewTopicAsync();
+        await fixture.ProduceManyAsync(topic, 5);
+        await Task.Delay(50);
+        var middle = DateTimeOffset.UtcNow;
+        await Task.Delay(50);
+        await fixture.ProduceManyAsync(topic, 5, start: 5);
+
+        var page = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/messages?partition=0&offset=3&max=4"));
+        Assert.Equal([3L, 4, 5, 6], page.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("offset").GetInt64()));
+        Assert.Equal(7, page.GetProperty("nextOffset").GetInt64());
+        Assert.Equal("m3", page.GetProperty("messages")[0].GetProperty("value").GetString());
+        Assert.False(page.GetProperty("messages")[0].TryGetProperty("ackId", out _));
+
+        var fromTime = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/messages?from={Uri.EscapeDataString(middle.ToString("O"))}"));
+        Assert.Equal(5, fromTime.GetProperty("messages")[0].GetProperty("offset").GetInt64());
+        var fromMs = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/messages?from={middle.ToUnixTimeMilliseconds()}&max=2"));
+        Assert.Equal([5L, 6], fromMs.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("offset").GetInt64()));
+
+        // Reading consumed nothing: a subscription from earliest still gets all ten.
+        await Client.PutSubscriptionAsync(topic, "s", new { position = "earliest" });
+        Assert.Equal(10, (await Client.DrainAsync(topic, "s", 10)).Count);
+    }
+
+    [Fact]
+    public async Task Read_BadInput_IsAProblemOfTheRightKind()
+    {
+        var topic = await fixture.NewTopicAsync(partitions: 2);
+        await fixture.ProduceManyAsync(topic, 2);
+        await Expect($"/v1/topics/{topic}/messages", HttpStatusCode.BadRequest, "invalid-parameter");
+        await Expect($"/v1/topics/{topic}/messages?partition=5", HttpStatusCode.NotFound, "partition-not-found");
+        await Expect($"/v1/topics/{topic}/messages?partition=0&offset=99", HttpStatusCode.BadRequest, "offset-out-of-range");
+        await Expect($"/v1/topics/{topic}/messages?partition=0&offset=0&from=0", HttpStatusCode.BadRequest, "invalid-parameter");
+        await Expect($"/v1/topics/{topic}/messages?partition=0&from=soon", HttpStatusCode.BadRequest, "invalid-parameter");
+        await Expect($"/v1/topics/tests/ns/none-{Guid.NewGuid():N}/messages", HttpStatusCode.NotFound, "topic-not-found");
+
+        async Task Expect(string path, HttpStatusCode status, string kind)
+        {
+            using var response = await Client.GetAsync(path);
+            var body = await SluiceApi.ReadJsonAsync(response);
+            Assert.True(status == response.StatusCode, $"{path}: {(int)response.StatusCode} {body}");
+            Assert.Equal("urn:sluice:problem:" + kind, body.GetProperty("type").GetString());
+        }
+    }
+
+    [Fact]
+    public async Task ReadAsSse_FollowsTheTail_AndResumesAfterLastEventId()
+    {
+        var topic = await fixture.NewTopicAsync();
+        await fixture.ProduceManyAsync(topic, 3);
+        var path = $"/v1/topics/{topic}/messages?partition=0&offset=1";
+
+        string? last;
+        await using (var sse = await SseClient.OpenAsync(fixture.BaseAddress, path))
+        {
+            var existing = await sse.MessagesAsync(2, Wait);
+            Assert.Equal(["m1", "m2"], existing.Select(e => e.Json.GetProperty("value").GetString()));
+            Assert.Equal("0:2", existing[^1].Id);
+
+            // At the end it waits for new messages and sends them as they come.
+            var next = sse.MessagesAsync(2, Wait);
+            await Task.Delay(200);
+            await fixture.ProduceManyAsync(topic, 2, start: 3);
+            Assert.Equal(["m3", "m4"], (await next).Select(e => e.Json.GetProperty("value").GetString()));
+            last = sse.LastEventId;
+        }
+
+        await fixture.ProduceManyAsync(topic, 1, start: 5);
+        await using var resumed = await SseClient.OpenAsync(fixture.BaseAddress, path, last);
+        var after = await resumed.MessagesAsync(1, Wait);
+        Assert.Equal("m5", after[0].Json.GetProperty("value").GetString());
+    }
+}

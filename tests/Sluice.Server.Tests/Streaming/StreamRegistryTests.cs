@@ -1,0 +1,71 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Sluice.Core.Topics;
+using Sluice.Server.Configuration;
+using Sluice.Server.Problems;
+using Sluice.Server.Streaming;
+
+namespace Sluice.Server.Tests.Streaming;
+
+public sealed class StreamRegistryTests
+{
+    private static readonly TopicName Topic = new("t", "n", "x");
+
+    [Fact]
+    public async Task Limits_RefuseWithStableProblemTypes_AndFreeOnDispose()
+    {
+        var registry = NewRegistry(maxStreams: 3, perSubscription: 2);
+        var a = await registry.EnterAsync(Topic, "s", "c1", CancellationToken.None);
+        var b = await registry.EnterAsync(Topic, "s", "c2", CancellationToken.None);
+        var perSubscription = await Assert.ThrowsAsync<ProblemException>(() => registry.EnterAsync(Topic, "s", "c3", CancellationToken.None).AsTask());
+        Assert.Equal("urn:sluice:problem:subscription-stream-limit", perSubscription.Kind.Type);
+        Assert.Equal(429, perSubscription.Kind.Status);
+
+        var c = await registry.EnterAsync(Topic, null, null, CancellationToken.None);
+        var total = await Assert.ThrowsAsync<ProblemException>(() => registry.EnterAsync(Topic, "other", "c4", CancellationToken.None).AsTask());
+        Assert.Equal("urn:sluice:problem:server-stream-limit", total.Kind.Type);
+        Assert.Equal(503, total.Kind.Status);
+
+        a.Dispose();
+        using var d = await registry.EnterAsync(Topic, "s", "c5", CancellationToken.None);
+        Assert.Equal(3, registry.Total);
+        b.Dispose();
+        c.Dispose();
+    }
+
+    [Fact]
+    public async Task SameConsumer_TakesOverItsPreviousStream()
+    {
+        var registry = NewRegistry(maxStreams: 10, perSubscription: 1);
+        var first = await registry.EnterAsync(Topic, "s", "c1", CancellationToken.None);
+        using var _ = first.TakenOver.Register(first.Dispose);
+        using var second = await registry.EnterAsync(Topic, "s", "c1", CancellationToken.None);
+        Assert.True(first.TakenOver.IsCancellationRequested || first.Completion.IsCompleted);
+        Assert.Equal(1, registry.Total);
+    }
+
+    [Fact]
+    public void ResumeRecord_IsTakenOnce()
+    {
+        var registry = NewRegistry(maxStreams: 10, perSubscription: 10);
+        registry.SaveResume(Topic, "s", "c1", ["a", "b"], TimeSpan.FromMinutes(1));
+        Assert.Equal(["a", "b"], registry.TakeResume(Topic, "s", "c1"));
+        Assert.Null(registry.TakeResume(Topic, "s", "c1"));
+    }
+
+    private static StreamRegistry NewRegistry(int maxStreams, int perSubscription)
+    {
+        var options = Options.Create(new ServerOptions { MaxStreams = maxStreams, MaxStreamsPerSubscription = perSubscription });
+        return new StreamRegistry(options, TimeProvider.System, new StreamingMetrics(new MeterFactory()), NullLogger<StreamRegistry>.Instance);
+    }
+
+    private sealed class MeterFactory : IMeterFactory
+    {
+        public Meter Create(MeterOptions options) => new(options);
+
+        public void Dispose()
+        {
+        }
+    }
+}

@@ -1,0 +1,217 @@
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using Sluice.Server.Tests.Infrastructure;
+
+namespace Sluice.Server.Tests.Streaming;
+
+public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper output) : IClassFixture<StreamingServer>, IAsyncLifetime
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
+
+    private HttpClient Client => fixture.Client;
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync()
+    {
+        fixture.Server.WriteOutputTo(output, 30);
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Consumer_WithPermits10_NeverHoldsMoreThan10Unacked_AndGetsEverything()
+    {
+        const int Total = 60;
+        var topic = await fixture.NewTopicAsync(partitions: 2);
+        await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
+        await fixture.ProduceManyAsync(topic, Total);
+
+        // No window until the client grants one.
+        await using var ws = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=0");
+        await Assert.ThrowsAsync<TimeoutException>(() => ws.ReceiveAsync(TimeSpan.FromMilliseconds(300)));
+        await ws.SendJsonAsync(new { permits = 10 });
+
+        var unacked = new List<string>();
+        var values = new HashSet<string>();
+        var maxUnacked = 0;
+        var stalls = 0;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (values.Count < Total)
+        {
+            JsonElement frame;
+            try
+            {
+                frame = (await ws.ReceiveAsync(TimeSpan.FromMilliseconds(400)))!.Value;
+            }
+            catch (TimeoutException)
+            {
+                // Quiet: either the window is full (the server waits for acks) or the machine is slow.
+                Assert.True(DateTime.UtcNow < deadline, $"got {values.Count} of {Total} within 30 s");
+                if (unacked.Count < 10)
+                {
+                    continue;
+                }
+
+                // Full: ack half of what is held.
+                stalls++;
+                var acking = unacked.Take(5).ToList();
+                unacked.RemoveRange(0, 5);
+                await ws.SendJsonAsync(new { ack = acking });
+                continue;
+            }
+
+            if (frame.TryGetProperty("ackId", out var ackId))
+            {
+                unacked.Add(ackId.GetString()!);
+                values.Add(frame.GetProperty("value").GetString()!);
+                maxUnacked = Math.Max(maxUnacked, unacked.Count);
+                Assert.True(unacked.Count <= 10, $"{unacked.Count} unacked on the socket with permits 10");
+            }
+            else
+            {
+                Assert.True(frame.GetProperty("acked").GetInt32() > 0, frame.ToString());
+            }
+        }
+
+        Assert.Equal(10, maxUnacked);
+        Assert.True(stalls >= 5, $"the window stopped the stream {stalls} times");
+        Assert.Equal(Total, values.Count);
+    }
+
+    [Fact]
+    public async Task Consumer_NackOnTheSocket_Redelivers_AndCloseReleasesWhatItHeld()
+    {
+        var topic = await fixture.NewTopicAsync();
+        await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
+        await fixture.ProduceManyAsync(topic, 3);
+
+        await using (var ws = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=1"))
+        {
+            var first = (await ws.ReceiveAsync(Wait))!.Value;
+            Assert.Equal("m0", first.GetProperty("value").GetString());
+            await ws.SendJsonAsync(new { nack = new[] { first.GetProperty("ackId").GetString() }, delayMs = 0 });
+            var answer = (await ws.ReceiveAsync(Wait))!.Value;
+            Assert.Equal(1, answer.GetProperty("nacked").GetInt32());
+            var again = (await ws.ReceiveAsync(Wait))!.Value;
+            Assert.Equal("m0", again.GetProperty("value").GetString());
+            Assert.Equal(2, again.GetProperty("deliveryAttempt").GetInt32());
+
+            // A malformed frame: a problem frame, then the server closes.
+            await ws.SendTextAsync("{\"ack\": 5}");
+            var problem = (await ws.ReceiveAsync(Wait))!.Value;
+            Assert.Equal("urn:sluice:problem:malformed-json", problem.GetProperty("error").GetProperty("type").GetString());
+            Assert.Null(await ws.ReceiveAsync(Wait));
+            Assert.Equal(WebSocketCloseStatus.InvalidPayloadData, ws.Socket.CloseStatus);
+        }
+
+        // The closed socket's unacked message went back at once: a pull gets all three now, not after the deadline.
+        var drained = await Client.DrainAsync(topic, "s", 3, consumer: "puller");
+        Assert.Equal(["m0", "m1", "m2"], drained.Select(m => m.Value()).Order());
+    }
+
+    [Fact]
+    public async Task StalledReader_IsDisconnected_AndItsMessagesRedeliveredToAnotherConsumer()
+    {
+        // 60 x 256 KiB = 15 MiB: more than loopback socket buffers hold, so the server's send blocks.
+        const int Count = 60;
+        var topic = await fixture.NewTopicAsync();
+        await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
+        var value = new string('x', 256 * 1024);
+        for (var i = 0; i < Count; i += 10)
+        {
+            var messages = Enumerable.Range(i, 10).Select(n => new { value = $"{n:D3}{value}" }).ToArray();
+            using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/topics/{topic}/batch") { Content = SluiceApi.Json(new { messages }) };
+            await SluiceApi.SendOkAsync(Client, request);
+        }
+
+        // Connected with a large window, and never reading.
+        await using var stalled = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=1000");
+        await SseTests.WaitUntilAsync(() => Task.FromResult(fixture.Server.Output.Contains("Closed a slow WebSocket consumer", StringComparison.Ordinal)));
+        var drained = await Client.DrainAsync(topic, "s", Count, consumer: "other");
+        Assert.Equal(Count, drained.Select(m => m.Value()[..3]).Distinct().Count());
+        Assert.Contains(drained, m => m.GetProperty("deliveryAttempt").GetInt32() > 1);
+    }
+
+    [Fact]
+    public async Task Produce_ReceiptsComeBackInOrder_AndEveryReceiptedMessageIsReadable()
+    {
+        const int Total = 500;
+        var topic = await fixture.NewTopicAsync(partitions: 3);
+        await using var ws = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/ws/produce?envelope=json");
+
+        // Pipelined: every frame is sent before any receipt is read.
+        var send = Task.Run(async () =>
+        {
+            for (var i = 0; i < Total; i++)
+            {
+                if (i == 100)
+                {
+                    await ws.SendTextAsync("{\"correlationId\":\"bad\",\"value\":\"x\",\"valueBase64\":\"eA==\"}");
+                }
+
+                await ws.SendJsonAsync(new { correlationId = $"c{i}", key = $"k{i % 7}", value = $"v{i}", headers = new Dictionary<string, string> { ["n"] = $"{i}" } });
+            }
+        });
+
+        var receipts = new List<JsonElement>();
+        for (var i = 0; i < Total + 1; i++)
+        {
+            receipts.Add((await ws.ReceiveAsync(Wait))!.Value);
+        }
+
+        await send;
+        Assert.Equal(Enumerable.Range(1, Total + 1).Select(i => (long)i), receipts.Select(r => r.GetProperty("seq").GetInt64()));
+        var bad = receipts[100];
+        Assert.Equal("bad", bad.GetProperty("correlationId").GetString());
+        Assert.Equal("urn:sluice:problem:invalid-parameter", bad.GetProperty("error").GetProperty("type").GetString());
+        var good = receipts.Where((_, i) => i != 100).ToList();
+        Assert.Equal(Enumerable.Range(0, Total).Select(i => $"c{i}"), good.Select(r => r.GetProperty("correlationId").GetString()));
+
+        // Every receipted message is at its offset, with its value and headers; per partition, offsets follow frame order.
+        foreach (var group in good.Select((r, i) => (Receipt: r, Index: i)).GroupBy(x => x.Receipt.GetProperty("partition").GetInt32()))
+        {
+            var offsets = group.Select(x => x.Receipt.GetProperty("offset").GetInt64()).ToList();
+            Assert.Equal(offsets.Order(), offsets);
+            var read = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/messages?partition={group.Key}&offset=0&max=1000"));
+            var byOffset = read.GetProperty("messages").EnumerateArray().ToDictionary(m => m.GetProperty("offset").GetInt64());
+            foreach (var (receipt, index) in group)
+            {
+                var message = byOffset[receipt.GetProperty("offset").GetInt64()];
+                Assert.Equal($"v{index}", message.GetProperty("value").GetString());
+                Assert.Equal($"{index}", message.GetProperty("headers").GetProperty("n").GetString());
+                Assert.Equal(receipt.GetProperty("id").GetString(), message.GetProperty("id").GetString());
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Produce_RawFrames_AreTheValue()
+    {
+        var topic = await fixture.NewTopicAsync();
+        await using var ws = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/ws/produce?key=k1");
+        await ws.SendTextAsync("hello");
+        await ws.SendBinaryAsync([0xff, 0x00, 0x01]);
+        var r1 = (await ws.ReceiveAsync(Wait))!.Value;
+        var r2 = (await ws.ReceiveAsync(Wait))!.Value;
+        Assert.Equal(0, r1.GetProperty("offset").GetInt64());
+        Assert.Equal(1, r2.GetProperty("offset").GetInt64());
+
+        var read = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/messages"));
+        var messages = read.GetProperty("messages").EnumerateArray().ToList();
+        Assert.Equal("hello", messages[0].GetProperty("value").GetString());
+        Assert.Equal("k1", messages[0].GetProperty("key").GetString());
+        Assert.Equal(Convert.ToBase64String([0xff, 0x00, 0x01]), messages[1].GetProperty("value").GetString());
+        Assert.Equal("base64", messages[1].GetProperty("valueEncoding").GetString());
+    }
+
+    [Fact]
+    public async Task PlainGet_OnAWebSocketRoute_IsAProblem()
+    {
+        var topic = await fixture.NewTopicAsync();
+        using var response = await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s/ws");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        _ = Encoding.UTF8;
+    }
+}
