@@ -39,6 +39,11 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SemaphoreSlim _maintenanceLock = new(1, 1);
 
+    // Reads (fully synchronous, so a thread-affine lock is fine) hold it shared; compaction swapping a
+    // segment file and retention deleting one hold it exclusively, so a read never mixes an old index
+    // with a new file.
+    private readonly ReaderWriterLockSlim _swapLock = new(LockRecursionPolicy.NoRecursion);
+
     private Segment[] _segments;
     private long _nextOffset;     // writer: the next offset to assign
     private long _endOffset;      // readers: the end of the durable (visible) log
@@ -347,6 +352,19 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     public ReadResult Read(long offset, int maxCount, int maxBytes)
     {
         ThrowIfClosedForReads();
+        _swapLock.EnterReadLock();
+        try
+        {
+            return ReadLocked(offset, maxCount, maxBytes);
+        }
+        finally
+        {
+            _swapLock.ExitReadLock();
+        }
+    }
+
+    private ReadResult ReadLocked(long offset, int maxCount, int maxBytes)
+    {
         for (var attempt = 0; ; attempt++)
         {
             var end = EndOffset;
@@ -371,6 +389,12 @@ internal sealed partial class PartitionLog : IAsyncDisposable
                 {
                     next = Math.Max(next, segments[i].BaseOffset);
                     segments[i].Read(next, end, maxCount, maxBytes, output, ref bytes, ref next);
+                    if (segments[i].Removed)
+                    {
+                        // Compaction may have swapped the file under this read: its positions are no longer trusted.
+                        throw new SegmentRemovedException();
+                    }
+
                     if (output.Count == 0 && i + 1 < segments.Length)
                     {
                         next = Math.Max(next, segments[i + 1].BaseOffset);
@@ -379,7 +403,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
 
                 return new ReadResult(output, output.Count == 0 ? Math.Max(next, end) : next, end);
             }
-            catch (Exception ex) when (attempt < 3 && ex is SegmentRemovedException or FileNotFoundException or ObjectDisposedException)
+            catch (Exception ex) when (attempt < 8 && ex is SegmentRemovedException or FileNotFoundException or ObjectDisposedException)
             {
                 // Retention or compaction replaced a segment under us: retry on the new list.
             }
@@ -409,6 +433,19 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     public long FindOffset(DateTimeOffset timestamp)
     {
         ThrowIfClosedForReads();
+        _swapLock.EnterReadLock();
+        try
+        {
+            return FindOffsetLocked(timestamp);
+        }
+        finally
+        {
+            _swapLock.ExitReadLock();
+        }
+    }
+
+    private long FindOffsetLocked(DateTimeOffset timestamp)
+    {
         var ts = timestamp.ToUnixTimeMilliseconds();
         for (var attempt = 0; ; attempt++)
         {
@@ -428,15 +465,21 @@ internal sealed partial class PartitionLog : IAsyncDisposable
                         continue;
                     }
 
-                    if (segment.FindOffset(ts, end) is { } found)
+                    var found = segment.FindOffset(ts, end);
+                    if (segment.Removed)
                     {
-                        return found;
+                        throw new SegmentRemovedException();
+                    }
+
+                    if (found is { } offset)
+                    {
+                        return offset;
                     }
                 }
 
                 return end;
             }
-            catch (Exception ex) when (attempt < 3 && ex is SegmentRemovedException or FileNotFoundException or ObjectDisposedException)
+            catch (Exception ex) when (attempt < 8 && ex is SegmentRemovedException or FileNotFoundException or ObjectDisposedException)
             {
             }
         }
@@ -532,6 +575,26 @@ internal sealed partial class PartitionLog : IAsyncDisposable
 
         var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
         List<Segment> doomed = [];
+        _swapLock.EnterWriteLock();
+        try
+        {
+            ApplyRetentionLocked(settings, now, doomed);
+        }
+        finally
+        {
+            _swapLock.ExitWriteLock();
+        }
+
+        foreach (var s in doomed)
+        {
+            Log.SegmentDeleted(_logger, Topic.ToString(), Partition, s.LogPath, _segments[0].BaseOffset);
+        }
+
+        return doomed.Count;
+    }
+
+    private void ApplyRetentionLocked(TopicSettings settings, long now, List<Segment> doomed)
+    {
         lock (_segmentsLock)
         {
             var segments = _segments;
@@ -570,10 +633,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         foreach (var s in doomed)
         {
             s.DeleteFiles();
-            Log.SegmentDeleted(_logger, Topic.ToString(), Partition, s.LogPath, _segments[0].BaseOffset);
         }
-
-        return doomed.Count;
     }
 
     /// <summary>
@@ -663,6 +723,21 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             return;
         }
 
+        _swapLock.EnterWriteLock();
+        try
+        {
+            SwapLocked(segment, tmp);
+        }
+        finally
+        {
+            _swapLock.ExitWriteLock();
+        }
+
+        Log.SegmentCompacted(_logger, Topic.ToString(), Partition, segment.LogPath, kept, dropped);
+    }
+
+    private void SwapLocked(Segment segment, string tmp)
+    {
         lock (_segmentsLock)
         {
             var segments = _segments;
@@ -676,18 +751,18 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             // Mark first: a reader that meets the new bytes through the old object's index retries instead of crying corruption.
             segment.Removed = true;
 
-            // Rename over the original, then rebuild its indexes from the new file.
-            File.Move(tmp, segment.LogPath, overwrite: true);
+            // Indexes go first (made durable), then the rename: a crash in between leaves the old or the new
+            // log without index files, which open rebuilds, never new data behind old positions.
             File.Delete(segment.IndexPath);
             File.Delete(segment.TimeIndexPath);
             DirectorySync.Flush(Directory);
-            var replacement = Segment.OpenClosed(Directory, segment.BaseOffset, segment.Created, _logger, _options.IndexIntervalBytes);
+            File.Move(tmp, segment.LogPath, overwrite: true);
+            DirectorySync.Flush(Directory);
+            var replacement = Segment.OpenClosed(Directory, segment.BaseOffset, segment.Created, _logger, _options.IndexIntervalBytes, freshlyWritten: true);
             var copy = (Segment[])segments.Clone();
             copy[index] = replacement;
             Volatile.Write(ref _segments, copy);
         }
-
-        Log.SegmentCompacted(_logger, Topic.ToString(), Partition, segment.LogPath, kept, dropped);
     }
 
     private static void ForEachRecord(Segment segment, long end, Action<StoredRecord> action)

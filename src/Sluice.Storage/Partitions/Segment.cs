@@ -43,6 +43,7 @@ internal sealed partial class Segment
     private int _entryCount;
     private long _lastIndexedPosition;
     private long _runningMaxTimestamp = long.MinValue;
+    private bool _removed;
 
     private Segment(string directory, long baseOffset, DateTimeOffset created, ILogger logger, int indexInterval)
     {
@@ -84,7 +85,11 @@ internal sealed partial class Segment
     public bool IsActive => _writeHandle is not null;
 
     /// <summary>Set when retention deleted the files or compaction replaced them: readers holding this object retry.</summary>
-    public bool Removed { get; set; }
+    public bool Removed
+    {
+        get => Volatile.Read(ref _removed);
+        set => Volatile.Write(ref _removed, value);
+    }
 
     public static string FileStem(long baseOffset) => baseOffset.ToString("D20", CultureInfo.InvariantCulture);
 
@@ -151,7 +156,7 @@ internal sealed partial class Segment
     /// within the file) and rebuilds them by scanning otherwise; reads the batches after the last index
     /// entry for the segment's next offset and newest timestamp.
     /// </summary>
-    public static Segment OpenClosed(string directory, long baseOffset, DateTimeOffset now, ILogger logger, int indexInterval)
+    public static Segment OpenClosed(string directory, long baseOffset, DateTimeOffset now, ILogger logger, int indexInterval, bool freshlyWritten = false)
     {
         var segment = new Segment(directory, baseOffset, now, logger, indexInterval);
         using var handle = File.OpenHandle(segment.LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
@@ -161,7 +166,11 @@ internal sealed partial class Segment
         var problem = segment.CheckIndexes(length, out var lastPosition, out var lastTimestamp);
         if (problem is not null)
         {
-            Log.IndexRebuilt(logger, segment.IndexPath, problem);
+            if (!freshlyWritten)
+            {
+                Log.IndexRebuilt(logger, segment.IndexPath, problem);
+            }
+
             segment.RebuildIndexes(handle, length);
             return segment;
         }
@@ -554,6 +563,13 @@ internal sealed partial class Segment
             {
                 var want = (int)Math.Min(buffer.Length, limit - position);
                 var read = ReadFully(handle, buffer.AsSpan(0, want), position);
+                if (read < want)
+                {
+                    // Shorter than its durable size: replaced by compaction under us, or cut short on disk.
+                    ThrowOrStop(position + read, "segment file is shorter than its durable size", output);
+                    return;
+                }
+
                 var p = 0;
                 while (p < read)
                 {
