@@ -61,6 +61,35 @@ internal static class OptionKeys
         new("subscriptions:ackDeadlineMs", "--ack-deadline-ms", "an integer between 100 and 43200000 (12 h)", (v, o) => Int(v, 100, 43_200_000, x => o.AckDeadlineMs = x)),
         new("subscriptions:consumerSessionTimeoutMs", "--consumer-session-timeout-ms", "an integer between 1000 and 3600000 (1 h)", (v, o) => Int(v, 1000, 3_600_000, x => o.ConsumerSessionTimeoutMs = x)),
         new("shutdownTimeoutMs", "--shutdown-timeout-ms", "an integer between 0 and 600000", (v, o) => Int(v, 0, 600_000, x => o.ShutdownTimeoutMs = x)),
+
+        // Webhooks. --allow-private-webhooks may stand alone (a switch): see ServerOptionsLoader.
+        new("webhooks:allowPrivate", "--allow-private-webhooks", "true or false", (v, o) =>
+        {
+            if (!bool.TryParse(v.Trim(), out var b))
+            {
+                return false;
+            }
+
+            o.AllowPrivateWebhooks = b;
+            return true;
+        }),
+        new("webhooks:allowedNetworks", "--webhook-allowed-networks", "comma-separated networks such as 10.1.0.0/16,fd00::/8", (v, o) =>
+        {
+            try
+            {
+                _ = Webhooks.SsrfGuard.ParseNetworks(v);
+            }
+            catch (FormatException)
+            {
+                return false;
+            }
+
+            o.WebhookAllowedNetworks = v;
+            return true;
+        }),
+        new("webhooks:breakerFailures", "--webhook-breaker-failures", "an integer between 1 and 1000", (v, o) => Int(v, 1, 1000, x => o.WebhookBreakerFailures = x)),
+        new("webhooks:breakerCooldownMs", "--webhook-breaker-cooldown-ms", "an integer between 10 and 3600000", (v, o) => Int(v, 10, 3_600_000, x => o.WebhookBreakerCooldownMs = x)),
+        new("webhooks:breakerMaxCooldownMs", "--webhook-breaker-max-cooldown-ms", "an integer between 10 and 86400000", (v, o) => Int(v, 10, 86_400_000, x => o.WebhookBreakerMaxCooldownMs = x)),
     ];
 
     private static bool Int(string value, int min, int max, Action<int> set)

@@ -16,6 +16,10 @@ internal static class LogEvents
     public const int TopicAutoCreated = 200;
     public const int AsyncProduceFailed = 201;
 
+    // 6xx: webhooks (the dispatcher itself logs from Core, 1100-1199)
+    public const int WebhookReplyDropped = 600;
+    public const int WebhookReplyFailed = 601;
+
     // 9xx: errors
     public const int UnhandledException = 900;
 }

@@ -4,6 +4,7 @@ using Sluice.Server.Problems;
 using Sluice.Server.Produce;
 using Sluice.Server.Subscriptions;
 using Sluice.Server.Topics;
+using Sluice.Server.Webhooks;
 
 namespace Sluice.Server.Hosting;
 
@@ -34,6 +35,10 @@ namespace Sluice.Server.Hosting;
 [JsonSerializable(typeof(AckResponse))]
 [JsonSerializable(typeof(NackResponse))]
 [JsonSerializable(typeof(SeekRequest))]
+[JsonSerializable(typeof(WebhookRequest))]
+[JsonSerializable(typeof(WebhookResponse))]
+[JsonSerializable(typeof(WebhookListResponse))]
+[JsonSerializable(typeof(WebhookStatsResponse))]
 internal sealed partial class SluiceJsonContext : JsonSerializerContext
 {
     /// <summary>

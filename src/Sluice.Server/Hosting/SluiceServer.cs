@@ -3,12 +3,14 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
+using Sluice.Core.Webhooks;
 using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Problems;
 using Sluice.Server.Produce;
 using Sluice.Server.Subscriptions;
 using Sluice.Server.Topics;
+using Sluice.Server.Webhooks;
 
 namespace Sluice.Server.Hosting;
 
@@ -72,6 +74,7 @@ internal static partial class SluiceServer
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
         builder.Services.AddOpenApi();
         Backend.AddServices(builder.Services, options);
+        AddWebhooks(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -115,6 +118,7 @@ internal static partial class SluiceServer
         TopicEndpoints.Map(topics);
         ProduceEndpoints.Map(topics);
         SubscriptionEndpoints.Map(topics);
+        WebhookEndpoints.Map(app);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -143,6 +147,21 @@ internal static partial class SluiceServer
 
         await ShutDownAsync(app, logger, TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000)));
         return exitCode;
+    }
+
+    // Webhooks: the dispatcher (Core) with the HTTP transport and SSRF guard (here); started and stopped as a hosted service.
+    private static void AddWebhooks(IServiceCollection services, ServerOptions options)
+    {
+        services.AddSingleton<SsrfGuard>();
+        services.AddSingleton<HttpWebhookTransport>();
+        services.AddSingleton<Sluice.Core.Webhooks.IWebhookTransport>(sp => sp.GetRequiredService<HttpWebhookTransport>());
+        services.AddSluiceWebhooks(o =>
+        {
+            o.BreakerFailureThreshold = options.WebhookBreakerFailures;
+            o.BreakerCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerCooldownMs);
+            o.BreakerMaxCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerMaxCooldownMs);
+        });
+        services.AddHostedService<WebhookHostedService>();
     }
 
     private static async Task ShutDownAsync(WebApplication app, ILogger logger, TimeSpan timeout)

@@ -23,5 +23,7 @@ internal sealed record ProblemKind(string Name, string Title, int Status)
     public static readonly ProblemKind UnsupportedMediaType = new("unsupported-media-type", "Unsupported media type", StatusCodes.Status415UnsupportedMediaType);
     public static readonly ProblemKind BadRequest = new("bad-request", "Bad request", StatusCodes.Status400BadRequest);
     public static readonly ProblemKind Unavailable = new("unavailable", "Service unavailable", StatusCodes.Status503ServiceUnavailable);
+    public static readonly ProblemKind WebhookNotFound = new("webhook-not-found", "Webhook not found", StatusCodes.Status404NotFound);
+    public static readonly ProblemKind WebhookUrlRefused = new("webhook-url-refused", "Webhook URL refused", StatusCodes.Status400BadRequest);
     public static readonly ProblemKind Internal = new("internal", "Internal server error", StatusCodes.Status500InternalServerError);
 }
