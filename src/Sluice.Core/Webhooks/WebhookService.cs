@@ -142,9 +142,19 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
                 settings = existing.Settings with { Type = settings.Type, AckDeadline = settings.AckDeadline, DeadLetterTopic = settings.DeadLetterTopic };
             }
 
-            await _engine.CreateOrUpdateAsync(webhook.Topic, webhook.Subscription, settings, cancellationToken).ConfigureAwait(false);
             var stored = webhook with { OwnsSubscription = owns };
-            await _store.SaveAsync(stored, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await _engine.CreateOrUpdateAsync(webhook.Topic, webhook.Subscription, settings, cancellationToken).ConfigureAwait(false);
+                await _store.SaveAsync(stored, cancellationToken).ConfigureAwait(false);
+            }
+            catch when (previous is { Paused: false })
+            {
+                // Refused (say, an ordering change while the old consumer's session lasts) or failed: keep delivering as before.
+                StartWorker(previous);
+                throw;
+            }
+
             lock (_gate)
             {
                 _webhooks[stored.Id] = stored;
