@@ -236,19 +236,5 @@ internal static class ServerOptionsLoader
         }
     }
 
-    internal static string Printable(string? s)
-    {
-        if (s is null)
-        {
-            return "(null)";
-        }
-
-        var sb = new StringBuilder(Math.Min(s.Length, 200));
-        foreach (var c in s.AsSpan(0, Math.Min(s.Length, 200)))
-        {
-            sb.Append(char.IsControl(c) ? '?' : c);
-        }
-
-        return s.Length > 200 ? sb.Append("...").ToString() : sb.ToString();
-    }
+    private static string Printable(string? s) => s is null ? "(null)" : Problems.ProblemWriter.Printable(s, 200);
 }
