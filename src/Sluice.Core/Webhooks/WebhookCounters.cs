@@ -17,11 +17,11 @@ internal sealed class WebhookCounters
 
     public void CallEnded() => Interlocked.Decrement(ref _inFlight);
 
-    public void Delivered(DateTimeOffset now)
+    public void Delivered(DateTimeOffset now, int count)
     {
         lock (_gate)
         {
-            _delivered++;
+            _delivered += count;
             _lastSuccessAt = now;
         }
     }

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Subscriptions;
 
@@ -19,6 +20,11 @@ internal sealed partial class WebhookWorker
     // How long one receive waits before the loop looks at the breaker and the stop signal again.
     private static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(2);
 
+    // Acks of delivered messages wait here to be applied many per engine call (each call waits for a durable cursor
+    // append, so one call per message would spend the slots waiting on the disk). Bounded: a full queue holds calls back.
+    private const int AckQueueCapacity = 4096;
+    private const int MaxAcksPerCall = 1000;
+
     private readonly WebhookDefinition _webhook;
     private readonly ISubscriptionService _engine;
     private readonly IWebhookTransport _transport;
@@ -30,7 +36,9 @@ internal sealed partial class WebhookWorker
     private readonly SemaphoreSlim _slots;
     private readonly Lock _gate = new();
     private readonly HashSet<Task> _calls = [];
+    private readonly Channel<string> _acks = Channel.CreateBounded<string>(new BoundedChannelOptions(AckQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private Task _loop = Task.CompletedTask;
+    private Task _ackLoop = Task.CompletedTask;
 
     public WebhookWorker(WebhookDefinition webhook, ISubscriptionService engine, IWebhookTransport transport, CircuitBreaker breaker, WebhookCounters counters, TimeProvider time, ILogger logger)
     {
@@ -44,7 +52,11 @@ internal sealed partial class WebhookWorker
         _slots = new SemaphoreSlim(webhook.Concurrency, webhook.Concurrency);
     }
 
-    public void Start() => _loop = Task.Run(RunAsync);
+    public void Start()
+    {
+        _ackLoop = Task.Run(AckLoopAsync);
+        _loop = Task.Run(RunAsync);
+    }
 
     /// <summary>Stops receiving, then waits (until <paramref name="cancellationToken"/>) for calls in flight to finish and be settled.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -60,6 +72,8 @@ internal sealed partial class WebhookWorker
             }
 
             await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
+            _acks.Writer.TryComplete();
+            await _ackLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -210,8 +224,7 @@ internal sealed partial class WebhookWorker
         {
             case WebhookCallOutcome.Delivered:
                 _breaker.OnSuccess();
-                await _engine.AckAsync(_webhook.Topic, _webhook.Subscription, ids).ConfigureAwait(false);
-                _counters.Delivered(now);
+                await _acks.Writer.WriteAsync(delivery.AckId).ConfigureAwait(false);
                 return;
 
             case WebhookCallOutcome.Reject:
@@ -257,6 +270,30 @@ internal sealed partial class WebhookWorker
         _counters.Retried();
     }
 
+    private async Task AckLoopAsync()
+    {
+        var reader = _acks.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            var ids = new List<string>();
+            while (ids.Count < MaxAcksPerCall && reader.TryRead(out var id))
+            {
+                ids.Add(id);
+            }
+
+            try
+            {
+                var result = await _engine.AckAsync(_webhook.Topic, _webhook.Subscription, ids).ConfigureAwait(false);
+                _counters.Delivered(_time.GetUtcNow(), result.Succeeded);
+            }
+            catch (Exception ex)
+            {
+                // Not applied: the engine redelivers these at their ack deadline (at-least-once).
+                Log.AckFailed(_logger, _webhook.Id, ids.Count, ex);
+            }
+        }
+    }
+
     private async Task DeadLetterAsync(Delivery delivery, string reason)
     {
         await _engine.DeadLetterAsync(_webhook.Topic, _webhook.Subscription, [delivery.AckId], reason).ConfigureAwait(false);
@@ -271,6 +308,9 @@ internal sealed partial class WebhookWorker
 
         [LoggerMessage(CoreEventIds.WebhookSettleFailed, LogLevel.Error, "Webhook {Id}: settling message {MessageId} failed; it is redelivered at its ack deadline")]
         public static partial void SettleFailed(ILogger logger, string id, string messageId, Exception exception);
+
+        [LoggerMessage(CoreEventIds.WebhookAckFailed, LogLevel.Error, "Webhook {Id}: acking {Count} delivered messages failed; they will be delivered again")]
+        public static partial void AckFailed(ILogger logger, string id, int count, Exception exception);
 
         [LoggerMessage(CoreEventIds.WebhookDeadLettered, LogLevel.Information, "Webhook {Id}: message {MessageId} dead-lettered ({Reason})")]
         public static partial void DeadLettered(ILogger logger, string id, string messageId, string reason);
