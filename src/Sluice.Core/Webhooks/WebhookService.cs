@@ -166,6 +166,12 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
                 StartWorker(stored);
             }
 
+            if (previous is { OwnsSubscription: true } && (previous.Topic != stored.Topic || previous.Subscription != stored.Subscription))
+            {
+                // Moved to another subscription: the one this webhook created would otherwise be left behind.
+                await _engine.DeleteAsync(previous.Topic, previous.Subscription, cancellationToken).ConfigureAwait(false);
+            }
+
             Log.Stored(_logger, stored.Id, stored.Topic.ToString(), stored.Subscription, stored.Url.GetLeftPart(UriPartial.Authority));
             return stored;
         }

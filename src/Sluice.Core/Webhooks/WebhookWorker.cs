@@ -85,11 +85,13 @@ internal sealed partial class WebhookWorker
     {
         var stop = _stop.Token;
         var consumerId = "webhook-" + _webhook.Id;
+        var pause = TimeSpan.FromSeconds(1);
         while (!stop.IsCancellationRequested)
         {
             try
             {
                 await using var consumer = await _engine.OpenConsumerAsync(_webhook.Topic, _webhook.Subscription, consumerId, stop).ConfigureAwait(false);
+                pause = TimeSpan.FromSeconds(1);
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, consumer.Ended);
                 await ReceiveLoopAsync(consumer, linked.Token).ConfigureAwait(false);
             }
@@ -100,10 +102,12 @@ internal sealed partial class WebhookWorker
             catch (Exception ex)
             {
                 // The topic or subscription went away, or the consumer was ended: try again shortly, as long as we are running.
-                Log.ReceiveFailed(_logger, _webhook.Id, ex);
+                // Doubling up to 30 s: a deleted topic should not fill the log with a line a second.
+                Log.ReceiveFailed(_logger, _webhook.Id, (long)pause.TotalMilliseconds, ex);
                 try
                 {
-                    await Task.Delay(TimeSpan.FromSeconds(1), _time, stop).ConfigureAwait(false);
+                    await Task.Delay(pause, _time, stop).ConfigureAwait(false);
+                    pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
                 }
                 catch (OperationCanceledException)
                 {
@@ -303,8 +307,8 @@ internal sealed partial class WebhookWorker
 
     private static partial class Log
     {
-        [LoggerMessage(CoreEventIds.WebhookReceiveFailed, LogLevel.Warning, "Webhook {Id}: receiving failed; retrying in 1 s")]
-        public static partial void ReceiveFailed(ILogger logger, string id, Exception exception);
+        [LoggerMessage(CoreEventIds.WebhookReceiveFailed, LogLevel.Warning, "Webhook {Id}: receiving failed; retrying in {DelayMs} ms")]
+        public static partial void ReceiveFailed(ILogger logger, string id, long delayMs, Exception exception);
 
         [LoggerMessage(CoreEventIds.WebhookSettleFailed, LogLevel.Error, "Webhook {Id}: settling message {MessageId} failed; it is redelivered at its ack deadline")]
         public static partial void SettleFailed(ILogger logger, string id, string messageId, Exception exception);
