@@ -79,6 +79,11 @@ internal sealed partial class WebhookWorker
         {
             // Out of time: unsettled messages keep their leases and are redelivered (after a restart: at once).
         }
+        finally
+        {
+            // Ends the ack loop even when out of time; a call still running then fails to queue its ack and is redelivered.
+            _acks.Writer.TryComplete();
+        }
     }
 
     private async Task RunAsync()
