@@ -3,9 +3,9 @@
 // Each suite's section of docs/BENCHMARKS.md is rewritten with the figures of this run.
 using Sluice.Bench;
 
-if (args.Length > 0 && args[0] == "--child-bare-kestrel")
+if (args.Length > 0 && args[0] == Sluice.Bench.Http.BareEndpoint.ChildFlag)
 {
-    return await Sluice.Bench.Http.HttpSuite.RunBareKestrelAsync(args);
+    return await Sluice.Bench.Http.BareEndpoint.RunChildAsync(args);
 }
 
 if (args.Length > 0 && args[0].StartsWith("--child", StringComparison.Ordinal))

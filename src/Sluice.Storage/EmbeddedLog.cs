@@ -35,6 +35,7 @@ public sealed partial class EmbeddedLog : IMessageLog
     private readonly string _tmpDirectory;
     private readonly ITimer _maintenanceTimer;
     private readonly ITimer? _flushTimer;
+    private readonly WriterScheduler _writers = new(WriterScheduler.DefaultThreadCount);
     private int _maintenanceRunning;
     private volatile bool _disposed;
 
@@ -153,7 +154,7 @@ public sealed partial class EmbeddedLog : IMessageLog
 
     private PartitionLog OpenPartition(TopicName name, int partition, string topicDir)
         => PartitionLog.Open(name, partition, Path.Combine(topicDir, partition.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            _options, _loggerFactory.CreateLogger<PartitionLog>(), _time);
+            _options, _loggerFactory.CreateLogger<PartitionLog>(), _time, _writers);
 
     private string TopicDirectory(TopicName name) => Path.Combine(_topicsDirectory, name.Tenant, name.Namespace, name.Name);
 
@@ -468,6 +469,7 @@ public sealed partial class EmbeddedLog : IMessageLog
         finally
         {
             _adminLock.Release();
+            _writers.Dispose();
         }
     }
 

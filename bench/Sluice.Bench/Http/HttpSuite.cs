@@ -1,236 +1,330 @@
-using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
+using static System.FormattableString;
 
 namespace Sluice.Bench.Http;
 
 /// <summary>
-/// Produce throughput over HTTP against a bare Kestrel endpoint measured in the same run. Both servers run as
-/// child processes on loopback and are loaded by the same client here (64 connections, 100-byte bodies), so
-/// they share the machine the same way.
-/// <code>
-///   bench (64 x HttpClient) ──► child: bare Kestrel   POST /bare  (reads the body, answers a small JSON)
-///                           └─► child: Sluice.Server  POST /v1/topics/.../messages  (durable: flush always)
-/// </code>
+/// The Sluice server (a child process, Release build, on a temp data directory) against a bare Kestrel endpoint
+/// (<see cref="BareEndpoint"/>, also a child process) driven by the same load generator in the same run:
+/// single-message produce and batch produce with wrk at 64 connections, and produce-to-pull latency at a steady
+/// 5,000 msg/s with an open-loop C# driver (<see cref="OpenLoopDriver"/>) against POST round trips to the bare endpoint.
 /// </summary>
 internal sealed class HttpSuite : IBenchSuite
 {
+    private const int Threads = 2;
     private const int Connections = 64;
-    private const int BodyBytes = 100;
-    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(2);
-    private static readonly TimeSpan Measure = TimeSpan.FromSeconds(8);
+    private const int ValueBytes = 100;
+    private const int BatchRecords = 1000;
+    private const int Partitions = 4;
+    private const int LatencyRate = 5000;
+    // Two alternating rounds of bare and Sluice: the machine is shared, so neither side gets all of a quiet spell.
+    private const int Rounds = 2;
+    private static readonly TimeSpan Measure = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(3);
 
     public string Name => "http";
 
     public async Task<string> RunAsync(BenchContext context, CancellationToken cancellationToken)
     {
-        var bare = await MeasureChildAsync(context, BareArgs(), "/bare", cancellationToken);
-        var produce4 = await MeasureSluiceAsync(context, partitions: 4, cancellationToken);
-        var produce1 = await MeasureSluiceAsync(context, partitions: 1, cancellationToken);
+        var p = context.Progress;
+        await Wrk.EnsureInstalledAsync(p);
+        var serverDll = ServerDll();
+        var scratch = context.ScratchDirectory;
+
+        var single = WriteBody(scratch, "single.bin", new string('x', ValueBytes));
+        var singleScript = Wrk.WritePostScript(scratch, "single", single, "application/octet-stream");
+        var jsonScript = Wrk.WritePostScript(scratch, "batch-json", WriteBody(scratch, "batch.json", JsonBatch()), "application/json");
+        var ndjsonScript = Wrk.WritePostScript(scratch, "batch-ndjson", WriteBody(scratch, "batch.ndjson", NdjsonBatch()), "application/x-ndjson");
 
         var md = new StringBuilder();
-        md.AppendLine("## HTTP: produce");
+        md.AppendLine("## HTTP: produce and produce-to-pull through the server");
         md.AppendLine();
         md.AppendLine(BenchmarksFile.MachineLine());
-        md.AppendLine($"{Connections} connections over loopback, {BodyBytes}-byte bodies, {Measure.TotalSeconds:0} s measured after {Warmup.TotalSeconds:0} s of warm-up; client and servers share the machine.");
+        md.AppendLine(
+            Invariant($"Load generator `wrk` ({Threads} threads, {Connections} keep-alive connections, {Measure.TotalSeconds:F0} s per run after a {Warmup.TotalSeconds:F0} s warm-up run) against the Sluice server ")
+          + Invariant($"(Release build, child process, flush `always`, topics created with {Partitions} partitions) and, as the baseline, a bare Kestrel endpoint ")
+          + "(child process, reads the whole body, answers 200) receiving the same requests.");
         md.AppendLine();
         md.AppendLine("| figure | Sluice | baseline (same run) | ratio | floor | met |");
         md.AppendLine("|---|---|---|---|---|---|");
-        md.AppendLine(Row("durable single-message produce (`always`), topic of 4 partitions (the default)", produce4, bare, 0.5));
-        md.AppendLine(Row("durable single-message produce (`always`), topic of 1 partition", produce1, bare, 0.5));
+
+        var notes = new List<string>();
+        var diag = new StringBuilder();
+        await using var bare = await ServerProcess.StartBareAsync();
+        var dataDir = Path.Combine(scratch, "data-always");
+        Directory.CreateDirectory(dataDir);
+        // Carried from the `always` server to the diagnostics on the `never` server.
+        double alwaysSingle;
+        string fastest;
+        double fastestMsgs;
+        double fastestBareMsgs;
+        await using (var sluice = await ServerProcess.StartSluiceAsync(serverDll, dataDir, "always"))
+        {
+            using var admin = new HttpClient { BaseAddress = new Uri(sluice.BaseUrl) };
+
+            // 1. Single-message durable produce.
+            var singleTopic = await CreateTopicAsync(admin, "single");
+            var sluiceSingle = new List<WrkResult>();
+            var bareSingle = new List<WrkResult>();
+            for (var round = 1; round <= Rounds; round++)
+            {
+                p.WriteLine($"single produce, round {round}: bare...");
+                bareSingle.Add(await WrkAsync($"{bare.BaseUrl}{singleTopic}/messages", singleScript));
+                p.WriteLine($"single produce, round {round}: sluice...");
+                sluiceSingle.Add(await WrkAsync($"{sluice.BaseUrl}{singleTopic}/messages", singleScript));
+            }
+
+            var (sRate, bRate) = (Mean(sluiceSingle, r => r.RequestsPerSecond), Mean(bareSingle, r => r.RequestsPerSecond));
+            alwaysSingle = sRate;
+            Row(md, $"single-message produce, {ValueBytes} B body, {Connections} connections, answered once durable (req/s, mean of {Rounds} rounds)",
+                Throughput(sluiceSingle, $"{sRate:N0} req/s"), Throughput(bareSingle, $"{bRate:N0} req/s"),
+                sRate / bRate, ">= 0.5", AllClean(sluiceSingle, bareSingle) && sRate / bRate >= 0.5);
+            Row(md, "single-message produce latency p50 (wrk)", $"{Mean(sluiceSingle, r => r.P50Ms):F2} ms", $"{Mean(bareSingle, r => r.P50Ms):F2} ms",
+                Mean(sluiceSingle, r => r.P50Ms) / Mean(bareSingle, r => r.P50Ms), "(lower is better)", null);
+            Row(md, "single-message produce latency p99 (wrk)", $"{Mean(sluiceSingle, r => r.P99Ms):F2} ms", $"{Mean(bareSingle, r => r.P99Ms):F2} ms",
+                Mean(sluiceSingle, r => r.P99Ms) / Mean(bareSingle, r => r.P99Ms), "(lower is better)", null);
+            notes.Add("Single produce per round (Sluice / bare req/s): " + string.Join("; ", sluiceSingle.Zip(bareSingle,
+                (s, b) => string.Create(CultureInfo.InvariantCulture, $"{s.RequestsPerSecond:N0} / {b.RequestsPerSecond:N0} = {s.RequestsPerSecond / b.RequestsPerSecond:F2}"))) + ".");
+
+            // 2. Batch produce, JSON and NDJSON bodies of the same 1,000 records.
+            var batchTopic = await CreateTopicAsync(admin, "batch");
+            var formats = new List<(string Name, List<WrkResult> Sluice, List<WrkResult> Bare)>();
+            foreach (var (format, script) in new[] { ("JSON", jsonScript), ("NDJSON", ndjsonScript) })
+            {
+                var (s, b) = (new List<WrkResult>(), new List<WrkResult>());
+                for (var round = 1; round <= Rounds; round++)
+                {
+                    p.WriteLine($"batch produce {format}, round {round}: bare...");
+                    b.Add(await WrkAsync($"{bare.BaseUrl}{batchTopic}/batch", script));
+                    p.WriteLine($"batch produce {format}, round {round}: sluice...");
+                    s.Add(await WrkAsync($"{sluice.BaseUrl}{batchTopic}/batch", script));
+                }
+
+                formats.Add((format, s, b));
+            }
+
+            var ranked = formats.OrderByDescending(f => AllClean(f.Sluice) ? Mean(f.Sluice, r => r.RequestsPerSecond) : -1).ToList();
+            foreach (var (format, s, b) in ranked)
+            {
+                var (sMsgs, bMsgs) = (Mean(s, r => r.RequestsPerSecond) * BatchRecords, Mean(b, r => r.RequestsPerSecond) * BatchRecords);
+                Row(md, $"batch produce, {BatchRecords:N0} x {ValueBytes} B per request, {format} body ({new FileInfo(BodyFile(scratch, format)).Length:N0} B), {Connections} connections (msg/s, mean of {Rounds} rounds)",
+                    Throughput(s, $"{sMsgs:N0} msg/s ({sMsgs / BatchRecords:N0} req/s, p50 {Mean(s, r => r.P50Ms):F1} ms, p99 {Mean(s, r => r.P99Ms):F1} ms)"),
+                    Throughput(b, $"{bMsgs:N0} msg/s ({bMsgs / BatchRecords:N0} req/s)"),
+                    sMsgs / bMsgs, ">= 500,000 msg/s", AllClean(s, b) && sMsgs >= 500_000);
+                notes.Add(Invariant($"Batch {format} per round (Sluice msg/s / bare msg/s): ")
+                  + string.Join("; ", s.Zip(b, (x, y) => Invariant($"{x.RequestsPerSecond * BatchRecords:N0} / {y.RequestsPerSecond * BatchRecords:N0}"))) + ".");
+            }
+
+            // Diagnostics: keyless records round-robin over partitions record by record, so a 4-partition topic
+            // splits the same load into 4 appends and 4 fsyncs where 1 partition has one; 1 partition shows that share.
+            fastest = ranked[0].Name;
+            fastestMsgs = Mean(ranked[0].Sluice, r => r.RequestsPerSecond) * BatchRecords;
+            fastestBareMsgs = Mean(ranked[0].Bare, r => r.RequestsPerSecond) * BatchRecords;
+            notes.Add(Invariant($"Batch body format the server took faster in this run: {fastest} (listed first); ")
+              + "the 1-partition and `never` batch diagnostics use it.");
+            var oneSingle = await CreateTopicAsync(admin, "single-1p", partitions: 1);
+            var oneBatch = await CreateTopicAsync(admin, "batch-1p", partitions: 1);
+            p.WriteLine("diagnostic: single produce, 1 partition...");
+            var single1 = await WrkAsync($"{sluice.BaseUrl}{oneSingle}/messages", singleScript);
+            p.WriteLine($"diagnostic: batch produce {fastest}, 1 partition...");
+            var batch1 = await WrkAsync($"{sluice.BaseUrl}{oneBatch}/batch", fastest == "JSON" ? jsonScript : ndjsonScript);
+            Row(diag, "diagnostic: single-message produce, flush `always`, topic of **1** partition",
+                Throughput([single1], $"{single1.RequestsPerSecond:N0} req/s, p50 {single1.P50Ms:F2} ms, p99 {single1.P99Ms:F2} ms"),
+                $"bare, mean above: {bRate:N0} req/s", single1.RequestsPerSecond / bRate, "-", null);
+            Row(diag, $"diagnostic: batch produce {fastest}, flush `always`, topic of **1** partition (msg/s)",
+                Throughput([batch1], $"{batch1.RequestsPerSecond * BatchRecords:N0} msg/s ({batch1.RequestsPerSecond:N0} req/s, p50 {batch1.P50Ms:F1} ms, p99 {batch1.P99Ms:F1} ms)"),
+                $"bare, same body, above: {fastestBareMsgs:N0} msg/s", batch1.RequestsPerSecond * BatchRecords / fastestBareMsgs, "-", null);
+
+            // 3. Produce-to-pull latency at a steady rate; the baseline is the same schedule of POSTs to the bare endpoint.
+            // Alternating rounds, samples pooled; each round has its own subscription so no message crosses rounds.
+            var latencyTopic = await CreateTopicAsync(admin, "latency");
+            var bareRuns = new List<LatencyResult>();
+            var sluiceRuns = new List<LatencyResult>();
+            for (var round = 1; round <= Rounds; round++)
+            {
+                var subscription = $"{latencyTopic}/subscriptions/bench-{round}";
+                await PutJsonAsync(admin, subscription, """{"type":"shared","position":"latest"}""");
+                p.WriteLine($"latency at {LatencyRate:N0} msg/s, round {round}: bare...");
+                bareRuns.Add(await new OpenLoopDriver(LatencyRate, Warmup, Measure)
+                    .RunAsync(new Uri($"{bare.BaseUrl}{latencyTopic}/messages"), null, null, cancellationToken));
+                p.WriteLine($"latency at {LatencyRate:N0} msg/s, round {round}: sluice...");
+                sluiceRuns.Add(await new OpenLoopDriver(LatencyRate, Warmup, Measure).RunAsync(
+                    new Uri($"{sluice.BaseUrl}{latencyTopic}/messages"),
+                    new Uri($"{sluice.BaseUrl}{subscription}/messages?max=1000&waitMs=1000"),
+                    new Uri($"{sluice.BaseUrl}{subscription}/acks"),
+                    cancellationToken));
+            }
+
+            var e2e = Percentiles.Of([.. sluiceRuns.SelectMany(r => r.EndToEndSamplesMs)]);
+            var sluiceTrip = Percentiles.Of([.. sluiceRuns.SelectMany(r => r.RoundTripSamplesMs)]);
+            var bareTrip = Percentiles.Of([.. bareRuns.SelectMany(r => r.RoundTripSamplesMs)]);
+            var lost = sluiceRuns.Sum(r => r.Failed + r.NotReceived);
+            var e2eCell = Invariant($"({e2e.Count:N0} messages, {Rounds} rounds pooled; achieved {sluiceRuns.Average(r => r.AchievedRate):N0} msg/s)")
+                + (lost == 0 ? "" : Invariant($" **{sluiceRuns.Sum(r => r.Failed):N0} failed, {sluiceRuns.Sum(r => r.NotReceived):N0} not pulled**"));
+            Row(md, $"produce-to-pull latency p50 at {LatencyRate:N0} msg/s (scheduled send to pull answer)",
+                $"{e2e.P50Ms:F2} ms {e2eCell}", $"POST round trip to bare p50: {bareTrip.P50Ms:F2} ms",
+                e2e.P50Ms / bareTrip.P50Ms, "(report)", null);
+            Row(md, $"produce-to-pull latency p99 at {LatencyRate:N0} msg/s",
+                $"{e2e.P99Ms:F2} ms", $"POST round trip to bare p99: {bareTrip.P99Ms:F2} ms",
+                e2e.P99Ms / bareTrip.P99Ms, "(report)", null);
+            Row(md, $"produce round trip (200 once durable) at {LatencyRate:N0} msg/s, p50 / p99",
+                $"{sluiceTrip.P50Ms:F2} / {sluiceTrip.P99Ms:F2} ms",
+                $"{bareTrip.P50Ms:F2} / {bareTrip.P99Ms:F2} ms",
+                sluiceTrip.P99Ms / bareTrip.P99Ms, "(ratio of p99s; lower is better)", null);
+            notes.Add(Invariant($"Latency rounds: {Measure.TotalSeconds:F0} s measured after {Warmup.TotalSeconds:F0} s of warm-up at the same rate, bare then Sluice, {Rounds} times. Per round, ")
+              + string.Join("; ", sluiceRuns.Zip(bareRuns, (s, b) => Invariant(
+                    $"Sluice produce-to-pull p50/p99 {s.EndToEnd!.P50Ms:F2}/{s.EndToEnd.P99Ms:F2} ms at {s.AchievedRate:N0} msg/s ")
+                  + Invariant($"({s.Scheduled:N0} scheduled, {s.Failed:N0} failed POSTs, {s.NotReceived:N0} not pulled within 5 s, {s.Duplicates:N0} duplicates, send lateness p99 {s.SendLagP99Ms:F2} ms), ")
+                  + Invariant($"bare round trip p50/p99 {b.RoundTrip.P50Ms:F2}/{b.RoundTrip.P99Ms:F2} ms at {b.AchievedRate:N0} msg/s ({b.Failed:N0} failed, send lateness p99 {b.SendLagP99Ms:F2} ms)")))
+              + ".");
+        }
+
+        // Diagnostics for the single-produce ratio: where the time goes (fsync, or the HTTP and append path).
+        var neverDir = Path.Combine(scratch, "data-never");
+        Directory.CreateDirectory(neverDir);
+        await using (var never = await ServerProcess.StartSluiceAsync(serverDll, neverDir, "never"))
+        {
+            using var admin = new HttpClient { BaseAddress = new Uri(never.BaseUrl) };
+            var topic = await CreateTopicAsync(admin, "single");
+            p.WriteLine("diagnostic: single produce, flush never...");
+            var neverRun = await WrkAsync($"{never.BaseUrl}{topic}/messages", singleScript);
+            p.WriteLine("diagnostic: single produce, ?async=true (202 before the append)...");
+            var asyncRun = await WrkAsync($"{never.BaseUrl}{topic}/messages?async=true", singleScript);
+            p.WriteLine("diagnostic: bare...");
+            var bareRun = await WrkAsync($"{bare.BaseUrl}{topic}/messages", singleScript);
+            var batchTopic = await CreateTopicAsync(admin, "batch");
+            p.WriteLine($"diagnostic: batch produce {fastest}, flush never...");
+            var batchNever = await WrkAsync($"{never.BaseUrl}{batchTopic}/batch", fastest == "JSON" ? jsonScript : ndjsonScript);
+            Row(diag, "diagnostic: single-message produce with flush `never` (no fsync)",
+                Throughput([neverRun], $"{neverRun.RequestsPerSecond:N0} req/s, p50 {neverRun.P50Ms:F2} ms, p99 {neverRun.P99Ms:F2} ms"),
+                Throughput([bareRun], $"{bareRun.RequestsPerSecond:N0} req/s"), neverRun.RequestsPerSecond / bareRun.RequestsPerSecond, "-", null);
+            Row(diag, "diagnostic: single-message produce `?async=true` (answered 202 before the append), flush `never`",
+                Throughput([asyncRun], $"{asyncRun.RequestsPerSecond:N0} req/s, p50 {asyncRun.P50Ms:F2} ms, p99 {asyncRun.P99Ms:F2} ms"),
+                Throughput([bareRun], $"{bareRun.RequestsPerSecond:N0} req/s"), asyncRun.RequestsPerSecond / bareRun.RequestsPerSecond, "-", null);
+            Row(diag, $"diagnostic: batch produce {fastest}, flush `never`, {Partitions} partitions (msg/s)",
+                Throughput([batchNever], $"{batchNever.RequestsPerSecond * BatchRecords:N0} msg/s ({batchNever.RequestsPerSecond:N0} req/s, p50 {batchNever.P50Ms:F1} ms)"),
+                $"bare, same body, above: {fastestBareMsgs:N0} msg/s", batchNever.RequestsPerSecond * BatchRecords / fastestBareMsgs, "-", null);
+            notes.Add(Invariant($"Where single-produce time goes in this run: with flush `never` the server reaches {neverRun.RequestsPerSecond / bareRun.RequestsPerSecond:F2} of bare, ")
+              + Invariant($"answering before the append (`?async=true`) {asyncRun.RequestsPerSecond / bareRun.RequestsPerSecond:F2}, durable (`always`) {alwaysSingle / bareRun.RequestsPerSecond:F2} ")
+              + Invariant($"(against this later bare run). Batch: `never` {batchNever.RequestsPerSecond * BatchRecords:N0} msg/s against `always` {fastestMsgs:N0} msg/s")
+              + (batchNever.RequestsPerSecond * BatchRecords > fastestMsgs
+                  ? Invariant($", so the fsync costs about {(1 - (fastestMsgs / (batchNever.RequestsPerSecond * BatchRecords))) * 100:F0}% of batch throughput")
+                  : " (not faster: within this shared machine's noise the fsync's share of batch time does not show)")
+              + Invariant($"; even without fsync the server handles {batchNever.RequestsPerSecond * BatchRecords / fastestBareMsgs * 100:F1}% of the batches the bare endpoint only reads: ")
+              + "the rest is receiving, parsing, encoding and answering (CPU).");
+        }
+
+        md.Append(diag);
         md.AppendLine();
-        md.AppendLine("Notes: the baseline is a bare Kestrel endpoint that reads the body and answers a small JSON, in its own process.");
-        md.AppendLine("Every produce is acknowledged only after its fsync (concurrent produces to one partition share one). The load client runs on");
-        md.AppendLine("the same cores as the server, and on a shared 2-core machine repeated runs differ by tens of percent: compare ratios of one run.");
+        md.AppendLine("Notes:");
+        md.AppendLine();
+        md.AppendLine(
+            Invariant($"- The server, the baseline endpoint and the load generator all run on the same {Environment.ProcessorCount} cores, which other engineers were ")
+          + "using at the same time (compiling, testing): absolute figures are noisy, and wrk competes with the server for CPU. Ratios against the baseline "
+          + "from the same run absorb part of that. Bare and Sluice runs alternate.");
+        md.AppendLine(
+            Invariant($"- Bodies: single produce is a {ValueBytes} B `application/octet-stream` body (the value). Batch bodies carry {BatchRecords:N0} records of a {ValueBytes} B ")
+          + "ASCII value and no key: JSON `{\"messages\":[{\"value\":\"...\"},...]}` or NDJSON `{\"value\":\"...\"}` per line. "
+          + Invariant($"Topics are created with `PUT /v1/topics/...` and {{\"partitions\":{Partitions}}}; records carry no key, so the server picks partitions."));
+        md.AppendLine("- A run with any non-2xx answer or socket error is reported as such and never counts toward a floor.");
+        md.AppendLine(
+            Invariant($"- Produce-to-pull: an open-loop schedule of {LatencyRate:N0} single-message POSTs/s ({ValueBytes} B values carrying their sequence number) ")
+          + "over up to 64 connections; 4 consumers long-poll one `shared` subscription (`max=1000&waitMs=1000`) and ack each answer while pulling the next. "
+          + "Latency is the pull answer's arrival minus the message's scheduled send time, so queueing behind a slow request counts. "
+          + "The scheduler releases due messages every ~1 ms, so up to ~1 ms of that is the driver's, on both sides. The driver also reports how late "
+          + "sends left against their schedule (a busy driver, or all 64 connections waiting on slow answers); that lateness is part of the latency.");
+        md.AppendLine("- Diagnostics (not floors): the 1-partition rows use the `always` server; keyless records round-robin record by record, so "
+          + "4 partitions split the same load into 4 group commits. The `never` rows run on a second server with flush `never` against a fresh bare run: "
+          + "the gap between `always` and `never` is the fsync's share; between `never` and `?async=true`, the wait for the append; what remains "
+          + "against bare is the HTTP, routing and parsing path (and the append work, which `?async=true` still does in the background).");
+        md.AppendLine("- Investigated by hand on 2026-11-21 (not part of the command), with `perf stat`/`perf trace` on the server during a 10 s "
+          + "single-produce run at 64 connections, flush `always`: about 7 messages per fsync with 4 partitions (26,595 fsyncs for 188,725 "
+          + "requests) and about 25 with 1 partition; fsync took 0.9 ms on average on this shared disk (0.1 ms at best), each on a thread-pool "
+          + "thread. A standalone program appending 1.5 KB + fsync at the same time took 0.14 ms per fsync on one file and 0.27 ms with four files "
+          + "in parallel (fdatasync on preallocated files: 0.21 ms), so most of the 0.9 ms is likely the writer waiting for a CPU after the fsync "
+          + "returns, with both cores busy with wrk and request handling. Every request waits for one or two such rounds, so with 64 connections "
+          + "throughput is bounded by the length of a group-commit round rather than by CPU; raising the thread pool's minimum threads did not help.");
+        foreach (var note in notes)
+        {
+            md.AppendLine(CultureInfo.InvariantCulture, $"- {note}");
+        }
+
         return md.ToString();
     }
 
-    private static string Row(string what, double sluice, double bare, double floor)
+    private static async Task<WrkResult> WrkAsync(string url, string script)
     {
-        var ratio = sluice / bare;
-        return string.Create(CultureInfo.InvariantCulture,
-            $"| {what} | {sluice:N0} req/s | bare Kestrel: {bare:N0} req/s | {ratio:0.00} | >= {floor:0.0} | {(ratio >= floor ? "yes" : "no")} |");
+        await Wrk.RunAsync(url, script, Threads, Connections, Warmup);
+        return await Wrk.RunAsync(url, script, Threads, Connections, Measure);
     }
 
-    private static async Task<double> MeasureSluiceAsync(BenchContext context, int partitions, CancellationToken cancellationToken)
+    private static async Task<string> CreateTopicAsync(HttpClient admin, string name, int partitions = Partitions)
     {
-        var dll = ServerDll();
-        var data = Path.Combine(context.ScratchDirectory, $"sluice-{partitions}");
-        var args = new List<string> { dll, "--data-dir", data, "--flush-policy", "always", "--default-partitions", partitions.ToString(CultureInfo.InvariantCulture) };
-        return await MeasureChildAsync(context, ("dotnet", args), "/v1/topics/bench/http/produce/messages", cancellationToken);
+        var path = $"/v1/topics/bench/http/{name}";
+        await PutJsonAsync(admin, path, $$"""{"partitions":{{partitions}}}""");
+        return path;
     }
 
-    private static (string File, List<string> Args) BareArgs()
+    private static async Task PutJsonAsync(HttpClient client, string path, string json)
     {
-        var args = new List<string>();
-        var file = Environment.ProcessPath!;
-        if (Path.GetFileNameWithoutExtension(file) == "dotnet")
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
+        using var response = await client.PutAsync(new Uri(path, UriKind.Relative), content);
+        if (!response.IsSuccessStatusCode)
         {
-            args.Add(typeof(HttpSuite).Assembly.Location);
-        }
-
-        args.Add("--child-bare-kestrel");
-        return (file, args);
-    }
-
-    private static async Task<double> MeasureChildAsync(BenchContext context, (string File, List<string> Args) command, string path, CancellationToken cancellationToken)
-    {
-        var port = FreePort();
-        var start = new ProcessStartInfo(command.File) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in command.Args)
-        {
-            start.ArgumentList.Add(a);
-        }
-
-        start.ArgumentList.Add("--port");
-        start.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
-        using var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
-        process.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                context.Progress.WriteLine("  [child] " + e.Data);
-            }
-        };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
-        try
-        {
-            using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = Connections };
-            using var client = new HttpClient(handler) { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
-            await WaitUntilUpAsync(client, process, cancellationToken);
-            var rate = await LoadAsync(client, path, cancellationToken);
-            context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {path}: {rate:N0} req/s"));
-            return rate;
-        }
-        finally
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-            }
-
-            await process.WaitForExitAsync(CancellationToken.None);
+            throw new InvalidOperationException($"PUT {path} {json}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         }
     }
 
-    private static async Task<double> LoadAsync(HttpClient client, string path, CancellationToken cancellationToken)
+    private static string Value(int i) => i.ToString("D10", CultureInfo.InvariantCulture).PadRight(ValueBytes, 'v');
+
+    private static string JsonBatch()
+        => "{\"messages\":[" + string.Join(',', Enumerable.Range(0, BatchRecords).Select(i => $"{{\"value\":\"{Value(i)}\"}}")) + "]}";
+
+    private static string NdjsonBatch()
+        => string.Concat(Enumerable.Range(0, BatchRecords).Select(i => $"{{\"value\":\"{Value(i)}\"}}\n"));
+
+    private static string BodyFile(string scratch, string format) => Path.Combine(scratch, format == "JSON" ? "batch.json" : "batch.ndjson");
+
+    private static string WriteBody(string scratch, string name, string body)
     {
-        var body = new byte[BodyBytes];
-        Array.Fill(body, (byte)'x');
-        long counted = 0;
-        long failed = 0;
-        var clock = Stopwatch.StartNew();
-        var end = Warmup + Measure;
-        var workers = Enumerable.Range(0, Connections).Select(async _ =>
-        {
-            while (clock.Elapsed < end && !cancellationToken.IsCancellationRequested)
-            {
-                using var content = new ByteArrayContent(body);
-                using var response = await client.PostAsync(path, content, cancellationToken);
-                if (!response.IsSuccessStatusCode)
-                {
-                    Interlocked.Increment(ref failed);
-                }
-                else if (clock.Elapsed > Warmup && clock.Elapsed < end)
-                {
-                    Interlocked.Increment(ref counted);
-                }
-            }
-        }).ToArray();
-        await Task.WhenAll(workers);
-        if (failed > 0)
-        {
-            throw new InvalidOperationException($"{failed} requests to {path} failed");
-        }
-
-        return counted / Measure.TotalSeconds;
-    }
-
-    private static async Task WaitUntilUpAsync(HttpClient client, Process process, CancellationToken cancellationToken)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
-        {
-            if (process.HasExited)
-            {
-                throw new InvalidOperationException($"the server exited with code {process.ExitCode} before it was up");
-            }
-
-            try
-            {
-                using var response = await client.GetAsync("/readyz", cancellationToken);
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-            }
-            catch (HttpRequestException)
-            {
-                // Not listening yet.
-            }
-
-            await Task.Delay(100, cancellationToken);
-        }
-
-        throw new TimeoutException("the server did not come up within 60 s");
+        var path = Path.Combine(scratch, name);
+        File.WriteAllText(path, body);
+        return path;
     }
 
     private static string ServerDll()
     {
-        // bench/Sluice.Bench/bin/<Configuration>/<tfm>/ -> src/Sluice.Server/bin/<Configuration>/<tfm>/Sluice.Server.dll
-        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var root = here;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Sluice.slnx")))
+        // Built with this command: Sluice.Bench.csproj references the server project without referencing its assembly.
+        var root = AppContext.BaseDirectory;
+        for (var dir = new DirectoryInfo(root); dir is not null; dir = dir.Parent)
         {
-            root = root.Parent;
-        }
-
-        var dll = Path.Combine(root?.FullName ?? ".", "src", "Sluice.Server", "bin", here.Parent!.Name, here.Name, "Sluice.Server.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException($"build the server first: {dll} is missing", dll);
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    /// <summary>The baseline server: Kestrel, one route that reads the body and answers a small JSON. Nothing else.</summary>
-    public static async Task<int> RunBareKestrelAsync(string[] args)
-    {
-        if (args is not ["--child-bare-kestrel", "--port", var portText] || !int.TryParse(portText, CultureInfo.InvariantCulture, out var port))
-        {
-            Console.Error.WriteLine("usage: --child-bare-kestrel --port PORT");
-            return 2;
-        }
-
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, port));
-        var app = builder.Build();
-        var answer = "{\"id\":\"0:0\",\"partition\":0,\"offset\":0}"u8.ToArray();
-        app.MapGet("/readyz", () => "ready");
-        app.MapPost("/bare", async context =>
-        {
-            while (true)
+            if (File.Exists(Path.Combine(dir.FullName, "Sluice.slnx")))
             {
-                var read = await context.Request.BodyReader.ReadAsync();
-                context.Request.BodyReader.AdvanceTo(read.Buffer.End);
-                if (read.IsCompleted)
-                {
-                    break;
-                }
+#if DEBUG
+                const string configuration = "Debug";
+#else
+                const string configuration = "Release";
+#endif
+                var dll = Path.Combine(dir.FullName, "src", "Sluice.Server", "bin", configuration, "net10.0", "Sluice.Server.dll");
+                return File.Exists(dll) ? dll : throw new InvalidOperationException($"{dll} not found; build src/Sluice.Server in {configuration}");
             }
+        }
 
-            context.Response.ContentType = "application/json";
-            await context.Response.Body.WriteAsync(answer);
-        });
-        await app.RunAsync();
-        return 0;
+        throw new InvalidOperationException($"repository root (Sluice.slnx) not found above {root}");
     }
+
+    private static double Mean(List<WrkResult> runs, Func<WrkResult, double> f) => runs.Average(f);
+
+    private static bool AllClean(params List<WrkResult>[] runs) => runs.All(r => r.All(x => x.Clean));
+
+    private static string Throughput(List<WrkResult> runs, string figure)
+    {
+        var failed = runs.Where(r => !r.Clean).ToList();
+        return failed.Count == 0 ? figure : $"**failed: {string.Join("; ", failed.Select(r => r.Failures))}** (not throughput; {figure} incl. failures)";
+    }
+
+    private static void Row(StringBuilder md, string figure, string sluice, string baseline, double ratio, string floor, bool? met)
+        => md.AppendLine(CultureInfo.InvariantCulture,
+            $"| {figure} | {sluice} | {baseline} | {ratio:F2} | {floor} | {(met is null ? "-" : met.Value ? "yes" : "**no**")} |");
 }

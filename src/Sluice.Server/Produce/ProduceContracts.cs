@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Text.Json.Serialization;
 
 namespace Sluice.Server.Produce;
 
@@ -17,7 +17,7 @@ internal sealed record BatchRequest(List<BatchRecord>? Messages);
 /// </summary>
 internal sealed record BatchRecord(
     string? Key,
-    JsonElement? Value,
+    [property: JsonConverter(typeof(RecordValueConverter))] RecordValue? Value,
     string? ValueBase64,
     Dictionary<string, string>? Headers,
     int? Partition);

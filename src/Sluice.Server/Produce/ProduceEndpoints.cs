@@ -150,10 +150,20 @@ internal static partial class ProduceEndpoints
         }
 
         var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
+        // Sticky batching: the keyless records of one request share one partition (the next round-robin one),
+        // so a batch costs one append and one group commit instead of one per partition.
         var partitions = new int[records.Length];
+        int? sticky = null;
         for (var i = 0; i < records.Length; i++)
         {
             var chosen = parsed[i].Partition ?? explicitPartition;
+            if (chosen is null && records[i].Key is null)
+            {
+                sticky ??= ChoosePartition(deps.Partitioner, topic, null, null, partitionCount);
+                partitions[i] = sticky.Value;
+                continue;
+            }
+
             partitions[i] = ChoosePartition(deps.Partitioner, topic, chosen, records[i].Key, partitionCount);
         }
 
@@ -240,7 +250,7 @@ internal static partial class ProduceEndpoints
         }
 
         byte[]? value;
-        var hasValue = record.Value is { } v && v.ValueKind != JsonValueKind.Undefined;
+        var hasValue = record.Value is not null;
         if (hasValue && record.ValueBase64 is not null)
         {
             ProblemException.Throw(ProblemKind.InvalidParameter, $"record {index} has both value and valueBase64; give exactly one");
@@ -259,13 +269,7 @@ internal static partial class ProduceEndpoints
         }
         else if (hasValue)
         {
-            var element = record.Value!.Value;
-            value = element.ValueKind switch
-            {
-                JsonValueKind.String => Encoding.UTF8.GetBytes(element.GetString()!),
-                JsonValueKind.Null => null,
-                _ => Encoding.UTF8.GetBytes(element.GetRawText()),
-            };
+            value = record.Value!.Bytes;
         }
         else
         {

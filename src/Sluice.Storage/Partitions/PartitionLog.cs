@@ -52,7 +52,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     private Exception? _closedError;
     private Exception? _readError; // set once the partition is closed or deleted: readers stop too
 
-    private PartitionLog(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, Segment[] segments)
+    private PartitionLog(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, Segment[] segments, WriterScheduler writers)
     {
         Topic = topic;
         Partition = partition;
@@ -68,7 +68,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
-        _writer = Task.Run(WriteLoopAsync);
+        _writer = writers.Start(WriteLoopAsync);
     }
 
     public TopicName Topic { get; }
@@ -82,7 +82,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     public long StartOffset => Volatile.Read(ref _segments)[0].BaseOffset;
 
     /// <summary>Opens (or creates) the partition directory, recovering the active segment's tail.</summary>
-    public static PartitionLog Open(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time)
+    public static PartitionLog Open(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, WriterScheduler writers)
     {
         var started = Stopwatch.GetTimestamp();
         System.IO.Directory.CreateDirectory(directory);
@@ -119,7 +119,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             segments[^1] = Segment.OpenActive(directory, bases[^1], now, logger, options.IndexIntervalBytes);
         }
 
-        var log = new PartitionLog(topic, partition, directory, options, logger, time, segments);
+        var log = new PartitionLog(topic, partition, directory, options, logger, time, segments, writers);
         Log.PartitionOpened(logger, topic.ToString(), partition, segments.Length, log.StartOffset, log.EndOffset,
             Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return log;
@@ -188,7 +188,8 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     {
         var group = new List<PendingAppend>();
         var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        // No ConfigureAwait(false) in this loop: it must keep running on the WriterScheduler's threads.
+        while (await reader.WaitToReadAsync())
         {
             long bytes = 0;
             while (bytes < MaxGroupBytes && reader.TryRead(out var item))
@@ -197,7 +198,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
                 bytes += item.Batch.Length;
             }
 
-            await _writeLock.WaitAsync().ConfigureAwait(false);
+            await _writeLock.WaitAsync();
             try
             {
                 WriteGroup(group);

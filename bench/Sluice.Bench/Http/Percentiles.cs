@@ -1,0 +1,14 @@
+namespace Sluice.Bench.Http;
+
+/// <summary>p50 and p99 in milliseconds over <see cref="Count"/> samples.</summary>
+internal sealed record Percentiles(long Count, double P50Ms, double P99Ms)
+{
+    public static Percentiles Of(List<double> samplesMs)
+    {
+        samplesMs.Sort();
+        return new Percentiles(samplesMs.Count, At(samplesMs, 0.50), At(samplesMs, 0.99));
+    }
+
+    private static double At(List<double> sorted, double p)
+        => sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
+}

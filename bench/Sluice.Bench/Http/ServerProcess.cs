@@ -1,0 +1,149 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Sluice.Bench.Http;
+
+/// <summary>
+/// An HTTP server in a child process (the Sluice server, or this program's bare Kestrel endpoint), started on a free
+/// loopback port and waited for until it answers 200 on its readiness path. Its output is kept for error reports.
+/// </summary>
+internal sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private ServerProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+    }
+
+    public int Port { get; }
+
+    public string BaseUrl => $"http://127.0.0.1:{Port}";
+
+    /// <summary>Starts the Sluice server from its Release build output with flush <paramref name="flushPolicy"/>.</summary>
+    public static Task<ServerProcess> StartSluiceAsync(string serverDll, string dataDirectory, string flushPolicy)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet");
+        start.ArgumentList.Add(serverDll);
+        foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", dataDirectory, "--flush-policy", flushPolicy })
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        // The server's working directory holds no sluice.yaml, so only the flags and defaults apply.
+        start.WorkingDirectory = dataDirectory;
+        return StartAsync(start, port, "/readyz");
+    }
+
+    /// <summary>Starts this program as the bare Kestrel endpoint (<see cref="BareEndpoint"/>).</summary>
+    public static Task<ServerProcess> StartBareAsync()
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo(Environment.ProcessPath!);
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+        {
+            start.ArgumentList.Add(typeof(ServerProcess).Assembly.Location);
+        }
+
+        start.ArgumentList.Add(BareEndpoint.ChildFlag);
+        start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        return StartAsync(start, port, BareEndpoint.ReadyPath);
+    }
+
+    private static async Task<ServerProcess> StartAsync(ProcessStartInfo start, int port, string readyPath)
+    {
+        start.UseShellExecute = false;
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {start.FileName}");
+        var server = new ServerProcess(process, port);
+        process.OutputDataReceived += (_, e) => server.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => server.Keep(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+
+        using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (process.HasExited)
+            {
+                break;
+            }
+
+            try
+            {
+                using var response = await client.GetAsync(new Uri($"{server.BaseUrl}{readyPath}"));
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return server;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (TaskCanceledException)
+            {
+                // Listening but slow to answer while it starts.
+            }
+
+            await Task.Delay(100);
+        }
+
+        var output = server.Output;
+        await server.DisposeAsync();
+        throw new InvalidOperationException($"{start.FileName} {string.Join(' ', start.ArgumentList)} did not become ready:\n{output}");
+    }
+
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+        }
+
+        await _process.WaitForExitAsync();
+        _process.Dispose();
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_output)
+        {
+            // Enough to explain a failed start; a server that logs every request must not fill the memory.
+            if (_output.Length < 64 * 1024)
+            {
+                _output.AppendLine(line);
+            }
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
