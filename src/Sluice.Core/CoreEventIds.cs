@@ -22,4 +22,14 @@ internal static class CoreEventIds
     public const int StateRecordIgnored = 1013;
     public const int TimerFailed = 1014;
     public const int FinalFlushFailed = 1015;
+
+    // 1100-1199: webhooks
+    public const int WebhooksLoaded = 1100;
+    public const int WebhookStored = 1101;
+    public const int WebhookDeleted = 1102;
+    public const int WebhookPausedChanged = 1103;
+    public const int WebhookReceiveFailed = 1104;
+    public const int WebhookSettleFailed = 1105;
+    public const int WebhookDeadLettered = 1106;
+    public const int WebhookAckFailed = 1107;
 }

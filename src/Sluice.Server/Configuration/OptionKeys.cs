@@ -65,6 +65,35 @@ internal static class OptionKeys
         new("streaming:slowConsumerTimeoutMs", "--slow-consumer-timeout-ms", "an integer between 100 and 600000 (10 min)", (v, o) => Int(v, 100, 600_000, x => o.SlowConsumerTimeoutMs = x)),
         new("streaming:maxStreamsPerSubscription", "--max-streams-per-subscription", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MaxStreamsPerSubscription = x)),
         new("streaming:maxStreams", "--max-streams", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MaxStreams = x)),
+
+        // Webhooks. --allow-private-webhooks may stand alone (a switch): see ServerOptionsLoader.
+        new("webhooks:allowPrivate", "--allow-private-webhooks", "true or false", (v, o) =>
+        {
+            if (!bool.TryParse(v.Trim(), out var b))
+            {
+                return false;
+            }
+
+            o.AllowPrivateWebhooks = b;
+            return true;
+        }),
+        new("webhooks:allowedNetworks", "--webhook-allowed-networks", "comma-separated networks such as 10.1.0.0/16,fd00::/8", (v, o) =>
+        {
+            try
+            {
+                _ = Webhooks.SsrfGuard.ParseNetworks(v);
+            }
+            catch (FormatException)
+            {
+                return false;
+            }
+
+            o.WebhookAllowedNetworks = v;
+            return true;
+        }),
+        new("webhooks:breakerFailures", "--webhook-breaker-failures", "an integer between 1 and 1000", (v, o) => Int(v, 1, 1000, x => o.WebhookBreakerFailures = x)),
+        new("webhooks:breakerCooldownMs", "--webhook-breaker-cooldown-ms", "an integer between 10 and 3600000", (v, o) => Int(v, 10, 3_600_000, x => o.WebhookBreakerCooldownMs = x)),
+        new("webhooks:breakerMaxCooldownMs", "--webhook-breaker-max-cooldown-ms", "an integer between 10 and 86400000", (v, o) => Int(v, 10, 86_400_000, x => o.WebhookBreakerMaxCooldownMs = x)),
     ];
 
     private static bool Int(string value, int min, int max, Action<int> set)

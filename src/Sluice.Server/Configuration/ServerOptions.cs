@@ -56,6 +56,18 @@ internal sealed class ServerOptions
     /// <summary>10,000: Kestrel's connection limit here (SluiceServer).</summary>
     public int MaxStreams { get; set; } = 10_000;
 
+    /// <summary>Webhooks may call loopback, private, link-local and metadata addresses (local use and tests only).</summary>
+    public bool AllowPrivateWebhooks { get; set; }
+
+    /// <summary>Comma-separated networks (CIDR) webhooks may call although the SSRF guard would refuse them.</summary>
+    public string WebhookAllowedNetworks { get; set; } = "";
+
+    public int WebhookBreakerFailures { get; set; } = 5;
+
+    public int WebhookBreakerCooldownMs { get; set; } = 5_000;
+
+    public int WebhookBreakerMaxCooldownMs { get; set; } = 120_000;
+
     public void CopyTo(ServerOptions target)
     {
         target.Port = Port;
@@ -77,5 +89,10 @@ internal sealed class ServerOptions
         target.SlowConsumerTimeoutMs = SlowConsumerTimeoutMs;
         target.MaxStreamsPerSubscription = MaxStreamsPerSubscription;
         target.MaxStreams = MaxStreams;
+        target.AllowPrivateWebhooks = AllowPrivateWebhooks;
+        target.WebhookAllowedNetworks = WebhookAllowedNetworks;
+        target.WebhookBreakerFailures = WebhookBreakerFailures;
+        target.WebhookBreakerCooldownMs = WebhookBreakerCooldownMs;
+        target.WebhookBreakerMaxCooldownMs = WebhookBreakerMaxCooldownMs;
     }
 }

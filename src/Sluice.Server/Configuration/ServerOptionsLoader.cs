@@ -170,6 +170,12 @@ internal static class ServerOptionsLoader
                 continue;
             }
 
+            // A true/false option given alone (--allow-private-webhooks) means true.
+            if (value is null && option is { Expected: "true or false" } && (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal)))
+            {
+                value = "true";
+            }
+
             if (value is null)
             {
                 if (i + 1 >= args.Length)

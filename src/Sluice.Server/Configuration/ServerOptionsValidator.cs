@@ -24,6 +24,11 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             errors.Add($"topics:segmentBytes ({o.SegmentBytes}) must be at least maxMessageBytes ({o.MaxMessageBytes})");
         }
 
+        if (o.WebhookBreakerMaxCooldownMs < o.WebhookBreakerCooldownMs)
+        {
+            errors.Add($"webhooks:breakerMaxCooldownMs ({o.WebhookBreakerMaxCooldownMs}) must be at least webhooks:breakerCooldownMs ({o.WebhookBreakerCooldownMs})");
+        }
+
         // Whatever else the embedded log would refuse at open, refuse now with the others.
         foreach (var problem in Hosting.Backend.StorageOptionsFor(o).Validate())
         {

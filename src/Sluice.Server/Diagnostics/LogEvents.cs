@@ -21,6 +21,9 @@ internal static class LogEvents
     public const int SlowConsumerClosed = 401;
     public const int StreamFailed = 402;
     public const int StreamTakenOver = 403;
+    // 6xx: webhooks (the dispatcher itself logs from Core, 1100-1199)
+    public const int WebhookReplyDropped = 600;
+    public const int WebhookReplyFailed = 601;
 
     // 9xx: errors
     public const int UnhandledException = 900;

@@ -5,6 +5,7 @@ using Sluice.Server.Produce;
 using Sluice.Server.Streaming;
 using Sluice.Server.Subscriptions;
 using Sluice.Server.Topics;
+using Sluice.Server.Webhooks;
 
 namespace Sluice.Server.Hosting;
 
@@ -43,6 +44,10 @@ namespace Sluice.Server.Hosting;
 [JsonSerializable(typeof(ErrorFrame))]
 [JsonSerializable(typeof(ProduceFrame))]
 [JsonSerializable(typeof(ProduceReceipt))]
+[JsonSerializable(typeof(WebhookRequest))]
+[JsonSerializable(typeof(WebhookResponse))]
+[JsonSerializable(typeof(WebhookListResponse))]
+[JsonSerializable(typeof(WebhookStatsResponse))]
 internal sealed partial class SluiceJsonContext : JsonSerializerContext
 {
     /// <summary>

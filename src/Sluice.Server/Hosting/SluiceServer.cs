@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Options;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
+using Sluice.Core.Webhooks;
 using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Problems;
@@ -10,6 +11,7 @@ using Sluice.Server.Produce;
 using Sluice.Server.Streaming;
 using Sluice.Server.Subscriptions;
 using Sluice.Server.Topics;
+using Sluice.Server.Webhooks;
 
 namespace Sluice.Server.Hosting;
 
@@ -74,6 +76,7 @@ internal static partial class SluiceServer
         builder.Services.AddOpenApi();
         StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
+        AddWebhooks(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -119,6 +122,7 @@ internal static partial class SluiceServer
         ProduceEndpoints.Map(topics);
         SubscriptionEndpoints.Map(topics);
         StreamingEndpoints.Map(topics);
+        WebhookEndpoints.Map(app);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -147,6 +151,21 @@ internal static partial class SluiceServer
 
         await ShutDownAsync(app, logger, TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000)));
         return exitCode;
+    }
+
+    // Webhooks: the dispatcher (Core) with the HTTP transport and SSRF guard (here); started and stopped as a hosted service.
+    private static void AddWebhooks(IServiceCollection services, ServerOptions options)
+    {
+        services.AddSingleton<SsrfGuard>();
+        services.AddSingleton<HttpWebhookTransport>();
+        services.AddSingleton<Sluice.Core.Webhooks.IWebhookTransport>(sp => sp.GetRequiredService<HttpWebhookTransport>());
+        services.AddSluiceWebhooks(o =>
+        {
+            o.BreakerFailureThreshold = options.WebhookBreakerFailures;
+            o.BreakerCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerCooldownMs);
+            o.BreakerMaxCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerMaxCooldownMs);
+        });
+        services.AddHostedService<WebhookHostedService>();
     }
 
     private static async Task ShutDownAsync(WebApplication app, ILogger logger, TimeSpan timeout)

@@ -1,0 +1,275 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Sluice.Bench.Webhooks;
+
+/// <summary>
+/// Push throughput of webhooks against the same receiver driven directly by a load generator, in the same run.
+/// <code>
+///   wrk (64 connections) ───────────────────────────────► child: bare Kestrel  POST /bare  (answers 200 at once)
+///   child: Sluice.Server, webhook concurrency 64 ───────►   the same receiver
+///            ▲ topic pre-filled; rate = stats.delivered over the measured window
+/// </code>
+/// </summary>
+internal sealed class WebhookSuite : IBenchSuite
+{
+    private const int Concurrency = 64;
+    private const int BodyBytes = 100;
+    private const int Messages = 400_000;
+    private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan Measure = TimeSpan.FromSeconds(8);
+
+    public string Name => "webhooks";
+
+    public async Task<string> RunAsync(BenchContext context, CancellationToken cancellationToken)
+    {
+        await EnsureWrkAsync(context, cancellationToken);
+        var receiverPort = FreePort();
+        using var receiver = StartChild(context, BareArgs(receiverPort));
+        using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{receiverPort}") };
+        await WaitUntilUpAsync(probe, receiver, cancellationToken);
+        try
+        {
+            var direct = await WrkAsync(context, $"http://127.0.0.1:{receiverPort}/bare", cancellationToken);
+            var push = await PushAsync(context, $"http://127.0.0.1:{receiverPort}/bare", cancellationToken);
+
+            var ratio = push / direct;
+            var md = new StringBuilder();
+            md.AppendLine("## Webhooks: push delivery");
+            md.AppendLine();
+            md.AppendLine(BenchmarksFile.MachineLine());
+            md.AppendLine($"One receiver (bare Kestrel, answers 200 at once, in its own process), {BodyBytes}-byte bodies, concurrency {Concurrency}; {Measure.TotalSeconds:0} s measured after {Warmup.TotalSeconds:0} s of warm-up.");
+            md.AppendLine();
+            md.AppendLine("| figure | Sluice | baseline (same run) | ratio | floor | met |");
+            md.AppendLine("|---|---|---|---|---|---|");
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| webhook push, ordering `none`, concurrency {Concurrency}, signed, acked durably (`always`) | {push:N0} msg/s | the receiver driven directly by `wrk -c {Concurrency}`: {direct:N0} req/s | {ratio:0.00} | >= 0.5 | {(ratio >= 0.5 ? "yes" : "no")} |"));
+            md.AppendLine();
+            md.AppendLine("Notes: the Sluice figure counts messages acked after a 2xx (the webhook's `delivered` stat) from a topic filled beforehand;");
+            md.AppendLine("each one is read from the log, signed (HMAC-SHA256), POSTed over a pooled connection and acked (cursor appends group-committed).");
+            md.AppendLine("`wrk`, the gateway and the receiver share the machine's cores; compare ratios of one run.");
+            return md.ToString();
+        }
+        finally
+        {
+            Stop(receiver);
+        }
+    }
+
+    private static async Task<double> PushAsync(BenchContext context, string receiverUrl, CancellationToken cancellationToken)
+    {
+        var port = FreePort();
+        var data = Path.Combine(context.ScratchDirectory, "sluice");
+        using var server = StartChild(context, ("dotnet", [ServerDll(), "--data-dir", data, "--flush-policy", "always", "--allow-private-webhooks", "--port", port.ToString(CultureInfo.InvariantCulture)]));
+        try
+        {
+            using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromMinutes(2) };
+            await WaitUntilUpAsync(client, server, cancellationToken);
+            const string Topic = "bench/webhooks/push";
+            await Ok(await client.PutAsync($"/v1/topics/{Topic}", Json("{\"partitions\":4}"), cancellationToken));
+            await Ok(await client.PutAsync($"/v1/topics/{Topic}/subscriptions/push", Json("{\"position\":\"earliest\"}"), cancellationToken));
+
+            context.Progress.WriteLine($"  filling {Messages:N0} messages");
+            var value = new string('x', BodyBytes);
+            var batch = "{\"messages\":[" + string.Join(',', Enumerable.Repeat($"{{\"value\":\"{value}\"}}", 1000)) + "]}";
+            for (var i = 0; i < Messages / 1000; i++)
+            {
+                await Ok(await client.PostAsync($"/v1/topics/{Topic}/batch", Json(batch), cancellationToken));
+            }
+
+            var created = await client.PostAsync("/v1/webhooks", Json($"{{\"topic\":\"{Topic}\",\"subscription\":\"push\",\"url\":\"{receiverUrl}\",\"concurrency\":{Concurrency}}}"), cancellationToken);
+            using var createdJson = JsonDocument.Parse(await Ok(created));
+            var id = createdJson.RootElement.GetProperty("id").GetString()!;
+
+            await Task.Delay(Warmup, cancellationToken);
+            var (start, startAt) = (await DeliveredAsync(client, id, cancellationToken), Stopwatch.GetTimestamp());
+            await Task.Delay(Measure, cancellationToken);
+            var (end, endAt) = (await DeliveredAsync(client, id, cancellationToken), Stopwatch.GetTimestamp());
+            if (end >= Messages)
+            {
+                throw new InvalidOperationException("the topic ran dry during the measurement; raise Messages");
+            }
+
+            var rate = (end - start) / Stopwatch.GetElapsedTime(startAt, endAt).TotalSeconds;
+            context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  webhook push: {rate:N0} msg/s"));
+            return rate;
+        }
+        finally
+        {
+            Stop(server);
+        }
+    }
+
+    private static async Task<long> DeliveredAsync(HttpClient client, string id, CancellationToken cancellationToken)
+    {
+        using var stats = JsonDocument.Parse(await client.GetStringAsync($"/v1/webhooks/{id}/stats", cancellationToken));
+        var failed = stats.RootElement.GetProperty("failed").GetInt64();
+        if (failed > 0)
+        {
+            throw new InvalidOperationException($"{failed} webhook calls failed: {stats.RootElement.GetProperty("lastError")}");
+        }
+
+        return stats.RootElement.GetProperty("delivered").GetInt64();
+    }
+
+    private static async Task<double> WrkAsync(BenchContext context, string url, CancellationToken cancellationToken)
+    {
+        var script = Path.Combine(context.ScratchDirectory, "post.lua");
+        await File.WriteAllTextAsync(script, $"wrk.method = \"POST\"\nwrk.body = string.rep(\"x\", {BodyBytes})\nwrk.headers[\"Content-Type\"] = \"application/octet-stream\"\n", cancellationToken);
+
+        // Two threads: the machine's cores; the warm-up is a separate short run.
+        await RunWrkAsync(["-t2", $"-c{Concurrency}", $"-d{Warmup.TotalSeconds:0}s", "-s", script, url], cancellationToken);
+        var output = await RunWrkAsync(["-t2", $"-c{Concurrency}", $"-d{Measure.TotalSeconds:0}s", "-s", script, url], cancellationToken);
+        var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException("wrk printed no Requests/sec:\n" + output);
+        if (output.Contains("Non-2xx", StringComparison.Ordinal) || output.Contains("Socket errors", StringComparison.Ordinal))
+        {
+            throw new InvalidOperationException("wrk saw errors:\n" + output);
+        }
+
+        var rate = double.Parse(line["Requests/sec:".Length..].Trim(), CultureInfo.InvariantCulture);
+        context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  wrk direct: {rate:N0} req/s"));
+        return rate;
+    }
+
+    private static async Task<string> RunWrkAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo("wrk") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        using var process = Process.Start(start)!;
+        var output = await process.StandardOutput.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken);
+        return process.ExitCode == 0 ? output : throw new InvalidOperationException($"wrk exited with {process.ExitCode}: {await process.StandardError.ReadToEndAsync(cancellationToken)}");
+    }
+
+    /// <summary>Installs wrk with apt-get when it is missing (the bench's only system dependency).</summary>
+    private static async Task EnsureWrkAsync(BenchContext context, CancellationToken cancellationToken)
+    {
+        if (Environment.GetEnvironmentVariable("PATH")?.Split(':').Any(d => File.Exists(Path.Combine(d, "wrk"))) == true)
+        {
+            return;
+        }
+
+        context.Progress.WriteLine("  wrk is missing: installing it with apt-get");
+        var sudo = Environment.UserName == "root" ? "" : "sudo ";
+        var install = Process.Start("bash", ["-c", $"{sudo}apt-get update -qq && DEBIAN_FRONTEND=noninteractive {sudo}apt-get install -y -qq wrk"])!;
+        await install.WaitForExitAsync(cancellationToken);
+        if (install.ExitCode != 0)
+        {
+            throw new InvalidOperationException("could not install wrk; install it (apt-get install wrk) and run again");
+        }
+    }
+
+    private static async Task<string> Ok(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            var body = await response.Content.ReadAsStringAsync();
+            return response.IsSuccessStatusCode ? body : throw new InvalidOperationException($"{response.RequestMessage?.RequestUri} answered {(int)response.StatusCode}: {body}");
+        }
+    }
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    private static (string File, List<string> Args) BareArgs(int port)
+    {
+        var args = new List<string>();
+        var file = Environment.ProcessPath!;
+        if (Path.GetFileNameWithoutExtension(file) == "dotnet")
+        {
+            args.Add(typeof(WebhookSuite).Assembly.Location);
+        }
+
+        args.AddRange(["--child-bare-kestrel", "--port", port.ToString(CultureInfo.InvariantCulture)]);
+        return (file, args);
+    }
+
+    private static Process StartChild(BenchContext context, (string File, List<string> Args) command)
+    {
+        var start = new ProcessStartInfo(command.File) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var a in command.Args)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                context.Progress.WriteLine("  [child] " + e.Data);
+            }
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    private static void Stop(Process process)
+    {
+        if (!process.HasExited)
+        {
+            process.Kill(entireProcessTree: true);
+        }
+
+        process.WaitForExit();
+    }
+
+    private static async Task WaitUntilUpAsync(HttpClient client, Process process, CancellationToken cancellationToken)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < TimeSpan.FromSeconds(60))
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"a child exited with code {process.ExitCode} before it was up");
+            }
+
+            try
+            {
+                using var response = await client.GetAsync("/readyz", cancellationToken);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        throw new TimeoutException("a child did not come up within 60 s");
+    }
+
+    private static string ServerDll()
+    {
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var root = here;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Sluice.slnx")))
+        {
+            root = root.Parent;
+        }
+
+        var dll = Path.Combine(root?.FullName ?? ".", "src", "Sluice.Server", "bin", here.Parent!.Name, here.Name, "Sluice.Server.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException($"build the server first: {dll} is missing", dll);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

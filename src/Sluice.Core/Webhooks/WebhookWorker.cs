@@ -1,0 +1,327 @@
+using System.Threading.Channels;
+using Microsoft.Extensions.Logging;
+using Sluice.Core.Subscriptions;
+
+namespace Sluice.Core.Webhooks;
+
+/// <summary>
+/// Delivers one webhook: one consumer of its subscription, up to <see cref="WebhookDefinition.Concurrency"/> calls at once.
+/// <code>
+///   breaker allows? ──► free slots? ──► ReceiveAsync(free) ──► call ──┬─ 2xx ─────────────► ack
+///        (open: wait,      (wait)                                     ├─ retryable ───────► nack(backoff ≥ Retry-After)
+///         half-open: 1)                                               │    or, exhausted ─► dead-letter
+///                                                                     └─ other 4xx ───────► dead-letter
+/// </code>
+/// Retries are the engine's redeliveries (attempt + 1), so a key_shared subscription keeps a key's later messages back
+/// while an earlier one waits for its retry: per-key order holds through retries.
+/// </summary>
+internal sealed partial class WebhookWorker
+{
+    // How long one receive waits before the loop looks at the breaker and the stop signal again.
+    private static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(2);
+
+    // Acks of delivered messages wait here to be applied many per engine call (each call waits for a durable cursor
+    // append, so one call per message would spend the slots waiting on the disk). Bounded: a full queue holds calls back.
+    private const int AckQueueCapacity = 4096;
+    private const int MaxAcksPerCall = 1000;
+
+    private readonly WebhookDefinition _webhook;
+    private readonly ISubscriptionService _engine;
+    private readonly IWebhookTransport _transport;
+    private readonly CircuitBreaker _breaker;
+    private readonly WebhookCounters _counters;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _slots;
+    private readonly Lock _gate = new();
+    private readonly HashSet<Task> _calls = [];
+    private readonly Channel<string> _acks = Channel.CreateBounded<string>(new BoundedChannelOptions(AckQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    private Task _loop = Task.CompletedTask;
+    private Task _ackLoop = Task.CompletedTask;
+
+    public WebhookWorker(WebhookDefinition webhook, ISubscriptionService engine, IWebhookTransport transport, CircuitBreaker breaker, WebhookCounters counters, TimeProvider time, ILogger logger)
+    {
+        _webhook = webhook;
+        _engine = engine;
+        _transport = transport;
+        _breaker = breaker;
+        _counters = counters;
+        _time = time;
+        _logger = logger;
+        _slots = new SemaphoreSlim(webhook.Concurrency, webhook.Concurrency);
+    }
+
+    public void Start()
+    {
+        _ackLoop = Task.Run(AckLoopAsync);
+        _loop = Task.Run(RunAsync);
+    }
+
+    /// <summary>Stops receiving, then waits (until <paramref name="cancellationToken"/>) for calls in flight to finish and be settled.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        try
+        {
+            await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+            Task[] calls;
+            lock (_gate)
+            {
+                calls = [.. _calls];
+            }
+
+            await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
+            _acks.Writer.TryComplete();
+            await _ackLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // Out of time: unsettled messages keep their leases and are redelivered (after a restart: at once).
+        }
+        finally
+        {
+            // Ends the ack loop even when out of time; a call still running then fails to queue its ack and is redelivered.
+            _acks.Writer.TryComplete();
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        var stop = _stop.Token;
+        var consumerId = "webhook-" + _webhook.Id;
+        var pause = TimeSpan.FromSeconds(1);
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await using var consumer = await _engine.OpenConsumerAsync(_webhook.Topic, _webhook.Subscription, consumerId, stop).ConfigureAwait(false);
+                pause = TimeSpan.FromSeconds(1);
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, consumer.Ended);
+                await ReceiveLoopAsync(consumer, linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                // The topic or subscription went away, or the consumer was ended: try again shortly, as long as we are running.
+                // Doubling up to 30 s: a deleted topic should not fill the log with a line a second.
+                Log.ReceiveFailed(_logger, _webhook.Id, (long)pause.TotalMilliseconds, ex);
+                try
+                {
+                    await Task.Delay(pause, _time, stop).ConfigureAwait(false);
+                    pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private async Task ReceiveLoopAsync(ISubscriptionConsumer consumer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var allowed = await _breaker.AcquireAsync(cancellationToken).ConfigureAwait(false);
+            var probe = allowed == 1;
+            try
+            {
+                await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                if (probe)
+                {
+                    _breaker.ReturnProbe();
+                }
+
+                throw;
+            }
+
+            var taken = 1;
+            while (taken < allowed && _slots.Wait(0))
+            {
+                taken++;
+            }
+
+            IReadOnlyList<Delivery> deliveries;
+            try
+            {
+                deliveries = await consumer.ReceiveAsync(taken, ReceiveWait, cancellationToken).ConfigureAwait(false);
+            }
+            catch
+            {
+                _slots.Release(taken);
+                if (probe)
+                {
+                    _breaker.ReturnProbe();
+                }
+
+                throw;
+            }
+
+            if (deliveries.Count < taken)
+            {
+                _slots.Release(taken - deliveries.Count);
+            }
+
+            if (deliveries.Count == 0 && probe)
+            {
+                _breaker.ReturnProbe();
+            }
+
+            foreach (var delivery in deliveries)
+            {
+                Track(CallAsync(delivery));
+            }
+        }
+    }
+
+    private void Track(Task call)
+    {
+        lock (_gate)
+        {
+            _calls.Add(call);
+        }
+
+        _ = call.ContinueWith(
+            t =>
+            {
+                lock (_gate)
+                {
+                    _calls.Remove(t);
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
+
+    private async Task CallAsync(Delivery delivery)
+    {
+        _counters.CallStarted();
+        try
+        {
+            // Not cancelled by a stop: a call in flight finishes (bounded by the webhook's timeout) and is settled,
+            // so a graceful shutdown neither re-sends it nor leaves it unacked.
+            var result = await _transport.SendAsync(_webhook, delivery, CancellationToken.None).ConfigureAwait(false);
+            await SettleAsync(delivery, result).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The lease stays; the engine redelivers at its ack deadline.
+            Log.SettleFailed(_logger, _webhook.Id, delivery.MessageId, ex);
+            _counters.Failed(_time.GetUtcNow(), "internal error settling the message: " + ex.GetType().Name);
+        }
+        finally
+        {
+            _counters.CallEnded();
+            _slots.Release();
+        }
+    }
+
+    private async Task SettleAsync(Delivery delivery, WebhookCallResult result)
+    {
+        var ids = new[] { delivery.AckId };
+        var now = _time.GetUtcNow();
+        switch (result.Outcome)
+        {
+            case WebhookCallOutcome.Delivered:
+                _breaker.OnSuccess();
+                await _acks.Writer.WriteAsync(delivery.AckId).ConfigureAwait(false);
+                return;
+
+            case WebhookCallOutcome.Reject:
+                // The endpoint answered: it is alive, whatever it thinks of this message.
+                _breaker.OnSuccess();
+                _counters.Failed(now, result.Error);
+                await DeadLetterAsync(delivery, $"rejected: {result.Error}").ConfigureAwait(false);
+                return;
+        }
+
+        if (result.EndpointFailure)
+        {
+            _breaker.OnFailure();
+        }
+        else
+        {
+            _breaker.OnNeutral();
+        }
+
+        _counters.Failed(now, result.Error);
+        var age = now - delivery.Record.Timestamp;
+        if (delivery.DeliveryAttempt >= _webhook.Retry.MaxAttempts)
+        {
+            await DeadLetterAsync(delivery, $"retries-exhausted: {delivery.DeliveryAttempt} attempts, last: {result.Error}").ConfigureAwait(false);
+            return;
+        }
+
+        if (age >= _webhook.Retry.MaxAge)
+        {
+            await DeadLetterAsync(delivery, $"max-age: {(long)age.TotalMilliseconds} ms old after {delivery.DeliveryAttempt} attempts, last: {result.Error}").ConfigureAwait(false);
+            return;
+        }
+
+        var delay = _webhook.Retry.Backoff(delivery.DeliveryAttempt, Random.Shared.NextDouble());
+        if (result.RetryAfter is { } retryAfter && retryAfter > delay)
+        {
+            delay = retryAfter;
+        }
+
+        // The engine's limit for a nack delay.
+        delay = TimeSpan.FromTicks(Math.Min(delay.Ticks, TimeSpan.FromDays(1).Ticks));
+        await _engine.NackAsync(_webhook.Topic, _webhook.Subscription, ids, delay).ConfigureAwait(false);
+        _counters.Retried();
+    }
+
+    private async Task AckLoopAsync()
+    {
+        var reader = _acks.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            var ids = new List<string>();
+            while (ids.Count < MaxAcksPerCall && reader.TryRead(out var id))
+            {
+                ids.Add(id);
+            }
+
+            try
+            {
+                var result = await _engine.AckAsync(_webhook.Topic, _webhook.Subscription, ids).ConfigureAwait(false);
+                _counters.Delivered(_time.GetUtcNow(), result.Succeeded);
+            }
+            catch (Exception ex)
+            {
+                // Not applied: the engine redelivers these at their ack deadline (at-least-once).
+                Log.AckFailed(_logger, _webhook.Id, ids.Count, ex);
+            }
+        }
+    }
+
+    private async Task DeadLetterAsync(Delivery delivery, string reason)
+    {
+        await _engine.DeadLetterAsync(_webhook.Topic, _webhook.Subscription, [delivery.AckId], reason).ConfigureAwait(false);
+        _counters.DeadLettered();
+        Log.DeadLettered(_logger, _webhook.Id, delivery.MessageId, reason);
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(CoreEventIds.WebhookReceiveFailed, LogLevel.Warning, "Webhook {Id}: receiving failed; retrying in {DelayMs} ms")]
+        public static partial void ReceiveFailed(ILogger logger, string id, long delayMs, Exception exception);
+
+        [LoggerMessage(CoreEventIds.WebhookSettleFailed, LogLevel.Error, "Webhook {Id}: settling message {MessageId} failed; it is redelivered at its ack deadline")]
+        public static partial void SettleFailed(ILogger logger, string id, string messageId, Exception exception);
+
+        [LoggerMessage(CoreEventIds.WebhookAckFailed, LogLevel.Error, "Webhook {Id}: acking {Count} delivered messages failed; they will be delivered again")]
+        public static partial void AckFailed(ILogger logger, string id, int count, Exception exception);
+
+        [LoggerMessage(CoreEventIds.WebhookDeadLettered, LogLevel.Information, "Webhook {Id}: message {MessageId} dead-lettered ({Reason})")]
+        public static partial void DeadLettered(ILogger logger, string id, string messageId, string reason);
+    }
+}

@@ -1,0 +1,56 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Sluice.Server.Webhooks;
+
+/// <summary>
+/// Standard Webhooks signing (https://www.standardwebhooks.com): <c>webhook-signature: v1,base64(HMAC-SHA256(key,
+/// "{webhook-id}.{webhook-timestamp}.{body}"))</c>, where the key is the base64-decoded part of the secret after <c>whsec_</c>.
+/// Receivers verify with the specification's libraries.
+/// </summary>
+internal static class WebhookSigner
+{
+    public const string SecretPrefix = "whsec_";
+
+    // The specification asks for keys of 24 to 64 bytes.
+    public const int MinKeyBytes = 24;
+    public const int MaxKeyBytes = 64;
+
+    /// <summary>A new secret: 32 random bytes (as Svix and the specification's examples use).</summary>
+    public static string NewSecret() => SecretPrefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+    /// <summary>Null when <paramref name="secret"/> is well-formed, otherwise why not (without echoing it).</summary>
+    public static string? Validate(string secret)
+    {
+        if (!secret.StartsWith(SecretPrefix, StringComparison.Ordinal))
+        {
+            return $"secret must be '{SecretPrefix}' followed by base64 (Standard Webhooks form); omit it to have one generated";
+        }
+
+        var key = new byte[MaxKeyBytes + 3];
+        if (!Convert.TryFromBase64String(secret[SecretPrefix.Length..], key, out var length) || length < MinKeyBytes || length > MaxKeyBytes)
+        {
+            return $"secret must be '{SecretPrefix}' followed by the base64 of {MinKeyBytes} to {MaxKeyBytes} bytes";
+        }
+
+        return null;
+    }
+
+    public static byte[] Key(string secret) => Convert.FromBase64String(secret[SecretPrefix.Length..]);
+
+    /// <summary>The <c>webhook-signature</c> header value.</summary>
+    public static string Sign(byte[] key, string id, long timestamp, ReadOnlySpan<byte> body)
+    {
+        var prefix = Encoding.UTF8.GetBytes($"{id}.{timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
+        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
+        hmac.AppendData(prefix);
+        hmac.AppendData(body);
+        Span<byte> mac = stackalloc byte[32];
+        hmac.GetHashAndReset(mac);
+        return "v1," + Convert.ToBase64String(mac);
+    }
+
+    /// <summary>A hint that tells secrets apart without revealing one: the first characters of its SHA-256.</summary>
+    public static string Hint(string secret)
+        => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(secret)))[..8];
+}
