@@ -19,10 +19,12 @@ public sealed class PartitionerTests
     }
 
     [Fact]
-    public void Choose_WithoutKey_RoundRobinsOverEveryPartition()
+    public void Choose_WithoutKey_StaysOnOnePartitionForARunThenMovesOnOverEveryPartition()
     {
         var p = new Partitioner();
-        var seen = Enumerable.Range(0, 8).Select(_ => p.Choose(default, hasKey: false, 4)).ToArray();
-        Assert.Equal(new[] { 0, 1, 2, 3, 0, 1, 2, 3 }, seen);
+        var seen = Enumerable.Range(0, Partitioner.StickyRun * 5).Select(_ => p.Choose(default, hasKey: false, 4)).ToArray();
+        var runs = seen.Chunk(Partitioner.StickyRun).ToArray();
+        Assert.All(runs, run => Assert.Single(run.Distinct()));
+        Assert.Equal(new[] { 0, 1, 2, 3, 0 }, runs.Select(run => run[0]).ToArray());
     }
 }

@@ -31,7 +31,7 @@ internal sealed class WebhookSuite : IBenchSuite
         var receiverPort = FreePort();
         using var receiver = StartChild(context, BareArgs(receiverPort));
         using var probe = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{receiverPort}") };
-        await WaitUntilUpAsync(probe, receiver, cancellationToken);
+        await WaitUntilUpAsync(probe, receiver, cancellationToken, Http.BareEndpoint.ReadyPath);
         try
         {
             var direct = await WrkAsync(context, $"http://127.0.0.1:{receiverPort}/bare", cancellationToken);
@@ -188,7 +188,7 @@ internal sealed class WebhookSuite : IBenchSuite
             args.Add(typeof(WebhookSuite).Assembly.Location);
         }
 
-        args.AddRange(["--child-bare-kestrel", "--port", port.ToString(CultureInfo.InvariantCulture)]);
+        args.AddRange([Http.BareEndpoint.ChildFlag, port.ToString(CultureInfo.InvariantCulture)]);
         return (file, args);
     }
 
@@ -224,7 +224,7 @@ internal sealed class WebhookSuite : IBenchSuite
         process.WaitForExit();
     }
 
-    private static async Task WaitUntilUpAsync(HttpClient client, Process process, CancellationToken cancellationToken)
+    private static async Task WaitUntilUpAsync(HttpClient client, Process process, CancellationToken cancellationToken, string readyPath = "/readyz")
     {
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(60))
@@ -236,7 +236,7 @@ internal sealed class WebhookSuite : IBenchSuite
 
             try
             {
-                using var response = await client.GetAsync("/readyz", cancellationToken);
+                using var response = await client.GetAsync(readyPath, cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
                     return;

@@ -73,7 +73,7 @@ internal static class StreamRequest
     {
         var services = context.RequestServices;
         var query = context.Request.Query;
-        SubscriptionType? type = query.TryGetValue("type", out var t) ? ParseType(t.ToString()) : null;
+        SubscriptionType? type = query.TryGetValue("type", out var t) ? SubscriptionTypeNames.Parse(t.ToString()) : null;
         StartPosition? position = query.TryGetValue("position", out var p) ? ParsePosition(p.ToString()) : null;
         await services.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: true, context.RequestAborted);
 
@@ -84,7 +84,7 @@ internal static class StreamRequest
         {
             if (type is { } wanted && wanted != existing.Settings.Type)
             {
-                ProblemException.Throw(ProblemKind.SubscriptionBusy, $"subscription '{name}' exists with type {TypeName(existing.Settings.Type)}, not {TypeName(wanted)}; omit type, or change it with PUT while no consumer is connected");
+                ProblemException.Throw(ProblemKind.SubscriptionBusy, $"subscription '{name}' exists with type {SubscriptionTypeNames.Name(existing.Settings.Type)}, not {SubscriptionTypeNames.Name(wanted)}; omit type, or change it with PUT while no consumer is connected");
             }
 
             return existing;
@@ -131,21 +131,4 @@ internal static class StreamRequest
         => value.Contains('-', StringComparison.Ordinal) && DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var t)
             ? t
             : null;
-
-    private static SubscriptionType ParseType(string type) => type switch
-    {
-        "exclusive" => SubscriptionType.Exclusive,
-        "failover" => SubscriptionType.Failover,
-        "shared" => SubscriptionType.Shared,
-        "key_shared" => SubscriptionType.KeyShared,
-        _ => throw new ProblemException(ProblemKind.InvalidParameter, $"type must be exclusive, failover, shared or key_shared; got '{ProblemWriter.Printable(type, 50)}'"),
-    };
-
-    private static string TypeName(SubscriptionType type) => type switch
-    {
-        SubscriptionType.Exclusive => "exclusive",
-        SubscriptionType.Failover => "failover",
-        SubscriptionType.KeyShared => "key_shared",
-        _ => "shared",
-    };
 }

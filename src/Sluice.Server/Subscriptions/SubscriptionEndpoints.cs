@@ -69,7 +69,7 @@ internal static class SubscriptionEndpoints
         var current = existing?.Settings ?? directory.DefaultSettings;
         var settings = current with
         {
-            Type = request.Type is { } type ? ParseType(type) : current.Type,
+            Type = request.Type is { } type ? SubscriptionTypeNames.Parse(type) : current.Type,
             Position = request.Position is { } position ? PositionParser.Parse(position, partitionCount) : current.Position,
             AckDeadline = request.AckDeadlineMs is { } ms
                 ? (ms is >= 0 and <= 43_200_000 ? TimeSpan.FromMilliseconds(ms) : throw new ProblemException(ProblemKind.InvalidParameter, $"ackDeadlineMs must be between 100 and 43200000; got {ms}"))
@@ -253,23 +253,6 @@ internal static class SubscriptionEndpoints
         return id;
     }
 
-    private static SubscriptionType ParseType(string type) => type switch
-    {
-        "exclusive" => SubscriptionType.Exclusive,
-        "failover" => SubscriptionType.Failover,
-        "shared" => SubscriptionType.Shared,
-        "key_shared" => SubscriptionType.KeyShared,
-        _ => throw new ProblemException(ProblemKind.InvalidParameter, $"type must be exclusive, failover, shared or key_shared; got '{ProblemWriter.Printable(type, 50)}'"),
-    };
-
-    private static string TypeName(SubscriptionType type) => type switch
-    {
-        SubscriptionType.Exclusive => "exclusive",
-        SubscriptionType.Failover => "failover",
-        SubscriptionType.KeyShared => "key_shared",
-        _ => "shared",
-    };
-
     private static TopicName ParseDeadLetterTopic(string value)
     {
         var topic = TopicName.Parse(value);
@@ -301,7 +284,7 @@ internal static class SubscriptionEndpoints
         return new SubscriptionResponse(
             info.Topic.ToString(),
             info.Name,
-            TypeName(info.Settings.Type),
+            SubscriptionTypeNames.Name(info.Settings.Type),
             (long)info.Settings.AckDeadline.TotalMilliseconds,
             info.Settings.MaxDeliveries,
             info.Settings.DeadLetterTopic?.ToString(),
