@@ -116,8 +116,8 @@ internal sealed class HttpSuite : IBenchSuite
                   + string.Join("; ", s.Zip(b, (x, y) => Invariant($"{x.RequestsPerSecond * BatchRecords:N0} / {y.RequestsPerSecond * BatchRecords:N0}"))) + ".");
             }
 
-            // Diagnostics: keyless records round-robin over partitions record by record, so a 4-partition topic
-            // splits the same load into 4 appends and 4 fsyncs where 1 partition has one; 1 partition shows that share.
+            // Diagnostics: keyless single messages stick to one partition for runs of 64 and a batch's keyless records
+            // share one, yet concurrent requests still straddle partitions; 1 partition shows what that costs.
             fastest = ranked[0].Name;
             fastestMsgs = Mean(ranked[0].Sluice, r => r.RequestsPerSecond) * BatchRecords;
             fastestBareMsgs = Mean(ranked[0].Bare, r => r.RequestsPerSecond) * BatchRecords;
@@ -234,8 +234,8 @@ internal sealed class HttpSuite : IBenchSuite
           + "Latency is the pull answer's arrival minus the message's scheduled send time, so queueing behind a slow request counts. "
           + "The scheduler releases due messages every ~1 ms, so up to ~1 ms of that is the driver's, on both sides. The driver also reports how late "
           + "sends left against their schedule (a busy driver, or all 64 connections waiting on slow answers); that lateness is part of the latency.");
-        md.AppendLine("- Diagnostics (not floors): the 1-partition rows use the `always` server; keyless records round-robin record by record, so "
-          + "4 partitions split the same load into 4 group commits. The `never` rows run on a second server with flush `never` against a fresh bare run: "
+        md.AppendLine("- Diagnostics (not floors): the 1-partition rows use the `always` server; keyless single messages stick to a partition for runs of 64 "
+          + "and a batch's keyless records share one, so 4 partitions split concurrent load over fewer group commits than round-robin would. The `never` rows run on a second server with flush `never` against a fresh bare run: "
           + "the gap between `always` and `never` is the fsync's share; between `never` and `?async=true`, the wait for the append; what remains "
           + "against bare is the HTTP, routing and parsing path (and the append work, which `?async=true` still does in the background).");
         md.AppendLine("- Investigated by hand on 2026-11-21 (not part of the command), with `perf stat`/`perf trace` on the server during a 10 s "
