@@ -3,29 +3,17 @@ using Sluice.Server.Tests.Infrastructure;
 
 namespace Sluice.Server.Tests.Streaming;
 
-public sealed class ReplayTests(StreamingServer fixture, ITestOutputHelper output) : IClassFixture<StreamingServer>, IAsyncLifetime
+public sealed class ReplayTests(StreamingServer fixture, ITestOutputHelper output) : StreamingTests(fixture, output)
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
-
-    private HttpClient Client => fixture.Client;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync()
-    {
-        fixture.Server.WriteOutputTo(output, 30);
-        return Task.CompletedTask;
-    }
-
     [Fact]
     public async Task Read_ByOffsetAndByTime_WithoutASubscription()
     {
-        var topic = await fixture.NewTopicAsync();
-        await fixture.ProduceManyAsync(topic, 5);
+        var topic = await Fixture.NewTopicAsync();
+        await Fixture.ProduceManyAsync(topic, 5);
         await Task.Delay(50);
         var middle = DateTimeOffset.UtcNow;
         await Task.Delay(50);
-        await fixture.ProduceManyAsync(topic, 5, start: 5);
+        await Fixture.ProduceManyAsync(topic, 5, start: 5);
 
         var page = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/messages?partition=0&offset=3&max=4"));
         Assert.Equal([3L, 4, 5, 6], page.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("offset").GetInt64()));
@@ -46,8 +34,8 @@ public sealed class ReplayTests(StreamingServer fixture, ITestOutputHelper outpu
     [Fact]
     public async Task Read_BadInput_IsAProblemOfTheRightKind()
     {
-        var topic = await fixture.NewTopicAsync(partitions: 2);
-        await fixture.ProduceManyAsync(topic, 2);
+        var topic = await Fixture.NewTopicAsync(partitions: 2);
+        await Fixture.ProduceManyAsync(topic, 2);
         await Expect($"/v1/topics/{topic}/messages", HttpStatusCode.BadRequest, "invalid-parameter");
         await Expect($"/v1/topics/{topic}/messages?partition=5", HttpStatusCode.NotFound, "partition-not-found");
         await Expect($"/v1/topics/{topic}/messages?partition=0&offset=99", HttpStatusCode.BadRequest, "offset-out-of-range");
@@ -67,12 +55,12 @@ public sealed class ReplayTests(StreamingServer fixture, ITestOutputHelper outpu
     [Fact]
     public async Task ReadAsSse_FollowsTheTail_AndResumesAfterLastEventId()
     {
-        var topic = await fixture.NewTopicAsync();
-        await fixture.ProduceManyAsync(topic, 3);
+        var topic = await Fixture.NewTopicAsync();
+        await Fixture.ProduceManyAsync(topic, 3);
         var path = $"/v1/topics/{topic}/messages?partition=0&offset=1";
 
         string? last;
-        await using (var sse = await SseClient.OpenAsync(fixture.BaseAddress, path))
+        await using (var sse = await SseClient.OpenAsync(Fixture.BaseAddress, path))
         {
             var existing = await sse.MessagesAsync(2, Wait);
             Assert.Equal(["m1", "m2"], existing.Select(e => e.Json.GetProperty("value").GetString()));
@@ -81,13 +69,13 @@ public sealed class ReplayTests(StreamingServer fixture, ITestOutputHelper outpu
             // At the end it waits for new messages and sends them as they come.
             var next = sse.MessagesAsync(2, Wait);
             await Task.Delay(200);
-            await fixture.ProduceManyAsync(topic, 2, start: 3);
+            await Fixture.ProduceManyAsync(topic, 2, start: 3);
             Assert.Equal(["m3", "m4"], (await next).Select(e => e.Json.GetProperty("value").GetString()));
             last = sse.LastEventId;
         }
 
-        await fixture.ProduceManyAsync(topic, 1, start: 5);
-        await using var resumed = await SseClient.OpenAsync(fixture.BaseAddress, path, last);
+        await Fixture.ProduceManyAsync(topic, 1, start: 5);
+        await using var resumed = await SseClient.OpenAsync(Fixture.BaseAddress, path, last);
         var after = await resumed.MessagesAsync(1, Wait);
         Assert.Equal("m5", after[0].Json.GetProperty("value").GetString());
     }

@@ -6,26 +6,14 @@ using Sluice.Server.Tests.Infrastructure;
 
 namespace Sluice.Server.Tests.Streaming;
 
-public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) : IClassFixture<StreamingServer>, IAsyncLifetime
+public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) : StreamingTests(fixture, output)
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
-
-    private HttpClient Client => fixture.Client;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync()
-    {
-        fixture.Server.WriteOutputTo(output, 30);
-        return Task.CompletedTask;
-    }
-
     [Fact]
     public async Task Exclusive_DisconnectAndResumeWithLastEventId_SeesEveryMessageOnceInOrder()
     {
         const int Total = 300;
-        var topic = await fixture.NewTopicAsync();
-        await fixture.ProduceManyAsync(topic, Total);
+        var topic = await Fixture.NewTopicAsync();
+        await Fixture.ProduceManyAsync(topic, Total);
         var path = $"/v1/topics/{topic}/subscriptions/s/events?type=exclusive&position=earliest";
 
         var seen = new List<string>();
@@ -36,7 +24,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
         // have flushed into the socket) events after the last one read: those must come again, once, in order.
         foreach (var take in new[] { 7, 50, 1, Total })
         {
-            await using var sse = await SseClient.OpenAsync(fixture.BaseAddress, path, lastEventId);
+            await using var sse = await SseClient.OpenAsync(Fixture.BaseAddress, path, lastEventId);
             var events = await sse.MessagesAsync(Math.Min(take, Total - seen.Count), Wait);
             foreach (var e in events)
             {
@@ -65,16 +53,16 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     public async Task Shared_DisconnectAndResumeWithLastEventId_SeesEveryMessageAtLeastOnce()
     {
         const int Total = 200;
-        var topic = await fixture.NewTopicAsync(partitions: 4);
+        var topic = await Fixture.NewTopicAsync(partitions: 4);
         await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
-        await fixture.ProduceManyAsync(topic, Total);
+        await Fixture.ProduceManyAsync(topic, Total);
         var path = $"/v1/topics/{topic}/subscriptions/s/events";
 
         var seen = new HashSet<string>();
         string? lastEventId = null;
         foreach (var take in new[] { 30, 30, Total })
         {
-            await using var sse = await SseClient.OpenAsync(fixture.BaseAddress, path, lastEventId);
+            await using var sse = await SseClient.OpenAsync(Fixture.BaseAddress, path, lastEventId);
             var events = new List<SseEvent>();
             while (events.Count < take && seen.Count < Total)
             {
@@ -97,9 +85,9 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     [Fact]
     public async Task AckAuto_AcksWhatWasWritten_AndSendsRetryAndKeepAlive()
     {
-        var topic = await fixture.NewTopicAsync();
-        await fixture.ProduceManyAsync(topic, 20);
-        await using var sse = await SseClient.OpenAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events?ack=auto&position=earliest");
+        var topic = await Fixture.NewTopicAsync();
+        await Fixture.ProduceManyAsync(topic, 20);
+        await using var sse = await SseClient.OpenAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events?ack=auto&position=earliest");
 
         var first = await sse.NextAsync(Wait);
         Assert.Equal(2000, first!.Retry);
@@ -120,14 +108,14 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     [Fact]
     public async Task Seek_ByOffsetAndByTime_ConnectedStreamContinuesFromThere()
     {
-        var topic = await fixture.NewTopicAsync();
-        await fixture.ProduceManyAsync(topic, 5);
+        var topic = await Fixture.NewTopicAsync();
+        await Fixture.ProduceManyAsync(topic, 5);
         await Task.Delay(50);
         var middle = DateTimeOffset.UtcNow;
         await Task.Delay(50);
-        await fixture.ProduceManyAsync(topic, 5, start: 5);
+        await Fixture.ProduceManyAsync(topic, 5, start: 5);
 
-        await using var sse = await SseClient.OpenAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events?type=exclusive&position=earliest");
+        await using var sse = await SseClient.OpenAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events?type=exclusive&position=earliest");
         var all = await sse.MessagesAsync(10, Wait);
         Assert.Equal(9, all[^1].Json.GetProperty("offset").GetInt64());
 
@@ -155,7 +143,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     {
         // 60 x 256 KiB = 15 MiB: more than loopback socket buffers hold, so the server's flush blocks.
         const int Count = 60;
-        var topic = await fixture.NewTopicAsync();
+        var topic = await Fixture.NewTopicAsync();
         await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
         var value = new string('x', 256 * 1024);
         for (var i = 0; i < Count; i += 10)
@@ -167,7 +155,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
 
         // A raw socket that sends the request, reads a little, then stops reading.
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
-        await socket.ConnectAsync(IPAddress.Loopback, fixture.Server.Port);
+        await socket.ConnectAsync(IPAddress.Loopback, Fixture.Server.Port);
         await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /v1/topics/{topic}/subscriptions/s/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"));
         var buffer = new byte[4096];
         var head = await socket.ReceiveAsync(buffer);
@@ -176,7 +164,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
         // The server gives up on it after the slow-consumer timeout and releases what it held (the only consumer so
         // far, it held what filled the socket buffers); another consumer (a pull) then gets every message, those the
         // stalled one held as redeliveries, well before their 30 s ack deadline.
-        await WaitUntilAsync(() => Task.FromResult(fixture.Server.Output.Contains("Closed a slow SSE consumer", StringComparison.Ordinal)));
+        await WaitUntilAsync(() => Task.FromResult(Fixture.Server.Output.Contains("Closed a slow SSE consumer", StringComparison.Ordinal)));
         var drained = await Client.DrainAsync(topic, "s", Count, consumer: "other");
         Assert.Equal(Count, drained.Select(m => m.Value()[..3]).Distinct().Count());
         Assert.Contains(drained, m => m.GetProperty("deliveryAttempt").GetInt32() > 1);
@@ -199,17 +187,17 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     [Fact]
     public async Task SameConsumer_NewStreamEndsTheOldOne_AndDeletingTheSubscriptionEndsTheStream()
     {
-        var topic = await fixture.NewTopicAsync();
-        await fixture.ProduceManyAsync(topic, 2);
+        var topic = await Fixture.NewTopicAsync();
+        await Fixture.ProduceManyAsync(topic, 2);
         var path = $"/v1/topics/{topic}/subscriptions/s/events?type=exclusive&position=earliest&consumer=worker-1";
-        await using var first = await SseClient.OpenAsync(fixture.BaseAddress, path);
+        await using var first = await SseClient.OpenAsync(Fixture.BaseAddress, path);
         Assert.Equal("m0", (await first.MessagesAsync(1, Wait))[0].Json.GetProperty("value").GetString());
 
         // The same consumer again (a reconnect the server has not noticed as such): the old stream ends, the new one
         // is accepted by the exclusive subscription.
-        await using var second = await SseClient.OpenAsync(fixture.BaseAddress, path);
+        await using var second = await SseClient.OpenAsync(Fixture.BaseAddress, path);
         Assert.Null(await DrainAsync(first));
-        await fixture.ProduceManyAsync(topic, 1, start: 2);
+        await Fixture.ProduceManyAsync(topic, 1, start: 2);
         Assert.Contains("m2", (await second.MessagesAsync(1, Wait)).Select(e => e.Json.GetProperty("value").GetString()));
 
         using var deleted = await Client.DeleteAsync($"/v1/topics/{topic}/subscriptions/s");
@@ -230,8 +218,8 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     [Fact]
     public async Task Exclusive_HeldByAnotherConsumer_IsAConflict_AndAnExistingTypeIsNotChanged()
     {
-        var topic = await fixture.NewTopicAsync();
-        await using var holder = await SseClient.OpenAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events?type=exclusive");
+        var topic = await Fixture.NewTopicAsync();
+        await using var holder = await SseClient.OpenAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events?type=exclusive");
 
         using var second = await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s/events", HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.Conflict, second.StatusCode);
@@ -245,14 +233,14 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     [Fact]
     public async Task StreamsPerSubscription_AreLimited_WithAProblem()
     {
-        var topic = await fixture.NewTopicAsync();
+        var topic = await Fixture.NewTopicAsync();
         await Client.PutSubscriptionAsync(topic, "s", new { type = "shared" });
         var open = new List<SseClient>();
         try
         {
             for (var i = 0; i < StreamingServer.MaxStreamsPerSubscription; i++)
             {
-                open.Add(await SseClient.OpenAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events"));
+                open.Add(await SseClient.OpenAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events"));
             }
 
             using var response = await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s/events");
@@ -280,7 +268,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     [Fact]
     public async Task BadQuery_IsAProblem_BeforeTheStreamStarts()
     {
-        var topic = await fixture.NewTopicAsync();
+        var topic = await Fixture.NewTopicAsync();
         using var badAck = await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s/events?ack=sometimes");
         Assert.Equal(HttpStatusCode.BadRequest, badAck.StatusCode);
         using var badType = await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s/events?type=fanout");

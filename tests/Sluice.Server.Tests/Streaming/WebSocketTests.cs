@@ -5,30 +5,18 @@ using Sluice.Server.Tests.Infrastructure;
 
 namespace Sluice.Server.Tests.Streaming;
 
-public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper output) : IClassFixture<StreamingServer>, IAsyncLifetime
+public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper output) : StreamingTests(fixture, output)
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(15);
-
-    private HttpClient Client => fixture.Client;
-
-    public Task InitializeAsync() => Task.CompletedTask;
-
-    public Task DisposeAsync()
-    {
-        fixture.Server.WriteOutputTo(output, 30);
-        return Task.CompletedTask;
-    }
-
     [Fact]
     public async Task Consumer_WithPermits10_NeverHoldsMoreThan10Unacked_AndGetsEverything()
     {
         const int Total = 60;
-        var topic = await fixture.NewTopicAsync(partitions: 2);
+        var topic = await Fixture.NewTopicAsync(partitions: 2);
         await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
-        await fixture.ProduceManyAsync(topic, Total);
+        await Fixture.ProduceManyAsync(topic, Total);
 
         // No window until the client grants one.
-        await using var ws = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=0");
+        await using var ws = await WsClient.ConnectAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=0");
         await Assert.ThrowsAsync<TimeoutException>(() => ws.ReceiveAsync(TimeSpan.FromMilliseconds(300)));
         await ws.SendJsonAsync(new { permits = 10 });
 
@@ -82,11 +70,11 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
     [Fact]
     public async Task Consumer_NackOnTheSocket_Redelivers_AndCloseReleasesWhatItHeld()
     {
-        var topic = await fixture.NewTopicAsync();
+        var topic = await Fixture.NewTopicAsync();
         await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
-        await fixture.ProduceManyAsync(topic, 3);
+        await Fixture.ProduceManyAsync(topic, 3);
 
-        await using (var ws = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=1"))
+        await using (var ws = await WsClient.ConnectAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=1"))
         {
             var first = (await ws.ReceiveAsync(Wait))!.Value;
             Assert.Equal("m0", first.GetProperty("value").GetString());
@@ -115,7 +103,7 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
     {
         // 60 x 256 KiB = 15 MiB: more than loopback socket buffers hold, so the server's send blocks.
         const int Count = 60;
-        var topic = await fixture.NewTopicAsync();
+        var topic = await Fixture.NewTopicAsync();
         await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
         var value = new string('x', 256 * 1024);
         for (var i = 0; i < Count; i += 10)
@@ -126,8 +114,8 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
         }
 
         // Connected with a large window, and never reading.
-        await using var stalled = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=1000");
-        await SseTests.WaitUntilAsync(() => Task.FromResult(fixture.Server.Output.Contains("Closed a slow WebSocket consumer", StringComparison.Ordinal)));
+        await using var stalled = await WsClient.ConnectAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=1000");
+        await SseTests.WaitUntilAsync(() => Task.FromResult(Fixture.Server.Output.Contains("Closed a slow WebSocket consumer", StringComparison.Ordinal)));
         var drained = await Client.DrainAsync(topic, "s", Count, consumer: "other");
         Assert.Equal(Count, drained.Select(m => m.Value()[..3]).Distinct().Count());
         Assert.Contains(drained, m => m.GetProperty("deliveryAttempt").GetInt32() > 1);
@@ -137,8 +125,8 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
     public async Task Produce_ReceiptsComeBackInOrder_AndEveryReceiptedMessageIsReadable()
     {
         const int Total = 500;
-        var topic = await fixture.NewTopicAsync(partitions: 3);
-        await using var ws = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/ws/produce?envelope=json");
+        var topic = await Fixture.NewTopicAsync(partitions: 3);
+        await using var ws = await WsClient.ConnectAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/ws/produce?envelope=json");
 
         // Pipelined: every frame is sent before any receipt is read.
         var send = Task.Run(async () =>
@@ -188,8 +176,8 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
     [Fact]
     public async Task Produce_RawFrames_AreTheValue()
     {
-        var topic = await fixture.NewTopicAsync();
-        await using var ws = await WsClient.ConnectAsync(fixture.BaseAddress, $"/v1/topics/{topic}/ws/produce?key=k1");
+        var topic = await Fixture.NewTopicAsync();
+        await using var ws = await WsClient.ConnectAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/ws/produce?key=k1");
         await ws.SendTextAsync("hello");
         await ws.SendBinaryAsync([0xff, 0x00, 0x01]);
         var r1 = (await ws.ReceiveAsync(Wait))!.Value;
@@ -208,7 +196,7 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
     [Fact]
     public async Task PlainGet_OnAWebSocketRoute_IsAProblem()
     {
-        var topic = await fixture.NewTopicAsync();
+        var topic = await Fixture.NewTopicAsync();
         using var response = await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s/ws");
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
