@@ -22,7 +22,6 @@ internal sealed record ProblemKind(string Name, string Title, int Status)
     public static readonly ProblemKind MethodNotAllowed = new("method-not-allowed", "Method not allowed", StatusCodes.Status405MethodNotAllowed);
     public static readonly ProblemKind UnsupportedMediaType = new("unsupported-media-type", "Unsupported media type", StatusCodes.Status415UnsupportedMediaType);
     public static readonly ProblemKind BadRequest = new("bad-request", "Bad request", StatusCodes.Status400BadRequest);
-    public static readonly ProblemKind Unavailable = new("unavailable", "Service unavailable", StatusCodes.Status503ServiceUnavailable);
     public static readonly ProblemKind SubscriptionStreamLimit = new("subscription-stream-limit", "Too many streams on this subscription", StatusCodes.Status429TooManyRequests);
     public static readonly ProblemKind ServerStreamLimit = new("server-stream-limit", "Too many streams on this server", StatusCodes.Status503ServiceUnavailable);
     public static readonly ProblemKind WebhookNotFound = new("webhook-not-found", "Webhook not found", StatusCodes.Status404NotFound);

@@ -184,7 +184,8 @@ internal static class ReplayEndpoint
 
                 foreach (var record in read.Records)
                 {
-                    writer.WriteEvent($"{partition}:{record.Offset}", "message", MessageJson.ToMessage(partition, record), SluiceJsonContext.Api.ReadMessage);
+                    var message = MessageJson.ToMessage(partition, record);
+                    writer.WriteEvent(message.Id, "message", message, SluiceJsonContext.Api.ReadMessage);
                     if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
                     {
                         await writer.FlushAsync();

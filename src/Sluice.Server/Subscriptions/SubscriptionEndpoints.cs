@@ -237,17 +237,9 @@ internal static class SubscriptionEndpoints
         var id = request.Headers.TryGetValue(ConsumerIdHeader, out var header) ? header.ToString()
             : request.Query.TryGetValue("consumer", out var query) ? query.ToString()
             : AnonymousConsumer;
-        if (id.Length is 0 or > 255)
+        if (!Streaming.StreamRequest.IsValidConsumerId(id))
         {
             ProblemException.Throw(ProblemKind.InvalidParameter, "the consumer id (header Sluice-Consumer-Id or ?consumer=) must be 1 to 255 printable ASCII characters");
-        }
-
-        foreach (var c in id)
-        {
-            if (c is < '!' or > '~')
-            {
-                ProblemException.Throw(ProblemKind.InvalidParameter, "the consumer id (header Sluice-Consumer-Id or ?consumer=) must be 1 to 255 printable ASCII characters");
-            }
         }
 
         return id;

@@ -57,8 +57,6 @@ internal sealed class SsrfGuard
         _allowed = allowed;
     }
 
-    public bool AllowsAll => _allowAll;
-
     /// <summary>Parses a comma-separated list of CIDR networks (or single addresses); throws FormatException.</summary>
     public static IPNetwork[] ParseNetworks(string? list)
     {
