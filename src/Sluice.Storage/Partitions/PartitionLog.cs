@@ -376,11 +376,13 @@ internal sealed partial class PartitionLog : IAsyncDisposable
                 throw new OffsetOutOfRangeException(Partition, offset, start, end);
             }
 
-            var output = new List<StoredRecord>(Math.Clamp(maxCount, 1, 1024));
             if (offset == end)
             {
-                return new ReadResult(output, end, end);
+                // The common answer of a caught-up reader: no list to allocate.
+                return new ReadResult(Array.Empty<StoredRecord>(), end, end);
             }
+
+            var output = new List<StoredRecord>(Math.Clamp(maxCount, 1, 1024));
 
             try
             {
