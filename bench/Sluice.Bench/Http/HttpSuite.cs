@@ -220,8 +220,8 @@ internal sealed class HttpSuite : IBenchSuite
         md.AppendLine("Notes:");
         md.AppendLine();
         md.AppendLine(
-            Invariant($"- The server, the baseline endpoint and the load generator all run on the same {Environment.ProcessorCount} cores, which other engineers were ")
-          + "using at the same time (compiling, testing): absolute figures are noisy, and wrk competes with the server for CPU. Ratios against the baseline "
+            Invariant($"- The server, the baseline endpoint and the load generator all run on the same {Environment.ProcessorCount} cores: wrk competes with the server for CPU, ")
+          + "and anything else running on the machine shows in the absolute figures. Ratios against the baseline "
           + "from the same run absorb part of that. Bare and Sluice runs alternate.");
         md.AppendLine(
             Invariant($"- Bodies: single produce is a {ValueBytes} B `application/octet-stream` body (the value). Batch bodies carry {BatchRecords:N0} records of a {ValueBytes} B ")
@@ -238,13 +238,6 @@ internal sealed class HttpSuite : IBenchSuite
           + "and a batch's keyless records share one, so 4 partitions split concurrent load over fewer group commits than round-robin would. The `never` rows run on a second server with flush `never` against a fresh bare run: "
           + "the gap between `always` and `never` is the fsync's share; between `never` and `?async=true`, the wait for the append; what remains "
           + "against bare is the HTTP, routing and parsing path (and the append work, which `?async=true` still does in the background).");
-        md.AppendLine("- Investigated by hand on 2026-11-21 (not part of the command), with `perf stat`/`perf trace` on the server during a 10 s "
-          + "single-produce run at 64 connections, flush `always`: about 7 messages per fsync with 4 partitions (26,595 fsyncs for 188,725 "
-          + "requests) and about 25 with 1 partition; fsync took 0.9 ms on average on this shared disk (0.1 ms at best), each on a thread-pool "
-          + "thread. A standalone program appending 1.5 KB + fsync at the same time took 0.14 ms per fsync on one file and 0.27 ms with four files "
-          + "in parallel (fdatasync on preallocated files: 0.21 ms), so most of the 0.9 ms is likely the writer waiting for a CPU after the fsync "
-          + "returns, with both cores busy with wrk and request handling. Every request waits for one or two such rounds, so with 64 connections "
-          + "throughput is bounded by the length of a group-commit round rather than by CPU; raising the thread pool's minimum threads did not help.");
         foreach (var note in notes)
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"- {note}");

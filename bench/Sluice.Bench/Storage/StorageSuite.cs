@@ -82,8 +82,8 @@ internal sealed partial class StorageSuite : IBenchSuite
         md.AppendLine("Notes: cold means the log's files were evicted from the page cache with `posix_fadvise(DONTNEED)` after a clean");
         md.AppendLine("close (the machine's whole cache is not dropped). Recovery validates the whole active segment (default 128 MiB");
         md.AppendLine("segments), so reopen time grows with the active segment, not with the partition. Latencies are per append, measured");
-        md.AppendLine("by the appender (enqueue to acknowledgement). Append figures alternate with their baselines in 7 short rounds");
-        md.AppendLine("(the disk is shared with other work) and report the median per-round ratio and median throughputs.");
+        md.AppendLine(CultureInfo.InvariantCulture, $"by the appender (enqueue to acknowledgement). Append figures alternate with their baselines in {Rounds} short rounds");
+        md.AppendLine("and report the median per-round ratio and median throughputs.");
         return md.ToString();
     }
 
