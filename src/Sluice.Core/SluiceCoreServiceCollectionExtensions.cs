@@ -12,7 +12,8 @@ public static class SluiceCoreServiceCollectionExtensions
     /// Registers the delivery engine as the singleton <see cref="ISubscriptionService"/> with its
     /// <see cref="DeliveryOptions"/> (validated on start). Needs an <see cref="Log.IMessageLog"/> and logging registered by
     /// the host; adds <see cref="TimeProvider.System"/> unless a <see cref="TimeProvider"/> is registered. The engine loads
-    /// its durable state on first use; disposing the container flushes cursors.
+    /// its durable state on first use; disposing the container flushes cursors. A backend shared by a fleet (Kafka)
+    /// registers its own <see cref="IPartitionCoordinator"/> before calling this.
     /// </summary>
     public static IServiceCollection AddSluiceCore(this IServiceCollection services, Action<DeliveryOptions>? configure = null)
     {
@@ -26,6 +27,7 @@ public static class SluiceCoreServiceCollectionExtensions
         options.ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DeliveryOptions>, DeliveryOptionsValidator>());
         services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IPartitionCoordinator, LocalPartitionCoordinator>();
         services.TryAddSingleton<SubscriptionService>();
         services.TryAddSingleton<ISubscriptionService>(sp => sp.GetRequiredService<SubscriptionService>());
         return services;
