@@ -23,6 +23,15 @@ internal static class CoreEventIds
     public const int TimerFailed = 1014;
     public const int FinalFlushFailed = 1015;
 
+    // 1050-1099: fleet (several gateway instances on one backend)
+    public const int PartitionsAssigned = 1050;
+    public const int PartitionsRevoked = 1051;
+    public const int LeaveFailed = 1052;
+    public const int FollowFailed = 1053;
+    public const int RemoteChangeIgnored = 1054;
+    public const int ForwardedAckFailed = 1055;
+    public const int RemoteUpdateRefused = 1056;
+
     // 1100-1199: webhooks
     public const int WebhooksLoaded = 1100;
     public const int WebhookStored = 1101;

@@ -94,6 +94,10 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
                 }
 
                 done?.TrySetResult();
+                foreach (var (subscription, partition) in batch)
+                {
+                    subscription.PublishCommitted(partition);
+                }
             }
             catch (Exception ex)
             {

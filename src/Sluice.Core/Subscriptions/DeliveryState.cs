@@ -4,7 +4,11 @@ using Sluice.Core.Log;
 namespace Sluice.Core.Subscriptions;
 
 /// <summary>What every subscription of one engine shares.</summary>
-internal sealed record EngineContext(IMessageLog Log, TimeProvider Time, DeliveryOptions Options, ILogger Logger, CursorWriter Writer);
+internal sealed record EngineContext(IMessageLog Log, TimeProvider Time, DeliveryOptions Options, ILogger Logger, CursorWriter Writer, IPartitionCoordinator Coordinator)
+{
+    /// <summary>Set when <see cref="IPartitionCoordinator.IsShared"/>: what the engine learns from the other instances.</summary>
+    public Fleet? Fleet { get; init; }
+}
 
 /// <summary>Where a delivered-but-unacked message stands.</summary>
 internal enum EntryState
@@ -77,6 +81,15 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
     public Dictionary<string, SortedSet<long>> KeyOutstanding { get; } = new(StringComparer.Ordinal);
 
     public TaskCompletionSource? SpaceWaiter { get; set; }
+
+    /// <summary>
+    /// This instance delivers the partition. Always true on a single instance; in a fleet only for the partitions the
+    /// coordinator assigned here (the others keep a cursor that mirrors the owner's, for lag, and nothing else).
+    /// </summary>
+    public bool Owned { get; set; } = true;
+
+    /// <summary>Stops this partition's read-ahead alone (revoked); linked to the subscription's pump token.</summary>
+    public CancellationTokenSource? Pump { get; set; }
 
     public void SignalSpace()
     {

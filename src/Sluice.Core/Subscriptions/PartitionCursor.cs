@@ -87,6 +87,14 @@ internal sealed class PartitionCursor
         Committed = committed;
     }
 
+    /// <summary>Takes over another cursor's state (a cursor written by another gateway instance).</summary>
+    public void CopyFrom(PartitionCursor other)
+    {
+        _acked.Clear();
+        _acked.AddRange(other._acked);
+        Committed = other.Committed;
+    }
+
     public byte[] Encode(long generation)
     {
         var sb = new StringBuilder(32 + _acked.Count * 16);

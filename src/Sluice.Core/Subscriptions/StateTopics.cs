@@ -11,6 +11,7 @@ namespace Sluice.Core.Subscriptions;
 /// <code>
 /// __sluice/system/subscriptions   key "{topic}|{name}"              value JSON SubscriptionRecord, null = deleted
 /// __sluice/system/cursors         key "{topic}|{name}|{partition}"  value PartitionCursor encoding, null = deleted
+/// __sluice/system/acks            key "{topic}|{name}"              value JSON ForwardedAcks (fleet only; not compacted, kept an hour)
 /// </code>
 /// On start each is read from its start to its end; the last value per key wins.
 /// </summary>
@@ -20,7 +21,13 @@ internal static class StateTopics
 
     public static readonly TopicName Cursors = new("__sluice", "system", "cursors");
 
+    /// <summary>Acks and nacks received by a fleet member for partitions another member delivers.</summary>
+    public static readonly TopicName Acks = new("__sluice", "system", "acks");
+
     public static readonly TopicSettings Settings = new() { Partitions = 1, Compacted = true };
+
+    /// <summary>An hour: a forwarded ack is applied within moments or, if its owner died, is moot (redelivered anyway).</summary>
+    public static readonly TopicSettings AcksSettings = new() { Partitions = 1, RetentionTime = TimeSpan.FromHours(1) };
 
     private static readonly JsonSerializerOptions Json = new()
     {
@@ -35,7 +42,7 @@ internal static class StateTopics
 
     public static byte[] Key(string key) => Encoding.UTF8.GetBytes(key);
 
-    public static byte[] EncodeSubscription(SubscriptionSettings settings, long generation)
+    public static byte[] EncodeSubscription(SubscriptionSettings settings, long generation, long seekToken = 0, IReadOnlyDictionary<int, long>? seekOffsets = null)
         => JsonSerializer.SerializeToUtf8Bytes(
             new SubscriptionRecord
             {
@@ -52,13 +59,21 @@ internal static class StateTopics
                 AckDeadlineMs = (long)settings.AckDeadline.TotalMilliseconds,
                 MaxDeliveries = settings.MaxDeliveries,
                 DeadLetterTopic = settings.DeadLetterTopic?.ToString(),
+                SeekToken = seekToken == 0 ? null : seekToken,
+                SeekOffsets = seekOffsets is null ? null : new Dictionary<int, long>(seekOffsets),
             },
             Json);
 
     public static bool TryDecodeSubscription(ReadOnlySpan<byte> value, out SubscriptionSettings settings, out long generation)
+        => TryDecodeSubscription(value, out settings, out generation, out _, out _);
+
+    /// <summary>Also returns the last seek: its token and the offsets it moved the partitions to (a fleet member applies it).</summary>
+    public static bool TryDecodeSubscription(ReadOnlySpan<byte> value, out SubscriptionSettings settings, out long generation, out long seekToken, out IReadOnlyDictionary<int, long>? seekOffsets)
     {
         settings = null!;
         generation = 0;
+        seekToken = 0;
+        seekOffsets = null;
         try
         {
             var r = JsonSerializer.Deserialize<SubscriptionRecord>(value, Json);
@@ -68,6 +83,8 @@ internal static class StateTopics
             }
 
             generation = r.Generation;
+            seekToken = r.SeekToken ?? 0;
+            seekOffsets = r.SeekOffsets;
             settings = new SubscriptionSettings
             {
                 Type = r.Type,
@@ -95,6 +112,10 @@ internal static class StateTopics
 
     /// <summary>Reads a state topic from its start to its current end; the last value per key wins (null = deleted).</summary>
     public static async ValueTask<Dictionary<string, ReadOnlyMemory<byte>?>> LoadAsync(IMessageLog log, TopicName topic, CancellationToken cancellationToken)
+        => (await LoadWithPositionAsync(log, topic, cancellationToken).ConfigureAwait(false)).Values;
+
+    /// <summary>As <see cref="LoadAsync"/>, also returning the offset after the last record read (where following goes on).</summary>
+    public static async ValueTask<(Dictionary<string, ReadOnlyMemory<byte>?> Values, long Next)> LoadWithPositionAsync(IMessageLog log, TopicName topic, CancellationToken cancellationToken)
     {
         var result = new Dictionary<string, ReadOnlyMemory<byte>?>(StringComparer.Ordinal);
         var info = await log.DescribeTopicAsync(topic, cancellationToken).ConfigureAwait(false) ?? throw new TopicNotFoundException(topic);
@@ -120,7 +141,7 @@ internal static class StateTopics
             offset = read.NextOffset;
         }
 
-        return result;
+        return (result, offset);
     }
 
     private sealed class SubscriptionRecord
@@ -139,6 +160,10 @@ internal static class StateTopics
         public int MaxDeliveries { get; set; }
 
         public string? DeadLetterTopic { get; set; }
+
+        public long? SeekToken { get; set; }
+
+        public Dictionary<int, long>? SeekOffsets { get; set; }
     }
 
     private sealed class PositionRecord

@@ -45,7 +45,7 @@ internal sealed partial class Subscription
         var count = cursors.Count == 0 ? 0 : cursors.Keys.Max() + 1;
         for (var p = 0; p < count; p++)
         {
-            _partitions.Add(new PartitionState(p, cursors.TryGetValue(p, out var c) ? c : new PartitionCursor(0)));
+            _partitions.Add(new PartitionState(p, cursors.TryGetValue(p, out var c) ? c : new PartitionCursor(0)) { Owned = !ctx.Coordinator.IsShared });
         }
     }
 
@@ -83,14 +83,19 @@ internal sealed partial class Subscription
     {
         lock (_gate)
         {
-            while (_partitions.Count < count)
+            EnsurePartitionsLocked(count);
+        }
+    }
+
+    private void EnsurePartitionsLocked(int count)
+    {
+        while (_partitions.Count < count)
+        {
+            var p = new PartitionState(_partitions.Count, new PartitionCursor(0)) { Owned = !_ctx.Coordinator.IsShared };
+            _partitions.Add(p);
+            if (_pumps is { } pumps)
             {
-                var p = new PartitionState(_partitions.Count, new PartitionCursor(0));
-                _partitions.Add(p);
-                if (_pumps is { } pumps)
-                {
-                    StartPump(p, pumps.Token);
-                }
+                StartPump(p, pumps.Token);
             }
         }
     }
@@ -318,7 +323,7 @@ internal sealed partial class Subscription
 
             foreach (var p in _partitions)
             {
-                if (p.Buffer.Count == 0 && p.Outstanding.Count < _ctx.Options.MaxUnackedPerPartition)
+                if (p.Owned && p.Buffer.Count == 0 && p.Outstanding.Count < _ctx.Options.MaxUnackedPerPartition)
                 {
                     reads.Add((p, p.ReadPosition, p.FetchEpoch, _ctx.Options.ReadAheadMessages));
                 }
@@ -623,6 +628,7 @@ internal sealed partial class Subscription
         }
 
         pumps?.Cancel();
+        StartLeave();
         foreach (var c in ended)
         {
             c.Ended.Cancel();
@@ -655,7 +661,8 @@ internal sealed partial class Subscription
         key = StateTopics.Key(StateTopics.CursorKey(Topic, Name, partition));
         lock (_gate)
         {
-            if (Deleted || partition >= _partitions.Count)
+            // In a fleet only the owner writes a partition's cursor (a revoked partition's last write is RevokeAsync's).
+            if (Deleted || partition >= _partitions.Count || !_partitions[partition].Owned)
             {
                 value = [];
                 return false;
@@ -967,6 +974,12 @@ internal sealed partial class Subscription
             }
 
             pumps?.Cancel();
+            if (pumps is not null)
+            {
+                // The last consumer is gone: a fleet member leaves the subscription's group so others take its partitions.
+                StartLeave();
+            }
+
             foreach (var c in expired)
             {
                 Log.ConsumerExpired(_ctx.Logger, c.Id, Topic, Name);
@@ -986,10 +999,21 @@ internal sealed partial class Subscription
     // 1 s: long enough not to spin on a failing backend, short enough that consumers barely notice a hiccup.
     private static readonly TimeSpan ReadRetryDelay = TimeSpan.FromSeconds(1);
 
-    private void StartPump(PartitionState p, CancellationToken cancellationToken)
-        => _ = Task.Run(() => PumpAsync(p, cancellationToken), CancellationToken.None);
+    // Under _gate. A partition owned by another instance of a fleet has no read-ahead here.
+    private void StartPump(PartitionState p, CancellationToken subscriptionToken)
+    {
+        if (!p.Owned)
+        {
+            return;
+        }
 
-    private async Task PumpAsync(PartitionState p, CancellationToken cancellationToken)
+        p.Pump?.Cancel();
+        var pump = CancellationTokenSource.CreateLinkedTokenSource(subscriptionToken);
+        p.Pump = pump;
+        _ = Task.Run(() => PumpAsync(p, subscriptionToken, pump.Token), CancellationToken.None);
+    }
+
+    private async Task PumpAsync(PartitionState p, CancellationToken subscriptionToken, CancellationToken cancellationToken)
     {
         var options = _ctx.Options;
         try
@@ -1081,7 +1105,7 @@ internal sealed partial class Subscription
             CancellationTokenSource? pumps = null;
             lock (_gate)
             {
-                if (_pumps is { } current && current.Token == cancellationToken)
+                if (_pumps is { } current && current.Token == subscriptionToken)
                 {
                     pumps = current;
                     _pumps = null;

@@ -23,6 +23,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly EngineContext _ctx;
+    private readonly Fleet? _fleet;
     private readonly ConcurrentDictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly SemaphoreSlim _adminLock = new(1, 1);
@@ -30,6 +31,12 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     private bool _disposed;
 
     public SubscriptionService(IMessageLog log, TimeProvider time, IOptions<DeliveryOptions> options, ILoggerFactory loggerFactory)
+        : this(log, time, options, loggerFactory, new LocalPartitionCoordinator())
+    {
+    }
+
+    /// <summary>With a shared coordinator (Kafka) this engine is one member of a fleet: see <see cref="Fleet"/>.</summary>
+    public SubscriptionService(IMessageLog log, TimeProvider time, IOptions<DeliveryOptions> options, ILoggerFactory loggerFactory, IPartitionCoordinator coordinator)
     {
         var o = options.Value;
         if (o.Validate() is { } reason)
@@ -40,7 +47,8 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         _log = log;
         _time = time;
         _logger = loggerFactory.CreateLogger("Sluice.Core.Subscriptions");
-        _ctx = new EngineContext(log, time, o, _logger, new CursorWriter(log, o, _logger));
+        _fleet = coordinator.IsShared ? new Fleet(log, _logger) : null;
+        _ctx = new EngineContext(log, time, o, _logger, new CursorWriter(log, o, _logger), coordinator) { Fleet = _fleet };
     }
 
     /// <summary>Loads durable state now instead of on first use (idempotent).</summary>
@@ -60,10 +68,10 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             }
 
             ObjectDisposedException.ThrowIf(_disposed, this);
-            await EnsureStateTopicAsync(StateTopics.Subscriptions, cancellationToken).ConfigureAwait(false);
-            await EnsureStateTopicAsync(StateTopics.Cursors, cancellationToken).ConfigureAwait(false);
-            var subscriptions = await StateTopics.LoadAsync(_log, StateTopics.Subscriptions, cancellationToken).ConfigureAwait(false);
-            var cursors = await StateTopics.LoadAsync(_log, StateTopics.Cursors, cancellationToken).ConfigureAwait(false);
+            await EnsureStateTopicAsync(StateTopics.Subscriptions, StateTopics.Settings, cancellationToken).ConfigureAwait(false);
+            await EnsureStateTopicAsync(StateTopics.Cursors, StateTopics.Settings, cancellationToken).ConfigureAwait(false);
+            var (subscriptions, subscriptionsNext) = await StateTopics.LoadWithPositionAsync(_log, StateTopics.Subscriptions, cancellationToken).ConfigureAwait(false);
+            var (cursors, cursorsNext) = await StateTopics.LoadWithPositionAsync(_log, StateTopics.Cursors, cancellationToken).ConfigureAwait(false);
 
             var cursorsBySubscription = new Dictionary<string, List<(int Partition, ReadOnlyMemory<byte> Value)>>(StringComparer.Ordinal);
             foreach (var (key, value) in cursors)
@@ -85,6 +93,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                 }
 
                 list.Add((partition, value.Value));
+                _fleet?.SeedCursor(key, value.Value);
             }
 
             foreach (var (key, value) in subscriptions)
@@ -95,7 +104,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                 }
 
                 var bar = key.IndexOf('|');
-                if (bar <= 0 || !StateTopics.TryDecodeSubscription(value.Value.Span, out var settings, out var generation))
+                if (bar <= 0 || !StateTopics.TryDecodeSubscription(value.Value.Span, out var settings, out var generation, out var seekToken, out _))
                 {
                     Log.StateRecordIgnored(_logger, StateTopics.Subscriptions, key);
                     continue;
@@ -122,7 +131,16 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                     }
                 }
 
-                _subscriptions[key] = new Subscription(_ctx, topic, key[(bar + 1)..], settings, generation, partitionCursors);
+                _subscriptions[key] = new Subscription(_ctx, topic, key[(bar + 1)..], settings, generation, partitionCursors) { SeekToken = seekToken };
+            }
+
+            if (_fleet is not null)
+            {
+                await EnsureStateTopicAsync(StateTopics.Acks, StateTopics.AcksSettings, cancellationToken).ConfigureAwait(false);
+                var acks = await _log.DescribeTopicAsync(StateTopics.Acks, cancellationToken).ConfigureAwait(false) ?? throw new TopicNotFoundException(StateTopics.Acks);
+
+                // Acks forwarded before this instance started name leases it never gave: follow from the end.
+                _fleet.Start(subscriptionsNext, cursorsNext, acks.Partitions[0].EndOffset, ApplyRemoteSubscriptionAsync, ApplyRemoteCursorAsync, ApplyForwardedAcksAsync, _time);
             }
 
             Log.StateLoaded(_logger, _subscriptions.Count, cursors.Count);
@@ -141,6 +159,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         ValidateSettings(settings);
         ValidateDeadLetterTopic(topic, settings);
         await StartAsync(cancellationToken).ConfigureAwait(false);
+        await CatchUpAsync(cancellationToken).ConfigureAwait(false);
         Subscription subscription;
         await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -168,7 +187,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     public async ValueTask<SubscriptionInfo?> GetAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
-        if (!_subscriptions.TryGetValue(StateTopics.SubscriptionKey(topic, name), out var subscription))
+        if (await TryFindAsync(topic, name, cancellationToken).ConfigureAwait(false) is not { } subscription)
         {
             return null;
         }
@@ -185,6 +204,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     public async ValueTask<IReadOnlyList<string>> ListAsync(TopicName topic, CancellationToken cancellationToken = default)
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
+        await CatchUpAsync(cancellationToken).ConfigureAwait(false);
         return _subscriptions.Values
             .Where(s => s.Topic == topic)
             .Select(s => s.Name)
@@ -195,6 +215,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     public async ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
+        await CatchUpAsync(cancellationToken).ConfigureAwait(false);
         await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -237,7 +258,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
 
         await StartAsync(cancellationToken).ConfigureAwait(false);
         var key = StateTopics.SubscriptionKey(topic, name);
-        if (!_subscriptions.TryGetValue(key, out var subscription))
+        if (await TryFindAsync(topic, name, cancellationToken).ConfigureAwait(false) is not { } subscription)
         {
             await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
@@ -255,7 +276,18 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         var info = await _log.DescribeTopicAsync(topic, cancellationToken).ConfigureAwait(false) ?? throw new TopicNotFoundException(topic);
         subscription.EnsurePartitions(info.Partitions.Count);
         var state = subscription.Attach(consumerId);
-        return new SubscriptionConsumer(subscription, state, _time);
+        var consumer = new SubscriptionConsumer(subscription, state, _time);
+        try
+        {
+            await subscription.EnsureJoinedAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await consumer.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+
+        return consumer;
     }
 
     /// <inheritdoc/>
@@ -269,13 +301,14 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     {
         ArgumentNullException.ThrowIfNull(ackIds);
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        var result = subscription.Settle(ackIds, Subscription.SettleKind.Ack, TimeSpan.Zero, out var dirty, out _);
+        var (local, forwarded) = await ForwardOthersAsync(subscription, ackIds, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        var result = subscription.Settle(local, Subscription.SettleKind.Ack, TimeSpan.Zero, out var dirty, out _);
         if (dirty.Count > 0)
         {
             await _ctx.Writer.CommitAsync(subscription, dirty).WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        return result;
+        return forwarded == 0 ? result : result with { Succeeded = result.Succeeded + forwarded };
     }
 
     /// <inheritdoc/>
@@ -293,13 +326,14 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        var result = subscription.Settle(ackIds, Subscription.SettleKind.Nack, delay, out _, out var deadLetters);
+        var (local, forwarded) = await ForwardOthersAsync(subscription, ackIds, ForwardedAcks.Kinds.Nack, delay, cancellationToken).ConfigureAwait(false);
+        var result = subscription.Settle(local, Subscription.SettleKind.Nack, delay, out _, out var deadLetters);
         if (deadLetters.Count > 0)
         {
             _ = subscription.DeadLetterAsync(deadLetters, "max-deliveries", rethrow: false);
         }
 
-        return result;
+        return forwarded == 0 ? result : result with { Succeeded = result.Succeeded + forwarded };
     }
 
     public async ValueTask<AckResult> DeadLetterAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, string reason, CancellationToken cancellationToken = default)
@@ -317,6 +351,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         ArgumentNullException.ThrowIfNull(position);
         ValidatePosition(position);
         await StartAsync(cancellationToken).ConfigureAwait(false);
+        await CatchUpAsync(cancellationToken).ConfigureAwait(false);
         await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -325,7 +360,15 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             subscription.EnsurePartitions(info.Partitions.Count);
             var offsets = await ResolveAsync(info, position, forCreate: false, cancellationToken).ConfigureAwait(false);
             subscription.Seek(offsets);
-            await _ctx.Writer.CommitAsync(subscription, Enumerable.Range(0, subscription.PartitionCount)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            if (_fleet is null)
+            {
+                await _ctx.Writer.CommitAsync(subscription, Enumerable.Range(0, subscription.PartitionCount)).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                await WriteRemoteSeekAsync(subscription, offsets, cancellationToken).ConfigureAwait(false);
+            }
+
             Log.SubscriptionSeeked(_logger, topic, name, position.Kind);
         }
         finally
@@ -361,6 +404,13 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             s.Shutdown();
         }
 
+        if (_fleet is not null)
+        {
+            // Leave every group now, so the other members take the partitions over without waiting for a timeout.
+            await Task.WhenAll(_subscriptions.Values.Select(s => s.LeaveAsync())).ConfigureAwait(false);
+            _fleet.Stop();
+        }
+
         try
         {
             await FlushAsync().ConfigureAwait(false);
@@ -374,7 +424,220 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     private async ValueTask<Subscription> FindAsync(TopicName topic, string name, CancellationToken cancellationToken)
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
-        return _subscriptions.GetValueOrDefault(StateTopics.SubscriptionKey(topic, name)) ?? throw new SubscriptionNotFoundException(topic, name);
+        return await TryFindAsync(topic, name, cancellationToken).ConfigureAwait(false) ?? throw new SubscriptionNotFoundException(topic, name);
+    }
+
+    // In a fleet, acks and nacks of partitions another member delivers go to it through the acks topic (answered once
+    // that append is durable); the rest, and every id that is malformed or of another generation, are settled here.
+    private async ValueTask<(IReadOnlyList<string> Local, int Forwarded)> ForwardOthersAsync(
+        Subscription subscription, IReadOnlyList<string> ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (_fleet is null)
+        {
+            return (ackIds, 0);
+        }
+
+        List<string>? local = null;
+        List<string>? remote = null;
+        foreach (var ackId in ackIds)
+        {
+            var elsewhere = AckId.TryParse(ackId, out var id) && id.Generation == subscription.Generation && !subscription.IsOwned(id.Partition);
+            (elsewhere ? remote ??= [] : local ??= []).Add(ackId);
+        }
+
+        if (remote is null)
+        {
+            return (ackIds, 0);
+        }
+
+        await _fleet.ForwardAsync(subscription.Topic, subscription.Name, kind, delay, remote, cancellationToken).ConfigureAwait(false);
+        return ((IReadOnlyList<string>?)local ?? [], remote.Count);
+    }
+
+    // Under _adminLock. Cursors of every partition first (a partition nobody delivers starts there), then the record
+    // with the seek's token and offsets: the members that deliver a partition apply the seek when they see it.
+    private async ValueTask WriteRemoteSeekAsync(Subscription subscription, IReadOnlyDictionary<int, long> offsets, CancellationToken cancellationToken)
+    {
+        var records = new List<RecordToAppend>(offsets.Count);
+        foreach (var (partition, offset) in offsets)
+        {
+            records.Add(new RecordToAppend(StateTopics.Key(StateTopics.CursorKey(subscription.Topic, subscription.Name, partition)), new PartitionCursor(offset).Encode(subscription.Generation)));
+        }
+
+        await _log.AppendAsync(StateTopics.Cursors, 0, records, cancellationToken).ConfigureAwait(false);
+        subscription.SeekToken = Random.Shared.NextInt64(1, long.MaxValue);
+        var record = new RecordToAppend(
+            StateTopics.Key(StateTopics.SubscriptionKey(subscription.Topic, subscription.Name)),
+            StateTopics.EncodeSubscription(subscription.Settings, subscription.Generation, subscription.SeekToken, offsets));
+        await _log.AppendAsync(StateTopics.Subscriptions, 0, [record], cancellationToken).ConfigureAwait(false);
+    }
+
+    // A subscription record written by any member (this one's own come back too, and change nothing).
+    private async ValueTask ApplyRemoteSubscriptionAsync(StoredRecord record)
+    {
+        if (record.Key is not { } k)
+        {
+            return;
+        }
+
+        var key = System.Text.Encoding.UTF8.GetString(k.Span);
+        var bar = key.IndexOf('|');
+        if (bar <= 0 || !TryParseTopic(key[..bar], out var topic))
+        {
+            Log.StateRecordIgnored(_logger, StateTopics.Subscriptions, key);
+            return;
+        }
+
+        var name = key[(bar + 1)..];
+        await _adminLock.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            _subscriptions.TryGetValue(key, out var existing);
+            if (record.Value is not { } value)
+            {
+                if (existing is not null && _subscriptions.TryRemove(key, out _))
+                {
+                    existing.MarkDeleted();
+                }
+
+                return;
+            }
+
+            if (!StateTopics.TryDecodeSubscription(value.Span, out var settings, out var generation, out var seekToken, out var seekOffsets))
+            {
+                Log.StateRecordIgnored(_logger, StateTopics.Subscriptions, key);
+                return;
+            }
+
+            if (existing is not null && existing.Generation == generation)
+            {
+                if (existing.Settings != settings with { Position = existing.Settings.Position })
+                {
+                    try
+                    {
+                        existing.UpdateSettings(settings);
+                    }
+                    catch (InvalidSubscriptionSettingsException ex)
+                    {
+                        Log.RemoteUpdateRefused(_logger, topic, name, ex.Message);
+                    }
+                }
+
+                if (seekToken != 0 && seekToken != existing.SeekToken && seekOffsets is not null)
+                {
+                    existing.SeekToken = seekToken;
+                    existing.Seek(seekOffsets);
+                    var owned = seekOffsets.Keys.Where(existing.IsOwned).ToList();
+                    if (owned.Count > 0)
+                    {
+                        _ = _ctx.Writer.CommitAsync(existing, owned);
+                    }
+                }
+
+                return;
+            }
+
+            // New here, or deleted and recreated elsewhere (a new generation).
+            existing?.MarkDeleted();
+            var cursors = new Dictionary<int, PartitionCursor>();
+            var info = await _log.DescribeTopicAsync(topic).ConfigureAwait(false);
+            for (var p = 0; p < (info?.Partitions.Count ?? 0); p++)
+            {
+                if (_fleet!.TryGetCursor(topic, name, p, generation) is { } cursor)
+                {
+                    cursors[p] = cursor;
+                }
+            }
+
+            _subscriptions[key] = new Subscription(_ctx, topic, name, settings, generation, cursors) { SeekToken = seekToken };
+        }
+        finally
+        {
+            _adminLock.Release();
+        }
+    }
+
+    private static bool TryParseTopic(string value, out TopicName topic)
+    {
+        try
+        {
+            topic = TopicName.Parse(value);
+            return true;
+        }
+        catch (InvalidNameException)
+        {
+            topic = default!;
+            return false;
+        }
+    }
+
+    private ValueTask ApplyRemoteCursorAsync(string subscriptionKey, int partition, long generation, PartitionCursor? cursor)
+    {
+        if (cursor is not null && _subscriptions.TryGetValue(subscriptionKey, out var subscription) && subscription.Generation == generation)
+        {
+            subscription.ApplyRemoteCursor(partition, cursor);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    // Acks and nacks another member received: settled here for the partitions this member delivers; ids of other
+    // partitions are unknown here and change nothing (their owner, reading the same record, settles them).
+    private async ValueTask ApplyForwardedAcksAsync(ForwardedAcks acks)
+    {
+        if (!TryParseTopic(acks.Topic, out var topic) || !_subscriptions.TryGetValue(StateTopics.SubscriptionKey(topic, acks.Name), out var subscription))
+        {
+            return;
+        }
+
+        var mine = acks.AckIds.Where(id => AckId.TryParse(id, out var parsed) && subscription.IsOwned(parsed.Partition)).ToList();
+        if (mine.Count == 0)
+        {
+            return;
+        }
+
+        if (acks.Kind == ForwardedAcks.Kinds.Ack)
+        {
+            subscription.Settle(mine, Subscription.SettleKind.Ack, TimeSpan.Zero, out var dirty, out _);
+            if (dirty.Count > 0)
+            {
+                try
+                {
+                    await _ctx.Writer.CommitAsync(subscription, dirty).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    // The acked state stays in memory and goes out with the next cursor write.
+                    Log.ForwardedAckFailed(_logger, topic, acks.Name, ex);
+                }
+            }
+        }
+        else
+        {
+            var delay = TimeSpan.FromMilliseconds(Math.Clamp(acks.DelayMs, 0, (long)TimeSpan.FromDays(1).TotalMilliseconds));
+            subscription.Settle(mine, Subscription.SettleKind.Nack, delay, out _, out var deadLetters);
+            if (deadLetters.Count > 0)
+            {
+                _ = subscription.DeadLetterAsync(deadLetters, "max-deliveries", rethrow: false);
+            }
+        }
+    }
+
+    // In a fleet, admin operations first apply what other members changed (never under _adminLock: applying takes it).
+    private ValueTask CatchUpAsync(CancellationToken cancellationToken)
+        => _fleet?.CatchUpSubscriptionsAsync(cancellationToken) ?? ValueTask.CompletedTask;
+
+    // In a fleet a subscription missing here may just have been created elsewhere: read the state topic up to now first.
+    private async ValueTask<Subscription?> TryFindAsync(TopicName topic, string name, CancellationToken cancellationToken)
+    {
+        var key = StateTopics.SubscriptionKey(topic, name);
+        if (_subscriptions.TryGetValue(key, out var subscription) || _fleet is null)
+        {
+            return subscription;
+        }
+
+        await _fleet.CatchUpSubscriptionsAsync(cancellationToken).ConfigureAwait(false);
+        return _subscriptions.GetValueOrDefault(key);
     }
 
     // Under _adminLock.
@@ -408,7 +671,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     {
         var record = new RecordToAppend(
             StateTopics.Key(StateTopics.SubscriptionKey(subscription.Topic, subscription.Name)),
-            StateTopics.EncodeSubscription(subscription.Settings, subscription.Generation));
+            StateTopics.EncodeSubscription(subscription.Settings, subscription.Generation, subscription.SeekToken));
         await _log.AppendAsync(StateTopics.Subscriptions, 0, [record], cancellationToken).ConfigureAwait(false);
     }
 
@@ -495,7 +758,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
     }
 
-    private async ValueTask EnsureStateTopicAsync(TopicName topic, CancellationToken cancellationToken)
+    private async ValueTask EnsureStateTopicAsync(TopicName topic, TopicSettings settings, CancellationToken cancellationToken)
     {
         if (await _log.DescribeTopicAsync(topic, cancellationToken).ConfigureAwait(false) is not null)
         {
@@ -504,7 +767,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
 
         try
         {
-            await _log.CreateTopicAsync(topic, StateTopics.Settings, cancellationToken).ConfigureAwait(false);
+            await _log.CreateTopicAsync(topic, settings, cancellationToken).ConfigureAwait(false);
             Log.StateTopicCreated(_logger, topic);
         }
         catch (TopicAlreadyExistsException)
@@ -532,6 +795,12 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
 
         [LoggerMessage(CoreEventIds.SubscriptionSeeked, LogLevel.Information, "Subscription '{Name}' on '{Topic}' moved to {Kind}")]
         public static partial void SubscriptionSeeked(ILogger logger, TopicName topic, string name, StartPositionKind kind);
+
+        [LoggerMessage(CoreEventIds.RemoteUpdateRefused, LogLevel.Warning, "Subscription '{Name}' on '{Topic}' was changed by another instance in a way this one refuses: {Reason}")]
+        public static partial void RemoteUpdateRefused(ILogger logger, TopicName topic, string name, string reason);
+
+        [LoggerMessage(CoreEventIds.ForwardedAckFailed, LogLevel.Warning, "Writing the cursor after acks forwarded by another instance failed for subscription '{Name}' on '{Topic}'; it is retried with the next write")]
+        public static partial void ForwardedAckFailed(ILogger logger, TopicName topic, string name, Exception exception);
 
         [LoggerMessage(CoreEventIds.FinalFlushFailed, LogLevel.Error, "Writing cursors at shutdown failed; unacked state since the last write will be redelivered")]
         public static partial void FinalFlushFailed(ILogger logger, Exception exception);
