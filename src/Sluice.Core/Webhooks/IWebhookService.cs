@@ -14,6 +14,12 @@ public interface IWebhookService
     /// <summary>Stops every dispatcher, letting calls in flight finish and be settled until <paramref name="cancellationToken"/>.</summary>
     ValueTask StopAsync(CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// In a fleet, waits until changes other members made before this call are applied here (call before reading, so a
+    /// registration made through one instance is seen through another). Completes at once on a single instance.
+    /// </summary>
+    ValueTask SyncAsync(CancellationToken cancellationToken = default) => ValueTask.CompletedTask;
+
     IReadOnlyList<WebhookDefinition> List();
 
     WebhookDefinition? Get(string id);

@@ -27,11 +27,17 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
     private readonly Dictionary<string, WebhookCounters> _counters = new(StringComparer.Ordinal);
     private readonly Dictionary<string, CircuitBreaker> _breakers = new(StringComparer.OrdinalIgnoreCase);
     private readonly Lock _gate = new();
+    private readonly IMessageLog _log;
+    private readonly bool _fleet;
+    private readonly CancellationTokenSource _stopFollowing = new();
+    private StateFollower? _follower;
     private bool _stopped;
 
-    public WebhookService(ISubscriptionService engine, IWebhookTransport transport, IMessageLog log, IOptions<WebhookOptions> options, TimeProvider time, ILogger<WebhookService> logger)
+    public WebhookService(ISubscriptionService engine, IWebhookTransport transport, IMessageLog log, IOptions<WebhookOptions> options, TimeProvider time, ILogger<WebhookService> logger, IPartitionCoordinator coordinator)
     {
         _engine = engine;
+        _log = log;
+        _fleet = coordinator.IsShared;
         _transport = transport;
         _store = new WebhookStore(log);
         _options = options.Value;
@@ -41,7 +47,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
 
     public async ValueTask StartAsync(CancellationToken cancellationToken = default)
     {
-        var loaded = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
+        var (loaded, next) = await _store.LoadAsync(cancellationToken).ConfigureAwait(false);
         await _admin.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -60,6 +66,12 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
             }
 
             Log.Loaded(_logger, loaded.Count);
+            if (_fleet)
+            {
+                // Registrations, changes, pauses and deletes made on other members of the fleet.
+                _follower = new StateFollower(_log, WebhookStore.Topic, next, ApplyRemoteAsync, _time, _logger);
+                _follower.Start(_stopFollowing.Token);
+            }
         }
         finally
         {
@@ -67,9 +79,13 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
         }
     }
 
+    public ValueTask SyncAsync(CancellationToken cancellationToken = default)
+        => _follower?.CatchUpAsync(cancellationToken) ?? ValueTask.CompletedTask;
+
     public async ValueTask StopAsync(CancellationToken cancellationToken = default)
     {
         List<WebhookWorker> workers;
+        await _stopFollowing.CancelAsync().ConfigureAwait(false);
         await _admin.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -112,6 +128,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
             throw new ArgumentException(reason, nameof(webhook));
         }
 
+        await SyncAsync(cancellationToken).ConfigureAwait(false);
         await _admin.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -183,6 +200,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
 
     public async ValueTask<bool> DeleteAsync(string id, CancellationToken cancellationToken = default)
     {
+        await SyncAsync(cancellationToken).ConfigureAwait(false);
         await _admin.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -216,6 +234,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
 
     public async ValueTask<WebhookDefinition?> SetPausedAsync(string id, bool paused, CancellationToken cancellationToken = default)
     {
+        await SyncAsync(cancellationToken).ConfigureAwait(false);
         await _admin.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -318,6 +337,63 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
+
+    // A registration record written by any member; this member's own come back too and change nothing.
+    private async ValueTask ApplyRemoteAsync(StoredRecord record)
+    {
+        if (record.Key is not { } key)
+        {
+            return;
+        }
+
+        var id = System.Text.Encoding.UTF8.GetString(key.Span);
+        var changed = record.Value is { } value ? WebhookStore.Decode(value.Span) : null;
+        await _admin.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var current = Get(id);
+            if (changed is null)
+            {
+                if (current is null || record.Value is not null)
+                {
+                    return;
+                }
+
+                await StopWorkerAsync(id).ConfigureAwait(false);
+                lock (_gate)
+                {
+                    _webhooks.Remove(id);
+                    _counters.Remove(id);
+                }
+
+                Log.Deleted(_logger, id);
+                return;
+            }
+
+            if (current is not null && WebhookStore.Encode(current).AsSpan().SequenceEqual(WebhookStore.Encode(changed)))
+            {
+                return;
+            }
+
+            await StopWorkerAsync(id).ConfigureAwait(false);
+            lock (_gate)
+            {
+                _webhooks[id] = changed;
+                _counters.TryAdd(id, new WebhookCounters());
+            }
+
+            if (!changed.Paused)
+            {
+                StartWorker(changed);
+            }
+
+            Log.Stored(_logger, changed.Id, changed.Topic.ToString(), changed.Subscription, changed.Url.GetLeftPart(UriPartial.Authority));
+        }
+        finally
+        {
+            _admin.Release();
+        }
+    }
 
     private static partial class Log
     {

@@ -24,10 +24,11 @@ internal sealed class WebhookStore(IMessageLog log)
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public async ValueTask<List<WebhookDefinition>> LoadAsync(CancellationToken cancellationToken)
+    /// <summary>Every stored registration, and the offset after the last record read (where a fleet member follows on).</summary>
+    public async ValueTask<(List<WebhookDefinition> Webhooks, long Next)> LoadAsync(CancellationToken cancellationToken)
     {
         await EnsureTopicAsync(cancellationToken).ConfigureAwait(false);
-        var all = await StateTopics.LoadAsync(log, Topic, cancellationToken).ConfigureAwait(false);
+        var (all, next) = await StateTopics.LoadWithPositionAsync(log, Topic, cancellationToken).ConfigureAwait(false);
         var result = new List<WebhookDefinition>();
         foreach (var (_, value) in all)
         {
@@ -37,7 +38,7 @@ internal sealed class WebhookStore(IMessageLog log)
             }
         }
 
-        return result;
+        return (result, next);
     }
 
     public async ValueTask SaveAsync(WebhookDefinition webhook, CancellationToken cancellationToken)

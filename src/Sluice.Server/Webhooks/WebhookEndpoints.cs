@@ -64,26 +64,26 @@ internal static partial class WebhookEndpoints
     {
         var id = Id(context);
         var request = await ReadAsync(context);
-        var previous = Service(context).Get(id);
+        var previous = (await SyncedAsync(context)).Get(id);
         var (stored, secret) = await StoreAsync(context, id, request, previous);
         context.Response.StatusCode = previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK;
         await WriteAsync(context, ToResponse(stored, secret));
     }
 
-    private static Task ListAsync(HttpContext context)
-        => context.Response.WriteAsJsonAsync(new WebhookListResponse([.. Service(context).List().Select(w => ToResponse(w, null))]), SluiceJsonContext.Api.WebhookListResponse);
+    private static async Task ListAsync(HttpContext context)
+        => await context.Response.WriteAsJsonAsync(new WebhookListResponse([.. (await SyncedAsync(context)).List().Select(w => ToResponse(w, null))]), SluiceJsonContext.Api.WebhookListResponse);
 
-    private static Task GetAsync(HttpContext context)
+    private static async Task GetAsync(HttpContext context)
     {
         var id = Id(context);
-        var webhook = Service(context).Get(id) ?? throw NotFound(id);
-        return WriteAsync(context, ToResponse(webhook, null));
+        var webhook = (await SyncedAsync(context)).Get(id) ?? throw NotFound(id);
+        await WriteAsync(context, ToResponse(webhook, null));
     }
 
     private static async Task DeleteAsync(HttpContext context)
     {
         var id = Id(context);
-        if (!await Service(context).DeleteAsync(id, context.RequestAborted))
+        if (!await (await SyncedAsync(context)).DeleteAsync(id, context.RequestAborted))
         {
             throw NotFound(id);
         }
@@ -94,14 +94,14 @@ internal static partial class WebhookEndpoints
     private static async Task SetPausedAsync(HttpContext context, bool paused)
     {
         var id = Id(context);
-        var webhook = await Service(context).SetPausedAsync(id, paused, context.RequestAborted) ?? throw NotFound(id);
+        var webhook = await (await SyncedAsync(context)).SetPausedAsync(id, paused, context.RequestAborted) ?? throw NotFound(id);
         await WriteAsync(context, ToResponse(webhook, null));
     }
 
     private static async Task StatsAsync(HttpContext context)
     {
         var id = Id(context);
-        var service = Service(context);
+        var service = await SyncedAsync(context);
         var webhook = service.Get(id) ?? throw NotFound(id);
         var stats = service.GetStats(id) ?? throw NotFound(id);
         var subscription = await context.RequestServices.GetRequiredService<ISubscriptionService>().GetAsync(webhook.Topic, webhook.Subscription, context.RequestAborted);
@@ -111,6 +111,14 @@ internal static partial class WebhookEndpoints
                 subscription?.Backlog, new WebhookBreakerResponse(b.State, b.ConsecutiveFailures, b.OpenedAt, b.NextProbeAt),
                 stats.LastError, stats.LastErrorAt, stats.LastSuccessAt),
             SluiceJsonContext.Api.WebhookStatsResponse);
+    }
+
+    // In a fleet, first apply what other instances changed, so a webhook made through one is seen through another.
+    private static async ValueTask<IWebhookService> SyncedAsync(HttpContext context)
+    {
+        var service = Service(context);
+        await service.SyncAsync(context.RequestAborted);
+        return service;
     }
 
     private static async Task<(WebhookDefinition Stored, string? NewSecret)> StoreAsync(HttpContext context, string id, WebhookRequest request, WebhookDefinition? previous)
