@@ -295,6 +295,9 @@ public sealed partial class EmbeddedLog : IMessageLog
     }
 
     /// <inheritdoc />
+    public ValueTask<int?> GetPartitionCountAsync(TopicName topic, CancellationToken cancellationToken = default)
+        => ValueTask.FromResult(_topics.TryGetValue(topic, out var state) ? state.Partitions.Length : (int?)null);
+
     public ValueTask<TopicInfo?> DescribeTopicAsync(TopicName topic, CancellationToken cancellationToken = default)
     {
         ThrowIfDisposed();

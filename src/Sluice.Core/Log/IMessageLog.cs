@@ -29,6 +29,13 @@ public interface IMessageLog : IAsyncDisposable
     ValueTask<TopicInfo?> DescribeTopicAsync(TopicName topic, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// The topic's partition count, or null when it does not exist: what a consumer needs on every attach, without the
+    /// per-partition offsets, sizes and times of <see cref="DescribeTopicAsync"/> (a network round trip each on Kafka).
+    /// </summary>
+    ValueTask<int?> GetPartitionCountAsync(TopicName topic, CancellationToken cancellationToken = default)
+        => DescribePartitionCountAsync(this, topic, cancellationToken);
+
+    /// <summary>
     /// Appends records to one partition, in order, and completes only once they are durable under the
     /// configured flush policy. All records of one call get consecutive offsets.
     /// Throws <see cref="TopicNotFoundException"/>, <see cref="PartitionNotFoundException"/> or
@@ -53,4 +60,7 @@ public interface IMessageLog : IAsyncDisposable
     /// (then throws <see cref="TopicNotFoundException"/>).
     /// </summary>
     ValueTask WaitForDataAsync(TopicName topic, int partition, long offset, CancellationToken cancellationToken = default);
+
+    private static async ValueTask<int?> DescribePartitionCountAsync(IMessageLog log, TopicName topic, CancellationToken cancellationToken)
+        => (await log.DescribeTopicAsync(topic, cancellationToken).ConfigureAwait(false))?.Partitions.Count;
 }

@@ -273,8 +273,8 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             }
         }
 
-        var info = await _log.DescribeTopicAsync(topic, cancellationToken).ConfigureAwait(false) ?? throw new TopicNotFoundException(topic);
-        subscription.EnsurePartitions(info.Partitions.Count);
+        var partitions = await _log.GetPartitionCountAsync(topic, cancellationToken).ConfigureAwait(false) ?? throw new TopicNotFoundException(topic);
+        subscription.EnsurePartitions(partitions);
         var state = subscription.Attach(consumerId);
         var consumer = new SubscriptionConsumer(subscription, state, _time);
         try
