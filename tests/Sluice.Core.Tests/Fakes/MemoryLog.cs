@@ -19,6 +19,9 @@ internal sealed class MemoryLog(TimeProvider time) : IMessageLog
     /// <summary>When set and returning an exception for a topic, appends to it throw that (a failing disk).</summary>
     public Func<TopicName, Exception?>? FailAppends { get; set; }
 
+    /// <summary>When set and returning a task for a topic, appends to it wait for that task first (a slow disk).</summary>
+    public Func<TopicName, Task?>? HoldAppends { get; set; }
+
     public ValueTask<TopicInfo> CreateTopicAsync(TopicName topic, TopicSettings settings, CancellationToken cancellationToken = default)
     {
         lock (_gate)
@@ -91,6 +94,22 @@ internal sealed class MemoryLog(TimeProvider time) : IMessageLog
     }
 
     public ValueTask<AppendResult> AppendAsync(TopicName topic, int partition, IReadOnlyList<RecordToAppend> records, CancellationToken cancellationToken = default)
+    {
+        if (HoldAppends?.Invoke(topic) is { } hold)
+        {
+            return AppendAfterAsync(hold, topic, partition, records);
+        }
+
+        return AppendNow(topic, partition, records);
+    }
+
+    private async ValueTask<AppendResult> AppendAfterAsync(Task hold, TopicName topic, int partition, IReadOnlyList<RecordToAppend> records)
+    {
+        await hold;
+        return await AppendNow(topic, partition, records);
+    }
+
+    private ValueTask<AppendResult> AppendNow(TopicName topic, int partition, IReadOnlyList<RecordToAppend> records)
     {
         List<TaskCompletionSource> waiters;
         AppendResult result;

@@ -73,9 +73,21 @@ public sealed class DurabilityTests
         var all = await EngineHarness.ReceiveAtLeastAsync(c, 200);
         var appendsBefore = h.Log.AppendCalls;
 
-        await Task.WhenAll(all.Select(d => h.Engine.AckAsync(EngineHarness.Topic, "sub", [d.AckId]).AsTask()));
+        // The first cursor append is held (a slow disk); every ack arriving meanwhile must wait for ONE next append.
+        var disk = new TaskCompletionSource();
+        var writing = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        h.Log.HoldAppends = topic =>
+        {
+            writing.TrySetResult();
+            return topic.IsInternal ? disk.Task : null;
+        };
+        var first = h.Engine.AckAsync(EngineHarness.Topic, "sub", [all[0].AckId]).AsTask();
+        await writing.Task.WaitAsync(EngineHarness.HangGuard);
+        var rest = all.Skip(1).Select(d => h.Engine.AckAsync(EngineHarness.Topic, "sub", [d.AckId]).AsTask()).ToList();
+        disk.SetResult();
+        await Task.WhenAll(rest.Append(first));
 
-        Assert.True(h.Log.AppendCalls - appendsBefore < 200, $"{h.Log.AppendCalls - appendsBefore} appends for 200 acks");
+        Assert.Equal(2, h.Log.AppendCalls - appendsBefore);
         Assert.Equal(200, (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Partitions[0].CommittedOffset);
     }
 
