@@ -41,7 +41,7 @@ internal sealed partial class AccessMiddleware(RequestDelegate next, IOptions<Se
         }
 
         var rule = AccessRules.For(endpoint);
-        if (rule is { Scope: AccessScope.Public } || (rule is null && IsMethodNotAllowed(endpoint)))
+        if (rule is { Scope: AccessScope.Public } || (rule is null && IsRoutingRejection(endpoint)))
         {
             return next(context);
         }
@@ -127,9 +127,9 @@ internal sealed partial class AccessMiddleware(RequestDelegate next, IOptions<Se
         return ProblemWriter.WriteAsync(context, ProblemKind.Forbidden, detail);
     }
 
-    // Routing's own endpoint for a known path with the wrong method: it only answers 405.
-    private static bool IsMethodNotAllowed(Endpoint endpoint)
-        => endpoint.DisplayName?.StartsWith("405 ", StringComparison.Ordinal) == true;
+    // Routing's own endpoints for a known path with the wrong method (405) or content type (415): they only answer that.
+    private static bool IsRoutingRejection(Endpoint endpoint)
+        => endpoint.DisplayName is { } name && (name.StartsWith("405 ", StringComparison.Ordinal) || name.StartsWith("415 ", StringComparison.Ordinal));
 
     private static partial class Log
     {
