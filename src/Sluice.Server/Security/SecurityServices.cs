@@ -1,4 +1,3 @@
-using Microsoft.Extensions.Options;
 using Sluice.Server.Configuration;
 
 namespace Sluice.Server.Security;
