@@ -47,7 +47,85 @@ public sealed class BadInputTests(SharedServer shared, ITestOutputHelper output)
         { "wrong method on a known route", "PATCH", "/v1/topics/{t}", "{}", "application/json", 405, "method-not-allowed" },
         { "wrong method on messages", "DELETE", "/v1/topics/{t}/messages", null, "", 405, "method-not-allowed" },
         { "unknown route", "GET", "/v2/whatever", null, "", 404, "not-found" },
+        { "invalid UTF-8 (percent-encoded) in a name", "POST", "/v1/topics/tests/ns/bad%FF%FEname/messages", "x", "text/plain", 400, "invalid-name" },
+        { "wrong content type on a batch", "POST", "/v1/topics/{t}/batch", "a,b\n1,2", "text/csv", 415, "unsupported-media-type" },
+        { "wrong content type on topic settings", "PUT", "/v1/topics/{t}", "{}", "text/plain", 415, "unsupported-media-type" },
+        { "deeply nested JSON in topic settings", "PUT", "/v1/topics/{t}", new string('[', 5000) + new string(']', 5000), "application/json", 400, "malformed-json" },
+        { "deeply nested JSON in a batch", "POST", "/v1/topics/{t}/batch", "{\"messages\":[{\"value\":\"a\",\"headers\":" + string.Concat(Enumerable.Repeat("{\"a\":", 3000)) + "1" + new string('}', 3000) + "}]}", "application/json", 400, "malformed-json" },
+        { "invalid base64 value", "POST", "/v1/topics/{t}/batch", "{\"messages\":[{\"valueBase64\":\"not base64!\"}]}", "application/json", 400, "invalid-base64" },
+        { "truncated JSON body", "PUT", "/v1/topics/{t}/subscriptions/s2", "{\"type\":\"sha", "application/json", 400, "malformed-json" },
     };
+
+    public static TheoryData<string, byte[], int> RawCases => new()
+    {
+        // name, the bytes sent (no half-close), the status Kestrel or the server answers
+        { "invalid UTF-8 in the path", [.. "POST /v1/topics/tests/ns/b"u8, 0xFF, .. "ad/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"u8], 400 },
+        { "invalid UTF-8 in a header", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: x\r\nSluice-Header-A: "u8, 0xFF, 0xFE, .. "\r\nContent-Length: 1\r\n\r\nx"u8], 400 },
+        { "a 100 KiB header", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: x\r\nX-Big: "u8, .. Enumerable.Repeat((byte)'a', 100 * 1024), .. "\r\nContent-Length: 1\r\n\r\nx"u8], 431 },
+        { "200 headers", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: x\r\n"u8, .. Enumerable.Range(0, 200).SelectMany(i => Encoding.ASCII.GetBytes($"X-H{i}: v\r\n")), .. "Content-Length: 1\r\n\r\nx"u8], 431 },
+        { "a 20 KiB request line", [.. "POST /v1/topics/{t}/messages?key="u8, .. Enumerable.Repeat((byte)'k', 20 * 1024), .. " HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"u8], 414 },
+
+        // The body stops short of its Content-Length and the client waits: refused once the minimum data rate's grace (5 s) ends.
+        { "a truncated body", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"u8], 400 },
+    };
+
+    [Theory]
+    [MemberData(nameof(RawCases))]
+    public async Task MalformedRawRequest_Gets4xx_WritesNothing_AndTheServerKeepsServing(string name, byte[] request, int status)
+    {
+        var topic = SluiceApi.NewTopic("raw");
+        await _client.ProduceAsync(topic, "existing", partition: 0);
+        var before = await _client.EndOffsetsAsync(topic);
+
+        var bytes = Encoding.Latin1.GetBytes(Encoding.Latin1.GetString(request).Replace("{t}", topic, StringComparison.Ordinal));
+        using var tcp = new System.Net.Sockets.TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, shared.Server.Port);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(bytes);
+        using var reader = new StreamReader(stream, Encoding.Latin1);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var statusLine = await reader.ReadLineAsync(cts.Token) ?? "";
+        output.WriteLine($"{name}: {statusLine}");
+
+        Assert.StartsWith($"HTTP/1.1 {status} ", statusLine, StringComparison.Ordinal);
+        Assert.Equal(before, await _client.EndOffsetsAsync(topic));
+        using var health = await _client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
+
+    [Fact]
+    public async Task BodyCutShortByTheClient_WritesNothing_AndTheServerKeepsServing()
+    {
+        var topic = SluiceApi.NewTopic("cut");
+        await _client.ProduceAsync(topic, "existing", partition: 0);
+        var before = await _client.EndOffsetsAsync(topic);
+
+        using (var tcp = new System.Net.Sockets.TcpClient())
+        {
+            await tcp.ConnectAsync(IPAddress.Loopback, shared.Server.Port);
+            var stream = tcp.GetStream();
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /v1/topics/{topic}/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"messages\":[{{\"value\":\"a\"}}"));
+            tcp.Client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
+            using var reader = new StreamReader(stream, Encoding.ASCII);
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            string answer;
+            try
+            {
+                answer = await reader.ReadToEndAsync(cts.Token);
+            }
+            catch (IOException)
+            {
+                answer = ""; // the server reset the connection: also a refusal
+            }
+
+            output.WriteLine(answer.Length == 0 ? "(connection closed without an answer)" : answer);
+            Assert.DoesNotContain("HTTP/1.1 2", answer, StringComparison.Ordinal);
+        }
+
+        Assert.Equal(before, await _client.EndOffsetsAsync(topic));
+        using var health = await _client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, health.StatusCode);
+    }
 
     [Theory]
     [MemberData(nameof(Cases))]

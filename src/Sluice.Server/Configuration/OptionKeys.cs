@@ -94,7 +94,74 @@ internal static class OptionKeys
         new("webhooks:breakerFailures", "--webhook-breaker-failures", "an integer between 1 and 1000", (v, o) => Int(v, 1, 1000, x => o.WebhookBreakerFailures = x)),
         new("webhooks:breakerCooldownMs", "--webhook-breaker-cooldown-ms", "an integer between 10 and 3600000", (v, o) => Int(v, 10, 3_600_000, x => o.WebhookBreakerCooldownMs = x)),
         new("webhooks:breakerMaxCooldownMs", "--webhook-breaker-max-cooldown-ms", "an integer between 10 and 86400000", (v, o) => Int(v, 10, 86_400_000, x => o.WebhookBreakerMaxCooldownMs = x)),
+
+        // Authentication and authorisation (Security/). Roles to grants: auth:roles:<role>, read by ServerOptionsLoader.
+        new("auth:mode", "--auth", "one of none, jwt", (v, o) =>
+        {
+            switch (v.Trim().ToLowerInvariant())
+            {
+                case "none": o.AuthMode = Security.AuthMode.None; return true;
+                case "jwt": o.AuthMode = Security.AuthMode.Jwt; return true;
+                default: return false;
+            }
+        }),
+        new("auth:jwtSecretFile", "--jwt-secret-file", "an existing file holding the HS256 key", (v, o) => ExistingFile(v, x => o.JwtSecretFile = x)),
+        new("auth:jwtSecretBase64", "--jwt-secret-base64", "true or false", (v, o) => Bool(v, x => o.JwtSecretBase64 = x)),
+        new("auth:jwtPublicKeyFile", "--jwt-public-key-file", "an existing PEM file with an RSA or P-256 public key", (v, o) => ExistingFile(v, x => o.JwtPublicKeyFile = x)),
+        new("auth:jwksFile", "--jwks-file", "an existing JSON Web Key Set file", (v, o) => ExistingFile(v, x => o.JwksFile = x)),
+        new("auth:issuer", "--jwt-issuer", "the expected iss claim", (v, o) => Text(v, x => o.JwtIssuer = x)),
+        new("auth:audience", "--jwt-audience", "the expected aud claim", (v, o) => Text(v, x => o.JwtAudience = x)),
+        new("auth:roleClaim", "--jwt-role-claim", "a claim name such as sub", (v, o) => Text(v, x => o.JwtRoleClaim = x)),
+        new("auth:clockSkewMs", "--jwt-clock-skew-ms", "an integer between 0 and 600000", (v, o) => Int(v, 0, 600_000, x => o.JwtClockSkewMs = x)),
+        new("auth:superuserRole", "--superuser-role", "a role name, or several separated by commas", (v, o) => Text(v, x => o.SuperuserRoles = x)),
+        new("auth:tenantFromSubject", "--tenant-from-subject", "true or false", (v, o) => Bool(v, x => o.TenantFromSubject = x)),
+
+        // Limits and quotas per tenant; 0 means none.
+        new("limits:tenantRequestsPerSecond", "--tenant-requests-per-second", "an integer between 0 and 10000000 (0: no limit)", (v, o) => Int(v, 0, 10_000_000, x => o.TenantRequestsPerSecond = x)),
+        new("limits:tenantBytesPerSecond", "--tenant-bytes-per-second", "an integer between 0 and 1099511627776 (0: no limit)", (v, o) => Long(v, 0, 1L << 40, x => o.TenantBytesPerSecond = x)),
+        new("quotas:topicsPerTenant", "--topics-per-tenant", "an integer between 0 and 1000000 (0: no quota)", (v, o) => Int(v, 0, 1_000_000, x => o.TopicsPerTenant = x)),
+        new("quotas:subscriptionsPerTenant", "--subscriptions-per-tenant", "an integer between 0 and 1000000 (0: no quota)", (v, o) => Int(v, 0, 1_000_000, x => o.SubscriptionsPerTenant = x)),
+        new("quotas:webhooksPerTenant", "--webhooks-per-tenant", "an integer between 0 and 1000000 (0: no quota)", (v, o) => Int(v, 0, 1_000_000, x => o.WebhooksPerTenant = x)),
+
+        // TLS on the listener.
+        new("tls:certFile", "--tls-cert-file", "an existing PEM certificate file", (v, o) => ExistingFile(v, x => o.TlsCertFile = x)),
+        new("tls:keyFile", "--tls-key-file", "an existing PEM private key file", (v, o) => ExistingFile(v, x => o.TlsKeyFile = x)),
+        new("tls:clientCaFile", "--tls-client-ca-file", "an existing PEM file of CA certificates", (v, o) => ExistingFile(v, x => o.TlsClientCaFile = x)),
     ];
+
+    private static bool Bool(string value, Action<bool> set)
+    {
+        if (!bool.TryParse(value.Trim(), out var b))
+        {
+            return false;
+        }
+
+        set(b);
+        return true;
+    }
+
+    private static bool Text(string value, Action<string> set)
+    {
+        var trimmed = value.Trim();
+        if (trimmed.Length is 0 or > 1000 || trimmed.Any(char.IsControl))
+        {
+            return false;
+        }
+
+        set(trimmed);
+        return true;
+    }
+
+    private static bool ExistingFile(string value, Action<string> set)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.IndexOfAny(Path.GetInvalidPathChars()) >= 0 || !File.Exists(value))
+        {
+            return false;
+        }
+
+        set(Path.GetFullPath(value));
+        return true;
+    }
 
     private static bool Int(string value, int min, int max, Action<int> set)
     {

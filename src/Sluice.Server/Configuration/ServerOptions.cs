@@ -10,7 +10,7 @@ internal sealed class ServerOptions
 
     public int Port { get; set; } = DefaultPort;
 
-    /// <summary>Loopback by default: the server has no authentication yet.</summary>
+    /// <summary>Loopback by default: authentication is off unless <c>auth:mode</c> is <c>jwt</c>.</summary>
     public string Bind { get; set; } = "127.0.0.1";
 
     public string DataDir { get; set; } = "./data";
@@ -68,6 +68,61 @@ internal sealed class ServerOptions
 
     public int WebhookBreakerMaxCooldownMs { get; set; } = 120_000;
 
+    // ---- authentication and authorisation (Security/) ----
+
+    public Security.AuthMode AuthMode { get; set; } = Security.AuthMode.None;
+
+    /// <summary>HS256 key file: the raw key bytes (Pulsar's token tool), or base64 text when <see cref="JwtSecretBase64"/>.</summary>
+    public string? JwtSecretFile { get; set; }
+
+    public bool JwtSecretBase64 { get; set; }
+
+    /// <summary>PEM public key (or certificate) for RS256 or ES256.</summary>
+    public string? JwtPublicKeyFile { get; set; }
+
+    /// <summary>A JSON Web Key Set file (RSA, P-256 EC and oct keys, each with a kid).</summary>
+    public string? JwksFile { get; set; }
+
+    public string? JwtIssuer { get; set; }
+
+    public string? JwtAudience { get; set; }
+
+    /// <summary>The claim that names the caller's role(s): a string or an array of strings. Pulsar uses <c>sub</c>.</summary>
+    public string JwtRoleClaim { get; set; } = "sub";
+
+    /// <summary>60 s: tolerates ordinary clock drift between the token issuer and this server.</summary>
+    public int JwtClockSkewMs { get; set; } = 60_000;
+
+    /// <summary>Comma-separated roles that may do everything.</summary>
+    public string SuperuserRoles { get; set; } = "";
+
+    /// <summary>A token whose role equals a tenant's name may produce, consume and administer that tenant (Pulsar Beam's rule).</summary>
+    public bool TenantFromSubject { get; set; }
+
+    /// <summary>Role to grants, each grant <c>tenant[/namespace]=produce,consume,admin</c>, grants separated by <c>;</c>.</summary>
+    public Dictionary<string, string> AuthRoles { get; set; } = new(StringComparer.Ordinal);
+
+    // ---- limits and quotas (0: no limit) ----
+
+    public int TenantRequestsPerSecond { get; set; }
+
+    public long TenantBytesPerSecond { get; set; }
+
+    public int TopicsPerTenant { get; set; }
+
+    public int SubscriptionsPerTenant { get; set; }
+
+    public int WebhooksPerTenant { get; set; }
+
+    // ---- TLS ----
+
+    public string? TlsCertFile { get; set; }
+
+    public string? TlsKeyFile { get; set; }
+
+    /// <summary>When set, clients must present a certificate issued by one of these CAs (PEM).</summary>
+    public string? TlsClientCaFile { get; set; }
+
     public void CopyTo(ServerOptions target)
     {
         target.Port = Port;
@@ -94,5 +149,25 @@ internal sealed class ServerOptions
         target.WebhookBreakerFailures = WebhookBreakerFailures;
         target.WebhookBreakerCooldownMs = WebhookBreakerCooldownMs;
         target.WebhookBreakerMaxCooldownMs = WebhookBreakerMaxCooldownMs;
+        target.AuthMode = AuthMode;
+        target.JwtSecretFile = JwtSecretFile;
+        target.JwtSecretBase64 = JwtSecretBase64;
+        target.JwtPublicKeyFile = JwtPublicKeyFile;
+        target.JwksFile = JwksFile;
+        target.JwtIssuer = JwtIssuer;
+        target.JwtAudience = JwtAudience;
+        target.JwtRoleClaim = JwtRoleClaim;
+        target.JwtClockSkewMs = JwtClockSkewMs;
+        target.SuperuserRoles = SuperuserRoles;
+        target.TenantFromSubject = TenantFromSubject;
+        target.AuthRoles = new Dictionary<string, string>(AuthRoles, StringComparer.Ordinal);
+        target.TenantRequestsPerSecond = TenantRequestsPerSecond;
+        target.TenantBytesPerSecond = TenantBytesPerSecond;
+        target.TopicsPerTenant = TopicsPerTenant;
+        target.SubscriptionsPerTenant = SubscriptionsPerTenant;
+        target.WebhooksPerTenant = WebhooksPerTenant;
+        target.TlsCertFile = TlsCertFile;
+        target.TlsKeyFile = TlsKeyFile;
+        target.TlsClientCaFile = TlsClientCaFile;
     }
 }

@@ -66,11 +66,16 @@ internal static class ServerOptionsLoader
         }
 
         var known = new HashSet<string>(OptionKeys.All.Select(o => o.Key), StringComparer.OrdinalIgnoreCase);
+        var roles = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         if (file is not null)
         {
             foreach (var (key, value) in file.AsEnumerable())
             {
-                if (value is not null && !known.Contains(key))
+                if (value is not null && RoleKey(key) is { } role)
+                {
+                    AddRole(roles, role, value, $"{fileName} ({key})", errors);
+                }
+                else if (value is not null && !known.Contains(key))
                 {
                     errors.Add($"unknown option '{Printable(key)}' in {fileName}; known options: {string.Join(", ", known)}");
                 }
@@ -79,7 +84,11 @@ internal static class ServerOptionsLoader
 
         foreach (var key in envData.Keys)
         {
-            if (!known.Contains(key))
+            if (RoleKey(key) is { } role && envData[key] is { } grants)
+            {
+                AddRole(roles, role, grants, $"environment variable {envNames[key]}", errors);
+            }
+            else if (!known.Contains(key))
             {
                 errors.Add($"unknown option in environment variable {Printable(envNames[key])}; known options: {string.Join(", ", known)}");
             }
@@ -114,7 +123,47 @@ internal static class ServerOptionsLoader
             }
         }
 
+        foreach (var (role, grants) in roles)
+        {
+            options.AuthRoles[role] = string.Join(';', grants);
+        }
+
         return new Result(options, errors, fileName, false);
+    }
+
+    /// <summary><c>auth:roles:ROLE</c> (grants separated by <c>;</c>) or <c>auth:roles:ROLE:N</c> (a YAML or JSON list): the role, else null.</summary>
+    private static string? RoleKey(string key)
+    {
+        const string prefix = "auth:roles:";
+        if (!key.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) || key.Length == prefix.Length)
+        {
+            return null;
+        }
+
+        var rest = key[prefix.Length..];
+        var colon = rest.IndexOf(':', StringComparison.Ordinal);
+        if (colon >= 0 && !int.TryParse(rest[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
+        {
+            return null;
+        }
+
+        return colon >= 0 ? rest[..colon] : rest;
+    }
+
+    private static void AddRole(Dictionary<string, List<string>> roles, string role, string grants, string source, List<string> errors)
+    {
+        if (Security.AccessPolicy.ValidateGrants(grants) is { } problem)
+        {
+            errors.Add($"invalid grants '{Printable(grants)}' for role '{Printable(role)}' from {source}: {problem}");
+            return;
+        }
+
+        if (!roles.TryGetValue(role, out var list))
+        {
+            roles[role] = list = [];
+        }
+
+        list.Add(grants);
     }
 
     public static string Usage()

@@ -29,6 +29,8 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             errors.Add($"webhooks:breakerMaxCooldownMs ({o.WebhookBreakerMaxCooldownMs}) must be at least webhooks:breakerCooldownMs ({o.WebhookBreakerCooldownMs})");
         }
 
+        errors.AddRange(Security.SecurityServices.Check(o));
+
         // Whatever else the embedded log would refuse at open, refuse now with the others.
         foreach (var problem in Hosting.Backend.StorageOptionsFor(o).Validate())
         {

@@ -25,6 +25,15 @@ internal static class LogEvents
     public const int WebhookReplyDropped = 600;
     public const int WebhookReplyFailed = 601;
 
+    // 8xx: authentication, authorisation, limits, TLS
+    public const int AuthenticationFailed = 800;
+    public const int AccessDenied = 801;
+    public const int RouteWithoutAccessRule = 802;
+    public const int RateLimited = 803;
+    public const int QuotaReached = 804;
+    public const int JwtEnabled = 805;
+    public const int TlsEnabled = 806;
+
     // 9xx: errors
     public const int UnhandledException = 900;
 }

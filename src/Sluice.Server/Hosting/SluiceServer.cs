@@ -8,6 +8,7 @@ using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Problems;
 using Sluice.Server.Produce;
+using Sluice.Server.Security;
 using Sluice.Server.Streaming;
 using Sluice.Server.Subscriptions;
 using Sluice.Server.Topics;
@@ -44,7 +45,13 @@ internal static partial class SluiceServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(IPAddress.Parse(options.Bind), options.Port);
+            kestrel.Listen(IPAddress.Parse(options.Bind), options.Port, listen =>
+            {
+                if (TlsListener.Enabled(options))
+                {
+                    listen.UseHttps(TlsListener.HttpsOptions(options));
+                }
+            });
             var limits = kestrel.Limits;
 
             // One message's value; the batch route raises it to maxBatchBytes for itself.
@@ -77,6 +84,7 @@ internal static partial class SluiceServer
         StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
+        SecurityServices.Add(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -109,13 +117,17 @@ internal static partial class SluiceServer
         app.UseMiddleware<ProblemMiddleware>();
         StreamingEndpoints.UseStreaming(app, options);
         app.UseRouting();
-        app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok"), SluiceJsonContext.Api.HealthResponse))
-            .WithName("Health").WithSummary("200 while the process runs");
+        SecurityServices.Use(app);
+        var auth = options.AuthMode == AuthMode.Jwt ? "jwt" : "none";
+        app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok", auth), SluiceJsonContext.Api.HealthResponse))
+            .WithName("Health").WithSummary("200 while the process runs; auth says the authentication mode (none: anyone may do anything)")
+            .WithMetadata(AccessRule.Public);
         app.MapGet("/readyz", (Readiness r) => r.IsReady
                 ? Results.Json(new HealthResponse("ready"), SluiceJsonContext.Api.HealthResponse)
                 : Results.Json(new HealthResponse("not ready"), SluiceJsonContext.Api.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable))
-            .WithName("Ready").WithSummary("200 once the log is open and the engine started; 503 before, and from the start of shutdown");
-        app.MapOpenApi();
+            .WithName("Ready").WithSummary("200 once the log is open and the engine started; 503 before, and from the start of shutdown")
+            .WithMetadata(AccessRule.Public);
+        app.MapOpenApi().WithMetadata(AccessRule.Public);
 
         var topics = app.MapGroup("/v1/topics").WithTags("topics");
         TopicEndpoints.Map(topics);
@@ -131,8 +143,16 @@ internal static partial class SluiceServer
             Log.ShuttingDown(logger);
         });
 
-        Log.Unauthenticated(logger, options.Bind, options.Port);
-        Log.Listening(logger, options.Bind, options.Port, Path.GetFullPath(options.DataDir), options.FlushPolicy.ToString().ToLowerInvariant(), configFile ?? "(none)");
+        if (options.AuthMode == AuthMode.None)
+        {
+            UnauthenticatedWarning.Write(logger, options);
+        }
+        else
+        {
+            Log.JwtEnabled(logger, app.Services.GetRequiredService<JwtKeySet>().Keys.Count, options.JwtIssuer ?? "(any)", options.JwtAudience ?? "(any)");
+        }
+
+        Log.Listening(logger, TlsListener.Scheme(options), options.Bind, options.Port, Path.GetFullPath(options.DataDir), options.FlushPolicy.ToString().ToLowerInvariant(), configFile ?? "(none)");
 
         var exitCode = 0;
         try
@@ -193,13 +213,13 @@ internal static partial class SluiceServer
 
     private static partial class Log
     {
-        [LoggerMessage(EventId = LogEvents.Unauthenticated, Level = LogLevel.Warning,
-            Message = "SLUICE HAS NO AUTHENTICATION: anyone who can reach {Bind}:{Port} can produce, consume and delete topics. Keep it on loopback or behind an authenticating proxy.")]
-        public static partial void Unauthenticated(ILogger logger, string bind, int port);
+        [LoggerMessage(EventId = LogEvents.JwtEnabled, Level = LogLevel.Information,
+            Message = "Authentication: bearer JWTs, {Keys} verification key(s), issuer {Issuer}, audience {Audience}")]
+        public static partial void JwtEnabled(ILogger logger, int keys, string issuer, string audience);
 
         [LoggerMessage(EventId = LogEvents.Listening, Level = LogLevel.Information,
-            Message = "Sluice listening on http://{Bind}:{Port}, data in {DataDir}, flush policy {FlushPolicy}, config file {ConfigFile}")]
-        public static partial void Listening(ILogger logger, string bind, int port, string dataDir, string flushPolicy, string configFile);
+            Message = "Sluice listening on {Scheme}://{Bind}:{Port}, data in {DataDir}, flush policy {FlushPolicy}, config file {ConfigFile}")]
+        public static partial void Listening(ILogger logger, string scheme, string bind, int port, string dataDir, string flushPolicy, string configFile);
 
         [LoggerMessage(EventId = LogEvents.ShuttingDown, Level = LogLevel.Information, Message = "Shutting down: no longer ready; finishing in-flight requests")]
         public static partial void ShuttingDown(ILogger logger);

@@ -26,5 +26,9 @@ internal sealed record ProblemKind(string Name, string Title, int Status)
     public static readonly ProblemKind ServerStreamLimit = new("server-stream-limit", "Too many streams on this server", StatusCodes.Status503ServiceUnavailable);
     public static readonly ProblemKind WebhookNotFound = new("webhook-not-found", "Webhook not found", StatusCodes.Status404NotFound);
     public static readonly ProblemKind WebhookUrlRefused = new("webhook-url-refused", "Webhook URL refused", StatusCodes.Status400BadRequest);
+    public static readonly ProblemKind Unauthorized = new("unauthorized", "Unauthorized", StatusCodes.Status401Unauthorized);
+    public static readonly ProblemKind Forbidden = new("forbidden", "Forbidden", StatusCodes.Status403Forbidden);
+    public static readonly ProblemKind RateLimited = new("rate-limited", "Too many requests", StatusCodes.Status429TooManyRequests);
+    public static readonly ProblemKind QuotaExceeded = new("quota-exceeded", "Quota exceeded", StatusCodes.Status409Conflict);
     public static readonly ProblemKind Internal = new("internal", "Internal server error", StatusCodes.Status500InternalServerError);
 }

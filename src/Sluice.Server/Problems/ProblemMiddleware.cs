@@ -64,6 +64,12 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
             await ProblemWriter.WriteAsync(context, ProblemKind.MethodNotAllowed,
                 $"{context.Request.Method} is not allowed on {context.Request.Path}; allowed: {allow}");
         }
+        else if (context.Response.StatusCode == StatusCodes.Status415UnsupportedMediaType)
+        {
+            // Routing's own answer when the body's content type is not one the route accepts.
+            await ProblemWriter.WriteAsync(context, ProblemKind.UnsupportedMediaType,
+                $"content type '{ProblemWriter.Printable(context.Request.ContentType, 100)}' is not accepted by {context.Request.Method} {context.Request.Path}; see /openapi/v1.json for what it accepts");
+        }
     }
 
     internal static (ProblemKind Kind, string Detail) Map(Exception ex) => ex switch

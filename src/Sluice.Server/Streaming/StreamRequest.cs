@@ -15,8 +15,8 @@ namespace Sluice.Server.Streaming;
 internal static class StreamRequest
 {
     /// <summary>
-    /// Reserved for the access token once authentication exists (browsers cannot send an Authorization header on
-    /// these routes). Accepted and ignored until then; never logged.
+    /// The bearer token for browsers, which cannot send an Authorization header on these routes; read by
+    /// Security.AccessMiddleware on the SSE and WebSocket routes only, and never logged.
     /// </summary>
     public const string AccessTokenParameter = "access_token";
 
@@ -95,6 +95,7 @@ internal static class StreamRequest
             Type = type ?? directory.DefaultSettings.Type,
             Position = position ?? directory.DefaultSettings.Position,
         };
+        await services.GetRequiredService<Security.TenantQuotas>().CheckSubscriptionAsync(topic, context.RequestAborted);
         var info = await service.CreateOrUpdateAsync(topic, name, settings, context.RequestAborted);
         directory.Remember(topic, name);
         return info;

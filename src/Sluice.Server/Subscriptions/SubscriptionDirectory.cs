@@ -10,7 +10,7 @@ namespace Sluice.Server.Subscriptions;
 /// Creates a subscription with the configured defaults the first time a pull names it, and remembers which
 /// subscriptions exist so a pull does not ask the engine each time.
 /// </summary>
-internal sealed class SubscriptionDirectory(ISubscriptionService service, IOptions<ServerOptions> options)
+internal sealed class SubscriptionDirectory(ISubscriptionService service, IOptions<ServerOptions> options, Security.TenantQuotas quotas)
 {
     private readonly ConcurrentDictionary<(TopicName Topic, string Name), byte> _known = new();
 
@@ -26,6 +26,7 @@ internal sealed class SubscriptionDirectory(ISubscriptionService service, IOptio
 
         if (await service.GetAsync(topic, name, cancellationToken) is null)
         {
+            await quotas.CheckSubscriptionAsync(topic, cancellationToken);
             await service.CreateOrUpdateAsync(topic, name, DefaultSettings, cancellationToken);
         }
 

@@ -3,6 +3,7 @@ using Sluice.Core.Topics;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Hosting;
 using Sluice.Server.Problems;
+using Sluice.Server.Security;
 using Sluice.Server.Topics;
 
 namespace Sluice.Server.Subscriptions;
@@ -75,11 +76,16 @@ internal static class SubscriptionEndpoints
                 ? (ms is >= 0 and <= 43_200_000 ? TimeSpan.FromMilliseconds(ms) : throw new ProblemException(ProblemKind.InvalidParameter, $"ackDeadlineMs must be between 100 and 43200000; got {ms}"))
                 : current.AckDeadline,
             MaxDeliveries = request.MaxDeliveries ?? current.MaxDeliveries,
-            DeadLetterTopic = request.DeadLetterTopic is { } dlq ? ParseDeadLetterTopic(dlq) : current.DeadLetterTopic,
+            DeadLetterTopic = request.DeadLetterTopic is { } dlq ? ParseDeadLetterTopic(context, dlq) : current.DeadLetterTopic,
         };
         if (settings.Validate() is { } reason)
         {
             ProblemException.Throw(ProblemKind.InvalidParameter, reason);
+        }
+
+        if (existing is null)
+        {
+            await services.GetRequiredService<TenantQuotas>().CheckSubscriptionAsync(topic, context.RequestAborted);
         }
 
         var info = await service.CreateOrUpdateAsync(topic, name, settings, context.RequestAborted);
@@ -245,13 +251,16 @@ internal static class SubscriptionEndpoints
         return id;
     }
 
-    private static TopicName ParseDeadLetterTopic(string value)
+    private static TopicName ParseDeadLetterTopic(HttpContext context, string value)
     {
         var topic = TopicName.Parse(value);
         if (topic.IsInternal)
         {
             ProblemException.Throw(ProblemKind.InvalidName, $"deadLetterTopic may not be an internal topic (tenant starting with '{TopicName.InternalTenantPrefix}')");
         }
+
+        // Dead letters are produced to it: the caller must be allowed to produce there itself.
+        Access.Require(context, topic, Permission.Produce);
 
         return topic;
     }

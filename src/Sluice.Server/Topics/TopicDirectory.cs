@@ -13,7 +13,7 @@ namespace Sluice.Server.Topics;
 /// first use when <c>topics:autoCreate</c> is on. The cache is dropped for a topic whenever the log says
 /// it or a partition is gone.
 /// </summary>
-internal sealed partial class TopicDirectory(IMessageLog log, IOptions<ServerOptions> options, ILogger<TopicDirectory> logger)
+internal sealed partial class TopicDirectory(IMessageLog log, IOptions<ServerOptions> options, Security.TenantQuotas quotas, ILogger<TopicDirectory> logger)
 {
     private readonly ConcurrentDictionary<TopicName, int> _partitions = new();
     private readonly ServerOptions _options = options.Value;
@@ -45,6 +45,7 @@ internal sealed partial class TopicDirectory(IMessageLog log, IOptions<ServerOpt
                     : $"topic '{topic}' does not exist and topics:autoCreate is off; create it with PUT /v1/topics/{topic}");
             }
 
+            await quotas.CheckTopicAsync(topic, cancellationToken);
             try
             {
                 info = await log.CreateTopicAsync(topic, DefaultSettings, cancellationToken);

@@ -2,6 +2,7 @@ using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Server.Hosting;
 using Sluice.Server.Problems;
+using Sluice.Server.Security;
 
 namespace Sluice.Server.Topics;
 
@@ -35,7 +36,8 @@ internal static class TopicEndpoints
         var names = new List<string>(all.Count);
         foreach (var topic in all)
         {
-            if (!topic.IsInternal)
+            // A listing shows only what the caller may use: it must not reveal other tenants' topics.
+            if (!topic.IsInternal && Access.Can(context, topic, Permission.Produce | Permission.Consume))
             {
                 names.Add(topic.ToString());
             }
@@ -82,6 +84,7 @@ internal static class TopicEndpoints
         var created = false;
         if (existing is null)
         {
+            await context.RequestServices.GetRequiredService<TenantQuotas>().CheckTopicAsync(topic, context.RequestAborted);
             try
             {
                 info = await log.CreateTopicAsync(topic, settings, context.RequestAborted);

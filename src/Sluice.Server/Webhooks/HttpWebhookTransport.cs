@@ -38,6 +38,7 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
     private readonly TimeProvider _time;
     private readonly ILogger<HttpWebhookTransport> _logger;
     private readonly int _maxReplyBytes;
+    private readonly bool _sameTenantReplies;
 
     public HttpWebhookTransport(SsrfGuard guard, TopicDirectory topics, IMessageLog log, Partitioner partitioner, IOptions<ServerOptions> options, TimeProvider time, ILogger<HttpWebhookTransport> logger)
     {
@@ -48,6 +49,7 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
         _time = time;
         _logger = logger;
         _maxReplyBytes = options.Value.MaxMessageBytes;
+        _sameTenantReplies = options.Value.AuthMode == Security.AuthMode.Jwt;
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
@@ -193,8 +195,14 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
             return WebhookCallResult.Success with { StatusCode = status };
         }
 
-        // Authorisation goes here once the gateway has it: the forward acts as the webhook's owner, so check that the
-        // owner may produce to `topic` (and drop the reply, logged, when not), as the produce route checks a client.
+        // The forward acts as the webhook's owner, whose tenant is the webhook topic's: with authentication on, a reply
+        // may only go to a topic of that tenant (else dropped, logged), so a webhook cannot write into another tenant.
+        if (_sameTenantReplies && topic.Tenant != webhook.Topic.Tenant)
+        {
+            Log.ReplyDropped(_logger, webhook.Id, $"reply topic '{topic}' is outside the webhook's tenant '{webhook.Topic.Tenant}'");
+            return WebhookCallResult.Success with { StatusCode = status };
+        }
+
         var body = await ReadCappedAsync(response.Content, _maxReplyBytes, cancellationToken);
         if (body is null)
         {

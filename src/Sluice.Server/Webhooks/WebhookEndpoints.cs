@@ -4,6 +4,7 @@ using Sluice.Core.Topics;
 using Sluice.Core.Webhooks;
 using Sluice.Server.Hosting;
 using Sluice.Server.Problems;
+using Sluice.Server.Security;
 using Sluice.Server.Topics;
 
 namespace Sluice.Server.Webhooks;
@@ -65,25 +66,34 @@ internal static partial class WebhookEndpoints
         var id = Id(context);
         var request = await ReadAsync(context);
         var previous = (await SyncedAsync(context)).Get(id);
+        if (previous is not null && !Access.Can(context, previous.Topic, Permission.Admin))
+        {
+            // Ids are global: this says only that the id is taken, never by whom or for what.
+            ProblemException.Throw(ProblemKind.Forbidden, $"webhook id '{id}' is taken by a webhook this token may not administer; choose another id");
+        }
+
         var (stored, secret) = await StoreAsync(context, id, request, previous);
         context.Response.StatusCode = previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK;
         await WriteAsync(context, ToResponse(stored, secret));
     }
 
     private static async Task ListAsync(HttpContext context)
-        => await context.Response.WriteAsJsonAsync(new WebhookListResponse([.. (await SyncedAsync(context)).List().Select(w => ToResponse(w, null))]), SluiceJsonContext.Api.WebhookListResponse);
+        => await context.Response.WriteAsJsonAsync(
+            new WebhookListResponse([.. (await SyncedAsync(context)).List().Where(w => Access.Can(context, w.Topic, Permission.Admin)).Select(w => ToResponse(w, null))]),
+            SluiceJsonContext.Api.WebhookListResponse);
 
     private static async Task GetAsync(HttpContext context)
     {
         var id = Id(context);
-        var webhook = (await SyncedAsync(context)).Get(id) ?? throw NotFound(id);
+        var webhook = await FindAsync(context, id);
         await WriteAsync(context, ToResponse(webhook, null));
     }
 
     private static async Task DeleteAsync(HttpContext context)
     {
         var id = Id(context);
-        if (!await (await SyncedAsync(context)).DeleteAsync(id, context.RequestAborted))
+        _ = await FindAsync(context, id);
+        if (!await Service(context).DeleteAsync(id, context.RequestAborted))
         {
             throw NotFound(id);
         }
@@ -94,15 +104,16 @@ internal static partial class WebhookEndpoints
     private static async Task SetPausedAsync(HttpContext context, bool paused)
     {
         var id = Id(context);
-        var webhook = await (await SyncedAsync(context)).SetPausedAsync(id, paused, context.RequestAborted) ?? throw NotFound(id);
+        _ = await FindAsync(context, id);
+        var webhook = await Service(context).SetPausedAsync(id, paused, context.RequestAborted) ?? throw NotFound(id);
         await WriteAsync(context, ToResponse(webhook, null));
     }
 
     private static async Task StatsAsync(HttpContext context)
     {
         var id = Id(context);
-        var service = await SyncedAsync(context);
-        var webhook = service.Get(id) ?? throw NotFound(id);
+        var service = Service(context);
+        var webhook = await FindAsync(context, id);
         var stats = service.GetStats(id) ?? throw NotFound(id);
         var subscription = await context.RequestServices.GetRequiredService<ISubscriptionService>().GetAsync(webhook.Topic, webhook.Subscription, context.RequestAborted);
         var b = stats.Breaker;
@@ -130,6 +141,8 @@ internal static partial class WebhookEndpoints
             ProblemException.Throw(ProblemKind.InvalidName, $"topic '{topic}' is internal; webhooks deliver client topics");
         }
 
+        // Checked before anything is looked up or stored: the webhook's tenant is its topic's, and it needs admin there.
+        Access.Require(context, topic, Permission.Admin);
         var subscription = request.Subscription ?? IWebhookService.DefaultSubscription(id);
         TopicName.ThrowIfInvalidPart(subscription, "subscription");
 
@@ -190,13 +203,18 @@ internal static partial class WebhookEndpoints
                 MaxAttempts = retry?.MaxAttempts ?? defaults.MaxAttempts,
                 MaxAge = Ms(retry?.MaxAgeMs, defaults.MaxAge, "retry.maxAgeMs"),
             },
-            DeadLetterTopic = request.DeadLetterTopic is { } dlq ? TopicName.Parse(dlq) : null,
+            DeadLetterTopic = request.DeadLetterTopic is { } dlq ? DeadLetterTopic(context, dlq) : null,
             Paused = previous?.Paused ?? false,
             CreatedAt = previous?.CreatedAt ?? services.GetRequiredService<TimeProvider>().GetUtcNow(),
         };
         if (webhook.Validate() is { } reason)
         {
             ProblemException.Throw(ProblemKind.InvalidParameter, reason);
+        }
+
+        if (previous is null)
+        {
+            services.GetRequiredService<TenantQuotas>().CheckWebhook(topic);
         }
 
         // The subscription needs its topic; created here like on a first produce (404 when topics:autoCreate is off).
@@ -272,6 +290,35 @@ internal static partial class WebhookEndpoints
         }
 
         return id;
+    }
+
+    /// <summary>
+    /// The webhook, if the caller may administer it. A caller that is not a superuser gets the same 403 for an id that
+    /// does not exist and for one of another tenant, so ids reveal nothing; superusers get 404 for a missing id.
+    /// </summary>
+    private static async ValueTask<WebhookDefinition> FindAsync(HttpContext context, string id)
+    {
+        var webhook = (await SyncedAsync(context)).Get(id);
+        if (webhook is not null && Access.Can(context, webhook.Topic, Permission.Admin))
+        {
+            return webhook;
+        }
+
+        if (webhook is null && Access.IsSuperuser(context))
+        {
+            throw NotFound(id);
+        }
+
+        throw new ProblemException(ProblemKind.Forbidden, $"webhook '{id}' does not exist or belongs to a namespace this token may not administer");
+    }
+
+    private static TopicName DeadLetterTopic(HttpContext context, string value)
+    {
+        var topic = TopicName.Parse(value);
+
+        // Dead letters are produced to it: the caller must be allowed to produce there itself.
+        Access.Require(context, topic, Permission.Produce);
+        return topic;
     }
 
     private static IWebhookService Service(HttpContext context) => context.RequestServices.GetRequiredService<IWebhookService>();

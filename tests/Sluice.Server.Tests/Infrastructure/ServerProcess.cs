@@ -38,6 +38,12 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public HttpClient Client { get; private set; } = new();
 
+    /// <summary>https when the server is started with TLS; <see cref="Handler"/> then trusts its certificate.</summary>
+    public string Scheme { get; init; } = "http";
+
+    /// <summary>Makes the handler of <see cref="Client"/> (TLS trust, client certificates); null for the default.</summary>
+    public Func<HttpMessageHandler>? Handler { get; init; }
+
     public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
 
     public static string ServerDll
@@ -77,7 +83,7 @@ public sealed class ServerProcess : IAsyncDisposable
         Port = FreePort();
         _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. _extraArgs]);
         Client.Dispose();
-        Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(90) };
+        Client = new HttpClient(Handler?.Invoke() ?? new HttpClientHandler()) { BaseAddress = new Uri($"{Scheme}://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(90) };
 
         var deadline = DateTime.UtcNow + StartTimeout;
         while (true)

@@ -1,0 +1,142 @@
+using System.Net;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Sluice.Server.Tests.Infrastructure;
+
+namespace Sluice.Server.Tests.Security;
+
+/// <summary>TLS on the listener from PEM files made at test time, and the optional client-certificate requirement.</summary>
+public sealed class TlsTests(ITestOutputHelper output) : IDisposable
+{
+    private readonly List<IDisposable> _disposables = [];
+
+    public void Dispose()
+    {
+        foreach (var d in _disposables)
+        {
+            d.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task TlsListener_ServesHttps_AndNotPlainHttp()
+    {
+        var serverCert = SelfSigned("CN=localhost");
+        await using var server = new ServerProcess(["--tls-cert-file", "server.crt", "--tls-key-file", "server.key"])
+        {
+            Scheme = "https",
+            Handler = () => Trusting(serverCert, null),
+        };
+        await WritePemAsync(server.WorkingDirectory, "server", serverCert);
+        await server.StartAsync();
+
+        await server.Client.ProduceAsync(SluiceApi.NewTopic(), "over tls");
+        Assert.Contains("https://", server.Output, StringComparison.Ordinal);
+
+        using var plain = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => plain.GetAsync($"http://127.0.0.1:{server.Port}/healthz"));
+
+        // A client that does not trust the certificate refuses the server.
+        using var untrusting = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => untrusting.GetAsync($"https://127.0.0.1:{server.Port}/healthz"));
+        server.WriteOutputTo(output, 20);
+    }
+
+    [Fact]
+    public async Task ClientCa_RequiresAClientCertificateIssuedByIt()
+    {
+        var serverCert = SelfSigned("CN=localhost");
+        var ca = SelfSigned("CN=Sluice test client CA", isCa: true);
+        var client = IssuedBy(ca, "CN=client-1");
+        var strangerCa = SelfSigned("CN=Another CA", isCa: true);
+        var stranger = IssuedBy(strangerCa, "CN=stranger");
+
+        await using var server = new ServerProcess(["--tls-cert-file", "server.crt", "--tls-key-file", "server.key", "--tls-client-ca-file", "ca.crt"])
+        {
+            Scheme = "https",
+            Handler = () => Trusting(serverCert, client),
+        };
+        await WritePemAsync(server.WorkingDirectory, "server", serverCert);
+        await File.WriteAllTextAsync(Path.Combine(server.WorkingDirectory, "ca.crt"), ca.ExportCertificatePem());
+        await server.StartAsync();
+
+        using (var ok = await server.Client.GetAsync("/healthz"))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        foreach (var (name, certificate) in new (string, X509Certificate2?)[] { ("no certificate", null), ("another CA's certificate", stranger) })
+        {
+            using var refused = new HttpClient(Trusting(serverCert, certificate)) { Timeout = TimeSpan.FromSeconds(10) };
+            var ex = await Assert.ThrowsAnyAsync<Exception>(() => refused.GetAsync($"https://127.0.0.1:{server.Port}/healthz"));
+            output.WriteLine($"{name}: {ex.GetType().Name}: {ex.Message}");
+            Assert.True(ex is HttpRequestException or IOException or TaskCanceledException);
+        }
+
+        // And it keeps serving the good client.
+        using var still = await server.Client.GetAsync("/healthz");
+        Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+    }
+
+    private static HttpClientHandler Trusting(X509Certificate2 serverCert, X509Certificate2? clientCert)
+    {
+        var handler = new HttpClientHandler
+        {
+            ServerCertificateCustomValidationCallback = (_, presented, _, _) => presented?.Thumbprint == serverCert.Thumbprint,
+        };
+        if (clientCert is not null)
+        {
+            handler.ClientCertificateOptions = ClientCertificateOption.Manual;
+            handler.ClientCertificates.Add(clientCert);
+        }
+
+        return handler;
+    }
+
+    private static async Task WritePemAsync(string dir, string name, X509Certificate2 certificate)
+    {
+        await File.WriteAllTextAsync(Path.Combine(dir, name + ".crt"), certificate.ExportCertificatePem());
+        using var key = certificate.GetECDsaPrivateKey()!;
+        await File.WriteAllTextAsync(Path.Combine(dir, name + ".key"), key.ExportPkcs8PrivateKeyPem());
+    }
+
+    private X509Certificate2 SelfSigned(string subject, bool isCa = false)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        _disposables.Add(key);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        if (isCa)
+        {
+            request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
+            request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
+        }
+        else
+        {
+            var san = new SubjectAlternativeNameBuilder();
+            san.AddDnsName("localhost");
+            san.AddIpAddress(IPAddress.Loopback);
+            request.CertificateExtensions.Add(san.Build());
+        }
+
+        var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1));
+        _disposables.Add(certificate);
+        return certificate;
+    }
+
+    private X509Certificate2 IssuedBy(X509Certificate2 ca, string subject)
+    {
+        var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        _disposables.Add(key);
+        var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
+        var serial = RandomNumberGenerator.GetBytes(16);
+        using var issued = request.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1), serial);
+        var withKey = issued.CopyWithPrivateKey(key);
+
+        // Through PKCS#12, so SslStream can use the key as a client certificate.
+        var usable = X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
+        withKey.Dispose();
+        _disposables.Add(usable);
+        return usable;
+    }
+}
