@@ -70,7 +70,7 @@ internal static class ServerOptionsLoader
         {
             foreach (var (key, value) in file.AsEnumerable())
             {
-                if (value is not null && !known.Contains(key))
+                if (value is not null && !known.Contains(key) && !OptionKeys.ClusterKey.IsMatch(key))
                 {
                     errors.Add($"unknown option '{Printable(key)}' in {fileName}; known options: {string.Join(", ", known)}");
                 }
@@ -79,7 +79,7 @@ internal static class ServerOptionsLoader
 
         foreach (var key in envData.Keys)
         {
-            if (!known.Contains(key))
+            if (!known.Contains(key) && !OptionKeys.ClusterKey.IsMatch(key))
             {
                 errors.Add($"unknown option in environment variable {Printable(envNames[key])}; known options: {string.Join(", ", known)}");
             }
@@ -114,7 +114,39 @@ internal static class ServerOptionsLoader
             }
         }
 
+        ApplyClusters(file, envData, options, errors);
         return new Result(options, errors, fileName, false);
+    }
+
+    // kafka:clusters:<name>:... keys, file then environment. Setting values may be secrets: never echoed.
+    private static void ApplyClusters(IConfiguration? file, Dictionary<string, string?> envData, ServerOptions options, List<string> errors)
+    {
+        var entries = (file?.AsEnumerable() ?? []).Where(kv => kv.Value is not null).Concat(envData);
+        foreach (var (key, value) in entries)
+        {
+            var match = OptionKeys.ClusterKey.Match(key);
+            if (!match.Success || value is null || string.Equals(key, "kafka:clusters:default:bootstrap", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var cluster = options.Cluster(match.Groups["name"].Value);
+            if (match.Groups["bootstrap"].Success)
+            {
+                if (!OptionKeys.IsBootstrapList(value))
+                {
+                    errors.Add($"invalid value '{Printable(value)}' for {key}: expected a comma-separated list of host:port");
+                }
+                else
+                {
+                    cluster.Bootstrap = value.Trim();
+                }
+            }
+            else
+            {
+                cluster.Settings[match.Groups["setting"].Value.ToLowerInvariant()] = value;
+            }
+        }
     }
 
     public static string Usage()

@@ -1,3 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace Sluice.Server.Hosting;
 
-internal sealed record HealthResponse(string Status);
+/// <summary>The answer of <c>/healthz</c> and <c>/readyz</c>; backend fields only on <c>/healthz</c>.</summary>
+internal sealed record HealthResponse(
+    string Status,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Backend = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? KafkaBootstrap = null);

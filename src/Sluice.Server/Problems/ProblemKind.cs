@@ -26,5 +26,6 @@ internal sealed record ProblemKind(string Name, string Title, int Status)
     public static readonly ProblemKind ServerStreamLimit = new("server-stream-limit", "Too many streams on this server", StatusCodes.Status503ServiceUnavailable);
     public static readonly ProblemKind WebhookNotFound = new("webhook-not-found", "Webhook not found", StatusCodes.Status404NotFound);
     public static readonly ProblemKind WebhookUrlRefused = new("webhook-url-refused", "Webhook URL refused", StatusCodes.Status400BadRequest);
+    public static readonly ProblemKind NotSupported = new("not-supported", "Not supported by this backend", StatusCodes.Status501NotImplemented);
     public static readonly ProblemKind Internal = new("internal", "Internal server error", StatusCodes.Status500InternalServerError);
 }

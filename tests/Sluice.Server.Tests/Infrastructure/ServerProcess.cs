@@ -36,6 +36,14 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int Port { get; private set; }
 
+    /// <summary>
+    /// <c>SLUICE_TEST_BACKEND=kafka</c> runs every server of the suite on the Kafka backend, hosting librdkafka's mock
+    /// cluster (scripts/test runs the suite once per backend; tests that cannot apply carry Backend=EmbeddedOnly).
+    /// </summary>
+    public static bool OnKafka => string.Equals(Environment.GetEnvironmentVariable("SLUICE_TEST_BACKEND"), "kafka", StringComparison.OrdinalIgnoreCase);
+
+    private static string[] BackendArgs => OnKafka ? ["--backend", "kafka", "--kafka-mock-brokers", "3"] : [];
+
     public HttpClient Client { get; private set; } = new();
 
     public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
@@ -75,7 +83,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public async Task StartAsync()
     {
         Port = FreePort();
-        _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. _extraArgs]);
+        _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. BackendArgs, .. _extraArgs]);
         Client.Dispose();
         Client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(90) };
 
