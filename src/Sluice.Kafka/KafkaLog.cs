@@ -473,7 +473,8 @@ public sealed partial class KafkaLog : IMessageLog
         }
 
         _waiters.Appended(state.KafkaName, partition, last.Offset + 1);
-        return new AppendResult(first.Offset, messages.Length, last.Timestamp);
+        // The message's own stamp: the mock cluster reports a fixed log-append time in delivery reports.
+        return new AppendResult(first.Offset, messages.Length, messages[^1].Timestamp.UtcDateTime);
     }
 
     private Message<byte[]?, byte[]?> ToMessage(RecordToAppend record)
@@ -562,20 +563,39 @@ public sealed partial class KafkaLog : IMessageLog
     }
 
     /// <inheritdoc />
-    public ValueTask<long> FindOffsetAsync(TopicName topic, int partition, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
+    public async ValueTask<long> FindOffsetAsync(TopicName topic, int partition, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
     {
-        try
+        var state = GetPartition(topic, partition);
+        if (_mock is null)
         {
-            var state = GetPartition(topic, partition);
             var result = _offsets.OffsetsForTimes(
                 [new TopicPartitionTimestamp(state.KafkaName, partition, new Timestamp(timestamp))], _options.RequestTimeout);
             var offset = result[0].Offset;
-            return ValueTask.FromResult(offset.Value >= 0 ? offset.Value : Watermarks(state, partition).High);
+            return offset.Value >= 0 ? offset.Value : Watermarks(state, partition).High;
         }
-        catch (Exception ex)
+
+        // The mock's ListOffsets answers only "earliest" and "latest": binary search over the records' timestamps
+        // (non-decreasing when producers stamp with the current time, as Sluice does).
+        var (lo, hi) = Watermarks(state, partition);
+        while (lo < hi)
         {
-            return ValueTask.FromException<long>(ex);
+            var mid = lo + ((hi - lo) / 2);
+            var read = await ReadAsync(topic, partition, mid, 1, 1, cancellationToken).ConfigureAwait(false);
+            if (read.Records.Count == 0)
+            {
+                hi = mid;
+            }
+            else if (read.Records[0].Timestamp >= timestamp)
+            {
+                hi = mid;
+            }
+            else
+            {
+                lo = read.Records[0].Offset + 1;
+            }
         }
+
+        return lo;
     }
 
     /// <inheritdoc />

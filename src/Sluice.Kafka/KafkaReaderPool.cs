@@ -148,6 +148,9 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
         if (!IsAt(topic, partition, offset))
         {
             consumer.Assign(new TopicPartitionOffset(tp, offset));
+            // librdkafka keeps a partition's pause flag across assignments: a partition this reader parked earlier
+            // would otherwise stay paused.
+            consumer.Resume([tp]);
             _topic = topic;
             _partition = partition;
             _pending = null;
@@ -174,13 +177,14 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
             }
             else
             {
-                // The first record is known to exist: wait for it; after that take only what is already fetched.
-                result = consumer.Consume(records.Count == 0 ? Slice : TimeSpan.Zero);
+                // Every offset below endOffset exists, so wait for it: the mock answers a fetch with one produced batch.
+                result = consumer.Consume(Slice);
             }
 
             if (result is null || result.IsPartitionEOF)
             {
-                if (records.Count > 0)
+                // End of partition reached with records in hand (a compaction gap at the end), or nothing came in time.
+                if (records.Count > 0 && (result is not null || DateTime.UtcNow > deadline))
                 {
                     break;
                 }
@@ -266,8 +270,9 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
         return new StoredRecord(
             result.Offset.Value,
             message.Timestamp.UtcDateTime,
-            message.Key is null ? null : new ReadOnlyMemory<byte>(message.Key),
-            message.Value is null ? null : new ReadOnlyMemory<byte>(message.Value),
+            // Explicit: a null byte[] would otherwise convert to an empty (not null) memory.
+            message.Key is null ? (ReadOnlyMemory<byte>?)null : message.Key,
+            message.Value is null ? (ReadOnlyMemory<byte>?)null : message.Value,
             headers);
     }
 
