@@ -3,6 +3,8 @@ using Sluice.Server.Tests.Infrastructure;
 namespace Sluice.Server.Tests;
 
 /// <summary>Killing (SIGKILL) or stopping (SIGTERM) the server loses no produced message, no ack and no unacked message.</summary>
+// Restarts on the same data: the Kafka mock cluster lives in the gateway process and dies with it.
+[Trait("Backend", "EmbeddedOnly")]
 public sealed class RestartTests(ITestOutputHelper output)
 {
     [Theory]

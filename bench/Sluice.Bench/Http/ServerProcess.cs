@@ -25,12 +25,12 @@ internal sealed class ServerProcess : IAsyncDisposable
     public string BaseUrl => $"http://127.0.0.1:{Port}";
 
     /// <summary>Starts the Sluice server from its Release build output with flush <paramref name="flushPolicy"/>.</summary>
-    public static Task<ServerProcess> StartSluiceAsync(string serverDll, string dataDirectory, string flushPolicy)
+    public static Task<ServerProcess> StartSluiceAsync(string serverDll, string dataDirectory, string flushPolicy, params string[] extraArgs)
     {
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet");
         start.ArgumentList.Add(serverDll);
-        foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", dataDirectory, "--flush-policy", flushPolicy })
+        foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", dataDirectory, "--flush-policy", flushPolicy }.Concat(extraArgs))
         {
             start.ArgumentList.Add(a);
         }

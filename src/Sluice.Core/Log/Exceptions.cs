@@ -44,3 +44,6 @@ public sealed class OffsetOutOfRangeException(int partition, long offset, long s
 }
 
 public sealed class InvalidTopicSettingsException(string message) : LogException(message);
+
+/// <summary>The backend cannot do this (e.g. the Kafka cluster lacks the admin API it needs). Nothing was changed.</summary>
+public sealed class OperationNotSupportedException(string message) : LogException(message);

@@ -127,6 +127,41 @@ internal static class OptionKeys
         new("tls:certFile", "--tls-cert-file", "an existing PEM certificate file", (v, o) => ExistingFile(v, x => o.TlsCertFile = x)),
         new("tls:keyFile", "--tls-key-file", "an existing PEM private key file", (v, o) => ExistingFile(v, x => o.TlsKeyFile = x)),
         new("tls:clientCaFile", "--tls-client-ca-file", "an existing PEM file of CA certificates", (v, o) => ExistingFile(v, x => o.TlsClientCaFile = x)),
+
+        // Backend. Further clusters and librdkafka settings: kafka:clusters:<name>:bootstrap / :settings:<key> (ServerOptionsLoader).
+        new("backend", "--backend", "one of embedded, kafka", (v, o) =>
+        {
+            var b = v.Trim().ToLowerInvariant();
+            if (b is not ("embedded" or "kafka"))
+            {
+                return false;
+            }
+
+            o.Backend = b;
+            return true;
+        }),
+        new("kafka:clusters:default:bootstrap", "--kafka-bootstrap", "a comma-separated list of host:port", (v, o) =>
+        {
+            if (!IsBootstrapList(v))
+            {
+                return false;
+            }
+
+            o.Cluster("default").Bootstrap = v.Trim();
+            return true;
+        }),
+        new("kafka:mockBrokers", "--kafka-mock-brokers", "an integer between 0 and 16 (0: no mock cluster)", (v, o) => Int(v, 0, 16, x => o.KafkaMockBrokers = x)),
+        new("kafka:sessionTimeoutMs", "--kafka-session-timeout-ms", "an integer between 1000 and 3600000", (v, o) => Int(v, 1000, 3_600_000, x => o.KafkaSessionTimeoutMs = x)),
+        new("kafka:groupIdPrefix", "--kafka-group-id-prefix", "letters, digits, '.', '_' and '-' (at most 100)", (v, o) =>
+        {
+            if (v.Length > 100 || !v.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-'))
+            {
+                return false;
+            }
+
+            o.KafkaGroupIdPrefix = v;
+            return true;
+        }),
     ];
 
     private static bool Bool(string value, Action<bool> set)
@@ -161,6 +196,22 @@ internal static class OptionKeys
 
         set(Path.GetFullPath(value));
         return true;
+    }
+
+    /// <summary><c>kafka:clusters:&lt;name&gt;:bootstrap</c> or <c>kafka:clusters:&lt;name&gt;:settings:&lt;librdkafka key&gt;</c>.</summary>
+    public static readonly System.Text.RegularExpressions.Regex ClusterKey = new(
+        "^kafka:clusters:(?<name>[A-Za-z0-9_-]{1,64}):(?:(?<bootstrap>bootstrap)|settings:(?<setting>[a-z0-9._]{1,100}))$",
+        System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.IgnoreCase);
+
+    public static bool IsBootstrapList(string value)
+    {
+        var items = value.Split(',', StringSplitOptions.TrimEntries);
+        return items.Length > 0 && items.All(i =>
+        {
+            var colon = i.LastIndexOf(':');
+            return colon > 0 && int.TryParse(i[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port)
+                && port is > 0 and <= 65535 && i[..colon].All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '-' or '[' or ']' or ':');
+        });
     }
 
     private static bool Int(string value, int min, int max, Action<int> set)

@@ -123,6 +123,24 @@ internal sealed class ServerOptions
     /// <summary>When set, clients must present a certificate issued by one of these CAs (PEM).</summary>
     public string? TlsClientCaFile { get; set; }
 
+    // ---- backend ----
+
+    /// <summary><c>embedded</c> (the local log in <see cref="DataDir"/>) or <c>kafka</c>.</summary>
+    public string Backend { get; set; } = "embedded";
+
+    /// <summary>When above 0 on the Kafka backend, this process hosts librdkafka's mock cluster with this many brokers.</summary>
+    public int KafkaMockBrokers { get; set; }
+
+    /// <summary>Kafka consumer-group session timeout of the gateway's subscription memberships.</summary>
+    public int KafkaSessionTimeoutMs { get; set; } = 10_000;
+
+    public string KafkaGroupIdPrefix { get; set; } = "sluice.";
+
+    /// <summary>Named Kafka clusters: bootstrap servers and librdkafka settings passed through (values never logged).</summary>
+    public Dictionary<string, KafkaClusterOption> KafkaClusters { get; set; } = new(StringComparer.Ordinal);
+
+    public bool IsKafka => string.Equals(Backend, "kafka", StringComparison.Ordinal);
+
     public void CopyTo(ServerOptions target)
     {
         target.Port = Port;
@@ -169,5 +187,30 @@ internal sealed class ServerOptions
         target.TlsCertFile = TlsCertFile;
         target.TlsKeyFile = TlsKeyFile;
         target.TlsClientCaFile = TlsClientCaFile;
+        target.Backend = Backend;
+        target.KafkaMockBrokers = KafkaMockBrokers;
+        target.KafkaSessionTimeoutMs = KafkaSessionTimeoutMs;
+        target.KafkaGroupIdPrefix = KafkaGroupIdPrefix;
+        target.KafkaClusters = new(KafkaClusters, StringComparer.Ordinal);
     }
+
+    /// <summary>The cluster of this name, created empty on first use.</summary>
+    public KafkaClusterOption Cluster(string name)
+    {
+        if (!KafkaClusters.TryGetValue(name, out var cluster))
+        {
+            KafkaClusters[name] = cluster = new KafkaClusterOption();
+        }
+
+        return cluster;
+    }
+}
+
+/// <summary>One Kafka cluster of the options file (<c>kafka:clusters:&lt;name&gt;</c>).</summary>
+internal sealed class KafkaClusterOption
+{
+    public string Bootstrap { get; set; } = "";
+
+    /// <summary>librdkafka settings (<c>security.protocol</c>, <c>sasl.password</c>, ...), passed through as given.</summary>
+    public Dictionary<string, string> Settings { get; } = new(StringComparer.Ordinal);
 }

@@ -75,7 +75,7 @@ internal static class ServerOptionsLoader
                 {
                     AddRole(roles, role, value, $"{fileName} ({key})", errors);
                 }
-                else if (value is not null && !known.Contains(key))
+                else if (value is not null && !known.Contains(key) && !OptionKeys.ClusterKey.IsMatch(key))
                 {
                     errors.Add($"unknown option '{Printable(key)}' in {fileName}; known options: {string.Join(", ", known)}");
                 }
@@ -88,7 +88,7 @@ internal static class ServerOptionsLoader
             {
                 AddRole(roles, role, grants, $"environment variable {envNames[key]}", errors);
             }
-            else if (!known.Contains(key))
+            else if (!known.Contains(key) && !OptionKeys.ClusterKey.IsMatch(key))
             {
                 errors.Add($"unknown option in environment variable {Printable(envNames[key])}; known options: {string.Join(", ", known)}");
             }
@@ -128,6 +128,7 @@ internal static class ServerOptionsLoader
             options.AuthRoles[role] = string.Join(';', grants);
         }
 
+        ApplyClusters(file, envData, options, errors);
         return new Result(options, errors, fileName, false);
     }
 
@@ -164,6 +165,37 @@ internal static class ServerOptionsLoader
         }
 
         list.Add(grants);
+    }
+
+    // kafka:clusters:<name>:... keys, file then environment. Setting values may be secrets: never echoed.
+    private static void ApplyClusters(IConfiguration? file, Dictionary<string, string?> envData, ServerOptions options, List<string> errors)
+    {
+        var entries = (file?.AsEnumerable() ?? []).Where(kv => kv.Value is not null).Concat(envData);
+        foreach (var (key, value) in entries)
+        {
+            var match = OptionKeys.ClusterKey.Match(key);
+            if (!match.Success || value is null || string.Equals(key, "kafka:clusters:default:bootstrap", StringComparison.OrdinalIgnoreCase))
+            {
+                continue;
+            }
+
+            var cluster = options.Cluster(match.Groups["name"].Value);
+            if (match.Groups["bootstrap"].Success)
+            {
+                if (!OptionKeys.IsBootstrapList(value))
+                {
+                    errors.Add($"invalid value '{Printable(value)}' for {key}: expected a comma-separated list of host:port");
+                }
+                else
+                {
+                    cluster.Bootstrap = value.Trim();
+                }
+            }
+            else
+            {
+                cluster.Settings[match.Groups["setting"].Value.ToLowerInvariant()] = value;
+            }
+        }
     }
 
     public static string Usage()

@@ -31,6 +31,16 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
 
         errors.AddRange(Security.SecurityServices.Check(o));
 
+        if (o.IsKafka && o.KafkaMockBrokers == 0 && !(o.KafkaClusters.TryGetValue("default", out var cluster) && cluster.Bootstrap.Length > 0))
+        {
+            errors.Add("backend kafka needs the default cluster's bootstrap servers (--kafka-bootstrap or kafka:clusters:default:bootstrap) or a mock cluster (--kafka-mock-brokers)");
+        }
+
+        if (!o.IsKafka && (o.KafkaMockBrokers > 0 || o.KafkaClusters.Count > 0))
+        {
+            errors.Add("Kafka settings are given but the backend is embedded; add --backend kafka");
+        }
+
         // Whatever else the embedded log would refuse at open, refuse now with the others.
         foreach (var problem in Hosting.Backend.StorageOptionsFor(o).Validate())
         {

@@ -11,6 +11,7 @@ internal static class LogEvents
     public const int ShutdownStepFailed = 104;
     public const int OpenFailed = 105;
     public const int StartFailed = 106;
+    public const int ListeningOnKafka = 107;
 
     // 2xx: produce and topics
     public const int TopicAutoCreated = 200;

@@ -2,14 +2,15 @@ using Sluice.Core;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
+using Sluice.Kafka;
 using Sluice.Server.Configuration;
 using Sluice.Storage;
 
 namespace Sluice.Server.Hosting;
 
 /// <summary>
-/// Composition of the backend: the embedded log (<see cref="EmbeddedLog"/>) and the delivery engine over it
-/// (<c>AddSluiceCore</c>). The log is opened after the host is built (it logs through the host's logger factory)
+/// Composition of the backend: the embedded log (<see cref="EmbeddedLog"/>) or Kafka (<see cref="KafkaLog"/>, chosen by
+/// <c>backend</c>), and the delivery engine over it (<c>AddSluiceCore</c>). The log is opened after the host is built (it logs through the host's logger factory)
 /// and before it starts; the container owns it from then on and disposes it after the engine, which it created later.
 /// </summary>
 internal sealed class Backend
@@ -24,10 +25,18 @@ internal sealed class Backend
 
     public IMessageLog Log => _log ?? throw new InvalidOperationException("the message log is not open yet");
 
+    /// <summary>The Kafka cluster's bootstrap servers on the Kafka backend (the mock's in mock mode), otherwise null.</summary>
+    public string? KafkaBootstrap => (_log as KafkaLog)?.BootstrapServers;
+
     public static void AddServices(IServiceCollection services, ServerOptions options)
     {
         services.AddSingleton<Backend>();
         services.AddSingleton<IMessageLog>(sp => sp.GetRequiredService<Backend>().Log);
+        if (options.IsKafka)
+        {
+            services.AddSluiceKafka(KafkaOptionsFor(options));
+        }
+
         services.AddSluiceCore(o => o.ConsumerSessionTimeout = TimeSpan.FromMilliseconds(options.ConsumerSessionTimeoutMs));
     }
 
@@ -45,8 +54,25 @@ internal sealed class Backend
         MaxRecordBytes = options.MaxMessageBytes + RecordOverheadBytes,
     };
 
+    /// <summary>The default cluster's settings; other named clusters are accepted in the options file but not used yet.</summary>
+    public static KafkaLogOptions KafkaOptionsFor(ServerOptions options)
+    {
+        var cluster = options.KafkaClusters.GetValueOrDefault("default") ?? new KafkaClusterOption();
+        return new KafkaLogOptions
+        {
+            BootstrapServers = cluster.Bootstrap,
+            MockBrokers = options.KafkaMockBrokers,
+            ClientSettings = cluster.Settings,
+            MaxRecordBytes = options.MaxMessageBytes + RecordOverheadBytes,
+            SessionTimeoutMs = options.KafkaSessionTimeoutMs,
+            GroupIdPrefix = options.KafkaGroupIdPrefix,
+        };
+    }
+
     public async ValueTask OpenAsync(ServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
-        => _log = await EmbeddedLog.OpenAsync(StorageOptionsFor(options), loggerFactory, timeProvider, cancellationToken);
+        => _log = options.IsKafka
+            ? await KafkaLog.OpenAsync(KafkaOptionsFor(options), loggerFactory, timeProvider, cancellationToken)
+            : await EmbeddedLog.OpenAsync(StorageOptionsFor(options), loggerFactory, timeProvider, cancellationToken);
 
     /// <summary>Loads the engine's subscriptions and cursors, so the first request does not pay for it.</summary>
     public static async ValueTask StartEngineAsync(ISubscriptionService engine, CancellationToken cancellationToken)

@@ -96,8 +96,8 @@ internal static partial class SluiceServer
         }
         catch (Exception ex)
         {
-            Log.OpenFailed(logger, options.DataDir, ex);
-            await Console.Error.WriteLineAsync($"sluice: cannot open the data directory '{options.DataDir}': {ex.Message}");
+            Log.OpenFailed(logger, LogLocation(options), ex);
+            await Console.Error.WriteLineAsync($"sluice: cannot open the message log in {LogLocation(options)}: {ex.Message}");
             await app.DisposeAsync();
             return 1;
         }
@@ -108,8 +108,8 @@ internal static partial class SluiceServer
         }
         catch (Exception ex)
         {
-            Log.OpenFailed(logger, options.DataDir, ex);
-            await Console.Error.WriteLineAsync($"sluice: cannot load subscription state from '{options.DataDir}': {ex.Message}");
+            Log.OpenFailed(logger, LogLocation(options), ex);
+            await Console.Error.WriteLineAsync($"sluice: cannot load subscription state from {LogLocation(options)}: {ex.Message}");
             await app.DisposeAsync();
             return 1;
         }
@@ -119,8 +119,9 @@ internal static partial class SluiceServer
         app.UseRouting();
         SecurityServices.Use(app);
         var auth = options.AuthMode == AuthMode.Jwt ? "jwt" : "none";
-        app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok", auth), SluiceJsonContext.Api.HealthResponse))
-            .WithName("Health").WithSummary("200 while the process runs; auth says the authentication mode (none: anyone may do anything)")
+        var backend = app.Services.GetRequiredService<Backend>();
+        app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok", options.Backend, backend.KafkaBootstrap, auth), SluiceJsonContext.Api.HealthResponse))
+            .WithName("Health").WithSummary("200 while the process runs; backend names the log (and the Kafka bootstrap servers); auth says the authentication mode (none: anyone may do anything)")
             .WithMetadata(AccessRule.Public);
         app.MapGet("/readyz", (Readiness r) => r.IsReady
                 ? Results.Json(new HealthResponse("ready"), SluiceJsonContext.Api.HealthResponse)
@@ -152,7 +153,14 @@ internal static partial class SluiceServer
             Log.JwtEnabled(logger, app.Services.GetRequiredService<JwtKeySet>().Keys.Count, options.JwtIssuer ?? "(any)", options.JwtAudience ?? "(any)");
         }
 
-        Log.Listening(logger, TlsListener.Scheme(options), options.Bind, options.Port, Path.GetFullPath(options.DataDir), options.FlushPolicy.ToString().ToLowerInvariant(), configFile ?? "(none)");
+        if (options.IsKafka)
+        {
+            Log.ListeningOnKafka(logger, TlsListener.Scheme(options), options.Bind, options.Port, backend.KafkaBootstrap ?? "", configFile ?? "(none)");
+        }
+        else
+        {
+            Log.Listening(logger, TlsListener.Scheme(options), options.Bind, options.Port, Path.GetFullPath(options.DataDir), options.FlushPolicy.ToString().ToLowerInvariant(), configFile ?? "(none)");
+        }
 
         var exitCode = 0;
         try
@@ -230,10 +238,18 @@ internal static partial class SluiceServer
         [LoggerMessage(EventId = LogEvents.ShutdownStepFailed, Level = LogLevel.Error, Message = "Shutdown step '{Step}' failed")]
         public static partial void ShutdownStepFailed(ILogger logger, string step, Exception exception);
 
+        [LoggerMessage(EventId = LogEvents.ListeningOnKafka, Level = LogLevel.Information,
+            Message = "Sluice listening on {Scheme}://{Bind}:{Port}, data in Kafka at {KafkaBootstrap}, config file {ConfigFile}")]
+        public static partial void ListeningOnKafka(ILogger logger, string scheme, string bind, int port, string kafkaBootstrap, string configFile);
+
         [LoggerMessage(EventId = LogEvents.OpenFailed, Level = LogLevel.Critical, Message = "Cannot open the message log in {DataDir}")]
         public static partial void OpenFailed(ILogger logger, string dataDir, Exception exception);
 
         [LoggerMessage(EventId = LogEvents.StartFailed, Level = LogLevel.Critical, Message = "Cannot start the server: {Reason}")]
         public static partial void StartFailed(ILogger logger, string reason);
     }
+
+    private static string LogLocation(ServerOptions options) => options.IsKafka
+        ? options.KafkaMockBrokers > 0 ? "a mock Kafka cluster hosted in this process" : "the Kafka cluster (see kafka:clusters:default:bootstrap)"
+        : $"the data directory '{options.DataDir}'";
 }

@@ -81,6 +81,7 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
         RecordTooLargeException => (ProblemKind.MessageTooLarge, ex.Message),
         OffsetOutOfRangeException => (ProblemKind.OffsetOutOfRange, ex.Message),
         InvalidTopicSettingsException => (ProblemKind.InvalidParameter, ex.Message),
+        OperationNotSupportedException => (ProblemKind.NotSupported, ex.Message),
         TopicAlreadyExistsException => (ProblemKind.InvalidParameter, ex.Message),
         SubscriptionBusyException => (ProblemKind.SubscriptionBusy, ex.Message + "; use another subscription, or type shared, failover or key_shared"),
         SubscriptionNotFoundException => (ProblemKind.SubscriptionNotFound, ex.Message),

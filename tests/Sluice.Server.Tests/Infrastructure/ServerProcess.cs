@@ -36,6 +36,14 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int Port { get; private set; }
 
+    /// <summary>
+    /// <c>SLUICE_TEST_BACKEND=kafka</c> runs every server of the suite on the Kafka backend, hosting librdkafka's mock
+    /// cluster (scripts/test runs the suite once per backend; tests that cannot apply carry Backend=EmbeddedOnly).
+    /// </summary>
+    public static bool OnKafka => string.Equals(Environment.GetEnvironmentVariable("SLUICE_TEST_BACKEND"), "kafka", StringComparison.OrdinalIgnoreCase);
+
+    private static string[] BackendArgs => OnKafka ? ["--backend", "kafka", "--kafka-mock-brokers", "3"] : [];
+
     public HttpClient Client { get; private set; } = new();
 
     /// <summary>https when the server is started with TLS; <see cref="Handler"/> then trusts its certificate.</summary>
@@ -81,7 +89,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public async Task StartAsync()
     {
         Port = FreePort();
-        _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. _extraArgs]);
+        _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. BackendArgs, .. _extraArgs]);
         Client.Dispose();
         Client = new HttpClient(Handler?.Invoke() ?? new HttpClientHandler()) { BaseAddress = new Uri($"{Scheme}://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(90) };
 
@@ -108,6 +116,8 @@ public sealed class ServerProcess : IAsyncDisposable
 
             if (DateTime.UtcNow > deadline)
             {
+                // Never leave it running: a fixture whose start failed is not disposed by xunit.
+                await KillAsync();
                 throw new TimeoutException($"the server was not ready within {StartTimeout}:\n{Output}");
             }
 

@@ -4,6 +4,8 @@ using Sluice.Server.Tests.Infrastructure;
 namespace Sluice.Server.Tests.Webhooks;
 
 /// <summary>Webhooks survive a gateway restart: delivery resumes where it stopped, nothing is lost.</summary>
+// Restarts on the same data: the Kafka mock cluster lives in the gateway process and dies with it.
+[Trait("Backend", "EmbeddedOnly")]
 public sealed class WebhookRestartTests(ITestOutputHelper output)
 {
     [Fact]
