@@ -120,6 +120,29 @@ public sealed class KafkaFleetTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Empty(await _b.Client.PullAsync(topic, "s", consumer: "cb", waitMs: 1000));
     }
 
+    [Fact]
+    public async Task Exclusive_IsEnforcedPerInstance_AndSplitsAcrossInstances_AsDocumented()
+    {
+        var topic = await NewTopicAsync(2);
+        await _a.Client.PutSubscriptionAsync(topic, "s", new { type = "exclusive", position = "earliest", ackDeadlineMs = 60000 });
+        Assert.Empty(await _a.Client.PullAsync(topic, "s", consumer: "first"));
+
+        // A second consumer through the same instance is refused, as on the embedded log...
+        using var refused = new HttpRequestMessage(HttpMethod.Get, $"/v1/topics/{topic}/subscriptions/s/messages");
+        refused.Headers.Add("Sluice-Consumer-Id", "second");
+        using var busy = await _a.Client.SendAsync(refused);
+        Assert.Equal(HttpStatusCode.Conflict, busy.StatusCode);
+
+        // ...but one through another instance is not: the instances' groups split the partitions (README: Kafka backend).
+        Assert.Empty(await _b.Client.PullAsync(topic, "s", consumer: "second"));
+        await ProduceAsync(topic, 10, partitions: 2);
+        var first = new List<JsonElement>();
+        var second = new List<JsonElement>();
+        await PullUntilAsync(topic, () => first.Count + second.Count >= 10, (_a, "first", first), (_b, "second", second));
+        Assert.Equal(5, first.Count);
+        Assert.Equal(5, second.Count);
+    }
+
     private static string Id(JsonElement message) => message.GetProperty("id").GetString()!;
 
     private static int Partition(JsonElement message) => int.Parse(Id(message).Split(':')[0], System.Globalization.CultureInfo.InvariantCulture);
