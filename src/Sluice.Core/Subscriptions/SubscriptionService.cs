@@ -182,6 +182,12 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         return subscription.Info(info?.Partitions);
     }
 
+    public async ValueTask<SubscriptionSettings?> GetSettingsAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
+    {
+        await StartAsync(cancellationToken).ConfigureAwait(false);
+        return _subscriptions.TryGetValue(StateTopics.SubscriptionKey(topic, name), out var subscription) ? subscription.Settings : null;
+    }
+
     public async ValueTask<IReadOnlyList<string>> ListAsync(TopicName topic, CancellationToken cancellationToken = default)
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
