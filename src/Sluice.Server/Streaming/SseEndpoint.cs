@@ -189,7 +189,7 @@ internal static class SseEndpoint
 
                     foreach (var delivery in batch)
                     {
-                        writer.WriteEvent(delivery.AckId + "/" + consumer.ConsumerId, "message", MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage);
+                        writer.WriteMessageEvent(delivery, consumer.ConsumerId);
                         _written.Add(delivery.AckId);
                         if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
                         {
