@@ -33,6 +33,12 @@ internal static class DeliveryMetrics
     private static readonly Counter<long> CursorAppends = Meter.CreateCounter<long>(
         "sluice.subscription.cursor_appends", "{append}", "Appends to the cursor state topic (acks share them)");
 
+    private static readonly Counter<long> Wakeups = Meter.CreateCounter<long>(
+        "sluice.subscription.receiver_wakeups", "{wakeup}", "Waiting receives woken by a change (shared and exclusive: one per change, not one per waiting connection)");
+
+    private static readonly UpDownCounter<long> Waiting = Meter.CreateUpDownCounter<long>(
+        "sluice.subscription.waiting_receivers", "{receive}", "Receives waiting for messages");
+
     public static void OnDelivered(TopicName topic, string name, int count, int redelivered)
     {
         if (count > 0 && Consumed.Enabled)
@@ -67,6 +73,22 @@ internal static class DeliveryMetrics
         if (count > 0 && DeadLettered.Enabled)
         {
             DeadLettered.Add(count, Tags(topic, name));
+        }
+    }
+
+    public static void OnWoken(TopicName topic, string name)
+    {
+        if (Wakeups.Enabled)
+        {
+            Wakeups.Add(1, Tags(topic, name));
+        }
+    }
+
+    public static void OnWaiting(TopicName topic, string name, int delta)
+    {
+        if (Waiting.Enabled)
+        {
+            Waiting.Add(delta, Tags(topic, name));
         }
     }
 

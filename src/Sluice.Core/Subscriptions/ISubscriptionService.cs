@@ -22,6 +22,12 @@ public interface ISubscriptionService
     /// <summary>The subscription's state, or null when it does not exist.</summary>
     ValueTask<SubscriptionInfo?> GetAsync(TopicName topic, string name, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The subscription's settings, or null when it does not exist. What a stream needs for each connection it opens:
+    /// unlike <see cref="GetAsync"/> it does not list the consumers (thousands, on one subscription of many streams).
+    /// </summary>
+    ValueTask<SubscriptionSettings?> GetSettingsAsync(TopicName topic, string name, CancellationToken cancellationToken = default);
+
     /// <summary>Names of the topic's subscriptions.</summary>
     ValueTask<IReadOnlyList<string>> ListAsync(TopicName topic, CancellationToken cancellationToken = default);
 

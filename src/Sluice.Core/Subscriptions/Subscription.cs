@@ -27,7 +27,8 @@ internal sealed partial class Subscription
     private readonly LinkedList<Entry> _leases = new();
     private readonly PriorityQueue<Entry, DateTimeOffset> _delayed = new();
     private readonly PriorityQueue<ConsumerState, DateTimeOffset> _sessions = new();
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly LinkedList<ReceiveWaiter> _waiters = new();
+    private long _signals;
     private ITimer? _timer;
     private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
     private CancellationTokenSource? _pumps;
@@ -192,14 +193,43 @@ internal sealed partial class Subscription
 
     /// <summary>
     /// Takes up to <paramref name="max"/> messages for <paramref name="c"/> (redeliveries first); when none,
-    /// <paramref name="changed"/> completes at the next change that might make some available.
+    /// <paramref name="waiter"/> is parked and <paramref name="changed"/> completes at the next change that might make
+    /// some available (at once when one happened meanwhile). A receive that stops waiting calls <see cref="EndWait"/>.
     /// </summary>
-    public List<Delivery> Take(ConsumerState c, int max, out Task changed)
+    public List<Delivery> Take(ConsumerState c, int max, ReceiveWaiter? waiter, out Task changed)
+    {
+        var result = TakeCore(c, max, out var seen);
+        lock (_gate)
+        {
+            changed = AfterTake(c, result.Count, waiter, seen);
+        }
+
+        return result;
+    }
+
+    /// <summary>Unparks <paramref name="waiter"/>; a wake it got but did not act on goes to the next waiter.</summary>
+    public void EndWait(ReceiveWaiter waiter)
+    {
+        lock (_gate)
+        {
+            if (waiter.Node is not null)
+            {
+                Unpark(waiter);
+            }
+            else if (waiter.Woken)
+            {
+                waiter.Woken = false;
+                PassWakeOn();
+            }
+        }
+    }
+
+    private List<Delivery> TakeCore(ConsumerState c, int max, out long seen)
     {
         var result = new List<Delivery>();
         lock (_gate)
         {
-            changed = _changed.Task;
+            seen = _signals;
             var now = Now;
             c.LastSeen = now;
             if (Deleted || !c.Registered || _partitions.Count == 0)
@@ -858,11 +888,129 @@ internal sealed partial class Subscription
         return false;
     }
 
+    // ---- wake-ups (all under _gate) --------------------------------------------------------------------------------
+
+    // Shared and exclusive: any waiting receive can take any message, so a change wakes the longest-waiting one, and a
+    // receive that leaves messages behind wakes the next (see AfterTake): one wake-up per receive that gets something,
+    // however many connections wait. Key_shared and failover decide per consumer who may take what, and a deleted
+    // subscription ends every receive: those wake everyone.
+    private bool WakesOne => !Deleted && Settings.Type is SubscriptionType.Shared or SubscriptionType.Exclusive;
+
     private void Signal()
     {
-        var changed = _changed;
-        _changed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        changed.TrySetResult();
+        _signals++;
+        if (WakesOne)
+        {
+            WakeFirst();
+            return;
+        }
+
+        while (WakeFirst())
+        {
+        }
+    }
+
+    private bool WakeFirst()
+    {
+        if (_waiters.First is not { } first)
+        {
+            return false;
+        }
+
+        Unpark(first.Value);
+        first.Value.Wake();
+        DeliveryMetrics.OnWoken(Topic, Name);
+        return true;
+    }
+
+    private void Park(ReceiveWaiter waiter)
+    {
+        waiter.Arm();
+        waiter.Node = _waiters.AddLast(waiter);
+        DeliveryMetrics.OnWaiting(Topic, Name, 1);
+    }
+
+    private void Unpark(ReceiveWaiter waiter)
+    {
+        _waiters.Remove(waiter.Node!);
+        waiter.Node = null;
+        DeliveryMetrics.OnWaiting(Topic, Name, -1);
+    }
+
+    private void PassWakeOn()
+    {
+        if (WakesOne && HasDeliverable())
+        {
+            WakeFirst();
+        }
+    }
+
+    private bool HasDeliverable()
+    {
+        foreach (var p in _partitions)
+        {
+            if (p.Ready.Count > 0 || p.Buffer.Count > 0)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    // Parks the waiter when the take found nothing and nothing changed since; passes the wake on when messages remain.
+    private Task AfterTake(ConsumerState c, int taken, ReceiveWaiter? waiter, long seen)
+    {
+        var woken = waiter is { Woken: true };
+        if (waiter is not null)
+        {
+            waiter.Woken = false;
+        }
+
+        if (taken > 0)
+        {
+            if (waiter?.Node is not null)
+            {
+                Unpark(waiter);
+            }
+
+            PassWakeOn();
+            return Task.CompletedTask;
+        }
+
+        if (waiter is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        if (Deleted || !c.Registered)
+        {
+            // This receive can take nothing any more (its consumer is ended): never park it, and hand on a wake it got.
+            if (woken)
+            {
+                PassWakeOn();
+            }
+
+            return Task.Delay(Timeout.Infinite, c.Ended.Token);
+        }
+
+        if (seen != _signals)
+        {
+            // Something changed between the take and now: look again rather than sleep through it.
+            if (waiter.Node is not null)
+            {
+                Unpark(waiter);
+            }
+
+            return Task.CompletedTask;
+        }
+
+        if (waiter.Node is null)
+        {
+            Park(waiter);
+        }
+
+        return waiter.Changed;
     }
 
     private void ArmTimer()

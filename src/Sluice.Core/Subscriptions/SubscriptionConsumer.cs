@@ -26,39 +26,52 @@ internal sealed class SubscriptionConsumer(Subscription subscription, ConsumerSt
         using var waitCts = wait > TimeSpan.Zero ? new CancellationTokenSource(wait, time) : null;
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Ended, waitCts?.Token ?? CancellationToken.None);
         var filled = false;
-        while (true)
+
+        // Parked on the subscription only while this receive waits (see ReceiveWaiter): never left behind.
+        var waiter = waitCts is null ? null : new ReceiveWaiter();
+        try
         {
-            var deliveries = subscription.Take(state, max, out var changed);
-            if (deliveries.Count == 0 && !filled)
+            while (true)
             {
-                // Nothing buffered: look at the log once before waiting (the read-ahead may not have got there yet).
-                filled = true;
-                await subscription.FillAsync(state, cancellationToken).ConfigureAwait(false);
-                continue;
-            }
+                var deliveries = subscription.Take(state, max, waiter, out var changed);
+                if (deliveries.Count == 0 && !filled)
+                {
+                    // Nothing buffered: look at the log once before waiting (the read-ahead may not have got there yet).
+                    filled = true;
+                    await subscription.FillAsync(state, cancellationToken).ConfigureAwait(false);
+                    continue;
+                }
 
-            if (deliveries.Count > 0)
-            {
-                // Leased already: hand them over even if the caller gave up meanwhile, rather than strand them until
-                // their deadline.
-                return deliveries;
-            }
+                if (deliveries.Count > 0)
+                {
+                    // Leased already: hand them over even if the caller gave up meanwhile, rather than strand them until
+                    // their deadline.
+                    return deliveries;
+                }
 
-            cancellationToken.ThrowIfCancellationRequested();
-            if (waitCts is null || linked.IsCancellationRequested)
-            {
-                return deliveries;
-            }
+                cancellationToken.ThrowIfCancellationRequested();
+                if (waitCts is null || linked.IsCancellationRequested)
+                {
+                    return deliveries;
+                }
 
-            try
-            {
-                await changed.WaitAsync(linked.Token).ConfigureAwait(false);
+                try
+                {
+                    await changed.WaitAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // The wait ended or the consumer was ended: one last look, then return what there is.
+                    var last = subscription.Take(state, max, waiter, out _);
+                    return last;
+                }
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        }
+        finally
+        {
+            if (waiter is not null)
             {
-                // The wait ended or the consumer was ended: one last look, then return what there is.
-                var last = subscription.Take(state, max, out _);
-                return last;
+                subscription.EndWait(waiter);
             }
         }
     }

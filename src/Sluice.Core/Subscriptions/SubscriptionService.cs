@@ -201,6 +201,12 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         return subscription.Info(info?.Partitions);
     }
 
+    public async ValueTask<SubscriptionSettings?> GetSettingsAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
+    {
+        await StartAsync(cancellationToken).ConfigureAwait(false);
+        return (await TryFindAsync(topic, name, cancellationToken).ConfigureAwait(false))?.Settings;
+    }
+
     public async ValueTask<IReadOnlyList<string>> ListAsync(TopicName topic, CancellationToken cancellationToken = default)
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);

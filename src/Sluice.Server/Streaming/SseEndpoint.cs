@@ -59,7 +59,7 @@ internal static class SseEndpoint
         var (lastAckId, tokenConsumer) = ParseEventId(lastEventId);
         var consumerId = StreamRequest.ConsumerId(context, tokenConsumer, "sse-");
 
-        var info = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
+        var settings = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
         var registry = services.GetRequiredService<StreamRegistry>();
         var service = services.GetRequiredService<ISubscriptionService>();
         var lease = await registry.EnterAsync(topic, name, consumerId, context.RequestAborted);
@@ -71,7 +71,7 @@ internal static class SseEndpoint
                 await ReleaseAfterAsync(service, topic, name, previous, lastAckId);
             }
 
-            var stream = new Connection(context, topic, name, consumer, autoAck, options, info.Settings.AckDeadline);
+            var stream = new Connection(context, topic, name, consumer, autoAck, options, settings.AckDeadline);
             await stream.RunAsync(lease.TakenOver);
         }
         finally
@@ -189,7 +189,7 @@ internal static class SseEndpoint
 
                     foreach (var delivery in batch)
                     {
-                        writer.WriteEvent(delivery.AckId + "/" + consumer.ConsumerId, "message", MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage);
+                        writer.WriteMessageEvent(delivery, consumer.ConsumerId);
                         _written.Add(delivery.AckId);
                         if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
                         {

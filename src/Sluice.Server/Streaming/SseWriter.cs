@@ -2,6 +2,8 @@ using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Sluice.Core.Subscriptions;
+using Sluice.Server.Subscriptions;
 
 namespace Sluice.Server.Streaming;
 
@@ -60,8 +62,28 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         WriteText("event: ");
         WriteText(eventName);
         WriteText("\ndata: ");
+        JsonSerializer.Serialize(StartData(), value, typeInfo);
+        EndData();
+    }
 
-        // Compact JSON has no raw line breaks (they are escaped inside strings), so the object stays on one data line.
+    /// <summary>
+    /// A subscription's <c>message</c> event: <c>id: {ackId}/{consumerId}</c>, and the delivery's JSON object (the pull's)
+    /// written by <see cref="MessageJson.Write"/>, which a fan-out to many streams does once per stream and message.
+    /// </summary>
+    public void WriteMessageEvent(Delivery delivery, string consumerId)
+    {
+        WriteText("id: ");
+        WriteText(delivery.AckId);
+        WriteText("/");
+        WriteText(consumerId);
+        WriteText("\nevent: message\ndata: ");
+        MessageJson.Write(StartData(), delivery);
+        EndData();
+    }
+
+    // Compact JSON has no raw line breaks (they are escaped inside strings), so the object stays on one data line.
+    private Utf8JsonWriter StartData()
+    {
         if (_json is null)
         {
             _json = new Utf8JsonWriter(_writer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true });
@@ -71,8 +93,12 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
             _json.Reset(_writer);
         }
 
-        JsonSerializer.Serialize(_json, value, typeInfo);
-        _json.Flush();
+        return _json;
+    }
+
+    private void EndData()
+    {
+        _json!.Flush();
         Unflushed += _json.BytesCommitted;
         WriteText("\n\n");
     }

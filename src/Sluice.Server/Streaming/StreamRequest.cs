@@ -69,7 +69,7 @@ internal static class StreamRequest
     /// Creates the subscription on first use with <c>?type=</c> and <c>?position=</c> (defaults otherwise); an existing
     /// subscription keeps its position, and a <c>type</c> different from its own is refused.
     /// </summary>
-    public static async ValueTask<SubscriptionInfo> EnsureSubscriptionAsync(HttpContext context, TopicName topic, string name)
+    public static async ValueTask<SubscriptionSettings> EnsureSubscriptionAsync(HttpContext context, TopicName topic, string name)
     {
         var services = context.RequestServices;
         var query = context.Request.Query;
@@ -79,12 +79,12 @@ internal static class StreamRequest
 
         var service = services.GetRequiredService<ISubscriptionService>();
         var directory = services.GetRequiredService<SubscriptionDirectory>();
-        var existing = await service.GetAsync(topic, name, context.RequestAborted);
+        var existing = await service.GetSettingsAsync(topic, name, context.RequestAborted);
         if (existing is not null)
         {
-            if (type is { } wanted && wanted != existing.Settings.Type)
+            if (type is { } wanted && wanted != existing.Type)
             {
-                ProblemException.Throw(ProblemKind.SubscriptionBusy, $"subscription '{name}' exists with type {SubscriptionTypeNames.Name(existing.Settings.Type)}, not {SubscriptionTypeNames.Name(wanted)}; omit type, or change it with PUT while no consumer is connected");
+                ProblemException.Throw(ProblemKind.SubscriptionBusy, $"subscription '{name}' exists with type {SubscriptionTypeNames.Name(existing.Type)}, not {SubscriptionTypeNames.Name(wanted)}; omit type, or change it with PUT while no consumer is connected");
             }
 
             return existing;
@@ -98,7 +98,7 @@ internal static class StreamRequest
         await services.GetRequiredService<Security.TenantQuotas>().CheckSubscriptionAsync(topic, context.RequestAborted);
         var info = await service.CreateOrUpdateAsync(topic, name, settings, context.RequestAborted);
         directory.Remember(topic, name);
-        return info;
+        return info.Settings;
     }
 
     /// <summary><c>earliest</c>, <c>latest</c>, an offset (every partition), or a time (ISO-8601 or epoch milliseconds).</summary>

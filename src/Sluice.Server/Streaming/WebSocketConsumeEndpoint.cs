@@ -53,13 +53,13 @@ internal static class WebSocketConsumeEndpoint
         var permits = HttpRequestReader.QueryInt(context, "permits", 0, MaxPermits) ?? DefaultPermits;
         var consumerId = StreamRequest.ConsumerId(context, null, "ws-");
         var services = context.RequestServices;
-        var info = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
+        var settings = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
         var lease = await services.GetRequiredService<StreamRegistry>().EnterAsync(topic, name, consumerId, context.RequestAborted);
         try
         {
             await using var consumer = await services.GetRequiredService<ISubscriptionService>().OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
             using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            var session = new Session(context, socket, topic, name, consumer, permits, info.Settings.AckDeadline);
+            var session = new Session(context, socket, topic, name, consumer, permits, settings.AckDeadline);
             await session.RunAsync(lease.TakenOver);
         }
         finally

@@ -380,4 +380,29 @@ public sealed class DeliveryTests
         var consumer = Assert.Single(info.Consumers);
         Assert.Equal(("c", true, 3), (consumer.ConsumerId, consumer.Active, consumer.InFlight));
     }
+
+    [Fact]
+    public async Task GetSettings_WithManyConsumers_ReturnsTheSettingsAndNullForAMissingSubscription()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.Shared, configure: s => s with { AckDeadline = TimeSpan.FromSeconds(42) });
+        var consumers = new List<ISubscriptionConsumer>();
+        for (var i = 0; i < 100; i++)
+        {
+            consumers.Add(await h.OpenAsync($"c{i}"));
+        }
+
+        var settings = await h.Engine.GetSettingsAsync(EngineHarness.Topic, "sub");
+
+        Assert.NotNull(settings);
+        Assert.Equal(SubscriptionType.Shared, settings.Type);
+        Assert.Equal(TimeSpan.FromSeconds(42), settings.AckDeadline);
+        Assert.Equal(100, (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Consumers.Count);
+        Assert.Null(await h.Engine.GetSettingsAsync(EngineHarness.Topic, "missing"));
+        foreach (var c in consumers)
+        {
+            await c.DisposeAsync();
+        }
+    }
 }

@@ -23,6 +23,20 @@ public sealed class KafkaFleetTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        try
+        {
+            await StartAllAsync();
+        }
+        catch
+        {
+            // xunit does not dispose a fixture whose start failed: stop what did start.
+            await DisposeAsync();
+            throw;
+        }
+    }
+
+    private async Task StartAllAsync()
+    {
         _host = new ServerProcess(["--backend", "kafka", "--kafka-mock-brokers", "3"]);
         await _host.StartAsync();
         var health = await SluiceApi.ReadJsonAsync(await _host.Client.GetAsync("/healthz"));

@@ -1,0 +1,58 @@
+using System.Buffers;
+using System.Text;
+using System.Text.Json;
+using Sluice.Core.Log;
+using Sluice.Core.Subscriptions;
+using Sluice.Core.Topics;
+using Sluice.Server.Hosting;
+using Sluice.Server.Subscriptions;
+
+namespace Sluice.Server.Tests.Streaming;
+
+/// <summary>
+/// The SSE hot path writes a delivery's JSON by hand (<see cref="MessageJson.Write"/>); it must be the very bytes the
+/// serializer writes for the pull's <see cref="PulledMessage"/>, whatever the key, value and headers hold.
+/// </summary>
+public sealed class MessageJsonTests
+{
+    public static TheoryData<string, byte[]?, byte[]?, string[]> Records => new()
+    {
+        { "no key, utf8 value, no headers", null, Encoding.UTF8.GetBytes("hello"), [] },
+        { "null value", Encoding.UTF8.GetBytes("k"), null, [] },
+        { "escapes", Encoding.UTF8.GetBytes("a\"b\\c"), Encoding.UTF8.GetBytes("line\nbreak\ttab \u0001 <tag> & 'q' é ü 中文 😀 \u2028 \u007f"), ["h", "v\"\n"] },
+        { "binary key and value", [0xff, 0x00, 0x80], [0xc3, 0x28, 0x00, 0xfe], [] },
+        { "empty value", [], [], ["content-type", "text/plain; charset=utf-8"] },
+        { "repeated header keeps first place, last value", null, Encoding.UTF8.GetBytes("{\"json\":true}"), ["a", "1", "b", "2", "a", "3", "é", "ü"] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Records))]
+    public void Write_SameBytesAsTheSerializerWritesForThePulledMessage(string scenario, byte[]? key, byte[]? value, string[] headerPairs)
+    {
+        var headers = new List<KeyValuePair<string, string>>();
+        for (var i = 0; i < headerPairs.Length; i += 2)
+        {
+            headers.Add(new(headerPairs[i], headerPairs[i + 1]));
+        }
+
+        var record = new StoredRecord(1234, new DateTimeOffset(2026, 11, 21, 8, 10, 0, 123, TimeSpan.Zero).AddTicks(4567), key, value, headers);
+        var delivery = new Delivery("1f.2e.3.1234.2", new TopicName("t", "ns", "orders"), 3, record, 2);
+
+        var bySerializer = Written(w => JsonSerializer.Serialize(w, MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage));
+        var byHand = Written(w => MessageJson.Write(w, delivery));
+
+        Assert.True(bySerializer == byHand, $"{scenario}:\n serializer {bySerializer}\n hand       {byHand}");
+    }
+
+    // The writer the SSE stream uses (SseWriter).
+    private static string Written(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true }))
+        {
+            write(writer);
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}
