@@ -134,17 +134,16 @@ internal static class SubscriptionEndpoints
         using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
         IReadOnlyList<Delivery> deliveries;
         var service = services.GetRequiredService<ISubscriptionService>();
-        await using (var consumer = await service.OpenConsumerAsync(topic, name, consumerId, linked.Token))
+        try
         {
-            try
-            {
-                deliveries = await consumer.ReceiveAsync(max, TimeSpan.FromMilliseconds(waitMs), linked.Token);
-            }
-            catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
-            {
-                // Shutdown, or the consumer was ended (subscription deleted or sought): nothing came.
-                deliveries = [];
-            }
+            // Opening may wait too: on Kafka the first consumer of an instance joins the subscription's group.
+            await using var consumer = await service.OpenConsumerAsync(topic, name, consumerId, linked.Token);
+            deliveries = await consumer.ReceiveAsync(max, TimeSpan.FromMilliseconds(waitMs), linked.Token);
+        }
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            // Shutdown, or the consumer was ended (subscription deleted or sought): nothing came.
+            deliveries = [];
         }
 
         var messages = new List<PulledMessage>(deliveries.Count);
