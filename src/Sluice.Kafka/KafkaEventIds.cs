@@ -12,6 +12,7 @@ internal static class KafkaEventIds
     public const int ClusterNotAnswering = 3006;
     public const int WatermarkPollFailed = 3007;
     public const int ReaderClosed = 3008;
+    public const int ClientLog = 3009;
     public const int CoordinatorAssigned = 3020;
     public const int CoordinatorRevoked = 3021;
     public const int CoordinatorHandlerFailed = 3022;

@@ -814,7 +814,7 @@ public sealed partial class KafkaLog : IMessageLog
         [LoggerMessage(EventId = KafkaEventIds.ClientError, Level = LogLevel.Warning, Message = "Kafka client error {Code}: {Reason}")]
         public static partial void ClientError(ILogger logger, string code, string reason);
 
-        [LoggerMessage(EventId = KafkaEventIds.ClientError, Level = LogLevel.Warning, Message = "librdkafka {Facility}: {Message}")]
+        [LoggerMessage(EventId = KafkaEventIds.ClientLog, Level = LogLevel.Warning, Message = "librdkafka {Facility}: {Message}")]
         public static partial void ClientLog(ILogger logger, string facility, string message);
 
         [LoggerMessage(EventId = KafkaEventIds.ClusterNotAnswering, Level = LogLevel.Warning, Message = "Kafka at {Bootstrap} does not answer metadata yet: {Reason}")]
