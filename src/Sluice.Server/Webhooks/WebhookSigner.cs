@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -41,13 +42,28 @@ internal static class WebhookSigner
     /// <summary>The <c>webhook-signature</c> header value.</summary>
     public static string Sign(byte[] key, string id, long timestamp, ReadOnlySpan<byte> body)
     {
-        var prefix = Encoding.UTF8.GetBytes($"{id}.{timestamp.ToString(System.Globalization.CultureInfo.InvariantCulture)}.");
-        using var hmac = IncrementalHash.CreateHMAC(HashAlgorithmName.SHA256, key);
-        hmac.AppendData(prefix);
-        hmac.AppendData(body);
-        Span<byte> mac = stackalloc byte[32];
-        hmac.GetHashAndReset(mac);
-        return "v1," + Convert.ToBase64String(mac);
+        // One contiguous "{id}.{timestamp}.{body}" and a one-shot HMAC: one native call per message instead of creating,
+        // feeding and disposing an incremental HMAC (measured as a visible share of a webhook push's CPU).
+        Span<byte> stamp = stackalloc byte[20];
+        timestamp.TryFormat(stamp, out var stampLength, provider: System.Globalization.CultureInfo.InvariantCulture);
+        var length = Encoding.UTF8.GetByteCount(id) + 1 + stampLength + 1 + body.Length;
+        var rented = ArrayPool<byte>.Shared.Rent(length);
+        try
+        {
+            var written = Encoding.UTF8.GetBytes(id, rented);
+            rented[written++] = (byte)'.';
+            stamp[..stampLength].CopyTo(rented.AsSpan(written));
+            written += stampLength;
+            rented[written++] = (byte)'.';
+            body.CopyTo(rented.AsSpan(written));
+            Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+            HMACSHA256.HashData(key, rented.AsSpan(0, length), mac);
+            return "v1," + Convert.ToBase64String(mac);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
     }
 
     /// <summary>A hint that tells secrets apart without revealing one: the first characters of its SHA-256.</summary>
