@@ -75,8 +75,6 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("as the server, so fan-out figures on a small machine measure the machine as much as the server. Scale is set by");
         md.AppendLine("`SLUICEBENCH_SSE_CONNECTIONS`, `SLUICEBENCH_FANOUT_SUBSCRIBERS`, `SLUICEBENCH_FANOUT_RATE`, `SLUICEBENCH_FANOUT_SECONDS`,");
         md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
-        md.AppendLine("One subscription with thousands of streams used to cost far more per connection (311 KiB): every connect listed all");
-        md.AppendLine("the subscription's consumers; a connect now reads only its settings, and a message wakes one waiting stream (note 0003).");
         md.AppendLine("The fan-out client parses each event's `publishTime` with `Utf8JsonReader` (allocation-free), not a string parse.");
         return md.ToString();
     }
