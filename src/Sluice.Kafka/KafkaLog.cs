@@ -318,6 +318,12 @@ public sealed partial class KafkaLog : IMessageLog
     }
 
     /// <inheritdoc />
+    /// <remarks>From the cached metadata (refreshed only for a topic not known yet): every pull attaches a consumer and
+    /// asks this, and a describe would query each partition's watermarks from the brokers.</remarks>
+    public ValueTask<int?> GetPartitionCountAsync(TopicName topic, CancellationToken cancellationToken = default)
+        => ValueTask.FromResult(Find(topic, refresh: true)?.PartitionCount);
+
+    /// <inheritdoc />
     public async ValueTask<TopicInfo?> DescribeTopicAsync(TopicName topic, CancellationToken cancellationToken = default)
     {
         var state = Find(topic, refresh: true);
