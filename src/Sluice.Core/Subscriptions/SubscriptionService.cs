@@ -307,14 +307,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     {
         ArgumentNullException.ThrowIfNull(ackIds);
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        var (local, forwarded) = await ForwardOthersAsync(subscription, ackIds, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
-        var result = subscription.Settle(local, Subscription.SettleKind.Ack, TimeSpan.Zero, out var dirty, out _);
-        if (dirty.Count > 0)
-        {
-            await _ctx.Writer.CommitAsync(subscription, dirty).WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        return forwarded == 0 ? result : result with { Succeeded = result.Succeeded + forwarded };
+        return await SettleAsync(subscription, ackIds, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -332,14 +325,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        var (local, forwarded) = await ForwardOthersAsync(subscription, ackIds, ForwardedAcks.Kinds.Nack, delay, cancellationToken).ConfigureAwait(false);
-        var result = subscription.Settle(local, Subscription.SettleKind.Nack, delay, out _, out var deadLetters);
-        if (deadLetters.Count > 0)
-        {
-            _ = subscription.DeadLetterAsync(deadLetters, "max-deliveries", rethrow: false);
-        }
-
-        return forwarded == 0 ? result : result with { Succeeded = result.Succeeded + forwarded };
+        return await SettleAsync(subscription, ackIds, ForwardedAcks.Kinds.Nack, delay, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<AckResult> DeadLetterAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, string reason, CancellationToken cancellationToken = default)
@@ -431,6 +417,37 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
         return await TryFindAsync(topic, name, cancellationToken).ConfigureAwait(false) ?? throw new SubscriptionNotFoundException(topic, name);
+    }
+
+    // Ack or nack: ids of partitions another fleet member delivers are forwarded to it, the rest settled here.
+    private async ValueTask<AckResult> SettleAsync(Subscription subscription, IReadOnlyList<string> ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        var (local, forwarded) = await ForwardOthersAsync(subscription, ackIds, kind, delay, cancellationToken).ConfigureAwait(false);
+        var result = await SettleHereAsync(subscription, local, kind, delay, cancellationToken).ConfigureAwait(false);
+        return forwarded == 0 ? result : result with { Succeeded = result.Succeeded + forwarded };
+    }
+
+    // An ack completes once the advanced cursor is durable; a nack sends what reached max deliveries to the dead-letter topic.
+    private async ValueTask<AckResult> SettleHereAsync(Subscription subscription, IReadOnlyList<string> ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (kind == ForwardedAcks.Kinds.Ack)
+        {
+            var acked = subscription.Settle(ackIds, Subscription.SettleKind.Ack, TimeSpan.Zero, out var dirty, out _);
+            if (dirty.Count > 0)
+            {
+                await _ctx.Writer.CommitAsync(subscription, dirty).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return acked;
+        }
+
+        var nacked = subscription.Settle(ackIds, Subscription.SettleKind.Nack, delay, out _, out var deadLetters);
+        if (deadLetters.Count > 0)
+        {
+            _ = subscription.DeadLetterAsync(deadLetters, "max-deliveries", rethrow: false);
+        }
+
+        return nacked;
     }
 
     // In a fleet, acks and nacks of partitions another member delivers go to it through the acks topic (answered once
@@ -546,8 +563,8 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             // New here, or deleted and recreated elsewhere (a new generation).
             existing?.MarkDeleted();
             var cursors = new Dictionary<int, PartitionCursor>();
-            var info = await _log.DescribeTopicAsync(topic).ConfigureAwait(false);
-            for (var p = 0; p < (info?.Partitions.Count ?? 0); p++)
+            var partitions = await _log.GetPartitionCountAsync(topic).ConfigureAwait(false) ?? 0;
+            for (var p = 0; p < partitions; p++)
             {
                 if (_fleet!.TryGetCursor(topic, name, p, generation) is { } cursor)
                 {
@@ -602,30 +619,14 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             return;
         }
 
-        if (acks.Kind == ForwardedAcks.Kinds.Ack)
+        try
         {
-            subscription.Settle(mine, Subscription.SettleKind.Ack, TimeSpan.Zero, out var dirty, out _);
-            if (dirty.Count > 0)
-            {
-                try
-                {
-                    await _ctx.Writer.CommitAsync(subscription, dirty).ConfigureAwait(false);
-                }
-                catch (Exception ex)
-                {
-                    // The acked state stays in memory and goes out with the next cursor write.
-                    Log.ForwardedAckFailed(_logger, topic, acks.Name, ex);
-                }
-            }
+            await SettleHereAsync(subscription, mine, acks.Kind, TimeSpan.FromMilliseconds(Math.Clamp(acks.DelayMs, 0, (long)TimeSpan.FromDays(1).TotalMilliseconds)), CancellationToken.None).ConfigureAwait(false);
         }
-        else
+        catch (Exception ex)
         {
-            var delay = TimeSpan.FromMilliseconds(Math.Clamp(acks.DelayMs, 0, (long)TimeSpan.FromDays(1).TotalMilliseconds));
-            subscription.Settle(mine, Subscription.SettleKind.Nack, delay, out _, out var deadLetters);
-            if (deadLetters.Count > 0)
-            {
-                _ = subscription.DeadLetterAsync(deadLetters, "max-deliveries", rethrow: false);
-            }
+            // The acked state stays in memory and goes out with the next cursor write.
+            Log.ForwardedAckFailed(_logger, topic, acks.Name, ex);
         }
     }
 
