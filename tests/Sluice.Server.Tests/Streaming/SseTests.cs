@@ -143,17 +143,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     [Trait("Backend", "EmbeddedOnly")]
     public async Task StalledReader_IsDisconnected_AndItsMessagesRedeliveredToAnotherConsumer()
     {
-        // 60 x 256 KiB = 15 MiB: more than loopback socket buffers hold, so the server's flush blocks.
-        const int Count = 60;
-        var topic = await Fixture.NewTopicAsync();
-        await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
-        var value = new string('x', 256 * 1024);
-        for (var i = 0; i < Count; i += 10)
-        {
-            var messages = Enumerable.Range(i, 10).Select(n => new { value = $"{n:D3}{value}" }).ToArray();
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/topics/{topic}/batch") { Content = SluiceApi.Json(new { messages }) };
-            await SluiceApi.SendOkAsync(Client, request);
-        }
+        var topic = await NewTopicPastSocketBuffersAsync();
 
         // A raw socket that sends the request, reads a little, then stops reading.
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
@@ -167,9 +157,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
         // far, it held what filled the socket buffers); another consumer (a pull) then gets every message, those the
         // stalled one held as redeliveries, well before their 30 s ack deadline.
         await WaitUntilAsync(() => Task.FromResult(Fixture.Server.Output.Contains("Closed a slow SSE consumer", StringComparison.Ordinal)));
-        var drained = await Client.DrainAsync(topic, "s", Count, consumer: "other");
-        Assert.Equal(Count, drained.Select(m => m.Value()[..3]).Distinct().Count());
-        Assert.Contains(drained, m => m.GetProperty("deliveryAttempt").GetInt32() > 1);
+        await AssertAnotherConsumerGetsEveryMessageAsync(topic);
 
         // And the stalled connection was closed by the server: reading on now reaches its end (or a reset).
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
