@@ -113,6 +113,28 @@ public sealed class ProduceAndPullTests(SharedServer shared, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Batch_WithoutKeys_StoresNoKey_AndSpreadsBatchesOverPartitions()
+    {
+        var topic = SluiceApi.NewTopic();
+        await _client.PutAsync($"/v1/topics/{topic}", SluiceApi.Json(new { partitions = 4 }));
+        await _client.PutSubscriptionAsync(topic, "s", new { position = "earliest" });
+        // Keyless records stick to one partition for a run of requests, then move on: more requests than one run.
+        const int Batches = 70;
+        for (var i = 0; i < Batches; i++)
+        {
+            using var response = await _client.PostAsync($"/v1/topics/{topic}/batch", SluiceApi.Json(new { messages = new[] { new { value = "a" + i }, new { value = "b" + i } } }));
+            Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+
+        var messages = await _client.DrainAsync(topic, "s", 2 * Batches);
+
+        // A record without a key has no key (not an empty one), so keyless batches move over the partitions instead of
+        // all hashing the empty key to the same one.
+        Assert.All(messages, m => Assert.False(m.TryGetProperty("key", out _), m.ToString()));
+        Assert.True(messages.Select(m => m.GetProperty("partition").GetInt32()).Distinct().Count() > 1);
+    }
+
+    [Fact]
     public async Task Batch_Ndjson_AnswersInRequestOrder_WithBase64AndJsonValues()
     {
         var topic = SluiceApi.NewTopic();

@@ -296,7 +296,8 @@ internal static partial class ProduceEndpoints
             }
         }
 
-        ReadOnlyMemory<byte>? key = record.Key is null ? null : Encoding.UTF8.GetBytes(record.Key);
+        // The cast matters: "null : byte[]" is a null byte[], which converts to an empty key, not to no key.
+        ReadOnlyMemory<byte>? key = record.Key is null ? (ReadOnlyMemory<byte>?)null : Encoding.UTF8.GetBytes(record.Key);
         return new RecordToAppend(key, value, headers);
     }
 

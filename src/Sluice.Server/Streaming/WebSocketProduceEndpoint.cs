@@ -196,7 +196,7 @@ internal static class WebSocketProduceEndpoint
 
         private Frame FromRaw(long seq, byte[] payload, Partitioner partitioner)
         {
-            ReadOnlyMemory<byte>? key = defaultKey is null ? null : Encoding.UTF8.GetBytes(defaultKey);
+            ReadOnlyMemory<byte>? key = defaultKey is null ? (ReadOnlyMemory<byte>?)null : Encoding.UTF8.GetBytes(defaultKey);
             var partition = defaultPartition ?? partitioner.Choose(key is { } k ? k.Span : default, key.HasValue, partitionCount);
             return new Frame(seq, null, partition, new RecordToAppend(key, payload), null);
         }
@@ -269,7 +269,7 @@ internal static class WebSocketProduceEndpoint
             }
 
             var keyText = parsed.Key ?? defaultKey;
-            ReadOnlyMemory<byte>? key = keyText is null ? null : Encoding.UTF8.GetBytes(keyText);
+            ReadOnlyMemory<byte>? key = keyText is null ? (ReadOnlyMemory<byte>?)null : Encoding.UTF8.GetBytes(keyText);
             var partition = parsed.Partition ?? defaultPartition;
             if (partition is { } p && (p < 0 || p >= partitionCount))
             {

@@ -184,6 +184,28 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task Produce_WithoutAKey_StoresNoKey()
+    {
+        var topic = await Fixture.NewTopicAsync();
+        await using (var raw = await WsClient.ConnectAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/ws/produce"))
+        {
+            await raw.SendTextAsync("plain");
+            Assert.NotNull(await raw.ReceiveAsync(Wait));
+        }
+
+        await using (var enveloped = await WsClient.ConnectAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/ws/produce?envelope=json"))
+        {
+            await enveloped.SendTextAsync("""{"value":"enveloped"}""");
+            Assert.NotNull(await enveloped.ReceiveAsync(Wait));
+        }
+
+        var read = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/messages"));
+        var messages = read.GetProperty("messages").EnumerateArray().ToList();
+        Assert.Equal(2, messages.Count);
+        Assert.All(messages, m => Assert.False(m.TryGetProperty("key", out _), m.ToString()));
+    }
+
+    [Fact]
     public async Task PlainGet_OnAWebSocketRoute_IsAProblem()
     {
         var topic = await Fixture.NewTopicAsync();
