@@ -36,12 +36,14 @@ public sealed partial class EmbeddedLog : IMessageLog
     private readonly ITimer _maintenanceTimer;
     private readonly ITimer? _flushTimer;
     private readonly WriterScheduler _writers = new(WriterScheduler.DefaultThreadCount);
+    private readonly TailCacheBudget? _tailBudget;
     private int _maintenanceRunning;
     private volatile bool _disposed;
 
     private EmbeddedLog(StorageOptions options, ILoggerFactory loggerFactory, TimeProvider time)
     {
         _options = options;
+        _tailBudget = options.TailCacheBytes > 0 ? new TailCacheBudget(options.TailCacheBytes) : null;
         _loggerFactory = loggerFactory;
         _logger = loggerFactory.CreateLogger<EmbeddedLog>();
         _time = time;
@@ -154,7 +156,7 @@ public sealed partial class EmbeddedLog : IMessageLog
 
     private PartitionLog OpenPartition(TopicName name, int partition, string topicDir)
         => PartitionLog.Open(name, partition, Path.Combine(topicDir, partition.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            _options, _loggerFactory.CreateLogger<PartitionLog>(), _time, _writers);
+            _options, _loggerFactory.CreateLogger<PartitionLog>(), _time, _writers, _tailBudget);
 
     private string TopicDirectory(TopicName name) => Path.Combine(_topicsDirectory, name.Tenant, name.Namespace, name.Name);
 

@@ -27,6 +27,15 @@ public sealed record StorageOptions
     /// <summary>Time between retention and compaction passes.</summary>
     public TimeSpan RetentionCheckInterval { get; init; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// Bytes of recently read records kept decoded in memory, shared by all partitions, so many readers at the end of a
+    /// partition (one per subscription) read and decode each record once. Default 64 MiB; 0 turns the cache off.
+    /// </summary>
+    public long TailCacheBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>Most records one partition's tail cache holds. Default 4096; 0 turns the cache off.</summary>
+    public int TailCacheRecords { get; init; } = 4096;
+
     /// <summary>Largest segment size accepted by <see cref="Validate"/>: index positions are 32-bit.</summary>
     public const long MaxSegmentBytes = 1L << 30;
 
@@ -67,6 +76,16 @@ public sealed record StorageOptions
         if (IndexIntervalBytes < 1)
         {
             problems.Add($"IndexIntervalBytes must be positive; got {IndexIntervalBytes}");
+        }
+
+        if (TailCacheBytes < 0)
+        {
+            problems.Add($"TailCacheBytes must not be negative; got {TailCacheBytes}");
+        }
+
+        if (TailCacheRecords is < 0 or > 1_000_000)
+        {
+            problems.Add($"TailCacheRecords must be between 0 and 1000000; got {TailCacheRecords}");
         }
 
         if (RetentionCheckInterval <= TimeSpan.Zero)

@@ -30,6 +30,9 @@ internal sealed class ServerOptions
 
     public long SegmentBytes { get; set; } = 128L * 1024 * 1024;
 
+    /// <summary>Embedded log: bytes of recently read records kept decoded for the next readers of the same partition end.</summary>
+    public long TailCacheBytes { get; set; } = 64L * 1024 * 1024;
+
     /// <summary>Default time retention of new topics; 0 keeps forever.</summary>
     public long RetentionMs { get; set; } = 7L * 24 * 60 * 60 * 1000;
 
@@ -153,6 +156,7 @@ internal sealed class ServerOptions
         target.AutoCreateTopics = AutoCreateTopics;
         target.DefaultPartitions = DefaultPartitions;
         target.SegmentBytes = SegmentBytes;
+        target.TailCacheBytes = TailCacheBytes;
         target.RetentionMs = RetentionMs;
         target.RetentionBytes = RetentionBytes;
         target.AckDeadlineMs = AckDeadlineMs;

@@ -51,6 +51,7 @@ internal sealed class Backend
         },
         FlushInterval = TimeSpan.FromMilliseconds(options.FlushIntervalMs),
         SegmentBytes = options.SegmentBytes,
+        TailCacheBytes = options.TailCacheBytes,
         MaxRecordBytes = options.MaxMessageBytes + RecordOverheadBytes,
     };
 

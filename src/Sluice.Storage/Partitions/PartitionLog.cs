@@ -30,6 +30,9 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     // One write call carries at most this much, so the fsync that follows is not delayed without bound.
     private const long MaxGroupBytes = 16L * 1024 * 1024;
 
+    // A tail cache nobody read for this long is dropped at the next maintenance pass.
+    private const long TailCacheIdleMs = 30_000;
+
     private readonly StorageOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
@@ -51,9 +54,11 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     private TaskCompletionSource _dataSignal = NewSignal();
     private Exception? _closedError;
     private Exception? _readError; // set once the partition is closed or deleted: readers stop too
+    private readonly TailCache? _tail; // null when the options turn the tail cache off
 
-    private PartitionLog(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, Segment[] segments, WriterScheduler writers)
+    private PartitionLog(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, Segment[] segments, WriterScheduler writers, TailCacheBudget? tailBudget)
     {
+        _tail = tailBudget is null || options.TailCacheRecords == 0 ? null : new TailCache(tailBudget, options.TailCacheRecords);
         Topic = topic;
         Partition = partition;
         Directory = directory;
@@ -82,7 +87,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     public long StartOffset => Volatile.Read(ref _segments)[0].BaseOffset;
 
     /// <summary>Opens (or creates) the partition directory, recovering the active segment's tail.</summary>
-    public static PartitionLog Open(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, WriterScheduler writers)
+    public static PartitionLog Open(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, WriterScheduler writers, TailCacheBudget? tailBudget = null)
     {
         var started = Stopwatch.GetTimestamp();
         System.IO.Directory.CreateDirectory(directory);
@@ -119,7 +124,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             segments[^1] = Segment.OpenActive(directory, bases[^1], now, logger, options.IndexIntervalBytes);
         }
 
-        var log = new PartitionLog(topic, partition, directory, options, logger, time, segments, writers);
+        var log = new PartitionLog(topic, partition, directory, options, logger, time, segments, writers, tailBudget);
         Log.PartitionOpened(logger, topic.ToString(), partition, segments.Length, log.StartOffset, log.EndOffset,
             Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         return log;
@@ -382,6 +387,11 @@ internal sealed partial class PartitionLog : IAsyncDisposable
                 return new ReadResult(Array.Empty<StoredRecord>(), end, end);
             }
 
+            if (_tail?.TryRead(offset, end, maxCount, maxBytes) is { } cached)
+            {
+                return cached;
+            }
+
             var output = new List<StoredRecord>(Math.Clamp(maxCount, 1, 1024));
 
             try
@@ -404,7 +414,11 @@ internal sealed partial class PartitionLog : IAsyncDisposable
                     }
                 }
 
-                return new ReadResult(output, output.Count == 0 ? Math.Max(next, end) : next, end);
+                var result = new ReadResult(output, output.Count == 0 ? Math.Max(next, end) : next, end);
+
+                // Other readers near the end of this partition (one per subscription) want the same records next.
+                _tail?.Offer(offset, result.NextOffset, end, output);
+                return result;
             }
             catch (Exception ex) when (attempt < 8 && ex is SegmentRemovedException or FileNotFoundException or ObjectDisposedException)
             {
@@ -555,6 +569,8 @@ internal sealed partial class PartitionLog : IAsyncDisposable
                 return 0; // closed or deleted meanwhile
             }
 
+            // An idle tail cache gives its share of the budget back to partitions being read.
+            _tail?.ClearIfIdle(TailCacheIdleMs);
             var deleted = ApplyRetention(settings);
             if (settings.Compacted)
             {
@@ -765,6 +781,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             var copy = (Segment[])segments.Clone();
             copy[index] = replacement;
             Volatile.Write(ref _segments, copy);
+            _tail?.Clear();
         }
     }
 
@@ -803,6 +820,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     {
         Volatile.Write(ref _closedError, reason);
         Volatile.Write(ref _readError, reason);
+        _tail?.Clear();
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
         Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetException(reason);
