@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Buffers.Text;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 
@@ -14,6 +16,37 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
 {
     public override string ToString()
         => string.Create(CultureInfo.InvariantCulture, $"{Generation:x}.{Epoch:x}.{Partition}.{Offset}.{Attempt}");
+
+    /// <summary>The same text as <see cref="ToString"/>, as UTF-8 (Utf8Formatter: no boxing, no string).</summary>
+    public bool TryFormat(Span<byte> utf8, out int written)
+    {
+        written = 0;
+        var hex = new StandardFormat('x');
+        if (!Utf8Formatter.TryFormat(Generation, utf8, out var n, hex) || !Dot(utf8, ref n)
+            || !Utf8Formatter.TryFormat(Epoch, utf8[n..], out var m, hex) || !Dot(utf8, ref n, m)
+            || !Utf8Formatter.TryFormat(Partition, utf8[n..], out m) || !Dot(utf8, ref n, m)
+            || !Utf8Formatter.TryFormat(Offset, utf8[n..], out m) || !Dot(utf8, ref n, m)
+            || !Utf8Formatter.TryFormat(Attempt, utf8[n..], out m))
+        {
+            return false;
+        }
+
+        written = n + m;
+        return true;
+    }
+
+    // Appends '.' after the field just written (m bytes at n).
+    private static bool Dot(Span<byte> utf8, ref int n, int m = 0)
+    {
+        n += m;
+        if (n >= utf8.Length)
+        {
+            return false;
+        }
+
+        utf8[n++] = (byte)'.';
+        return true;
+    }
 
     public static bool TryParse(string? value, [NotNullWhen(true)] out AckId id)
     {

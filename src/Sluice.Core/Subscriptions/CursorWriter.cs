@@ -12,6 +12,8 @@ namespace Sluice.Core.Subscriptions;
 /// ack ─┼─► dirty set ─► snapshot (each cursor encoded under its subscription lock) ─► one AppendAsync ─► waiters complete
 /// ack ─┘
 /// </code>
+/// An ack nobody waits on (<see cref="CommitLater"/>) only marks dirty: it is written by the next append, which it starts
+/// itself after <see cref="DeliveryOptions.CursorLinger"/> when no waited-on ack starts one sooner.
 /// </summary>
 internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions options, ILogger logger)
 {
@@ -20,6 +22,7 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
     private HashSet<(Subscription Subscription, int Partition)> _dirty = [];
     private TaskCompletionSource _next = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _running;
+    private bool _lingering;
 
     /// <summary>Completes once the current state of these partitions has been appended durably.</summary>
     public Task CommitAsync(Subscription subscription, IEnumerable<int> partitions)
@@ -43,6 +46,47 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
 
             return task;
         }
+    }
+
+    /// <summary>Marks these partitions dirty; their cursor is written within <see cref="DeliveryOptions.CursorLinger"/>.</summary>
+    public void CommitLater(Subscription subscription, IEnumerable<int> partitions)
+    {
+        lock (_gate)
+        {
+            foreach (var p in partitions)
+            {
+                if (_dirty.Add((subscription, p)))
+                {
+                    _order.Enqueue((subscription, p));
+                }
+            }
+
+            if (_running || _lingering)
+            {
+                return;
+            }
+
+            _lingering = true;
+        }
+
+        _ = LingerAsync();
+    }
+
+    private async Task LingerAsync()
+    {
+        await Task.Delay(options.CursorLinger).ConfigureAwait(false);
+        lock (_gate)
+        {
+            _lingering = false;
+            if (_running || _order.Count == 0)
+            {
+                return;
+            }
+
+            _running = true;
+        }
+
+        await RunAsync().ConfigureAwait(false);
     }
 
     private async Task RunAsync()

@@ -32,6 +32,13 @@ public sealed record DeliveryOptions
     /// <summary>Most cursor records written in one append to the cursor state topic (acks arriving meanwhile wait for the next).</summary>
     public int CursorFlushBatchSize { get; set; } = 1024;
 
+    /// <summary>
+    /// Longest a cursor advanced by an ack nobody waits on (a streaming consumer's auto-ack) stays in memory before it is
+    /// written. Such acks of many subscriptions share one cursor append per period instead of one per write to a client;
+    /// a crash within the period delivers those messages again. A graceful shutdown writes every cursor.
+    /// </summary>
+    public TimeSpan CursorLinger { get; set; } = TimeSpan.FromMilliseconds(200);
+
     /// <summary>Returns a reason when a value is out of range, otherwise null.</summary>
     public string? Validate()
     {
@@ -53,6 +60,11 @@ public sealed record DeliveryOptions
         if (MaxUnackedPerPartition is < 1 or > 1_000_000)
         {
             return $"max unacked per partition must be between 1 and 1000000; got {MaxUnackedPerPartition}";
+        }
+
+        if (CursorLinger < TimeSpan.Zero || CursorLinger > TimeSpan.FromMinutes(1))
+        {
+            return $"cursor linger must be between 0 and 1 minute; got {CursorLinger}";
         }
 
         if (CursorFlushBatchSize is < 1 or > 100_000)

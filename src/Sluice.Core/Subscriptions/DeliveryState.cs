@@ -49,13 +49,161 @@ internal sealed class Entry(int partition, StoredRecord record, string? keyId)
 
     public DateTimeOffset Deadline { get; set; }
 
-    public LinkedListNode<Entry>? LeaseNode { get; set; }
+    // Links of the subscription's LeaseList: an entry is its own node there.
+    public Entry? PreviousLease { get; set; }
+
+    public Entry? NextLease { get; set; }
+
+    public bool Leased { get; set; }
 
     public DateTimeOffset AvailableAt { get; set; }
 }
 
 /// <summary>A record read ahead from the log and not yet delivered.</summary>
 internal readonly record struct Buffered(StoredRecord Record, string? KeyId);
+
+/// <summary>
+/// Leased entries in the order they were leased, which is deadline order (every lease of a subscription runs for its ack
+/// deadline). Intrusive: each entry is its own node, so leasing and settling allocate nothing.
+/// </summary>
+internal sealed class LeaseList
+{
+    private Entry? _last;
+
+    public Entry? First { get; private set; }
+
+    public int Count { get; private set; }
+
+    public void AddLast(Entry e)
+    {
+        e.PreviousLease = _last;
+        e.NextLease = null;
+        if (_last is null)
+        {
+            First = e;
+        }
+        else
+        {
+            _last.NextLease = e;
+        }
+
+        _last = e;
+        e.Leased = true;
+        Count++;
+    }
+
+    public void Remove(Entry e)
+    {
+        if (!e.Leased)
+        {
+            return;
+        }
+
+        if (e.PreviousLease is { } previous)
+        {
+            previous.NextLease = e.NextLease;
+        }
+        else
+        {
+            First = e.NextLease;
+        }
+
+        if (e.NextLease is { } next)
+        {
+            next.PreviousLease = e.PreviousLease;
+        }
+        else
+        {
+            _last = e.PreviousLease;
+        }
+
+        e.PreviousLease = e.NextLease = null;
+        e.Leased = false;
+        Count--;
+    }
+
+    public void Clear()
+    {
+        while (First is { } e)
+        {
+            Remove(e);
+        }
+    }
+
+    /// <summary>The entries <paramref name="holder"/> holds, in lease order.</summary>
+    public List<Entry> HeldBy(ConsumerState holder)
+    {
+        var held = new List<Entry>();
+        for (var e = First; e is not null; e = e.NextLease)
+        {
+            if (e.Holder == holder)
+            {
+                held.Add(e);
+            }
+        }
+
+        return held;
+    }
+}
+
+/// <summary>
+/// A partition's read-ahead: a ring of records in offset order. Taking from the front is O(1); key_shared may take
+/// from the middle (a blocked key is skipped), which shifts the rest, and the buffer is small (the read-ahead limit).
+/// </summary>
+internal sealed class ReadAheadBuffer
+{
+    private Buffered[] _items = new Buffered[16];
+    private int _head;
+
+    public int Count { get; private set; }
+
+    public Buffered this[int index] => _items[(_head + index) % _items.Length];
+
+    public void AddLast(Buffered item)
+    {
+        if (Count == _items.Length)
+        {
+            var grown = new Buffered[_items.Length * 2];
+            for (var i = 0; i < Count; i++)
+            {
+                grown[i] = this[i];
+            }
+
+            _items = grown;
+            _head = 0;
+        }
+
+        _items[(_head + Count) % _items.Length] = item;
+        Count++;
+    }
+
+    public void RemoveAt(int index)
+    {
+        if (index == 0)
+        {
+            _items[_head] = default;
+            _head = (_head + 1) % _items.Length;
+        }
+        else
+        {
+            for (var i = index; i < Count - 1; i++)
+            {
+                _items[(_head + i) % _items.Length] = this[i + 1];
+            }
+
+            _items[(_head + Count - 1) % _items.Length] = default;
+        }
+
+        Count--;
+    }
+
+    public void Clear()
+    {
+        Array.Clear(_items);
+        _head = 0;
+        Count = 0;
+    }
+}
 
 /// <summary>One partition of one subscription: durable cursor plus the in-memory delivery state.</summary>
 internal sealed class PartitionState(int partition, PartitionCursor cursor)
@@ -70,7 +218,7 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
     /// <summary>Changes on seek so a read that was running across it is discarded.</summary>
     public int FetchEpoch { get; set; }
 
-    public LinkedList<Buffered> Buffer { get; } = new();
+    public ReadAheadBuffer Buffer { get; } = new();
 
     public Dictionary<long, Entry> Outstanding { get; } = [];
 
@@ -103,8 +251,8 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
     {
         foreach (var e in Outstanding.Values)
         {
+            // Their leases were taken off the lease list before (a seek or delete clears it, a revoke unleases them).
             e.State = EntryState.Done;
-            e.LeaseNode = null;
             e.Holder = null;
         }
 

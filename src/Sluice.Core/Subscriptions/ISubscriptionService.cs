@@ -95,6 +95,16 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Acks deliveries this consumer received, by the leases themselves (no ids to parse): what a streaming connection
+    /// in auto-ack mode calls once it has written them. With <paramref name="waitDurable"/> it completes once the cursor
+    /// is durable, as <see cref="ISubscriptionService.AckAsync"/> does; without, it completes once applied in memory and
+    /// the cursor goes out with the next cursor write (within <see cref="DeliveryOptions.CursorLinger"/>): a crash
+    /// before that delivers them again, which at-least-once allows. Leases that ended meanwhile are not applied.
+    /// Returns how many were acked.
+    /// </summary>
+    ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default);
+
+    /// <summary>
     /// Cancelled when the consumer is ended by the server: subscription deleted, engine shut down, or its session expired.
     /// A seek does not end consumers: they continue from the new position.
     /// </summary>
@@ -102,10 +112,58 @@ public interface ISubscriptionConsumer : IAsyncDisposable
 }
 
 /// <summary>A leased message: ack it by <see cref="AckId"/>; <see cref="DeliveryAttempt"/> starts at 1.</summary>
-public sealed record Delivery(string AckId, TopicName Topic, int Partition, StoredRecord Record, int DeliveryAttempt)
+public sealed class Delivery
 {
+    private readonly AckId _id;
+    private string? _ackId;
+    private string? _messageId;
+
+    public Delivery(string ackId, TopicName topic, int partition, StoredRecord record, int deliveryAttempt)
+    {
+        _ackId = ackId;
+        Topic = topic;
+        Partition = partition;
+        Record = record;
+        DeliveryAttempt = deliveryAttempt;
+    }
+
+    // The engine's: the id is formatted only when asked for (a streaming consumer writes it as UTF-8 instead).
+    internal Delivery(AckId id, TopicName topic, StoredRecord record, Entry lease)
+    {
+        _id = id;
+        Topic = topic;
+        Partition = id.Partition;
+        Record = record;
+        DeliveryAttempt = id.Attempt;
+        Lease = lease;
+    }
+
+    public string AckId => _ackId ??= _id.ToString();
+
+    public TopicName Topic { get; }
+
+    public int Partition { get; }
+
+    public StoredRecord Record { get; }
+
+    public int DeliveryAttempt { get; }
+
     /// <summary>The message id clients see: <c>partition:offset</c>.</summary>
-    public string MessageId => $"{Partition}:{Record.Offset}";
+    public string MessageId => _messageId ??= $"{Partition}:{Record.Offset}";
+
+    /// <summary>The engine's entry for this lease, for acks by the consumer that received it (no id to parse).</summary>
+    internal Entry? Lease { get; }
+
+    /// <summary>Writes <see cref="AckId"/> as UTF-8 into <paramref name="destination"/> without making the string.</summary>
+    public bool TryFormatAckId(Span<byte> destination, out int written)
+    {
+        if (_ackId is not null || Lease is null)
+        {
+            return System.Text.Encoding.UTF8.TryGetBytes(AckId, destination, out written);
+        }
+
+        return _id.TryFormat(destination, out written);
+    }
 }
 
 public sealed record AckResult(int Succeeded, IReadOnlyList<string> Unknown, IReadOnlyList<string> Expired);

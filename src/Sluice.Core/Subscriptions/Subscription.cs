@@ -24,7 +24,7 @@ internal sealed partial class Subscription
 
     // In-flight entries in deadline order: the ack deadline is one value per subscription, so appending keeps it sorted
     // (a settings change can leave a later deadline ahead of earlier ones for one deadline's time; it only delays them).
-    private readonly LinkedList<Entry> _leases = new();
+    private readonly LeaseList _leases = new();
     private readonly PriorityQueue<Entry, DateTimeOffset> _delayed = new();
     private readonly PriorityQueue<ConsumerState, DateTimeOffset> _sessions = new();
     private readonly LinkedList<ReceiveWaiter> _waiters = new();
@@ -289,20 +289,19 @@ internal sealed partial class Subscription
             for (var k = 0; k < n && result.Count < max; k++)
             {
                 var p = _partitions[(start + k) % n];
-                var node = p.Buffer.First;
+                var i = 0;
                 var took = false;
-                while (node is not null && result.Count < max)
+                while (i < p.Buffer.Count && result.Count < max)
                 {
-                    var next = node.Next;
-                    var b = node.Value;
+                    var b = p.Buffer[i];
                     if (blocked is not null && b.KeyId is not null
                         && (!blocked.Add(b.KeyId) || Assigned(live!, b.KeyId) != c || p.KeyOutstanding.ContainsKey(b.KeyId)))
                     {
-                        node = next;
+                        i++;
                         continue;
                     }
 
-                    p.Buffer.Remove(node);
+                    p.Buffer.RemoveAt(i);
                     var e = new Entry(p.Partition, b.Record, b.KeyId);
                     p.Outstanding.Add(e.Offset, e);
                     if (e.KeyId is not null)
@@ -317,7 +316,6 @@ internal sealed partial class Subscription
 
                     result.Add(Lease(e, c, now));
                     took = true;
-                    node = next;
                 }
 
                 if (took)
@@ -454,6 +452,46 @@ internal sealed partial class Subscription
         }
 
         return new AckResult(succeeded, unknown, expired);
+    }
+
+    /// <summary>
+    /// Acks deliveries <paramref name="c"/> received, by their entries. A delivery whose lease ended (expired, released,
+    /// a seek, a hand-over) is left out of the count and, when it may still be settled elsewhere (a partition another
+    /// fleet member now delivers), returned in <paramref name="elsewhere"/> for the id-based path.
+    /// </summary>
+    public int AckLeased(IReadOnlyList<Delivery> deliveries, ConsumerState c, out HashSet<int> dirty, out List<string>? elsewhere)
+    {
+        var succeeded = 0;
+        dirty = [];
+        elsewhere = null;
+        lock (_gate)
+        {
+            foreach (var d in deliveries)
+            {
+                if (d.Lease is not { } e || Deleted || !IsTracked(e, out var p) || e.State != EntryState.InFlight
+                    || e.Attempt != d.DeliveryAttempt || e.Holder != c)
+                {
+                    if (!Deleted && d.Partition < _partitions.Count && !_partitions[d.Partition].Owned)
+                    {
+                        (elsewhere ??= []).Add(d.AckId);
+                    }
+
+                    continue;
+                }
+
+                AckEntry(p, e);
+                dirty.Add(p.Partition);
+                succeeded++;
+            }
+
+            if (succeeded > 0 && Settings.Type == SubscriptionType.KeyShared)
+            {
+                Signal();
+            }
+        }
+
+        DeliveryMetrics.OnAcked(Topic, Name, succeeded);
+        return succeeded;
     }
 
     // Null when the id does not name a live lease; then isExpired tells expired (that lease ended) from unknown.
@@ -735,9 +773,8 @@ internal sealed partial class Subscription
         e.Holder = c;
         c.InFlight++;
         e.Deadline = now + Settings.AckDeadline;
-        e.LeaseNode = _leases.AddLast(e);
-        var ackId = new AckId(Generation, Epoch, e.Partition, e.Offset, e.Attempt).ToString();
-        return new Delivery(ackId, Topic, e.Partition, e.Record, e.Attempt);
+        _leases.AddLast(e);
+        return new Delivery(new AckId(Generation, Epoch, e.Partition, e.Offset, e.Attempt), Topic, e.Record, e);
     }
 
     // False for an entry dropped by a seek or by a cursor reset while work on it ran outside the lock.
@@ -749,11 +786,7 @@ internal sealed partial class Subscription
 
     private void Unlease(Entry e)
     {
-        if (e.LeaseNode is { } node)
-        {
-            _leases.Remove(node);
-            e.LeaseNode = null;
-        }
+        _leases.Remove(e);
 
         if (e.Holder is { } holder)
         {
@@ -809,7 +842,7 @@ internal sealed partial class Subscription
 
     private void ReleaseLocked(ConsumerState c, DateTimeOffset now, List<Entry> deadLetters)
     {
-        var held = _leases.Where(e => e.Holder == c).ToList();
+        var held = _leases.HeldBy(c);
         foreach (var e in held)
         {
             Return(_partitions[e.Partition], e, TimeSpan.Zero, now, deadLetters);
@@ -1018,7 +1051,7 @@ internal sealed partial class Subscription
         var due = DateTimeOffset.MaxValue;
         if (_leases.First is { } first)
         {
-            due = first.Value.Deadline;
+            due = first.Deadline;
         }
 
         if (_delayed.TryPeek(out _, out var delayedDue) && delayedDue < due)
@@ -1060,9 +1093,8 @@ internal sealed partial class Subscription
                 var now = Now;
                 var changed = false;
                 var leasesExpired = 0;
-                while (_leases.First is { } first && first.Value.Deadline <= now)
+                while (_leases.First is { } e && e.Deadline <= now)
                 {
-                    var e = first.Value;
                     Return(_partitions[e.Partition], e, TimeSpan.Zero, now, deadLetters);
                     leasesExpired++;
                     changed = true;

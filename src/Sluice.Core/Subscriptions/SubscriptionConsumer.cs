@@ -4,7 +4,7 @@ namespace Sluice.Core.Subscriptions;
 /// One attachment of a consumer id to a subscription. Several handles with the same id share one registered
 /// consumer; disposing the last starts that consumer's session timeout.
 /// </summary>
-internal sealed class SubscriptionConsumer(Subscription subscription, ConsumerState state, TimeProvider time) : ISubscriptionConsumer
+internal sealed class SubscriptionConsumer(SubscriptionService service, Subscription subscription, ConsumerState state, TimeProvider time) : ISubscriptionConsumer
 {
     private int _disposed;
 
@@ -74,6 +74,12 @@ internal sealed class SubscriptionConsumer(Subscription subscription, ConsumerSt
                 subscription.EndWait(waiter);
             }
         }
+    }
+
+    public ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(deliveries);
+        return deliveries.Count == 0 ? ValueTask.FromResult(0) : service.AckLeasedAsync(subscription, state, deliveries, waitDurable, cancellationToken);
     }
 
     public ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default)

@@ -282,7 +282,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         var partitions = await _log.GetPartitionCountAsync(topic, cancellationToken).ConfigureAwait(false) ?? throw new TopicNotFoundException(topic);
         subscription.EnsurePartitions(partitions);
         var state = subscription.Attach(consumerId);
-        var consumer = new SubscriptionConsumer(subscription, state, _time);
+        var consumer = new SubscriptionConsumer(this, subscription, state, _time);
         try
         {
             await subscription.EnsureJoinedAsync(cancellationToken).ConfigureAwait(false);
@@ -417,6 +417,31 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
         return await TryFindAsync(topic, name, cancellationToken).ConfigureAwait(false) ?? throw new SubscriptionNotFoundException(topic, name);
+    }
+
+    // A consumer's own deliveries, acked by their leases; ids of leases that moved to another fleet member go the id way.
+    internal async ValueTask<int> AckLeasedAsync(Subscription subscription, ConsumerState consumer, IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken)
+    {
+        var acked = subscription.AckLeased(deliveries, consumer, out var dirty, out var elsewhere);
+        if (dirty.Count > 0)
+        {
+            if (waitDurable)
+            {
+                await _ctx.Writer.CommitAsync(subscription, dirty).WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                _ctx.Writer.CommitLater(subscription, dirty);
+            }
+        }
+
+        if (elsewhere is not null)
+        {
+            var result = await SettleAsync(subscription, elsewhere, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            acked += result.Succeeded;
+        }
+
+        return acked;
     }
 
     // Ack or nack: ids of partitions another fleet member delivers are forwarded to it, the rest settled here.

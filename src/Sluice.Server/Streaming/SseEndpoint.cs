@@ -140,8 +140,8 @@ internal static class SseEndpoint
     private sealed class Connection(HttpContext context, TopicName topic, string name, ISubscriptionConsumer consumer, bool autoAck, ServerOptions options, TimeSpan ackDeadline)
     {
         private readonly IServiceProvider _services = context.RequestServices;
-        private readonly List<string> _unconfirmed = [];
-        private readonly List<string> _written = [];
+        private readonly List<Delivery> _unconfirmed = [];
+        private readonly List<Delivery> _written = [];
         private readonly Queue<(string AckId, DateTimeOffset At)> _resume = new();
 
         public async Task RunAsync(CancellationToken takenOver)
@@ -157,6 +157,7 @@ internal static class SseEndpoint
             var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
             var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
             var slow = false;
+            var consumerIdUtf8 = System.Text.Encoding.UTF8.GetBytes(consumer.ConsumerId);
 
             try
             {
@@ -182,15 +183,11 @@ internal static class SseEndpoint
                         continue;
                     }
 
+                    _unconfirmed.AddRange(batch);
                     foreach (var delivery in batch)
                     {
-                        _unconfirmed.Add(delivery.AckId);
-                    }
-
-                    foreach (var delivery in batch)
-                    {
-                        writer.WriteMessageEvent(delivery, consumer.ConsumerId);
-                        _written.Add(delivery.AckId);
+                        writer.WriteMessageEvent(delivery, consumerIdUtf8);
+                        _written.Add(delivery);
                         if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
                         {
                             await writer.FlushAsync();
@@ -229,15 +226,16 @@ internal static class SseEndpoint
 
             if (autoAck)
             {
-                var result = await service.AckAsync(topic, name, [.. _written], CancellationToken.None);
-                _services.GetRequiredService<SluiceMetrics>().Acked.Add(result.Succeeded);
+                // Applied now; the cursor is written with the next cursor append (a crash before it redelivers).
+                var acked = await consumer.AckAsync(_written, waitDurable: false, CancellationToken.None);
+                _services.GetRequiredService<SluiceMetrics>().Acked.Add(acked);
             }
             else
             {
                 var now = time.GetUtcNow();
-                foreach (var id in _written)
+                foreach (var delivery in _written)
                 {
-                    _resume.Enqueue((id, now));
+                    _resume.Enqueue((delivery.AckId, now));
                 }
 
                 // Older than the ack deadline: expired and redelivered by the engine anyway.
@@ -266,7 +264,7 @@ internal static class SseEndpoint
                 if (_unconfirmed.Count > 0)
                 {
                     // Received from the engine but not known to have reached the client: redeliver at once.
-                    await service.NackAsync(topic, name, [.. _unconfirmed], TimeSpan.Zero, CancellationToken.None);
+                    await service.NackAsync(topic, name, [.. _unconfirmed.Select(d => d.AckId)], TimeSpan.Zero, CancellationToken.None);
                 }
 
                 if (!autoAck)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
@@ -19,7 +20,7 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     public const int FlushThresholdBytes = 32 * 1024;
 
     private readonly PipeWriter _writer = context.Response.BodyWriter;
-    private Utf8JsonWriter? _json;
+    private CancellationTokenSource? _flushTimeout;
 
     public long Unflushed { get; private set; }
 
@@ -69,54 +70,106 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     /// <summary>
     /// A subscription's <c>message</c> event: <c>id: {ackId}/{consumerId}</c>, and the delivery's JSON object (the pull's)
     /// written by <see cref="MessageJson.Write"/>, which a fan-out to many streams does once per stream and message.
+    /// <paramref name="consumerIdUtf8"/> is the connection's consumer id, encoded once.
     /// </summary>
-    public void WriteMessageEvent(Delivery delivery, string consumerId)
+    public void WriteMessageEvent(Delivery delivery, ReadOnlySpan<byte> consumerIdUtf8)
     {
-        WriteText("id: ");
-        WriteText(delivery.AckId);
-        WriteText("/");
-        WriteText(consumerId);
-        WriteText("\nevent: message\ndata: ");
+        WriteBytes("id: "u8);
+        var span = _writer.GetSpan(MaxAckIdBytes);
+        if (!delivery.TryFormatAckId(span, out var n))
+        {
+            n = Encoding.UTF8.GetBytes(delivery.AckId, span);
+        }
+
+        _writer.Advance(n);
+        Unflushed += n;
+        WriteBytes("/"u8);
+        WriteBytes(consumerIdUtf8);
+        WriteBytes("\nevent: message\ndata: "u8);
         MessageJson.Write(StartData(), delivery);
         EndData();
     }
 
     // Compact JSON has no raw line breaks (they are escaped inside strings), so the object stays on one data line.
-    private Utf8JsonWriter StartData()
+    // The JSON goes to a per-thread scratch buffer first, then into the pipe: written straight into the response, the
+    // JSON writer asks for 4 KiB at a time, which with the chunk framing overflows Kestrel's 4 KiB blocks and rents
+    // (under a fan-out to thousands of streams: allocates) an array per event. No await separates the two steps.
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_scratch;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_json;
+
+    // A scratch buffer grown past this by a large message is dropped after use rather than kept by the thread.
+    private const int ScratchKeepBytes = 64 * 1024;
+
+    private static Utf8JsonWriter StartData()
     {
-        if (_json is null)
+        var scratch = t_scratch ??= new ArrayBufferWriter<byte>(1024);
+        scratch.ResetWrittenCount();
+        if (t_json is { } json)
         {
-            _json = new Utf8JsonWriter(_writer, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true });
-        }
-        else
-        {
-            _json.Reset(_writer);
+            json.Reset(scratch);
+            return json;
         }
 
-        return _json;
+        return t_json = new Utf8JsonWriter(scratch, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true });
     }
 
     private void EndData()
     {
-        _json!.Flush();
-        Unflushed += _json.BytesCommitted;
-        WriteText("\n\n");
+        t_json!.Flush();
+        var scratch = t_scratch!;
+        WriteBytes(scratch.WrittenSpan);
+        WriteBytes("\n\n"u8);
+        if (scratch.Capacity > ScratchKeepBytes)
+        {
+            t_scratch = null;
+            t_json = null;
+        }
     }
 
     /// <summary>Flushes; throws <see cref="SlowConsumerException"/> when the client does not take the bytes in time.</summary>
-    public async ValueTask FlushAsync()
+    public ValueTask FlushAsync()
     {
-        using var timeout = new CancellationTokenSource(slowConsumerTimeout, time);
+        // One token source per connection, its timer armed only when a flush has to wait: usually the bytes fit the
+        // connection's buffers and the flush completes at once.
+        _flushTimeout ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
+        var flush = _writer.FlushAsync(_flushTimeout.Token);
+        if (flush.IsCompletedSuccessfully)
+        {
+            Check(flush.Result);
+            return ValueTask.CompletedTask;
+        }
+
+        return FlushSlowAsync(flush, _flushTimeout);
+    }
+
+    private async ValueTask FlushSlowAsync(ValueTask<FlushResult> flush, CancellationTokenSource timeout)
+    {
+        // The client is not taking bytes as fast as they come: give it the slow-consumer timeout, then cut it.
+        timeout.CancelAfter(slowConsumerTimeout);
         FlushResult result;
         try
         {
-            result = await _writer.FlushAsync(timeout.Token);
+            result = await flush;
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested)
         {
             throw new SlowConsumerException();
         }
 
+        if (!timeout.TryReset())
+        {
+            timeout.Dispose();
+            _flushTimeout = null;
+        }
+
+        Check(result);
+    }
+
+    private void Check(FlushResult result)
+    {
         if (result.IsCanceled)
         {
             throw new SlowConsumerException();
@@ -129,6 +182,15 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         }
 
         Unflushed = 0;
+    }
+
+    // An engine ack id is at most 67 bytes; ids of other shapes are formatted from their string.
+    private const int MaxAckIdBytes = 256;
+
+    private void WriteBytes(ReadOnlySpan<byte> bytes)
+    {
+        _writer.Write(bytes);
+        Unflushed += bytes.Length;
     }
 
     private void WriteText(string text)

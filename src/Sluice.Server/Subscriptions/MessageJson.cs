@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -41,8 +42,21 @@ internal static class MessageJson
     {
         var record = delivery.Record;
         writer.WriteStartObject();
-        writer.WriteString(AckIdName, delivery.AckId);
-        writer.WriteString(IdName, delivery.MessageId);
+        Span<byte> text = stackalloc byte[MaxIdBytes];
+        if (delivery.TryFormatAckId(text, out var n))
+        {
+            writer.WriteString(AckIdName, text[..n]);
+        }
+        else
+        {
+            writer.WriteString(AckIdName, delivery.AckId);
+        }
+
+        // The message id, partition:offset, formatted in place rather than as a string per delivery.
+        Utf8Formatter.TryFormat(delivery.Partition, text, out n);
+        text[n++] = (byte)':';
+        Utf8Formatter.TryFormat(record.Offset, text[n..], out var m);
+        writer.WriteString(IdName, text[..(n + m)]);
         writer.WriteNumber(PartitionName, delivery.Partition);
         writer.WriteNumber(OffsetName, record.Offset);
         if (record.Key is { } k)
@@ -82,6 +96,9 @@ internal static class MessageJson
         writer.WriteNumber(DeliveryAttemptName, delivery.DeliveryAttempt);
         writer.WriteEndObject();
     }
+
+    // Longest engine ack id (hex generation and epoch, partition, offset, attempt) and message id, with room to spare.
+    private const int MaxIdBytes = 128;
 
     private static readonly JsonEncodedText AckIdName = JsonEncodedText.Encode("ackId");
     private static readonly JsonEncodedText IdName = JsonEncodedText.Encode("id");

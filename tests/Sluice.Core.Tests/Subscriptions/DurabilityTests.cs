@@ -220,4 +220,84 @@ public sealed class DurabilityTests
         var ex = await Assert.ThrowsAsync<PartitionNotFoundException>(() => h.Engine.SeekAsync(EngineHarness.Topic, "sub", StartPosition.AtOffset(0, partition: 2)).AsTask());
         Assert.Equal(2, ex.PartitionCount);
     }
+    [Fact]
+    public async Task ConsumerAck_WaitingForDurability_SurvivesACrash()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.Exclusive);
+        await h.ProduceAsync(5);
+        var c = await h.OpenAsync("c");
+        var all = await EngineHarness.ReceiveAtLeastAsync(c, 5);
+
+        Assert.Equal(3, await c.AckAsync(all.Take(3).ToList(), waitDurable: true));
+
+        // No flush, no dispose.
+        h.Restart();
+        await using var after = await h.OpenAsync("c");
+        Assert.Equal([3L, 4], (await EngineHarness.ReceiveAtLeastAsync(after, 2)).Select(d => d.Record.Offset));
+    }
+
+    [Fact]
+    public async Task ConsumerAck_NotWaitedFor_IsWrittenWithinTheLinger()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { CursorLinger = TimeSpan.FromMilliseconds(50) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.Exclusive);
+        await h.ProduceAsync(5);
+        var c = await h.OpenAsync("c");
+        var all = await EngineHarness.ReceiveAtLeastAsync(c, 5);
+        var cursorsBefore = await CursorRecordsAsync(h);
+
+        Assert.Equal(3, await c.AckAsync(all.Take(3).ToList(), waitDurable: false));
+        Assert.Equal(3, (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Partitions[0].CommittedOffset);
+        await EngineHarness.EventuallyAsync(async () => await CursorRecordsAsync(h) > cursorsBefore);
+
+        h.Restart();
+        await using var after = await h.OpenAsync("c");
+        Assert.Equal([3L, 4], (await EngineHarness.ReceiveAtLeastAsync(after, 2)).Select(d => d.Record.Offset));
+    }
+
+    [Fact]
+    public async Task ConsumerAck_NotWaitedFor_IsWrittenByAGracefulShutdown()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { CursorLinger = TimeSpan.FromMinutes(1) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.Exclusive);
+        await h.ProduceAsync(5);
+        var c = await h.OpenAsync("c");
+        var all = await EngineHarness.ReceiveAtLeastAsync(c, 5);
+        Assert.Equal(4, await c.AckAsync(all.Take(4).ToList(), waitDurable: false));
+
+        await h.Engine.DisposeAsync();
+        h.Restart();
+        await using var after = await h.OpenAsync("c");
+        Assert.Equal([4L], (await EngineHarness.ReceiveAtLeastAsync(after, 1)).Select(d => d.Record.Offset));
+    }
+
+    [Fact]
+    public async Task ConsumerAck_OfEndedLeasesOrAnotherConsumersDeliveries_IsNotApplied()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await h.ProduceAsync(2);
+        var a = await h.OpenAsync("a");
+        var b = await h.OpenAsync("b");
+        var first = await EngineHarness.ReceiveAtLeastAsync(a, 2);
+        Assert.Equal(2, first.Count);
+        await h.NackAsync(first.Take(1), TimeSpan.Zero);
+
+        // The nacked lease ended; the other one is a's, not b's.
+        Assert.Equal(0, await a.AckAsync(first.Take(1).ToList(), waitDurable: true));
+        Assert.Equal(0, await b.AckAsync(first.Skip(1).ToList(), waitDurable: true));
+        Assert.Equal(1, await a.AckAsync(first.Skip(1).ToList(), waitDurable: true));
+
+        // Left: only the nacked message, delivered again.
+        var again = Assert.Single(await EngineHarness.ReceiveAtLeastAsync(b, 1));
+        Assert.Equal((first[0].Record.Offset, 2), (again.Record.Offset, again.DeliveryAttempt));
+    }
+
+    private static async Task<long> CursorRecordsAsync(EngineHarness h)
+        => (await h.Log.DescribeTopicAsync(StateTopics.Cursors))?.Partitions[0].EndOffset ?? 0;
 }
