@@ -161,6 +161,8 @@ internal sealed class StreamingSuite : IBenchSuite
 
         await Task.Delay(1000);
         progress.WriteLine($"  {subscribers:N0} subscribed; producing");
+        var serverCpu = server.CpuTime();
+        var clientCpu = Process.GetCurrentProcess().TotalProcessorTime;
 
         // One message every 1/rate s, in ticks of 10 ms.
         var total = rate * seconds;
@@ -189,6 +191,11 @@ internal sealed class StreamingSuite : IBenchSuite
             await Task.Delay(200);
         }
 
+        serverCpu = server.CpuTime() - serverCpu;
+        clientCpu = Process.GetCurrentProcess().TotalProcessorTime - clientCpu;
+        var events = latencies.Sum(l => { lock (l) { return (long)l.Count; } });
+        progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {events:N0} events; server CPU {serverCpu.TotalSeconds:F2} s ({serverCpu.TotalMicroseconds / Math.Max(1, events):F2} us/event), client CPU {clientCpu.TotalSeconds:F2} s"));
         await stop.CancelAsync();
         foreach (var s in sockets)
         {
@@ -215,19 +222,24 @@ internal sealed class StreamingSuite : IBenchSuite
         // allocation-free ISO 8601 parser of Utf8JsonReader (a culture-aware DateTimeOffset.TryParse of a new string per
         // event cost the client, which shares the server's cores, more than the server's write of that event).
         var marker = "\"publishTime\":\""u8.ToArray();
-        var buffer = new byte[64 * 1024];
+        var raw = new byte[64 * 1024];
+        var buffer = new byte[128 * 1024];
         var carry = 0;
+        var chunks = new ChunkedDecoder();
         try
         {
             while (!cancellationToken.IsCancellationRequested)
             {
-                var n = await socket.ReceiveAsync(buffer.AsMemory(carry), cancellationToken);
-                if (n == 0)
+                var received = await socket.ReceiveAsync(raw, cancellationToken);
+                if (received == 0)
                 {
                     return;
                 }
 
                 var now = DateTimeOffset.UtcNow;
+
+                // The response is chunked (HTTP/1.1): take the framing out before reading events.
+                var n = chunks.Decode(raw.AsSpan(0, received), buffer.AsSpan(carry));
                 var span = buffer.AsSpan(0, carry + n);
                 var lastNewline = span.LastIndexOf((byte)'\n');
                 var complete = lastNewline < 0 ? [] : span[..(lastNewline + 1)];
@@ -256,7 +268,7 @@ internal sealed class StreamingSuite : IBenchSuite
                 var rest = span[(lastNewline + 1)..];
                 rest.CopyTo(buffer);
                 carry = rest.Length;
-                if (carry == buffer.Length)
+                if (carry > buffer.Length - raw.Length)
                 {
                     carry = 0;
                 }
@@ -266,6 +278,89 @@ internal sealed class StreamingSuite : IBenchSuite
         {
             // Stopped.
         }
+    }
+
+    /// <summary>
+    /// Strips HTTP/1.1 chunked framing (<c>{hex size}\r\n{bytes}\r\n</c>) from a response body read after its headers;
+    /// the headers themselves pass through as the first "chunk" until the blank line that ends them.
+    /// </summary>
+    private sealed class ChunkedDecoder
+    {
+        private bool _inHeaders = true;
+        private int _newlines;
+        private long _remaining;
+        private bool _inSize;
+        private long _size;
+        private int _skipCrLf;
+
+        public int Decode(ReadOnlySpan<byte> input, Span<byte> output)
+        {
+            var o = 0;
+            for (var i = 0; i < input.Length; i++)
+            {
+                var b = input[i];
+                if (_inHeaders)
+                {
+                    // \r\n\r\n ends the headers; they are not events, so they are dropped.
+                    _newlines = b == (byte)'\n' ? _newlines + 1 : b == (byte)'\r' ? _newlines : 0;
+                    if (_newlines == 2)
+                    {
+                        _inHeaders = false;
+                        _inSize = true;
+                    }
+
+                    continue;
+                }
+
+                if (_remaining > 0)
+                {
+                    var take = (int)Math.Min(_remaining, input.Length - i);
+                    input.Slice(i, take).CopyTo(output[o..]);
+                    o += take;
+                    i += take - 1;
+                    _remaining -= take;
+                    if (_remaining == 0)
+                    {
+                        _skipCrLf = 2;
+                    }
+
+                    continue;
+                }
+
+                if (_skipCrLf > 0)
+                {
+                    _skipCrLf--;
+                    if (_skipCrLf == 0)
+                    {
+                        _inSize = true;
+                        _size = 0;
+                    }
+
+                    continue;
+                }
+
+                if (_inSize)
+                {
+                    if (b == (byte)'\n')
+                    {
+                        _inSize = false;
+                        _remaining = _size;
+                        if (_size == 0)
+                        {
+                            _skipCrLf = 2;
+                        }
+                    }
+                    else if (Uri.IsHexDigit((char)b))
+                    {
+                        _size = (_size * 16) + HexValue(b);
+                    }
+                }
+            }
+
+            return o;
+        }
+
+        private static int HexValue(byte b) => b <= '9' ? b - '0' : (b | 0x20) - 'a' + 10;
     }
 
     private static bool TryParseJsonTime(ReadOnlySpan<byte> quoted, out DateTimeOffset value)
@@ -438,6 +533,15 @@ internal sealed class StreamingSuite : IBenchSuite
             }
 
             throw new TimeoutException("the server did not become ready");
+        }
+
+        /// <summary>User + system CPU time the server has used so far (from /proc, in clock ticks of 10 ms).</summary>
+        public TimeSpan CpuTime()
+        {
+            var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromMilliseconds(ticks * 10);
         }
 
         public long ResidentBytes()
