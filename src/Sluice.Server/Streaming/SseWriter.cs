@@ -9,18 +9,29 @@ using Sluice.Server.Subscriptions;
 namespace Sluice.Server.Streaming;
 
 /// <summary>
-/// Writes Server-Sent Events straight into the response's <see cref="PipeWriter"/> (no intermediate buffer) and
-/// flushes with the slow-consumer timeout. Kestrel's response pipe holds at most 64 KiB unflushed
+/// Writes Server-Sent Events into a pending buffer and hands them to the response's <see cref="PipeWriter"/> in large
+/// pieces, then flushes with the slow-consumer timeout. Kestrel's response pipe holds at most 64 KiB unflushed
 /// (<c>MaxResponseBufferSize</c>), so a flush that does not complete means the client is not reading.
 /// </summary>
-internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeout, TimeProvider time)
+/// <remarks>
+/// Why a pending buffer: every write to Kestrel's response pipe takes its output lock (a GetSpan and an Advance per
+/// piece), and an event is seven pieces; a fan-out writes millions of events a second. The buffer is rented from the
+/// array pool when the first byte is written and returned when its bytes go to the pipe (at the latest when flushing),
+/// so an idle stream holds none.
+/// </remarks>
+internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeout, TimeProvider time) : IBufferWriter<byte>
 {
     /// <summary>Flush within a batch once this much is written: half of Kestrel's 64 KiB response buffer, so a
     /// batch of large messages never sits whole in memory.</summary>
     public const int FlushThresholdBytes = 32 * 1024;
 
+    // Pending bytes go to the pipe once this much has gathered (and always before a flush).
+    private const int PendingBytes = 16 * 1024;
+
     private readonly PipeWriter _writer = context.Response.BodyWriter;
     private CancellationTokenSource? _flushTimeout;
+    private byte[]? _pending;
+    private int _pendingLength;
 
     public long Unflushed { get; private set; }
 
@@ -75,14 +86,13 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     public void WriteMessageEvent(Delivery delivery, ReadOnlySpan<byte> consumerIdUtf8)
     {
         WriteBytes("id: "u8);
-        var span = _writer.GetSpan(MaxAckIdBytes);
+        var span = GetSpan(MaxAckIdBytes);
         if (!delivery.TryFormatAckId(span, out var n))
         {
             n = Encoding.UTF8.GetBytes(delivery.AckId, span);
         }
 
-        _writer.Advance(n);
-        Unflushed += n;
+        Advance(n);
         WriteBytes("/"u8);
         WriteBytes(consumerIdUtf8);
         WriteBytes("\nevent: message\ndata: "u8);
@@ -91,47 +101,87 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     }
 
     // Compact JSON has no raw line breaks (they are escaped inside strings), so the object stays on one data line.
-    // The JSON goes to a per-thread scratch buffer first, then into the pipe: written straight into the response, the
-    // JSON writer asks for 4 KiB at a time, which with the chunk framing overflows Kestrel's 4 KiB blocks and rents
-    // (under a fan-out to thousands of streams: allocates) an array per event. No await separates the two steps.
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_scratch;
-
+    // One JSON writer per thread, pointed at this stream's pending buffer: nothing awaits between start and end.
     [ThreadStatic]
     private static Utf8JsonWriter? t_json;
 
-    // A scratch buffer grown past this by a large message is dropped after use rather than kept by the thread.
-    private const int ScratchKeepBytes = 64 * 1024;
-
-    private static Utf8JsonWriter StartData()
+    private Utf8JsonWriter StartData()
     {
-        var scratch = t_scratch ??= new ArrayBufferWriter<byte>(1024);
-        scratch.ResetWrittenCount();
         if (t_json is { } json)
         {
-            json.Reset(scratch);
+            json.Reset(this);
             return json;
         }
 
-        return t_json = new Utf8JsonWriter(scratch, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true });
+        return t_json = new Utf8JsonWriter(this, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true });
     }
 
     private void EndData()
     {
         t_json!.Flush();
-        var scratch = t_scratch!;
-        WriteBytes(scratch.WrittenSpan);
         WriteBytes("\n\n"u8);
-        if (scratch.Capacity > ScratchKeepBytes)
+        if (_pendingLength >= PendingBytes)
         {
-            t_scratch = null;
-            t_json = null;
+            Commit();
         }
+    }
+
+    // ---- IBufferWriter: the pending buffer (also what the JSON writer writes into)
+
+    public void Advance(int count)
+    {
+        _pendingLength += count;
+        Unflushed += count;
+    }
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Reserve(sizeHint);
+        return _pending.AsMemory(_pendingLength);
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Reserve(sizeHint);
+        return _pending.AsSpan(_pendingLength);
+    }
+
+    private void Reserve(int sizeHint)
+    {
+        sizeHint = Math.Max(sizeHint, 1);
+        if (_pending is not null && _pending.Length - _pendingLength >= sizeHint)
+        {
+            return;
+        }
+
+        // What is pending is complete (writers advance only what they finished): it can go to the pipe now.
+        Commit();
+        _pending = ArrayPool<byte>.Shared.Rent(Math.Max(PendingBytes * 2, sizeHint));
+    }
+
+    /// <summary>Hands the pending bytes to the response pipe and returns the buffer to the pool.</summary>
+    private void Commit()
+    {
+        if (_pending is null)
+        {
+            return;
+        }
+
+        if (_pendingLength > 0)
+        {
+            _writer.Write(_pending.AsSpan(0, _pendingLength));
+        }
+
+        ArrayPool<byte>.Shared.Return(_pending);
+        _pending = null;
+        _pendingLength = 0;
     }
 
     /// <summary>Flushes; throws <see cref="SlowConsumerException"/> when the client does not take the bytes in time.</summary>
     public ValueTask FlushAsync()
     {
+        Commit();
+
         // One token source per connection, its timer armed only when a flush has to wait: usually the bytes fit the
         // connection's buffers and the flush completes at once.
         _flushTimeout ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
@@ -189,15 +239,13 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
 
     private void WriteBytes(ReadOnlySpan<byte> bytes)
     {
-        _writer.Write(bytes);
-        Unflushed += bytes.Length;
+        bytes.CopyTo(GetSpan(bytes.Length));
+        Advance(bytes.Length);
     }
 
     private void WriteText(string text)
     {
-        var span = _writer.GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length));
-        var n = Encoding.UTF8.GetBytes(text, span);
-        _writer.Advance(n);
-        Unflushed += n;
+        var n = Encoding.UTF8.GetBytes(text, GetSpan(Encoding.UTF8.GetMaxByteCount(text.Length)));
+        Advance(n);
     }
 }
