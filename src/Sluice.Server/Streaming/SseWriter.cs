@@ -96,6 +96,17 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         WriteBytes("/"u8);
         WriteBytes(consumerIdUtf8);
         WriteBytes("\nevent: message\ndata: "u8);
+
+        // The record's fields are encoded once and shared by every stream that delivers it.
+        var data = GetSpan(MessageJson.EncodedFieldsLength(delivery.Record) + MessageJson.SharedOverheadBytes);
+        if (MessageJson.TryWriteShared(data, delivery, out n))
+        {
+            Advance(n);
+            WriteBytes("\n\n"u8);
+            CommitIfLarge();
+            return;
+        }
+
         MessageJson.Write(StartData(), delivery);
         EndData();
     }
@@ -113,13 +124,18 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
             return json;
         }
 
-        return t_json = new Utf8JsonWriter(this, new JsonWriterOptions { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true });
+        return t_json = new Utf8JsonWriter(this, MessageJson.SharedWriterOptions);
     }
 
     private void EndData()
     {
         t_json!.Flush();
         WriteBytes("\n\n"u8);
+        CommitIfLarge();
+    }
+
+    private void CommitIfLarge()
+    {
         if (_pendingLength >= PendingBytes)
         {
             Commit();

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Buffers.Text;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Unicode;
@@ -58,6 +60,14 @@ internal static class MessageJson
         Utf8Formatter.TryFormat(record.Offset, text[n..], out var m);
         writer.WriteString(IdName, text[..(n + m)]);
         writer.WriteNumber(PartitionName, delivery.Partition);
+        WriteRecordFields(writer, record);
+        writer.WriteNumber(DeliveryAttemptName, delivery.DeliveryAttempt);
+        writer.WriteEndObject();
+    }
+
+    // offset .. publishTime: the fields that depend on the record alone, in PulledMessage's order.
+    private static void WriteRecordFields(Utf8JsonWriter writer, StoredRecord record)
+    {
         writer.WriteNumber(OffsetName, record.Offset);
         if (record.Key is { } k)
         {
@@ -93,9 +103,90 @@ internal static class MessageJson
 
         writer.WriteEndObject();
         writer.WriteString(PublishTimeName, record.Timestamp);
-        writer.WriteNumber(DeliveryAttemptName, delivery.DeliveryAttempt);
-        writer.WriteEndObject();
     }
+
+    /// <summary>
+    /// The same bytes as <see cref="Write"/> writes, assembled from the record's fields encoded once per record and
+    /// shared by every delivery of it (a fan-out to a thousand subscriptions encodes each message once, not a thousand
+    /// times). False, writing nothing, when <paramref name="destination"/> is too small or the ack id would need JSON
+    /// escaping (never for the engine's ids): then use <see cref="Write"/>.
+    /// </summary>
+    public static bool TryWriteShared(Span<byte> destination, Delivery delivery, out int written)
+    {
+        written = 0;
+        var fields = EncodedFields.GetValue(delivery.Record, EncodeFields);
+        var d = destination;
+        var n = 0;
+        if (!Put(d, ref n, "{\"ackId\":\""u8) || !delivery.TryFormatAckId(d[n..], out var w) || !IsPlain(d.Slice(n, w)))
+        {
+            return false;
+        }
+
+        n += w;
+        if (!Put(d, ref n, "\",\"id\":\""u8) || !Number(d, ref n, delivery.Partition) || !Put(d, ref n, ":"u8)
+            || !Number(d, ref n, delivery.Record.Offset) || !Put(d, ref n, "\",\"partition\":"u8) || !Number(d, ref n, delivery.Partition)
+            || !Put(d, ref n, ","u8) || !Put(d, ref n, fields) || !Put(d, ref n, ",\"deliveryAttempt\":"u8)
+            || !Number(d, ref n, delivery.DeliveryAttempt) || !Put(d, ref n, "}"u8))
+        {
+            return false;
+        }
+
+        written = n;
+        return true;
+    }
+
+    /// <summary>Most bytes <see cref="TryWriteShared"/> may need beyond the record's encoded fields.</summary>
+    public static int SharedOverheadBytes => 256;
+
+    /// <summary>The record's encoded fields (computing them once), so a caller can size its buffer.</summary>
+    public static int EncodedFieldsLength(StoredRecord record) => EncodedFields.GetValue(record, EncodeFields).Length;
+
+    // Lives as long as the record does: the log's tail cache and the subscriptions' read-ahead share record objects.
+    private static readonly ConditionalWeakTable<StoredRecord, byte[]> EncodedFields = [];
+
+    private static byte[] EncodeFields(StoredRecord record)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var writer = new Utf8JsonWriter(buffer, SharedWriterOptions))
+        {
+            writer.WriteStartObject();
+            WriteRecordFields(writer, record);
+            writer.WriteEndObject();
+        }
+
+        // Without the braces: the fields go in the middle of each delivery's object.
+        return buffer.WrittenSpan[1..^1].ToArray();
+    }
+
+    // The options every streaming writer uses (SseWriter), so shared and per-delivery bytes are the same.
+    public static readonly JsonWriterOptions SharedWriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, SkipValidation = true };
+
+    private static bool Put(Span<byte> destination, ref int n, ReadOnlySpan<byte> bytes)
+    {
+        if (!bytes.TryCopyTo(destination[n..]))
+        {
+            return false;
+        }
+
+        n += bytes.Length;
+        return true;
+    }
+
+    private static bool Number(Span<byte> destination, ref int n, long value)
+    {
+        if (!Utf8Formatter.TryFormat(value, destination[n..], out var w))
+        {
+            return false;
+        }
+
+        n += w;
+        return true;
+    }
+
+    // Letters, digits, '.', '-', '_': written into a JSON string as they are.
+    private static bool IsPlain(ReadOnlySpan<byte> text) => !text.ContainsAnyExcept(PlainBytes);
+
+    private static readonly SearchValues<byte> PlainBytes = SearchValues.Create("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_"u8);
 
     // Longest engine ack id (hex generation and epoch, partition, offset, attempt) and message id, with room to spare.
     private const int MaxIdBytes = 128;

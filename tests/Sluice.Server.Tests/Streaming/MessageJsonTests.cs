@@ -40,8 +40,27 @@ public sealed class MessageJsonTests
 
         var bySerializer = Written(w => JsonSerializer.Serialize(w, MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage));
         var byHand = Written(w => MessageJson.Write(w, delivery));
+        var engineDelivery = new Delivery(delivery.AckId, delivery.Topic, delivery.Partition, record, delivery.DeliveryAttempt);
+        var buffer = new byte[4096];
+        Assert.True(MessageJson.TryWriteShared(buffer, engineDelivery, out var n));
+        var shared = Encoding.UTF8.GetString(buffer, 0, n);
+        Assert.True(MessageJson.TryWriteShared(buffer, engineDelivery, out n));
+        var sharedAgain = Encoding.UTF8.GetString(buffer, 0, n);
 
         Assert.True(bySerializer == byHand, $"{scenario}:\n serializer {bySerializer}\n hand       {byHand}");
+        Assert.True(bySerializer == shared, $"{scenario}:\n serializer {bySerializer}\n shared     {shared}");
+        Assert.Equal(shared, sharedAgain);
+    }
+
+    [Fact]
+    public void TryWriteShared_RefusesAnAckIdThatNeedsEscaping_AndABufferTooSmall()
+    {
+        var record = new StoredRecord(7, DateTimeOffset.UnixEpoch, null, Encoding.UTF8.GetBytes("v"), []);
+        var buffer = new byte[4096];
+
+        Assert.False(MessageJson.TryWriteShared(buffer, new Delivery("a\"b", new TopicName("t", "ns", "o"), 0, record, 1), out _));
+        Assert.False(MessageJson.TryWriteShared(new byte[20], new Delivery("1.2.0.7.1", new TopicName("t", "ns", "o"), 0, record, 1), out _));
+        Assert.True(MessageJson.TryWriteShared(buffer, new Delivery("1.2.0.7.1", new TopicName("t", "ns", "o"), 0, record, 1), out _));
     }
 
     // The writer the SSE stream uses (SseWriter).
