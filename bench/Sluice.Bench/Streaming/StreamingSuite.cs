@@ -206,7 +206,8 @@ internal sealed class StreamingSuite : IBenchSuite
         return all.Count == 0 ? (double.NaN, double.NaN, 0) : (Percentile(all, 0.5), Percentile(all, 0.99), all.Count);
     }
 
-    private const int WarmupSeconds = 2;
+    // Long enough for the JIT's tiering (instrumented code, then optimized) to finish on the hot paths.
+    private static readonly int WarmupSeconds = Setting("SLUICEBENCH_FANOUT_WARMUP_SECONDS", 5);
 
     // One message every 1/rate s, in ticks of 10 ms (a batch of the messages due by then).
     private static async Task ProduceAtRateAsync(BenchServer server, string topic, string value, int rate, int total)
