@@ -54,8 +54,14 @@ internal sealed partial class WebhookWorker
 
     public void Start()
     {
-        _ackLoop = Task.Run(AckLoopAsync);
-        _loop = Task.Run(RunAsync);
+        // The loops outlive whatever started them (often the admin request that created the webhook): without this they
+        // would carry its execution context for good, its tracing Activity included, and every webhook call would become
+        // a child span of that long-finished request (a traceparent header and an Activity per call, measured).
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ackLoop = Task.Run(AckLoopAsync);
+            _loop = Task.Run(RunAsync);
+        }
     }
 
     /// <summary>Stops receiving, then waits (until <paramref name="cancellationToken"/>) for calls in flight to finish and be settled.</summary>
