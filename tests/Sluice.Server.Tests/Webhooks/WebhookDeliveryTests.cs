@@ -280,6 +280,36 @@ public sealed class WebhookDeliveryTests(WebhookServer fixture, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task Pause_WithACallInFlight_WaitsForItAndSettlesIt()
+    {
+        var topic = SluiceApi.NewTopic("wh-stop");
+        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _receiver.Respond = async _ =>
+        {
+            await answer.Task;
+            return ReceiverAnswer.Ok;
+        };
+        var created = await _client.CreateWebhookAsync(new { topic, url = _receiver.Url, concurrency = 4 });
+        var id = created.GetProperty("id").GetString()!;
+        await _client.ProduceAsync(topic, "in flight");
+        await _receiver.WaitForAsync(c => c.Count == 1);
+
+        // Stopping the worker waits for the call in flight: the pause answers only once the receiver has.
+        var pause = SluiceApi.SendOkAsync(_client, new HttpRequestMessage(HttpMethod.Post, $"/v1/webhooks/{id}/pause"));
+        await Task.Delay(500);
+        Assert.False(pause.IsCompleted, "the pause returned while a call was still in flight");
+        answer.SetResult();
+        Assert.True((await pause).GetProperty("paused").GetBoolean());
+
+        // Settled (acked) before the pause returned: delivered once, and resuming does not send it again.
+        var stats = await _client.WaitForStatsAsync(id, s => s.GetProperty("delivered").GetInt64() == 1);
+        Assert.Equal(0, stats.GetProperty("inFlight").GetInt32());
+        await SluiceApi.SendOkAsync(_client, new HttpRequestMessage(HttpMethod.Post, $"/v1/webhooks/{id}/resume"));
+        await Task.Delay(700);
+        Assert.Single(_receiver.Calls);
+    }
+
+    [Fact]
     public async Task Put_ReplacesSettingsKeepingTheSecret_AndDelete_RemovesWebhookAndItsSubscription()
     {
         var topic = SluiceApi.NewTopic("wh-crud");
