@@ -99,6 +99,12 @@ internal sealed class CircuitBreaker(WebhookOptions options, TimeProvider time)
     {
         lock (_gate)
         {
+            if (_state == BreakerState.Closed && _consecutiveFailures == 0)
+            {
+                // Nothing changes (the usual case, once per delivered message): no new signal, nobody waits while closed.
+                return;
+            }
+
             _consecutiveFailures = 0;
             _reopenings = 0;
             _probeOut = false;

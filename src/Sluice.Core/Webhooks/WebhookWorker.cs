@@ -33,9 +33,9 @@ internal sealed partial class WebhookWorker
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
+
+    // One slot per call in flight, released once the call is settled: holding every slot means no call is left.
     private readonly SemaphoreSlim _slots;
-    private readonly Lock _gate = new();
-    private readonly HashSet<Task> _calls = [];
     private readonly Channel<string> _acks = Channel.CreateBounded<string>(new BoundedChannelOptions(AckQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private Task _loop = Task.CompletedTask;
     private Task _ackLoop = Task.CompletedTask;
@@ -54,8 +54,14 @@ internal sealed partial class WebhookWorker
 
     public void Start()
     {
-        _ackLoop = Task.Run(AckLoopAsync);
-        _loop = Task.Run(RunAsync);
+        // The loops outlive whatever started them (often the admin request that created the webhook): without this they
+        // would carry its execution context for good, its tracing Activity included, and every webhook call would become
+        // a child span of that long-finished request (a traceparent header and an Activity per call, measured).
+        using (ExecutionContext.SuppressFlow())
+        {
+            _ackLoop = Task.Run(AckLoopAsync);
+            _loop = Task.Run(RunAsync);
+        }
     }
 
     /// <summary>Stops receiving, then waits (until <paramref name="cancellationToken"/>) for calls in flight to finish and be settled.</summary>
@@ -65,13 +71,14 @@ internal sealed partial class WebhookWorker
         try
         {
             await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
-            Task[] calls;
-            lock (_gate)
+
+            // The receive loop has ended, so every slot still taken belongs to a call in flight: taking them all back
+            // waits for those calls to be settled. Never released again: this worker is done.
+            for (var i = 0; i < _webhook.Concurrency; i++)
             {
-                calls = [.. _calls];
+                await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
 
-            await Task.WhenAll(calls).WaitAsync(cancellationToken).ConfigureAwait(false);
             _acks.Writer.TryComplete();
             await _ackLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
@@ -177,31 +184,13 @@ internal sealed partial class WebhookWorker
 
             foreach (var delivery in deliveries)
             {
-                Track(CallAsync(delivery));
+                // Not tracked one by one: the call holds its slot until it is settled, and StopAsync waits for the slots.
+                _ = CallAsync(delivery);
             }
         }
     }
 
-    private void Track(Task call)
-    {
-        lock (_gate)
-        {
-            _calls.Add(call);
-        }
-
-        _ = call.ContinueWith(
-            t =>
-            {
-                lock (_gate)
-                {
-                    _calls.Remove(t);
-                }
-            },
-            CancellationToken.None,
-            TaskContinuationOptions.ExecuteSynchronously,
-            TaskScheduler.Default);
-    }
-
+    // Never throws: every failure is logged and counted here.
     private async Task CallAsync(Delivery delivery)
     {
         _counters.CallStarted();
@@ -227,21 +216,21 @@ internal sealed partial class WebhookWorker
 
     private async Task SettleAsync(Delivery delivery, WebhookCallResult result)
     {
-        var ids = new[] { delivery.AckId };
-        var now = _time.GetUtcNow();
-        switch (result.Outcome)
+        if (result.Outcome == WebhookCallOutcome.Delivered)
         {
-            case WebhookCallOutcome.Delivered:
-                _breaker.OnSuccess();
-                await _acks.Writer.WriteAsync(delivery.AckId).ConfigureAwait(false);
-                return;
+            _breaker.OnSuccess();
+            await _acks.Writer.WriteAsync(delivery.AckId).ConfigureAwait(false);
+            return;
+        }
 
-            case WebhookCallOutcome.Reject:
-                // The endpoint answered: it is alive, whatever it thinks of this message.
-                _breaker.OnSuccess();
-                _counters.Failed(now, result.Error);
-                await DeadLetterAsync(delivery, $"rejected: {result.Error}").ConfigureAwait(false);
-                return;
+        var now = _time.GetUtcNow();
+        if (result.Outcome == WebhookCallOutcome.Reject)
+        {
+            // The endpoint answered: it is alive, whatever it thinks of this message.
+            _breaker.OnSuccess();
+            _counters.Failed(now, result.Error);
+            await DeadLetterAsync(delivery, $"rejected: {result.Error}").ConfigureAwait(false);
+            return;
         }
 
         if (result.EndpointFailure)
@@ -275,7 +264,7 @@ internal sealed partial class WebhookWorker
 
         // The engine's limit for a nack delay.
         delay = TimeSpan.FromTicks(Math.Min(delay.Ticks, TimeSpan.FromDays(1).Ticks));
-        await _engine.NackAsync(_webhook.Topic, _webhook.Subscription, ids, delay).ConfigureAwait(false);
+        await _engine.NackAsync(_webhook.Topic, _webhook.Subscription, [delivery.AckId], delay).ConfigureAwait(false);
         _counters.Retried();
     }
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Sluice.Core.Log;
@@ -30,7 +31,14 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
 
     private static readonly MediaTypeHeaderValue OctetStream = new("application/octet-stream");
 
-    private readonly HttpClient _client;
+    private const string UserAgent = "Sluice-Webhooks/1";
+
+    // An HttpMessageInvoker, not an HttpClient: the client's default headers, its own timeout and the linked cancellation
+    // source it makes for every request are all unused here (the timeout is per webhook), and they cost per call.
+    private readonly HttpMessageInvoker _client;
+
+    // What a call needs of its webhook that does not change between calls, worked out once per registration.
+    private readonly ConditionalWeakTable<WebhookDefinition, Target> _targets = new();
     private readonly SsrfGuard _guard;
     private readonly TopicDirectory _topics;
     private readonly IMessageLog _log;
@@ -62,9 +70,11 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
             ConnectCallback = ConnectAsync,
+
+            // Receivers are third parties: the gateway's trace context is not theirs to see.
+            ActivityHeadersPropagator = null,
         };
-        _client = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
-        _client.DefaultRequestHeaders.UserAgent.ParseAdd("Sluice-Webhooks/1");
+        _client = new HttpMessageInvoker(handler);
     }
 
     public void Dispose() => _client.Dispose();
@@ -74,17 +84,21 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
         var record = delivery.Record;
         var body = record.Value ?? ReadOnlyMemory<byte>.Empty;
         using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new ReadOnlyMemoryContent(body) };
-        AddHeaders(request, webhook, delivery, body.Span);
+        AddHeaders(request, webhook, _targets.GetValue(webhook, static w => new Target(w)), delivery, body.Span);
 
         using var timeout = new CancellationTokenSource(webhook.Timeout, _time);
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken);
+
+        // The dispatcher's calls are not cancelled from outside (they finish, bounded by the timeout): no linked source then.
+        using var linked = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, cancellationToken) : null;
+        var token = linked?.Token ?? timeout.Token;
         try
         {
-            using var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, linked.Token);
+            // Like HttpClient's ResponseHeadersRead: the body is read only when a reply is forwarded.
+            using var response = await _client.SendAsync(request, token);
             var status = (int)response.StatusCode;
             if (status is >= 200 and < 300)
             {
-                return await ForwardReplyAsync(webhook, response, linked.Token);
+                return await ForwardReplyAsync(webhook, response, token);
             }
 
             if (status == 429)
@@ -114,13 +128,18 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
         }
     }
 
-    private void AddHeaders(HttpRequestMessage request, WebhookDefinition webhook, Delivery delivery, ReadOnlySpan<byte> body)
+    private void AddHeaders(HttpRequestMessage request, WebhookDefinition webhook, Target target, Delivery delivery, ReadOnlySpan<byte> body)
     {
         var record = delivery.Record;
         var headers = request.Headers;
         foreach (var (name, value) in webhook.Headers)
         {
             headers.TryAddWithoutValidation(name, value);
+        }
+
+        if (!target.HasUserAgent)
+        {
+            headers.TryAddWithoutValidation("User-Agent", UserAgent);
         }
 
         string? contentType = null;
@@ -143,11 +162,11 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
         var timestamp = _time.GetUtcNow().ToUnixTimeSeconds();
         headers.TryAddWithoutValidation(WebhookHeaders.Id, id);
         headers.TryAddWithoutValidation(WebhookHeaders.Timestamp, timestamp.ToString(CultureInfo.InvariantCulture));
-        headers.TryAddWithoutValidation(WebhookHeaders.Signature, WebhookSigner.Sign(WebhookSigner.Key(webhook.Secret), id, timestamp, body));
+        headers.TryAddWithoutValidation(WebhookHeaders.Signature, WebhookSigner.Sign(target.Key, id, timestamp, body));
 
         headers.TryAddWithoutValidation(WebhookHeaders.WebhookId, webhook.Id);
         headers.TryAddWithoutValidation(WebhookHeaders.MessageId, delivery.MessageId);
-        headers.TryAddWithoutValidation(WebhookHeaders.Topic, delivery.Topic.ToString());
+        headers.TryAddWithoutValidation(WebhookHeaders.Topic, delivery.Topic == webhook.Topic ? target.Topic : delivery.Topic.ToString());
         headers.TryAddWithoutValidation(WebhookHeaders.PublishTime, record.Timestamp.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
         headers.TryAddWithoutValidation(WebhookHeaders.Attempt, delivery.DeliveryAttempt.ToString(CultureInfo.InvariantCulture));
         if (record.Key is { } key)
@@ -337,7 +356,18 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
     }
 
     private static string? Header(HttpResponseMessage response, string name)
-        => response.Headers.TryGetValues(name, out var values) ? values.FirstOrDefault() : null;
+    {
+        // The raw value: these headers are plain text, and looking one up this way parses nothing.
+        if (response.Headers.NonValidated.TryGetValues(name, out var values))
+        {
+            foreach (var value in values)
+            {
+                return value;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary><c>Retry-After</c> as seconds or an HTTP date; null when absent or in the past.</summary>
     private TimeSpan? RetryAfter(HttpResponseMessage response)
@@ -378,6 +408,17 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
     }
 
     private sealed class SsrfRefusedException(string message) : IOException(message);
+
+    /// <summary>A registration's signing key (decoded from its secret) and topic text.</summary>
+    private sealed class Target(WebhookDefinition webhook)
+    {
+        public byte[] Key { get; } = WebhookSigner.Key(webhook.Secret);
+
+        public string Topic { get; } = webhook.Topic.ToString();
+
+        /// <summary>The registration sets its own <c>User-Agent</c>, which then replaces the gateway's.</summary>
+        public bool HasUserAgent { get; } = webhook.Headers.Keys.Any(name => string.Equals(name, "User-Agent", StringComparison.OrdinalIgnoreCase));
+    }
 
     private static partial class Log
     {

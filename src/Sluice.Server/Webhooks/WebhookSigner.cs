@@ -58,12 +58,21 @@ internal static class WebhookSigner
             body.CopyTo(rented.AsSpan(written));
             Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
             HMACSHA256.HashData(key, rented.AsSpan(0, length), mac);
-            return "v1," + Convert.ToBase64String(mac);
+            return FormatSignature(mac);
         }
         finally
         {
             ArrayPool<byte>.Shared.Return(rented);
         }
+    }
+
+    // "v1," + base64(mac) as one string, not a base64 string and then a concatenation.
+    private static string FormatSignature(ReadOnlySpan<byte> mac)
+    {
+        Span<char> text = stackalloc char[3 + 44];
+        "v1,".CopyTo(text);
+        Convert.TryToBase64Chars(mac, text[3..], out var written);
+        return new string(text[..(3 + written)]);
     }
 
     /// <summary>A hint that tells secrets apart without revealing one: the first characters of its SHA-256.</summary>

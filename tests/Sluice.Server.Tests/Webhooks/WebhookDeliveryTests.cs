@@ -55,6 +55,40 @@ public sealed class WebhookDeliveryTests(WebhookServer fixture, ITestOutputHelpe
     }
 
     [Fact]
+    public async Task Delivery_OfWebhookCreatedInATracedRequest_CarriesNoTraceContext()
+    {
+        // The creating request is traced; the webhook's calls must not become spans of it for the webhook's lifetime.
+        const string TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        var topic = SluiceApi.NewTopic("wh-trace");
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/v1/webhooks") { Content = SluiceApi.Json(new { topic, url = _receiver.Url }) };
+        create.Headers.TryAddWithoutValidation("traceparent", $"00-{TraceId}-00f067aa0ba902b7-01");
+        using (var response = await _client.SendAsync(create))
+        {
+            Assert.Equal(HttpStatusCode.Created, response.StatusCode);
+        }
+
+        await _client.ProduceAsync(topic, "untraced");
+        var call = (await _receiver.WaitForAsync(c => c.Count >= 1))[0];
+
+        Assert.False(call.Headers.ContainsKey("traceparent"), $"traceparent: {call.Headers.GetValueOrDefault("traceparent")}");
+        Assert.False(call.Headers.ContainsKey("tracestate"));
+        Assert.DoesNotContain(call.Headers.Values, v => v.Contains(TraceId, StringComparison.Ordinal));
+        Assert.Equal("Sluice-Webhooks/1", call.Header("User-Agent"));
+    }
+
+    [Fact]
+    public async Task Delivery_WithConfiguredUserAgent_SendsThatOneOnly()
+    {
+        var topic = SluiceApi.NewTopic("wh-agent");
+        await _client.CreateWebhookAsync(new { topic, url = _receiver.Url, headers = new Dictionary<string, string> { ["User-Agent"] = "receiver-wants-this/2" } });
+
+        await _client.ProduceAsync(topic, "agent");
+        var call = (await _receiver.WaitForAsync(c => c.Count >= 1))[0];
+
+        Assert.Equal("receiver-wants-this/2", call.Header("User-Agent"));
+    }
+
+    [Fact]
     public async Task Receiver_FailingTwiceThenSucceeding_GetsTheMessageThreeTimesThenNoMore()
     {
         var topic = SluiceApi.NewTopic("wh-retry");
@@ -243,6 +277,36 @@ public sealed class WebhookDeliveryTests(WebhookServer fixture, ITestOutputHelpe
 
         await SluiceApi.SendOkAsync(_client, new HttpRequestMessage(HttpMethod.Post, $"/v1/webhooks/{id}/resume"));
         Assert.Equal("waited", (await _receiver.WaitForAsync(c => c.Count == 1))[0].Text);
+    }
+
+    [Fact]
+    public async Task Pause_WithACallInFlight_WaitsForItAndSettlesIt()
+    {
+        var topic = SluiceApi.NewTopic("wh-stop");
+        var answer = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _receiver.Respond = async _ =>
+        {
+            await answer.Task;
+            return ReceiverAnswer.Ok;
+        };
+        var created = await _client.CreateWebhookAsync(new { topic, url = _receiver.Url, concurrency = 4 });
+        var id = created.GetProperty("id").GetString()!;
+        await _client.ProduceAsync(topic, "in flight");
+        await _receiver.WaitForAsync(c => c.Count == 1);
+
+        // Stopping the worker waits for the call in flight: the pause answers only once the receiver has.
+        var pause = SluiceApi.SendOkAsync(_client, new HttpRequestMessage(HttpMethod.Post, $"/v1/webhooks/{id}/pause"));
+        await Task.Delay(500);
+        Assert.False(pause.IsCompleted, "the pause returned while a call was still in flight");
+        answer.SetResult();
+        Assert.True((await pause).GetProperty("paused").GetBoolean());
+
+        // Settled (acked) before the pause returned: delivered once, and resuming does not send it again.
+        var stats = await _client.WaitForStatsAsync(id, s => s.GetProperty("delivered").GetInt64() == 1);
+        Assert.Equal(0, stats.GetProperty("inFlight").GetInt32());
+        await SluiceApi.SendOkAsync(_client, new HttpRequestMessage(HttpMethod.Post, $"/v1/webhooks/{id}/resume"));
+        await Task.Delay(700);
+        Assert.Single(_receiver.Calls);
     }
 
     [Fact]
