@@ -239,6 +239,13 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
     /// <summary>Stops this partition's read-ahead alone (revoked); linked to the subscription's pump token.</summary>
     public CancellationTokenSource? Pump { get; set; }
 
+    /// <summary>
+    /// The read-ahead should read: at most half full (so one read brings many records, rather than one after every
+    /// take) and below the unacked limit.
+    /// </summary>
+    public bool HasRoom(DeliveryOptions options)
+        => Buffer.Count <= options.ReadAheadMessages / 2 && Outstanding.Count < options.MaxUnackedPerPartition;
+
     public void SignalSpace()
     {
         var waiter = SpaceWaiter;

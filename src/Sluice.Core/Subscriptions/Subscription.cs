@@ -318,7 +318,7 @@ internal sealed partial class Subscription
                     took = true;
                 }
 
-                if (took)
+                if (took && p.HasRoom(_ctx.Options))
                 {
                     p.SignalSpace();
                 }
@@ -1211,8 +1211,9 @@ internal sealed partial class Subscription
                         return;
                     }
 
+                    // Refilled once half empty, not after every take: one read brings many records.
                     room = options.ReadAheadMessages - p.Buffer.Count;
-                    if (room <= 0 || p.Outstanding.Count >= options.MaxUnackedPerPartition)
+                    if (!p.HasRoom(options))
                     {
                         p.SpaceWaiter ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                         space = p.SpaceWaiter.Task;

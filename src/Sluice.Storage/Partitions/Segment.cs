@@ -536,6 +536,9 @@ internal sealed partial class Segment
     public SafeFileHandle OpenRead()
         => _writeHandle ?? File.OpenHandle(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
 
+    // For sizing a read by its record count: generous for typical messages.
+    private const int ExpectedRecordBytes = 1024;
+
     /// <summary>
     /// Reads records from <paramref name="offset"/> into <paramref name="output"/> within the visible bytes.
     /// Each batch's CRC is checked before any of its records is decoded; a bad batch is logged and, when
@@ -553,9 +556,12 @@ internal sealed partial class Segment
         var handle = OpenRead();
         var owned = !ReferenceEquals(handle, _writeHandle);
 
-        // maxBytes plus one index interval (the scan may start that far before the offset), within
-        // 64 KiB .. 4 MiB: big reads are what makes a cold sequential read fast.
-        var chunk = (int)Math.Clamp((long)maxBytes + _indexInterval + RecordBatch.HeaderSize, 64 * 1024, 4 * 1024 * 1024);
+        // What the read may need (maxBytes, or maxCount records of a few hundred bytes when that is less) plus one index
+        // interval (the scan may start that far before the offset), within 64 KiB .. 4 MiB: big reads are what makes a
+        // cold sequential read fast, and a read of a few records must not copy megabytes (larger records simply take
+        // more rounds of the loop below).
+        var wanted = Math.Min(maxBytes, (long)maxCount * ExpectedRecordBytes);
+        var chunk = (int)Math.Clamp(wanted + _indexInterval + RecordBatch.HeaderSize, 64 * 1024, 4 * 1024 * 1024);
         var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(chunk, limit - position));
         try
         {
