@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Subscriptions;
 
@@ -20,11 +19,6 @@ internal sealed partial class WebhookWorker
     // How long one receive waits before the loop looks at the breaker and the stop signal again.
     private static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(2);
 
-    // Acks of delivered messages wait here to be applied many per engine call (each call waits for a durable cursor
-    // append, so one call per message would spend the slots waiting on the disk). Bounded: a full queue holds calls back.
-    private const int AckQueueCapacity = 4096;
-    private const int MaxAcksPerCall = 1000;
-
     private readonly WebhookDefinition _webhook;
     private readonly ISubscriptionService _engine;
     private readonly IWebhookTransport _transport;
@@ -36,9 +30,7 @@ internal sealed partial class WebhookWorker
 
     // One slot per call in flight, released once the call is settled: holding every slot means no call is left.
     private readonly SemaphoreSlim _slots;
-    private readonly Channel<string> _acks = Channel.CreateBounded<string>(new BoundedChannelOptions(AckQueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
     private Task _loop = Task.CompletedTask;
-    private Task _ackLoop = Task.CompletedTask;
 
     public WebhookWorker(WebhookDefinition webhook, ISubscriptionService engine, IWebhookTransport transport, CircuitBreaker breaker, WebhookCounters counters, TimeProvider time, ILogger logger)
     {
@@ -59,7 +51,6 @@ internal sealed partial class WebhookWorker
         // a child span of that long-finished request (a traceparent header and an Activity per call, measured).
         using (ExecutionContext.SuppressFlow())
         {
-            _ackLoop = Task.Run(AckLoopAsync);
             _loop = Task.Run(RunAsync);
         }
     }
@@ -78,18 +69,10 @@ internal sealed partial class WebhookWorker
             {
                 await _slots.WaitAsync(cancellationToken).ConfigureAwait(false);
             }
-
-            _acks.Writer.TryComplete();
-            await _ackLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
             // Out of time: unsettled messages keep their leases and are redelivered (after a restart: at once).
-        }
-        finally
-        {
-            // Ends the ack loop even when out of time; a call still running then fails to queue its ack and is redelivered.
-            _acks.Writer.TryComplete();
         }
     }
 
@@ -185,13 +168,13 @@ internal sealed partial class WebhookWorker
             foreach (var delivery in deliveries)
             {
                 // Not tracked one by one: the call holds its slot until it is settled, and StopAsync waits for the slots.
-                _ = CallAsync(delivery);
+                _ = CallAsync(consumer, delivery);
             }
         }
     }
 
     // Never throws: every failure is logged and counted here.
-    private async Task CallAsync(Delivery delivery)
+    private async Task CallAsync(ISubscriptionConsumer consumer, Delivery delivery)
     {
         _counters.CallStarted();
         try
@@ -199,7 +182,7 @@ internal sealed partial class WebhookWorker
             // Not cancelled by a stop: a call in flight finishes (bounded by the webhook's timeout) and is settled,
             // so a graceful shutdown neither re-sends it nor leaves it unacked.
             var result = await _transport.SendAsync(_webhook, delivery, CancellationToken.None).ConfigureAwait(false);
-            await SettleAsync(delivery, result).ConfigureAwait(false);
+            await SettleAsync(consumer, delivery, result).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -214,12 +197,17 @@ internal sealed partial class WebhookWorker
         }
     }
 
-    private async Task SettleAsync(Delivery delivery, WebhookCallResult result)
+    private async Task SettleAsync(ISubscriptionConsumer consumer, Delivery delivery, WebhookCallResult result)
     {
         if (result.Outcome == WebhookCallOutcome.Delivered)
         {
             _breaker.OnSuccess();
-            await _acks.Writer.WriteAsync(delivery.AckId).ConfigureAwait(false);
+
+            // Applied at once by its lease; the cursor reaches the disk with the next cursor write (within
+            // DeliveryOptions.CursorLinger, and at a graceful stop): a crash before it sends the message again, which
+            // at-least-once allows. Waiting for that write per message would hold the call's slot on the disk.
+            var acked = await consumer.AckAsync([delivery], waitDurable: false).ConfigureAwait(false);
+            _counters.Delivered(_time.GetUtcNow(), acked);
             return;
         }
 
@@ -266,30 +254,6 @@ internal sealed partial class WebhookWorker
         delay = TimeSpan.FromTicks(Math.Min(delay.Ticks, TimeSpan.FromDays(1).Ticks));
         await _engine.NackAsync(_webhook.Topic, _webhook.Subscription, [delivery.AckId], delay).ConfigureAwait(false);
         _counters.Retried();
-    }
-
-    private async Task AckLoopAsync()
-    {
-        var reader = _acks.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
-        {
-            var ids = new List<string>();
-            while (ids.Count < MaxAcksPerCall && reader.TryRead(out var id))
-            {
-                ids.Add(id);
-            }
-
-            try
-            {
-                var result = await _engine.AckAsync(_webhook.Topic, _webhook.Subscription, ids).ConfigureAwait(false);
-                _counters.Delivered(_time.GetUtcNow(), result.Succeeded);
-            }
-            catch (Exception ex)
-            {
-                // Not applied: the engine redelivers these at their ack deadline (at-least-once).
-                Log.AckFailed(_logger, _webhook.Id, ids.Count, ex);
-            }
-        }
     }
 
     private async Task DeadLetterAsync(Delivery delivery, string reason)
