@@ -40,5 +40,4 @@ internal static class CoreEventIds
     public const int WebhookReceiveFailed = 1104;
     public const int WebhookSettleFailed = 1105;
     public const int WebhookDeadLettered = 1106;
-    public const int WebhookAckFailed = 1107;
 }

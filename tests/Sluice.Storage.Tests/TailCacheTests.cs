@@ -61,6 +61,11 @@ public sealed class TailCacheTests(ITestOutputHelper output) : IDisposable
             }
         }
 
+        // Appends extended the cache: a reader at the tail now gets the very records the fastest reader got.
+        var tail = await log.ReadAsync(Topic, 0, readers[2] - 3, 3, 1 << 20);
+        var again = await log.ReadAsync(Topic, 0, readers[2] - 3, 3, 1 << 20);
+        Assert.Equal(tail.Records, again.Records, ReferenceEqualityComparer.Instance);
+
         // The slow readers still read the older offsets correctly (from the files) after the cache moved past them.
         var old = await log.ReadAsync(Topic, 0, 0, 5, 1 << 20);
         Assert.Equal(["r0-0", "r0-1", "r0-2", "r0-3", "r0-4"], old.Records.Select(x => Encoding.UTF8.GetString(x.Value!.Value.Span)));

@@ -157,13 +157,40 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
                 }
 
                 done.TrySetException(ex);
+
+                // Still dirty: written by the next append, which a waited-on ack starts, or else the linger retries it (acks
+                // nobody waits on must not stay unwritten until their partition happens to be acked again).
+                var retry = false;
+                lock (_gate)
+                {
+                    foreach (var item in batch)
+                    {
+                        if (_dirty.Add(item))
+                        {
+                            _order.Enqueue(item);
+                        }
+                    }
+
+                    _running = false;
+                    if (!_lingering)
+                    {
+                        _lingering = retry = true;
+                    }
+                }
+
+                if (retry)
+                {
+                    _ = LingerAsync();
+                }
+
+                return;
             }
         }
     }
 
     private static partial class Log
     {
-        [LoggerMessage(CoreEventIds.CursorWriteFailed, LogLevel.Error, "Writing {Count} cursor records failed; the acks waiting for them fail")]
+        [LoggerMessage(CoreEventIds.CursorWriteFailed, LogLevel.Error, "Writing {Count} cursor records failed; the acks waiting for them fail, and the records are written again later")]
         public static partial void CursorWriteFailed(ILogger logger, int count, Exception exception);
     }
 }

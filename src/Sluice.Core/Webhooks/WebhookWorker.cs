@@ -271,9 +271,6 @@ internal sealed partial class WebhookWorker
         [LoggerMessage(CoreEventIds.WebhookSettleFailed, LogLevel.Error, "Webhook {Id}: settling message {MessageId} failed; it is redelivered at its ack deadline")]
         public static partial void SettleFailed(ILogger logger, string id, string messageId, Exception exception);
 
-        [LoggerMessage(CoreEventIds.WebhookAckFailed, LogLevel.Error, "Webhook {Id}: acking {Count} delivered messages failed; they will be delivered again")]
-        public static partial void AckFailed(ILogger logger, string id, int count, Exception exception);
-
         [LoggerMessage(CoreEventIds.WebhookDeadLettered, LogLevel.Information, "Webhook {Id}: message {MessageId} dead-lettered ({Reason})")]
         public static partial void DeadLettered(ILogger logger, string id, string messageId, string reason);
     }

@@ -114,22 +114,22 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     // Compact JSON has no raw line breaks (they are escaped inside strings), so the object stays on one data line.
     // One JSON writer per thread, pointed at this stream's pending buffer: nothing awaits between start and end.
     [ThreadStatic]
-    private static Utf8JsonWriter? t_json;
+    private static Utf8JsonWriter? _json;
 
     private Utf8JsonWriter StartData()
     {
-        if (t_json is { } json)
+        if (_json is { } json)
         {
             json.Reset(this);
             return json;
         }
 
-        return t_json = new Utf8JsonWriter(this, MessageJson.SharedWriterOptions);
+        return _json = new Utf8JsonWriter(this, MessageJson.SharedWriterOptions);
     }
 
     private void EndData()
     {
-        t_json!.Flush();
+        _json!.Flush();
         WriteBytes("\n\n"u8);
         CommitIfLarge();
     }

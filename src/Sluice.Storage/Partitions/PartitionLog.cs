@@ -820,7 +820,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     {
         Volatile.Write(ref _closedError, reason);
         Volatile.Write(ref _readError, reason);
-        _tail?.Clear();
+        _tail?.Close();
         _queue.Writer.TryComplete();
         await _writer.ConfigureAwait(false);
         Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetException(reason);

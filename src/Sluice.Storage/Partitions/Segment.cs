@@ -556,7 +556,7 @@ internal sealed partial class Segment
         var handle = OpenRead();
         var owned = !ReferenceEquals(handle, _writeHandle);
 
-        // What the read may need (maxBytes, or maxCount records of a few hundred bytes when that is less) plus one index
+        // What the read may need (maxBytes, or maxCount records of up to ExpectedRecordBytes when that is less) plus one index
         // interval (the scan may start that far before the offset), within 64 KiB .. 4 MiB: big reads are what makes a
         // cold sequential read fast, and a read of a few records must not copy megabytes (larger records simply take
         // more rounds of the loop below).

@@ -19,6 +19,8 @@ internal sealed class TailCache
     // Object headers, the value's array and the ring slot: what a record costs beyond its bytes.
     private const long PerRecordOverhead = 96;
 
+    private const int InitialSlots = 64;
+
     private readonly Lock _gate = new();
     private readonly TailCacheBudget _budget;
     private readonly int _maxRecords;
@@ -30,6 +32,7 @@ internal sealed class TailCache
     private long _to;
     private long _bytes;
     private long _lastHit;
+    private bool _closed;
 
     public TailCache(TailCacheBudget budget, int maxRecords)
     {
@@ -83,7 +86,7 @@ internal sealed class TailCache
 
         lock (_gate)
         {
-            if (_count > 0 && next <= _to)
+            if (_closed || (_count > 0 && next <= _to))
             {
                 return;
             }
@@ -101,12 +104,6 @@ internal sealed class TailCache
                 _from = _to = from;
             }
 
-            if (_ring.Length == 0)
-            {
-                // Allocated on first use and dropped when idle: most partitions of a big log are never read at the tail.
-                _ring = new StoredRecord[_maxRecords];
-                _costs = new long[_maxRecords];
-            }
 
             foreach (var record in records)
             {
@@ -116,6 +113,11 @@ internal sealed class TailCache
                 }
 
                 var cost = Size(record) + PerRecordOverhead;
+                if (_count == _ring.Length && _ring.Length < _maxRecords)
+                {
+                    Grow();
+                }
+
                 while (_count > 0 && (_count == _ring.Length || !_budget.TryTake(cost)))
                 {
                     EvictOldestLocked();
@@ -144,12 +146,24 @@ internal sealed class TailCache
         }
     }
 
-    /// <summary>Drops everything (compaction rewrote records, or the partition closes).</summary>
+    /// <summary>Drops everything: compaction rewrote records.</summary>
     public void Clear()
     {
         lock (_gate)
         {
             ClearLocked();
+        }
+    }
+
+    /// <summary>Drops everything for good: the partition closed, and a read still finishing must not cache again.</summary>
+    public void Close()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+            ClearLocked();
+            _ring = [];
+            _costs = [];
         }
     }
 
@@ -179,6 +193,24 @@ internal sealed class TailCache
     }
 
     private int Slot(int index) => (_head + index) % _ring.Length;
+
+    // Allocated on first use and grown by doubling (the per-record overhead counted in the budget covers the slots), so
+    // a partition read at its tail now and then holds a small ring, and an idle one none.
+    private void Grow()
+    {
+        var length = Math.Min(_maxRecords, Math.Max(InitialSlots, _ring.Length * 2));
+        var ring = new StoredRecord[length];
+        var costs = new long[length];
+        for (var i = 0; i < _count; i++)
+        {
+            ring[i] = _ring[Slot(i)];
+            costs[i] = _costs[Slot(i)];
+        }
+
+        _ring = ring;
+        _costs = costs;
+        _head = 0;
+    }
 
     // Index (0 .. _count) of the first cached record at or after offset; offsets ascend along the ring.
     private int FirstAtOrAfter(long offset)

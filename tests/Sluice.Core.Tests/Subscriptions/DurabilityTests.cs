@@ -259,6 +259,31 @@ public sealed class DurabilityTests
     }
 
     [Fact]
+    public async Task ConsumerAck_NotWaitedFor_IsWrittenAgainAfterACursorWriteFailed()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { CursorLinger = TimeSpan.FromMilliseconds(50) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.Exclusive);
+        await h.ProduceAsync(5);
+        var c = await h.OpenAsync("c");
+        var all = await EngineHarness.ReceiveAtLeastAsync(c, 5);
+
+        // The disk fails for a while: the lingering write fails, and nothing else acks this subscription afterwards.
+        var failing = true;
+        h.Log.FailAppends = topic => failing && topic == StateTopics.Cursors ? new IOException("disk full") : null;
+        Assert.Equal(3, await c.AckAsync(all.Take(3).ToList(), waitDurable: false));
+        var cursorsBefore = await CursorRecordsAsync(h);
+        await Task.Delay(300);
+        Assert.Equal(cursorsBefore, await CursorRecordsAsync(h));
+        failing = false;
+        await EngineHarness.EventuallyAsync(async () => await CursorRecordsAsync(h) > cursorsBefore);
+
+        h.Restart();
+        await using var after = await h.OpenAsync("c");
+        Assert.Equal([3L, 4], (await EngineHarness.ReceiveAtLeastAsync(after, 2)).Select(d => d.Record.Offset));
+    }
+
+    [Fact]
     public async Task ConsumerAck_NotWaitedFor_IsWrittenByAGracefulShutdown()
     {
         await using var h = new EngineHarness(new DeliveryOptions { CursorLinger = TimeSpan.FromMinutes(1) });
