@@ -224,11 +224,7 @@ public sealed class DurabilityTests
     public async Task ConsumerAck_WaitingForDurability_SurvivesACrash()
     {
         await using var h = new EngineHarness();
-        await h.CreateTopicAsync();
-        await h.SubscribeAsync(SubscriptionType.Exclusive);
-        await h.ProduceAsync(5);
-        var c = await h.OpenAsync("c");
-        var all = await EngineHarness.ReceiveAtLeastAsync(c, 5);
+        var (c, all) = await ReceiveFiveAsync(h);
 
         Assert.Equal(3, await c.AckAsync(all.Take(3).ToList(), waitDurable: true));
 
@@ -242,11 +238,7 @@ public sealed class DurabilityTests
     public async Task ConsumerAck_NotWaitedFor_IsWrittenWithinTheLinger()
     {
         await using var h = new EngineHarness(new DeliveryOptions { CursorLinger = TimeSpan.FromMilliseconds(50) });
-        await h.CreateTopicAsync();
-        await h.SubscribeAsync(SubscriptionType.Exclusive);
-        await h.ProduceAsync(5);
-        var c = await h.OpenAsync("c");
-        var all = await EngineHarness.ReceiveAtLeastAsync(c, 5);
+        var (c, all) = await ReceiveFiveAsync(h);
         var cursorsBefore = await CursorRecordsAsync(h);
 
         Assert.Equal(3, await c.AckAsync(all.Take(3).ToList(), waitDurable: false));
@@ -262,11 +254,7 @@ public sealed class DurabilityTests
     public async Task ConsumerAck_NotWaitedFor_IsWrittenAgainAfterACursorWriteFailed()
     {
         await using var h = new EngineHarness(new DeliveryOptions { CursorLinger = TimeSpan.FromMilliseconds(50) });
-        await h.CreateTopicAsync();
-        await h.SubscribeAsync(SubscriptionType.Exclusive);
-        await h.ProduceAsync(5);
-        var c = await h.OpenAsync("c");
-        var all = await EngineHarness.ReceiveAtLeastAsync(c, 5);
+        var (c, all) = await ReceiveFiveAsync(h);
 
         // The disk fails for a while: the lingering write fails, and nothing else acks this subscription afterwards.
         var failing = true;
@@ -287,11 +275,7 @@ public sealed class DurabilityTests
     public async Task ConsumerAck_NotWaitedFor_IsWrittenByAGracefulShutdown()
     {
         await using var h = new EngineHarness(new DeliveryOptions { CursorLinger = TimeSpan.FromMinutes(1) });
-        await h.CreateTopicAsync();
-        await h.SubscribeAsync(SubscriptionType.Exclusive);
-        await h.ProduceAsync(5);
-        var c = await h.OpenAsync("c");
-        var all = await EngineHarness.ReceiveAtLeastAsync(c, 5);
+        var (c, all) = await ReceiveFiveAsync(h);
         Assert.Equal(4, await c.AckAsync(all.Take(4).ToList(), waitDurable: false));
 
         await h.Engine.DisposeAsync();
@@ -321,6 +305,16 @@ public sealed class DurabilityTests
         // Left: only the nacked message, delivered again.
         var again = Assert.Single(await EngineHarness.ReceiveAtLeastAsync(b, 1));
         Assert.Equal((first[0].Record.Offset, 2), (again.Record.Offset, again.DeliveryAttempt));
+    }
+
+    // An exclusive subscription with five messages, all received by consumer "c".
+    private static async Task<(ISubscriptionConsumer Consumer, List<Delivery> Deliveries)> ReceiveFiveAsync(EngineHarness h)
+    {
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.Exclusive);
+        await h.ProduceAsync(5);
+        var c = await h.OpenAsync("c");
+        return (c, await EngineHarness.ReceiveAtLeastAsync(c, 5));
     }
 
     private static async Task<long> CursorRecordsAsync(EngineHarness h)
