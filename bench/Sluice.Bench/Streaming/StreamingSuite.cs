@@ -71,7 +71,7 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine();
         md.AppendLine("Notes: memory is the server's `VmRSS` after the connections are open and idle minus before, divided by their");
         md.AppendLine("number (fresh server per figure). Latency is the event's receive time minus its `publishTime` (the append's");
-        md.AppendLine("timestamp; same clock). Subscribers use `ack=auto`. The bench client parses every event on the same two cores");
+        md.AppendLine("timestamp; same clock), measured after a warm-up at the same rate (`SLUICEBENCH_FANOUT_WARMUP_SECONDS`, 5). Subscribers use `ack=auto`; the client decodes the chunked framing. The bench client parses every event on the same two cores");
         md.AppendLine("as the server, so fan-out figures on a small machine measure the machine as much as the server. Scale is set by");
         md.AppendLine("`SLUICEBENCH_SSE_CONNECTIONS`, `SLUICEBENCH_FANOUT_SUBSCRIBERS`, `SLUICEBENCH_FANOUT_RATE`, `SLUICEBENCH_FANOUT_SECONDS`,");
         md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
