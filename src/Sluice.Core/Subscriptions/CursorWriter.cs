@@ -29,14 +29,7 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
     {
         lock (_gate)
         {
-            foreach (var p in partitions)
-            {
-                if (_dirty.Add((subscription, p)))
-                {
-                    _order.Enqueue((subscription, p));
-                }
-            }
-
+            MarkDirtyLocked(subscription, partitions);
             var task = _next.Task;
             if (!_running)
             {
@@ -53,14 +46,7 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
     {
         lock (_gate)
         {
-            foreach (var p in partitions)
-            {
-                if (_dirty.Add((subscription, p)))
-                {
-                    _order.Enqueue((subscription, p));
-                }
-            }
-
+            MarkDirtyLocked(subscription, partitions);
             if (_running || _lingering)
             {
                 return;
@@ -70,6 +56,18 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
         }
 
         _ = LingerAsync();
+    }
+
+    // A partition already waiting keeps its place in the order; its latest state goes out when its turn comes.
+    private void MarkDirtyLocked(Subscription subscription, IEnumerable<int> partitions)
+    {
+        foreach (var p in partitions)
+        {
+            if (_dirty.Add((subscription, p)))
+            {
+                _order.Enqueue((subscription, p));
+            }
+        }
     }
 
     private async Task LingerAsync()
@@ -163,12 +161,9 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
                 var retry = false;
                 lock (_gate)
                 {
-                    foreach (var item in batch)
+                    foreach (var (subscription, partition) in batch)
                     {
-                        if (_dirty.Add(item))
-                        {
-                            _order.Enqueue(item);
-                        }
+                        MarkDirtyLocked(subscription, [partition]);
                     }
 
                     _running = false;

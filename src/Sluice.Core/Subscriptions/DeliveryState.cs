@@ -122,14 +122,6 @@ internal sealed class LeaseList
         Count--;
     }
 
-    public void Clear()
-    {
-        while (First is { } e)
-        {
-            Remove(e);
-        }
-    }
-
     /// <summary>The entries <paramref name="holder"/> holds, in lease order.</summary>
     public List<Entry> HeldBy(ConsumerState holder)
     {
@@ -253,14 +245,15 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
         waiter?.TrySetResult();
     }
 
-    /// <summary>Drops all delivery state and continues reading at the committed offset.</summary>
+    /// <summary>
+    /// Drops all delivery state and continues reading at the committed offset. The subscription takes the entries'
+    /// leases back first (Subscription.ClearPartition).
+    /// </summary>
     public void ClearDelivery()
     {
         foreach (var e in Outstanding.Values)
         {
-            // Their leases were taken off the lease list before (a seek or delete clears it, a revoke unleases them).
             e.State = EntryState.Done;
-            e.Holder = null;
         }
 
         Buffer.Clear();

@@ -119,7 +119,7 @@ internal sealed partial class Subscription : IPartitionAssignmentHandler
                 }
 
                 p.Owned = true;
-                p.ClearDelivery();
+                ClearPartition(p);
                 if (_pumps is { } pumps)
                 {
                     StartPump(p, pumps.Token);
@@ -145,12 +145,7 @@ internal sealed partial class Subscription : IPartitionAssignmentHandler
                 }
 
                 var p = _partitions[partition];
-                foreach (var e in p.Outstanding.Values)
-                {
-                    Unlease(e);
-                }
-
-                p.ClearDelivery();
+                ClearPartition(p);
                 p.Pump?.Cancel();
                 p.Pump = null;
                 p.Owned = false;

@@ -466,10 +466,12 @@ internal sealed partial class Subscription
         elsewhere = null;
         lock (_gate)
         {
+            var now = Now;
             foreach (var d in deliveries)
             {
+                // Like an id that is no longer live (Find): a lease past its deadline is expired even before the timer ran.
                 if (d.Lease is not { } e || Deleted || !IsTracked(e, out var p) || e.State != EntryState.InFlight
-                    || e.Attempt != d.DeliveryAttempt || e.Holder != c)
+                    || e.Attempt != d.DeliveryAttempt || e.Holder != c || now >= e.Deadline)
                 {
                     if (!Deleted && d.Partition < _partitions.Count && !_partitions[d.Partition].Owned)
                     {
@@ -630,13 +632,7 @@ internal sealed partial class Subscription
                 Epoch++;
             }
 
-            _leases.Clear();
             _delayed.Clear();
-            foreach (var c in _consumers.Values)
-            {
-                c.InFlight = 0;
-            }
-
             foreach (var p in _partitions)
             {
                 if (committed.TryGetValue(p.Partition, out var offset))
@@ -644,7 +640,7 @@ internal sealed partial class Subscription
                     p.Cursor.Reset(offset);
                 }
 
-                p.ClearDelivery();
+                ClearPartition(p);
             }
 
             // Pumps may be waiting for data beyond the old position: restart them.
@@ -680,12 +676,11 @@ internal sealed partial class Subscription
             }
 
             _consumers.Clear();
-            _leases.Clear();
             _delayed.Clear();
             _sessions.Clear();
             foreach (var p in _partitions)
             {
-                p.ClearDelivery();
+                ClearPartition(p);
             }
 
             pumps = _pumps;
@@ -780,8 +775,20 @@ internal sealed partial class Subscription
     // False for an entry dropped by a seek or by a cursor reset while work on it ran outside the lock.
     private bool IsTracked(Entry e, out PartitionState p)
     {
-        p = _partitions[e.Partition];
-        return p.Outstanding.TryGetValue(e.Offset, out var current) && current == e;
+        // An entry of another subscription (a delivery handed to the wrong consumer) may name a partition this one lacks.
+        p = e.Partition < _partitions.Count ? _partitions[e.Partition] : null!;
+        return p is not null && p.Outstanding.TryGetValue(e.Offset, out var current) && current == e;
+    }
+
+    // Drops a partition's delivery state, its entries' leases included (off the lease list, out of their holders' counts).
+    private void ClearPartition(PartitionState p)
+    {
+        foreach (var e in p.Outstanding.Values)
+        {
+            Unlease(e);
+        }
+
+        p.ClearDelivery();
     }
 
     private void Unlease(Entry e)
@@ -1354,13 +1361,8 @@ internal sealed partial class Subscription
             {
                 // The cursor is beyond the partition's end (the topic was deleted and recreated): start over at its end.
                 Log.CursorBeyondEnd(_ctx.Logger, Topic, Name, p.Partition, from, ex.EndOffset);
-                foreach (var e in p.Outstanding.Values)
-                {
-                    Unlease(e);
-                }
-
                 p.Cursor.Reset(ex.EndOffset);
-                p.ClearDelivery();
+                ClearPartition(p);
             }
         }
     }

@@ -423,17 +423,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     internal async ValueTask<int> AckLeasedAsync(Subscription subscription, ConsumerState consumer, IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken)
     {
         var acked = subscription.AckLeased(deliveries, consumer, out var dirty, out var elsewhere);
-        if (dirty.Count > 0)
-        {
-            if (waitDurable)
-            {
-                await _ctx.Writer.CommitAsync(subscription, dirty).WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                _ctx.Writer.CommitLater(subscription, dirty);
-            }
-        }
+        await CommitAckedAsync(subscription, dirty, waitDurable, cancellationToken).ConfigureAwait(false);
 
         if (elsewhere is not null)
         {
@@ -442,6 +432,24 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         return acked;
+    }
+
+    // The cursors acks advanced: durable before the ack is answered, or, when nobody waits, with the next cursor write.
+    private async ValueTask CommitAckedAsync(Subscription subscription, HashSet<int> dirty, bool waitDurable, CancellationToken cancellationToken)
+    {
+        if (dirty.Count == 0)
+        {
+            return;
+        }
+
+        if (waitDurable)
+        {
+            await _ctx.Writer.CommitAsync(subscription, dirty).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            _ctx.Writer.CommitLater(subscription, dirty);
+        }
     }
 
     // Ack or nack: ids of partitions another fleet member delivers are forwarded to it, the rest settled here.
@@ -458,11 +466,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         if (kind == ForwardedAcks.Kinds.Ack)
         {
             var acked = subscription.Settle(ackIds, Subscription.SettleKind.Ack, TimeSpan.Zero, out var dirty, out _);
-            if (dirty.Count > 0)
-            {
-                await _ctx.Writer.CommitAsync(subscription, dirty).WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-
+            await CommitAckedAsync(subscription, dirty, waitDurable: true, cancellationToken).ConfigureAwait(false);
             return acked;
         }
 

@@ -296,10 +296,12 @@ internal static partial class ProduceEndpoints
             }
         }
 
-        // The cast matters: "null : byte[]" is a null byte[], which converts to an empty key, not to no key.
-        ReadOnlyMemory<byte>? key = record.Key is null ? (ReadOnlyMemory<byte>?)null : Encoding.UTF8.GetBytes(record.Key);
-        return new RecordToAppend(key, value, headers);
+        return new RecordToAppend(KeyBytes(record.Key), value, headers);
     }
+
+    /// <summary>A key as stored: its UTF-8, or no key (never an empty one) when there is none.</summary>
+    // The cast matters: "key is null ? null : bytes" has the type byte[], and a null byte[] converts to an empty key.
+    internal static ReadOnlyMemory<byte>? KeyBytes(string? key) => key is null ? (ReadOnlyMemory<byte>?)null : Encoding.UTF8.GetBytes(key);
 
     private static List<KeyValuePair<string, string>>? ReadHeaders(HttpRequest request)
     {

@@ -98,8 +98,8 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         WriteBytes("\nevent: message\ndata: "u8);
 
         // The record's fields are encoded once and shared by every stream that delivers it.
-        var data = GetSpan(MessageJson.EncodedFieldsLength(delivery.Record) + MessageJson.SharedOverheadBytes);
-        if (MessageJson.TryWriteShared(data, delivery, out n))
+        var fields = MessageJson.SharedFields(delivery.Record);
+        if (MessageJson.TryWriteShared(GetSpan(fields.Length + MessageJson.SharedOverheadBytes), delivery, fields, out n))
         {
             Advance(n);
             WriteBytes("\n\n"u8);

@@ -9,6 +9,7 @@ using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Hosting;
 using Sluice.Server.Problems;
+using Sluice.Server.Produce;
 using Sluice.Server.Topics;
 
 namespace Sluice.Server.Streaming;
@@ -67,6 +68,9 @@ internal static class WebSocketProduceEndpoint
 
     private sealed class Session(HttpContext context, WebSocket socket, TopicName topic, int partitionCount, bool envelope, int? defaultPartition, string? defaultKey)
     {
+        // Encoded once for the connection; every raw frame's record shares it (records never change their key).
+        private readonly ReadOnlyMemory<byte>? _defaultKey = ProduceEndpoints.KeyBytes(defaultKey);
+
         private readonly IServiceProvider _services = context.RequestServices;
         private readonly ServerOptions _options = context.RequestServices.GetRequiredService<IOptions<ServerOptions>>().Value;
         private readonly TimeProvider _time = context.RequestServices.GetRequiredService<TimeProvider>();
@@ -196,7 +200,7 @@ internal static class WebSocketProduceEndpoint
 
         private Frame FromRaw(long seq, byte[] payload, Partitioner partitioner)
         {
-            ReadOnlyMemory<byte>? key = defaultKey is null ? (ReadOnlyMemory<byte>?)null : Encoding.UTF8.GetBytes(defaultKey);
+            var key = _defaultKey;
             var partition = defaultPartition ?? partitioner.Choose(key is { } k ? k.Span : default, key.HasValue, partitionCount);
             return new Frame(seq, null, partition, new RecordToAppend(key, payload), null);
         }
@@ -269,7 +273,7 @@ internal static class WebSocketProduceEndpoint
             }
 
             var keyText = parsed.Key ?? defaultKey;
-            ReadOnlyMemory<byte>? key = keyText is null ? (ReadOnlyMemory<byte>?)null : Encoding.UTF8.GetBytes(keyText);
+            var key = ProduceEndpoints.KeyBytes(keyText);
             var partition = parsed.Partition ?? defaultPartition;
             if (partition is { } p && (p < 0 || p >= partitionCount))
             {

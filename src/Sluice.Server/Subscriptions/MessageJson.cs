@@ -112,9 +112,12 @@ internal static class MessageJson
     /// escaping (never for the engine's ids): then use <see cref="Write"/>.
     /// </summary>
     public static bool TryWriteShared(Span<byte> destination, Delivery delivery, out int written)
+        => TryWriteShared(destination, delivery, SharedFields(delivery.Record), out written);
+
+    /// <summary>As above, with the record's <see cref="SharedFields"/> looked up already (to size the destination).</summary>
+    public static bool TryWriteShared(Span<byte> destination, Delivery delivery, byte[] fields, out int written)
     {
         written = 0;
-        var fields = EncodedFields.GetValue(delivery.Record, EncodeFields);
         var d = destination;
         var n = 0;
         if (!Put(d, ref n, "{\"ackId\":\""u8) || !delivery.TryFormatAckId(d[n..], out var w) || !IsPlain(d.Slice(n, w)))
@@ -135,11 +138,11 @@ internal static class MessageJson
         return true;
     }
 
-    /// <summary>Most bytes <see cref="TryWriteShared"/> may need beyond the record's encoded fields.</summary>
+    /// <summary>Most bytes <see cref="TryWriteShared(Span{byte}, Delivery, out int)"/> may need beyond the record's encoded fields.</summary>
     public static int SharedOverheadBytes => 256;
 
-    /// <summary>The record's encoded fields (computing them once), so a caller can size its buffer.</summary>
-    public static int EncodedFieldsLength(StoredRecord record) => EncodedFields.GetValue(record, EncodeFields).Length;
+    /// <summary>The record's encoded fields, computed on first use and kept with the record.</summary>
+    public static byte[] SharedFields(StoredRecord record) => EncodedFields.GetValue(record, EncodeFields);
 
     // Lives as long as the record does: the log's tail cache and the subscriptions' read-ahead share record objects.
     private static readonly ConditionalWeakTable<StoredRecord, byte[]> EncodedFields = [];
