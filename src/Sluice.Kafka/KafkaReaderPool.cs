@@ -7,8 +7,10 @@ namespace Sluice.Kafka;
 /// <summary>
 /// A bounded pool of assign-mode consumers for random-access reads. librdkafka consumers are heavy (threads per
 /// instance), so they are reused: a read that continues where a pooled reader stopped takes that reader and reads
-/// what it already prefetched, without a seek. Idle readers are paused (the mock's fetch does not long-poll, so a
-/// reader parked at the end of a partition would spin) and closed after <see cref="KafkaLogOptions.ReaderIdleTimeout"/>.
+/// what it prefetched meanwhile, without a new assignment. A reader that stopped at the end of its partition is
+/// unassigned when parked (its fetches would find nothing, and the mock's do not long-poll, so it would spin). Idle
+/// readers are closed after <see cref="KafkaLogOptions.ReaderIdleTimeout"/>.
+/// Readers are never paused: librdkafka keeps a pause across assignments and resumed fetching up to a second late.
 /// </summary>
 internal sealed class KafkaReaderPool : IDisposable
 {
@@ -134,7 +136,7 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
     private string? _topic;
     private int _partition;
     private long _position = -1;
-    private bool _paused;
+    private bool _drained;
     private ConsumeResult<byte[]?, byte[]?>? _pending;
 
     public DateTimeOffset LastUsed { get; private set; }
@@ -148,18 +150,9 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
         if (!IsAt(topic, partition, offset))
         {
             consumer.Assign(new TopicPartitionOffset(tp, offset));
-            // librdkafka keeps a partition's pause flag across assignments: a partition this reader parked earlier
-            // would otherwise stay paused.
-            consumer.Resume([tp]);
             _topic = topic;
             _partition = partition;
             _pending = null;
-            _paused = false;
-        }
-        else if (_paused)
-        {
-            consumer.Resume([tp]);
-            _paused = false;
         }
 
         var records = new List<StoredRecord>(Math.Min(maxCount, 256));
@@ -216,6 +209,7 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
         }
 
         _position = _pending?.Offset.Value ?? next;
+        _drained = _pending is null && next >= endOffset;
         return new ReadResult(records, next, Math.Max(endOffset, next));
     }
 
@@ -227,28 +221,29 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
         _pending = null;
     }
 
-    /// <summary>Stops fetching while the reader waits in the pool, keeping its position.</summary>
+    /// <summary>
+    /// Puts the reader in the pool: one that read to the end of its partition stops fetching (unassigned, so the next
+    /// read assigns afresh); one in the middle keeps its assignment and goes on prefetching (bounded by
+    /// queued.max.messages.kbytes) for a read that continues where it stopped.
+    /// </summary>
     public void Park(DateTimeOffset now)
     {
         LastUsed = now;
-        if (_topic is null)
+        if (_topic is null || !_drained)
         {
             return;
         }
 
         try
         {
-            if (!_paused)
-            {
-                consumer.Pause([new TopicPartition(_topic, _partition)]);
-                _paused = true;
-            }
+            consumer.Unassign();
         }
         catch (KafkaException)
         {
-            consumer.Unassign();
-            Reset();
+            // Forgetting the position is enough: the next read assigns afresh.
         }
+
+        Reset();
     }
 
     private static StoredRecord ToStored(ConsumeResult<byte[]?, byte[]?> result)

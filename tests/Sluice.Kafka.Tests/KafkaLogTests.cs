@@ -127,6 +127,30 @@ public sealed class KafkaLogTests(MockLogFixture fixture) : IClassFixture<MockLo
         Assert.Equal(new byte[] { 2 }, read.Records.Single().Value!.Value.ToArray());
     }
 
+    // Readers are pooled: one that read to the end, one stopped midway, one moved to another offset of the same partition
+    // or continuing where it stopped must each read from the offset asked for (a paused reader, as they were, resumed
+    // where it had been paused, and up to a second late: a seek by time on the Kafka backend timed out once).
+    [Fact]
+    public async Task Reads_JumpingAroundAPartition_EachStartAtTheOffsetAskedFor()
+    {
+        var topic = MockLogFixture.NewTopic();
+        await Log.CreateTopicAsync(topic, new TopicSettings { Partitions = 1 });
+        for (var i = 0; i < 10; i++)
+        {
+            await Log.AppendAsync(topic, 0, [Record(null, "v" + i)]);
+        }
+
+        var random = new Random(5);
+        for (var i = 0; i < 60; i++)
+        {
+            var offset = random.Next(10);
+            var max = random.Next(4) == 0 ? 10 : 1;
+            var read = await Log.ReadAsync(topic, 0, offset, max, max == 1 ? 1 : 1 << 20);
+            Assert.Equal(Enumerable.Range(offset, Math.Min(max, 10 - offset)).Select(o => ((long)o, "v" + o)),
+                read.Records.Select(r => (r.Offset, Encoding.UTF8.GetString(r.Value!.Value.Span))));
+        }
+    }
+
     [Fact]
     public async Task FindOffset_ByTime_FindsTheFirstRecordAtOrAfter()
     {
