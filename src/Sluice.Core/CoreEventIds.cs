@@ -40,4 +40,7 @@ internal static class CoreEventIds
     public const int WebhookReceiveFailed = 1104;
     public const int WebhookSettleFailed = 1105;
     public const int WebhookDeadLettered = 1106;
+
+    // 1107 was an ack-failed event, gone with the ack loop: not reused.
+    public const int WebhookTakeFailed = 1108;
 }

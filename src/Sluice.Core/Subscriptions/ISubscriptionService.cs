@@ -88,6 +88,13 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Takes up to <paramref name="max"/> messages that are ready for this consumer now, leased like
+    /// <see cref="ReceiveAsync"/>'s, without reading the log or waiting: what a pushing consumer calls to keep a slot
+    /// that just came free busy. Empty when nothing is buffered, or the consumer is disposed or ended.
+    /// </summary>
+    IReadOnlyList<Delivery> TakeReady(int max);
+
+    /// <summary>
     /// Returns every message this consumer holds unacked to the subscription for redelivery at once
     /// (a streaming connection closed or was cut as a slow consumer). A pull consumer does not call it:
     /// its client may still ack in a later request.

@@ -76,6 +76,12 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         }
     }
 
+    public IReadOnlyList<Delivery> TakeReady(int max)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        return Volatile.Read(ref _disposed) != 0 || Ended.IsCancellationRequested ? [] : subscription.Take(state, max, null, out _);
+    }
+
     public ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(deliveries);

@@ -43,6 +43,18 @@ internal sealed class CircuitBreaker(WebhookOptions options, TimeProvider time)
         }
     }
 
+    /// <summary>Calls may go out without asking (<see cref="AcquireAsync"/> would answer unlimited at once).</summary>
+    public bool IsClosed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _state == BreakerState.Closed;
+            }
+        }
+    }
+
     /// <summary>
     /// Waits until calls are allowed; returns how many messages the caller may take now: unlimited when closed,
     /// 1 for the probe of a half-open breaker (the caller then reports its outcome, or <see cref="ReturnProbe"/> when it

@@ -173,8 +173,44 @@ internal sealed partial class WebhookWorker
         }
     }
 
-    // Never throws: every failure is logged and counted here.
+    // Never throws: every failure is logged and counted here. Holds one slot from start to end.
     private async Task CallAsync(ISubscriptionConsumer consumer, Delivery delivery)
+    {
+        try
+        {
+            while (true)
+            {
+                await CallOnceAsync(consumer, delivery).ConfigureAwait(false);
+
+                // The slot is still this call's: while calls are allowed and a message is ready, send it from here
+                // instead of handing the slot back to the receive loop, a thread hop per message at full speed.
+                // Nothing ready: the receive loop waits for the next one.
+                if (_stop.IsCancellationRequested || !_breaker.IsClosed)
+                {
+                    return;
+                }
+
+                var next = consumer.TakeReady(1);
+                if (next.Count == 0)
+                {
+                    return;
+                }
+
+                delivery = next[0];
+            }
+        }
+        catch (Exception ex)
+        {
+            // Taking the next message failed (the consumer went away): the receive loop sees it too and starts over.
+            Log.TakeFailed(_logger, _webhook.Id, ex);
+        }
+        finally
+        {
+            _slots.Release();
+        }
+    }
+
+    private async Task CallOnceAsync(ISubscriptionConsumer consumer, Delivery delivery)
     {
         _counters.CallStarted();
         try
@@ -193,7 +229,6 @@ internal sealed partial class WebhookWorker
         finally
         {
             _counters.CallEnded();
-            _slots.Release();
         }
     }
 
@@ -270,6 +305,9 @@ internal sealed partial class WebhookWorker
 
         [LoggerMessage(CoreEventIds.WebhookSettleFailed, LogLevel.Error, "Webhook {Id}: settling message {MessageId} failed; it is redelivered at its ack deadline")]
         public static partial void SettleFailed(ILogger logger, string id, string messageId, Exception exception);
+
+        [LoggerMessage(CoreEventIds.WebhookTakeFailed, LogLevel.Warning, "Webhook {Id}: taking the next ready message failed; the receive loop carries on")]
+        public static partial void TakeFailed(ILogger logger, string id, Exception exception);
 
         [LoggerMessage(CoreEventIds.WebhookDeadLettered, LogLevel.Information, "Webhook {Id}: message {MessageId} dead-lettered ({Reason})")]
         public static partial void DeadLettered(ILogger logger, string id, string messageId, string reason);

@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
 using Sluice.Core.Log;
@@ -162,7 +163,7 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
         var timestamp = _time.GetUtcNow().ToUnixTimeSeconds();
         headers.TryAddWithoutValidation(WebhookHeaders.Id, id);
         headers.TryAddWithoutValidation(WebhookHeaders.Timestamp, timestamp.ToString(CultureInfo.InvariantCulture));
-        headers.TryAddWithoutValidation(WebhookHeaders.Signature, WebhookSigner.Sign(target.Key, id, timestamp, body));
+        headers.TryAddWithoutValidation(WebhookHeaders.Signature, target.Sign(id, timestamp, body));
 
         headers.TryAddWithoutValidation(WebhookHeaders.WebhookId, webhook.Id);
         headers.TryAddWithoutValidation(WebhookHeaders.MessageId, delivery.MessageId);
@@ -409,15 +410,36 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
 
     private sealed class SsrfRefusedException(string message) : IOException(message);
 
-    /// <summary>A registration's signing key (decoded from its secret) and topic text.</summary>
+    /// <summary>A registration's signer (keyed from its secret) and topic text.</summary>
     private sealed class Target(WebhookDefinition webhook)
     {
-        public byte[] Key { get; } = WebhookSigner.Key(webhook.Secret);
+        private readonly byte[] _key = WebhookSigner.Key(webhook.Secret);
+
+        // Keyed HMAC instances, one per caller signing at once (a handful): taken and put back per message. They go with
+        // the registration (this object lives as long as its definition).
+        private readonly System.Collections.Concurrent.ConcurrentBag<HMACSHA256> _macs = [];
 
         public string Topic { get; } = webhook.Topic.ToString();
 
         /// <summary>The registration sets its own <c>User-Agent</c>, which then replaces the gateway's.</summary>
         public bool HasUserAgent { get; } = webhook.Headers.Keys.Any(name => string.Equals(name, "User-Agent", StringComparison.OrdinalIgnoreCase));
+
+        public string Sign(string id, long timestamp, ReadOnlySpan<byte> body)
+        {
+            if (!_macs.TryTake(out var mac))
+            {
+                mac = new HMACSHA256(_key);
+            }
+
+            try
+            {
+                return WebhookSigner.Sign(mac, id, timestamp, body);
+            }
+            finally
+            {
+                _macs.Add(mac);
+            }
+        }
     }
 
     private static partial class Log

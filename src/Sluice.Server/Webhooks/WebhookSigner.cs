@@ -39,11 +39,14 @@ internal static class WebhookSigner
 
     public static byte[] Key(string secret) => Convert.FromBase64String(secret[SecretPrefix.Length..]);
 
-    /// <summary>The <c>webhook-signature</c> header value.</summary>
-    public static string Sign(byte[] key, string id, long timestamp, ReadOnlySpan<byte> body)
+    /// <summary>
+    /// The <c>webhook-signature</c> header value, computed with <paramref name="mac"/> (an HMAC-SHA256 keyed with the
+    /// webhook's key, used by one caller at a time): reusing a keyed instance costs half a one-shot HMAC, which sets up
+    /// the key every time.
+    /// </summary>
+    public static string Sign(HMACSHA256 mac, string id, long timestamp, ReadOnlySpan<byte> body)
     {
-        // One contiguous "{id}.{timestamp}.{body}" and a one-shot HMAC: one native call per message instead of creating,
-        // feeding and disposing an incremental HMAC (measured as a visible share of a webhook push's CPU).
+        // One contiguous "{id}.{timestamp}.{body}": one native call per message.
         Span<byte> stamp = stackalloc byte[20];
         timestamp.TryFormat(stamp, out var stampLength, provider: System.Globalization.CultureInfo.InvariantCulture);
         var length = Encoding.UTF8.GetByteCount(id) + 1 + stampLength + 1 + body.Length;
@@ -56,9 +59,9 @@ internal static class WebhookSigner
             written += stampLength;
             rented[written++] = (byte)'.';
             body.CopyTo(rented.AsSpan(written));
-            Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-            HMACSHA256.HashData(key, rented.AsSpan(0, length), mac);
-            return FormatSignature(mac);
+            Span<byte> hash = stackalloc byte[HMACSHA256.HashSizeInBytes];
+            mac.TryComputeHash(rented.AsSpan(0, length), hash, out _);
+            return FormatSignature(hash);
         }
         finally
         {

@@ -72,6 +72,33 @@ public sealed class DeliveryTests
     }
 
     [Fact]
+    public async Task TakeReady_LeasesWhatIsBuffered_WithoutWaiting_AndNothingOnceDisposed()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await h.ProduceAsync(5);
+        var c = await h.OpenAsync("c");
+
+        // The first receive fills the read-ahead; what it did not take is ready without another look at the log.
+        var first = Assert.Single(await EngineHarness.ReceiveAtLeastAsync(c, 1));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(c.TakeReady(1) is [var d] && d.MessageId == "0:1"));
+        var rest = c.TakeReady(10);
+        Assert.Equal(["0:2", "0:3", "0:4"], rest.Select(d => d.MessageId));
+        Assert.Empty(c.TakeReady(10));
+
+        // Leased like received messages: acking them by lease applies.
+        Assert.Equal(3, await c.AckAsync(rest, waitDurable: true));
+        var info = await h.Engine.GetAsync(EngineHarness.Topic, "sub");
+        Assert.Equal(2, info!.InFlight);
+
+        await h.ProduceAsync(1);
+        await c.DisposeAsync();
+        Assert.Empty(c.TakeReady(1));
+        Assert.Equal("0:0", first.MessageId);
+    }
+
+    [Fact]
     public async Task Nack_WithoutDelay_RedeliversAtOnceWithAttempt2()
     {
         await using var h = new EngineHarness();

@@ -178,7 +178,7 @@ public sealed class WebhookDeliveryTests(WebhookServer fixture, ITestOutputHelpe
         }
 
         output.WriteLine($"most calls at once: {maxConcurrent}");
-        Assert.True(maxConcurrent > 1, "keys were delivered in parallel");
+        Assert.InRange(maxConcurrent, 2, 8); // keys in parallel, never more calls at once than the webhook's concurrency
     }
 
     [Fact]
