@@ -18,4 +18,15 @@ internal sealed record WrkResult(
     public string Failures => Clean
         ? ""
         : $"{Non2xx:N0} non-2xx, {SocketErrors:N0} socket errors of {Requests:N0} requests";
+
+    /// <summary>Several rounds as one: mean rate and percentiles, summed counts (clean only when every round was).</summary>
+    public static WrkResult MeanOf(IReadOnlyList<WrkResult> rounds) => new(
+        rounds.Average(r => r.RequestsPerSecond),
+        rounds.Sum(r => r.Requests),
+        rounds.Sum(r => r.Seconds),
+        rounds.Average(r => r.P50Ms),
+        rounds.Average(r => r.P99Ms),
+        rounds.Sum(r => r.Non2xx),
+        rounds.Sum(r => r.SocketErrors),
+        string.Join("\n", rounds.Select(r => r.Raw)));
 }
