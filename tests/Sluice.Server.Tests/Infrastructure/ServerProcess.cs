@@ -85,10 +85,35 @@ public sealed class ServerProcess : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Starts the process on a fresh port and waits until <c>/readyz</c> answers 200.</summary>
+    /// <summary>
+    /// Starts the process on a fresh port and waits until <c>/readyz</c> answers 200. The port is free when chosen but
+    /// not reserved: something else may take it before the server binds (the Kafka mock's brokers, started first in
+    /// the same process, bind ephemeral ports, and once took exactly this one). A start refused with "address already
+    /// in use" is tried again on another port.
+    /// </summary>
     public async Task StartAsync()
     {
+        for (var attempt = 1; ; attempt++)
+        {
+            if (await TryStartAsync())
+            {
+                return;
+            }
+
+            if (attempt == 3)
+            {
+                throw new InvalidOperationException($"the server's port was taken before it bound it, three times:\n{Output}");
+            }
+
+            _output.Enqueue("[test] the port was taken before the server bound it: starting again on another");
+        }
+    }
+
+    // False when the server exited because its port was taken meanwhile; throws on any other failure.
+    private async Task<bool> TryStartAsync()
+    {
         Port = FreePort();
+        var startedAt = _output.Count;
         _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. BackendArgs, .. _extraArgs]);
         Client.Dispose();
         Client = new HttpClient(Handler?.Invoke() ?? new HttpClientHandler()) { BaseAddress = new Uri($"{Scheme}://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(90) };
@@ -98,6 +123,14 @@ public sealed class ServerProcess : IAsyncDisposable
         {
             if (_process.HasExited)
             {
+                // Exited: its output is complete once the process is reaped.
+                await _process.WaitForExitAsync();
+                if (_output.Skip(startedAt).Any(l => l.Contains($"Failed to bind to address http://127.0.0.1:{Port}: address already in use", StringComparison.Ordinal)
+                    || l.Contains($"Failed to bind to address https://127.0.0.1:{Port}: address already in use", StringComparison.Ordinal)))
+                {
+                    return false;
+                }
+
                 throw new InvalidOperationException($"the server exited with code {_process.ExitCode} before it was ready:\n{Output}");
             }
 
@@ -106,7 +139,7 @@ public sealed class ServerProcess : IAsyncDisposable
                 using var response = await Client.GetAsync("/readyz");
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
-                    return;
+                    return true;
                 }
             }
             catch (HttpRequestException)
