@@ -458,18 +458,18 @@ public sealed partial class KafkaLog : IMessageLog
 
         var tp = new TopicPartition(state.KafkaName, partition);
         var batch = new AppendBatch(messages.Length);
+        Action<DeliveryReport<byte[]?, byte[]?>> report = batch.Report; // one delegate per call, not a closure per record
         // One lock per partition around the enqueueing only: the records of one call enter librdkafka's partition
         // queue back to back, and the idempotent producer keeps that order, so they get consecutive offsets.
         lock (state.AppendLock(partition))
         {
             for (var i = 0; i < messages.Length; i++)
             {
-                var index = i;
                 while (true)
                 {
                     try
                     {
-                        _producer.Produce(tp, messages[i], r => batch.Report(index, r));
+                        _producer.Produce(tp, messages[i], report);
                         break;
                     }
                     catch (ProduceException<byte[]?, byte[]?> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
@@ -483,7 +483,7 @@ public sealed partial class KafkaLog : IMessageLog
                     catch (ProduceException<byte[]?, byte[]?> ex)
                     {
                         // Records already enqueued will still be reported; fail the rest.
-                        batch.Fail(i, messages.Length - i, ex.Error);
+                        batch.Fail(messages.Length - i, ex.Error);
                         goto enqueued;
                     }
                 }
@@ -498,9 +498,9 @@ public sealed partial class KafkaLog : IMessageLog
             throw MapProduceError(topic, partition, state, error);
         }
 
-        _waiters.Appended(state.KafkaName, partition, last.Offset + 1);
+        _waiters.Appended(state.KafkaName, partition, last + 1);
         // The message's own stamp: the mock cluster reports a fixed log-append time in delivery reports.
-        return new AppendResult(first.Offset, messages.Length, messages[^1].Timestamp.UtcDateTime);
+        return new AppendResult(first, messages.Length, messages[^1].Timestamp.UtcDateTime);
     }
 
     private Message<byte[]?, byte[]?> ToMessage(RecordToAppend record)
@@ -753,47 +753,50 @@ public sealed partial class KafkaLog : IMessageLog
     }
 
     /// <summary>Collects the delivery reports of one append.</summary>
+    /// <summary>
+    /// The delivery reports of one append. Its records entered one partition back to back, so their offsets are
+    /// consecutive: the lowest and highest reported are all there is to keep, and no report needs to say which record
+    /// it is (one handler for the whole call). Reports arrive on the producer's one polling thread.
+    /// </summary>
     private sealed class AppendBatch(int count)
     {
-        private readonly TaskCompletionSource<(TopicPartitionOffset First, (long Offset, DateTimeOffset Timestamp) Last, Error? Error)> _done =
-            new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        private readonly long[] _offsets = new long[count];
-        private DateTimeOffset _lastTimestamp;
+        private readonly TaskCompletionSource<(long First, long Last, Error? Error)> _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private long _first = long.MaxValue;
+        private long _last = -1;
         private Error? _error;
         private int _pending = count;
 
-        public Task<(TopicPartitionOffset First, (long Offset, DateTimeOffset Timestamp) Last, Error? Error)> Task => _done.Task;
+        public Task<(long First, long Last, Error? Error)> Task => _done.Task;
 
-        public void Report(int index, DeliveryReport<byte[]?, byte[]?> report)
+        public void Report(DeliveryReport<byte[]?, byte[]?> report)
         {
             if (report.Error.IsError)
             {
-                _error ??= report.Error;
+                Interlocked.CompareExchange(ref _error, report.Error, null);
             }
             else
             {
-                _offsets[index] = report.Offset.Value;
-                if (index == _offsets.Length - 1)
-                {
-                    _lastTimestamp = report.Timestamp.UtcDateTime;
-                }
+                var offset = report.Offset.Value;
+                _first = Math.Min(_first, offset);
+                _last = Math.Max(_last, offset);
             }
 
             Done(1);
         }
 
-        public void Fail(int index, int n, Error error)
+        /// <summary>The last <paramref name="n"/> records were not enqueued.</summary>
+        public void Fail(int n, Error error)
         {
-            _error ??= error;
+            Interlocked.CompareExchange(ref _error, error, null);
             Done(n);
         }
 
+        // The interlocked add orders the fields' writes before whoever completes the batch reads them.
         private void Done(int n)
         {
             if (Interlocked.Add(ref _pending, -n) == 0)
             {
-                _done.TrySetResult((new TopicPartitionOffset("", 0, _offsets[0]), (_offsets[^1], _lastTimestamp), _error));
+                _done.TrySetResult((_first, _last, _error));
             }
         }
     }
