@@ -159,6 +159,7 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
         long bytes = 0;
         var next = offset;
         var deadline = DateTime.UtcNow + timeout;
+        var atEnd = false; // the broker said end of partition before endOffset (a compaction gap at the end)
         while (records.Count < maxCount && next < endOffset)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -179,6 +180,7 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
                 // End of partition reached with records in hand (a compaction gap at the end), or nothing came in time.
                 if (records.Count > 0 && (result is not null || DateTime.UtcNow > deadline))
                 {
+                    atEnd = result is not null;
                     break;
                 }
 
@@ -209,13 +211,25 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
         }
 
         _position = _pending?.Offset.Value ?? next;
-        _drained = _pending is null && next >= endOffset;
+        _drained = _pending is null && (next >= endOffset || atEnd);
         return new ReadResult(records, next, Math.Max(endOffset, next));
     }
 
-    /// <summary>Forgets the position (after an error the next read assigns afresh).</summary>
+    /// <summary>Stops fetching and forgets the position (after an error, or at the end): the next read assigns afresh.</summary>
     public void Reset()
     {
+        if (_topic is not null)
+        {
+            try
+            {
+                consumer.Unassign();
+            }
+            catch (KafkaException)
+            {
+                // Nothing more to do: the position is forgotten either way.
+            }
+        }
+
         _topic = null;
         _position = -1;
         _pending = null;
@@ -229,21 +243,10 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
     public void Park(DateTimeOffset now)
     {
         LastUsed = now;
-        if (_topic is null || !_drained)
+        if (_topic is not null && _drained)
         {
-            return;
+            Reset();
         }
-
-        try
-        {
-            consumer.Unassign();
-        }
-        catch (KafkaException)
-        {
-            // Forgetting the position is enough: the next read assigns afresh.
-        }
-
-        Reset();
     }
 
     private static StoredRecord ToStored(ConsumeResult<byte[]?, byte[]?> result)

@@ -178,6 +178,9 @@ internal sealed partial class WebhookWorker
     {
         try
         {
+            // Off the receive loop first: a call that completed without waiting would otherwise run its whole chain
+            // inside the loop, holding back the other deliveries of the same receive (leased, not yet sent).
+            await Task.Yield();
             while (true)
             {
                 await CallOnceAsync(consumer, delivery).ConfigureAwait(false);
