@@ -752,7 +752,6 @@ public sealed partial class KafkaLog : IMessageLog
         }
     }
 
-    /// <summary>Collects the delivery reports of one append.</summary>
     /// <summary>
     /// The delivery reports of one append. Its records entered one partition back to back, so their offsets are
     /// consecutive: the lowest and highest reported are all there is to keep, and no report needs to say which record

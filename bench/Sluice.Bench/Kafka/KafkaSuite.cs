@@ -61,8 +61,8 @@ internal sealed class KafkaSuite : IBenchSuite
         }).SetLogHandler((_, _) => { }).Build();
         var plainKafkaTopic = KafkaTopicNames.ToKafka(Sluice.Core.Topics.TopicName.Parse(plainTopic["/v1/topics/".Length..]));
 
-        var (plainSingle, gatewaySingle) = await PairAsync("single produce", 1, $"{sluice.BaseUrl}{singleTopic}/messages", singleScript);
-        var (plainBatch, gatewayBatch) = await PairAsync("batch produce", BatchRecords, $"{sluice.BaseUrl}{batchTopic}/batch", batchScript);
+        var (plainSingle, gatewaySingle) = await PairAsync("single produce", 1, $"{sluice.BaseUrl}{singleTopic}/messages", singleScript, singleRounds);
+        var (plainBatch, gatewayBatch) = await PairAsync("batch produce", BatchRecords, $"{sluice.BaseUrl}{batchTopic}/batch", batchScript, batchRounds);
 
         var md = new StringBuilder();
         md.AppendLine("## Kafka: durable produce through the gateway on the Kafka backend");
@@ -88,7 +88,7 @@ internal sealed class KafkaSuite : IBenchSuite
         return md.ToString();
 
         // Rounds of the plain producer then the gateway, warm-ups in the first round only; the means of each side.
-        async Task<(double Plain, WrkResult Gateway)> PairAsync(string what, int perRound, string url, string script)
+        async Task<(double Plain, WrkResult Gateway)> PairAsync(string what, int perRound, string url, string script, List<string> rounds)
         {
             var plains = new List<double>();
             var gateways = new List<WrkResult>();
@@ -110,7 +110,7 @@ internal sealed class KafkaSuite : IBenchSuite
                 gateways.Add(await Wrk.RunAsync(url, script, Threads, Connections, Measure));
             }
 
-            (perRound == 1 ? singleRounds : batchRounds).AddRange(gateways.Zip(plains, (g, pl) => Invariant($"{g.RequestsPerSecond * perRound:N0} : {pl:N0}")));
+            rounds.AddRange(gateways.Zip(plains, (g, pl) => Invariant($"{g.RequestsPerSecond * perRound:N0} : {pl:N0}")));
             return (plains.Average(), WrkResult.MeanOf(gateways));
         }
     }

@@ -14,7 +14,8 @@ namespace Sluice.Core.Webhooks;
 internal sealed class CircuitBreaker(WebhookOptions options, TimeProvider time)
 {
     private readonly Lock _gate = new();
-    private BreakerState _state;
+    // Written under the gate; volatile so IsClosed, asked once per delivered message, reads it without the lock.
+    private volatile BreakerState _state;
     private int _consecutiveFailures;
     private int _reopenings;
     private bool _probeOut;
@@ -44,16 +45,7 @@ internal sealed class CircuitBreaker(WebhookOptions options, TimeProvider time)
     }
 
     /// <summary>Calls may go out without asking (<see cref="AcquireAsync"/> would answer unlimited at once).</summary>
-    public bool IsClosed
-    {
-        get
-        {
-            lock (_gate)
-            {
-                return _state == BreakerState.Closed;
-            }
-        }
-    }
+    public bool IsClosed => _state == BreakerState.Closed;
 
     /// <summary>
     /// Waits until calls are allowed; returns how many messages the caller may take now: unlimited when closed,

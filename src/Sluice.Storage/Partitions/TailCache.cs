@@ -104,7 +104,6 @@ internal sealed class TailCache
                 _from = _to = from;
             }
 
-
             foreach (var record in records)
             {
                 if (record.Offset < _to)

@@ -125,8 +125,8 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 // Exited: its output is complete once the process is reaped.
                 await _process.WaitForExitAsync();
-                if (_output.Skip(startedAt).Any(l => l.Contains($"Failed to bind to address http://127.0.0.1:{Port}: address already in use", StringComparison.Ordinal)
-                    || l.Contains($"Failed to bind to address https://127.0.0.1:{Port}: address already in use", StringComparison.Ordinal)))
+                var taken = $"Failed to bind to address {Scheme}://127.0.0.1:{Port}: address already in use";
+                if (_output.Skip(startedAt).Any(l => l.Contains(taken, StringComparison.Ordinal)))
                 {
                     return false;
                 }
