@@ -408,9 +408,10 @@ internal sealed partial class Subscription
             foreach (var ackId in ackIds)
             {
                 var entry = Find(ackId, now, out var isExpired);
-                if (entry is null)
+                if (entry is null || (kind != SettleKind.Ack && entry.State != EntryState.InFlight))
                 {
-                    (isExpired ? expired : unknown).Add(ackId);
+                    // Only a live lease can be handed back or dead-lettered; a position id may name a waiting message.
+                    (isExpired || entry is not null ? expired : unknown).Add(ackId);
                     continue;
                 }
 
@@ -500,13 +501,26 @@ internal sealed partial class Subscription
     private Entry? Find(string ackId, DateTimeOffset now, out bool isExpired)
     {
         isExpired = false;
-        if (Deleted || !AckId.TryParse(ackId, out var id) || id.Generation != Generation || id.Epoch != Epoch
+        if (Deleted || !AckId.TryParse(ackId, out var id) || id.Generation != Generation || (id.Epoch != Epoch && !id.IsPosition)
             || id.Partition >= _partitions.Count)
         {
             return null;
         }
 
         var p = _partitions[id.Partition];
+        if (id.IsPosition)
+        {
+            // Whichever lease the message has: leased (even past its deadline, the timer not run yet), waiting for
+            // redelivery, or nacked with a delay. Being dead-lettered, it is already out of a client's hands.
+            if (p.Cursor.IsAcked(id.Offset) || !p.Outstanding.TryGetValue(id.Offset, out var any))
+            {
+                return null;
+            }
+
+            isExpired = any.State is EntryState.DeadLettering or EntryState.Done;
+            return isExpired ? null : any;
+        }
+
         if (p.Cursor.IsAcked(id.Offset) || !p.Outstanding.TryGetValue(id.Offset, out var e) || id.Attempt > e.Attempt)
         {
             return null;

@@ -311,6 +311,25 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     }
 
     /// <inheritdoc/>
+    public async ValueTask<AckResult> AckPositionsAsync(TopicName topic, string name, IReadOnlyList<MessagePosition> positions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(positions);
+        var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
+        var ids = new string[positions.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (positions[i].Partition < 0 || positions[i].Offset < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(positions), positions[i], "partition and offset must not be negative");
+            }
+
+            ids[i] = AckId.Position(subscription.Generation, positions[i].Partition, positions[i].Offset).ToString();
+        }
+
+        return await SettleAsync(subscription, ids, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
     /// <remarks>
     /// A nacked message is delivered again after <paramref name="delay"/> with its attempt one higher; one that has
     /// already been delivered <see cref="SubscriptionSettings.MaxDeliveries"/> times goes to the dead-letter topic instead.
