@@ -124,6 +124,13 @@ internal static class OptionKeys
         new("quotas:subscriptionsPerTenant", "--subscriptions-per-tenant", "an integer between 0 and 1000000 (0: no quota)", (v, o) => Int(v, 0, 1_000_000, x => o.SubscriptionsPerTenant = x)),
         new("quotas:webhooksPerTenant", "--webhooks-per-tenant", "an integer between 0 and 1000000 (0: no quota)", (v, o) => Int(v, 0, 1_000_000, x => o.WebhooksPerTenant = x)),
 
+        // gRPC listener (Kafka-Pixy's service and Sluice's own) and Kafka-Pixy compatibility.
+        new("grpc:port", "--grpc-port", "an integer between 0 and 65535 (0: no gRPC listener)", (v, o) => Int(v, 0, 65535, x => o.GrpcPort = x)),
+        new("pixy:port", "--pixy-port", "an integer between 0 and 65535 (0: Pixy's REST routes on the main port only)", (v, o) => Int(v, 0, 65535, x => o.PixyPort = x)),
+        new("pixy:longPollingTimeoutMs", "--pixy-long-polling-timeout-ms", "an integer between 100 and 60000", (v, o) => Int(v, 100, 60_000, x => o.PixyLongPollingTimeoutMs = x)),
+        new("pixy:ackTimeoutMs", "--pixy-ack-timeout-ms", "an integer between 100 and 43200000", (v, o) => Int(v, 100, 43_200_000, x => o.PixyAckTimeoutMs = x)),
+        new("pixy:maxRetries", "--pixy-max-retries", "an integer between -1 and 999 (-1: retry for ever)", (v, o) => Int(v, -1, 999, x => o.PixyMaxRetries = x)),
+
         // TLS on the listener.
         new("tls:certFile", "--tls-cert-file", "an existing PEM certificate file", (v, o) => ExistingFile(v, x => o.TlsCertFile = x)),
         new("tls:keyFile", "--tls-key-file", "an existing PEM private key file", (v, o) => ExistingFile(v, x => o.TlsKeyFile = x)),

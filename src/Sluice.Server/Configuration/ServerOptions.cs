@@ -128,6 +128,21 @@ internal sealed class ServerOptions
 
     // ---- backend ----
 
+    /// <summary>Port of the gRPC listener (h2c, or TLS with the server's certificate); 0 turns it off. Kafka-Pixy's default.</summary>
+    public int GrpcPort { get; set; } = 19_091;
+
+    /// <summary>A second port serving only Kafka-Pixy's REST routes (Pixy's own is 19092); 0: the main port only.</summary>
+    public int PixyPort { get; set; }
+
+    /// <summary>How long a Kafka-Pixy consume waits for a message before "long polling timeout".</summary>
+    public int PixyLongPollingTimeoutMs { get; set; } = 3_000;
+
+    /// <summary>Ack deadline of the subscriptions Kafka-Pixy groups create (Pixy's <c>ack_timeout</c>, 5 min).</summary>
+    public int PixyAckTimeoutMs { get; set; } = 300_000;
+
+    /// <summary>Redeliveries of an unacked message to a Kafka-Pixy group before it is dead-lettered; -1 for ever.</summary>
+    public int PixyMaxRetries { get; set; } = -1;
+
     /// <summary><c>embedded</c> (the local log in <see cref="DataDir"/>) or <c>kafka</c>.</summary>
     public string Backend { get; set; } = "embedded";
 
@@ -191,6 +206,11 @@ internal sealed class ServerOptions
         target.TlsCertFile = TlsCertFile;
         target.TlsKeyFile = TlsKeyFile;
         target.TlsClientCaFile = TlsClientCaFile;
+        target.GrpcPort = GrpcPort;
+        target.PixyPort = PixyPort;
+        target.PixyLongPollingTimeoutMs = PixyLongPollingTimeoutMs;
+        target.PixyAckTimeoutMs = PixyAckTimeoutMs;
+        target.PixyMaxRetries = PixyMaxRetries;
         target.Backend = Backend;
         target.KafkaMockBrokers = KafkaMockBrokers;
         target.KafkaSessionTimeoutMs = KafkaSessionTimeoutMs;

@@ -52,6 +52,7 @@ internal static partial class SluiceServer
                     listen.UseHttps(TlsListener.HttpsOptions(options));
                 }
             });
+            Grpc.GrpcHosting.Listen(kestrel, options);
             var limits = kestrel.Limits;
 
             // One message's value; the batch route raises it to maxBatchBytes for itself.
@@ -85,6 +86,7 @@ internal static partial class SluiceServer
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
+        Grpc.GrpcHosting.AddServices(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -116,6 +118,7 @@ internal static partial class SluiceServer
 
         app.UseMiddleware<ProblemMiddleware>();
         StreamingEndpoints.UseStreaming(app, options);
+        Grpc.GrpcHosting.UsePorts(app, options);
         app.UseRouting();
         SecurityServices.Use(app);
         var auth = options.AuthMode == AuthMode.Jwt ? "jwt" : "none";
@@ -136,6 +139,7 @@ internal static partial class SluiceServer
         SubscriptionEndpoints.Map(topics);
         StreamingEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
+        Grpc.GrpcHosting.Map(app, options);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
