@@ -22,6 +22,7 @@ internal static class LogEvents
     public const int PixyAsyncProduceFailed = 301;
     public const int PixyCallFailed = 302;
     public const int GrpcStreamFailed = 303;
+    public const int GrpcAsyncProduceFailed = 304;
 
     // 4xx: streaming (SSE, WebSocket)
     public const int StreamRefused = 400;

@@ -103,6 +103,7 @@ internal static partial class GrpcHosting
 
         var host = $"*:{options.GrpcPort}";
         app.MapGrpcService<PixyGrpcService>().RequireHost(host).WithMetadata(AccessRule.PerResource);
+        app.MapGrpcService<SluiceGrpcService>().RequireHost(host).WithMetadata(AccessRule.PerResource);
         app.MapGrpcHealthChecksService().RequireHost(host).WithMetadata(AccessRule.Public);
         app.MapGrpcReflectionService().RequireHost(host).WithMetadata(AccessRule.Public);
         Log.Listening(app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Grpc"), TlsListener.Enabled(options) ? "TLS" : "h2c", options.Bind, options.GrpcPort);
@@ -120,7 +121,7 @@ internal static partial class GrpcHosting
     private static partial class Log
     {
         [LoggerMessage(EventId = LogEvents.GrpcListening, Level = LogLevel.Information,
-            Message = "gRPC ({Transport}) on {Bind}:{Port}: KafkaPixy, health, reflection")]
+            Message = "gRPC ({Transport}) on {Bind}:{Port}: sluice.v1.Sluice, KafkaPixy, health, reflection")]
         public static partial void Listening(ILogger logger, string transport, string bind, int port);
     }
 }
