@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using System.Runtime.InteropServices;
 using System.Text;
 using Sluice.Core.Log;
 
@@ -21,6 +22,34 @@ internal abstract class FilterNode
     /// consumer sees the headers as a JSON object where a later duplicate replaces an earlier one.
     /// </summary>
     protected static string? FindHeader(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
+    {
+        // The backends hand out arrays (embedded log) and lists (Kafka): scanned as spans, without an interface call per header.
+        ReadOnlySpan<KeyValuePair<string, string>> span;
+        if (headers is KeyValuePair<string, string>[] array)
+        {
+            span = array;
+        }
+        else if (headers is List<KeyValuePair<string, string>> list)
+        {
+            span = CollectionsMarshal.AsSpan(list);
+        }
+        else
+        {
+            return FindHeaderSlow(headers, name);
+        }
+
+        for (var i = span.Length - 1; i >= 0; i--)
+        {
+            if (string.Equals(span[i].Key, name, StringComparison.OrdinalIgnoreCase))
+            {
+                return span[i].Value;
+            }
+        }
+
+        return null;
+    }
+
+    private static string? FindHeaderSlow(IReadOnlyList<KeyValuePair<string, string>> headers, string name)
     {
         for (var i = headers.Count - 1; i >= 0; i--)
         {

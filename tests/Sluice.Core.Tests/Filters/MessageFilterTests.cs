@@ -63,6 +63,25 @@ public sealed class MessageFilterTests
         Assert.False(Matches("header.region = \"us\"", record));
     }
 
+    [Theory]
+    [InlineData("array")]
+    [InlineData("list")]
+    [InlineData("other")]
+    public void Header_EveryKindOfHeaderList_IsSearchedTheSameWay(string kind)
+    {
+        KeyValuePair<string, string>[] headers = [new("a", "1"), new("region", "us"), new("REGION", "eu"), new("b", "2")];
+        IReadOnlyList<KeyValuePair<string, string>> list = kind switch
+        {
+            "array" => headers,
+            "list" => new List<KeyValuePair<string, string>>(headers),
+            _ => new System.Collections.ObjectModel.ReadOnlyCollection<KeyValuePair<string, string>>(headers),
+        };
+        var record = new StoredRecord(0, DateTimeOffset.UnixEpoch, null, null, list);
+
+        Assert.True(MessageFilter.Parse("header.region = \"eu\" AND header:b AND NOT header:c").Matches(record));
+        Assert.False(MessageFilter.Parse("header.region = \"us\"").Matches(record));
+    }
+
     [Fact]
     public void Header_EmptyValue_ExistsAndEqualsEmptyString()
     {
