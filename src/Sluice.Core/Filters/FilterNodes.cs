@@ -85,6 +85,25 @@ internal abstract class FilterNode
         sb.Append('"');
     }
 
+    // " IN (...)" with the values sorted and without repeats: the list's order and duplicates do not change the filter.
+    protected static void WriteIn(StringBuilder sb, string[] values)
+    {
+        sb.Append(" IN (");
+        var first = true;
+        foreach (var v in values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
+        {
+            if (!first)
+            {
+                sb.Append(", ");
+            }
+
+            WriteString(sb, v);
+            first = false;
+        }
+
+        sb.Append(')');
+    }
+
     protected static void WriteHeader(StringBuilder sb, string name)
     {
         // Names compare ignoring ASCII case, so the canonical form is lower case.
@@ -193,20 +212,7 @@ internal sealed class HeaderInNode(string name, string[] values) : FilterNode
     public override void Write(StringBuilder sb)
     {
         WriteHeader(sb, name);
-        sb.Append(" IN (");
-        var first = true;
-        foreach (var v in values.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
-        {
-            if (!first)
-            {
-                sb.Append(", ");
-            }
-
-            WriteString(sb, v);
-            first = false;
-        }
-
-        sb.Append(')');
+        WriteIn(sb, values);
     }
 }
 
@@ -268,20 +274,8 @@ internal sealed class KeyInNode(string[] texts) : FilterNode
 
     public override void Write(StringBuilder sb)
     {
-        sb.Append("key IN (");
-        var first = true;
-        foreach (var t in texts.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal))
-        {
-            if (!first)
-            {
-                sb.Append(", ");
-            }
-
-            WriteString(sb, t);
-            first = false;
-        }
-
-        sb.Append(')');
+        sb.Append("key");
+        WriteIn(sb, texts);
     }
 }
 
