@@ -569,7 +569,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                     {
                         existing.UpdateSettings(settings);
                     }
-                    catch (InvalidSubscriptionSettingsException ex)
+                    catch (Exception ex) when (ex is InvalidSubscriptionSettingsException or SubscriptionFilterFixedException)
                     {
                         Log.RemoteUpdateRefused(_logger, topic, name, ex.Message);
                     }
