@@ -285,6 +285,36 @@ public sealed class CorruptionTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Read_WithAnIndexEntryNamingAWrongOffset_RepairsTheIndex_AndSkipsNoRecord()
+    {
+        await WriteLogAsync();
+        var closed = Segments()[0];
+        var index = Path.ChangeExtension(closed, ".index");
+        var bytes = File.ReadAllBytes(index);
+        Assert.True(bytes.Length >= 3 * 8, "the closed segment has index entries");
+
+        // Entry 1 (in both files) still increases and points at a real batch, so it passes every check at open, but it now
+        // claims a batch two offsets earlier than the one it points at: believed, a read of those two offsets would skip them.
+        var rel = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(8));
+        var previous = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(0));
+        Assert.True(rel - 2 > previous);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes.AsSpan(8), rel - 2);
+        File.WriteAllBytes(index, bytes);
+        var timeIndex = Path.ChangeExtension(closed, ".timeindex");
+        var timeBytes = File.ReadAllBytes(timeIndex);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(timeBytes.AsSpan(12 + 8), rel - 2);
+        File.WriteAllBytes(timeIndex, timeBytes);
+
+        await using var log = await EmbeddedLog.OpenAsync(Options, _logs);
+        var target = BaseOf(closed) + rel - 2;
+        var read = await log.ReadAsync(Topic, 0, target, 1, 1);
+        Assert.Equal(target, read.Records[0].Offset);
+        Assert.Equal(Payload(target), read.Records[0].Text());
+        Assert.Contains(_logs.Entries, e => e.EventId == StorageEventIds.IndexRebuilt && e.Message.Contains(index, StringComparison.Ordinal));
+        Assert.Equal(rel, System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(File.ReadAllBytes(index).AsSpan(8)));
+    }
+
+    [Fact]
     public async Task Open_WithRandomDamageManyTimes_ServesEveryIntactRecord_NeverADamagedOne_AndReusesNoOffset()
     {
         var seed = Environment.TickCount;
