@@ -43,4 +43,9 @@ internal static class CoreEventIds
 
     // 1107 was an ack-failed event, gone with the ack loop: not reused.
     public const int WebhookTakeFailed = 1108;
+
+    // 1400-1449: damaged records met by subscriptions
+    public const int CorruptRecordsSkipped = 1400;
+    public const int StoppedAtCorruptRecords = 1401;
+    public const int CursorTombstonesFailed = 1402;
 }
