@@ -317,8 +317,10 @@ public sealed class CorruptionTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public async Task Open_WithRandomDamageManyTimes_ServesEveryIntactRecord_NeverADamagedOne_AndReusesNoOffset()
     {
-        var seed = Environment.TickCount;
-        output.WriteLine($"seed {seed}");
+        var seed = Environment.GetEnvironmentVariable("SLUICE_FAULT_SEED") is { Length: > 0 } fixedSeed
+            ? int.Parse(fixedSeed, System.Globalization.CultureInfo.InvariantCulture)
+            : Environment.TickCount;
+        output.WriteLine($"seed {seed} (SLUICE_FAULT_SEED={seed} repeats this run)");
         var random = new Random(seed);
         for (var round = 0; round < 20; round++)
         {

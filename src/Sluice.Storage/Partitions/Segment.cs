@@ -116,7 +116,18 @@ internal sealed partial class Segment
         }
         catch
         {
+            // No space for the index files, say: leave no half-made segment behind (its name would claim an offset).
             segment._writeHandle.Dispose();
+            segment._writeHandle = null;
+            try
+            {
+                segment.DeleteFiles();
+            }
+            catch (IOException)
+            {
+                // An empty leftover is reused by the next Create of this offset, or opened as an empty segment.
+            }
+
             throw;
         }
     }
