@@ -1,5 +1,6 @@
 using Sluice.Core.Log;
 using Xunit.Abstractions;
+using static Sluice.Storage.Tests.FileDamage;
 using static Sluice.Storage.Tests.TestRecords;
 
 namespace Sluice.Storage.Tests;
@@ -69,21 +70,6 @@ public sealed class CorruptionTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(served.Select(r => r.Offset).Distinct().Count(), served.Count);
         return (served, lost);
-    }
-
-    private static void Flip(string file, long position, byte mask = 0xFF)
-    {
-        using var f = new FileStream(file, FileMode.Open);
-        f.Position = position;
-        var b = f.ReadByte();
-        f.Position = position;
-        f.WriteByte((byte)(b ^ mask));
-    }
-
-    private static void Cut(string file, long length)
-    {
-        using var f = new FileStream(file, FileMode.Open);
-        f.SetLength(length);
     }
 
     private async Task<long> EndAsync(EmbeddedLog log) => (await log.DescribeTopicAsync(Topic))!.Partitions[0].EndOffset;

@@ -113,3 +113,22 @@ internal sealed record BatchSpan(long Position, int Size, long FirstOffset, long
         return spans;
     }
 }
+
+/// <summary>Damage done to a file the way a bad disk or an interrupted write would: a byte flipped, the end cut off.</summary>
+internal static class FileDamage
+{
+    public static void Flip(string file, long position, byte mask = 0xFF)
+    {
+        using var f = new FileStream(file, FileMode.Open);
+        f.Position = position;
+        var b = f.ReadByte();
+        f.Position = position;
+        f.WriteByte((byte)(b ^ mask));
+    }
+
+    public static void Cut(string file, long length)
+    {
+        using var f = new FileStream(file, FileMode.Open);
+        f.SetLength(length);
+    }
+}

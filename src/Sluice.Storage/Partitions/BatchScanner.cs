@@ -135,6 +135,24 @@ internal sealed class BatchScanner : IDisposable
         return false;
     }
 
+    /// <summary>True once the scan has reached the end of its range.</summary>
+    public bool AtEnd => Position >= _end;
+
+    /// <summary>
+    /// After <see cref="Next"/> returned <see cref="ScanResult.Bad"/>: the damaged span from the bad batch to the next
+    /// intact one (which <see cref="Next"/> returns next), or, when none follows (<see cref="AtEnd"/>), to the end of the
+    /// range, its lost offsets then ending at <paramref name="endOffset"/> (unknown: <see cref="DamagedSpan.ToSegmentEnd"/>).
+    /// </summary>
+    public DamagedSpan SkipDamage(long endOffset = DamagedSpan.ToSegmentEnd)
+    {
+        var position = Position;
+        var from = _expectedMinOffset;
+        var reason = Problem!;
+        return Resync(endOffset)
+            ? new DamagedSpan(position, Position, from, ResyncOffset, reason)
+            : new DamagedSpan(position, _end, from, endOffset == DamagedSpan.ToSegmentEnd ? endOffset : Math.Max(from, endOffset), reason);
+    }
+
     private ScanResult Bad(string problem)
     {
         Problem = problem;

@@ -101,18 +101,13 @@ internal sealed partial class Segment
                     continue;
                 }
 
-                var position = scanner.Position;
-                var from = scanner.ExpectedOffset;
-                var reason = scanner.Problem!;
-                Log.CorruptBatch(_logger, LogPath, position, reason);
-                if (scanner.Resync())
+                var span = scanner.SkipDamage();
+                Log.CorruptBatch(_logger, LogPath, span.Position, span.Reason);
+                damage.Add(span);
+                if (scanner.AtEnd)
                 {
-                    damage.Add(new DamagedSpan(position, scanner.Position, from, scanner.ResyncOffset, reason));
-                    continue;
+                    break;
                 }
-
-                damage.Add(new DamagedSpan(position, length, from, DamagedSpan.ToSegmentEnd, reason));
-                break;
             }
         }
 

@@ -224,17 +224,11 @@ internal sealed partial class Segment
                         continue;
                     }
 
-                    var position = scanner.Position;
-                    var from = scanner.ExpectedOffset;
-                    var reason = scanner.Problem!;
-                    if (scanner.Resync(segmentEnd))
+                    damage.Add(scanner.SkipDamage(segmentEnd));
+                    if (scanner.AtEnd)
                     {
-                        damage.Add(new DamagedSpan(position, scanner.Position, from, scanner.ResyncOffset, reason));
-                        continue;
+                        break;
                     }
-
-                    damage.Add(new DamagedSpan(position, limit, from, Math.Max(from, segmentEnd), reason));
-                    break;
                 }
             }
 

@@ -163,21 +163,19 @@ internal sealed partial class Segment
                         break;
                     }
 
-                    var position = scanner.Position;
-                    var from = scanner.ExpectedOffset;
-                    var reason = scanner.Problem!;
-                    if (scanner.Resync())
+                    var span = scanner.SkipDamage();
+                    if (!scanner.AtEnd)
                     {
                         // Intact batches follow: this is damage, not a torn write. Skip it and keep them.
-                        damage.Add(new DamagedSpan(position, scanner.Position, from, scanner.ResyncOffset, reason));
+                        damage.Add(span);
                         continue;
                     }
 
-                    Log.TornTailTruncated(logger, segment.LogPath, position, length - position, reason);
-                    RandomAccess.SetLength(handle, position);
+                    Log.TornTailTruncated(logger, segment.LogPath, span.Position, length - span.Position, span.Reason);
+                    RandomAccess.SetLength(handle, span.Position);
                     RandomAccess.FlushToDisk(handle);
-                    segment.TailCut = (position, reason);
-                    size = position;
+                    segment.TailCut = (span.Position, span.Reason);
+                    size = span.Position;
                     break;
                 }
             }
@@ -287,20 +285,15 @@ internal sealed partial class Segment
                 return $"the last index entry does not point at an intact batch ({scanner.Problem})";
             }
 
+            // Not truncated: later segments follow it. Damage at the end ends at the next segment's base offset.
             first = false;
-            var position = scanner.Position;
-            var from = scanner.ExpectedOffset;
-            var reason = scanner.Problem!;
-            Log.CorruptBatch(_logger, LogPath, position, reason);
-            if (scanner.Resync())
+            var span = scanner.SkipDamage();
+            Log.CorruptBatch(_logger, LogPath, span.Position, span.Reason);
+            damage.Add(span);
+            if (scanner.AtEnd)
             {
-                damage.Add(new DamagedSpan(position, scanner.Position, from, scanner.ResyncOffset, reason));
-                continue;
+                break;
             }
-
-            // Not truncated: later segments follow it. The end of the damage is the next segment's base offset.
-            damage.Add(new DamagedSpan(position, length, from, DamagedSpan.ToSegmentEnd, reason));
-            break;
         }
 
         _damage = [.. damage];

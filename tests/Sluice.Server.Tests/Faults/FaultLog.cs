@@ -38,21 +38,6 @@ internal static class FaultLog
     public static List<string> Segments(string dataDir, string topic, int partition)
         => [.. Directory.GetFiles(PartitionDirectory(dataDir, topic, partition), "*.log").Order(StringComparer.Ordinal)];
 
-    public static void Flip(string file, long position, byte mask)
-    {
-        using var f = new FileStream(file, FileMode.Open);
-        f.Position = position;
-        var b = f.ReadByte();
-        f.Position = position;
-        f.WriteByte((byte)(b ^ mask));
-    }
-
-    public static void Cut(string file, long length)
-    {
-        using var f = new FileStream(file, FileMode.Open);
-        f.SetLength(length);
-    }
-
     /// <summary>
     /// Reads a partition whole through replay (<c>GET .../messages</c>), which steps over damaged ranges and lists them.
     /// Returns offset -> value, and the ranges skipped.

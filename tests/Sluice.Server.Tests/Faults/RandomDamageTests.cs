@@ -3,6 +3,7 @@ using System.Net;
 using Sluice.Server.Tests.Infrastructure;
 using Sluice.Storage.Tests;
 using static Sluice.Server.Tests.Faults.FaultLog;
+using static Sluice.Storage.Tests.FileDamage;
 
 namespace Sluice.Server.Tests.Faults;
 
