@@ -44,6 +44,9 @@ internal static class CoreEventIds
     // 1107 was an ack-failed event, gone with the ack loop: not reused.
     public const int WebhookTakeFailed = 1108;
 
+    // 1200-1249: filters
+    public const int SubscriptionFiltered = 1200;
+
     // 1400-1449: damaged records met by subscriptions
     public const int CorruptRecordsSkipped = 1400;
     public const int StoppedAtCorruptRecords = 1401;

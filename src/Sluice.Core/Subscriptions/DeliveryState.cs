@@ -222,6 +222,9 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
 
     public TaskCompletionSource? SpaceWaiter { get; set; }
 
+    /// <summary>Records of this partition the subscription's filter did not match, since this instance started.</summary>
+    public long FilteredOut { get; set; }
+
     /// <summary>Damaged ranges skipped since the server started, the most recent <see cref="MaxSkippedKept"/> (the log keeps all).</summary>
     public List<CorruptRange>? Skipped { get; private set; }
 

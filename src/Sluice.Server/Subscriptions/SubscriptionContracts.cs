@@ -10,7 +10,8 @@ internal sealed record SubscriptionRequest(
     JsonElement? Position,
     long? AckDeadlineMs,
     int? MaxDeliveries,
-    string? DeadLetterTopic);
+    string? DeadLetterTopic,
+    string? Filter = null);
 
 internal sealed record SubscriptionResponse(
     string Topic,
@@ -22,7 +23,9 @@ internal sealed record SubscriptionResponse(
     List<SubscriptionPartitionResponse> Partitions,
     long Backlog,
     int InFlight,
-    List<ConsumerResponse> Consumers);
+    List<ConsumerResponse> Consumers,
+    string? Filter,
+    long FilteredOut);
 
 /// <summary>
 /// One partition of a subscription. <see cref="Skipped"/>: damaged ranges it skipped since the server started (absent when
