@@ -164,7 +164,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
 
             if (lost is not null)
             {
-                log.Register(lost, segments[^2].LogPath, position: -1);
+                log.Register(lost, segments[^2].LogPath, segments[^2].Size);
             }
 
             Log.PartitionOpened(logger, topic.ToString(), partition, segments.Length, log.StartOffset, log.EndOffset,
