@@ -207,8 +207,18 @@ public sealed record SubscriptionInfo(
     public long FilteredOut { get; init; }
 }
 
-/// <summary>Committed offset: every message below it is acked. Lag = end offset - committed offset.</summary>
-public sealed record PartitionCursorInfo(int Partition, long CommittedOffset, long EndOffset, long Lag);
+/// <summary>
+/// Committed offset: every message below it is acked. Lag = end offset - committed offset. <paramref name="Skipped"/>: the
+/// damaged ranges this subscription skipped on this partition since the server started (the most recent ones), and
+/// <paramref name="StoppedAt"/>: the damaged range it stopped at (policy <see cref="CorruptRecordsPolicy.Stop"/>).
+/// </summary>
+public sealed record PartitionCursorInfo(
+    int Partition,
+    long CommittedOffset,
+    long EndOffset,
+    long Lag,
+    IReadOnlyList<CorruptRange>? Skipped = null,
+    CorruptRange? StoppedAt = null);
 
 public sealed record ConsumerInfo(string ConsumerId, bool Active, int InFlight, DateTimeOffset LastSeen);
 

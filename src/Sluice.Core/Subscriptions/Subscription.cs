@@ -769,7 +769,7 @@ internal sealed partial class Subscription
                 var end = logPartitions?.FirstOrDefault(x => x.Partition == p.Partition)?.EndOffset ?? p.ReadPosition;
                 var lag = Math.Max(0, end - p.Cursor.Committed);
                 backlog += lag;
-                partitions.Add(new PartitionCursorInfo(p.Partition, p.Cursor.Committed, end, lag));
+                partitions.Add(new PartitionCursorInfo(p.Partition, p.Cursor.Committed, end, lag, p.Skipped?.ToList(), p.StoppedAt));
             }
 
             var active = Settings.Type is SubscriptionType.Failover or SubscriptionType.Exclusive ? ActiveConsumer() : null;
@@ -1272,6 +1272,16 @@ internal sealed partial class Subscription
                 catch (OffsetOutOfRangeException ex)
                 {
                     OnOutOfRange(p, epoch, from, ex);
+                    continue;
+                }
+                catch (CorruptRecordsException ex)
+                {
+                    if (!OnCorrupt(p, epoch, from, ex))
+                    {
+                        // Stopped by the operator's choice: until a seek (which restarts the pumps) or the end of the subscription.
+                        await Task.Delay(Timeout.InfiniteTimeSpan, _ctx.Time, cancellationToken).ConfigureAwait(false);
+                    }
+
                     continue;
                 }
                 catch (Exception ex) when (ex is not (OperationCanceledException or TopicNotFoundException))

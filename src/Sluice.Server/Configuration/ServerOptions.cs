@@ -44,6 +44,9 @@ internal sealed class ServerOptions
     /// <summary>A pull consumer that has not pulled for this long is detached (and no longer counted as connected).</summary>
     public int ConsumerSessionTimeoutMs { get; set; } = 30_000;
 
+    /// <summary>What subscriptions do at records damaged on disk: skip them (recorded) or stop there until a seek.</summary>
+    public Core.Subscriptions.CorruptRecordsPolicy OnCorruptRecords { get; set; } = Core.Subscriptions.CorruptRecordsPolicy.Skip;
+
     public int ShutdownTimeoutMs { get; set; } = 30_000;
 
     // ---- streaming (SSE, WebSocket) ----
@@ -176,6 +179,7 @@ internal sealed class ServerOptions
         target.RetentionBytes = RetentionBytes;
         target.AckDeadlineMs = AckDeadlineMs;
         target.ConsumerSessionTimeoutMs = ConsumerSessionTimeoutMs;
+        target.OnCorruptRecords = OnCorruptRecords;
         target.ShutdownTimeoutMs = ShutdownTimeoutMs;
         target.SseKeepAliveMs = SseKeepAliveMs;
         target.SlowConsumerTimeoutMs = SlowConsumerTimeoutMs;

@@ -126,11 +126,7 @@ internal static partial class SluiceServer
         app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok", options.Backend, backend.KafkaBootstrap, auth), SluiceJsonContext.Api.HealthResponse))
             .WithName("Health").WithSummary("200 while the process runs; backend names the log (and the Kafka bootstrap servers); auth says the authentication mode (none: anyone may do anything)")
             .WithMetadata(AccessRule.Public);
-        app.MapGet("/readyz", (Readiness r) => r.IsReady
-                ? Results.Json(new HealthResponse("ready"), SluiceJsonContext.Api.HealthResponse)
-                : Results.Json(new HealthResponse("not ready"), SluiceJsonContext.Api.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable))
-            .WithName("Ready").WithSummary("200 once the log is open and the engine started; 503 before, and from the start of shutdown")
-            .WithMetadata(AccessRule.Public);
+        ReadinessEndpoint.Map(app, options);
         app.MapOpenApi().WithMetadata(AccessRule.Public);
 
         var topics = app.MapGroup("/v1/topics").WithTags("topics");
