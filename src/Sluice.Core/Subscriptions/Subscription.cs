@@ -694,7 +694,7 @@ internal sealed partial class Subscription
         StartLeave();
         foreach (var c in ended)
         {
-            c.Ended.Cancel();
+            c.End(ConsumerEndReason.SubscriptionDeleted);
         }
     }
 
@@ -715,7 +715,7 @@ internal sealed partial class Subscription
         pumps?.Cancel();
         foreach (var c in ended)
         {
-            c.Ended.Cancel();
+            c.End(ConsumerEndReason.EngineStopped);
         }
     }
 
@@ -1170,7 +1170,7 @@ internal sealed partial class Subscription
             foreach (var c in expired)
             {
                 Log.ConsumerExpired(_ctx.Logger, c.Id, Topic, Name);
-                c.Ended.Cancel();
+                c.End(ConsumerEndReason.SessionExpired);
             }
 
             StartDeadLetter(deadLetters);
