@@ -3,8 +3,14 @@ namespace Sluice.Core.Subscriptions;
 /// <summary>Why the engine ended a consumer (see <see cref="ISubscriptionConsumer.Ended"/>).</summary>
 public enum ConsumerEndReason
 {
-    /// <summary>The subscription was deleted, on its own or with its topic (on a fleet: by any instance).</summary>
+    /// <summary>The subscription was deleted (on a fleet: by any instance; there, also when its topic was deleted).</summary>
     SubscriptionDeleted,
+
+    /// <summary>
+    /// The subscription was deleted because its topic is being deleted (<see cref="ISubscriptionService.DeleteForTopicAsync"/>).
+    /// A topic created again under the same name is a new topic: a loop that waits for it starts at its earliest offset.
+    /// </summary>
+    TopicDeleted,
 
     /// <summary>The engine is shutting down.</summary>
     EngineStopped,
@@ -26,6 +32,7 @@ public sealed class ConsumerEndedException(ConsumerEndReason reason, string cons
     private static string Describe(ConsumerEndReason reason, string consumerId) => reason switch
     {
         ConsumerEndReason.SubscriptionDeleted => $"consumer '{consumerId}' ended: its subscription was deleted",
+        ConsumerEndReason.TopicDeleted => $"consumer '{consumerId}' ended: its topic was deleted",
         ConsumerEndReason.EngineStopped => $"consumer '{consumerId}' ended: the delivery engine is shutting down",
         _ => $"consumer '{consumerId}' ended: its session expired",
     };

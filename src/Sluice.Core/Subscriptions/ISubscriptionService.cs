@@ -35,6 +35,24 @@ public interface ISubscriptionService
     ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Deletes every subscription of <paramref name="topic"/>, ending their consumers with
+    /// <see cref="ConsumerEndReason.TopicDeleted"/>: what a topic delete calls before the log deletes the data (and again
+    /// after, for subscriptions a consumer loop created meanwhile). Returns how many were deleted.
+    /// </summary>
+    /// <remarks>Added after the first contract; the default implementation deletes them one by one (ending consumers
+    /// with <see cref="ConsumerEndReason.SubscriptionDeleted"/>).</remarks>
+    async ValueTask<int> DeleteForTopicAsync(TopicName topic, CancellationToken cancellationToken = default)
+    {
+        var deleted = 0;
+        foreach (var name in await ListAsync(topic, cancellationToken).ConfigureAwait(false))
+        {
+            deleted += await DeleteAsync(topic, name, cancellationToken).ConfigureAwait(false) ? 1 : 0;
+        }
+
+        return deleted;
+    }
+
+    /// <summary>
     /// Attaches a consumer. The subscription is created with default settings when absent. Throws
     /// <see cref="SubscriptionBusyException"/> when an exclusive subscription already has another consumer.
     /// Reopening with a consumer id that is already attached joins that consumer (a client that pulls

@@ -662,7 +662,7 @@ internal sealed partial class Subscription
     }
 
     /// <summary>Marks the subscription deleted and ends its consumers.</summary>
-    public void MarkDeleted()
+    public void MarkDeleted(ConsumerEndReason reason = ConsumerEndReason.SubscriptionDeleted)
     {
         List<ConsumerState> ended;
         CancellationTokenSource? pumps;
@@ -694,7 +694,7 @@ internal sealed partial class Subscription
         StartLeave();
         foreach (var c in ended)
         {
-            c.End(ConsumerEndReason.SubscriptionDeleted);
+            c.End(reason);
         }
     }
 

@@ -218,7 +218,21 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             .ToList();
     }
 
-    public async ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
+    public ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
+        => DeleteAsync(topic, name, ConsumerEndReason.SubscriptionDeleted, cancellationToken);
+
+    public async ValueTask<int> DeleteForTopicAsync(TopicName topic, CancellationToken cancellationToken = default)
+    {
+        var deleted = 0;
+        foreach (var name in await ListAsync(topic, cancellationToken).ConfigureAwait(false))
+        {
+            deleted += await DeleteAsync(topic, name, ConsumerEndReason.TopicDeleted, cancellationToken).ConfigureAwait(false) ? 1 : 0;
+        }
+
+        return deleted;
+    }
+
+    private async ValueTask<bool> DeleteAsync(TopicName topic, string name, ConsumerEndReason reason, CancellationToken cancellationToken)
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
         await CatchUpAsync(cancellationToken).ConfigureAwait(false);
@@ -231,7 +245,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             }
 
             var partitions = subscription.PartitionCount;
-            subscription.MarkDeleted();
+            subscription.MarkDeleted(reason);
             var tombstones = new List<RecordToAppend>(partitions);
             for (var p = 0; p < partitions; p++)
             {

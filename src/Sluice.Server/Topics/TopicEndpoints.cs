@@ -127,13 +127,11 @@ internal static class TopicEndpoints
             ProblemException.Throw(ProblemKind.TopicNotFound, $"topic '{topic}' does not exist");
         }
 
-        // Subscriptions first: their consumers end before the data they read disappears.
-        foreach (var name in await subscriptions.ListAsync(topic, context.RequestAborted))
-        {
-            await subscriptions.DeleteAsync(topic, name, context.RequestAborted);
-        }
-
+        // Subscriptions first: their consumers end (told the topic went) before the data they read disappears. Again
+        // after: a background consumer (a webhook) may have created its subscription again in between.
+        await subscriptions.DeleteForTopicAsync(topic, context.RequestAborted);
         var deleted = await log.DeleteTopicAsync(topic, context.RequestAborted);
+        await subscriptions.DeleteForTopicAsync(topic, context.RequestAborted);
         directory.Forget(topic);
         services.GetRequiredService<Subscriptions.SubscriptionDirectory>().ForgetTopic(topic);
         if (!deleted)

@@ -3,7 +3,7 @@ using Sluice.Core.Subscriptions;
 namespace Sluice.Core.Tests.Subscriptions;
 
 /// <summary>
-/// The contract every consuming loop relies on: a receive on an ended consumer throws <see cref="OperationCanceledException"/>
+/// The contract every consuming loop relies on: a receive on an ended consumer throws <see cref="ConsumerEndedException"/>
 /// with the reason, at once or as soon as the consumer ends mid-wait, and never answers an empty list a loop could spin
 /// on; ending a consumer never runs that consumer's code inside the engine's call.
 /// </summary>
@@ -18,14 +18,14 @@ public sealed class EndedConsumerTests
         await using var consumer = await h.OpenAsync("c");
         Assert.True(await h.Engine.DeleteAsync(EngineHarness.Topic, "sub"));
 
-        var ended = await Assert.ThrowsAsync<OperationCanceledException>(() => consumer.ReceiveAsync(10, EngineHarness.LongWait).AsTask().WaitAsync(EngineHarness.HangGuard));
-        
+        var ended = await Assert.ThrowsAsync<ConsumerEndedException>(() => consumer.ReceiveAsync(10, EngineHarness.LongWait).AsTask().WaitAsync(EngineHarness.HangGuard));
+        Assert.Equal(ConsumerEndReason.SubscriptionDeleted, ended.Reason);
         Assert.True(consumer.Ended.IsCancellationRequested);
 
         // Also without a wait, and every time after: a loop calling again gets the same answer, never an empty list.
         for (var i = 0; i < 3; i++)
         {
-            await Assert.ThrowsAsync<OperationCanceledException>(() => consumer.ReceiveAsync(10, TimeSpan.Zero).AsTask());
+            await Assert.ThrowsAsync<ConsumerEndedException>(() => consumer.ReceiveAsync(10, TimeSpan.Zero).AsTask());
         }
 
         Assert.Empty(consumer.TakeReady(10));
@@ -43,8 +43,8 @@ public sealed class EndedConsumerTests
 
         Assert.True(await h.Engine.DeleteAsync(EngineHarness.Topic, "sub"));
 
-        var ended = await Assert.ThrowsAsync<OperationCanceledException>(() => receive.WaitAsync(EngineHarness.HangGuard));
-        
+        var ended = await Assert.ThrowsAsync<ConsumerEndedException>(() => receive.WaitAsync(EngineHarness.HangGuard));
+        Assert.Equal(ConsumerEndReason.SubscriptionDeleted, ended.Reason);
     }
 
     [Fact]
@@ -82,8 +82,8 @@ public sealed class EndedConsumerTests
 
         await h.DisposeAsync();
 
-        var ended = await Assert.ThrowsAsync<OperationCanceledException>(() => receive.WaitAsync(EngineHarness.HangGuard));
-        
+        var ended = await Assert.ThrowsAsync<ConsumerEndedException>(() => receive.WaitAsync(EngineHarness.HangGuard));
+        Assert.Equal(ConsumerEndReason.EngineStopped, ended.Reason);
         await consumer.DisposeAsync();
     }
 
@@ -96,7 +96,7 @@ public sealed class EndedConsumerTests
         await using (var consumer = await h.OpenAsync("c"))
         {
             Assert.True(await h.Engine.DeleteAsync(EngineHarness.Topic, "sub"));
-            await Assert.ThrowsAsync<OperationCanceledException>(() => consumer.ReceiveAsync(1, TimeSpan.Zero).AsTask());
+            await Assert.ThrowsAsync<ConsumerEndedException>(() => consumer.ReceiveAsync(1, TimeSpan.Zero).AsTask());
         }
 
         await h.SubscribeAsync();
