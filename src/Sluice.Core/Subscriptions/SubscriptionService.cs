@@ -726,8 +726,9 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     }
 
     /// <summary>
-    /// The committed offset per partition for a position. An offset applies to its partition (clamped to what the
-    /// partition holds); other partitions start at the latest offset on create and keep their cursor on seek.
+    /// The committed offset per partition for a position. An offset applies to its partition (or to every partition
+    /// without one) and must lie within what it holds, its end included (<see cref="OffsetOutOfRangeException"/>);
+    /// other partitions start at the latest offset on create and keep their cursor on seek.
     /// </summary>
     private async ValueTask<Dictionary<int, long>> ResolveAsync(TopicInfo info, StartPosition position, bool forCreate, CancellationToken cancellationToken)
     {
@@ -748,7 +749,14 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                     result[p.Partition] = p.EndOffset;
                     break;
                 case StartPositionKind.Offset when position.Partition is null || position.Partition == p.Partition:
-                    result[p.Partition] = Math.Clamp(position.Offset!.Value, p.StartOffset, p.EndOffset);
+                    var offset = position.Offset!.Value;
+                    if (offset < p.StartOffset || offset > p.EndOffset)
+                    {
+                        // Refused, not clamped: a cursor silently moved elsewhere than asked would skip or repeat messages.
+                        throw new OffsetOutOfRangeException(p.Partition, offset, p.StartOffset, p.EndOffset);
+                    }
+
+                    result[p.Partition] = offset;
                     break;
                 case StartPositionKind.Offset when forCreate:
                     result[p.Partition] = p.EndOffset;

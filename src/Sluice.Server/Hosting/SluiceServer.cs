@@ -115,6 +115,7 @@ internal static partial class SluiceServer
         }
 
         app.UseMiddleware<ProblemMiddleware>();
+        PathGuard.Use(app);
         StreamingEndpoints.UseStreaming(app, options);
         app.UseRouting();
         SecurityServices.Use(app);

@@ -54,10 +54,10 @@ internal static class TopicEndpoints
         var log = context.RequestServices.GetRequiredService<IMessageLog>();
         var directory = context.RequestServices.GetRequiredService<TopicDirectory>();
 
-        if (request.RetentionMs is <= 0 || request.RetentionBytes is <= 0 || request.Partitions is < 1 or > TopicSettings.MaxPartitions)
+        if (request.RetentionMs is < 0 || request.RetentionBytes is < 0 || request.Partitions is < 1 or > TopicSettings.MaxPartitions)
         {
             ProblemException.Throw(ProblemKind.InvalidParameter,
-                $"partitions must be between 1 and {TopicSettings.MaxPartitions}; retentionMs and retentionBytes must be positive (omit them to keep forever)");
+                $"partitions must be between 1 and {TopicSettings.MaxPartitions}; retentionMs and retentionBytes must be 0 or more (0 keeps forever; omitted, the current value or the server's default is kept)");
         }
 
         var existing = await log.DescribeTopicAsync(topic, context.RequestAborted);
@@ -65,8 +65,9 @@ internal static class TopicEndpoints
         var settings = current with
         {
             Partitions = request.Partitions ?? current.Partitions,
-            RetentionTime = request.RetentionMs is { } ms ? TimeSpan.FromMilliseconds(ms) : current.RetentionTime,
-            RetentionBytes = request.RetentionBytes ?? current.RetentionBytes,
+            // 0 keeps forever, as in the server's topics:retentionMs and topics:retentionBytes.
+            RetentionTime = request.RetentionMs is { } ms ? (ms == 0 ? null : TimeSpan.FromMilliseconds(ms)) : current.RetentionTime,
+            RetentionBytes = request.RetentionBytes is { } bytes ? (bytes == 0 ? null : bytes) : current.RetentionBytes,
             Compacted = request.Compacted ?? current.Compacted,
         };
         if (settings.Validate() is { } reason)
