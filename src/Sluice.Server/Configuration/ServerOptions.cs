@@ -86,6 +86,15 @@ internal sealed class ServerOptions
     /// <summary>A JSON Web Key Set file (RSA, P-256 EC and oct keys, each with a kid).</summary>
     public string? JwksFile { get; set; }
 
+    /// <summary>A JSON Web Key Set URL (an identity provider's <c>jwks_uri</c>): https, or http on loopback only.</summary>
+    public string? JwksUrl { get; set; }
+
+    /// <summary>1 h: how often the JWKS URL is fetched again; providers announce new keys well ahead.</summary>
+    public int JwksRefreshMs { get; set; } = 3_600_000;
+
+    /// <summary>30 s: a token naming an unknown key id fetches the key set again, but not more often than this.</summary>
+    public int JwksMinRefreshIntervalMs { get; set; } = 30_000;
+
     public string? JwtIssuer { get; set; }
 
     public string? JwtAudience { get; set; }
@@ -176,6 +185,9 @@ internal sealed class ServerOptions
         target.JwtSecretBase64 = JwtSecretBase64;
         target.JwtPublicKeyFile = JwtPublicKeyFile;
         target.JwksFile = JwksFile;
+        target.JwksUrl = JwksUrl;
+        target.JwksRefreshMs = JwksRefreshMs;
+        target.JwksMinRefreshIntervalMs = JwksMinRefreshIntervalMs;
         target.JwtIssuer = JwtIssuer;
         target.JwtAudience = JwtAudience;
         target.JwtRoleClaim = JwtRoleClaim;
