@@ -106,6 +106,11 @@ internal static class OptionKeys
                 default: return false;
             }
         }),
+        new("cors:allowedOrigins", "--cors-allowed-origins", "comma-separated origins such as https://app.example.com, or *", (v, o) => Text(v, x => o.CorsAllowedOrigins = x)),
+        new("cors:allowCredentials", "--cors-allow-credentials", "true or false", (v, o) => Bool(v, x => o.CorsAllowCredentials = x)),
+        new("cors:exposedHeaders", "--cors-exposed-headers", "comma-separated header names", (v, o) => Text(v, x => o.CorsExposedHeaders = x)),
+        new("cors:maxAgeSeconds", "--cors-max-age-seconds", "an integer between 0 and 86400", (v, o) => Int(v, 0, 86_400, x => o.CorsMaxAgeSeconds = x)),
+        new("allowedHosts", "--allowed-hosts", "comma-separated host names such as gateway.example.com, *.example.com, or *", (v, o) => Text(v, x => o.AllowedHosts = x)),
         new("auth:jwtSecretFile", "--jwt-secret-file", "an existing file holding the HS256 key", (v, o) => ExistingFile(v, x => o.JwtSecretFile = x)),
         new("auth:jwtSecretBase64", "--jwt-secret-base64", "true or false", (v, o) => Bool(v, x => o.JwtSecretBase64 = x)),
         new("auth:jwtPublicKeyFile", "--jwt-public-key-file", "an existing PEM file with an RSA or P-256 public key", (v, o) => ExistingFile(v, x => o.JwtPublicKeyFile = x)),

@@ -75,6 +75,22 @@ internal sealed class ServerOptions
 
     public Security.AuthMode AuthMode { get; set; } = Security.AuthMode.None;
 
+    // ---- browsers: CORS and host names ----
+
+    /// <summary>Comma-separated origins whose pages may call the API (CORS), or <c>*</c>; empty: CORS off.</summary>
+    public string CorsAllowedOrigins { get; set; } = "";
+
+    public bool CorsAllowCredentials { get; set; }
+
+    /// <summary>Comma-separated response headers pages may read beyond the CORS-safelisted ones.</summary>
+    public string CorsExposedHeaders { get; set; } = "";
+
+    /// <summary>10 min: how long a browser may keep a preflight's answer.</summary>
+    public int CorsMaxAgeSeconds { get; set; } = 600;
+
+    /// <summary>Comma-separated host names served (<c>*.example.com</c>, <c>*</c>); empty: the loopback names while auth is off on a loopback bind, else any.</summary>
+    public string AllowedHosts { get; set; } = "";
+
     /// <summary>HS256 key file: the raw key bytes (Pulsar's token tool), or base64 text when <see cref="JwtSecretBase64"/>.</summary>
     public string? JwtSecretFile { get; set; }
 
@@ -181,6 +197,11 @@ internal sealed class ServerOptions
         target.WebhookBreakerCooldownMs = WebhookBreakerCooldownMs;
         target.WebhookBreakerMaxCooldownMs = WebhookBreakerMaxCooldownMs;
         target.AuthMode = AuthMode;
+        target.CorsAllowedOrigins = CorsAllowedOrigins;
+        target.CorsAllowCredentials = CorsAllowCredentials;
+        target.CorsExposedHeaders = CorsExposedHeaders;
+        target.CorsMaxAgeSeconds = CorsMaxAgeSeconds;
+        target.AllowedHosts = AllowedHosts;
         target.JwtSecretFile = JwtSecretFile;
         target.JwtSecretBase64 = JwtSecretBase64;
         target.JwtPublicKeyFile = JwtPublicKeyFile;

@@ -116,6 +116,7 @@ internal static partial class SluiceServer
 
         app.UseMiddleware<ProblemMiddleware>();
         PathGuard.Use(app);
+        BrowserGuard.Use(app);
         StreamingEndpoints.UseStreaming(app, options);
         app.UseRouting();
         SecurityServices.Use(app);

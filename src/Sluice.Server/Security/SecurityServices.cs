@@ -11,6 +11,7 @@ internal static class SecurityServices
         services.AddSingleton<TenantRateLimiter>();
         services.AddSingleton<TenantQuotas>();
         services.AddHostedService<UnauthenticatedWarning>();
+        BrowserGuard.Add(services, options);
         if (options.AuthMode == AuthMode.Jwt)
         {
             services.AddSingleton(sp => JwtKeySet.Load(
@@ -82,6 +83,11 @@ internal static class SecurityServices
         else if (o.JwtSecretFile is not null || o.JwtPublicKeyFile is not null || o.JwksFile is not null || o.JwksUrl is not null)
         {
             yield return "JWT keys are configured but auth:mode is none: add --auth jwt (or remove the keys)";
+        }
+
+        foreach (var browser in BrowserAccess.Check(o))
+        {
+            yield return browser;
         }
 
         if (TlsListener.Validate(o) is { } tls)
