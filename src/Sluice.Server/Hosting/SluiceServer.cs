@@ -80,7 +80,7 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(ErrorShape.Describe);
         StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);

@@ -136,14 +136,14 @@ internal sealed partial class AccessMiddleware(RequestDelegate next, IOptions<Se
             Log.AuthenticationFailed(logger, context.Request.Method, ProblemWriter.Printable(context.Request.Path.Value, 200), failure);
         }
 
-        return ProblemWriter.WriteAsync(context, ProblemKind.Unauthorized,
+        return ErrorShape.For(context).WriteAsync(context, ProblemKind.Unauthorized,
             failure is null ? "this route needs a bearer token: Authorization: Bearer <token>" : "the bearer token was refused: " + failure);
     }
 
     private Task Forbidden(HttpContext context, string detail)
     {
         Log.AccessDenied(logger, context.Request.Method, ProblemWriter.Printable(context.Request.Path.Value, 200), detail);
-        return ProblemWriter.WriteAsync(context, ProblemKind.Forbidden, detail);
+        return ErrorShape.For(context).WriteAsync(context, ProblemKind.Forbidden, detail);
     }
 
     // Routing's own endpoints for a known path with the wrong method (405) or content type (415): they only answer that.
