@@ -12,7 +12,7 @@ namespace Sluice.Server.Tests.Faults;
 /// route's error shape: problem+json with a <c>urn:sluice:problem:</c> type, or the ancestor's <c>{"field": "..."}</c>
 /// that a compatibility route declares (<c>x-sluice-error-shape</c> in the document).
 /// </summary>
-[Trait("Backend", "EmbeddedOnly")] // the routes are the same on Kafka; the mock cannot delete the topics the sweep recreates
+[Trait("Backend", "EmbeddedOnly")] // the routes and their validation are the same on Kafka: one pass is enough
 public sealed class MalformedInputSweepTests(ITestOutputHelper output) : IAsyncLifetime
 {
     private const string Tenant = "sweep";
