@@ -3,12 +3,7 @@ using System.Net.Http.Headers;
 using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Sluice.Server.Tests.Infrastructure;
 
 namespace Sluice.Server.Tests.Security;
@@ -153,14 +148,10 @@ public sealed class JwksUrlTests(ITestOutputHelper output) : IAsyncLifetime
 
         public static async Task<KeyServer> StartAsync()
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.Logging.ClearProviders();
-            builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-            var app = builder.Build();
+            var app = LoopbackApp.Create();
             var server = new KeyServer(app);
             app.MapGet("/.well-known/jwks.json", server.Handle);
-            await app.StartAsync();
-            server.Url = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/') + "/.well-known/jwks.json";
+            server.Url = await LoopbackApp.StartAsync(app) + "/.well-known/jwks.json";
             return server;
         }
 
