@@ -44,6 +44,9 @@ internal static class CoreEventIds
     // 1107 was an ack-failed event, gone with the ack loop: not reused.
     public const int WebhookTakeFailed = 1108;
 
+    // 1200-1249: filters
+    public const int SubscriptionFiltered = 1200;
+
     // 1450-1499: consumers ended under their loops (subscription or topic deleted)
     public const int WebhookSubscriptionGone = 1450;
     public const int WebhookWaitingForTopic = 1451;
