@@ -51,4 +51,9 @@ internal static class CoreEventIds
     public const int CorruptRecordsSkipped = 1400;
     public const int StoppedAtCorruptRecords = 1401;
     public const int CursorTombstonesFailed = 1402;
+
+    // 1450-1499: consumers ended under their loops (subscription or topic deleted)
+    public const int WebhookSubscriptionGone = 1450;
+    public const int WebhookWaitingForTopic = 1451;
+    public const int WebhookSubscriptionRecreated = 1452;
 }

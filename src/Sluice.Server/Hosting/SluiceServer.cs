@@ -81,7 +81,7 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(ErrorShape.Describe);
         StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
@@ -117,6 +117,8 @@ internal static partial class SluiceServer
         }
 
         app.UseMiddleware<ProblemMiddleware>();
+        PathGuard.Use(app);
+        BrowserGuard.Use(app);
         StreamingEndpoints.UseStreaming(app, options);
         Grpc.GrpcHosting.UsePorts(app, options);
         app.UseRouting();
