@@ -29,6 +29,9 @@ internal sealed partial class ReplicatorWorker
     // A write in flight when the worker stops gets this long to finish (and be acked) before it is abandoned.
     private static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(10);
 
+    // A missing topic or an ended subscription is looked at again this often: a topic created later is picked up within seconds.
+    private static readonly TimeSpan WaitPause = TimeSpan.FromSeconds(2);
+
     // Ordering none: batches of one partition in flight at once.
     private const int UnorderedInFlight = 4;
 
@@ -126,31 +129,31 @@ internal sealed partial class ReplicatorWorker
         var pause = TimeSpan.FromSeconds(1);
         while (!stop.IsCancellationRequested)
         {
-            string? waitReason = null;
+            TimeSpan delay;
             try
             {
+                string waitReason;
                 if (!await EnsureSubscriptionAsync(stop).ConfigureAwait(false))
                 {
                     waitReason = $"source topic {Topic} does not exist; waiting for it";
                 }
+                else if (await ConsumeAsync(stop).ConfigureAwait(false))
+                {
+                    // The subscription or the topic went away, or the engine ended the consumer: look again after a pause,
+                    // never at once (a receive on an ended consumer answers at once: looping on it would spin).
+                    waitReason = $"the subscription of source topic {Topic} was ended; reopening";
+                }
                 else
                 {
-                    var ended = await ConsumeAsync(stop).ConfigureAwait(false);
-                    if (ended)
-                    {
-                        // The subscription or the topic went away, or the engine ended the consumer: look again after a pause,
-                        // never at once (a receive on an ended consumer answers at once: looping on it would spin).
-                        waitReason = $"the subscription of source topic {Topic} was ended; reopening";
-                    }
-                    else
-                    {
-                        pause = TimeSpan.FromSeconds(1);
-                        continue;
-                    }
+                    // Starting over on purpose (a lease was lost, or stopping): at once.
+                    pause = TimeSpan.FromSeconds(1);
+                    continue;
                 }
 
-                SetState("retrying", waitReason, _time.GetUtcNow() + pause);
-                Log.Waiting(_logger, Name, Topic.ToString(), waitReason, (long)pause.TotalMilliseconds);
+                delay = WaitPause;
+                pause = TimeSpan.FromSeconds(1);
+                SetState("retrying", waitReason, _time.GetUtcNow() + delay);
+                Log.Waiting(_logger, Name, Topic.ToString(), waitReason, (long)delay.TotalMilliseconds);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -159,23 +162,23 @@ internal sealed partial class ReplicatorWorker
             catch (Exception ex)
             {
                 // A failed worker restarts by itself, after a pause that doubles (to 30 s) while it keeps failing.
+                delay = pause;
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
                 var error = Scrub($"worker failed: {ex.GetType().Name}: {ex.Message}");
-                SetState("failed", error, _time.GetUtcNow() + pause);
+                SetState("failed", error, _time.GetUtcNow() + delay);
                 _counters.Error(error, _time.GetUtcNow());
                 _counters.Restarted();
-                Log.WorkerFailed(_logger, Name, Topic.ToString(), error, (long)pause.TotalMilliseconds);
+                Log.WorkerFailed(_logger, Name, Topic.ToString(), error, (long)delay.TotalMilliseconds);
             }
 
             try
             {
-                await Task.Delay(pause, _time, stop).ConfigureAwait(false);
+                await Task.Delay(delay, _time, stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException)
             {
                 break;
             }
-
-            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
         }
     }
 

@@ -293,7 +293,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
 
     private void StartWorker(WebhookDefinition webhook)
     {
-        if (_stopped)
+        if (_stopped || !_options.RunWorkers)
         {
             return;
         }

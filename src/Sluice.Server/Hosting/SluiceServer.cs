@@ -8,6 +8,7 @@ using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Problems;
 using Sluice.Server.Produce;
+using Sluice.Server.Replication;
 using Sluice.Server.Security;
 using Sluice.Server.Streaming;
 using Sluice.Server.Subscriptions;
@@ -84,6 +85,7 @@ internal static partial class SluiceServer
         StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
+        var sinks = ReplicationServices.Add(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
 
         var app = builder.Build();
@@ -115,6 +117,7 @@ internal static partial class SluiceServer
         }
 
         app.UseMiddleware<ProblemMiddleware>();
+        ReplicationServices.Use(app, options, sinks);
         StreamingEndpoints.UseStreaming(app, options);
         app.UseRouting();
         SecurityServices.Use(app);
@@ -136,6 +139,7 @@ internal static partial class SluiceServer
         SubscriptionEndpoints.Map(topics);
         StreamingEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
+        ReplicatorEndpoints.Map(app);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -192,6 +196,7 @@ internal static partial class SluiceServer
             o.BreakerFailureThreshold = options.WebhookBreakerFailures;
             o.BreakerCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerCooldownMs);
             o.BreakerMaxCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerMaxCooldownMs);
+            o.RunWorkers = options.RunsWorkers;
         });
         services.AddHostedService<WebhookHostedService>();
     }

@@ -31,5 +31,9 @@ internal sealed record ProblemKind(string Name, string Title, int Status)
     public static readonly ProblemKind RateLimited = new("rate-limited", "Too many requests", StatusCodes.Status429TooManyRequests);
     public static readonly ProblemKind QuotaExceeded = new("quota-exceeded", "Quota exceeded", StatusCodes.Status409Conflict);
     public static readonly ProblemKind NotSupported = new("not-supported", "Not supported by this backend", StatusCodes.Status501NotImplemented);
+    public static readonly ProblemKind ReplicatorNotFound = new("replicator-not-found", "Replicator not found", StatusCodes.Status404NotFound);
+    public static readonly ProblemKind ReplicatorExists = new("replicator-exists", "Replicator exists", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind ReplicatorRunning = new("replicator-running", "Replicator running", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind NotServedHere = new("not-served-here", "Not served by this instance", StatusCodes.Status404NotFound);
     public static readonly ProblemKind Internal = new("internal", "Internal server error", StatusCodes.Status500InternalServerError);
 }
