@@ -472,6 +472,22 @@ internal sealed partial class ReplicatorWorker
             }
 
             var seconds = _time.GetElapsedTime(started).TotalSeconds;
+            if (result.Outcome != SinkWriteOutcome.Written && result.Acknowledged > 0)
+            {
+                // The target took the first records before it failed: they count as written, the rest goes on.
+                var done = Math.Min(result.Acknowledged, segment.Count);
+                await AckAsync(consumer, lane, segment[..done], records[..done], seconds).ConfigureAwait(false);
+                segment = segment[done..];
+                if (segment.Count == 0)
+                {
+                    return;
+                }
+
+                result = result.RefusedIndex is { } refusedAt
+                    ? SinkWriteResult.Refused(result.Error ?? "refused", refusedAt - done)
+                    : result.Outcome == SinkWriteOutcome.Refused ? SinkWriteResult.Refused(result.Error ?? "refused") : SinkWriteResult.Retry(result.Error ?? "transient failure", result.RetryAfter);
+            }
+
             switch (result.Outcome)
             {
                 case SinkWriteOutcome.Written:

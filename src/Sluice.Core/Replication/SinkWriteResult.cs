@@ -34,10 +34,21 @@ public readonly record struct SinkWriteResult
     /// </summary>
     public int? RefusedIndex { get; private init; }
 
+    /// <summary>
+    /// For a failure: how many records at the start of the batch the target had acknowledged before it (a sink that sends
+    /// one request per record). Those are acked and not written again; the rest of the batch is retried or refused.
+    /// </summary>
+    public int Acknowledged { get; private init; }
+
     public static SinkWriteResult Written { get; } = new() { Outcome = SinkWriteOutcome.Written };
 
-    public static SinkWriteResult Retry(string error, TimeSpan? retryAfter = null) => new() { Outcome = SinkWriteOutcome.Retry, Error = error, RetryAfter = retryAfter };
+    public static SinkWriteResult Retry(string error, TimeSpan? retryAfter = null, int acknowledged = 0)
+        => new() { Outcome = SinkWriteOutcome.Retry, Error = error, RetryAfter = retryAfter, Acknowledged = acknowledged };
 
-    /// <summary>The record at <paramref name="index"/> (or, when null, some record of the batch) is refused for good. Nothing of the batch counts as written.</summary>
-    public static SinkWriteResult Refused(string reason, int? index = null) => new() { Outcome = SinkWriteOutcome.Refused, Error = reason, RefusedIndex = index };
+    /// <summary>
+    /// The record at <paramref name="index"/> (or, when null, some record of the batch) is refused for good. Records before
+    /// <paramref name="acknowledged"/> count as written; the others are written again, without the refused one.
+    /// </summary>
+    public static SinkWriteResult Refused(string reason, int? index = null, int acknowledged = 0)
+        => new() { Outcome = SinkWriteOutcome.Refused, Error = reason, RefusedIndex = index, Acknowledged = acknowledged };
 }
