@@ -27,7 +27,7 @@ public sealed class PostgresServer : IAsyncDisposable
 
     public string Password { get; }
 
-    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=sluice;Password={Password};Database=postgres;Pooling=true";
+    public string ConnectionString => $"Host=127.0.0.1;Port={Port};Username=sluice;Password={Password};Database=postgres;Pooling=false";
 
     public static async Task<PostgresServer> StartNewAsync()
     {
