@@ -406,25 +406,19 @@ internal sealed partial class ReplicatorService : IReplicatorService, IAsyncDisp
     // A registration record written by any member; this member's own come back too and change nothing.
     private async ValueTask ApplyRemoteAsync(StoredRecord record)
     {
-        if (record.Key is not { } key)
-        {
-            return;
-        }
-
-        var name = System.Text.Encoding.UTF8.GetString(key.Span);
-        var changed = record.Value is { } value ? ReplicatorStore.Decode(value.Span) : null;
         await _admin.WaitAsync().ConfigureAwait(false);
         try
         {
-            var current = Get(name);
+            if (_store.Change(record, Get) is not { } change)
+            {
+                return;
+            }
+
+            var (name, changed) = change;
+
+            await StopRunnerAsync(name).ConfigureAwait(false);
             if (changed is null)
             {
-                if (current is null || record.Value is not null)
-                {
-                    return;
-                }
-
-                await StopRunnerAsync(name).ConfigureAwait(false);
                 lock (_gate)
                 {
                     _replicators.Remove(name);
@@ -435,12 +429,6 @@ internal sealed partial class ReplicatorService : IReplicatorService, IAsyncDisp
                 return;
             }
 
-            if (current is not null && ReplicatorStore.Encode(current).AsSpan().SequenceEqual(ReplicatorStore.Encode(changed)))
-            {
-                return;
-            }
-
-            await StopRunnerAsync(name).ConfigureAwait(false);
             Remember(changed);
             StartRunner(changed);
             Log.Stored(_logger, changed.Name, changed.Source.ToString(), changed.SinkType, changed.Stopped);

@@ -23,33 +23,17 @@ internal sealed class ReplicatorStore(IMessageLog log)
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public async ValueTask<(List<ReplicatorDefinition> Replicators, long Next)> LoadAsync(CancellationToken cancellationToken)
-    {
-        await EnsureTopicAsync(cancellationToken).ConfigureAwait(false);
-        var (all, next) = await StateTopics.LoadWithPositionAsync(log, Topic, cancellationToken).ConfigureAwait(false);
-        var result = new List<ReplicatorDefinition>();
-        foreach (var (_, value) in all)
-        {
-            if (value is { } v && Decode(v.Span) is { } definition)
-            {
-                result.Add(definition);
-            }
-        }
+    private readonly RegistrationTopic<ReplicatorDefinition> _topic = new(log, Topic, Decode);
 
-        return (result, next);
-    }
+    /// <summary>Every stored registration, and the offset after the last record read (where a fleet member follows on).</summary>
+    public ValueTask<(List<ReplicatorDefinition> Items, long Next)> LoadAsync(CancellationToken cancellationToken) => _topic.LoadAsync(cancellationToken);
 
-    public async ValueTask SaveAsync(ReplicatorDefinition replicator, CancellationToken cancellationToken)
-    {
-        await EnsureTopicAsync(cancellationToken).ConfigureAwait(false);
-        await log.AppendAsync(Topic, 0, [new RecordToAppend(Encoding.UTF8.GetBytes(replicator.Name), Encode(replicator))], cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask SaveAsync(ReplicatorDefinition replicator, CancellationToken cancellationToken) => _topic.PutAsync(replicator.Name, Encode(replicator), cancellationToken);
 
-    public async ValueTask DeleteAsync(string name, CancellationToken cancellationToken)
-    {
-        await EnsureTopicAsync(cancellationToken).ConfigureAwait(false);
-        await log.AppendAsync(Topic, 0, [new RecordToAppend(Encoding.UTF8.GetBytes(name), null)], cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask DeleteAsync(string name, CancellationToken cancellationToken) => _topic.PutAsync(name, null, cancellationToken);
+
+    /// <summary>What a followed record changes here (see <see cref="RegistrationTopic{T}.Change"/>).</summary>
+    public (string Key, ReplicatorDefinition? Changed)? Change(StoredRecord record, Func<string, ReplicatorDefinition?> current) => _topic.Change(record, current, Encode);
 
     internal static byte[] Encode(ReplicatorDefinition r) => JsonSerializer.SerializeToUtf8Bytes(
         new ReplicatorRecord
@@ -110,23 +94,6 @@ internal sealed class ReplicatorStore(IMessageLog log)
         catch (Exception ex) when (ex is JsonException or InvalidNameException)
         {
             return null;
-        }
-    }
-
-    private async ValueTask EnsureTopicAsync(CancellationToken cancellationToken)
-    {
-        if (await log.DescribeTopicAsync(Topic, cancellationToken).ConfigureAwait(false) is not null)
-        {
-            return;
-        }
-
-        try
-        {
-            await log.CreateTopicAsync(Topic, StateTopics.Settings, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TopicAlreadyExistsException)
-        {
-            // Another caller created it meanwhile.
         }
     }
 
