@@ -44,6 +44,9 @@ internal static class CoreEventIds
     // 1107 was an ack-failed event, gone with the ack loop: not reused.
     public const int WebhookTakeFailed = 1108;
 
+    // 1200-1249: filters
+    public const int SubscriptionFiltered = 1200;
+
     // 1300-1399: replicators
     public const int ReplicatorsLoaded = 1300;
     public const int ReplicatorStored = 1301;
