@@ -187,6 +187,13 @@ internal sealed class ServerOptions
 
     public bool IsKafka => string.Equals(Backend, "kafka", StringComparison.Ordinal);
 
+    /// <summary>What this instance does: <c>http</c> (serves the API), <c>workers</c> (runs replicators and webhooks), or both.</summary>
+    public HashSet<string> Roles { get; set; } = new(StringComparer.Ordinal) { "http", "workers" };
+
+    public bool ServesHttp => Roles.Contains("http");
+
+    public bool RunsWorkers => Roles.Contains("workers");
+
     public void CopyTo(ServerOptions target)
     {
         target.Port = Port;
@@ -253,6 +260,7 @@ internal sealed class ServerOptions
         target.KafkaSessionTimeoutMs = KafkaSessionTimeoutMs;
         target.KafkaGroupIdPrefix = KafkaGroupIdPrefix;
         target.KafkaClusters = new(KafkaClusters, StringComparer.Ordinal);
+        target.Roles = new(Roles, StringComparer.Ordinal);
     }
 
     /// <summary>The cluster of this name, created empty on first use.</summary>

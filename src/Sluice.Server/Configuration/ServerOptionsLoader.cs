@@ -66,6 +66,7 @@ internal static class ServerOptionsLoader
         }
 
         var known = new HashSet<string>(OptionKeys.All.Select(o => o.Key), StringComparer.OrdinalIgnoreCase);
+        JoinList(file, "roles");
         var roles = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         if (file is not null)
         {
@@ -130,6 +131,29 @@ internal static class ServerOptionsLoader
 
         ApplyClusters(file, envData, options, errors);
         return new Result(options, errors, fileName, false);
+    }
+
+    // A list in the file (roles: [http, workers]) arrives as roles:0, roles:1: read as one comma-separated value.
+    private static void JoinList(IConfiguration? file, string key)
+    {
+        if (file is null || file[key] is not null)
+        {
+            return;
+        }
+
+        var items = file.GetSection(key).GetChildren().Where(c => int.TryParse(c.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)).ToList();
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        var joined = string.Join(',', items.Select(c => c.Value ?? ""));
+        foreach (var item in items)
+        {
+            file[$"{key}:{item.Key}"] = null;
+        }
+
+        file[key] = joined;
     }
 
     /// <summary><c>auth:roles:ROLE</c> (grants separated by <c>;</c>) or <c>auth:roles:ROLE:N</c> (a YAML or JSON list): the role, else null.</summary>
