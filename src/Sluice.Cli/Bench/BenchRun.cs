@@ -93,7 +93,7 @@ internal sealed class BenchRun(SluiceClient client, BenchSettings settings, Time
             var consumeTime = time.GetElapsedTime(start, Interlocked.Read(ref _lastConsumeTicks));
             await stop.CancelAsync();
             await IgnoreCancellation(consumers.Append(progress));
-            await error.WriteLineAsync();
+            await error.WriteLineAsync((Console.IsErrorRedirected ? "" : "\r") + ProgressLine(start) + "  done");
             return new BenchResult(Interlocked.Read(ref _produced), produceTime, _produceLatency, Interlocked.Read(ref _consumed), consumeTarget, consumeTime, _endToEnd);
         }
         catch
@@ -186,11 +186,14 @@ internal sealed class BenchRun(SluiceClient client, BenchSettings settings, Time
             await Task.Delay(TimeSpan.FromSeconds(1), time, cancellationToken);
             var produced = Interlocked.Read(ref _produced);
             var consumed = Interlocked.Read(ref _consumed);
-            var line = $"{time.GetElapsedTime(start).TotalSeconds,5:0}s  produced {produced,10} ({produced - lastProduced,7} msg/s)  consumed {consumed,10} ({consumed - lastConsumed,7} msg/s)";
+            var line = ProgressLine(start) + $"  ({produced - lastProduced,7} msg/s in, {consumed - lastConsumed,7} msg/s out)";
             await error.WriteAsync(terminal ? "\r" + line : line + "\n");
             (lastProduced, lastConsumed) = (produced, consumed);
         }
     }
+
+    private string ProgressLine(long start) =>
+        $"{time.GetElapsedTime(start).TotalSeconds,5:0}s  produced {Interlocked.Read(ref _produced),10}  consumed {Interlocked.Read(ref _consumed),10}";
 
     private string SentStamp() => ((time.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10).ToString(CultureInfo.InvariantCulture);
 
