@@ -131,26 +131,10 @@ internal static class SubscriptionsCommand
                 w.WriteStartObject();
                 w.WriteString("type", p.GetValue(type));
                 start.WriteJson(w, "position");
-                if (p.GetValue(ackDeadline) is { } ms)
-                {
-                    w.WriteNumber("ackDeadlineMs", ms);
-                }
-
-                if (p.GetValue(maxDeliveries) is { } max)
-                {
-                    w.WriteNumber("maxDeliveries", max);
-                }
-
-                if (p.GetValue(deadLetter) is { } dlq)
-                {
-                    w.WriteString("deadLetterTopic", dlq);
-                }
-
-                if (p.GetValue(filter) is { } expression)
-                {
-                    w.WriteString("filter", expression);
-                }
-
+                w.WriteIfGiven("ackDeadlineMs", p.GetValue(ackDeadline));
+                w.WriteIfGiven("maxDeliveries", p.GetValue(maxDeliveries));
+                w.WriteIfGiven("deadLetterTopic", p.GetValue(deadLetter));
+                w.WriteIfGiven("filter", p.GetValue(filter));
                 w.WriteEndObject();
             });
             using var answer = await context.Client.SendJsonAsync(HttpMethod.Put, path, body, cancellationToken);

@@ -106,26 +106,10 @@ internal static class TopicsCommand
             var body = JsonOutput.Build(w =>
             {
                 w.WriteStartObject();
-                if (p.GetValue(partitions) is { } n)
-                {
-                    w.WriteNumber("partitions", n);
-                }
-
-                if (p.GetValue(retentionMs) is { } ms)
-                {
-                    w.WriteNumber("retentionMs", ms);
-                }
-
-                if (p.GetValue(retentionBytes) is { } bytes)
-                {
-                    w.WriteNumber("retentionBytes", bytes);
-                }
-
-                if (p.GetValue(compacted) is { } c)
-                {
-                    w.WriteBoolean("compacted", c);
-                }
-
+                w.WriteIfGiven("partitions", p.GetValue(partitions));
+                w.WriteIfGiven("retentionMs", p.GetValue(retentionMs));
+                w.WriteIfGiven("retentionBytes", p.GetValue(retentionBytes));
+                w.WriteIfGiven("compacted", p.GetValue(compacted));
                 w.WriteEndObject();
             });
             using var answer = await context.Client.SendJsonAsync(HttpMethod.Put, path, body, cancellationToken);

@@ -63,19 +63,12 @@ internal static class WebhooksCommand
                     w.WriteStartObject();
                     w.WriteString("topic", p.GetValue(topic));
                     w.WriteString("url", p.GetValue(url));
-                    WriteIf(w, "subscription", p.GetValue(subscription));
-                    WriteIf(w, "secret", p.GetValue(secret));
-                    WriteIf(w, "ordering", p.GetValue(ordering));
-                    WriteIf(w, "deadLetterTopic", p.GetValue(deadLetter));
-                    if (p.GetValue(timeoutMs) is { } t)
-                    {
-                        w.WriteNumber("timeoutMs", t);
-                    }
-
-                    if (p.GetValue(concurrency) is { } c)
-                    {
-                        w.WriteNumber("concurrency", c);
-                    }
+                    w.WriteIfGiven("subscription", p.GetValue(subscription));
+                    w.WriteIfGiven("secret", p.GetValue(secret));
+                    w.WriteIfGiven("ordering", p.GetValue(ordering));
+                    w.WriteIfGiven("deadLetterTopic", p.GetValue(deadLetter));
+                    w.WriteIfGiven("timeoutMs", p.GetValue(timeoutMs));
+                    w.WriteIfGiven("concurrency", p.GetValue(concurrency));
 
                     if (p.GetValue(headers) is { Length: > 0 } list)
                     {
@@ -103,13 +96,5 @@ internal static class WebhooksCommand
             return ExitCodes.Ok;
         });
         return command;
-    }
-
-    private static void WriteIf(System.Text.Json.Utf8JsonWriter writer, string name, string? value)
-    {
-        if (value is not null)
-        {
-            writer.WriteString(name, value);
-        }
     }
 }

@@ -163,15 +163,7 @@ internal sealed class BenchRun(SluiceClient client, BenchSettings settings, Time
                 continue;
             }
 
-            var body = JsonOutput.Build(w =>
-            {
-                w.WriteStartObject();
-                w.WriteStartArray("ackIds");
-                ackIds.ForEach(w.WriteStringValue);
-                w.WriteEndArray();
-                w.WriteEndObject();
-            });
-            using var _ = await client.SendJsonAsync(HttpMethod.Post, subscriptionPath + "/acks", body, cancellationToken);
+            using var _ = await client.SendJsonAsync(HttpMethod.Post, subscriptionPath + "/acks", JsonWriterExtensions.AckBody(ackIds), cancellationToken);
             Interlocked.Add(ref _consumed, ackIds.Count);
             Interlocked.Exchange(ref _lastConsumeTicks, time.GetTimestamp());
         }

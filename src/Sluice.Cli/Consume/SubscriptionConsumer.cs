@@ -68,15 +68,7 @@ internal sealed class SubscriptionConsumer(SluiceClient client, string topic, st
             if (ack)
             {
                 // Not cancellable: what was printed is acked even when Ctrl+C came meanwhile.
-                var body = JsonOutput.Build(w =>
-                {
-                    w.WriteStartObject();
-                    w.WriteStartArray("ackIds");
-                    ackIds.ForEach(w.WriteStringValue);
-                    w.WriteEndArray();
-                    w.WriteEndObject();
-                });
-                using var _ = await client.SendJsonAsync(HttpMethod.Post, path + "/acks", body, CancellationToken.None);
+                using var _ = await client.SendJsonAsync(HttpMethod.Post, path + "/acks", JsonWriterExtensions.AckBody(ackIds), CancellationToken.None);
             }
         }
     }

@@ -209,20 +209,9 @@ internal static class ProduceCommand
             w.WriteEndObject();
         }
 
-        if (settings.Partition is { } partition)
-        {
-            w.WriteNumber("partition", partition);
-        }
-
-        if (settings.DeliverAt is { } at)
-        {
-            w.WriteString("deliverAt", at);
-        }
-
-        if (settings.DeliverAfterMs is { } after)
-        {
-            w.WriteNumber("deliverAfterMs", after);
-        }
+        w.WriteIfGiven("partition", settings.Partition);
+        w.WriteIfGiven("deliverAt", settings.DeliverAt);
+        w.WriteIfGiven("deliverAfterMs", settings.DeliverAfterMs);
 
         w.WriteEndObject();
     });
