@@ -43,4 +43,7 @@ internal static class CoreEventIds
 
     // 1107 was an ack-failed event, gone with the ack loop: not reused.
     public const int WebhookTakeFailed = 1108;
+
+    // 1200-1249: filters
+    public const int SubscriptionFiltered = 1200;
 }
