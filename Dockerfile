@@ -14,15 +14,11 @@ FROM bin-${TARGETARCH} AS bin
 
 FROM mcr.microsoft.com/dotnet/runtime-deps:10.0-noble
 
-# The Kafka backend loads the system's librdkafka; the embedded log needs nothing more.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends librdkafka1 \
- && rm -rf /var/lib/apt/lists/*
-
 COPY --from=bin /sluice /usr/local/bin/sluice
 
 # The image's non-root user (APP_UID, 1654) owns the data directory; a config file mounted at
-# /etc/sluice/sluice.yaml is found by itself (it is the working directory).
+# /etc/sluice/sluice.yaml is found by itself (it is the working directory). The Kafka backend's librdkafka is inside
+# the binary and unpacked at first start into DOTNET_BUNDLE_EXTRACT_BASE_DIR.
 RUN mkdir -p /var/lib/sluice /etc/sluice && chown "$APP_UID" /var/lib/sluice
 WORKDIR /etc/sluice
 USER $APP_UID

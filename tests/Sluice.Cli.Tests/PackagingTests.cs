@@ -85,6 +85,36 @@ public sealed class PackagingTests(PackagingTests.Published published, ITestOutp
     }
 
     [Fact]
+    public async Task PublishedSingleFile_OnTheKafkaBackend_LoadsTheLibrdkafkaItCarries()
+    {
+        var clean = Path.Combine(Path.GetTempPath(), "sluice-kafka-" + Guid.NewGuid().ToString("N"));
+        System.IO.Directory.CreateDirectory(clean);
+        try
+        {
+            var port = FreePort();
+            var binary = Path.Combine(published.Directory, "linux-x64", "sluice");
+            using var server = Launch(binary, clean, new() { ["DOTNET_BUNDLE_EXTRACT_BASE_DIR"] = Path.Combine(clean, "bundle") },
+                "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--backend", "kafka", "--kafka-mock-brokers", "1");
+            using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            await WaitReadyAsync(http, server);
+            Assert.Matches("librdkafka 2\\.[0-9]+\\.[0-9]+", server.Output);
+
+            using var cli = new CliRunner($"127.0.0.1:{port}", binary);
+            Assert.Equal(0, (await cli.RunAsync("produce", "acme/shop/orders", "on-kafka", "-p", "0")).ExitCode);
+            var consumed = await cli.RunAsync("consume", "acme/shop/orders", "-o", "raw");
+            Assert.True(consumed.ExitCode == 0, consumed.ToString());
+            Assert.Equal(["on-kafka"], consumed.Lines);
+
+            // The library came out of the file, into the extraction folder given.
+            Assert.NotEmpty(System.IO.Directory.EnumerateFiles(Path.Combine(clean, "bundle"), "*librdkafka.so", SearchOption.AllDirectories));
+        }
+        finally
+        {
+            System.IO.Directory.Delete(clean, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task DotnetRun_TheReadmesFirstCommand_WritesItsDataUnderTheDirectoryItIsStartedFrom()
     {
         var projectData = Path.Combine(Repository.Root, "src", "Sluice.Server", "data");
@@ -213,7 +243,9 @@ public sealed class PackagingTests(PackagingTests.Published published, ITestOutp
         return child.Process.ExitCode;
     }
 
-    private static Child Launch(string file, string workingDirectory, params string[] args)
+    private static Child Launch(string file, string workingDirectory, params string[] args) => Launch(file, workingDirectory, [], args);
+
+    private static Child Launch(string file, string workingDirectory, Dictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
         foreach (var arg in args)
@@ -224,6 +256,11 @@ public sealed class PackagingTests(PackagingTests.Published published, ITestOutp
         foreach (var key in info.Environment.Keys.Where(k => k.StartsWith("SLUICE_", StringComparison.OrdinalIgnoreCase)).ToList())
         {
             info.Environment.Remove(key);
+        }
+
+        foreach (var (key, value) in environment)
+        {
+            info.Environment[key] = value;
         }
 
         var child = new Child(new Process { StartInfo = info });
