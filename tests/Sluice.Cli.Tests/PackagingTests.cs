@@ -93,7 +93,7 @@ public sealed class PackagingTests(PackagingTests.Published published, ITestOutp
         {
             var port = FreePort();
             var binary = Path.Combine(published.Directory, "linux-x64", "sluice");
-            using var server = Launch(binary, clean, new() { ["DOTNET_BUNDLE_EXTRACT_BASE_DIR"] = Path.Combine(clean, "bundle") },
+            using var server = LaunchWith(binary, clean, new() { ["DOTNET_BUNDLE_EXTRACT_BASE_DIR"] = Path.Combine(clean, "bundle") },
                 "serve", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--backend", "kafka", "--kafka-mock-brokers", "1");
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             await WaitReadyAsync(http, server);
@@ -243,9 +243,9 @@ public sealed class PackagingTests(PackagingTests.Published published, ITestOutp
         return child.Process.ExitCode;
     }
 
-    private static Child Launch(string file, string workingDirectory, params string[] args) => Launch(file, workingDirectory, [], args);
+    private static Child Launch(string file, string workingDirectory, params string[] args) => LaunchWith(file, workingDirectory, [], args);
 
-    private static Child Launch(string file, string workingDirectory, Dictionary<string, string> environment, params string[] args)
+    private static Child LaunchWith(string file, string workingDirectory, Dictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false, WorkingDirectory = workingDirectory };
         foreach (var arg in args)
