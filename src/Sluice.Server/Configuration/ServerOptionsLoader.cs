@@ -15,6 +15,9 @@ internal static class ServerOptionsLoader
 
     private static readonly string[] DefaultFiles = ["sluice.yaml", "sluice.yml", "sluice.json"];
 
+    // The `sluice` command-line client's own variables: a shell that has them set for the client must still start the server.
+    private static readonly HashSet<string> ClientVariables = new(StringComparer.OrdinalIgnoreCase) { "SLUICE_SERVER", "SLUICE_TOKEN", "SLUICE_CLI_CONFIG" };
+
     internal sealed record Result(ServerOptions Options, IReadOnlyList<string> Errors, string? ConfigFile, bool HelpRequested);
 
     public static Result Load(string[] args, IDictionary<string, string?>? environment = null, string? workingDirectory = null)
@@ -57,7 +60,7 @@ internal static class ServerOptionsLoader
         var envNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, value) in environment)
         {
-            if (name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase) && name.Length > EnvironmentPrefix.Length)
+            if (name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase) && name.Length > EnvironmentPrefix.Length && !ClientVariables.Contains(name))
             {
                 var key = name[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal);
                 envData[key] = value;
@@ -222,10 +225,10 @@ internal static class ServerOptionsLoader
         }
     }
 
-    public static string Usage()
+    public static string Usage(string programName = "Sluice.Server")
     {
         var sb = new StringBuilder();
-        sb.AppendLine("usage: Sluice.Server [--config <file>] [--<option> <value>]...");
+        sb.AppendLine($"usage: {programName} [--config <file>] [--<option> <value>]...");
         sb.AppendLine();
         sb.AppendLine("  --config <file>    a sluice.yaml / sluice.json file (default: one of those in the working directory)");
         foreach (var o in OptionKeys.All)
