@@ -1,7 +1,7 @@
-using Sluice.Core.Filters;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sluice.Core.Filters;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
