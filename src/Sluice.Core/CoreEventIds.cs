@@ -43,4 +43,22 @@ internal static class CoreEventIds
 
     // 1107 was an ack-failed event, gone with the ack loop: not reused.
     public const int WebhookTakeFailed = 1108;
+
+    // 1250-1299: delayed messages
+    public const int DelayLoaded = 1250;
+    public const int DelayRebuilt = 1251;
+    public const int DelaySchedulerFailed = 1252;
+    public const int DelayHeldRecordMissing = 1253;
+    public const int DelayRecordsSkipped = 1254;
+    public const int DelayStateWriteFailed = 1255;
+    public const int DelayHoldingGone = 1256;
+    public const int DelayUnknownRecord = 1257;
+    public const int DelayPartitionsAssigned = 1258;
+    public const int DelayPartitionsRevoked = 1259;
+    public const int DelayJoinFailed = 1260;
+    public const int DelayHoldingCreated = 1261;
+    public const int DelayHoldingDeleted = 1262;
+    public const int DelayStateIgnored = 1263;
+    public const int DelayOrphanDeleted = 1264;
+    public const int DelayOrphanCleanupFailed = 1265;
 }

@@ -19,4 +19,5 @@ internal static class StorageEventIds
     public const int WriteFailed = 1017;
     public const int MaintenanceFailed = 1018;
     public const int FlushFailed = 1019;
+    public const int SegmentTrimmed = 1020;
 }

@@ -585,6 +585,62 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         }
     }
 
+    /// <summary>Deletes the closed segments whose records all lie below <paramref name="offset"/>; returns how many.</summary>
+    public async Task<int> DeleteSegmentsBelowAsync(long offset, CancellationToken cancellationToken)
+    {
+        await _maintenanceLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Volatile.Read(ref _readError) is not null)
+            {
+                return 0; // closed or deleted meanwhile
+            }
+
+            List<Segment> doomed = [];
+            _swapLock.EnterWriteLock();
+            try
+            {
+                lock (_segmentsLock)
+                {
+                    var segments = _segments;
+                    var count = 0;
+
+                    // Never the active (last) segment; a segment ends where the next begins.
+                    while (count < segments.Length - 1 && segments[count + 1].BaseOffset <= offset)
+                    {
+                        doomed.Add(segments[count]);
+                        count++;
+                    }
+
+                    if (count > 0)
+                    {
+                        Volatile.Write(ref _segments, segments[count..]);
+                    }
+                }
+
+                foreach (var s in doomed)
+                {
+                    s.DeleteFiles();
+                }
+            }
+            finally
+            {
+                _swapLock.ExitWriteLock();
+            }
+
+            foreach (var s in doomed)
+            {
+                Log.SegmentTrimmed(_logger, Topic.ToString(), Partition, s.LogPath, offset, _segments[0].BaseOffset);
+            }
+
+            return doomed.Count;
+        }
+        finally
+        {
+            _maintenanceLock.Release();
+        }
+    }
+
     private int ApplyRetention(TopicSettings settings)
     {
         if (settings.RetentionTime is null && settings.RetentionBytes is null)
@@ -863,6 +919,10 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         [LoggerMessage(EventId = StorageEventIds.SegmentRolled, Level = LogLevel.Debug,
             Message = "Rolled partition {Partition} of '{Topic}' to a new segment at offset {BaseOffset} ({Reason})")]
         public static partial void SegmentRolled(ILogger logger, string topic, int partition, long baseOffset, string reason);
+
+        [LoggerMessage(EventId = StorageEventIds.SegmentTrimmed, Level = LogLevel.Information,
+            Message = "Deleted '{File}' of partition {Partition} of '{Topic}': its records lie below offset {Below}, which its user no longer needs; it now starts at offset {StartOffset}")]
+        public static partial void SegmentTrimmed(ILogger logger, string topic, int partition, string file, long below, long startOffset);
 
         [LoggerMessage(EventId = StorageEventIds.SegmentDeleted, Level = LogLevel.Information,
             Message = "Retention deleted '{File}' of partition {Partition} of '{Topic}'; it now starts at offset {StartOffset}")]
