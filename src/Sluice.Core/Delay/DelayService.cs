@@ -136,7 +136,7 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
                 throw new InvalidDelayException(records.Count == 1 ? reason : $"record {i}: {reason}");
             }
 
-            held[i] = HoldingRecords.Message(records[i].Record, records[i].DeliverAt.ToUnixTimeMilliseconds());
+            held[i] = HoldingRecords.Message(records[i].Record, DelayLimits.ToDueMs(records[i].DeliverAt));
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
@@ -206,6 +206,9 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
         }
 
         var owned = holding.Owned();
+
+        // After a start or a hand-over a partition's index is complete only once rebuilt from its log.
+        await Task.WhenAll(owned.Select(s => s.Rebuilt)).WaitAsync(cancellationToken).ConfigureAwait(false);
         var merged = new List<(PendingEntry Entry, int Partition)>();
         long count = 0;
         var scratch = new List<PendingEntry>();

@@ -52,7 +52,7 @@ internal sealed partial class PartitionScheduler
     private readonly int _partition;
     private readonly long _generation;
     private readonly Lock _gate = new();
-    private readonly PendingIndex _index = new();
+    private PendingIndex _index = new();
     private readonly List<PendingEntry> _inflight = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _rebuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -155,18 +155,57 @@ internal sealed partial class PartitionScheduler
     {
         try
         {
-            await RebuildAsync(cancellationToken).ConfigureAwait(false);
+            if (await RebuildWithRetriesAsync(cancellationToken).ConfigureAwait(false))
+            {
+                await LoopAsync(cancellationToken).ConfigureAwait(false);
+            }
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            return;
-        }
-        catch (TopicNotFoundException)
+        finally
         {
             _rebuilt.TrySetResult();
-            return; // deleted meanwhile
         }
+    }
 
+    // False when the scheduler stopped or its holding topic is gone before the index was rebuilt.
+    private async Task<bool> RebuildWithRetriesAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            try
+            {
+                await RebuildAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+            catch (TopicNotFoundException)
+            {
+                return false; // deleted meanwhile
+            }
+            catch (Exception ex)
+            {
+                Log.SchedulerFailed(_service.Logger, _holding, _partition, ex);
+                lock (_gate)
+                {
+                    _index = new PendingIndex();
+                }
+
+                try
+                {
+                    await Task.Delay(RetryDelay, _service.Time, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    return false;
+                }
+            }
+        }
+    }
+
+    private async Task LoopAsync(CancellationToken cancellationToken)
+    {
         while (!cancellationToken.IsCancellationRequested)
         {
             try

@@ -1,4 +1,5 @@
 using Sluice.Core;
+using Sluice.Core.Delay;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
@@ -38,6 +39,8 @@ internal sealed class Backend
         }
 
         services.AddSluiceCore(o => o.ConsumerSessionTimeout = TimeSpan.FromMilliseconds(options.ConsumerSessionTimeoutMs));
+        services.AddSluiceDelays();
+        services.AddHostedService<Sluice.Server.Delay.DelayHostedService>();
     }
 
     public static StorageOptions StorageOptionsFor(ServerOptions options) => new()

@@ -135,6 +135,7 @@ internal static partial class SluiceServer
         ProduceEndpoints.Map(topics);
         SubscriptionEndpoints.Map(topics);
         StreamingEndpoints.Map(topics);
+        Sluice.Server.Delay.DelayEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));

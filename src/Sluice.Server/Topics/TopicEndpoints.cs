@@ -134,6 +134,9 @@ internal static class TopicEndpoints
         }
 
         var deleted = await log.DeleteTopicAsync(topic, context.RequestAborted);
+
+        // Then its pending delayed messages, which could only be delivered into the deleted topic.
+        await services.GetRequiredService<Sluice.Core.Delay.IDelayService>().DeleteTopicAsync(topic, context.RequestAborted);
         directory.Forget(topic);
         services.GetRequiredService<Subscriptions.SubscriptionDirectory>().ForgetTopic(topic);
         if (!deleted)
