@@ -27,7 +27,7 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
 
     private readonly ConcurrentDictionary<TopicName, HoldingTopic> _topics = new();
     private readonly Dictionary<TopicName, (long Generation, bool Deleted)> _registry = [];
-    private readonly ConcurrentDictionary<string, PartitionState> _states = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DelayWatermark> _states = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _admin = new(1, 1);
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -300,11 +300,11 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
     }
 
     /// <summary>The durable watermark of a holding partition, as last loaded or followed.</summary>
-    public PartitionState GetState(TopicName holding, int partition)
-        => _states.TryGetValue(DelayTopics.PartitionKey(holding, partition), out var s) ? s : PartitionState.Empty;
+    public DelayWatermark GetState(TopicName holding, int partition)
+        => _states.TryGetValue(DelayTopics.PartitionKey(holding, partition), out var s) ? s : DelayWatermark.Empty;
 
     /// <summary>Writes a holding partition's watermark (durable on return).</summary>
-    public async ValueTask WriteStateAsync(TopicName holding, int partition, PartitionState state)
+    public async ValueTask WriteStateAsync(TopicName holding, int partition, DelayWatermark state)
     {
         var key = DelayTopics.PartitionKey(holding, partition);
         await AppendStateAsync(key, DelayTopics.EncodePartition(state), CancellationToken.None).ConfigureAwait(false);
@@ -356,7 +356,12 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
 
             holding.PartitionCount = await EnsureHoldingTopicAsync(holding.Holding, sourcePartitions, cancellationToken).ConfigureAwait(false);
             _topics[source] = holding;
-            holding.Activate();
+            if (!_stopped)
+            {
+                // Once stopped (shutting down), what is produced stays held, and is scheduled after the restart.
+                holding.Activate();
+            }
+
             return holding;
         }
         finally

@@ -13,7 +13,7 @@ namespace Sluice.Core.Delay;
 /// __sluice/delayed/{source}.g{generation}   holding topic of a source topic: same partitions, records of HoldingRecords
 /// __sluice/system/delayed                   compacted state topic (one partition):
 ///     key "t|{source}"                      {"v":1,"generation":n,"deleted":false}: the source has a holding topic
-///     key "p|{holding}|{partition}"         a holding partition's fired watermark (PartitionState)
+///     key "p|{holding}|{partition}"         a holding partition's fired watermark (DelayWatermark)
 /// </code>
 /// A holding topic's name is its source's three parts escaped as Kafka names are (<c>_</c> to <c>__</c>, <c>.</c> to
 /// <c>_.</c>) and joined by <c>.</c>, then <c>.g{generation}</c>: readable, and distinct for distinct sources. Names
@@ -103,7 +103,7 @@ internal static class DelayTopics
         }
     }
 
-    public static byte[] EncodePartition(PartitionState state)
+    public static byte[] EncodePartition(DelayWatermark state)
         => JsonSerializer.SerializeToUtf8Bytes(
             new PartitionRecord
             {
@@ -116,7 +116,7 @@ internal static class DelayTopics
             },
             Json);
 
-    public static bool TryDecodePartition(ReadOnlySpan<byte> value, out PartitionState state)
+    public static bool TryDecodePartition(ReadOnlySpan<byte> value, out DelayWatermark state)
     {
         state = default;
         try
@@ -127,7 +127,7 @@ internal static class DelayTopics
                 return false;
             }
 
-            state = new PartitionState(new PendingEntry(r.BoundaryDue, r.BoundaryOffset), r.ReadTo, r.ScanFrom, r.Pending);
+            state = new DelayWatermark(new PendingEntry(r.BoundaryDue, r.BoundaryOffset), r.ReadTo, r.ScanFrom, r.Pending);
             return true;
         }
         catch (JsonException)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Log;
 using Sluice.Core.Topics;
@@ -60,11 +59,11 @@ internal sealed partial class PartitionScheduler
     private long _readTo;
     private bool _dirty;
     private bool _ready;
-    private long _lastPersist;
-    private long _lastRound = long.MinValue / 2;
-    private long _lastTrim;
+    private DateTimeOffset _lastPersist;
+    private DateTimeOffset _lastRound = DateTimeOffset.MinValue;
+    private DateTimeOffset _lastTrim;
     private long _trimmedTo;
-    private PartitionState _durable;
+    private DelayWatermark _durable;
 
     public PartitionScheduler(DelayService service, TopicName source, TopicName holding, int partition, long generation)
     {
@@ -105,7 +104,7 @@ internal sealed partial class PartitionScheduler
     public Task Rebuilt => _rebuilt.Task;
 
     /// <summary>Starts from the partition's last durable state.</summary>
-    public void Start(PartitionState durable)
+    public void Start(DelayWatermark durable)
     {
         _durable = durable;
         _run = Task.Run(() => RunAsync(_stop.Token), CancellationToken.None);
@@ -120,7 +119,11 @@ internal sealed partial class PartitionScheduler
         await _stop.CancelAsync().ConfigureAwait(false);
         await _run.ConfigureAwait(false);
         _rebuilt.TrySetResult();
-        DelayMetrics.OnPending(_source, -Pending);
+        if (_ready)
+        {
+            DelayMetrics.OnPending(_source, -Pending);
+        }
+
         if (persist && _ready && _dirty)
         {
             try
@@ -247,7 +250,7 @@ internal sealed partial class PartitionScheduler
     // fired; cancels are decided as they come, and those whose decision was never written get one now.
     private async Task RebuildAsync(CancellationToken cancellationToken)
     {
-        var started = Stopwatch.GetTimestamp();
+        var started = _service.Time.GetTimestamp();
         var info = await _service.MessageLog.DescribeTopicAsync(_holding, cancellationToken).ConfigureAwait(false) ?? throw new TopicNotFoundException(_holding);
         var p = info.Partitions[_partition];
         var offset = Math.Max(_durable.ScanFrom, p.StartOffset);
@@ -279,9 +282,9 @@ internal sealed partial class PartitionScheduler
 
         DelayMetrics.OnPending(_source, Pending);
         _ready = true;
-        _lastPersist = _lastTrim = _service.Time.GetTimestamp();
+        _lastPersist = _lastTrim = _service.Time.GetUtcNow();
         _rebuilt.TrySetResult();
-        Log.Rebuilt(_service.Logger, _holding, _partition, Pending, _durable.ScanFrom, _readTo, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        Log.Rebuilt(_service.Logger, _holding, _partition, Pending, _durable.ScanFrom, _readTo, _service.Time.GetElapsedTime(started).TotalMilliseconds);
     }
 
     // One read of what was appended since; true when there is more to read.
@@ -381,8 +384,9 @@ internal sealed partial class PartitionScheduler
     // Appends what is due (at most one batch) to the topic; true when the batch was full (more may be due at once).
     private async ValueTask<bool> FireDueAsync(CancellationToken cancellationToken)
     {
-        var now = _service.Time.GetUtcNow().ToUnixTimeMilliseconds();
-        var sinceRound = _service.Time.GetElapsedTime(_lastRound);
+        var clock = _service.Time.GetUtcNow();
+        var now = clock.ToUnixTimeMilliseconds();
+        var sinceRound = clock - _lastRound;
         lock (_gate)
         {
             if (_inflight.Count == 0)
@@ -405,7 +409,7 @@ internal sealed partial class PartitionScheduler
         }
 
         // _inflight changes only on this loop: read without the lock from here.
-        _lastRound = _service.Time.GetTimestamp();
+        _lastRound = clock;
         var held = await ReadHeldAsync(cancellationToken).ConfigureAwait(false);
         var batch = new List<RecordToAppend>(_inflight.Count);
         long bytes = 0;
@@ -517,7 +521,7 @@ internal sealed partial class PartitionScheduler
 
     private ValueTask PersistIfDueAsync()
     {
-        if (!_dirty || _service.Time.GetElapsedTime(_lastPersist) < PersistInterval)
+        if (!_dirty || _service.Time.GetUtcNow() - _lastPersist < PersistInterval)
         {
             return ValueTask.CompletedTask;
         }
@@ -527,7 +531,7 @@ internal sealed partial class PartitionScheduler
 
     private async ValueTask PersistAsync()
     {
-        PartitionState state;
+        DelayWatermark state;
         lock (_gate)
         {
             var boundary = _inflight.Count > 0 ? _inflight[0] : _index.TryPeekMin(out var min) ? min : PendingEntry.Max;
@@ -537,11 +541,11 @@ internal sealed partial class PartitionScheduler
                 scanFrom = Math.Min(scanFrom, e.Offset);
             }
 
-            state = new PartitionState(boundary, _readTo, scanFrom, _index.Count + _inflight.Count);
+            state = new DelayWatermark(boundary, _readTo, scanFrom, _index.Count + _inflight.Count);
         }
 
         _dirty = false;
-        _lastPersist = _service.Time.GetTimestamp();
+        _lastPersist = _service.Time.GetUtcNow();
         try
         {
             await _service.WriteStateAsync(_holding, _partition, state).ConfigureAwait(false);
@@ -557,12 +561,12 @@ internal sealed partial class PartitionScheduler
     // Deletes what lies below the durable ScanFrom: fired or cancelled, and never read again.
     private async ValueTask TrimIfDueAsync()
     {
-        if (_durable.ScanFrom <= _trimmedTo || _service.Time.GetElapsedTime(_lastTrim) < TrimInterval)
+        if (_durable.ScanFrom <= _trimmedTo || _service.Time.GetUtcNow() - _lastTrim < TrimInterval)
         {
             return;
         }
 
-        _lastTrim = _service.Time.GetTimestamp();
+        _lastTrim = _service.Time.GetUtcNow();
         try
         {
             await _service.MessageLog.DeleteRecordsBeforeAsync(_holding, _partition, _durable.ScanFrom, CancellationToken.None).ConfigureAwait(false);
@@ -579,19 +583,20 @@ internal sealed partial class PartitionScheduler
     private async Task WaitAsync(CancellationToken cancellationToken)
     {
         var wait = MaxWait;
+        var now = _service.Time.GetUtcNow();
         lock (_gate)
         {
             if (_index.TryPeekMin(out var min))
             {
-                var untilDue = TimeSpan.FromMilliseconds(Math.Max(0, min.Due - _service.Time.GetUtcNow().ToUnixTimeMilliseconds()));
-                var untilRound = MinRoundInterval - _service.Time.GetElapsedTime(_lastRound);
+                var untilDue = TimeSpan.FromMilliseconds(Math.Max(0, min.Due - now.ToUnixTimeMilliseconds()));
+                var untilRound = MinRoundInterval - (now - _lastRound);
                 wait = Min(wait, untilDue > untilRound ? untilDue : untilRound);
             }
         }
 
         if (_dirty)
         {
-            wait = Min(wait, PersistInterval - _service.Time.GetElapsedTime(_lastPersist));
+            wait = Min(wait, PersistInterval - (now - _lastPersist));
         }
 
         if (wait <= TimeSpan.Zero)

@@ -15,7 +15,7 @@ namespace Sluice.Core.Delay;
 /// <param name="ReadTo">The offset up to which the partition had been read into the index.</param>
 /// <param name="ScanFrom">The lowest pending offset (or <paramref name="ReadTo"/> when none).</param>
 /// <param name="Pending">Messages pending when written (for a fleet's listing).</param>
-internal readonly record struct PartitionState(PendingEntry Boundary, long ReadTo, long ScanFrom, long Pending)
+internal readonly record struct DelayWatermark(PendingEntry Boundary, long ReadTo, long ScanFrom, long Pending)
 {
-    public static readonly PartitionState Empty = new(PendingEntry.Max, 0, 0, 0);
+    public static readonly DelayWatermark Empty = new(PendingEntry.Max, 0, 0, 0);
 }
