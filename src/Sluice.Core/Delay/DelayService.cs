@@ -25,6 +25,9 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
     /// <summary>How long a cancel waits for the owner's decision before answering "unavailable".</summary>
     public static readonly TimeSpan CancelTimeout = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long a listing waits for this instance to learn its partitions (fleet).</summary>
+    private static readonly TimeSpan ListJoinWait = TimeSpan.FromSeconds(10);
+
     private readonly ConcurrentDictionary<TopicName, HoldingTopic> _topics = new();
     private readonly Dictionary<TopicName, (long Generation, bool Deleted)> _registry = [];
     private readonly ConcurrentDictionary<string, DelayWatermark> _states = new(StringComparer.Ordinal);
@@ -205,6 +208,10 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
             return new DelayedPage(0, [], null, [.. Enumerable.Range(0, sourcePartitions)]);
         }
 
+        // In a fleet, which partitions are this instance's is known after its first assignment (bounded: a cluster that
+        // does not answer gets a listing of what is owned so far).
+        await Task.WhenAny(holding.Joined, Task.Delay(ListJoinWait, Time, cancellationToken)).ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
         var owned = holding.Owned();
 
         // After a start or a hand-over a partition's index is complete only once rebuilt from its log.

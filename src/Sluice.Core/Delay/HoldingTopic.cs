@@ -30,6 +30,7 @@ internal sealed partial class HoldingTopic : IPartitionAssignmentHandler
     private readonly Dictionary<int, PartitionScheduler> _schedulers = [];
     private readonly SemaphoreSlim _membershipLock = new(1, 1);
     private readonly CancellationTokenSource _closing = new();
+    private readonly TaskCompletionSource _joined = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private IPartitionMembership? _membership;
     private bool _joining;
     private bool _persistOnStop = true;
@@ -51,6 +52,12 @@ internal sealed partial class HoldingTopic : IPartitionAssignmentHandler
 
     /// <summary>The holding topic's partitions as last seen (0 until it exists).</summary>
     public int PartitionCount { get; set; }
+
+    /// <summary>
+    /// Completes once this instance knows which partitions it owns: at once on one instance; in a fleet after its
+    /// first assignment (or when closed).
+    /// </summary>
+    public Task Joined => _service.Coordinator.IsShared ? _joined.Task : Task.CompletedTask;
 
     /// <summary>The schedulers of the partitions this instance owns.</summary>
     public IReadOnlyList<PartitionScheduler> Owned()
@@ -101,6 +108,7 @@ internal sealed partial class HoldingTopic : IPartitionAssignmentHandler
         }
 
         await _closing.CancelAsync().ConfigureAwait(false);
+        _joined.TrySetResult();
         await _membershipLock.WaitAsync().ConfigureAwait(false);
         try
         {
@@ -213,6 +221,7 @@ internal sealed partial class HoldingTopic : IPartitionAssignmentHandler
                     _membershipLock.Release();
                 }
 
+                _joined.TrySetResult();
                 return;
             }
             catch (OperationCanceledException) when (token.IsCancellationRequested)

@@ -1,0 +1,108 @@
+using System.Net;
+using Sluice.Server.Tests.Infrastructure;
+
+namespace Sluice.Server.Tests.Delay;
+
+/// <summary>Pending and cancelled delayed messages survive SIGKILL and SIGTERM; deleting a topic deletes its pending ones.</summary>
+// Restarts on the same data, and topic deletion: the Kafka mock cluster dies with its gateway and cannot delete topics.
+[Trait("Backend", "EmbeddedOnly")]
+public sealed class DelayRestartTests(ITestOutputHelper output)
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Restart_WithPendingMessages_EachArrivesOnceWhenDue_TheFiredOnesNotAgain_TheCancelledNever(bool kill)
+    {
+        await using var server = await ServerProcess.StartNewAsync();
+        try
+        {
+            var client = server.Client;
+            var topic = SluiceApi.NewTopic("delay-restart");
+            await client.PutSubscriptionAsync(topic, "s", new { position = "earliest", ackDeadlineMs = 120_000 });
+
+            // Fired before the stop: due at once-ish, delivered, then left alone long enough for the progress to be written.
+            var early = new List<string>();
+            for (var i = 0; i < 4; i++)
+            {
+                early.Add((await client.ProduceAfterAsync(topic, $"early{i}", 200, partition: i % 2)).Id());
+            }
+
+            Assert.Equal(4, (await client.ReceiveAsync(topic, "s", 4, TimeSpan.FromSeconds(60))).Count);
+            await Task.Delay(1500);
+
+            // Pending across the stop, one cancelled.
+            var pending = new Dictionary<string, DateTimeOffset>();
+            for (var i = 0; i < 12; i++)
+            {
+                var answer = await client.ProduceAfterAsync(topic, $"late{i}", 4000 + (i * 300), partition: i % 2);
+                pending[$"late{i}"] = answer.DeliverAt();
+            }
+
+            var cancelled = await client.ProduceAfterAsync(topic, "cancelled", 4500, partition: 0);
+            Assert.Equal(HttpStatusCode.NoContent, (await client.CancelAsync(topic, cancelled.Id())).Status);
+
+            if (kill)
+            {
+                await server.KillAsync();
+            }
+            else
+            {
+                Assert.Equal(0, await server.StopAsync());
+            }
+
+            await server.StartAsync();
+            client = server.Client;
+
+            var received = await client.ReceiveAsync(topic, "s", 12, TimeSpan.FromSeconds(90));
+            Assert.Equal(pending.Keys.Order(StringComparer.Ordinal), received.Select(r => r.Message.Value()).Order(StringComparer.Ordinal));
+            foreach (var (message, receivedAt) in received)
+            {
+                Assert.True(receivedAt >= pending[message.Value()], $"{message.Value()} arrived before its time");
+            }
+
+            // Nothing more: not the cancelled one, and not the early ones again.
+            Assert.Empty(await client.PullAsync(topic, "s", "delay-test", waitMs: 2000));
+            Assert.Equal(HttpStatusCode.Conflict, (await client.CancelAsync(topic, cancelled.Id())).Status);
+            Assert.Equal(0, (await client.ListDelayedAsync(topic)).GetProperty("count").GetInt64());
+        }
+        finally
+        {
+            server.WriteOutputTo(output, 80);
+        }
+    }
+
+    [Fact]
+    public async Task DeletingATopic_DeletesItsPendingMessages_AndTheirIdsNameNothingInTheNewTopic()
+    {
+        await using var server = await ServerProcess.StartNewAsync();
+        try
+        {
+            var client = server.Client;
+            var topic = SluiceApi.NewTopic("delay-delete");
+            var old = await client.ProduceAfterAsync(topic, "old", 1500, partition: 0);
+            using (var deleted = await client.DeleteAsync($"/v1/topics/{topic}"))
+            {
+                Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+            }
+
+            // The topic made again, with a delayed message at the same place: a new generation, and the old id names nothing.
+            await client.PutSubscriptionAsync(topic, "s", new { position = "earliest" });
+            var fresh = await client.ProduceAfterAsync(topic, "new", 500, partition: 0);
+            Assert.NotEqual(old.Id(), fresh.Id());
+            Assert.Equal(HttpStatusCode.Conflict, (await client.CancelAsync(topic, old.Id())).Status);
+
+            var received = await client.ReceiveAsync(topic, "s", 1, TimeSpan.FromSeconds(60));
+            Assert.Equal("new", received[0].Message.Value());
+            Assert.Empty(await client.PullAsync(topic, "s", "delay-test", waitMs: 2500));
+
+            // The old holding topic is gone from the data directory.
+            var holdingDirs = Directory.GetDirectories(Path.Combine(server.DataDir, "topics", "__sluice", "delayed"));
+            Assert.Single(holdingDirs);
+            Assert.EndsWith(".g2", holdingDirs[0], StringComparison.Ordinal);
+        }
+        finally
+        {
+            server.WriteOutputTo(output, 80);
+        }
+    }
+}
