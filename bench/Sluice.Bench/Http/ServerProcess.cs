@@ -101,6 +101,35 @@ internal sealed class ServerProcess : IAsyncDisposable
         throw new InvalidOperationException($"{start.FileName} {string.Join(' ', start.ArgumentList)} did not become ready:\n{output}");
     }
 
+    /// <summary>The server's resident memory now (<c>VmRSS</c> from /proc).</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        throw new InvalidOperationException("no VmRSS in /proc/<pid>/status");
+    }
+
+    /// <summary>The Sluice server's build output of this command's configuration (built with it: see Sluice.Bench.csproj).</summary>
+    public static string SluiceServerDll()
+    {
+        // bench/Sluice.Bench/bin/<Configuration>/<tfm>/ -> src/Sluice.Server/bin/<Configuration>/<tfm>/Sluice.Server.dll
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        var root = here;
+        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Sluice.slnx")))
+        {
+            root = root.Parent;
+        }
+
+        var dll = Path.Combine(root?.FullName ?? ".", "src", "Sluice.Server", "bin", here.Parent!.Name, here.Name, "Sluice.Server.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException($"build the server first: {dll} is missing", dll);
+    }
+
     public string Output
     {
         get
