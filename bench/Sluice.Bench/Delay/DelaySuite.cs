@@ -31,10 +31,13 @@ internal sealed class DelaySuite : IBenchSuite
     private const int LatencyRate = 2000;
     private const int LatenessRate = 1000;
     private const int Rounds = 2;
+    private const int LatencyRounds = 3;
+    private const int MemorySteps = 4;
     private static readonly TimeSpan Measure = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(3);
     private static readonly TimeSpan LatenessRun = TimeSpan.FromSeconds(20);
     private static readonly TimeSpan LatenessDelay = TimeSpan.FromSeconds(2);
+    private static readonly TimeSpan MemorySettle = TimeSpan.FromSeconds(5);
 
     // Held far enough ahead that none comes due during the run: an hour from now and more.
     private static readonly TimeSpan HeldFor = TimeSpan.FromHours(2);
@@ -63,18 +66,19 @@ internal sealed class DelaySuite : IBenchSuite
         md.AppendLine("|---|---|---|---|---|---|");
         var notes = new List<string>();
 
-        // 1. Memory, on a pair with the tail cache off: the same ingest, delayed on one, ordinary on the other.
+        // 1. Memory, on a pair with the tail cache off: the same ingest in steps, delayed on one, ordinary on the other.
         {
-            var (delayedRss, plainRss, indexBytes, loadDelayed, loadPlain, indexSeconds) = await MeasureMemoryAsync(serverDll, scratch, pending, p, cancellationToken);
-            var perMessage = (delayedRss - plainRss) / (double)pending;
-            Row(md, Invariant($"resident memory added per pending message (`VmRSS` after {pending:N0} delayed minus after {pending:N0} ordinary messages, tail cache off in both)"),
-                Invariant($"{perMessage:F1} B ({delayedRss / 1048576.0:N0} MiB)"), Invariant($"{plainRss / 1048576.0:N0} MiB"), delayedRss / (double)plainRss, "(report; index: 16 B)", null);
+            var m = await MeasureMemoryAsync(serverDll, scratch, pending, p, cancellationToken);
+            var added = m.DelayedSlope - m.PlainSlope;
+            Row(md, Invariant($"resident memory added per pending message: growth of `VmRSS` per message ingested in {MemorySteps} steps up to {pending:N0}, delayed minus ordinary (least-squares slopes; tail cache off in both)"),
+                Invariant($"{added:F1} B (delayed {m.DelayedSlope:F1} B/msg)"), Invariant($"ordinary {m.PlainSlope:F1} B/msg"), m.DelayedSlope / Math.Max(1, m.PlainSlope), "(report)", null);
             Row(md, "the index's own arrays per pending message (listing's `indexBytes`)",
-                Invariant($"{indexBytes / (double)pending:F1} B ({indexBytes / 1048576.0:N1} MiB)"), "16 B (full buckets)", indexBytes / (16.0 * pending), "-", null);
+                Invariant($"{m.IndexBytes / (double)pending:F1} B ({m.IndexBytes / 1048576.0:N1} MiB)"), "16 B (full buckets)", m.IndexBytes / (16.0 * pending), "-", null);
             Row(md, Invariant($"batch produce of {pending:N0} messages, {BatchRecords:N0} per request, 4 requests in flight (msg/s)"),
-                Invariant($"delayed: {loadDelayed:N0} msg/s"), Invariant($"ordinary: {loadPlain:N0} msg/s"), loadDelayed / loadPlain, "(report)", null);
-            notes.Add(Invariant($"All {pending:N0} delayed messages were in the index (listing count) {indexSeconds:F1} s after the last produce answer. ")
-              + "Memory is measured after that and 10 s idle; the ordinary server ingested the same bodies without a delivery time.");
+                Invariant($"delayed: {m.LoadDelayed:N0} msg/s"), Invariant($"ordinary: {m.LoadPlain:N0} msg/s"), m.LoadDelayed / m.LoadPlain, "(report)", null);
+            notes.Add("Memory: `VmRSS` (MiB) after each step, delayed / ordinary: "
+              + string.Join("; ", m.DelayedRss.Zip(m.PlainRss, (d, o) => Invariant($"{d / 1048576.0:F0} / {o / 1048576.0:F0}")))
+              + Invariant($". Each sample is taken once every message of the step is in the index (listing count) and after {MemorySettle.TotalSeconds:0} s idle; the slope leaves out what the first messages cost once (the holding topic, read buffers, the heap's first growth). The rest of the slope beyond the index is the .NET heap's size after ingesting, which moves by several MiB between samples."));
         }
 
         // 2. Throughput, latency and lateness on a pair with default settings.
@@ -88,7 +92,7 @@ internal sealed class DelaySuite : IBenchSuite
         using var heldAdmin = Admin(held);
         p.WriteLine(Invariant($"loading {pending:N0} delayed messages..."));
         await CreateTopicAsync(heldAdmin, "held");
-        await LoadAsync(heldAdmin, "held", pending, delayed: true, cancellationToken);
+        await LoadAsync(heldAdmin, "held", 0, pending, delayed: true, cancellationToken);
         await WaitIndexedAsync(heldAdmin, "held", pending, cancellationToken);
 
         var singleNone = new List<WrkResult>();
@@ -106,8 +110,10 @@ internal sealed class DelaySuite : IBenchSuite
         for (var round = 1; round <= Rounds; round++)
         {
             p.WriteLine($"single produce, round {round}...");
-            singleNone.Add(await WrkAsync($"{none.BaseUrl}/v1/topics/bench/delay/single/messages", singleScript));
-            singleHeld.Add(await WrkAsync($"{held.BaseUrl}/v1/topics/bench/delay/single/messages", singleScript));
+            foreach (var (server, runs) in round % 2 == 1 ? new[] { (none, singleNone), (held, singleHeld) } : [(held, singleHeld), (none, singleNone)])
+            {
+                runs.Add(await WrkAsync($"{server.BaseUrl}/v1/topics/bench/delay/single/messages", singleScript));
+            }
         }
 
         var (sHeld, sNone) = (singleHeld.Average(r => r.RequestsPerSecond), singleNone.Average(r => r.RequestsPerSecond));
@@ -118,9 +124,11 @@ internal sealed class DelaySuite : IBenchSuite
 
         var noneRuns = new List<LatencyResult>();
         var heldRuns = new List<LatencyResult>();
-        for (var round = 1; round <= Rounds; round++)
+        for (var round = 1; round <= LatencyRounds; round++)
         {
-            foreach (var (server, admin, runs) in new[] { (none, noneAdmin, noneRuns), (held, heldAdmin, heldRuns) })
+            // Alternating which server goes first, so neither always gets the quieter half of a round.
+            var pair = new[] { (none, noneAdmin, noneRuns), (held, heldAdmin, heldRuns) };
+            foreach (var (server, admin, runs) in round % 2 == 1 ? pair : pair.Reverse())
             {
                 p.WriteLine($"produce-to-pull at {LatencyRate:N0} msg/s, round {round}...");
                 var subscription = $"/v1/topics/bench/delay/latency/subscriptions/r{round}";
@@ -138,7 +146,7 @@ internal sealed class DelaySuite : IBenchSuite
         var lost = heldRuns.Concat(noneRuns).Sum(r => r.Failed + r.NotReceived);
         Row(md, Invariant($"produce-to-pull latency p50 at {LatencyRate:N0} msg/s (ratio: baseline / with pending)"),
             Invariant($"{e2eHeld.P50Ms:F2} ms"), Invariant($"{e2eNone.P50Ms:F2} ms"), e2eNone.P50Ms / e2eHeld.P50Ms, ">= 0.9", lost == 0 && e2eNone.P50Ms / e2eHeld.P50Ms >= 0.9);
-        Row(md, Invariant($"produce-to-pull latency p99 at {LatencyRate:N0} msg/s ({e2eHeld.Count:N0} / {e2eNone.Count:N0} messages, {Rounds} rounds pooled)")
+        Row(md, Invariant($"produce-to-pull latency p99 at {LatencyRate:N0} msg/s ({e2eHeld.Count:N0} / {e2eNone.Count:N0} messages, {LatencyRounds} rounds pooled)")
               + (lost == 0 ? "" : Invariant($" **{lost:N0} failed or not pulled**")),
             Invariant($"{e2eHeld.P99Ms:F2} ms"), Invariant($"{e2eNone.P99Ms:F2} ms"), e2eNone.P99Ms / e2eHeld.P99Ms, ">= 0.9", lost == 0 && e2eNone.P99Ms / e2eHeld.P99Ms >= 0.9);
 
@@ -146,8 +154,10 @@ internal sealed class DelaySuite : IBenchSuite
         {
             p.WriteLine($"delayed single produce, round {round}...");
             var url = $"/v1/topics/bench/delay/later/messages?deliverAfterMs={(long)HeldFor.TotalMilliseconds}";
-            delayedNone.Add(await WrkAsync(none.BaseUrl + url, singleScript));
-            delayedHeld.Add(await WrkAsync(held.BaseUrl + url, singleScript));
+            foreach (var (server, runs) in round % 2 == 1 ? new[] { (none, delayedNone), (held, delayedHeld) } : [(held, delayedHeld), (none, delayedNone)])
+            {
+                runs.Add(await WrkAsync(server.BaseUrl + url, singleScript));
+            }
         }
 
         var (dHeld, dNone) = (delayedHeld.Average(r => r.RequestsPerSecond), delayedNone.Average(r => r.RequestsPerSecond));
@@ -187,8 +197,8 @@ internal sealed class DelaySuite : IBenchSuite
           + Invariant($"{LatencyRate:N0} POSTs/s for {Measure.TotalSeconds:0} s after {Warmup.TotalSeconds:0} s of warm-up, 4 consumers long-polling one shared subscription (`max=1000&waitMs=1000`) and acking; same driver as the http suite."));
         md.AppendLine(Invariant($"- Lateness: an open-loop schedule of {LatenessRate:N0} produces per second for {LatenessRun.TotalSeconds:0} s, each with `?deliverAt=` its scheduled send time plus ")
           + Invariant($"{LatenessDelay.TotalSeconds:0} s, so {LatenessRate:N0} messages come due per second; 4 consumers long-poll and ack. Lateness is the pull answer's arrival (one monotonic clock anchored to the wall clock) minus the due time: it includes the scheduler's batching (rounds at most every 10 ms per partition), the append, and the long-poll's wake-up and answer. \"Early\" counts messages that arrived before their time (must be 0)."));
-        md.AppendLine("- Memory: the pending messages' index is 16 B per message in full buckets of 65,536 (the `indexBytes` row); "
-          + "the rest of the difference is the .NET heap's state after ingesting, which varies between runs by more than the index itself at this scale.");
+        md.AppendLine("- The pending messages' index is 16 B per message in full buckets of 65,536, plus the open bucket's spare slots (the `indexBytes` row). "
+          + "Alternating rounds change which server goes first; the machine is shared with other work, so single runs move by tens of percent (per-round figures below).");
         foreach (var note in notes)
         {
             md.AppendLine(CultureInfo.InvariantCulture, $"- {note}");
@@ -200,8 +210,9 @@ internal sealed class DelaySuite : IBenchSuite
         return md.ToString();
     }
 
-    private static async Task<(long DelayedRss, long PlainRss, long IndexBytes, double LoadDelayed, double LoadPlain, double IndexSeconds)> MeasureMemoryAsync(
-        string serverDll, string scratch, int pending, TextWriter p, CancellationToken cancellationToken)
+    private sealed record MemoryResult(double DelayedSlope, double PlainSlope, long IndexBytes, double LoadDelayed, double LoadPlain, List<long> DelayedRss, List<long> PlainRss);
+
+    private static async Task<MemoryResult> MeasureMemoryAsync(string serverDll, string scratch, int pending, TextWriter p, CancellationToken cancellationToken)
     {
         var delayedDir = Path.Combine(scratch, "memory-delayed");
         var plainDir = Path.Combine(scratch, "memory-plain");
@@ -214,25 +225,40 @@ internal sealed class DelaySuite : IBenchSuite
         await CreateTopicAsync(delayedAdmin, "held");
         await CreateTopicAsync(plainAdmin, "held");
 
-        p.WriteLine(Invariant($"memory: {pending:N0} ordinary messages..."));
-        var clock = Stopwatch.StartNew();
-        await LoadAsync(plainAdmin, "held", pending, delayed: false, cancellationToken);
-        var loadPlain = pending / clock.Elapsed.TotalSeconds;
+        var step = pending / MemorySteps;
+        var delayedRss = new List<long>();
+        var plainRss = new List<long>();
+        var loadDelayed = TimeSpan.Zero;
+        var loadPlain = TimeSpan.Zero;
+        long indexBytes = 0;
+        for (var i = 0; i < MemorySteps; i++)
+        {
+            p.WriteLine(Invariant($"memory: step {i + 1} of {MemorySteps}, {step:N0} ordinary and {step:N0} delayed messages..."));
+            var clock = Stopwatch.StartNew();
+            await LoadAsync(plainAdmin, "held", i * step, step, delayed: false, cancellationToken);
+            loadPlain += clock.Elapsed;
+            clock.Restart();
+            await LoadAsync(delayedAdmin, "held", i * step, step, delayed: true, cancellationToken);
+            loadDelayed += clock.Elapsed;
+            indexBytes = await WaitIndexedAsync(delayedAdmin, "held", (i + 1) * step, cancellationToken);
+            await Task.Delay(MemorySettle, cancellationToken);
+            delayedRss.Add(delayed.ResidentBytes());
+            plainRss.Add(plain.ResidentBytes());
+        }
 
-        p.WriteLine(Invariant($"memory: {pending:N0} delayed messages..."));
-        clock.Restart();
-        await LoadAsync(delayedAdmin, "held", pending, delayed: true, cancellationToken);
-        var loadDelayed = pending / clock.Elapsed.TotalSeconds;
-        clock.Restart();
-        var indexBytes = await WaitIndexedAsync(delayedAdmin, "held", pending, cancellationToken);
-        var indexSeconds = clock.Elapsed.TotalSeconds;
-
-        await Task.Delay(TimeSpan.FromSeconds(10), cancellationToken);
-        return (delayed.ResidentBytes(), plain.ResidentBytes(), indexBytes, loadDelayed, loadPlain, indexSeconds);
+        var x = Enumerable.Range(1, MemorySteps).Select(i => (double)i * step).ToList();
+        return new MemoryResult(Slope(x, delayedRss), Slope(x, plainRss), indexBytes, step * MemorySteps / loadDelayed.TotalSeconds, step * MemorySteps / loadPlain.TotalSeconds, delayedRss, plainRss);
     }
 
-    // Batches of 1,000 records, 4 requests in flight; delayed ones due between 2 and 3 hours from now.
-    private static async Task LoadAsync(HttpClient admin, string topic, int count, bool delayed, CancellationToken cancellationToken)
+    private static double Slope(List<double> x, List<long> y)
+    {
+        var mx = x.Average();
+        var my = y.Average(v => (double)v);
+        return x.Zip(y, (a, b) => (a - mx) * (b - my)).Sum() / x.Sum(a => (a - mx) * (a - mx));
+    }
+
+    // Messages [first, first + count) in batches of 1,000 records, 4 requests in flight; delayed ones due in 2 to 3 hours.
+    private static async Task LoadAsync(HttpClient admin, string topic, int first, int count, bool delayed, CancellationToken cancellationToken)
     {
         var batches = (count + BatchRecords - 1) / BatchRecords;
         var next = -1;
@@ -242,7 +268,7 @@ internal sealed class DelaySuite : IBenchSuite
             while ((b = Interlocked.Increment(ref next)) < batches)
             {
                 var body = new StringBuilder(BatchRecords * (ValueBytes + 40));
-                for (var i = b * BatchRecords; i < Math.Min(count, (b + 1) * BatchRecords); i++)
+                for (var i = first + (b * BatchRecords); i < first + Math.Min(count, (b + 1) * BatchRecords); i++)
                 {
                     var value = i.ToString("D10", CultureInfo.InvariantCulture).PadRight(ValueBytes, 'v');
                     body.Append(delayed

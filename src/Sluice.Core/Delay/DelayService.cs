@@ -30,7 +30,7 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
 
     private readonly ConcurrentDictionary<TopicName, HoldingTopic> _topics = new();
     private readonly Dictionary<TopicName, (long Generation, bool Deleted)> _registry = [];
-    private readonly ConcurrentDictionary<string, DelayWatermark> _states = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, DelayWatermark> _watermarks = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _admin = new(1, 1);
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly CancellationTokenSource _stopping = new();
@@ -177,6 +177,12 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
             return CancelOutcome.NotCancellable;
         }
 
+        // Owned here and already fired or cancelled: refused without writing a cancel the owner would refuse anyway.
+        if (holding.Owned().FirstOrDefault(s => s.Partition == parsed.Partition) is { } owner && owner.IsSettled(parsed.Offset))
+        {
+            return CancelOutcome.NotCancellable;
+        }
+
         // A cancel record is appended only for an id that names a held message: what it decides is then about that one.
         try
         {
@@ -290,8 +296,8 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
                 var tombstones = new List<RecordToAppend>(partitions);
                 for (var p = 0; p < partitions; p++)
                 {
-                    tombstones.Add(new RecordToAppend(DelayTopics.Key(DelayTopics.PartitionKey(holdingName, p)), null));
-                    _states.TryRemove(DelayTopics.PartitionKey(holdingName, p), out _);
+                    tombstones.Add(new RecordToAppend(DelayTopics.Key(DelayTopics.WatermarkKey(holdingName, p)), null));
+                    _watermarks.TryRemove(DelayTopics.WatermarkKey(holdingName, p), out _);
                 }
 
                 await MessageLog.AppendAsync(DelayTopics.State, 0, tombstones, cancellationToken).ConfigureAwait(false);
@@ -307,15 +313,15 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
     }
 
     /// <summary>The durable watermark of a holding partition, as last loaded or followed.</summary>
-    public DelayWatermark GetState(TopicName holding, int partition)
-        => _states.TryGetValue(DelayTopics.PartitionKey(holding, partition), out var s) ? s : DelayWatermark.Empty;
+    public DelayWatermark GetWatermark(TopicName holding, int partition)
+        => _watermarks.TryGetValue(DelayTopics.WatermarkKey(holding, partition), out var s) ? s : DelayWatermark.Empty;
 
     /// <summary>Writes a holding partition's watermark (durable on return).</summary>
-    public async ValueTask WriteStateAsync(TopicName holding, int partition, DelayWatermark state)
+    public async ValueTask WriteWatermarkAsync(TopicName holding, int partition, DelayWatermark state)
     {
-        var key = DelayTopics.PartitionKey(holding, partition);
-        await AppendStateAsync(key, DelayTopics.EncodePartition(state), CancellationToken.None).ConfigureAwait(false);
-        _states[key] = state;
+        var key = DelayTopics.WatermarkKey(holding, partition);
+        await AppendStateAsync(key, DelayTopics.EncodeWatermark(state), CancellationToken.None).ConfigureAwait(false);
+        _watermarks[key] = state;
     }
 
     /// <summary>In a fleet, applies everything written to the state topic so far (registrations, watermarks).</summary>
@@ -470,7 +476,7 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
             }
             else
             {
-                _states.TryRemove(key, out _);
+                _watermarks.TryRemove(key, out _);
             }
 
             return;
@@ -516,9 +522,9 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
     {
         if (key.StartsWith("p|", StringComparison.Ordinal))
         {
-            if (DelayTopics.TryDecodePartition(value.Span, out var state))
+            if (DelayTopics.TryDecodeWatermark(value.Span, out var state))
             {
-                _states[key] = state;
+                _watermarks[key] = state;
             }
             else
             {

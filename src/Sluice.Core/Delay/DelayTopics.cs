@@ -66,7 +66,7 @@ internal static class DelayTopics
 
     public static string RegistryKey(TopicName source) => "t|" + source;
 
-    public static string PartitionKey(TopicName holding, int partition)
+    public static string WatermarkKey(TopicName holding, int partition)
         => string.Create(System.Globalization.CultureInfo.InvariantCulture, $"p|{holding}|{partition}");
 
     public static byte[] Key(string key) => Encoding.UTF8.GetBytes(key);
@@ -103,9 +103,9 @@ internal static class DelayTopics
         }
     }
 
-    public static byte[] EncodePartition(DelayWatermark state)
+    public static byte[] EncodeWatermark(DelayWatermark state)
         => JsonSerializer.SerializeToUtf8Bytes(
-            new PartitionRecord
+            new WatermarkRecord
             {
                 Version = 1,
                 BoundaryDue = state.Boundary.Due,
@@ -116,12 +116,12 @@ internal static class DelayTopics
             },
             Json);
 
-    public static bool TryDecodePartition(ReadOnlySpan<byte> value, out DelayWatermark state)
+    public static bool TryDecodeWatermark(ReadOnlySpan<byte> value, out DelayWatermark state)
     {
         state = default;
         try
         {
-            var r = JsonSerializer.Deserialize<PartitionRecord>(value, Json);
+            var r = JsonSerializer.Deserialize<WatermarkRecord>(value, Json);
             if (r is null || r.Version != 1 || r.ReadTo < 0 || r.ScanFrom < 0 || r.ScanFrom > r.ReadTo)
             {
                 return false;
@@ -159,7 +159,7 @@ internal static class DelayTopics
         public bool Deleted { get; set; }
     }
 
-    private sealed class PartitionRecord
+    private sealed class WatermarkRecord
     {
         [JsonPropertyName("v")]
         public int Version { get; set; }

@@ -84,13 +84,19 @@ internal static class HoldingRecords
         }
     }
 
-    /// <summary>The message as it is delivered: key, value and its own headers, plus <see cref="DelayIdHeader"/>.</summary>
+    /// <summary>
+    /// The message as it is delivered: key, value and its own headers, plus <see cref="DelayIdHeader"/> (which replaces a
+    /// header of that name the producer sent, so consumers can trust it).
+    /// </summary>
     public static RecordToAppend ToFired(StoredRecord held, string delayId)
     {
         var headers = new List<KeyValuePair<string, string>>(held.Headers.Count);
         for (var i = 1; i < held.Headers.Count; i++)
         {
-            headers.Add(held.Headers[i]);
+            if (!string.Equals(held.Headers[i].Key, DelayIdHeader, StringComparison.OrdinalIgnoreCase))
+            {
+                headers.Add(held.Headers[i]);
+            }
         }
 
         headers.Add(new(DelayIdHeader, delayId));

@@ -189,7 +189,7 @@ internal sealed partial class HoldingTopic : IPartitionAssignmentHandler
 
         var scheduler = new PartitionScheduler(_service, Source, Holding, partition, Generation);
         _schedulers[partition] = scheduler;
-        scheduler.Start(_service.GetState(Holding, partition));
+        scheduler.Start(_service.GetWatermark(Holding, partition));
     }
 
     private async Task JoinAsync()

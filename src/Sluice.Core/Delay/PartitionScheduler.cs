@@ -137,6 +137,18 @@ internal sealed partial class PartitionScheduler
         }
     }
 
+    /// <summary>
+    /// True when the message at <paramref name="offset"/> was read and is no longer pending (fired, being fired, or
+    /// cancelled): a cancel of it can only be refused, so none needs to be written.
+    /// </summary>
+    public bool IsSettled(long offset)
+    {
+        lock (_gate)
+        {
+            return _ready && offset < _readTo && !_index.Contains(offset) && !_inflight.Exists(e => e.Offset == offset);
+        }
+    }
+
     /// <summary>Adds up to <paramref name="limit"/> pending entries above <paramref name="after"/> to <paramref name="into"/>, in order.</summary>
     public void Collect(PendingEntry after, int limit, List<PendingEntry> into)
     {
@@ -264,9 +276,10 @@ internal sealed partial class PartitionScheduler
                 {
                     Apply(record, rebuilding: true, undecided);
                 }
+
+                _readTo = read.NextOffset;
             }
 
-            _readTo = read.NextOffset;
             if (read.NextOffset >= read.EndOffset || read.NextOffset <= offset)
             {
                 break;
@@ -281,7 +294,11 @@ internal sealed partial class PartitionScheduler
         }
 
         DelayMetrics.OnPending(_source, Pending);
-        _ready = true;
+        lock (_gate)
+        {
+            _ready = true;
+        }
+
         _lastPersist = _lastTrim = _service.Time.GetUtcNow();
         _rebuilt.TrySetResult();
         Log.Rebuilt(_service.Logger, _holding, _partition, Pending, _durable.ScanFrom, _readTo, _service.Time.GetElapsedTime(started).TotalMilliseconds);
@@ -319,9 +336,9 @@ internal sealed partial class PartitionScheduler
             }
 
             added = _index.Count - before;
+            _readTo = read.NextOffset;
         }
 
-        _readTo = read.NextOffset;
         DelayMetrics.OnPending(_source, added);
         if (decisions.Count > 0)
         {
@@ -548,7 +565,7 @@ internal sealed partial class PartitionScheduler
         _lastPersist = _service.Time.GetUtcNow();
         try
         {
-            await _service.WriteStateAsync(_holding, _partition, state).ConfigureAwait(false);
+            await _service.WriteWatermarkAsync(_holding, _partition, state).ConfigureAwait(false);
             _durable = state;
         }
         catch

@@ -176,6 +176,27 @@ internal sealed class PendingIndex
         return true;
     }
 
+    /// <summary>True when the message held at <paramref name="offset"/> is pending.</summary>
+    public bool Contains(long offset)
+    {
+        var index = FindBucket(offset);
+        if (index < 0)
+        {
+            return false;
+        }
+
+        var b = _buckets[index];
+        for (var i = b.Sealed ? b.Head : 0; i < b.Length; i++)
+        {
+            if (b.Items[i].Offset == offset)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>The lowest offset still pending, or null: everything below it is fired or cancelled.</summary>
     public long? MinOffset()
     {

@@ -32,7 +32,7 @@ public sealed class DelayServiceTests : IAsyncLifetime
     public async Task DelayedMessage_ReachesItsPartitionOnlyAtItsTime_WithKeyValueHeadersAndItsId()
     {
         var due = _time.GetUtcNow().AddSeconds(5);
-        var result = await _service.AppendAsync(Topic, 1, [new DelayedRecord(new RecordToAppend(Bytes("k"), Bytes("v"), [new("h", "1"), new(HoldingRecords.ControlHeader, "client's own")]), due)]);
+        var result = await _service.AppendAsync(Topic, 1, [new DelayedRecord(new RecordToAppend(Bytes("k"), Bytes("v"), [new("h", "1"), new(HoldingRecords.ControlHeader, "client's own"), new(HoldingRecords.DelayIdHeader, "forged")]), due)]);
         await WaitIndexedAsync(1);
 
         _time.Advance(TimeSpan.FromMilliseconds(4999));
@@ -108,7 +108,7 @@ public sealed class DelayServiceTests : IAsyncLifetime
         await _log.AppendAsync(DelayTopics.State, 0,
         [
             new RecordToAppend(DelayTopics.Key(DelayTopics.RegistryKey(Topic)), DelayTopics.EncodeRegistration(1, deleted: false)),
-            new RecordToAppend(DelayTopics.Key(DelayTopics.PartitionKey(holding, 0)), DelayTopics.EncodePartition(new DelayWatermark(new PendingEntry(t0 + 3000, 4), ReadTo: 6, ScanFrom: 0, Pending: 3))),
+            new RecordToAppend(DelayTopics.Key(DelayTopics.WatermarkKey(holding, 0)), DelayTopics.EncodeWatermark(new DelayWatermark(new PendingEntry(t0 + 3000, 4), ReadTo: 6, ScanFrom: 0, Pending: 3))),
         ]);
 
         _time.Advance(TimeSpan.FromSeconds(10));
@@ -121,6 +121,28 @@ public sealed class DelayServiceTests : IAsyncLifetime
 
         // The cancel had no decision yet: the new owner wrote it.
         Assert.Contains(_log.Records(holding, 0), r => HoldingRecords.Read(r, out var cancel, out var cancelled) == HoldingRecords.Kind.Decision && cancel == 3 && cancelled == 1);
+    }
+
+    [Fact]
+    public async Task FiredMessages_AreDeletedFromTheHoldingPartition_OnceTheWatermarkIsDurable()
+    {
+        var now = _time.GetUtcNow();
+        await _service.AppendAsync(Topic, 0, [Delayed("a", now.AddSeconds(1)), Delayed("b", now.AddSeconds(1)), Delayed("c", now.AddHours(1))]);
+        await WaitIndexedAsync(3);
+        var holding = DelayTopics.HoldingName(Topic, 1);
+
+        _time.Advance(TimeSpan.FromSeconds(2));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(_log.Records(Topic, 0).Count == 2));
+
+        // The watermark is written within moments: "c" (offset 2) is the oldest still pending.
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(_log.Records(DelayTopics.State, 0).Any(r =>
+            r.Value is { } v && DelayTopics.TryDecodeWatermark(v.Span, out var w) && w.ScanFrom == 2 && w.Pending == 1)));
+        Assert.Empty(_log.DeletesBefore);
+
+        // Trimming runs once a minute at most.
+        _time.Advance(TimeSpan.FromSeconds(61));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(_log.DeletesBefore.Count > 0));
+        Assert.Equal((holding, 0, 2L), Assert.Single(_log.DeletesBefore));
     }
 
     [Fact]

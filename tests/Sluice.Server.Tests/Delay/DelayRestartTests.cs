@@ -72,6 +72,39 @@ public sealed class DelayRestartTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task TopicGrown_DelayedMessagesToItsNewPartitions_ArriveThere()
+    {
+        await using var server = await ServerProcess.StartNewAsync();
+        try
+        {
+            var client = server.Client;
+            var topic = SluiceApi.NewTopic("delay-grow");
+            using (var put = await client.PutAsync($"/v1/topics/{topic}", SluiceApi.Json(new { partitions = 2 })))
+            {
+                Assert.True(put.IsSuccessStatusCode);
+            }
+
+            await client.PutSubscriptionAsync(topic, "s", new { position = "earliest" });
+            await client.ProduceAfterAsync(topic, "before", 500, partition: 1);
+            using (var grow = await client.PutAsync($"/v1/topics/{topic}", SluiceApi.Json(new { partitions = 4 })))
+            {
+                Assert.True(grow.IsSuccessStatusCode);
+            }
+
+            var answer = await client.ProduceAfterAsync(topic, "after", 500, partition: 3);
+            Assert.Equal(3, answer.GetProperty("partition").GetInt32());
+
+            var received = await client.ReceiveAsync(topic, "s", 2, TimeSpan.FromSeconds(60));
+            Assert.Equal(3, received.Single(r => r.Message.Value() == "after").Message.GetProperty("partition").GetInt32());
+            Assert.Equal([0, 1, 2, 3], (await client.ListDelayedAsync(topic)).GetProperty("partitions").EnumerateArray().Select(p => p.GetInt32()));
+        }
+        finally
+        {
+            server.WriteOutputTo(output, 80);
+        }
+    }
+
+    [Fact]
     public async Task DeletingATopic_DeletesItsPendingMessages_AndTheirIdsNameNothingInTheNewTopic()
     {
         await using var server = await ServerProcess.StartNewAsync();
