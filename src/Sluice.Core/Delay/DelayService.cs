@@ -455,7 +455,7 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw new DelayUnavailableException(
-                $"the instance that schedules partition {partition} did not decide within {CancelTimeout.TotalSeconds:0} s (it may be starting or handing over); the cancel stays requested: ask again to learn the outcome");
+                $"the instance that schedules partition {partition} did not decide within {CancelTimeout.TotalSeconds:0} s (it may be starting or handing the partition over); the cancel stays requested and is decided before that partition fires anything more: the message is cancelled unless it was already delivered");
         }
     }
 

@@ -35,7 +35,7 @@ internal static class WebSocketProduceEndpoint
     {
         topics.MapGet("/{tenant}/{namespace}/{topic}/ws/produce", (Func<HttpContext, Task>)ProduceAsync)
             .WithName("ProduceWebSocket")
-            .WithSummary("WebSocket producer: one message per frame (raw, or a JSON envelope with ?envelope=json); a receipt per message once durable, in order")
+            .WithSummary("WebSocket producer: one message per frame (raw, or a JSON envelope with ?envelope=json), delayed with ?deliverAfterMs=/?deliverAt= or per envelope; a receipt per message once durable, in order")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
     }
@@ -48,7 +48,7 @@ internal static class WebSocketProduceEndpoint
         {
             "json" => true,
             "none" => false,
-            _ => throw new ProblemException(ProblemKind.InvalidParameter, $"envelope must be json (each frame is {{\"correlationId\",\"key\",\"value\"|\"valueBase64\",\"headers\",\"partition\"}}) or none (each frame is the value); got '{ProblemWriter.Printable(e.ToString(), 50)}'"),
+            _ => throw new ProblemException(ProblemKind.InvalidParameter, $"envelope must be json (each frame is {{\"correlationId\",\"key\",\"value\"|\"valueBase64\",\"headers\",\"partition\",\"deliverAt\"|\"deliverAfterMs\"}}) or none (each frame is the value); got '{ProblemWriter.Printable(e.ToString(), 50)}'"),
         } : false;
         var partition = HttpRequestReader.QueryInt(context, "partition", 0, TopicSettings.MaxPartitions - 1);
         var key = context.Request.Query.TryGetValue("key", out var k) ? k.ToString() : null;
