@@ -44,6 +44,9 @@ internal static class CoreEventIds
     // 1107 was an ack-failed event, gone with the ack loop: not reused.
     public const int WebhookTakeFailed = 1108;
 
+    // 1200-1249: filters
+    public const int SubscriptionFiltered = 1200;
+
     // 1250-1299: delayed messages
     public const int DelayLoaded = 1250;
     public const int DelayRebuilt = 1251;

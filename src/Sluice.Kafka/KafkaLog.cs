@@ -16,8 +16,8 @@ namespace Sluice.Kafka;
 /// </summary>
 /// <remarks>
 /// <para>In mock mode (<see cref="KafkaLogOptions.MockBrokers"/>) this object hosts librdkafka's mock cluster, which has
-/// no admin API: topics are created through its C API, topic settings other than the partition count are kept in
-/// memory (the mock's data is in memory too), and partition growth and deletion are refused
+/// no admin API: topics are created and deleted through its C API, topic settings other than the partition count are
+/// kept in memory (the mock's data is in memory too), and partition growth is refused
 /// (<see cref="OperationNotSupportedException"/>).</para>
 /// <para>Latency of <see cref="WaitForDataAsync"/>: appends made through this instance wake waiters at once; data
 /// produced by another gateway or a plain Kafka client is seen by polling end offsets every
@@ -284,12 +284,16 @@ public sealed partial class KafkaLog : IMessageLog
 
             if (_mock is not null)
             {
-                throw new OperationNotSupportedException($"cannot delete topic '{topic}': librdkafka's mock cluster has no DeleteTopics API");
+                _mock.DeleteTopic(state.KafkaName);
+            }
+            else
+            {
+                await RunAdminAsync("DeleteTopics", admin => admin.DeleteTopicsAsync(
+                    [state.KafkaName], new DeleteTopicsOptions { RequestTimeout = _options.RequestTimeout, OperationTimeout = _options.RequestTimeout })).ConfigureAwait(false);
             }
 
-            await RunAdminAsync("DeleteTopics", admin => admin.DeleteTopicsAsync(
-                [state.KafkaName], new DeleteTopicsOptions { RequestTimeout = _options.RequestTimeout, OperationTimeout = _options.RequestTimeout })).ConfigureAwait(false);
             _topics.TryRemove(state.KafkaName, out _);
+            _readers.Forget(state.KafkaName);
             _waiters.FailTopic(state.KafkaName, new TopicNotFoundException(topic));
             Log.TopicDeleted(_logger, topic.ToString());
             return true;
@@ -406,8 +410,15 @@ public sealed partial class KafkaLog : IMessageLog
     };
 
     // An admin client over the producer's connections, made per use: a long-lived one spins its result-queue poll
-    // (Confluent.Kafka 1.9.3 over librdkafka 2.0.2 cost ~5% of a core on an idle gateway).
+    // (measured with Confluent.Kafka 1.9.3 over librdkafka 2.0.2: ~5% of a core on an idle gateway).
     private IAdminClient Admin() => new DependentAdminClientBuilder(_producer.Handle).Build();
+
+    /// <summary>Asks the cluster for a topic's metadata through a client's own handle, which updates that client's cache.</summary>
+    private void RefreshClientMetadata(Handle handle, string kafkaName)
+    {
+        using var admin = new DependentAdminClientBuilder(handle).Build();
+        admin.GetMetadata(kafkaName, _options.RequestTimeout);
+    }
 
     private Metadata GetMetadata(TimeSpan timeout)
     {
@@ -461,6 +472,7 @@ public sealed partial class KafkaLog : IMessageLog
         Action<DeliveryReport<byte[]?, byte[]?>> report = batch.Report; // one delegate per call, not a closure per record
         // One lock per partition around the enqueueing only: the records of one call enter librdkafka's partition
         // queue back to back, and the idempotent producer keeps that order, so they get consecutive offsets.
+        var refreshed = false;
         lock (state.AppendLock(partition))
         {
             for (var i = 0; i < messages.Length; i++)
@@ -475,6 +487,12 @@ public sealed partial class KafkaLog : IMessageLog
                     catch (ProduceException<byte[]?, byte[]?> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
                     {
                         Thread.Sleep(1);
+                    }
+                    catch (ProduceException<byte[]?, byte[]?> ex) when (ex.Error.Code == ErrorCode.Local_UnknownPartition && i == 0 && !refreshed)
+                    {
+                        // The topic has this partition (checked above) but the producer's metadata is older.
+                        RefreshClientMetadata(_producer.Handle, state.KafkaName);
+                        refreshed = true;
                     }
                     catch (ProduceException<byte[]?, byte[]?> ex) when (i == 0)
                     {
@@ -670,7 +688,19 @@ public sealed partial class KafkaLog : IMessageLog
     {
         try
         {
-            var w = _offsets.QueryWatermarkOffsets(new TopicPartition(state.KafkaName, partition), _options.RequestTimeout);
+            WatermarkOffsets w;
+            try
+            {
+                w = _offsets.QueryWatermarkOffsets(new TopicPartition(state.KafkaName, partition), _options.RequestTimeout);
+            }
+            catch (KafkaException ex) when (ex.Error.Code == ErrorCode.Local_UnknownPartition)
+            {
+                // The topic has this partition (the caller checked) but this client's metadata is older: it was grown,
+                // or deleted and created again with more partitions.
+                RefreshClientMetadata(_offsets.Handle, state.KafkaName);
+                w = _offsets.QueryWatermarkOffsets(new TopicPartition(state.KafkaName, partition), _options.RequestTimeout);
+            }
+
             return (w.Low.Value, w.High.Value);
         }
         catch (KafkaException ex) when (ex.Error.Code is ErrorCode.UnknownTopicOrPart or ErrorCode.Local_UnknownTopic)

@@ -5,7 +5,8 @@ namespace Sluice.Kafka;
 /// <summary>
 /// librdkafka's in-memory mock cluster: a real Kafka protocol implementation on loopback TCP ports, hosted by this
 /// process for as long as this object lives (one <c>rd_kafka_t</c> handle keeps it). It implements produce, fetch,
-/// list-offsets, metadata, consumer groups and idempotence, but no admin API: topics are created through its C API.
+/// list-offsets (without a time search), metadata, consumer groups and idempotence, but no admin API: topics are created
+/// and deleted through its C API, and there is no way to add partitions.
 /// </summary>
 public sealed class KafkaMockCluster : IDisposable
 {
@@ -60,6 +61,21 @@ public sealed class KafkaMockCluster : IDisposable
             {
                 throw new InvalidOperationException(
                     $"the mock cluster refused to create topic '{name}': {Marshal.PtrToStringAnsi(KafkaNative.rd_kafka_err2str(err))}");
+            }
+        }
+    }
+
+    /// <summary>Deletes a topic and its data (librdkafka 2.10 and later). Throws when the cluster refuses, e.g. because it does not exist.</summary>
+    public void DeleteTopic(string name)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_cluster == IntPtr.Zero, this);
+            var err = KafkaNative.rd_kafka_mock_topic_delete(_cluster, name);
+            if (err != 0)
+            {
+                throw new InvalidOperationException(
+                    $"the mock cluster refused to delete topic '{name}': {Marshal.PtrToStringAnsi(KafkaNative.rd_kafka_err2str(err))}");
             }
         }
     }

@@ -88,6 +88,22 @@ internal sealed class KafkaReaderPool : IDisposable
         _slots.Release();
     }
 
+    /// <summary>Makes idle readers of a deleted topic forget their position and prefetched records: a topic created
+    /// again under the name starts at offset 0 again, and must not be served the old one's records.</summary>
+    public void Forget(string topic)
+    {
+        lock (_gate)
+        {
+            foreach (var reader in _idle)
+            {
+                if (reader.IsOn(topic))
+                {
+                    reader.Reset();
+                }
+            }
+        }
+    }
+
     private void CloseIdle()
     {
         var cutoff = _time.GetUtcNow() - _options.ReaderIdleTimeout;
@@ -142,6 +158,8 @@ internal sealed class KafkaReader(IConsumer<byte[]?, byte[]?> consumer) : IDispo
     public DateTimeOffset LastUsed { get; private set; }
 
     public bool IsAt(string topic, int partition, long offset) => _topic == topic && _partition == partition && _position == offset;
+
+    public bool IsOn(string topic) => _topic == topic;
 
     /// <summary>Reads from <paramref name="offset"/>, which is below <paramref name="endOffset"/>.</summary>
     public ReadResult Read(string topic, int partition, long offset, long endOffset, int maxCount, int maxBytes, TimeSpan timeout, CancellationToken cancellationToken)

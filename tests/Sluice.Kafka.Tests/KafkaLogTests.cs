@@ -67,13 +67,32 @@ public sealed class KafkaLogTests(MockLogFixture fixture) : IClassFixture<MockLo
     }
 
     [Fact]
-    public async Task MockCluster_RefusesDeleteAndPartitionGrowth_AsNotSupported()
+    public async Task MockCluster_RefusesPartitionGrowth_AsNotSupported()
     {
         var topic = MockLogFixture.NewTopic();
         await Log.CreateTopicAsync(topic, new TopicSettings { Partitions = 1 });
-        await Assert.ThrowsAsync<OperationNotSupportedException>(async () => await Log.DeleteTopicAsync(topic));
         await Assert.ThrowsAsync<OperationNotSupportedException>(async () => await Log.UpdateTopicAsync(topic, new TopicSettings { Partitions = 3 }));
         Assert.Single((await Log.DescribeTopicAsync(topic))!.Partitions);
+    }
+
+    [Fact]
+    public async Task MockCluster_DeletesATopic_AndTheNameCanBeCreatedAgainEmpty()
+    {
+        var topic = MockLogFixture.NewTopic();
+        await Log.CreateTopicAsync(topic, new TopicSettings { Partitions = 2 });
+        await Log.AppendAsync(topic, 1, [Record(null, "a"), Record(null, "b")]);
+        Assert.Equal(2, (await Log.ReadAsync(topic, 1, 0, 10, 1 << 20)).Records.Count);
+
+        Assert.True(await Log.DeleteTopicAsync(topic));
+        Assert.Null(await Log.DescribeTopicAsync(topic));
+        Assert.DoesNotContain(topic, await Log.ListTopicsAsync());
+        await Assert.ThrowsAsync<TopicNotFoundException>(async () => await Log.AppendAsync(topic, 0, [Record(null, "c")]));
+        Assert.False(await Log.DeleteTopicAsync(topic));
+
+        await Log.CreateTopicAsync(topic, new TopicSettings { Partitions = 1 });
+        var again = await Log.DescribeTopicAsync(topic);
+        Assert.Equal(0, Assert.Single(again!.Partitions).EndOffset);
+        Assert.Equal(0, (await Log.AppendAsync(topic, 0, [Record(null, "d")])).BaseOffset);
     }
 
     [Fact]

@@ -175,7 +175,44 @@ public sealed class ProduceAndPullTests(SharedServer shared, ITestOutputHelper o
         Assert.Equal("wake", Assert.Single(messages).Value());
     }
 
-    // Deletes a topic and checks its size in bytes: the Kafka mock has no DeleteTopics, and Kafka no cheap partition size.
+    [Fact]
+    public async Task Topic_Delete_RemovesItsDataAndSubscriptions_AndTheNameStartsAgainEmpty()
+    {
+        var topic = SluiceApi.NewTopic();
+        using (var put = await _client.PutAsync($"/v1/topics/{topic}", SluiceApi.Json(new { partitions = 2 })))
+        {
+            Assert.Equal(HttpStatusCode.Created, put.StatusCode);
+        }
+
+        await _client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
+        await _client.ProduceAsync(topic, "before", partition: 1);
+        using (var delete = await _client.DeleteAsync($"/v1/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
+        }
+
+        using (var gone = await _client.GetAsync($"/v1/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        }
+
+        using (var goneSubscription = await _client.GetAsync($"/v1/topics/{topic}/subscriptions/s"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, goneSubscription.StatusCode);
+        }
+
+        var list = await SluiceApi.ReadJsonAsync(await _client.GetAsync("/v1/topics"));
+        Assert.DoesNotContain(topic, list.GetProperty("topics").EnumerateArray().Select(t => t.GetString()));
+
+        // Produce creates it again (auto-create is on): empty, so the new message is the first one.
+        var produced = await _client.ProduceAsync(topic, "after", partition: 0);
+        Assert.Equal(0, produced.GetProperty("offset").GetInt64());
+        var described = await _client.GetTopicAsync(topic);
+        Assert.All(described.GetProperty("partitions").EnumerateArray(), p => Assert.Equal(0, p.GetProperty("startOffset").GetInt64()));
+        Assert.Equal(0, described.GetProperty("partitions")[1].GetProperty("endOffset").GetInt64());
+    }
+
+    // Checks partition sizes in bytes and timestamps: Kafka has no cheap per-partition size.
     [Fact]
     [Trait("Backend", "EmbeddedOnly")]
     public async Task Topics_PutGetListDelete()

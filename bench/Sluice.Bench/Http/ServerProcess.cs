@@ -24,6 +24,32 @@ internal sealed class ServerProcess : IAsyncDisposable
 
     public string BaseUrl => $"http://127.0.0.1:{Port}";
 
+    /// <summary>The Release build of the server, next to this program's own configuration and framework.</summary>
+    public static string SluiceServerDll()
+    {
+        // bench/Sluice.Bench/bin/<Configuration>/<tfm>/ -> src/Sluice.Server/bin/<Configuration>/<tfm>/Sluice.Server.dll
+        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        for (var root = here; root is not null; root = root.Parent)
+        {
+            if (File.Exists(Path.Combine(root.FullName, "Sluice.slnx")))
+            {
+                var dll = Path.Combine(root.FullName, "src", "Sluice.Server", "bin", here.Parent!.Name, here.Name, "Sluice.Server.dll");
+                return File.Exists(dll) ? dll : throw new FileNotFoundException($"build the server first (dotnet build -c Release): {dll} is missing", dll);
+            }
+        }
+
+        throw new InvalidOperationException($"cannot find Sluice.slnx above {here}");
+    }
+
+    /// <summary>User + system CPU time the process has used so far (Linux /proc; clock ticks of 10 ms).</summary>
+    public TimeSpan CpuTime()
+    {
+        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
+        return TimeSpan.FromMilliseconds(ticks * 10);
+    }
+
     /// <summary>Starts the Sluice server from its Release build output with flush <paramref name="flushPolicy"/>.</summary>
     public static Task<ServerProcess> StartSluiceAsync(string serverDll, string dataDirectory, string flushPolicy, params string[] extraArgs)
     {
@@ -113,21 +139,6 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
 
         throw new InvalidOperationException("no VmRSS in /proc/<pid>/status");
-    }
-
-    /// <summary>The Sluice server's build output of this command's configuration (built with it: see Sluice.Bench.csproj).</summary>
-    public static string SluiceServerDll()
-    {
-        // bench/Sluice.Bench/bin/<Configuration>/<tfm>/ -> src/Sluice.Server/bin/<Configuration>/<tfm>/Sluice.Server.dll
-        var here = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
-        var root = here;
-        while (root is not null && !File.Exists(Path.Combine(root.FullName, "Sluice.slnx")))
-        {
-            root = root.Parent;
-        }
-
-        var dll = Path.Combine(root?.FullName ?? ".", "src", "Sluice.Server", "bin", here.Parent!.Name, here.Name, "Sluice.Server.dll");
-        return File.Exists(dll) ? dll : throw new FileNotFoundException($"build the server first: {dll} is missing", dll);
     }
 
     public string Output

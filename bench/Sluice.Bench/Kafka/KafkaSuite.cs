@@ -69,9 +69,9 @@ internal sealed class KafkaSuite : IBenchSuite
         md.AppendLine();
         md.AppendLine(BenchmarksFile.MachineLine());
         md.AppendLine(
-            Invariant($"The server (Release build, child process) runs `--backend kafka --kafka-mock-brokers 3`: it hosts librdkafka 2.0.2's in-memory mock cluster and produces to it with acks=all and idempotence. ")
+            Invariant($"The server (Release build, child process) runs `--backend kafka --kafka-mock-brokers 3`: it hosts librdkafka {KafkaNative.Version}'s in-memory mock cluster and produces to it with acks=all and idempotence. ")
           + Invariant($"Load: `wrk` ({Threads} threads, {Connections} connections, {Measure.TotalSeconds:F0} s after a {Warmup.TotalSeconds:F0} s warm-up) on topics of {Partitions} partitions; {Rounds} rounds of plain producer then gateway, means reported. ")
-          + Invariant($"Baseline: a plain Confluent.Kafka 1.9.3 producer in the bench process with the same settings, {Connections} concurrent loops each producing one message (or {BatchRecords:N0}) and awaiting the delivery reports, into the same mock cluster."));
+          + Invariant($"Baseline: a plain Confluent.Kafka {typeof(ProducerConfig).Assembly.GetName().Version!.ToString(3)} producer in the bench process with the same settings, {Connections} concurrent loops each producing one message (or {BatchRecords:N0}) and awaiting the delivery reports, into the same mock cluster."));
         md.AppendLine();
         md.AppendLine("| figure | gateway | plain producer (same run) | ratio | target | met |");
         md.AppendLine("|---|---|---|---|---|---|");

@@ -30,6 +30,9 @@ internal static class DeliveryMetrics
     private static readonly Counter<long> DeadLettered = Meter.CreateCounter<long>(
         "sluice.subscription.dead_lettered", "{message}", "Messages appended to a dead-letter topic");
 
+    private static readonly Counter<long> FilteredOut = Meter.CreateCounter<long>(
+        "sluice.subscription.filtered_out", "{message}", "Messages a subscription's filter did not match: acked without delivery");
+
     private static readonly Counter<long> CursorAppends = Meter.CreateCounter<long>(
         "sluice.subscription.cursor_appends", "{append}", "Appends to the cursor state topic (acks share them)");
 
@@ -73,6 +76,14 @@ internal static class DeliveryMetrics
         if (count > 0 && DeadLettered.Enabled)
         {
             DeadLettered.Add(count, Tags(topic, name));
+        }
+    }
+
+    public static void OnFilteredOut(TopicName topic, string name, int count)
+    {
+        if (count > 0 && FilteredOut.Enabled)
+        {
+            FilteredOut.Add(count, Tags(topic, name));
         }
     }
 

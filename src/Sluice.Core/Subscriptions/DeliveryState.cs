@@ -222,6 +222,9 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
 
     public TaskCompletionSource? SpaceWaiter { get; set; }
 
+    /// <summary>Records of this partition the subscription's filter did not match, since this instance started.</summary>
+    public long FilteredOut { get; set; }
+
     /// <summary>
     /// This instance delivers the partition. Always true on a single instance; in a fleet only for the partitions the
     /// coordinator assigned here (the others keep a cursor that mirrors the owner's, for lag, and nothing else).

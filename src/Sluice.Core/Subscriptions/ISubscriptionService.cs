@@ -183,7 +183,14 @@ public sealed record SubscriptionInfo(
     IReadOnlyList<PartitionCursorInfo> Partitions,
     long Backlog,
     int InFlight,
-    IReadOnlyList<ConsumerInfo> Consumers);
+    IReadOnlyList<ConsumerInfo> Consumers)
+{
+    /// <summary>
+    /// Messages this gateway read for the subscription that its <see cref="SubscriptionSettings.Filter"/> did not match
+    /// (acked without delivery), since the gateway started; a message read again after a seek counts again.
+    /// </summary>
+    public long FilteredOut { get; init; }
+}
 
 /// <summary>Committed offset: every message below it is acked. Lag = end offset - committed offset.</summary>
 public sealed record PartitionCursorInfo(int Partition, long CommittedOffset, long EndOffset, long Lag);

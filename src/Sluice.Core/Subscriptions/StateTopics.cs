@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sluice.Core.Filters;
 using Sluice.Core.Log;
 using Sluice.Core.Topics;
 
@@ -59,6 +60,7 @@ internal static class StateTopics
                 AckDeadlineMs = (long)settings.AckDeadline.TotalMilliseconds,
                 MaxDeliveries = settings.MaxDeliveries,
                 DeadLetterTopic = settings.DeadLetterTopic?.ToString(),
+                Filter = settings.Filter?.Text,
                 SeekToken = seekToken == 0 ? null : seekToken,
                 SeekOffsets = seekOffsets is null ? null : new Dictionary<int, long>(seekOffsets),
             },
@@ -92,10 +94,14 @@ internal static class StateTopics
                 AckDeadline = TimeSpan.FromMilliseconds(r.AckDeadlineMs),
                 MaxDeliveries = r.MaxDeliveries,
                 DeadLetterTopic = r.DeadLetterTopic is null ? null : TopicName.Parse(r.DeadLetterTopic),
+
+                // A filter this version cannot read leaves the record ignored (and logged): delivering everything instead
+                // would hand consumers messages they never asked for.
+                Filter = r.Filter is null ? null : MessageFilter.Parse(r.Filter),
             };
             return true;
         }
-        catch (Exception ex) when (ex is JsonException or InvalidNameException)
+        catch (Exception ex) when (ex is JsonException or InvalidNameException or FilterSyntaxException)
         {
             return false;
         }
@@ -160,6 +166,9 @@ internal static class StateTopics
         public int MaxDeliveries { get; set; }
 
         public string? DeadLetterTopic { get; set; }
+
+        /// <summary>The filter as the user wrote it; absent for none (records written before filters existed).</summary>
+        public string? Filter { get; set; }
 
         public long? SeekToken { get; set; }
 

@@ -8,6 +8,7 @@ namespace Sluice.Core.Subscriptions;
 /// One subscription in memory: its partitions' cursors, read-ahead, leases, redelivery and consumers.
 /// <code>
 /// log ──ReadAsync/WaitForDataAsync──► pump (one per partition, while consumers are registered)
+///        ├─ filter does not match ──► Cursor (acked at once, counted in FilteredOut)
 ///        └─► Buffer ──Receive──► Outstanding[InFlight] ──ack──► Cursor ──CursorWriter──► __sluice/system/cursors
 ///                         ▲              │ nack / deadline / session expiry / release
 ///                         └── Ready ◄────┴─(delay)─ Delayed        attempts ≥ max ──► dead-letter topic, then ack
@@ -109,6 +110,11 @@ internal sealed partial class Subscription
             {
                 throw new InvalidSubscriptionSettingsException(
                     $"subscription type can change only while no consumer is connected; '{Name}' has {_consumers.Count}");
+            }
+
+            if (settings.Filter != Settings.Filter)
+            {
+                throw new SubscriptionFilterFixedException(Topic, Name, Settings.Filter, settings.Filter);
             }
 
             // The start position applies when a subscription is created; moving an existing one is a seek.
@@ -371,14 +377,16 @@ internal sealed partial class Subscription
                 continue;
             }
 
+            var filtered = 0;
             lock (_gate)
             {
-                if (epoch == p.FetchEpoch && !Deleted && read.Records.Count > 0)
+                if (epoch == p.FetchEpoch && !Deleted && read.Records.Count > 0 && AddFetched(p, read, out filtered) > 0)
                 {
-                    AddFetched(p, read);
                     Signal();
                 }
             }
+
+            OnFilteredOut(p, filtered);
         }
     }
 
@@ -755,7 +763,13 @@ internal sealed partial class Subscription
                 .OrderBy(c => c.Order)
                 .Select(c => new ConsumerInfo(c.Id, active is null || active == c, c.InFlight, c.LastSeen))
                 .ToList();
-            return new SubscriptionInfo(Topic, Name, Settings, partitions, backlog, _leases.Count, consumers);
+            var filteredOut = 0L;
+            foreach (var p in _partitions)
+            {
+                filteredOut += p.FilteredOut;
+            }
+
+            return new SubscriptionInfo(Topic, Name, Settings, partitions, backlog, _leases.Count, consumers) { FilteredOut = filteredOut };
         }
     }
 
@@ -1254,6 +1268,7 @@ internal sealed partial class Subscription
                     continue;
                 }
 
+                var filtered = 0;
                 lock (_gate)
                 {
                     if (epoch != p.FetchEpoch || Deleted)
@@ -1261,12 +1276,13 @@ internal sealed partial class Subscription
                         continue;
                     }
 
-                    AddFetched(p, read);
-                    if (read.Records.Count > 0)
+                    if (AddFetched(p, read, out filtered) > 0)
                     {
                         Signal();
                     }
                 }
+
+                OnFilteredOut(p, filtered);
 
                 if (read.NextOffset >= read.EndOffset)
                 {
@@ -1304,15 +1320,22 @@ internal sealed partial class Subscription
         }
     }
 
-    private void AddFetched(PartitionState p, ReadResult read)
+    // Under _gate. Buffers the records to deliver and returns how many; the rest count as acked: offsets removed by
+    // compaction or retention (nothing to deliver) and records the filter does not match (counted in filtered). Runs of
+    // such offsets go to the cursor as one range each, so a selective filter costs one cursor update per run.
+    private int AddFetched(PartitionState p, ReadResult read, out int filtered)
     {
+        filtered = 0;
         if (read.NextOffset <= p.ReadPosition)
         {
             // A concurrent read (pump or inline fill) already got this far.
-            return;
+            return 0;
         }
 
+        var filter = Settings.Filter;
+        var buffered = 0;
         var expected = p.ReadPosition;
+        var skipFrom = -1L;
         foreach (var r in read.Records)
         {
             if (r.Offset < expected)
@@ -1320,26 +1343,67 @@ internal sealed partial class Subscription
                 continue;
             }
 
-            if (r.Offset > expected)
+            // Offsets below r.Offset that the read did not return were removed: they join the run of skipped offsets.
+            if (r.Offset > expected && skipFrom < 0)
             {
-                // Offsets removed by compaction or retention: nothing to deliver, so they count as acked.
-                p.Cursor.Add(expected, r.Offset);
+                skipFrom = expected;
             }
 
             expected = r.Offset + 1;
-            if (!p.Cursor.IsAcked(r.Offset))
+            if (p.Cursor.IsAcked(r.Offset))
             {
-                p.Buffer.AddLast(new Buffered(r, r.Key is { } k ? Convert.ToBase64String(k.Span) : null));
+                // Acked before (below the committed offset of a reload, or an acked range): never delivered again.
+                skipFrom = skipFrom < 0 ? r.Offset : skipFrom;
+                continue;
             }
+
+            if (filter is not null && !filter.Matches(r))
+            {
+                filtered++;
+                skipFrom = skipFrom < 0 ? r.Offset : skipFrom;
+                continue;
+            }
+
+            if (skipFrom >= 0)
+            {
+                p.Cursor.Add(skipFrom, r.Offset);
+                skipFrom = -1;
+            }
+
+            p.Buffer.AddLast(new Buffered(r, r.Key is { } k ? Convert.ToBase64String(k.Span) : null));
+            buffered++;
         }
 
         if (read.NextOffset > expected)
         {
-            p.Cursor.Add(expected, read.NextOffset);
+            skipFrom = skipFrom < 0 ? expected : skipFrom;
             expected = read.NextOffset;
         }
 
+        if (skipFrom >= 0)
+        {
+            p.Cursor.Add(skipFrom, expected);
+        }
+
         p.ReadPosition = expected;
+        if (filtered > 0)
+        {
+            p.FilteredOut += filtered;
+        }
+
+        return buffered;
+    }
+
+    // Outside _gate. Filtered messages are acked only in memory so far: their cursor goes out with the next cursor write
+    // (within CursorLinger), like an auto-ack's. Without this a subscription whose filter matches nothing would never
+    // write its cursor, and a restart would read (and filter) everything again.
+    private void OnFilteredOut(PartitionState p, int filtered)
+    {
+        if (filtered > 0)
+        {
+            _ctx.Writer.CommitLater(this, [p.Partition]);
+            DeliveryMetrics.OnFilteredOut(Topic, Name, filtered);
+        }
     }
 
     private void OnOutOfRange(PartitionState p, int epoch, long from, OffsetOutOfRangeException ex)

@@ -569,7 +569,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                     {
                         existing.UpdateSettings(settings);
                     }
-                    catch (InvalidSubscriptionSettingsException ex)
+                    catch (Exception ex) when (ex is InvalidSubscriptionSettingsException or SubscriptionFilterFixedException)
                     {
                         Log.RemoteUpdateRefused(_logger, topic, name, ex.Message);
                     }
@@ -700,6 +700,11 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         await WriteSubscriptionRecordAsync(subscription, cancellationToken).ConfigureAwait(false);
         _subscriptions[StateTopics.SubscriptionKey(topic, name)] = subscription;
         Log.SubscriptionCreated(_logger, topic, name, settings.Type);
+        if (settings.Filter is { } filter)
+        {
+            Log.SubscriptionFiltered(_logger, topic, name, filter.Text);
+        }
+
         return subscription;
     }
 
@@ -825,6 +830,9 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
 
         [LoggerMessage(CoreEventIds.SubscriptionCreated, LogLevel.Information, "Created {Type} subscription '{Name}' on '{Topic}'")]
         public static partial void SubscriptionCreated(ILogger logger, TopicName topic, string name, SubscriptionType type);
+
+        [LoggerMessage(CoreEventIds.SubscriptionFiltered, LogLevel.Information, "Subscription '{Name}' on '{Topic}' delivers only messages matching the filter {Filter}")]
+        public static partial void SubscriptionFiltered(ILogger logger, TopicName topic, string name, string filter);
 
         [LoggerMessage(CoreEventIds.SubscriptionDeleted, LogLevel.Information, "Deleted subscription '{Name}' on '{Topic}'")]
         public static partial void SubscriptionDeleted(ILogger logger, TopicName topic, string name);

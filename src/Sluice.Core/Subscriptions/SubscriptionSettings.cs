@@ -1,3 +1,4 @@
+using Sluice.Core.Filters;
 using Sluice.Core.Topics;
 
 namespace Sluice.Core.Subscriptions;
@@ -66,6 +67,13 @@ public sealed record SubscriptionSettings
 
     /// <summary>Where messages go after <see cref="MaxDeliveries"/>; defaults to <c>{topic}-dlq</c> in the same namespace when a limit is set.</summary>
     public TopicName? DeadLetterTopic { get; init; }
+
+    /// <summary>
+    /// Only messages that match are delivered; the others are acked for this subscription as they are read, and counted
+    /// (<see cref="SubscriptionInfo.FilteredOut"/>). Null: every message. Fixed at creation
+    /// (<see cref="SubscriptionFilterFixedException"/>).
+    /// </summary>
+    public MessageFilter? Filter { get; init; }
 
     /// <summary>Returns a reason when a value is out of range, otherwise null.</summary>
     public string? Validate()

@@ -1,3 +1,4 @@
+using Sluice.Core.Filters;
 using Sluice.Core.Topics;
 
 namespace Sluice.Core.Webhooks;
@@ -72,6 +73,12 @@ public sealed record WebhookDefinition
 
     /// <summary>Where rejected and exhausted messages go; null means <c>{topic}-dlq</c>.</summary>
     public TopicName? DeadLetterTopic { get; init; }
+
+    /// <summary>
+    /// The filter of the webhook's subscription: set on the subscription the webhook creates; an existing subscription
+    /// keeps its own (null here adopts it, another one is refused with <see cref="Subscriptions.SubscriptionFilterFixedException"/>).
+    /// </summary>
+    public MessageFilter? Filter { get; init; }
 
     public bool Paused { get; init; }
 

@@ -147,6 +147,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
                 Type = webhook.Ordering == WebhookOrdering.PerKey ? SubscriptionType.KeyShared : SubscriptionType.Shared,
                 AckDeadline = Min(webhook.Timeout + webhook.Timeout + AckDeadlineMargin, TimeSpan.FromHours(12)),
                 DeadLetterTopic = webhook.DeadLetterTopic,
+                Filter = webhook.Filter,
             };
             var existing = await _engine.GetAsync(webhook.Topic, webhook.Subscription, cancellationToken).ConfigureAwait(false);
             if (existing is null)
@@ -155,11 +156,18 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
             }
             else
             {
-                // Keep the position and max deliveries someone gave the subscription; the webhook decides the rest.
-                settings = existing.Settings with { Type = settings.Type, AckDeadline = settings.AckDeadline, DeadLetterTopic = settings.DeadLetterTopic };
+                // Keep the position and max deliveries someone gave the subscription; the webhook decides the rest. The
+                // filter is fixed: a webhook without one takes the subscription's, another one is refused by the engine.
+                settings = existing.Settings with
+                {
+                    Type = settings.Type,
+                    AckDeadline = settings.AckDeadline,
+                    DeadLetterTopic = settings.DeadLetterTopic,
+                    Filter = webhook.Filter ?? existing.Settings.Filter,
+                };
             }
 
-            var stored = webhook with { OwnsSubscription = owns };
+            var stored = webhook with { OwnsSubscription = owns, Filter = settings.Filter };
             try
             {
                 await _engine.CreateOrUpdateAsync(webhook.Topic, webhook.Subscription, settings, cancellationToken).ConfigureAwait(false);

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sluice.Core.Filters;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
@@ -72,6 +73,7 @@ internal sealed class WebhookStore(IMessageLog log)
             MaxAttempts = w.Retry.MaxAttempts,
             MaxAgeMs = (long)w.Retry.MaxAge.TotalMilliseconds,
             DeadLetterTopic = w.DeadLetterTopic?.ToString(),
+            Filter = w.Filter?.Text,
             Paused = w.Paused,
             CreatedAt = w.CreatedAt,
         },
@@ -107,11 +109,12 @@ internal sealed class WebhookStore(IMessageLog log)
                     MaxAge = TimeSpan.FromMilliseconds(r.MaxAgeMs),
                 },
                 DeadLetterTopic = r.DeadLetterTopic is null ? null : TopicName.Parse(r.DeadLetterTopic),
+                Filter = r.Filter is null ? null : MessageFilter.Parse(r.Filter),
                 Paused = r.Paused,
                 CreatedAt = r.CreatedAt,
             };
         }
-        catch (Exception ex) when (ex is JsonException or InvalidNameException or UriFormatException)
+        catch (Exception ex) when (ex is JsonException or InvalidNameException or UriFormatException or FilterSyntaxException)
         {
             return null;
         }
@@ -168,6 +171,8 @@ internal sealed class WebhookStore(IMessageLog log)
         public long MaxAgeMs { get; set; }
 
         public string? DeadLetterTopic { get; set; }
+
+        public string? Filter { get; set; }
 
         public bool Paused { get; set; }
 

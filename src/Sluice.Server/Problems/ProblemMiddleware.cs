@@ -1,4 +1,5 @@
 using Sluice.Core.Delay;
+using Sluice.Core.Filters;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
@@ -87,6 +88,8 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
         SubscriptionBusyException => (ProblemKind.SubscriptionBusy, ex.Message + "; use another subscription, or type shared, failover or key_shared"),
         SubscriptionNotFoundException => (ProblemKind.SubscriptionNotFound, ex.Message),
         InvalidSubscriptionSettingsException => (ProblemKind.InvalidParameter, ex.Message),
+        FilterSyntaxException => (ProblemKind.InvalidFilter, ex.Message),
+        SubscriptionFilterFixedException => (ProblemKind.FilterImmutable, ex.Message),
         InvalidDelayException => (ProblemKind.InvalidParameter, ex.Message),
         DelayUnavailableException => (ProblemKind.DelayUnavailable, ex.Message),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (ProblemKind.MessageTooLarge, "the request body is larger than the server allows (maxMessageBytes for one message, maxBatchBytes for a batch)"),

@@ -66,8 +66,9 @@ internal static class StreamRequest
     }
 
     /// <summary>
-    /// Creates the subscription on first use with <c>?type=</c> and <c>?position=</c> (defaults otherwise); an existing
-    /// subscription keeps its position, and a <c>type</c> different from its own is refused.
+    /// Creates the subscription on first use with <c>?type=</c>, <c>?position=</c> and <c>?filter=</c> (defaults
+    /// otherwise); an existing subscription keeps its position, and a <c>type</c> or <c>filter</c> different from its
+    /// own is refused.
     /// </summary>
     public static async ValueTask<SubscriptionSettings> EnsureSubscriptionAsync(HttpContext context, TopicName topic, string name)
     {
@@ -75,6 +76,8 @@ internal static class StreamRequest
         var query = context.Request.Query;
         SubscriptionType? type = query.TryGetValue("type", out var t) ? SubscriptionTypeNames.Parse(t.ToString()) : null;
         StartPosition? position = query.TryGetValue("position", out var p) ? ParsePosition(p.ToString()) : null;
+        var filterGiven = query.TryGetValue("filter", out var f);
+        var filter = filterGiven ? SubscriptionEndpoints.ParseFilter(f.ToString()) : null;
         await services.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: true, context.RequestAborted);
 
         var service = services.GetRequiredService<ISubscriptionService>();
@@ -87,6 +90,11 @@ internal static class StreamRequest
                 ProblemException.Throw(ProblemKind.SubscriptionBusy, $"subscription '{name}' exists with type {SubscriptionTypeNames.Name(existing.Type)}, not {SubscriptionTypeNames.Name(wanted)}; omit type, or change it with PUT while no consumer is connected");
             }
 
+            if (filterGiven && filter != existing.Filter)
+            {
+                throw new SubscriptionFilterFixedException(topic, name, existing.Filter, filter);
+            }
+
             return existing;
         }
 
@@ -94,6 +102,7 @@ internal static class StreamRequest
         {
             Type = type ?? directory.DefaultSettings.Type,
             Position = position ?? directory.DefaultSettings.Position,
+            Filter = filter,
         };
         await services.GetRequiredService<Security.TenantQuotas>().CheckSubscriptionAsync(topic, context.RequestAborted);
         var info = await service.CreateOrUpdateAsync(topic, name, settings, context.RequestAborted);

@@ -9,7 +9,8 @@ internal sealed record SubscriptionRequest(
     JsonElement? Position,
     long? AckDeadlineMs,
     int? MaxDeliveries,
-    string? DeadLetterTopic);
+    string? DeadLetterTopic,
+    string? Filter = null);
 
 internal sealed record SubscriptionResponse(
     string Topic,
@@ -21,7 +22,9 @@ internal sealed record SubscriptionResponse(
     List<SubscriptionPartitionResponse> Partitions,
     long Backlog,
     int InFlight,
-    List<ConsumerResponse> Consumers);
+    List<ConsumerResponse> Consumers,
+    string? Filter,
+    long FilteredOut);
 
 internal sealed record SubscriptionPartitionResponse(int Partition, long CommittedOffset, long EndOffset, long Lag);
 

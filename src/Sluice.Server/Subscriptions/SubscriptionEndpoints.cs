@@ -1,3 +1,4 @@
+using Sluice.Core.Filters;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
 using Sluice.Server.Diagnostics;
@@ -77,6 +78,9 @@ internal static class SubscriptionEndpoints
                 : current.AckDeadline,
             MaxDeliveries = request.MaxDeliveries ?? current.MaxDeliveries,
             DeadLetterTopic = request.DeadLetterTopic is { } dlq ? ParseDeadLetterTopic(context, dlq) : current.DeadLetterTopic,
+
+            // Omitted keeps the filter; a different one on an existing subscription is refused by the engine (409).
+            Filter = request.Filter is { } filter ? ParseFilter(filter) : current.Filter,
         };
         if (settings.Validate() is { } reason)
         {
@@ -264,6 +268,9 @@ internal static class SubscriptionEndpoints
         return topic;
     }
 
+    /// <summary>A filter from a request: "" is no filter (as in Pub/Sub); anything else must parse (400 invalid-filter).</summary>
+    internal static MessageFilter? ParseFilter(string text) => text.Length == 0 ? null : MessageFilter.Parse(text);
+
     private static ProblemException NotFound(TopicName topic, string name)
         => new(ProblemKind.SubscriptionNotFound, $"subscription '{name}' does not exist on topic '{topic}'; create it with PUT or by pulling from it");
 
@@ -291,6 +298,8 @@ internal static class SubscriptionEndpoints
             partitions,
             info.Backlog,
             info.InFlight,
-            consumers);
+            consumers,
+            info.Settings.Filter?.Text,
+            info.FilteredOut);
     }
 }

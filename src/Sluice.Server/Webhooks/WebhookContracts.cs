@@ -13,7 +13,8 @@ internal sealed record WebhookRequest(
     int? Concurrency,
     string? Ordering,
     WebhookRetryRequest? Retry,
-    string? DeadLetterTopic);
+    string? DeadLetterTopic,
+    string? Filter = null);
 
 internal sealed record WebhookRetryRequest(long? InitialIntervalMs, long? MaxIntervalMs, int? MaxAttempts, long? MaxAgeMs);
 
@@ -33,7 +34,8 @@ internal sealed record WebhookResponse(
     WebhookRetryResponse Retry,
     string DeadLetterTopic,
     bool Paused,
-    DateTimeOffset CreatedAt);
+    DateTimeOffset CreatedAt,
+    string? Filter);
 
 internal sealed record WebhookRetryResponse(long InitialIntervalMs, long MaxIntervalMs, int MaxAttempts, long MaxAgeMs);
 
@@ -48,6 +50,7 @@ internal sealed record WebhookStatsResponse(
     long DeadLettered,
     int InFlight,
     long? Backlog,
+    long FilteredOut,
     WebhookBreakerResponse Breaker,
     string? LastError,
     DateTimeOffset? LastErrorAt,

@@ -119,7 +119,7 @@ internal static partial class WebhookEndpoints
         var b = stats.Breaker;
         await context.Response.WriteAsJsonAsync(
             new WebhookStatsResponse(stats.Id, stats.Paused, stats.Delivered, stats.Failed, stats.Retried, stats.DeadLettered, stats.InFlight,
-                subscription?.Backlog, new WebhookBreakerResponse(b.State, b.ConsecutiveFailures, b.OpenedAt, b.NextProbeAt),
+                subscription?.Backlog, subscription?.FilteredOut ?? 0, new WebhookBreakerResponse(b.State, b.ConsecutiveFailures, b.OpenedAt, b.NextProbeAt),
                 stats.LastError, stats.LastErrorAt, stats.LastSuccessAt),
             SluiceJsonContext.Api.WebhookStatsResponse);
     }
@@ -204,6 +204,7 @@ internal static partial class WebhookEndpoints
                 MaxAge = Ms(retry?.MaxAgeMs, defaults.MaxAge, "retry.maxAgeMs"),
             },
             DeadLetterTopic = request.DeadLetterTopic is { } dlq ? DeadLetterTopic(context, dlq) : null,
+            Filter = request.Filter is { } filter ? Subscriptions.SubscriptionEndpoints.ParseFilter(filter) : null,
             Paused = previous?.Paused ?? false,
             CreatedAt = previous?.CreatedAt ?? services.GetRequiredService<TimeProvider>().GetUtcNow(),
         };
@@ -343,7 +344,8 @@ internal static partial class WebhookEndpoints
         new WebhookRetryResponse((long)w.Retry.InitialInterval.TotalMilliseconds, (long)w.Retry.MaxInterval.TotalMilliseconds, w.Retry.MaxAttempts, (long)w.Retry.MaxAge.TotalMilliseconds),
         (w.DeadLetterTopic ?? IWebhookService.DefaultDeadLetterTopic(w.Topic)).ToString(),
         w.Paused,
-        w.CreatedAt);
+        w.CreatedAt,
+        w.Filter?.Text);
 
     [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
     private static partial Regex IdPattern();

@@ -82,8 +82,9 @@ public sealed class DelayTests(SharedServer fixture, ITestOutputHelper output) :
     {
         var topic = SluiceApi.NewTopic("delay-cancel");
         await Client.PutSubscriptionAsync(topic, "s", new { position = "earliest" });
-        var cancelled = await Client.ProduceAfterAsync(topic, "cancelled", 2000, partition: 0);
-        var kept = await Client.ProduceAfterAsync(topic, "kept", 2500, partition: 0);
+        // Due after the other, and with room for a slow machine to send the cancel in time.
+        var cancelled = await Client.ProduceAfterAsync(topic, "cancelled", 8000, partition: 0);
+        var kept = await Client.ProduceAfterAsync(topic, "kept", 2000, partition: 0);
 
         var (status, _) = await Client.CancelAsync(topic, cancelled.Id());
         Assert.Equal(HttpStatusCode.NoContent, status);
@@ -94,12 +95,15 @@ public sealed class DelayTests(SharedServer fixture, ITestOutputHelper output) :
         var received = await Client.ReceiveAsync(topic, "s", 1, TimeSpan.FromSeconds(90));
         Assert.Equal("kept", received[0].Message.Value());
 
-        // Past both times, and a little more: the cancelled one does not come.
+        // Past its time, and a little more: the cancelled one does not come.
+        await Task.Delay(Until(cancelled.DeliverAt()));
         Assert.Empty(await Client.PullAsync(topic, "s", "delay-test", waitMs: 2000));
         var (late, lateBody) = await Client.CancelAsync(topic, kept.Id());
         Assert.Equal(HttpStatusCode.Conflict, late);
         Assert.Equal("urn:sluice:problem:not-cancellable", lateBody.GetProperty("type").GetString());
     }
+
+    private static TimeSpan Until(DateTimeOffset time) => time > DateTimeOffset.UtcNow ? time - DateTimeOffset.UtcNow : TimeSpan.Zero;
 
     [Fact]
     public async Task Cancel_UnknownIdIsNotCancellable_AndAMalformedOneIsABadRequest()
@@ -256,5 +260,35 @@ public sealed class DelayTests(SharedServer fixture, ITestOutputHelper output) :
         var received = await Client.ReceiveAsync(topic, "s", 3, TimeSpan.FromSeconds(90));
         Assert.Equal(["framed", "now", "raw"], received.Select(r => r.Message.Value()).Order(StringComparer.Ordinal));
         Assert.NotNull(received.Single(r => r.Message.Value() == "framed").Message.DelayIdHeader());
+    }
+
+    [Fact]
+    public async Task DeletingATopic_DeletesItsPendingMessages_AndTheirIdsNameNothingInTheNewTopic()
+    {
+        var topic = SluiceApi.NewTopic("delay-delete");
+        var old = await Client.ProduceAfterAsync(topic, "old", 1500, partition: 0);
+        using (var deleted = await Client.DeleteAsync($"/v1/topics/{topic}"))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, deleted.StatusCode);
+        }
+
+        // The topic made again, with a delayed message at the same place: a new generation, and the old id names nothing.
+        await Client.PutSubscriptionAsync(topic, "s", new { position = "earliest" });
+        var fresh = await Client.ProduceAfterAsync(topic, "new", 500, partition: 0);
+        Assert.NotEqual(old.Id(), fresh.Id());
+        Assert.Equal(HttpStatusCode.Conflict, (await Client.CancelAsync(topic, old.Id())).Status);
+
+        var received = await Client.ReceiveAsync(topic, "s", 1, TimeSpan.FromSeconds(60));
+        Assert.Equal("new", received[0].Message.Value());
+        Assert.Empty(await Client.PullAsync(topic, "s", "delay-test", waitMs: 2500));
+
+        // On the embedded log the old holding topic's directory is gone too ("tests/ns/x" is held in "tests.ns.x.g{n}").
+        if (!ServerProcess.OnKafka)
+        {
+            var held = topic.Replace('/', '.');
+            var holdingDirs = Directory.GetDirectories(Path.Combine(fixture.Server.DataDir, "topics", "__sluice", "delayed"))
+                .Select(Path.GetFileName).Where(d => d!.StartsWith(held + ".g", StringComparison.Ordinal));
+            Assert.Equal([held + ".g2"], holdingDirs);
+        }
     }
 }

@@ -90,7 +90,7 @@ public sealed class KafkaDelayFleetTests(ITestOutputHelper output) : IAsyncLifet
         var clients = new[] { _host.Client, _a.Client, _b.Client };
         for (var i = 0; i < 3 * Partitions; i++)
         {
-            var answer = await clients[i % 3].ProduceAfterAsync(topic, $"m{i}", 15_000, partition: i % Partitions);
+            var answer = await clients[i % 3].ProduceAfterAsync(topic, $"m{i}", 20_000, partition: i % Partitions);
             due[$"m{i}"] = answer.DeliverAt();
         }
 

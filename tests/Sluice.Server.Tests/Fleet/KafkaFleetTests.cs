@@ -157,6 +157,28 @@ public sealed class KafkaFleetTests(ITestOutputHelper output) : IAsyncLifetime
         Assert.Equal(5, second.Count);
     }
 
+    [Fact]
+    public async Task FilteredSubscription_CreatedOnOneInstance_FiltersOnTheOther()
+    {
+        var topic = await NewTopicAsync(2);
+        await _a.Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest", ackDeadlineMs = 60000, filter = Filters.FilterApi.Eu });
+        await Filters.FilterApi.ProduceRegionsAsync(_host.Client, topic, 40);
+
+        // B learns the subscription, filter included, from the subscriptions topic in Kafka.
+        var got = new List<JsonElement>();
+        await PullUntilAsync(topic, () => got.Count >= 8, (_b, "cb", got));
+        await _b.Client.AckAsync(topic, "s", got.Select(m => m.AckId()));
+
+        Assert.Equal(Filters.FilterApi.EuValues(40), got.Select(m => m.Value()).Order(StringComparer.Ordinal));
+        Assert.Empty(await _b.Client.PullAsync(topic, "s", consumer: "cb", waitMs: 1000));
+        await WaitForAsync(async () =>
+        {
+            var info = await SluiceApi.ReadJsonAsync(await _b.Client.GetAsync($"/v1/topics/{topic}/subscriptions/s"));
+            return info.GetProperty("backlog").GetInt64() == 0 && info.GetProperty("filteredOut").GetInt64() == 32;
+        });
+        Assert.Equal(Filters.FilterApi.Eu, (await SluiceApi.ReadJsonAsync(await _b.Client.GetAsync($"/v1/topics/{topic}/subscriptions/s"))).GetProperty("filter").GetString());
+    }
+
     private static string Id(JsonElement message) => message.GetProperty("id").GetString()!;
 
     private static int Partition(JsonElement message) => int.Parse(Id(message).Split(':')[0], System.Globalization.CultureInfo.InvariantCulture);
