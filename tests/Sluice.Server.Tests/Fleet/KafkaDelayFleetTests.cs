@@ -14,46 +14,24 @@ namespace Sluice.Server.Tests.Fleet;
 [Trait("Backend", "OwnKafka")]
 public sealed class KafkaDelayFleetTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    // Low, so a killed instance is noticed by the group soon (Kafka's floor for a session timeout is 6 s on real brokers).
-    private const string SessionTimeoutMs = "6000";
+    private KafkaFleet _fleet = null!;
 
     private ServerProcess _host = null!;
     private ServerProcess _a = null!;
     private ServerProcess _b = null!;
 
+    // The host schedules holding partitions too: the test kills a member, never the mock's host.
     public async Task InitializeAsync()
     {
-        try
-        {
-            _host = new ServerProcess(["--backend", "kafka", "--kafka-mock-brokers", "3", "--kafka-session-timeout-ms", SessionTimeoutMs]);
-            await _host.StartAsync();
-            var health = await SluiceApi.ReadJsonAsync(await _host.Client.GetAsync("/healthz"));
-            var bootstrap = health.GetProperty("kafkaBootstrap").GetString()!;
-            string[] member = ["--backend", "kafka", "--kafka-bootstrap", bootstrap, "--kafka-session-timeout-ms", SessionTimeoutMs];
-            _a = new ServerProcess(member);
-            _b = new ServerProcess(member);
-            await Task.WhenAll(_a.StartAsync(), _b.StartAsync());
-        }
-        catch
-        {
-            // xunit does not dispose a fixture whose start failed: stop what did start.
-            await DisposeAsync();
-            throw;
-        }
+        _fleet = await KafkaFleet.StartAsync(output, hostJoinsGroups: true);
+        (_host, _a, _b) = (_fleet.Host, _fleet.A, _fleet.B);
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var (name, server) in new[] { ("a", _a), ("b", _b), ("host", _host) })
+        if (_fleet is not null)
         {
-            if (server is null)
-            {
-                continue;
-            }
-
-            output.WriteLine($"---- {name}");
-            server.WriteOutputTo(output, 60);
-            await server.DisposeAsync();
+            await _fleet.DisposeAsync();
         }
     }
 
