@@ -145,7 +145,17 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(partition);
         await StartAsync(cancellationToken).ConfigureAwait(false);
         var holding = await EnsureHoldingAsync(topic, partition + 1, cancellationToken).ConfigureAwait(false);
-        var result = await MessageLog.AppendAsync(holding.Holding, partition, held, cancellationToken).ConfigureAwait(false);
+        AppendResult result;
+        try
+        {
+            result = await MessageLog.AppendAsync(holding.Holding, partition, held, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TopicNotFoundException ex) when (ex.Topic == holding.Holding)
+        {
+            // The topic was deleted meanwhile (with its holding topic): say so about the topic, not the internal one.
+            throw new TopicNotFoundException(topic);
+        }
+
         var ids = new string[records.Count];
         for (var i = 0; i < ids.Length; i++)
         {
