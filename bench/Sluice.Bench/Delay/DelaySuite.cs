@@ -30,7 +30,7 @@ internal sealed class DelaySuite : IBenchSuite
     private const int BatchRecords = 1000;
     private const int LatencyRate = 2000;
     private const int LatenessRate = 1000;
-    private const int Rounds = 2;
+    private const int Rounds = 3;
     private const int LatencyRounds = 3;
     private const int MemorySteps = 4;
     private static readonly TimeSpan Measure = TimeSpan.FromSeconds(10);

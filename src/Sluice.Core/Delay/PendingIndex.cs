@@ -259,7 +259,10 @@ internal sealed class PendingIndex
 
     private Bucket NewOpenBucket(long firstOffset)
     {
-        var b = new Bucket { Items = new PendingEntry[FirstOpenCapacity], FirstOffset = firstOffset };
+        // A partition that has filled a bucket is likely to fill the next: it starts at full size rather than doubling
+        // its way up (each doubling leaves the old array to the large-object heap until a full collection).
+        var capacity = _buckets.Count > 0 ? BucketCapacity : FirstOpenCapacity;
+        var b = new Bucket { Items = new PendingEntry[capacity], FirstOffset = firstOffset };
         _buckets.Add(b);
         return b;
     }
