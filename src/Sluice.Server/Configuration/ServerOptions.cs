@@ -44,6 +44,9 @@ internal sealed class ServerOptions
     /// <summary>A pull consumer that has not pulled for this long is detached (and no longer counted as connected).</summary>
     public int ConsumerSessionTimeoutMs { get; set; } = 30_000;
 
+    /// <summary>What subscriptions do at records damaged on disk: skip them (recorded) or stop there until a seek.</summary>
+    public Core.Subscriptions.CorruptRecordsPolicy OnCorruptRecords { get; set; } = Core.Subscriptions.CorruptRecordsPolicy.Skip;
+
     public int ShutdownTimeoutMs { get; set; } = 30_000;
 
     // ---- streaming (SSE, WebSocket) ----
@@ -75,6 +78,22 @@ internal sealed class ServerOptions
 
     public Security.AuthMode AuthMode { get; set; } = Security.AuthMode.None;
 
+    // ---- browsers: CORS and host names ----
+
+    /// <summary>Comma-separated origins whose pages may call the API (CORS), or <c>*</c>; empty: CORS off.</summary>
+    public string CorsAllowedOrigins { get; set; } = "";
+
+    public bool CorsAllowCredentials { get; set; }
+
+    /// <summary>Comma-separated response headers pages may read beyond the CORS-safelisted ones.</summary>
+    public string CorsExposedHeaders { get; set; } = "";
+
+    /// <summary>10 min: how long a browser may keep a preflight's answer.</summary>
+    public int CorsMaxAgeSeconds { get; set; } = 600;
+
+    /// <summary>Comma-separated host names served (<c>*.example.com</c>, <c>*</c>); empty: the loopback names while auth is off on a loopback bind, else any.</summary>
+    public string AllowedHosts { get; set; } = "";
+
     /// <summary>HS256 key file: the raw key bytes (Pulsar's token tool), or base64 text when <see cref="JwtSecretBase64"/>.</summary>
     public string? JwtSecretFile { get; set; }
 
@@ -85,6 +104,15 @@ internal sealed class ServerOptions
 
     /// <summary>A JSON Web Key Set file (RSA, P-256 EC and oct keys, each with a kid).</summary>
     public string? JwksFile { get; set; }
+
+    /// <summary>A JSON Web Key Set URL (an identity provider's <c>jwks_uri</c>): https, or http on loopback only.</summary>
+    public string? JwksUrl { get; set; }
+
+    /// <summary>1 h: how often the JWKS URL is fetched again; providers announce new keys well ahead.</summary>
+    public int JwksRefreshMs { get; set; } = 3_600_000;
+
+    /// <summary>30 s: a token naming an unknown key id fetches the key set again, but not more often than this.</summary>
+    public int JwksMinRefreshIntervalMs { get; set; } = 30_000;
 
     public string? JwtIssuer { get; set; }
 
@@ -128,6 +156,21 @@ internal sealed class ServerOptions
 
     // ---- backend ----
 
+    /// <summary>Port of the gRPC listener (h2c, or TLS with the server's certificate); 0 turns it off. Kafka-Pixy's default.</summary>
+    public int GrpcPort { get; set; } = 19_091;
+
+    /// <summary>A second port serving only Kafka-Pixy's REST routes (Pixy's own is 19092); 0: the main port only.</summary>
+    public int PixyPort { get; set; }
+
+    /// <summary>How long a Kafka-Pixy consume waits for a message before "long polling timeout".</summary>
+    public int PixyLongPollingTimeoutMs { get; set; } = 3_000;
+
+    /// <summary>Ack deadline of the subscriptions Kafka-Pixy groups create (Pixy's <c>ack_timeout</c>, 5 min).</summary>
+    public int PixyAckTimeoutMs { get; set; } = 300_000;
+
+    /// <summary>Redeliveries of an unacked message to a Kafka-Pixy group before it is dead-lettered; -1 for ever.</summary>
+    public int PixyMaxRetries { get; set; } = -1;
+
     /// <summary><c>embedded</c> (the local log in <see cref="DataDir"/>) or <c>kafka</c>.</summary>
     public string Backend { get; set; } = "embedded";
 
@@ -143,6 +186,13 @@ internal sealed class ServerOptions
     public Dictionary<string, KafkaClusterOption> KafkaClusters { get; set; } = new(StringComparer.Ordinal);
 
     public bool IsKafka => string.Equals(Backend, "kafka", StringComparison.Ordinal);
+
+    /// <summary>What this instance does: <c>http</c> (serves the API), <c>workers</c> (runs replicators and webhooks), or both.</summary>
+    public HashSet<string> Roles { get; set; } = new(StringComparer.Ordinal) { "http", "workers" };
+
+    public bool ServesHttp => Roles.Contains("http");
+
+    public bool RunsWorkers => Roles.Contains("workers");
 
     public void CopyTo(ServerOptions target)
     {
@@ -161,6 +211,7 @@ internal sealed class ServerOptions
         target.RetentionBytes = RetentionBytes;
         target.AckDeadlineMs = AckDeadlineMs;
         target.ConsumerSessionTimeoutMs = ConsumerSessionTimeoutMs;
+        target.OnCorruptRecords = OnCorruptRecords;
         target.ShutdownTimeoutMs = ShutdownTimeoutMs;
         target.SseKeepAliveMs = SseKeepAliveMs;
         target.SlowConsumerTimeoutMs = SlowConsumerTimeoutMs;
@@ -172,10 +223,18 @@ internal sealed class ServerOptions
         target.WebhookBreakerCooldownMs = WebhookBreakerCooldownMs;
         target.WebhookBreakerMaxCooldownMs = WebhookBreakerMaxCooldownMs;
         target.AuthMode = AuthMode;
+        target.CorsAllowedOrigins = CorsAllowedOrigins;
+        target.CorsAllowCredentials = CorsAllowCredentials;
+        target.CorsExposedHeaders = CorsExposedHeaders;
+        target.CorsMaxAgeSeconds = CorsMaxAgeSeconds;
+        target.AllowedHosts = AllowedHosts;
         target.JwtSecretFile = JwtSecretFile;
         target.JwtSecretBase64 = JwtSecretBase64;
         target.JwtPublicKeyFile = JwtPublicKeyFile;
         target.JwksFile = JwksFile;
+        target.JwksUrl = JwksUrl;
+        target.JwksRefreshMs = JwksRefreshMs;
+        target.JwksMinRefreshIntervalMs = JwksMinRefreshIntervalMs;
         target.JwtIssuer = JwtIssuer;
         target.JwtAudience = JwtAudience;
         target.JwtRoleClaim = JwtRoleClaim;
@@ -191,11 +250,17 @@ internal sealed class ServerOptions
         target.TlsCertFile = TlsCertFile;
         target.TlsKeyFile = TlsKeyFile;
         target.TlsClientCaFile = TlsClientCaFile;
+        target.GrpcPort = GrpcPort;
+        target.PixyPort = PixyPort;
+        target.PixyLongPollingTimeoutMs = PixyLongPollingTimeoutMs;
+        target.PixyAckTimeoutMs = PixyAckTimeoutMs;
+        target.PixyMaxRetries = PixyMaxRetries;
         target.Backend = Backend;
         target.KafkaMockBrokers = KafkaMockBrokers;
         target.KafkaSessionTimeoutMs = KafkaSessionTimeoutMs;
         target.KafkaGroupIdPrefix = KafkaGroupIdPrefix;
         target.KafkaClusters = new(KafkaClusters, StringComparer.Ordinal);
+        target.Roles = new(Roles, StringComparer.Ordinal);
     }
 
     /// <summary>The cluster of this name, created empty on first use.</summary>

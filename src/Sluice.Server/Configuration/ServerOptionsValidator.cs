@@ -31,6 +31,16 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
 
         errors.AddRange(Security.SecurityServices.Check(o));
 
+        if (o.GrpcPort != 0 && o.GrpcPort == o.Port)
+        {
+            errors.Add($"grpc:port ({o.GrpcPort}) must differ from port; use 0 to turn the gRPC listener off");
+        }
+
+        if (o.PixyPort != 0 && (o.PixyPort == o.Port || o.PixyPort == o.GrpcPort))
+        {
+            errors.Add($"pixy:port ({o.PixyPort}) must differ from port and grpc:port; use 0 for the main port only");
+        }
+
         if (o.IsKafka && o.KafkaMockBrokers == 0 && !(o.KafkaClusters.TryGetValue("default", out var cluster) && cluster.Bootstrap.Length > 0))
         {
             errors.Add("backend kafka needs the default cluster's bootstrap servers (--kafka-bootstrap or kafka:clusters:default:bootstrap) or a mock cluster (--kafka-mock-brokers)");
@@ -39,6 +49,11 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         if (!o.IsKafka && (o.KafkaMockBrokers > 0 || o.KafkaClusters.Count > 0))
         {
             errors.Add("Kafka settings are given but the backend is embedded; add --backend kafka");
+        }
+
+        if (!o.IsKafka && (!o.ServesHttp || !o.RunsWorkers))
+        {
+            errors.Add("roles other than http,workers need backend kafka: on the embedded log one instance must both serve the API and run replicators and webhooks");
         }
 
         // Whatever else the embedded log would refuse at open, refuse now with the others.

@@ -38,7 +38,11 @@ internal sealed class Backend
             services.AddSluiceKafka(KafkaOptionsFor(options));
         }
 
-        services.AddSluiceCore(o => o.ConsumerSessionTimeout = TimeSpan.FromMilliseconds(options.ConsumerSessionTimeoutMs));
+        services.AddSluiceCore(o =>
+        {
+            o.ConsumerSessionTimeout = TimeSpan.FromMilliseconds(options.ConsumerSessionTimeoutMs);
+            o.OnCorruptRecords = options.OnCorruptRecords;
+        });
         services.AddSluiceDelays();
         services.AddHostedService<Sluice.Server.Delay.DelayHostedService>();
     }

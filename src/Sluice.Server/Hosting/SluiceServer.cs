@@ -8,6 +8,7 @@ using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Problems;
 using Sluice.Server.Produce;
+using Sluice.Server.Replication;
 using Sluice.Server.Security;
 using Sluice.Server.Streaming;
 using Sluice.Server.Subscriptions;
@@ -52,6 +53,7 @@ internal static partial class SluiceServer
                     listen.UseHttps(TlsListener.HttpsOptions(options));
                 }
             });
+            Grpc.GrpcHosting.Listen(kestrel, options);
             var limits = kestrel.Limits;
 
             // One message's value; the batch route raises it to maxBatchBytes for itself.
@@ -80,11 +82,13 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(ErrorShape.Describe);
         StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
+        var sinks = ReplicationServices.Add(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
+        Grpc.GrpcHosting.AddServices(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -115,7 +119,11 @@ internal static partial class SluiceServer
         }
 
         app.UseMiddleware<ProblemMiddleware>();
+        PathGuard.Use(app);
+        BrowserGuard.Use(app);
+        ReplicationServices.Use(app, options, sinks);
         StreamingEndpoints.UseStreaming(app, options);
+        Grpc.GrpcHosting.UsePorts(app, options);
         app.UseRouting();
         SecurityServices.Use(app);
         var auth = options.AuthMode == AuthMode.Jwt ? "jwt" : "none";
@@ -123,11 +131,7 @@ internal static partial class SluiceServer
         app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok", options.Backend, backend.KafkaBootstrap, auth), SluiceJsonContext.Api.HealthResponse))
             .WithName("Health").WithSummary("200 while the process runs; backend names the log (and the Kafka bootstrap servers); auth says the authentication mode (none: anyone may do anything)")
             .WithMetadata(AccessRule.Public);
-        app.MapGet("/readyz", (Readiness r) => r.IsReady
-                ? Results.Json(new HealthResponse("ready"), SluiceJsonContext.Api.HealthResponse)
-                : Results.Json(new HealthResponse("not ready"), SluiceJsonContext.Api.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable))
-            .WithName("Ready").WithSummary("200 once the log is open and the engine started; 503 before, and from the start of shutdown")
-            .WithMetadata(AccessRule.Public);
+        ReadinessEndpoint.Map(app, options);
         app.MapOpenApi().WithMetadata(AccessRule.Public);
 
         var topics = app.MapGroup("/v1/topics").WithTags("topics");
@@ -137,6 +141,8 @@ internal static partial class SluiceServer
         StreamingEndpoints.Map(topics);
         Sluice.Server.Delay.DelayEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
+        Grpc.GrpcHosting.Map(app, options);
+        ReplicatorEndpoints.Map(app);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -193,6 +199,7 @@ internal static partial class SluiceServer
             o.BreakerFailureThreshold = options.WebhookBreakerFailures;
             o.BreakerCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerCooldownMs);
             o.BreakerMaxCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerMaxCooldownMs);
+            o.RunWorkers = options.RunsWorkers;
         });
         services.AddHostedService<WebhookHostedService>();
     }
