@@ -93,6 +93,7 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
         InvalidSubscriptionSettingsException => (ProblemKind.InvalidParameter, ex.Message),
         FilterSyntaxException => (ProblemKind.InvalidFilter, ex.Message),
         SubscriptionFilterFixedException => (ProblemKind.FilterImmutable, ex.Message),
+        Sluice.Core.Replication.ReplicatorFilterFixedException => (ProblemKind.FilterImmutable, ex.Message),
         InvalidDelayException => (ProblemKind.InvalidParameter, ex.Message),
         DelayUnavailableException => (ProblemKind.DelayUnavailable, ex.Message),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (ProblemKind.MessageTooLarge, "the request body is larger than the server allows (maxMessageBytes for one message, maxBatchBytes for a batch)"),
