@@ -64,6 +64,7 @@ internal static class CoreEventIds
     public const int DelayStateIgnored = 1263;
     public const int DelayOrphanDeleted = 1264;
     public const int DelayOrphanCleanupFailed = 1265;
+    public const int DelayRecordsDamaged = 1266;
 
     // 1300-1399: replicators
     public const int ReplicatorsLoaded = 1300;

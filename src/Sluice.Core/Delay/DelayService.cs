@@ -25,7 +25,7 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
     /// <summary>How long a cancel waits for the owner's decision before answering "unavailable".</summary>
     public static readonly TimeSpan CancelTimeout = TimeSpan.FromSeconds(10);
 
-    /// <summary>How long a listing waits for this instance to learn its partitions (fleet).</summary>
+    /// <summary>How long a listing waits for this instance to learn its partitions (fleet), and for its schedulers to read what was held before it.</summary>
     private static readonly TimeSpan ListJoinWait = TimeSpan.FromSeconds(10);
 
     private readonly ConcurrentDictionary<TopicName, HoldingTopic> _topics = new();
@@ -207,6 +207,10 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
         {
             return CancelOutcome.NotCancellable; // never held, or fired long ago and trimmed
         }
+        catch (CorruptRecordsException)
+        {
+            return CancelOutcome.NotCancellable; // damaged on disk: its scheduler cannot read it either, so it is not pending
+        }
 
         var marker = await MessageLog.AppendAsync(h, parsed.Partition, [HoldingRecords.Cancel(parsed.Offset)], cancellationToken).ConfigureAwait(false);
         return await WaitForDecisionAsync(h, parsed.Partition, marker.BaseOffset, cancellationToken).ConfigureAwait(false);
@@ -232,6 +236,7 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
 
         // After a start or a hand-over a partition's index is complete only once rebuilt from its log.
         await Task.WhenAll(owned.Select(s => s.Rebuilt)).WaitAsync(cancellationToken).ConfigureAwait(false);
+        await WaitForHeldBeforeAsync(holding.Holding, owned, cancellationToken).ConfigureAwait(false);
         var merged = new List<(PendingEntry Entry, int Partition)>();
         long count = 0;
         var scratch = new List<PendingEntry>();
@@ -337,6 +342,28 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
     /// <summary>In a fleet, applies everything written to the state topic so far (registrations, watermarks).</summary>
     public ValueTask CatchUpStateAsync(CancellationToken cancellationToken)
         => _follower?.CatchUpAsync(cancellationToken) ?? ValueTask.CompletedTask;
+
+    // Read your writes: a listing waits until the owned schedulers have read their partitions as far as they reach now,
+    // so what was held before it was asked is in it (bounded: a backend that lags gets what is read so far).
+    private async ValueTask WaitForHeldBeforeAsync(TopicName holding, IReadOnlyList<PartitionScheduler> owned, CancellationToken cancellationToken)
+    {
+        var info = await MessageLog.DescribeTopicAsync(holding, cancellationToken).ConfigureAwait(false);
+        if (info is null)
+        {
+            return;
+        }
+
+        using var bound = new CancellationTokenSource(ListJoinWait, Time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, bound.Token);
+        try
+        {
+            await Task.WhenAll(owned.Where(s => s.Partition < info.Partitions.Count)
+                .Select(s => s.WaitReadToAsync(info.Partitions[s.Partition].EndOffset, linked.Token))).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (bound.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
 
     // The holding topic of a source, registered and created on first use, grown with the source's partitions.
     private async ValueTask<HoldingTopic> EnsureHoldingAsync(TopicName source, int minPartitions, CancellationToken cancellationToken)
@@ -444,6 +471,11 @@ internal sealed partial class DelayService : IDelayService, IAsyncDisposable
                 catch (OffsetOutOfRangeException ex) when (offset < ex.StartOffset)
                 {
                     offset = ex.StartOffset;
+                    continue;
+                }
+                catch (CorruptRecordsException ex) when (offset < ex.ToOffset)
+                {
+                    offset = ex.ToOffset; // a decision inside the damage is lost: the timeout answers, and asking again decides anew
                     continue;
                 }
 

@@ -55,6 +55,8 @@ internal sealed partial class PartitionScheduler
     private readonly List<PendingEntry> _inflight = [];
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _rebuilt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TaskCompletionSource _progress = new(TaskCreationOptions.RunContinuationsAsynchronously); // completed and replaced as _readTo moves
+    private bool _ended;
     private Task _run = Task.CompletedTask;
     private long _readTo;
     private bool _dirty;
@@ -102,6 +104,29 @@ internal sealed partial class PartitionScheduler
 
     /// <summary>Completes once the index was rebuilt from the partition (or the scheduler stopped first).</summary>
     public Task Rebuilt => _rebuilt.Task;
+
+    /// <summary>
+    /// Completes once the index holds every message below <paramref name="offset"/> (read and rebuilt up to it), or the
+    /// scheduler stopped: a listing then shows what was held before it was asked.
+    /// </summary>
+    public async Task WaitReadToAsync(long offset, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            Task progress;
+            lock (_gate)
+            {
+                if (_ended || (_ready && _readTo >= offset))
+                {
+                    return;
+                }
+
+                progress = _progress.Task;
+            }
+
+            await progress.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>Starts from the partition's last durable state.</summary>
     public void Start(DelayWatermark durable)
@@ -178,7 +203,20 @@ internal sealed partial class PartitionScheduler
         finally
         {
             _rebuilt.TrySetResult();
+            lock (_gate)
+            {
+                _ended = true;
+                Advanced();
+            }
         }
+    }
+
+    // Under _gate: wakes those waiting for the read position (WaitReadToAsync).
+    private void Advanced()
+    {
+        var done = _progress;
+        _progress = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        done.TrySetResult();
     }
 
     // False when the scheduler stopped or its holding topic is gone before the index was rebuilt.
@@ -269,7 +307,18 @@ internal sealed partial class PartitionScheduler
         var undecided = new Dictionary<long, bool>();
         while (true)
         {
-            var read = await _service.MessageLog.ReadAsync(_holding, _partition, offset, ReadCount, ReadBytes, cancellationToken).ConfigureAwait(false);
+            ReadResult read;
+            try
+            {
+                read = await _service.MessageLog.ReadAsync(_holding, _partition, offset, ReadCount, ReadBytes, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CorruptRecordsException ex) when (ex.ToOffset > offset)
+            {
+                SkipDamaged(ex);
+                offset = ex.ToOffset;
+                continue;
+            }
+
             lock (_gate)
             {
                 foreach (var record in read.Records)
@@ -297,6 +346,7 @@ internal sealed partial class PartitionScheduler
         lock (_gate)
         {
             _ready = true;
+            Advanced();
         }
 
         _lastPersist = _lastTrim = _service.Time.GetUtcNow();
@@ -316,7 +366,17 @@ internal sealed partial class PartitionScheduler
         {
             // Removed before it was read (retention past a long outage): what is left goes on.
             Log.RecordsSkipped(_service.Logger, _holding, _partition, _readTo, ex.StartOffset);
-            _readTo = ex.StartOffset;
+            lock (_gate)
+            {
+                _readTo = ex.StartOffset;
+                Advanced();
+            }
+
+            return true;
+        }
+        catch (CorruptRecordsException ex) when (ex.ToOffset > _readTo)
+        {
+            SkipDamaged(ex);
             return true;
         }
 
@@ -337,6 +397,7 @@ internal sealed partial class PartitionScheduler
 
             added = _index.Count - before;
             _readTo = read.NextOffset;
+            Advanced();
         }
 
         DelayMetrics.OnPending(_source, added);
@@ -347,6 +408,17 @@ internal sealed partial class PartitionScheduler
         }
 
         return read.NextOffset < read.EndOffset;
+    }
+
+    // Records the log cannot serve (damaged on disk, reported by the embedded log): what they held is lost, what follows goes on.
+    private void SkipDamaged(CorruptRecordsException ex)
+    {
+        Log.RecordsDamaged(_service.Logger, _holding, _partition, ex.FromOffset, ex.ToOffset - 1, ex.Reason);
+        lock (_gate)
+        {
+            _readTo = ex.ToOffset;
+            Advanced();
+        }
     }
 
     // Under _gate. A message joins the index unless the durable watermark says it fired; a cancel removes its target
@@ -508,7 +580,17 @@ internal sealed partial class PartitionScheduler
                 while (offset <= last)
                 {
                     var count = (int)Math.Min(last - offset + 1, ReadCount);
-                    var read = await _service.MessageLog.ReadAsync(_holding, _partition, offset, count, ReadBytes, cancellationToken).ConfigureAwait(false);
+                    ReadResult read;
+                    try
+                    {
+                        read = await _service.MessageLog.ReadAsync(_holding, _partition, offset, count, ReadBytes, cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (CorruptRecordsException ex) when (ex.ToOffset > offset)
+                    {
+                        offset = ex.ToOffset; // damaged since it was read: reported as missing by the caller
+                        continue;
+                    }
+
                     foreach (var r in read.Records)
                     {
                         if (wanted.Contains(r.Offset))
@@ -643,11 +725,14 @@ internal sealed partial class PartitionScheduler
         [LoggerMessage(CoreEventIds.DelaySchedulerFailed, LogLevel.Warning, "Delayed messages of '{Holding}' partition {Partition}: a round failed; retrying")]
         public static partial void SchedulerFailed(ILogger logger, TopicName holding, int partition, Exception exception);
 
-        [LoggerMessage(CoreEventIds.DelayHeldRecordMissing, LogLevel.Error, "Delayed message at offset {Offset} of '{Holding}' partition {Partition} is gone from the log (retention) and cannot be delivered")]
+        [LoggerMessage(CoreEventIds.DelayHeldRecordMissing, LogLevel.Error, "Delayed message at offset {Offset} of '{Holding}' partition {Partition} is gone from the log (retention, or damaged on disk) and cannot be delivered")]
         public static partial void HeldRecordMissing(ILogger logger, TopicName holding, int partition, long offset);
 
         [LoggerMessage(CoreEventIds.DelayRecordsSkipped, LogLevel.Error, "Records {From} to {To} of '{Holding}' partition {Partition} were removed before they were read (retention); delayed messages among them are lost")]
         public static partial void RecordsSkipped(ILogger logger, TopicName holding, int partition, long from, long to);
+
+        [LoggerMessage(CoreEventIds.DelayRecordsDamaged, LogLevel.Error, "Offsets {From} to {Last} of '{Holding}' partition {Partition} are damaged on disk ({Reason}); delayed messages and cancels among them are lost, the rest goes on")]
+        public static partial void RecordsDamaged(ILogger logger, TopicName holding, int partition, long from, long last, string reason);
 
         [LoggerMessage(CoreEventIds.DelayStateWriteFailed, LogLevel.Warning, "Writing the progress of '{Holding}' partition {Partition} failed; messages fired since the last write will fire again after a restart")]
         public static partial void StateWriteFailed(ILogger logger, TopicName holding, int partition, Exception exception);
