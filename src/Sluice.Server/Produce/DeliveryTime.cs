@@ -9,7 +9,8 @@ namespace Sluice.Server.Produce;
 /// A produce's requested delivery time: <c>Sluice-Deliver-At</c> (ISO-8601 with a zone, or epoch milliseconds) or
 /// <c>Sluice-Deliver-After</c> (milliseconds from now), as headers or as <c>?deliverAt=</c> / <c>?deliverAfterMs=</c>;
 /// per batch record and WebSocket frame, <c>deliverAt</c> / <c>deliverAfterMs</c>. At most <see cref="DelayLimits.MaxDelay"/>
-/// ahead; a time not after now is an ordinary produce. Anything else is a 400 naming what was wrong.
+/// ahead; a time not after now is an ordinary produce. Anything else is a 400 naming what was wrong. The gRPC API's
+/// <c>deliver_at_ms</c> / <c>deliver_after_ms</c> follow the same rules (<see cref="FromMilliseconds"/>).
 /// </summary>
 internal static class DeliveryTime
 {
@@ -115,6 +116,42 @@ internal static class DeliveryTime
             due = now.AddMilliseconds(ms);
         }
 
+        return Checked(due, now, where);
+    }
+
+    /// <summary>
+    /// A gRPC produce's delivery time: <paramref name="atMs"/> (epoch milliseconds, field <c>deliver_at_ms</c>) or
+    /// <paramref name="afterMs"/> (field <c>deliver_after_ms</c>), or null for none. The same rules as the HTTP forms.
+    /// </summary>
+    public static DateTimeOffset? FromMilliseconds(long? atMs, long? afterMs, DateTimeOffset now, string where)
+    {
+        if (atMs is null && afterMs is null)
+        {
+            return null;
+        }
+
+        if (atMs is not null && afterMs is not null)
+        {
+            ProblemException.Throw(ProblemKind.InvalidParameter, $"{where}give deliver_at_ms or deliver_after_ms, not both");
+        }
+
+        var maxMs = (long)DelayLimits.MaxDelay.TotalMilliseconds;
+        if (afterMs is { } after)
+        {
+            return after is >= 0 && after <= maxMs
+                ? Checked(now.AddMilliseconds(after), now, where)
+                : throw new ProblemException(ProblemKind.InvalidParameter, $"{where}deliver_after_ms must be from 0 to {maxMs} ({DelayLimits.MaxDelay.TotalDays:0} days); got {after}");
+        }
+
+        // Far beyond a year is refused by the check below; past DateTimeOffset's range it cannot even be represented.
+        var at = atMs!.Value;
+        return at is >= 0 && at <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
+            ? Checked(DateTimeOffset.FromUnixTimeMilliseconds(at), now, where)
+            : throw new ProblemException(ProblemKind.InvalidParameter, $"{where}deliver_at_ms must be milliseconds since the Unix epoch (0 or more); got {at}");
+    }
+
+    private static DateTimeOffset Checked(DateTimeOffset due, DateTimeOffset now, string where)
+    {
         if (DelayLimits.Check(due, now) is { } reason)
         {
             ProblemException.Throw(ProblemKind.InvalidParameter, where + reason);
