@@ -66,6 +66,7 @@ internal sealed class DelaySuite : IBenchSuite
         md.AppendLine("| figure | with pending | baseline (same run) | ratio | floor | met |");
         md.AppendLine("|---|---|---|---|---|---|");
         var notes = new List<string>();
+        var load = new List<string> { "start " + LoadAverage() };
 
         // 1. Memory, on a pair with the tail cache off: the same ingest in steps, delayed on one, ordinary on the other.
         {
@@ -83,6 +84,7 @@ internal sealed class DelaySuite : IBenchSuite
         }
 
         // 2. Throughput, latency and lateness on a pair with default settings.
+        load.Add("after the memory pair " + LoadAverage());
         var noneDir = Path.Combine(scratch, "none");
         var heldDir = Path.Combine(scratch, "held");
         Directory.CreateDirectory(noneDir);
@@ -117,6 +119,7 @@ internal sealed class DelaySuite : IBenchSuite
             }
         }
 
+        load.Add("after single produce " + LoadAverage());
         var (sHeld, sNone) = (singleHeld.Average(r => r.RequestsPerSecond), singleNone.Average(r => r.RequestsPerSecond));
         Row(md, Invariant($"single-message produce, {ValueBytes} B, {Connections} connections, answered once durable (req/s, mean of {Rounds} rounds)"),
             Throughput(singleHeld, Invariant($"{sHeld:N0} req/s, p99 {singleHeld.Average(r => r.P99Ms):F1} ms")),
@@ -185,6 +188,7 @@ internal sealed class DelaySuite : IBenchSuite
             }
         }
 
+        load.Add("end " + LoadAverage());
         foreach (var (name, label) in new[] { ("held", Invariant($"with {pending:N0} pending")), ("none", "with none pending") })
         {
             var runs = lateness[name];
@@ -214,11 +218,26 @@ internal sealed class DelaySuite : IBenchSuite
             md.AppendLine(CultureInfo.InvariantCulture, $"- {note}");
         }
 
+        md.AppendLine(CultureInfo.InvariantCulture, $"- Load average of the machine (1, 5, 15 min; {Environment.ProcessorCount} cores, shared with other work during this run): {string.Join("; ", load)}.");
+
         md.AppendLine("- Per round (with pending / none): single produce " + string.Join("; ", singleHeld.Zip(singleNone, (a, b) => Invariant($"{a.RequestsPerSecond:N0} / {b.RequestsPerSecond:N0}")))
           + "; produce-to-pull p99 " + string.Join("; ", heldRuns.Zip(noneRuns, (a, b) => Invariant($"{a.EndToEnd!.P99Ms:F2} / {b.EndToEnd!.P99Ms:F2} ms")))
           + "; delayed produce " + string.Join("; ", delayedHeld.Zip(delayedNone, (a, b) => Invariant($"{a.RequestsPerSecond:N0} / {b.RequestsPerSecond:N0}")))
           + "; lateness p99 " + string.Join("; ", lateness["held"].Zip(lateness["none"], (a, b) => Invariant($"{a.EndToEnd!.P99Ms:F1} / {b.EndToEnd!.P99Ms:F1} ms"))) + ".");
         return md.ToString();
+    }
+
+    // /proc/loadavg's first three fields: how busy the shared machine was while these figures were taken.
+    private static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(" / ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "unknown";
+        }
     }
 
     private sealed record MemoryResult(double DelayedSlope, double PlainSlope, long IndexBytes, double LoadDelayed, double LoadPlain, List<long> DelayedRss, List<long> PlainRss);
