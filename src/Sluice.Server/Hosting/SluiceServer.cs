@@ -139,6 +139,7 @@ internal static partial class SluiceServer
         ProduceEndpoints.Map(topics);
         SubscriptionEndpoints.Map(topics);
         StreamingEndpoints.Map(topics);
+        Sluice.Server.Delay.DelayEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
         Grpc.GrpcHosting.Map(app, options);
         ReplicatorEndpoints.Map(app);

@@ -634,6 +634,10 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             Message = "Rolled partition {Partition} of '{Topic}' to a new segment at offset {BaseOffset} ({Reason})")]
         public static partial void SegmentRolled(ILogger logger, string topic, int partition, long baseOffset, string reason);
 
+        [LoggerMessage(EventId = StorageEventIds.SegmentTrimmed, Level = LogLevel.Information,
+            Message = "Deleted '{File}' of partition {Partition} of '{Topic}': its records lie below offset {Below}, which its user no longer needs; it now starts at offset {StartOffset}")]
+        public static partial void SegmentTrimmed(ILogger logger, string topic, int partition, string file, long below, long startOffset);
+
         [LoggerMessage(EventId = StorageEventIds.SegmentDeleted, Level = LogLevel.Information,
             Message = "Retention deleted '{File}' of partition {Partition} of '{Topic}'; it now starts at offset {StartOffset}")]
         public static partial void SegmentDeleted(ILogger logger, string topic, int partition, string file, long startOffset);
