@@ -102,17 +102,7 @@ public sealed class RabbitMqServer : TargetServer
 
         var epmd = Start("epmd", ["-port", epmdPort.ToString(CultureInfo.InvariantCulture)], environment, new StringBuilder());
         var server = new RabbitMqServer(directory, port, password, environment, epmd);
-        try
-        {
-            await server.StartAsync();
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-
-        return server;
+        return await StartedAsync(server);
     }
 
     public override async ValueTask DisposeAsync()

@@ -76,6 +76,23 @@ public abstract class TargetServer(string directory, TimeSpan startTimeout) : IA
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>Starts a new server, deleting it again when it does not start.</summary>
+    protected static async Task<T> StartedAsync<T>(T server)
+        where T : TargetServer
+    {
+        try
+        {
+            await server.StartAsync();
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
+
+        return server;
+    }
+
     /// <summary>Starts the server process, its output into <paramref name="output"/>.</summary>
     protected abstract Process Launch(StringBuilder output);
 

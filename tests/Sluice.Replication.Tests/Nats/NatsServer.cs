@@ -37,17 +37,7 @@ public sealed class NatsServer : TargetServer
         var directory = Path.Combine(Path.GetTempPath(), "sluice-nats-" + Guid.NewGuid().ToString("N")[..12]);
         System.IO.Directory.CreateDirectory(directory);
         var server = new NatsServer(directory, TargetProcesses.FreePort(), "pw-" + Guid.NewGuid().ToString("N"));
-        try
-        {
-            await server.StartAsync();
-        }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-
-        return server;
+        return await StartedAsync(server);
     }
 
     protected override Process Launch(StringBuilder output) => TargetProcesses.Start(
