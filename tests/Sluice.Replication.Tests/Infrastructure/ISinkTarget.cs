@@ -18,6 +18,12 @@ public interface ISinkTarget : IAsyncDisposable
     /// <summary>True when the target keeps each record once even if it is written twice (a primary key, a message id).</summary>
     bool Deduplicates { get; }
 
+    /// <summary>
+    /// The value of the record the refused-record scenario expects the target to refuse. A target that refuses only by
+    /// size (RabbitMQ's max_message_size, a JetStream stream's max_msg_size) makes it larger than its limit.
+    /// </summary>
+    string Poison => "poison-record";
+
     /// <summary>Makes the target ready for a topic; a record whose value is <paramref name="poison"/> must then be refused for good.</summary>
     Task PrepareAsync(string topic, string? poison = null);
 
