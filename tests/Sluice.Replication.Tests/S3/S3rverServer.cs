@@ -6,7 +6,7 @@ using System.Net.Sockets;
 namespace Sluice.Replication.Tests.S3;
 
 /// <summary>
-/// A real S3-compatible server for one test class (or the benchmark): s3rver from npm, run by node with
+/// A real S3-compatible server for one test class (or the replication benchmark, which compiles this file in): s3rver from npm, run by node with
 /// <c>s3rver/host.js</c> on a free loopback port and a temporary data directory, one bucket, a random key pair; stopped
 /// (SIGKILL) and started again on the same port and data for an outage; killed and its directory deleted at the end.
 /// scripts/test installs s3rver into <see cref="InstallDirectory"/> (npm ci of <c>s3rver/package-lock.json</c>).
@@ -20,9 +20,12 @@ public sealed class S3rverServer : IAsyncDisposable
     private readonly ConcurrentQueue<string> _output = new();
     private Process? _process;
 
-    private S3rverServer(string directory)
+    private readonly int _maxObjectBytes;
+
+    private S3rverServer(string directory, int maxObjectBytes)
     {
         _directory = directory;
+        _maxObjectBytes = maxObjectBytes;
         AccessKey = "AK" + Guid.NewGuid().ToString("N")[..18].ToUpperInvariant();
         SecretKey = "sk-" + Guid.NewGuid().ToString("N") + Guid.NewGuid().ToString("N")[..8];
     }
@@ -43,11 +46,12 @@ public sealed class S3rverServer : IAsyncDisposable
     public static string InstallDirectory
         => Path.Combine(Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } cache ? cache : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache"), "sluice", "s3rver");
 
-    public static async Task<S3rverServer> StartNewAsync()
+    /// <summary>Starts a server on a new directory; <paramref name="maxObjectBytes"/> 0 accepts objects of any size.</summary>
+    public static async Task<S3rverServer> StartNewAsync(int maxObjectBytes = MaxObjectBytes)
     {
         var directory = Path.Combine(Path.GetTempPath(), "sluice-s3-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(directory);
-        var server = new S3rverServer(directory);
+        var server = new S3rverServer(directory, maxObjectBytes);
         try
         {
             for (var attempt = 1; ; attempt++)
@@ -59,7 +63,10 @@ public sealed class S3rverServer : IAsyncDisposable
                 }
 
                 // The port was taken between choosing and binding it: another one.
-                Assert.True(attempt < 3, "s3rver's port was taken before it bound it, three times:\n" + server.Output);
+                if (attempt == 3)
+                {
+                    throw new InvalidOperationException("s3rver's port was taken before it bound it, three times:\n" + server.Output);
+                }
             }
         }
         catch
@@ -74,7 +81,11 @@ public sealed class S3rverServer : IAsyncDisposable
     {
         for (var attempt = 1; !await TryStartAsync(); attempt++)
         {
-            Assert.True(attempt < 20, $"s3rver could not bind port {Port} again:\n{Output}");
+            if (attempt == 20)
+            {
+                throw new InvalidOperationException($"s3rver could not bind port {Port} again:\n{Output}");
+            }
+
             await Task.Delay(500);
         }
     }
@@ -120,7 +131,7 @@ public sealed class S3rverServer : IAsyncDisposable
         info.Environment["S3_BUCKET"] = Bucket;
         info.Environment["S3_ACCESS_KEY"] = AccessKey;
         info.Environment["S3_SECRET_KEY"] = SecretKey;
-        info.Environment["S3_MAX_OBJECT_BYTES"] = MaxObjectBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        info.Environment["S3_MAX_OBJECT_BYTES"] = _maxObjectBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var startedAt = _output.Count;
         var listening = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var process = new Process { StartInfo = info };
