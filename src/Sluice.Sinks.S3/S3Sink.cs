@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
+using System.Runtime.InteropServices;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
@@ -79,7 +80,9 @@ internal sealed partial class S3Sink : IReplicationSink
 
             var body = new ArrayBufferWriter<byte>(checked((int)Math.Min(int.MaxValue / 2, batch.Bytes + (batch.Records.Count * 160))));
             SinkRecordJson.Write(body, batch.Records, ndjson: true);
-            using var stream = new MemoryStream(body.WrittenMemory.ToArray(), writable: false);
+            using var stream = MemoryMarshal.TryGetArray(body.WrittenMemory, out var written)
+                ? new MemoryStream(written.Array!, written.Offset, written.Count, writable: false)
+                : new MemoryStream(body.WrittenMemory.ToArray(), writable: false);
             var request = new PutObjectRequest
             {
                 BucketName = _settings.Bucket,

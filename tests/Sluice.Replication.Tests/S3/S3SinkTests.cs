@@ -42,7 +42,7 @@ public sealed class S3SinkTests(S3Fixture f, ITestOutputHelper output) : IClassF
         await f.Gateway.CreateTopicAsync(topic, 1);
         await f.Gateway.ProduceAsync(topic, TestRecord.Make(25));
         var name = SinkScenarios.NewName();
-        await f.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(name, topic, Target, batch: new JsonObject { ["maxRecords"] = 10, ["lingerMs"] = 2000 }));
+        await f.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(name, topic, Target, batch: new JsonObject { ["maxRecords"] = 10, ["lingerMs"] = 5000 }));
         await Target.WaitForRecordsAsync(topic, 25);
         await f.Gateway.Client.WaitForStatusAsync(name, s => s.GetProperty("lag").GetInt64() == 0);
 
@@ -68,7 +68,7 @@ public sealed class S3SinkTests(S3Fixture f, ITestOutputHelper output) : IClassF
         var records = TestRecord.Make(200);
         await g.ProduceAsync(topic, records);
         var name = SinkScenarios.NewName();
-        await g.Client.CreateReplicatorAsync(SinkScenarios.Body(name, topic, Target, batch: new JsonObject { ["maxRecords"] = 7, ["lingerMs"] = 2000 }));
+        await g.Client.CreateReplicatorAsync(SinkScenarios.Body(name, topic, Target, batch: new JsonObject { ["maxRecords"] = 7, ["lingerMs"] = 5000 }));
         try
         {
             await Target.WaitForRecordsAsync(topic, 200);
@@ -79,7 +79,7 @@ public sealed class S3SinkTests(S3Fixture f, ITestOutputHelper output) : IClassF
             // would be in two objects (0-6 and 0-9, 7-13 and 10-19, ...).
             await g.Client.ExpectAsync(HttpMethod.Post, $"/v1/replicators/{name}/stop", HttpStatusCode.OK);
             await g.Client.ExpectAsync(HttpMethod.Post, $"/v1/replicators/{name}/seek", HttpStatusCode.NoContent, """{"position":"earliest"}""");
-            var changed = SinkScenarios.Body(name, topic, Target, batch: new JsonObject { ["maxRecords"] = 10, ["lingerMs"] = 2000 });
+            var changed = SinkScenarios.Body(name, topic, Target, batch: new JsonObject { ["maxRecords"] = 10, ["lingerMs"] = 5000 });
             changed.Remove("name");
             await g.Client.ExpectAsync(HttpMethod.Put, $"/v1/replicators/{name}", HttpStatusCode.OK, changed.ToJsonString());
             await g.Client.ExpectAsync(HttpMethod.Post, $"/v1/replicators/{name}/start", HttpStatusCode.OK);
