@@ -19,8 +19,9 @@ public interface ISinkTarget : IAsyncDisposable
     bool Deduplicates { get; }
 
     /// <summary>
-    /// The value of the record the refused-record scenario expects the target to refuse. A target that refuses only by
-    /// size (RabbitMQ's max_message_size, a JetStream stream's max_msg_size) makes it larger than its limit.
+    /// The value of the record the refusal scenario publishes and the prepared target must refuse for good. A target that
+    /// can refuse by content (a CHECK constraint, a receiver's answer) keeps the default; one that can only refuse by size
+    /// (RabbitMQ's max_message_size, a JetStream stream's max_msg_size, an object store's or a Kafka cluster's size limit) returns a value over its limit.
     /// </summary>
     string Poison => "poison-record";
 
