@@ -30,6 +30,7 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         }
 
         errors.AddRange(Security.SecurityServices.Check(o));
+        errors.AddRange(Compat.Kateway.KatewayEndpoints.Check(o));
 
         if (o.IsKafka && o.KafkaMockBrokers == 0 && !(o.KafkaClusters.TryGetValue("default", out var cluster) && cluster.Bootstrap.Length > 0))
         {

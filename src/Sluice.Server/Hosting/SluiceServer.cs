@@ -45,13 +45,16 @@ internal static partial class SluiceServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            kestrel.Listen(IPAddress.Parse(options.Bind), options.Port, listen =>
+            void Configure(ListenOptions listen)
             {
                 if (TlsListener.Enabled(options))
                 {
                     listen.UseHttps(TlsListener.HttpsOptions(options));
                 }
-            });
+            }
+
+            kestrel.Listen(IPAddress.Parse(options.Bind), options.Port, Configure);
+            Compat.CompatEndpoints.Listen(kestrel, options, Configure);
             var limits = kestrel.Limits;
 
             // One message's value; the batch route raises it to maxBatchBytes for itself.
@@ -85,6 +88,7 @@ internal static partial class SluiceServer
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
+        Compat.CompatEndpoints.AddServices(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -116,6 +120,7 @@ internal static partial class SluiceServer
 
         app.UseMiddleware<ProblemMiddleware>();
         StreamingEndpoints.UseStreaming(app, options);
+        Compat.CompatEndpoints.Use(app, options);
         app.UseRouting();
         SecurityServices.Use(app);
         var auth = options.AuthMode == AuthMode.Jwt ? "jwt" : "none";
@@ -136,6 +141,7 @@ internal static partial class SluiceServer
         SubscriptionEndpoints.Map(topics);
         StreamingEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
+        Compat.CompatEndpoints.Map(app, options);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
