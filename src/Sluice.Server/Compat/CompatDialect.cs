@@ -50,6 +50,11 @@ internal sealed class CompatDialect(string field, Func<ProblemKind, int> status)
         }
         catch (CompatException ex)
         {
+            if (ex.Status == StatusCodes.Status413PayloadTooLarge)
+            {
+                context.Response.Headers.Connection = "close";
+            }
+
             await WriteAsync(context, ex.Status, ex.Message);
         }
         catch (Exception ex) when (ProblemMiddleware.Map(ex) is var (kind, detail) && kind != ProblemKind.Internal)

@@ -73,13 +73,13 @@ internal sealed record BeamConsumerRequest(TopicName Topic, string Scheme, strin
     /// Creates the subscription with this type and position when absent. An existing one keeps its position; a
     /// different type is applied as Pulsar does while no consumer is attached, else refused (409).
     /// </summary>
-    public async ValueTask EnsureAsync(BeamServices beam, CancellationToken cancellationToken)
+    public async ValueTask<SubscriptionSettings> EnsureAsync(BeamServices beam, CancellationToken cancellationToken)
     {
         await beam.Topics.GetPartitionCountAsync(Topic, create: true, cancellationToken);
         var existing = await beam.Subscriptions.GetSettingsAsync(Topic, Subscription, cancellationToken);
         if (existing is not null && existing.Type == Type)
         {
-            return;
+            return existing;
         }
 
         if (existing is null)
@@ -88,9 +88,10 @@ internal sealed record BeamConsumerRequest(TopicName Topic, string Scheme, strin
         }
 
         var settings = (existing ?? beam.SubscriptionDirectory.DefaultSettings with { Position = Position }) with { Type = Type };
+        SubscriptionInfo info;
         try
         {
-            await beam.Subscriptions.CreateOrUpdateAsync(Topic, Subscription, settings, cancellationToken);
+            info = await beam.Subscriptions.CreateOrUpdateAsync(Topic, Subscription, settings, cancellationToken);
         }
         catch (InvalidSubscriptionSettingsException ex)
         {
@@ -98,6 +99,7 @@ internal sealed record BeamConsumerRequest(TopicName Topic, string Scheme, strin
         }
 
         beam.SubscriptionDirectory.Remember(Topic, Subscription);
+        return info.Settings;
     }
 
     /// <summary>A temporary subscription goes when its request ends, as Beam unsubscribes it.</summary>

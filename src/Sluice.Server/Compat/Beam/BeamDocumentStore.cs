@@ -51,7 +51,8 @@ internal sealed partial class BeamDocumentStore(IMessageLog log, ILogger<BeamDoc
     private async ValueTask AppendAsync(string key, byte[]? value, CancellationToken cancellationToken)
     {
         await EnsureTopicAsync(cancellationToken);
-        await log.AppendAsync(Topic, 0, [new RecordToAppend(Encoding.UTF8.GetBytes(key), value)], cancellationToken);
+        // The cast matters: a null byte[] would convert to an empty value, not to a tombstone.
+        await log.AppendAsync(Topic, 0, [new RecordToAppend(Encoding.UTF8.GetBytes(key), value is null ? (ReadOnlyMemory<byte>?)null : value)], cancellationToken);
 
         // Read back through the log, so this gateway's own writes and a fleet's arrive the same way and in order.
         await CatchUpAsync(cancellationToken);

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace Sluice.Server.Compat.Beam;
@@ -9,4 +10,12 @@ namespace Sluice.Server.Compat.Beam;
 [JsonSourceGenerationOptions(PropertyNameCaseInsensitive = true, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(BeamTopicDocument))]
 [JsonSerializable(typeof(string))]
-internal sealed partial class BeamJsonContext : JsonSerializerContext;
+internal sealed partial class BeamJsonContext : JsonSerializerContext
+{
+    /// <summary>For answers: characters such as '+' in URLs written as themselves, as Go wrote them (control characters are still escaped).</summary>
+    public static BeamJsonContext Answers { get; } = new(new JsonSerializerOptions
+    {
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+        PropertyNameCaseInsensitive = true,
+    });
+}

@@ -29,7 +29,6 @@ internal static class BeamPoll
         var request = await BeamConsumerRequest.ParseAsync(context, beam, StartPosition.Earliest);
         var size = Math.Min(QueryInt(context, "batchSize", 10), MaxBatchSize);
         var perMessage = TimeSpan.FromMilliseconds(Math.Clamp(QueryInt(context, "perMessageTimeoutMs", 300), 0, MaxPerMessageTimeoutMs));
-        context.Response.ContentType = "application/json; charset=UTF-8";
         try
         {
             if (size <= 0)
@@ -88,6 +87,7 @@ internal static class BeamPoll
 
     private static async ValueTask AnswerAsync(HttpContext context, BeamServices beam, BeamConsumerRequest request, ISubscriptionConsumer consumer, List<Delivery> deliveries, int size)
     {
+        context.Response.ContentType = "application/json; charset=UTF-8";
         try
         {
             var writer = context.Response.BodyWriter;

@@ -137,11 +137,27 @@ internal static partial class BeamTopicEndpoints
     {
         var answer = JsonSerializer.SerializeToUtf8Bytes(document, BeamJsonContext.Default.BeamTopicDocument);
         var copy = JsonSerializer.Deserialize(answer, BeamJsonContext.Default.BeamTopicDocument)!;
-        copy.Token = copy.Token is { Length: > 0 } token ? WebhookSigner.Hint(token) : copy.Token;
+        copy.Token = copy.Token is { Length: > 0 } token ? WebhookSigner.Hint(token) : "";
+
+        // Go wrote "" for an unset string and [] for the webhooks Beam made; clients may rely on never seeing null.
+        copy.TopicFullName ??= "";
+        copy.PulsarUrl ??= "";
+        copy.Tenant ??= "";
+        copy.Key ??= "";
+        copy.Notes ??= "";
         copy.Webhooks ??= [];
+        foreach (var webhook in copy.Webhooks)
+        {
+            webhook.Url ??= "";
+            webhook.Headers ??= [];
+            webhook.Subscription ??= "";
+            webhook.SubscriptionType ??= "";
+            webhook.InitialPosition ??= "";
+        }
+
         context.Response.StatusCode = status;
         context.Response.ContentType = "application/json; charset=UTF-8";
-        await context.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(copy, BeamJsonContext.Default.BeamTopicDocument), CancellationToken.None);
+        await context.Response.Body.WriteAsync(JsonSerializer.SerializeToUtf8Bytes(copy, BeamJsonContext.Answers.BeamTopicDocument), CancellationToken.None);
     }
 
     private static partial class Log

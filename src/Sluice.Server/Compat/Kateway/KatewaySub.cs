@@ -99,7 +99,8 @@ internal static class KatewaySub
         {
             var delivery = deliveries[0];
             var record = delivery.Record;
-            response.ContentType = "text/plain; charset=utf8";
+            // kateway wrote "charset=utf8", a label some HTTP clients (.NET's) refuse: the standard name says the same.
+            response.ContentType = "text/plain; charset=utf-8";
             response.Headers["X-Key"] = record.Key is { } key ? Encoding.UTF8.GetString(key.Span) : "";
             response.Headers["X-Partition"] = delivery.Partition.ToString(CultureInfo.InvariantCulture);
             response.Headers["X-Offset"] = record.Offset.ToString(CultureInfo.InvariantCulture);
