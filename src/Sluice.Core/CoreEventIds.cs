@@ -46,4 +46,9 @@ internal static class CoreEventIds
 
     // 1200-1249: filters
     public const int SubscriptionFiltered = 1200;
+
+    // 1400-1449: damaged records met by subscriptions
+    public const int CorruptRecordsSkipped = 1400;
+    public const int StoppedAtCorruptRecords = 1401;
+    public const int CursorTombstonesFailed = 1402;
 }

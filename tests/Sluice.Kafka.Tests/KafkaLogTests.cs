@@ -186,15 +186,25 @@ public sealed class KafkaLogTests(MockLogFixture fixture) : IClassFixture<MockLo
     [InlineData("acme", "orders", "created", "acme.orders.created")]
     [InlineData("acme", "orders.v2", "x_y", "acme.orders_.v2.x__y")]
     [InlineData("__sluice", "system", "cursors", "____sluice.system.cursors")]
+    [InlineData("kafka", "topics", "orders", "orders")]
+    [InlineData("kafka", "topics", "orders_v2", "orders_v2")]
+    [InlineData("kafka", "topics", "events.created", "events.created")]
+    [InlineData("kafka", "topics", "a.b.c", "kafka.topics.a_.b_.c")]
     public void TopicNames_MapBothWays(string tenant, string ns, string name, string kafka)
     {
         var topic = new TopicName(tenant, ns, name);
         Assert.Equal(kafka, KafkaTopicNames.ToKafka(topic));
         Assert.True(KafkaTopicNames.TryFromKafka(kafka, out var back));
         Assert.Equal(topic, back);
-        Assert.False(KafkaTopicNames.TryFromKafka("orders", out _));
         Assert.Throws<InvalidNameException>(() => KafkaTopicNames.ToKafka(new TopicName("a", "b", new string('x', 250))));
     }
+
+    [Theory]
+    [InlineData("__consumer_offsets")]
+    [InlineData("kafka.topics.orders")]
+    [InlineData("bad name")]
+    public void TopicNames_KafkasInternalTopicsAndShadowedSpellings_HaveNoSluiceName(string kafka)
+        => Assert.False(KafkaTopicNames.TryFromKafka(kafka, out _));
 }
 
 public sealed class KafkaPartitionCoordinatorTests(MockLogFixture fixture) : IClassFixture<MockLogFixture>

@@ -56,7 +56,9 @@ internal sealed class ServerProcess : IAsyncDisposable
         var port = FreePort();
         var start = new ProcessStartInfo("dotnet");
         start.ArgumentList.Add(serverDll);
-        foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", dataDirectory, "--flush-policy", flushPolicy }.Concat(extraArgs))
+        // The gRPC listener is off unless a suite asks for it (its default port would clash between runs).
+        string[] grpc = extraArgs.Contains("--grpc-port") ? [] : ["--grpc-port", "0"];
+        foreach (var a in new[] { "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", dataDirectory, "--flush-policy", flushPolicy }.Concat(grpc).Concat(extraArgs))
         {
             start.ArgumentList.Add(a);
         }
@@ -166,7 +168,7 @@ internal sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

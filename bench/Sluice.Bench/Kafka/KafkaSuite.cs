@@ -158,7 +158,7 @@ internal sealed class KafkaSuite : IBenchSuite
         return path;
     }
 
-    private static string ServerDll()
+    internal static string ServerDll()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

@@ -39,6 +39,9 @@ internal static class DeliveryMetrics
     private static readonly Counter<long> Wakeups = Meter.CreateCounter<long>(
         "sluice.subscription.receiver_wakeups", "{wakeup}", "Waiting receives woken by a change (shared and exclusive: one per change, not one per waiting connection)");
 
+    private static readonly Counter<long> CorruptSkipped = Meter.CreateCounter<long>(
+        "sluice.subscription.corrupt_skipped", "{message}", "Offsets skipped because the log reported their records damaged");
+
     private static readonly UpDownCounter<long> Waiting = Meter.CreateUpDownCounter<long>(
         "sluice.subscription.waiting_receivers", "{receive}", "Receives waiting for messages");
 
@@ -100,6 +103,14 @@ internal static class DeliveryMetrics
         if (Waiting.Enabled)
         {
             Waiting.Add(delta, Tags(topic, name));
+        }
+    }
+
+    public static void OnCorruptSkipped(TopicName topic, string name, long offsets)
+    {
+        if (offsets > 0 && CorruptSkipped.Enabled)
+        {
+            CorruptSkipped.Add(offsets, Tags(topic, name));
         }
     }
 

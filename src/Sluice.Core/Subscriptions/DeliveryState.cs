@@ -225,6 +225,25 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
     /// <summary>Records of this partition the subscription's filter did not match, since this instance started.</summary>
     public long FilteredOut { get; set; }
 
+    /// <summary>Damaged ranges skipped since the server started, the most recent <see cref="MaxSkippedKept"/> (the log keeps all).</summary>
+    public List<CorruptRange>? Skipped { get; private set; }
+
+    /// <summary>The damaged range delivery stopped at, under <see cref="CorruptRecordsPolicy.Stop"/>; null when not stopped.</summary>
+    public CorruptRange? StoppedAt { get; set; }
+
+    public const int MaxSkippedKept = 32;
+
+    public void AddSkipped(CorruptRange range)
+    {
+        Skipped ??= [];
+        if (Skipped.Count == MaxSkippedKept)
+        {
+            Skipped.RemoveAt(0);
+        }
+
+        Skipped.Add(range);
+    }
+
     /// <summary>
     /// This instance delivers the partition. Always true on a single instance; in a fleet only for the partitions the
     /// coordinator assigned here (the others keep a cursor that mirrors the owner's, for lag, and nothing else).
@@ -265,6 +284,7 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
         KeyOutstanding.Clear();
         FetchEpoch++;
         ReadPosition = Cursor.Committed;
+        StoppedAt = null;
         SignalSpace();
     }
 }

@@ -52,6 +52,18 @@ public interface ISubscriptionService
     /// </remarks>
     ValueTask<AckResult> AckAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Acks messages by their position (partition, offset) instead of by ack id: for clients that know only where a
+    /// message is, such as Kafka-Pixy's. Whatever lease the message has is acked: in flight with any consumer (any
+    /// attempt, even just past its deadline), or waiting for redelivery. As <see cref="AckAsync"/>: completes once
+    /// durable, and positions of partitions another fleet member delivers are forwarded to it. A position that is not
+    /// outstanding (already acked, never delivered, or delivered before a restart or seek) is returned in
+    /// <see cref="AckResult.Unknown"/>, as its position id text.
+    /// </summary>
+    /// <remarks>Added after the first contract; the default implementation throws <see cref="NotSupportedException"/>.</remarks>
+    ValueTask<AckResult> AckPositionsAsync(TopicName topic, string name, IReadOnlyList<MessagePosition> positions, CancellationToken cancellationToken = default)
+        => throw new NotSupportedException("this subscription service does not ack by position");
+
     /// <summary>Returns messages for redelivery after <paramref name="delay"/> (zero: at once).</summary>
     /// <remarks>
     /// The next delivery has attempt + 1. A message already delivered <see cref="SubscriptionSettings.MaxDeliveries"/>
@@ -173,6 +185,9 @@ public sealed class Delivery
     }
 }
 
+/// <summary>Where a message is: its partition and offset.</summary>
+public readonly record struct MessagePosition(int Partition, long Offset);
+
 public sealed record AckResult(int Succeeded, IReadOnlyList<string> Unknown, IReadOnlyList<string> Expired);
 
 /// <summary>A subscription's settings and progress.</summary>
@@ -192,8 +207,18 @@ public sealed record SubscriptionInfo(
     public long FilteredOut { get; init; }
 }
 
-/// <summary>Committed offset: every message below it is acked. Lag = end offset - committed offset.</summary>
-public sealed record PartitionCursorInfo(int Partition, long CommittedOffset, long EndOffset, long Lag);
+/// <summary>
+/// Committed offset: every message below it is acked. Lag = end offset - committed offset. <paramref name="Skipped"/>: the
+/// damaged ranges this subscription skipped on this partition since the server started (the most recent ones), and
+/// <paramref name="StoppedAt"/>: the damaged range it stopped at (policy <see cref="CorruptRecordsPolicy.Stop"/>).
+/// </summary>
+public sealed record PartitionCursorInfo(
+    int Partition,
+    long CommittedOffset,
+    long EndOffset,
+    long Lag,
+    IReadOnlyList<CorruptRange>? Skipped = null,
+    CorruptRange? StoppedAt = null);
 
 public sealed record ConsumerInfo(string ConsumerId, bool Active, int InFlight, DateTimeOffset LastSeen);
 

@@ -416,9 +416,10 @@ internal sealed partial class Subscription
             foreach (var ackId in ackIds)
             {
                 var entry = Find(ackId, now, out var isExpired);
-                if (entry is null)
+                if (entry is null || (kind != SettleKind.Ack && entry.State != EntryState.InFlight))
                 {
-                    (isExpired ? expired : unknown).Add(ackId);
+                    // Only a live lease can be handed back or dead-lettered; a position id may name a waiting message.
+                    (isExpired || entry is not null ? expired : unknown).Add(ackId);
                     continue;
                 }
 
@@ -508,13 +509,26 @@ internal sealed partial class Subscription
     private Entry? Find(string ackId, DateTimeOffset now, out bool isExpired)
     {
         isExpired = false;
-        if (Deleted || !AckId.TryParse(ackId, out var id) || id.Generation != Generation || id.Epoch != Epoch
+        if (Deleted || !AckId.TryParse(ackId, out var id) || id.Generation != Generation || (id.Epoch != Epoch && !id.IsPosition)
             || id.Partition >= _partitions.Count)
         {
             return null;
         }
 
         var p = _partitions[id.Partition];
+        if (id.IsPosition)
+        {
+            // Whichever lease the message has: leased (even past its deadline, the timer not run yet), waiting for
+            // redelivery, or nacked with a delay. Being dead-lettered, it is already out of a client's hands.
+            if (p.Cursor.IsAcked(id.Offset) || !p.Outstanding.TryGetValue(id.Offset, out var any))
+            {
+                return null;
+            }
+
+            isExpired = any.State is EntryState.DeadLettering or EntryState.Done;
+            return isExpired ? null : any;
+        }
+
         if (p.Cursor.IsAcked(id.Offset) || !p.Outstanding.TryGetValue(id.Offset, out var e) || id.Attempt > e.Attempt)
         {
             return null;
@@ -755,7 +769,7 @@ internal sealed partial class Subscription
                 var end = logPartitions?.FirstOrDefault(x => x.Partition == p.Partition)?.EndOffset ?? p.ReadPosition;
                 var lag = Math.Max(0, end - p.Cursor.Committed);
                 backlog += lag;
-                partitions.Add(new PartitionCursorInfo(p.Partition, p.Cursor.Committed, end, lag));
+                partitions.Add(new PartitionCursorInfo(p.Partition, p.Cursor.Committed, end, lag, p.Skipped?.ToList(), p.StoppedAt));
             }
 
             var active = Settings.Type is SubscriptionType.Failover or SubscriptionType.Exclusive ? ActiveConsumer() : null;
@@ -1258,6 +1272,16 @@ internal sealed partial class Subscription
                 catch (OffsetOutOfRangeException ex)
                 {
                     OnOutOfRange(p, epoch, from, ex);
+                    continue;
+                }
+                catch (CorruptRecordsException ex)
+                {
+                    if (!OnCorrupt(p, epoch, from, ex))
+                    {
+                        // Stopped by the operator's choice: until a seek (which restarts the pumps) or the end of the subscription.
+                        await Task.Delay(Timeout.InfiniteTimeSpan, _ctx.Time, cancellationToken).ConfigureAwait(false);
+                    }
+
                     continue;
                 }
                 catch (Exception ex) when (ex is not (OperationCanceledException or TopicNotFoundException))

@@ -225,11 +225,16 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!_subscriptions.TryRemove(StateTopics.SubscriptionKey(topic, name), out var subscription))
+            var key = StateTopics.SubscriptionKey(topic, name);
+            if (!_subscriptions.TryGetValue(key, out var subscription))
             {
                 return false;
             }
 
+            // Subscription record first, and before anything changes in memory: when it cannot be written (a full disk)
+            // the delete changes nothing. Once it is written the delete is done: the cursors are ignored on load.
+            await _log.AppendAsync(StateTopics.Subscriptions, 0, [new RecordToAppend(StateTopics.Key(key), null)], cancellationToken).ConfigureAwait(false);
+            _subscriptions.TryRemove(key, out _);
             var partitions = subscription.PartitionCount;
             subscription.MarkDeleted();
             var tombstones = new List<RecordToAppend>(partitions);
@@ -238,11 +243,17 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                 tombstones.Add(new RecordToAppend(StateTopics.Key(StateTopics.CursorKey(topic, name, p)), null));
             }
 
-            // Subscription record first: once it is gone the cursors are ignored on load, tombstoned or not.
-            await _log.AppendAsync(StateTopics.Subscriptions, 0, [new RecordToAppend(StateTopics.Key(StateTopics.SubscriptionKey(topic, name)), null)], cancellationToken).ConfigureAwait(false);
             if (tombstones.Count > 0)
             {
-                await _log.AppendAsync(StateTopics.Cursors, 0, tombstones, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await _log.AppendAsync(StateTopics.Cursors, 0, tombstones, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (StorageFullException ex)
+                {
+                    // Compaction would have dropped them; now they stay until a later write of those keys.
+                    Log.CursorTombstonesFailed(_logger, topic, name, ex.Message);
+                }
             }
 
             Log.SubscriptionDeleted(_logger, topic, name);
@@ -308,6 +319,25 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         ArgumentNullException.ThrowIfNull(ackIds);
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
         return await SettleAsync(subscription, ackIds, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<AckResult> AckPositionsAsync(TopicName topic, string name, IReadOnlyList<MessagePosition> positions, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(positions);
+        var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
+        var ids = new string[positions.Count];
+        for (var i = 0; i < ids.Length; i++)
+        {
+            if (positions[i].Partition < 0 || positions[i].Offset < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(positions), positions[i], "partition and offset must not be negative");
+            }
+
+            ids[i] = AckId.Position(subscription.Generation, positions[i].Partition, positions[i].Offset).ToString();
+        }
+
+        return await SettleAsync(subscription, ids, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -836,6 +866,9 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
 
         [LoggerMessage(CoreEventIds.SubscriptionDeleted, LogLevel.Information, "Deleted subscription '{Name}' on '{Topic}'")]
         public static partial void SubscriptionDeleted(ILogger logger, TopicName topic, string name);
+
+        [LoggerMessage(CoreEventIds.CursorTombstonesFailed, LogLevel.Warning, "Deleted subscription '{Name}' on '{Topic}', but its cursor records stay in the state topic until space is freed ({Reason}); they are ignored")]
+        public static partial void CursorTombstonesFailed(ILogger logger, TopicName topic, string name, string reason);
 
         [LoggerMessage(CoreEventIds.SubscriptionSeeked, LogLevel.Information, "Subscription '{Name}' on '{Topic}' moved to {Kind}")]
         public static partial void SubscriptionSeeked(ILogger logger, TopicName topic, string name, StartPositionKind kind);

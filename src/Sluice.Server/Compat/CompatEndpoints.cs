@@ -26,11 +26,11 @@ internal static class CompatEndpoints
     }
 
     /// <summary>kateway's own ports, when configured (its pub, sub and admin servers).</summary>
-    public static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, ServerOptions options, Action<Microsoft.AspNetCore.Server.Kestrel.Core.ListenOptions> configure)
+    public static void Listen(Microsoft.AspNetCore.Server.Kestrel.Core.KestrelServerOptions kestrel, ServerOptions options)
     {
         if (options.KatewayEnabled)
         {
-            Kateway.KatewayEndpoints.Listen(kestrel, options, configure);
+            Kateway.KatewayEndpoints.Listen(kestrel, options);
         }
     }
 

@@ -61,6 +61,15 @@ internal static class OptionKeys
         new("topics:retentionBytes", "--retention-bytes", "an integer >= 0 (0 keeps forever)", (v, o) => Long(v, 0, long.MaxValue, x => o.RetentionBytes = x)),
         new("subscriptions:ackDeadlineMs", "--ack-deadline-ms", "an integer between 100 and 43200000 (12 h)", (v, o) => Int(v, 100, 43_200_000, x => o.AckDeadlineMs = x)),
         new("subscriptions:consumerSessionTimeoutMs", "--consumer-session-timeout-ms", "an integer between 1000 and 3600000 (1 h)", (v, o) => Int(v, 1000, 3_600_000, x => o.ConsumerSessionTimeoutMs = x)),
+        new("subscriptions:onCorruptRecords", "--on-corrupt-records", "one of skip, stop", (v, o) =>
+        {
+            switch (v.Trim().ToLowerInvariant())
+            {
+                case "skip": o.OnCorruptRecords = Core.Subscriptions.CorruptRecordsPolicy.Skip; return true;
+                case "stop": o.OnCorruptRecords = Core.Subscriptions.CorruptRecordsPolicy.Stop; return true;
+                default: return false;
+            }
+        }),
         new("shutdownTimeoutMs", "--shutdown-timeout-ms", "an integer between 0 and 600000", (v, o) => Int(v, 0, 600_000, x => o.ShutdownTimeoutMs = x)),
         new("streaming:sseKeepAliveMs", "--sse-keep-alive-ms", "an integer between 100 and 300000 (5 min)", (v, o) => Int(v, 100, 300_000, x => o.SseKeepAliveMs = x)),
         new("streaming:slowConsumerTimeoutMs", "--slow-consumer-timeout-ms", "an integer between 100 and 600000 (10 min)", (v, o) => Int(v, 100, 600_000, x => o.SlowConsumerTimeoutMs = x)),
@@ -123,6 +132,13 @@ internal static class OptionKeys
         new("quotas:topicsPerTenant", "--topics-per-tenant", "an integer between 0 and 1000000 (0: no quota)", (v, o) => Int(v, 0, 1_000_000, x => o.TopicsPerTenant = x)),
         new("quotas:subscriptionsPerTenant", "--subscriptions-per-tenant", "an integer between 0 and 1000000 (0: no quota)", (v, o) => Int(v, 0, 1_000_000, x => o.SubscriptionsPerTenant = x)),
         new("quotas:webhooksPerTenant", "--webhooks-per-tenant", "an integer between 0 and 1000000 (0: no quota)", (v, o) => Int(v, 0, 1_000_000, x => o.WebhooksPerTenant = x)),
+
+        // gRPC listener (Kafka-Pixy's service and Sluice's own) and Kafka-Pixy compatibility.
+        new("grpc:port", "--grpc-port", "an integer between 0 and 65535 (0: no gRPC listener)", (v, o) => Int(v, 0, 65535, x => o.GrpcPort = x)),
+        new("pixy:port", "--pixy-port", "an integer between 0 and 65535 (0: Pixy's REST routes on the main port only)", (v, o) => Int(v, 0, 65535, x => o.PixyPort = x)),
+        new("pixy:longPollingTimeoutMs", "--pixy-long-polling-timeout-ms", "an integer between 100 and 60000", (v, o) => Int(v, 100, 60_000, x => o.PixyLongPollingTimeoutMs = x)),
+        new("pixy:ackTimeoutMs", "--pixy-ack-timeout-ms", "an integer between 100 and 43200000", (v, o) => Int(v, 100, 43_200_000, x => o.PixyAckTimeoutMs = x)),
+        new("pixy:maxRetries", "--pixy-max-retries", "an integer between -1 and 999 (-1: retry for ever)", (v, o) => Int(v, -1, 999, x => o.PixyMaxRetries = x)),
 
         // TLS on the listener.
         new("tls:certFile", "--tls-cert-file", "an existing PEM certificate file", (v, o) => ExistingFile(v, x => o.TlsCertFile = x)),

@@ -44,6 +44,9 @@ internal sealed class ServerOptions
     /// <summary>A pull consumer that has not pulled for this long is detached (and no longer counted as connected).</summary>
     public int ConsumerSessionTimeoutMs { get; set; } = 30_000;
 
+    /// <summary>What subscriptions do at records damaged on disk: skip them (recorded) or stop there until a seek.</summary>
+    public Core.Subscriptions.CorruptRecordsPolicy OnCorruptRecords { get; set; } = Core.Subscriptions.CorruptRecordsPolicy.Skip;
+
     public int ShutdownTimeoutMs { get; set; } = 30_000;
 
     // ---- streaming (SSE, WebSocket) ----
@@ -128,6 +131,21 @@ internal sealed class ServerOptions
 
     // ---- backend ----
 
+    /// <summary>Port of the gRPC listener (h2c, or TLS with the server's certificate); 0 turns it off. Kafka-Pixy's default.</summary>
+    public int GrpcPort { get; set; } = 19_091;
+
+    /// <summary>A second port serving only Kafka-Pixy's REST routes (Pixy's own is 19092); 0: the main port only.</summary>
+    public int PixyPort { get; set; }
+
+    /// <summary>How long a Kafka-Pixy consume waits for a message before "long polling timeout".</summary>
+    public int PixyLongPollingTimeoutMs { get; set; } = 3_000;
+
+    /// <summary>Ack deadline of the subscriptions Kafka-Pixy groups create (Pixy's <c>ack_timeout</c>, 5 min).</summary>
+    public int PixyAckTimeoutMs { get; set; } = 300_000;
+
+    /// <summary>Redeliveries of an unacked message to a Kafka-Pixy group before it is dead-lettered; -1 for ever.</summary>
+    public int PixyMaxRetries { get; set; } = -1;
+
     /// <summary><c>embedded</c> (the local log in <see cref="DataDir"/>) or <c>kafka</c>.</summary>
     public string Backend { get; set; } = "embedded";
 
@@ -187,6 +205,7 @@ internal sealed class ServerOptions
         target.RetentionBytes = RetentionBytes;
         target.AckDeadlineMs = AckDeadlineMs;
         target.ConsumerSessionTimeoutMs = ConsumerSessionTimeoutMs;
+        target.OnCorruptRecords = OnCorruptRecords;
         target.ShutdownTimeoutMs = ShutdownTimeoutMs;
         target.SseKeepAliveMs = SseKeepAliveMs;
         target.SlowConsumerTimeoutMs = SlowConsumerTimeoutMs;
@@ -217,6 +236,11 @@ internal sealed class ServerOptions
         target.TlsCertFile = TlsCertFile;
         target.TlsKeyFile = TlsKeyFile;
         target.TlsClientCaFile = TlsClientCaFile;
+        target.GrpcPort = GrpcPort;
+        target.PixyPort = PixyPort;
+        target.PixyLongPollingTimeoutMs = PixyLongPollingTimeoutMs;
+        target.PixyAckTimeoutMs = PixyAckTimeoutMs;
+        target.PixyMaxRetries = PixyMaxRetries;
         target.Backend = Backend;
         target.KafkaMockBrokers = KafkaMockBrokers;
         target.KafkaSessionTimeoutMs = KafkaSessionTimeoutMs;

@@ -32,6 +32,16 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         errors.AddRange(Security.SecurityServices.Check(o));
         errors.AddRange(Compat.Kateway.KatewayEndpoints.Check(o));
 
+        if (o.GrpcPort != 0 && o.GrpcPort == o.Port)
+        {
+            errors.Add($"grpc:port ({o.GrpcPort}) must differ from port; use 0 to turn the gRPC listener off");
+        }
+
+        if (o.PixyPort != 0 && (o.PixyPort == o.Port || o.PixyPort == o.GrpcPort))
+        {
+            errors.Add($"pixy:port ({o.PixyPort}) must differ from port and grpc:port; use 0 for the main port only");
+        }
+
         if (o.IsKafka && o.KafkaMockBrokers == 0 && !(o.KafkaClusters.TryGetValue("default", out var cluster) && cluster.Bootstrap.Length > 0))
         {
             errors.Add("backend kafka needs the default cluster's bootstrap servers (--kafka-bootstrap or kafka:clusters:default:bootstrap) or a mock cluster (--kafka-mock-brokers)");

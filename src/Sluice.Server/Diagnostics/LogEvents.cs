@@ -17,6 +17,13 @@ internal static class LogEvents
     public const int TopicAutoCreated = 200;
     public const int AsyncProduceFailed = 201;
 
+    // 300-349: gRPC and Kafka-Pixy compatibility
+    public const int GrpcListening = 300;
+    public const int PixyAsyncProduceFailed = 301;
+    public const int PixyCallFailed = 302;
+    public const int GrpcStreamFailed = 303;
+    public const int GrpcAsyncProduceFailed = 304;
+
     // 4xx: streaming (SSE, WebSocket)
     public const int StreamRefused = 400;
     public const int SlowConsumerClosed = 401;

@@ -45,16 +45,15 @@ internal static partial class SluiceServer
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
-            void Configure(ListenOptions listen)
+            kestrel.Listen(IPAddress.Parse(options.Bind), options.Port, listen =>
             {
                 if (TlsListener.Enabled(options))
                 {
                     listen.UseHttps(TlsListener.HttpsOptions(options));
                 }
-            }
-
-            kestrel.Listen(IPAddress.Parse(options.Bind), options.Port, Configure);
-            Compat.CompatEndpoints.Listen(kestrel, options, Configure);
+            });
+            Grpc.GrpcHosting.Listen(kestrel, options);
+            Compat.CompatEndpoints.Listen(kestrel, options);
             var limits = kestrel.Limits;
 
             // One message's value; the batch route raises it to maxBatchBytes for itself.
@@ -88,6 +87,7 @@ internal static partial class SluiceServer
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
+        Grpc.GrpcHosting.AddServices(builder.Services, options);
         Compat.CompatEndpoints.AddServices(builder.Services, options);
 
         var app = builder.Build();
@@ -120,6 +120,7 @@ internal static partial class SluiceServer
 
         app.UseMiddleware<ProblemMiddleware>();
         StreamingEndpoints.UseStreaming(app, options);
+        Grpc.GrpcHosting.UsePorts(app, options);
         Compat.CompatEndpoints.Use(app, options);
         app.UseRouting();
         SecurityServices.Use(app);
@@ -128,11 +129,7 @@ internal static partial class SluiceServer
         app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok", options.Backend, backend.KafkaBootstrap, auth), SluiceJsonContext.Api.HealthResponse))
             .WithName("Health").WithSummary("200 while the process runs; backend names the log (and the Kafka bootstrap servers); auth says the authentication mode (none: anyone may do anything)")
             .WithMetadata(AccessRule.Public);
-        app.MapGet("/readyz", (Readiness r) => r.IsReady
-                ? Results.Json(new HealthResponse("ready"), SluiceJsonContext.Api.HealthResponse)
-                : Results.Json(new HealthResponse("not ready"), SluiceJsonContext.Api.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable))
-            .WithName("Ready").WithSummary("200 once the log is open and the engine started; 503 before, and from the start of shutdown")
-            .WithMetadata(AccessRule.Public);
+        ReadinessEndpoint.Map(app, options);
         app.MapOpenApi().WithMetadata(AccessRule.Public);
 
         var topics = app.MapGroup("/v1/topics").WithTags("topics");
@@ -141,6 +138,7 @@ internal static partial class SluiceServer
         SubscriptionEndpoints.Map(topics);
         StreamingEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
+        Grpc.GrpcHosting.Map(app, options);
         Compat.CompatEndpoints.Map(app, options);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));

@@ -83,6 +83,8 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
         OffsetOutOfRangeException => (ProblemKind.OffsetOutOfRange, ex.Message),
         InvalidTopicSettingsException => (ProblemKind.InvalidParameter, ex.Message),
         OperationNotSupportedException => (ProblemKind.NotSupported, ex.Message),
+        StorageFullException => (ProblemKind.StorageFull, ex.Message),
+        CorruptRecordsException => (ProblemKind.CorruptRecords, ex.Message),
         TopicAlreadyExistsException => (ProblemKind.InvalidParameter, ex.Message),
         SubscriptionBusyException => (ProblemKind.SubscriptionBusy, ex.Message + "; use another subscription, or type shared, failover or key_shared"),
         SubscriptionNotFoundException => (ProblemKind.SubscriptionNotFound, ex.Message),

@@ -3,6 +3,7 @@ using Sluice.Core.Subscriptions;
 using Sluice.Server.Hosting;
 using Sluice.Server.Problems;
 using Sluice.Server.Security;
+using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Topics;
 
@@ -127,13 +128,27 @@ internal static class TopicEndpoints
             ProblemException.Throw(ProblemKind.TopicNotFound, $"topic '{topic}' does not exist");
         }
 
-        // Subscriptions first: their consumers end before the data they read disappears.
+        // Subscriptions first: their consumers end before the data they read disappears. On a full disk a subscription's
+        // delete cannot be written (and changes nothing); deleting this topic's data frees space, so then it goes first.
+        List<string>? waiting = null;
         foreach (var name in await subscriptions.ListAsync(topic, context.RequestAborted))
         {
-            await subscriptions.DeleteAsync(topic, name, context.RequestAborted);
+            try
+            {
+                await subscriptions.DeleteAsync(topic, name, context.RequestAborted);
+            }
+            catch (StorageFullException)
+            {
+                (waiting ??= []).Add(name);
+            }
         }
 
         var deleted = await log.DeleteTopicAsync(topic, context.RequestAborted);
+        foreach (var name in waiting ?? [])
+        {
+            await subscriptions.DeleteAsync(topic, name, CancellationToken.None);
+        }
+
         directory.Forget(topic);
         services.GetRequiredService<Subscriptions.SubscriptionDirectory>().ForgetTopic(topic);
         if (!deleted)
@@ -149,7 +164,8 @@ internal static class TopicEndpoints
         var partitions = new List<PartitionResponse>(info.Partitions.Count);
         foreach (var p in info.Partitions)
         {
-            partitions.Add(new PartitionResponse(p.Partition, p.StartOffset, p.EndOffset, p.Bytes, p.OldestTimestamp, p.NewestTimestamp));
+            partitions.Add(new PartitionResponse(p.Partition, p.StartOffset, p.EndOffset, p.Bytes, p.OldestTimestamp, p.NewestTimestamp,
+                CorruptRangeResponse.From(p.CorruptRanges)));
         }
 
         return new TopicResponse(

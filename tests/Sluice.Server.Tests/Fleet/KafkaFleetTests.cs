@@ -158,6 +158,45 @@ public sealed class KafkaFleetTests(ITestOutputHelper output) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PixyConsumeOnOneInstance_PixyAckOnTheOther_IsApplied()
+    {
+        var topic = await NewTopicAsync(2);
+        var pixyTopic = topic.Replace('/', '.');   // tests/ns/fleet-x is the Kafka (and Pixy) topic tests.ns.fleet-x
+        using (var first = await _a.Client.GetAsync($"/topics/{pixyTopic}/messages?group=g&noAck"))
+        {
+            Assert.Equal(HttpStatusCode.RequestTimeout, first.StatusCode);   // the group starts at the end here
+        }
+
+        await ProduceAsync(topic, 6, partitions: 2);
+        var got = new List<(int Partition, long Offset)>();
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (got.Count < 6)
+        {
+            guard.Token.ThrowIfCancellationRequested();
+            using var r = await _a.Client.GetAsync($"/topics/{pixyTopic}/messages?group=g&noAck");
+            if (r.StatusCode == HttpStatusCode.OK)
+            {
+                var m = await SluiceApi.ReadJsonAsync(r);
+                got.Add((m.GetProperty("partition").GetInt32(), m.GetProperty("offset").GetInt64()));
+            }
+        }
+
+        foreach (var (partition, offset) in got)
+        {
+            using var ack = await _b.Client.PostAsync($"/topics/{pixyTopic}/acks?group=g&partition={partition}&offset={offset}", null);
+            Assert.Equal(HttpStatusCode.OK, ack.StatusCode);
+        }
+
+        await WaitForAsync(async () => (await SluiceApi.ReadJsonAsync(await _a.Client.GetAsync($"/v1/topics/{topic}/subscriptions/g"))).GetProperty("backlog").GetInt64() == 0);
+        // The other instance sees the group's offsets once it has followed the cursor topic.
+        await WaitForAsync(async () =>
+        {
+            var offsets = await SluiceApi.ReadJsonAsync(await _b.Client.GetAsync($"/topics/{pixyTopic}/offsets?group=g"));
+            return offsets.EnumerateArray().All(p => p.GetProperty("lag").GetInt64() == 0) && offsets.EnumerateArray().Sum(p => p.GetProperty("offset").GetInt64()) == 6;
+        });
+    }
+
+    [Fact]
     public async Task FilteredSubscription_CreatedOnOneInstance_FiltersOnTheOther()
     {
         var topic = await NewTopicAsync(2);

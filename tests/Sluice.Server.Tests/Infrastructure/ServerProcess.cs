@@ -36,6 +36,12 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int Port { get; private set; }
 
+    /// <summary>Serve the gRPC listener on a fresh port (<see cref="GrpcPort"/>); otherwise it is off (<c>--grpc-port 0</c>).</summary>
+    public bool WithGrpc { get; init; }
+
+    /// <summary>The gRPC listener's port when <see cref="WithGrpc"/>, else 0.</summary>
+    public int GrpcPort { get; private set; }
+
     /// <summary>
     /// <c>SLUICE_TEST_BACKEND=kafka</c> runs every server of the suite on the Kafka backend, hosting librdkafka's mock
     /// cluster (scripts/test runs the suite once per backend; tests that cannot apply carry Backend=EmbeddedOnly).
@@ -113,8 +119,10 @@ public sealed class ServerProcess : IAsyncDisposable
     private async Task<bool> TryStartAsync()
     {
         Port = FreePort();
+        GrpcPort = WithGrpc ? FreePort() : 0;
+        string[] grpc = _extraArgs.Contains("--grpc-port") ? [] : ["--grpc-port", GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         var startedAt = _output.Count;
-        _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. BackendArgs, .. _extraArgs]);
+        _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. BackendArgs, .. grpc, .. _extraArgs]);
         Client.Dispose();
         Client = new HttpClient(Handler?.Invoke() ?? new HttpClientHandler()) { BaseAddress = new Uri($"{Scheme}://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(90) };
 
@@ -125,8 +133,7 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 // Exited: its output is complete once the process is reaped.
                 await _process.WaitForExitAsync();
-                var taken = $"Failed to bind to address {Scheme}://127.0.0.1:{Port}: address already in use";
-                if (_output.Skip(startedAt).Any(l => l.Contains(taken, StringComparison.Ordinal)))
+                if (_output.Skip(startedAt).Any(l => l.Contains("Failed to bind to address", StringComparison.Ordinal) && l.Contains("address already in use", StringComparison.Ordinal)))
                 {
                     return false;
                 }

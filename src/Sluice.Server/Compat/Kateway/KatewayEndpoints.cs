@@ -29,11 +29,17 @@ internal static partial class KatewayEndpoints
         services.AddSingleton<KatewayLedger>();
     }
 
-    public static void Listen(KestrelServerOptions kestrel, ServerOptions options, Action<ListenOptions> configure)
+    public static void Listen(KestrelServerOptions kestrel, ServerOptions options)
     {
         foreach (var port in Ports(options).Keys)
         {
-            kestrel.Listen(IPAddress.Parse(options.Bind), port, configure);
+            kestrel.Listen(IPAddress.Parse(options.Bind), port, listen =>
+            {
+                if (TlsListener.Enabled(options))
+                {
+                    listen.UseHttps(TlsListener.HttpsOptions(options));
+                }
+            });
         }
     }
 

@@ -1,0 +1,330 @@
+using Grpc.Core;
+using Microsoft.Extensions.Options;
+using Sluice.Core.Log;
+using Sluice.Core.Subscriptions;
+using Sluice.Core.Topics;
+using Sluice.Server.Configuration;
+using Sluice.Server.Diagnostics;
+using Sluice.Server.Grpc.V1;
+using Sluice.Server.Problems;
+using Sluice.Server.Security;
+using Sluice.Server.Topics;
+using PendingAppends = Sluice.Server.Produce.PendingAppends;
+using SubscriptionDirectory = Sluice.Server.Subscriptions.SubscriptionDirectory;
+using SubscriptionEndpoints = Sluice.Server.Subscriptions.SubscriptionEndpoints;
+
+namespace Sluice.Server.Grpc;
+
+/// <summary>
+/// Sluice's own gRPC API (<c>sluice.v1.Sluice</c>): produce (unary and a client-streamed batch), pull, ack, nack and a
+/// bidirectional consume with permits; the same topics, subscriptions and guarantees as the HTTP API, through the same
+/// core calls. Errors carry the HTTP API's problem type (<see cref="GrpcErrors"/>).
+/// </summary>
+internal sealed partial class SluiceGrpcService(
+    IMessageLog log,
+    ISubscriptionService subscriptions,
+    TopicDirectory topics,
+    SubscriptionDirectory directory,
+    Sluice.Core.Log.Partitioner partitioner,
+    PendingAppends pending,
+    SluiceMetrics metrics,
+    IOptions<ServerOptions> options,
+    ILogger<SluiceGrpcService> logger) : V1.Sluice.SluiceBase
+{
+    /// <summary>The most records one streamed batch may hold, as the HTTP batch route.</summary>
+    public const int MaxBatchRecords = 10_000;
+
+    private readonly ServerOptions _options = options.Value;
+
+    public override async Task<ProduceResponse> Produce(ProduceRequest request, ServerCallContext context)
+    {
+        try
+        {
+            var topic = Topic(context, request.Topic, Permission.Produce);
+            var record = Record(request, 0);
+            var count = await topics.GetPartitionCountAsync(topic, create: true, context.CancellationToken);
+            var partition = Partition(topic, request, count);
+            if (request.Async)
+            {
+                pending.Enter();
+                _ = AppendInBackgroundAsync(topic, partition, record);
+                return new ProduceResponse { Id = $"{partition}:-1", Partition = partition, Offset = -1 };
+            }
+
+            var result = await AppendAsync(topic, partition, [record]);
+            metrics.Produced.Add(1);
+            return Answer(partition, result.BaseOffset, result.Timestamp);
+        }
+        catch (Exception ex)
+        {
+            throw GrpcErrors.From(ex);
+        }
+    }
+
+    public override async Task<ProduceBatchResponse> ProduceBatch(IAsyncStreamReader<ProduceRequest> requestStream, ServerCallContext context)
+    {
+        try
+        {
+            // Read and check everything first: a batch is all or nothing.
+            var requests = new List<ProduceRequest>();
+            var records = new List<RecordToAppend>();
+            long bytes = 0;
+            TopicName? topic = null;
+            while (await requestStream.MoveNext(context.CancellationToken))
+            {
+                var request = requestStream.Current;
+                var t = Topic(context, request.Topic, Permission.Produce);
+                if (topic is { } first && first != t)
+                {
+                    throw new ProblemException(ProblemKind.InvalidParameter, $"message {requests.Count}: a batch goes to one topic; it began with '{first}', this one names '{t}'");
+                }
+
+                topic = t;
+                if (requests.Count == MaxBatchRecords)
+                {
+                    throw new ProblemException(ProblemKind.InvalidParameter, $"the batch holds more than {MaxBatchRecords} messages");
+                }
+
+                bytes += request.CalculateSize();
+                if (bytes > _options.MaxBatchBytes)
+                {
+                    throw new ProblemException(ProblemKind.MessageTooLarge, $"the batch is larger than maxBatchBytes ({_options.MaxBatchBytes})");
+                }
+
+                records.Add(Record(request, requests.Count));
+                requests.Add(request);
+            }
+
+            if (topic is not { } target)
+            {
+                throw new ProblemException(ProblemKind.InvalidParameter, "the batch holds no messages; stream at least one ProduceRequest");
+            }
+
+            var count = await topics.GetPartitionCountAsync(target, create: true, context.CancellationToken);
+            var partitions = new int[records.Count];
+            int? sticky = null;
+            for (var i = 0; i < records.Count; i++)
+            {
+                // As the HTTP batch: the keyless messages of one batch share a partition, so it costs one append.
+                partitions[i] = requests[i].HasPartition || requests[i].HasKey ? Partition(target, requests[i], count) : sticky ??= Partition(target, requests[i], count);
+            }
+
+            var groups = Enumerable.Range(0, records.Count).GroupBy(i => partitions[i]).ToList();
+            var appends = groups.Select(g => AppendAsync(target, g.Key, [.. g.Select(i => records[i])]).AsTask()).ToList();
+            await Task.WhenAll(appends);
+            var answer = new ProduceResponse[records.Count];
+            for (var g = 0; g < groups.Count; g++)
+            {
+                var result = appends[g].Result;
+                var n = 0;
+                foreach (var i in groups[g])
+                {
+                    answer[i] = Answer(groups[g].Key, result.BaseOffset + n++, result.Timestamp);
+                }
+            }
+
+            metrics.Produced.Add(records.Count);
+            var response = new ProduceBatchResponse();
+            response.Results.Add(answer);
+            return response;
+        }
+        catch (Exception ex)
+        {
+            throw GrpcErrors.From(ex);
+        }
+    }
+
+    public override async Task<PullResponse> Pull(PullRequest request, ServerCallContext context)
+    {
+        try
+        {
+            var topic = Topic(context, request.Topic, Permission.Consume);
+            var name = Subscription(request.Subscription);
+            var max = request.Max == 0 ? 100 : request.Max;
+            if (max is < 1 or > 1000 || request.WaitMs is < 0 or > 60_000)
+            {
+                throw new ProblemException(ProblemKind.InvalidParameter, $"max must be between 1 and 1000 (got {max}) and wait_ms between 0 and 60000 (got {request.WaitMs})");
+            }
+
+            var consumerId = request.ConsumerId.Length == 0 ? SubscriptionEndpoints.AnonymousConsumer : ConsumerId(request.ConsumerId);
+            await topics.GetPartitionCountAsync(topic, create: true, context.CancellationToken);
+            await directory.EnsureAsync(topic, name, context.CancellationToken);
+            IReadOnlyList<Delivery> deliveries;
+            await using (var consumer = await subscriptions.OpenConsumerAsync(topic, name, consumerId, context.CancellationToken))
+            {
+                deliveries = await consumer.ReceiveAsync(max, TimeSpan.FromMilliseconds(request.WaitMs), context.CancellationToken);
+            }
+
+            metrics.Delivered.Add(deliveries.Count);
+            var response = new PullResponse();
+            response.Messages.Add(deliveries.Select(GrpcMessages.Received));
+            return response;
+        }
+        catch (Exception ex)
+        {
+            throw GrpcErrors.From(ex);
+        }
+    }
+
+    public override async Task<AckResponse> Ack(AckRequest request, ServerCallContext context)
+    {
+        try
+        {
+            var topic = Topic(context, request.Topic, Permission.Consume);
+            var result = await subscriptions.AckAsync(topic, Subscription(request.Subscription), [.. request.AckIds], context.CancellationToken);
+            return GrpcMessages.Settled(result);
+        }
+        catch (Exception ex)
+        {
+            throw GrpcErrors.From(ex);
+        }
+    }
+
+    public override async Task<AckResponse> Nack(NackRequest request, ServerCallContext context)
+    {
+        try
+        {
+            var topic = Topic(context, request.Topic, Permission.Consume);
+            var result = await subscriptions.NackAsync(topic, Subscription(request.Subscription), [.. request.AckIds], Delay(request.DelayMs), context.CancellationToken);
+            return GrpcMessages.Settled(result);
+        }
+        catch (Exception ex)
+        {
+            throw GrpcErrors.From(ex);
+        }
+    }
+
+    public override async Task Consume(IAsyncStreamReader<ConsumeRequest> requestStream, IServerStreamWriter<ConsumeResponse> responseStream, ServerCallContext context)
+    {
+        try
+        {
+            if (!await requestStream.MoveNext(context.CancellationToken) || requestStream.Current.KindCase != ConsumeRequest.KindOneofCase.Subscribe)
+            {
+                throw new ProblemException(ProblemKind.InvalidParameter, "the first request of a Consume stream must be subscribe");
+            }
+
+            var subscribe = requestStream.Current.Subscribe;
+            var topic = Topic(context, subscribe.Topic, Permission.Consume);
+            var name = Subscription(subscribe.Subscription);
+            var consumerId = subscribe.ConsumerId.Length == 0 ? "grpc-" + Guid.NewGuid().ToString("N")[..24] : ConsumerId(subscribe.ConsumerId);
+            await topics.GetPartitionCountAsync(topic, create: true, context.CancellationToken);
+            await directory.EnsureAsync(topic, name, context.CancellationToken);
+            await using var consumer = await subscriptions.OpenConsumerAsync(topic, name, consumerId, context.CancellationToken);
+            var stream = new GrpcConsumeStream(subscriptions, consumer, topic, name, metrics);
+            await stream.RunAsync(subscribe.Permits, requestStream, responseStream, context.CancellationToken);
+        }
+        catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
+        {
+            // The client went away.
+        }
+        catch (Exception ex)
+        {
+            if (ProblemMiddleware.Map(ex).Kind == ProblemKind.Internal)
+            {
+                Log.StreamFailed(logger, ex);
+            }
+
+            throw GrpcErrors.From(ex);
+        }
+    }
+
+    private static TopicName Topic(ServerCallContext context, string name, Permission permission)
+    {
+        var topic = TopicName.Parse(name);
+        if (topic.IsInternal)
+        {
+            throw new InvalidNameException($"topic '{topic}' is internal (tenants starting with '{TopicName.InternalTenantPrefix}' are Sluice's own)");
+        }
+
+        Access.Require(context.GetHttpContext(), topic, permission);
+        return topic;
+    }
+
+    private static string Subscription(string name)
+    {
+        TopicName.ThrowIfInvalidPart(name, "subscription");
+        return name;
+    }
+
+    private static string ConsumerId(string id) => Streaming.StreamRequest.IsValidConsumerId(id)
+        ? id
+        : throw new ProblemException(ProblemKind.InvalidParameter, "consumer_id must be 1 to 255 printable ASCII characters");
+
+    internal static TimeSpan Delay(int delayMs) => delayMs is >= 0 and <= 86_400_000
+        ? TimeSpan.FromMilliseconds(delayMs)
+        : throw new ProblemException(ProblemKind.InvalidParameter, $"delay_ms must be between 0 and 86400000; got {delayMs}");
+
+    private RecordToAppend Record(ProduceRequest request, int index)
+    {
+        if (request.Value.Length > _options.MaxMessageBytes)
+        {
+            throw new ProblemException(ProblemKind.MessageTooLarge, $"message {index}: the value is {request.Value.Length} bytes; the most is {_options.MaxMessageBytes} (maxMessageBytes)");
+        }
+
+        List<KeyValuePair<string, string>>? headers = null;
+        foreach (var (name, value) in request.Headers)
+        {
+            if (name.Length == 0 || name.Any(char.IsControl) || value.Any(c => char.IsControl(c) && c != '\t'))
+            {
+                throw new ProblemException(ProblemKind.InvalidParameter, $"message {index}: header names must be non-empty and names and values free of control characters");
+            }
+
+            (headers ??= []).Add(KeyValuePair.Create(name, value));
+        }
+
+        return new RecordToAppend(request.HasKey ? request.Key.Memory : null, request.Value.Memory, headers);
+    }
+
+    private int Partition(TopicName topic, ProduceRequest request, int count)
+    {
+        if (request.HasPartition)
+        {
+            return request.Partition >= 0 && request.Partition < count ? request.Partition : throw new PartitionNotFoundException(topic, request.Partition, count);
+        }
+
+        return request.HasKey ? Sluice.Core.Log.Partitioner.ForKey(request.Key.Span, count) : partitioner.Choose(default, hasKey: false, count);
+    }
+
+    private async ValueTask<AppendResult> AppendAsync(TopicName topic, int partition, RecordToAppend[] records)
+    {
+        try
+        {
+            // Once started, finish it even if the client leaves: it may already be written.
+            return await log.AppendAsync(topic, partition, records, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
+        {
+            topics.Forget(topic);
+            throw;
+        }
+    }
+
+    private async Task AppendInBackgroundAsync(TopicName topic, int partition, RecordToAppend record)
+    {
+        try
+        {
+            await AppendAsync(topic, partition, [record]);
+            metrics.Produced.Add(1);
+        }
+        catch (Exception ex)
+        {
+            Log.AsyncProduceFailed(logger, topic.ToString(), partition, ex);
+        }
+        finally
+        {
+            pending.Exit();
+        }
+    }
+
+    private static ProduceResponse Answer(int partition, long offset, DateTimeOffset timestamp)
+        => new() { Id = $"{partition}:{offset}", Partition = partition, Offset = offset, TimestampMs = timestamp.ToUnixTimeMilliseconds() };
+
+    private static partial class Log
+    {
+        [LoggerMessage(EventId = LogEvents.GrpcStreamFailed, Level = LogLevel.Error, Message = "A gRPC consume stream failed")]
+        public static partial void StreamFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(EventId = LogEvents.GrpcAsyncProduceFailed, Level = LogLevel.Error, Message = "A gRPC async produce to {Topic} partition {Partition} failed after it was answered")]
+        public static partial void AsyncProduceFailed(ILogger logger, string topic, int partition, Exception exception);
+    }
+}
