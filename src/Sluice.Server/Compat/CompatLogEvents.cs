@@ -10,7 +10,6 @@ internal static class CompatLogEvents
     public const int BeamDocumentStored = 5100;
     public const int BeamDocumentDeleted = 5101;
     public const int BeamDocumentIgnored = 5102;
-    public const int BeamStreamFailed = 5103;
 
     // 52xx: kateway
     public const int KatewayOpenMode = 5200;

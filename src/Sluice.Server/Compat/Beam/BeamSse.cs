@@ -8,38 +8,29 @@ namespace Sluice.Server.Compat.Beam;
 /// <c>id: {partition}:{offset}</c> and <c>data: {payload}</c> per message, the payload raw (one <c>data:</c> line per line
 /// of it, which EventSource joins back with newlines).
 /// <code>
-///   ReceiveAsync(100) ──► events ──► flush ──► connection still open ConfirmWindow later ──► acked
-///                     └─► nothing for a keep-alive period ──► ": keep-alive" ──► flush
-///   end (client gone, shutdown, taken over) ──► received, flushed or not, and not yet acked: released at once
+///   ReceiveAsync(100, keep-alive) ──► nothing: ": keep-alive" ──► flush
+///                                 └─► events (flush every 32 KiB and at the end) ──► flushed: acked
+///   end (client gone, shutdown, taken over) ──► received but not flushed: released at once
 ///   slow client (flush blocked past slowConsumerTimeoutMs) ──► cut, everything it held released
 /// </code>
-/// Beam acked each message before writing it, so a client that went away lost what was in flight. Here a message is
-/// acked once written, flushed, and the connection has stayed open a moment after: a flush also succeeds into the socket
-/// buffers of a client that has just closed the connection, until its close arrives. A client that reads a message and
-/// leaves within that moment gets it again (at-least-once).
+/// Beam acked each message before writing it, so what a client did not get when it went away was lost. Here a message
+/// counts as delivered once written and flushed to the connection, as with Sluice's own SSE <c>ack=auto</c>: a message
+/// flushed into the socket of a client that has just left, before the server saw it leave, is not sent again.
 /// </summary>
 internal static class BeamSse
 {
     /// <summary>Deliveries per receive: enough to amortise flushes, few enough that a slow client holds little.</summary>
     private const int MaxBatch = 100;
 
-    /// <summary>
-    /// How long flushed messages wait for the connection to prove it is still there before they are acked: the FIN or
-    /// RST of a closed connection arrives within milliseconds; 2 s leaves room for a loaded machine.
-    /// </summary>
-    private static readonly TimeSpan ConfirmWindow = TimeSpan.FromSeconds(2);
-
     public static async Task StreamAsync(HttpContext context, BeamServices beam)
     {
         var request = await BeamConsumerRequest.ParseAsync(context, beam);
-        var settings = await request.EnsureAsync(beam, context.RequestAborted);
+        await request.EnsureAsync(beam, context.RequestAborted);
         var lease = await beam.Streams.EnterAsync(request.Topic, request.Subscription, request.ConsumerId, context.RequestAborted);
         try
         {
             await using var consumer = await beam.Subscriptions.OpenConsumerAsync(request.Topic, request.Subscription, request.ConsumerId, context.RequestAborted);
-            // Within the ack deadline, or the leases would end before the acks.
-            var window = TimeSpan.FromTicks(Math.Min(ConfirmWindow.Ticks, settings.AckDeadline.Ticks / 2));
-            await new Connection(context, beam, request, consumer, window).RunAsync(lease.TakenOver);
+            await new Connection(context, beam, request, consumer).RunAsync(lease.TakenOver);
         }
         finally
         {
@@ -48,66 +39,55 @@ internal static class BeamSse
         }
     }
 
-    /// <summary>One connection's loop and what it holds unacked.</summary>
-    private sealed class Connection(HttpContext context, BeamServices beam, BeamConsumerRequest request, ISubscriptionConsumer consumer, TimeSpan confirmWindow)
+    /// <summary>One connection's loop and the deliveries it has not flushed yet.</summary>
+    private sealed class Connection(HttpContext context, BeamServices beam, BeamConsumerRequest request, ISubscriptionConsumer consumer)
     {
         private readonly List<Delivery> _unflushed = new(MaxBatch);
-        private readonly Queue<(Delivery Delivery, long FlushedAt)> _flushed = new();
-        private readonly TimeProvider _time = beam.Time;
 
         public async Task RunAsync(CancellationToken takenOver)
         {
             var options = beam.Options;
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, beam.Stopping, consumer.Ended, takenOver);
             var token = linked.Token;
-            var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), _time);
+            var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), beam.Time);
             var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
             var slow = false;
             try
             {
                 SseWriter.StartResponse(context);
                 await writer.FlushAsync();
-                var lastWrite = _time.GetTimestamp();
                 while (!token.IsCancellationRequested)
                 {
-                    var untilConfirm = _flushed.Count > 0 ? confirmWindow - _time.GetElapsedTime(_flushed.Peek().FlushedAt) : keepAlive;
-                    var untilKeepAlive = keepAlive - _time.GetElapsedTime(lastWrite);
-                    var wait = TimeSpan.FromTicks(Math.Max(0, Math.Min(untilConfirm.Ticks, untilKeepAlive.Ticks)));
                     IReadOnlyList<Delivery> batch;
                     try
                     {
-                        batch = await consumer.ReceiveAsync(MaxBatch, wait, token);
+                        batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
                     }
                     catch (OperationCanceledException) when (token.IsCancellationRequested)
                     {
                         break;
                     }
 
-                    await AckConfirmedAsync();
                     if (batch.Count == 0)
                     {
-                        if (_time.GetElapsedTime(lastWrite) >= keepAlive)
-                        {
-                            writer.WriteComment("keep-alive");
-                            await writer.FlushAsync();
-                            lastWrite = _time.GetTimestamp();
-                        }
-
+                        writer.WriteComment("keep-alive");
+                        await writer.FlushAsync();
                         continue;
                     }
 
                     _unflushed.AddRange(batch);
+                    var confirmed = 0;
                     for (var i = 0; i < batch.Count; i++)
                     {
                         WriteEvent(writer, batch[i]);
                         if (writer.Unflushed >= SseWriter.FlushThresholdBytes && i < batch.Count - 1)
                         {
-                            await FlushAsync(writer);
+                            await ConfirmAsync(writer, i + 1 - confirmed);
+                            confirmed = i + 1;
                         }
                     }
 
-                    await FlushAsync(writer);
-                    lastWrite = _time.GetTimestamp();
+                    await ConfirmAsync(writer, _unflushed.Count);
                 }
             }
             catch (SlowConsumerException)
@@ -126,39 +106,16 @@ internal static class BeamSse
             }
         }
 
-        /// <summary>What was written goes out; it waits out the confirmation window before it is acked.</summary>
-        private async ValueTask FlushAsync(SseWriter writer)
+        /// <summary>Flushes, then acks the first <paramref name="count"/> deliveries not flushed before: written and flushed is delivered.</summary>
+        private async ValueTask ConfirmAsync(SseWriter writer, int count)
         {
             await writer.FlushAsync();
-            var now = _time.GetTimestamp();
-            foreach (var delivery in _unflushed)
-            {
-                _flushed.Enqueue((delivery, now));
-            }
+            var done = count == _unflushed.Count ? [.. _unflushed] : _unflushed.GetRange(0, count);
+            _unflushed.RemoveRange(0, count);
 
-            beam.Metrics.Delivered.Add(_unflushed.Count);
-            _unflushed.Clear();
-        }
-
-        /// <summary>Acks what was flushed at least the confirmation window ago on a connection that is still open.</summary>
-        private async ValueTask AckConfirmedAsync()
-        {
-            if (_flushed.Count == 0 || context.RequestAborted.IsCancellationRequested)
-            {
-                return;
-            }
-
-            var confirmed = new List<Delivery>();
-            while (_flushed.TryPeek(out var oldest) && _time.GetElapsedTime(oldest.FlushedAt) >= confirmWindow)
-            {
-                confirmed.Add(_flushed.Dequeue().Delivery);
-            }
-
-            if (confirmed.Count > 0)
-            {
-                // Applied now; durable with the next cursor write (within 200 ms), shared by every stream.
-                beam.Metrics.Acked.Add(await consumer.AckAsync(confirmed, waitDurable: false, CancellationToken.None));
-            }
+            // Applied now; durable with the next cursor write (within 200 ms), shared by every stream.
+            beam.Metrics.Delivered.Add(done.Count);
+            beam.Metrics.Acked.Add(await consumer.AckAsync(done, waitDurable: false, CancellationToken.None));
         }
 
         private async ValueTask ReleaseAsync(bool slow)
@@ -170,14 +127,11 @@ internal static class BeamSse
                     // The client stopped reading: cut it and give everything it held to other consumers now.
                     context.Abort();
                     await consumer.ReleaseInFlightAsync(CancellationToken.None);
-                    return;
                 }
-
-                // Received but not known to have reached a client that is still there: redeliver at once.
-                var held = _unflushed.Concat(_flushed.Select(f => f.Delivery)).Select(d => d.AckId).ToList();
-                if (held.Count > 0)
+                else if (_unflushed.Count > 0)
                 {
-                    await beam.Subscriptions.NackAsync(request.Topic, request.Subscription, held, TimeSpan.Zero, CancellationToken.None);
+                    // Received but not known to have reached the client: redeliver at once.
+                    await beam.Subscriptions.NackAsync(request.Topic, request.Subscription, [.. _unflushed.Select(d => d.AckId)], TimeSpan.Zero, CancellationToken.None);
                 }
             }
             catch (Exception ex) when (ex is SubscriptionNotFoundException or ObjectDisposedException or OperationCanceledException)

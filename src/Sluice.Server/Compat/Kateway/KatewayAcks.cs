@@ -79,13 +79,8 @@ internal static class KatewayAcks
         var queue = KatewayNames.ShadowTopic(group.Origin, group.App, group.Group, bury);
         await kateway.Producer.AppendAsync(queue, new RecordToAppend(null, body), context.RequestAborted);
 
-        // Then skip it where it came from: acked only if this gateway gave it out with ack=1 and it is still unacked
-        // (a message delivered without ack=1 was acked when it was written).
-        if (kateway.Ledger.Take(group.Topic, group.Subscription, partition, offset) is { } ackId)
-        {
-            var result = await kateway.Subscriptions.AckAsync(group.Topic, group.Subscription, [ackId], context.RequestAborted);
-            kateway.Metrics.Acked.Add(result.Succeeded);
-        }
+        // Then skip it where it came from, by position (one delivered without ack=1 was acked when it was written).
+        await KatewaySub.AckPositionsAsync(kateway, group, [new MessagePosition(partition, offset)], context.RequestAborted);
 
         await WriteOkAsync(context);
     }

@@ -5,18 +5,18 @@ using Sluice.Core.Topics;
 namespace Sluice.Server.Compat.Kateway;
 
 /// <summary>
-/// kateway's consumers ack by position (<c>X-Partition</c>/<c>X-Offset</c> of the last message processed, or
-/// <c>PUT /v1/offsets</c>), Sluice's engine by ack id. This remembers, per subscription, the answers given with
-/// <c>ack=1</c> and the ack id of each message in them, until the messages are acked or their ack deadline passes (then
-/// the engine redelivers them anyway, under a new id).
+/// kateway's consumers ack the last message they processed (<c>X-Partition</c>/<c>X-Offset</c> with <c>ack=1</c>, or
+/// <c>PUT /v1/offsets</c>), which stands for every message before it in the same answer. This remembers, per
+/// subscription, the answers given with <c>ack=1</c> (positions only), until their messages are acked or their ack
+/// deadline passes (the engine redelivers them then anyway).
 /// <code>
 ///   answer [p0:5, p1:9, p0:6]   ack (p1, 9) ──► acks p0:5 and p1:9: the client processed the answer in order up to it
 ///                               ack (p0, 6) ──► acks the rest
 /// </code>
-/// An ack names a message of one answer and acks that answer up to it; nothing of other answers (another client of the
-/// same group may be working on those). Per gateway: in a fleet, a client's requests must reach the gateway that
-/// answered it (kateway's own consumers were held per gateway, too), or its acks find nothing and the messages come
-/// again after their deadline (at-least-once either way).
+/// An ack covers its own answer up to it, never messages of other answers (another client of the same group may be
+/// working on those). Acks are by position (<see cref="ISubscriptionService.AckPositionsAsync"/>), so a position this
+/// gateway did not answer (another gateway of a fleet did, or it restarted) still acks that one message: with kateway's
+/// default <c>batch=1</c> a client may reach any gateway.
 /// </summary>
 internal sealed partial class KatewayLedger(TimeProvider time, ILogger<KatewayLedger> logger)
 {
@@ -28,10 +28,16 @@ internal sealed partial class KatewayLedger(TimeProvider time, ILogger<KatewayLe
     /// <summary>Remembers an answer written with <c>ack=1</c>.</summary>
     public void Record(TopicName topic, string subscription, IReadOnlyList<Delivery> deliveries, TimeSpan ackDeadline)
     {
-        var entries = new Entry[deliveries.Count];
+        if (deliveries.Count == 1)
+        {
+            // One message: an ack of it names it, nothing to remember.
+            return;
+        }
+
+        var entries = new MessagePosition[deliveries.Count];
         for (var i = 0; i < entries.Length; i++)
         {
-            entries[i] = new Entry(deliveries[i].Partition, deliveries[i].Record.Offset, deliveries[i].AckId);
+            entries[i] = new MessagePosition(deliveries[i].Partition, deliveries[i].Record.Offset);
         }
 
         var book = _books.GetOrAdd((topic, subscription), _ => new Book());
@@ -41,19 +47,18 @@ internal sealed partial class KatewayLedger(TimeProvider time, ILogger<KatewayLe
         }
     }
 
-    /// <summary>The ack ids of the answer holding (<paramref name="partition"/>, <paramref name="offset"/>), up to and including it; forgotten once taken.</summary>
-    public List<string> TakeUpTo(TopicName topic, string subscription, int partition, long offset)
-        => _books.TryGetValue((topic, subscription), out var book) ? book.TakeUpTo(partition, offset, time.GetUtcNow()) : [];
+    /// <summary>
+    /// The positions an ack of (<paramref name="partition"/>, <paramref name="offset"/>) stands for: its remembered answer
+    /// up to and including it (then forgotten), or that one position alone.
+    /// </summary>
+    public List<MessagePosition> TakeUpTo(TopicName topic, string subscription, int partition, long offset)
+        => _books.TryGetValue((topic, subscription), out var book) && book.TakeUpTo(partition, offset, time.GetUtcNow()) is { Count: > 0 } positions
+            ? positions
+            : [new MessagePosition(partition, offset)];
 
-    /// <summary>The ack id of one remembered message, forgotten once taken; null when none is remembered.</summary>
-    public string? Take(TopicName topic, string subscription, int partition, long offset)
-        => _books.TryGetValue((topic, subscription), out var book) ? book.Take(partition, offset, time.GetUtcNow()) : null;
-
-    private readonly record struct Entry(int Partition, long Offset, string AckId);
-
-    private sealed class Answer(Entry[] entries, DateTimeOffset expires)
+    private sealed class Answer(MessagePosition[] entries, DateTimeOffset expires)
     {
-        public Entry[] Entries { get; } = entries;
+        public MessagePosition[] Entries { get; } = entries;
 
         public DateTimeOffset Expires { get; } = expires;
 
@@ -91,7 +96,7 @@ internal sealed partial class KatewayLedger(TimeProvider time, ILogger<KatewayLe
             return full;
         }
 
-        public List<string> TakeUpTo(int partition, long offset, DateTimeOffset now)
+        public List<MessagePosition> TakeUpTo(int partition, long offset, DateTimeOffset now)
         {
             lock (_gate)
             {
@@ -101,13 +106,14 @@ internal sealed partial class KatewayLedger(TimeProvider time, ILogger<KatewayLe
                     return [];
                 }
 
-                var ids = new List<string>();
+                var positions = new List<MessagePosition>();
                 for (var i = answer.Done; i < answer.Entries.Length; i++)
                 {
                     var e = answer.Entries[i];
-                    if (_where.Remove((e.Partition, e.Offset), out var held) && held == answer)
+                    if (_where.TryGetValue((e.Partition, e.Offset), out var held) && held == answer)
                     {
-                        ids.Add(e.AckId);
+                        _where.Remove((e.Partition, e.Offset));
+                        positions.Add(e);
                     }
 
                     if (e.Partition == partition && e.Offset == offset)
@@ -117,29 +123,7 @@ internal sealed partial class KatewayLedger(TimeProvider time, ILogger<KatewayLe
                     }
                 }
 
-                return ids;
-            }
-        }
-
-        public string? Take(int partition, long offset, DateTimeOffset now)
-        {
-            lock (_gate)
-            {
-                Expire(now);
-                if (!_where.Remove((partition, offset), out var answer))
-                {
-                    return null;
-                }
-
-                foreach (var e in answer.Entries)
-                {
-                    if (e.Partition == partition && e.Offset == offset)
-                    {
-                        return e.AckId;
-                    }
-                }
-
-                return null;
+                return positions;
             }
         }
 

@@ -81,14 +81,24 @@ internal static class KatewaySub
         }
     }
 
-    /// <summary>Acks the ledger's messages up to (partition, offset) and waits until that is durable.</summary>
+    /// <summary>Acks (partition, offset) and what came before it in its answer, and waits until that is durable.</summary>
     internal static async ValueTask AckUpToAsync(KatewayServices kateway, KatewayGroup group, int partition, long offset, CancellationToken cancellationToken)
     {
-        var ids = kateway.Ledger.TakeUpTo(group.Topic, group.Subscription, partition, offset);
-        if (ids.Count > 0)
+        await AckPositionsAsync(kateway, group, kateway.Ledger.TakeUpTo(group.Topic, group.Subscription, partition, offset), cancellationToken);
+    }
+
+    /// <summary>Acks by position, durably; positions not outstanding and a group deleted meanwhile are no error.</summary>
+    internal static async ValueTask AckPositionsAsync(KatewayServices kateway, KatewayGroup group, IReadOnlyList<MessagePosition> positions, CancellationToken cancellationToken)
+    {
+        try
         {
-            var result = await kateway.Subscriptions.AckAsync(group.Topic, group.Subscription, ids, cancellationToken);
+            // A position that is not outstanding (acked already, say) is no error: kateway ignored such commits too.
+            var result = await kateway.Subscriptions.AckPositionsAsync(group.Topic, group.Subscription, positions, cancellationToken);
             kateway.Metrics.Acked.Add(result.Succeeded);
+        }
+        catch (SubscriptionNotFoundException)
+        {
+            // The group was deleted meanwhile: nothing to ack.
         }
     }
 
