@@ -309,4 +309,22 @@ internal sealed class ConsumerState(string id, long order)
     public bool SessionQueued { get; set; }
 
     public CancellationTokenSource Ended { get; } = new();
+
+    /// <summary>Set once, before <see cref="Ended"/> is cancelled.</summary>
+    public ConsumerEndReason? EndReason => Volatile.Read(ref _endReason) is var r and >= 0 ? (ConsumerEndReason)r : null;
+
+    private int _endReason = -1;
+
+    /// <summary>
+    /// Ends the consumer. The token is cancelled at once but its callbacks run on the thread pool: a consumer's reaction
+    /// to its end (a loop that opens again, a stream that closes) never runs inside the engine call that ended it, which
+    /// may hold the admin lock (a delete) or the subscription's.
+    /// </summary>
+    public void End(ConsumerEndReason reason)
+    {
+        if (Interlocked.CompareExchange(ref _endReason, (int)reason, -1) == -1)
+        {
+            _ = Ended.CancelAsync();
+        }
+    }
 }

@@ -684,7 +684,7 @@ internal sealed partial class Subscription
     }
 
     /// <summary>Marks the subscription deleted and ends its consumers.</summary>
-    public void MarkDeleted()
+    public void MarkDeleted(ConsumerEndReason reason = ConsumerEndReason.SubscriptionDeleted)
     {
         List<ConsumerState> ended;
         CancellationTokenSource? pumps;
@@ -716,7 +716,7 @@ internal sealed partial class Subscription
         StartLeave();
         foreach (var c in ended)
         {
-            c.Ended.Cancel();
+            c.End(reason);
         }
     }
 
@@ -737,7 +737,7 @@ internal sealed partial class Subscription
         pumps?.Cancel();
         foreach (var c in ended)
         {
-            c.Ended.Cancel();
+            c.End(ConsumerEndReason.EngineStopped);
         }
     }
 
@@ -1198,7 +1198,7 @@ internal sealed partial class Subscription
             foreach (var c in expired)
             {
                 Log.ConsumerExpired(_ctx.Logger, c.Id, Topic, Name);
-                c.Ended.Cancel();
+                c.End(ConsumerEndReason.SessionExpired);
             }
 
             StartDeadLetter(deadLetters);

@@ -218,7 +218,21 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             .ToList();
     }
 
-    public async ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
+    public ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
+        => DeleteAsync(topic, name, ConsumerEndReason.SubscriptionDeleted, cancellationToken);
+
+    public async ValueTask<int> DeleteForTopicAsync(TopicName topic, CancellationToken cancellationToken = default)
+    {
+        var deleted = 0;
+        foreach (var name in await ListAsync(topic, cancellationToken).ConfigureAwait(false))
+        {
+            deleted += await DeleteAsync(topic, name, ConsumerEndReason.TopicDeleted, cancellationToken).ConfigureAwait(false) ? 1 : 0;
+        }
+
+        return deleted;
+    }
+
+    private async ValueTask<bool> DeleteAsync(TopicName topic, string name, ConsumerEndReason reason, CancellationToken cancellationToken)
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
         await CatchUpAsync(cancellationToken).ConfigureAwait(false);
@@ -236,7 +250,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             await _log.AppendAsync(StateTopics.Subscriptions, 0, [new RecordToAppend(StateTopics.Key(key), null)], cancellationToken).ConfigureAwait(false);
             _subscriptions.TryRemove(key, out _);
             var partitions = subscription.PartitionCount;
-            subscription.MarkDeleted();
+            subscription.MarkDeleted(reason);
             var tombstones = new List<RecordToAppend>(partitions);
             for (var p = 0; p < partitions; p++)
             {
@@ -747,8 +761,9 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     }
 
     /// <summary>
-    /// The committed offset per partition for a position. An offset applies to its partition (clamped to what the
-    /// partition holds); other partitions start at the latest offset on create and keep their cursor on seek.
+    /// The committed offset per partition for a position. An offset applies to its partition (or to every partition
+    /// without one) and must lie within what it holds, its end included (<see cref="OffsetOutOfRangeException"/>);
+    /// other partitions start at the latest offset on create and keep their cursor on seek.
     /// </summary>
     private async ValueTask<Dictionary<int, long>> ResolveAsync(TopicInfo info, StartPosition position, bool forCreate, CancellationToken cancellationToken)
     {
@@ -769,7 +784,14 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                     result[p.Partition] = p.EndOffset;
                     break;
                 case StartPositionKind.Offset when position.Partition is null || position.Partition == p.Partition:
-                    result[p.Partition] = Math.Clamp(position.Offset!.Value, p.StartOffset, p.EndOffset);
+                    var offset = position.Offset!.Value;
+                    if (offset < p.StartOffset || offset > p.EndOffset)
+                    {
+                        // Refused, not clamped: a cursor silently moved elsewhere than asked would skip or repeat messages.
+                        throw new OffsetOutOfRangeException(p.Partition, offset, p.StartOffset, p.EndOffset);
+                    }
+
+                    result[p.Partition] = offset;
                     break;
                 case StartPositionKind.Offset when forCreate:
                     result[p.Partition] = p.EndOffset;

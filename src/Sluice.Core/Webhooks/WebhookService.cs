@@ -142,13 +142,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
             var owns = previous is not null && previous.Topic == webhook.Topic && previous.Subscription == webhook.Subscription
                 ? previous.OwnsSubscription
                 : false;
-            var settings = new SubscriptionSettings
-            {
-                Type = webhook.Ordering == WebhookOrdering.PerKey ? SubscriptionType.KeyShared : SubscriptionType.Shared,
-                AckDeadline = Min(webhook.Timeout + webhook.Timeout + AckDeadlineMargin, TimeSpan.FromHours(12)),
-                DeadLetterTopic = webhook.DeadLetterTopic,
-                Filter = webhook.Filter,
-            };
+            var settings = SubscriptionSettingsFor(webhook);
             var existing = await _engine.GetAsync(webhook.Topic, webhook.Subscription, cancellationToken).ConfigureAwait(false);
             if (existing is null)
             {
@@ -301,7 +295,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
 
     private void StartWorker(WebhookDefinition webhook)
     {
-        if (_stopped)
+        if (_stopped || !_options.RunWorkers)
         {
             return;
         }
@@ -344,30 +338,33 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
         return breaker;
     }
 
+    /// <summary>What the webhook needs of its subscription (it keeps a position and max deliveries someone else set).</summary>
+    internal static SubscriptionSettings SubscriptionSettingsFor(WebhookDefinition webhook) => new()
+    {
+        Type = webhook.Ordering == WebhookOrdering.PerKey ? SubscriptionType.KeyShared : SubscriptionType.Shared,
+        AckDeadline = Min(webhook.Timeout + webhook.Timeout + AckDeadlineMargin, TimeSpan.FromHours(12)),
+        DeadLetterTopic = webhook.DeadLetterTopic,
+        Filter = webhook.Filter,
+    };
+
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     // A registration record written by any member; this member's own come back too and change nothing.
     private async ValueTask ApplyRemoteAsync(StoredRecord record)
     {
-        if (record.Key is not { } key)
-        {
-            return;
-        }
-
-        var id = System.Text.Encoding.UTF8.GetString(key.Span);
-        var changed = record.Value is { } value ? WebhookStore.Decode(value.Span) : null;
         await _admin.WaitAsync().ConfigureAwait(false);
         try
         {
-            var current = Get(id);
+            if (_store.Change(record, Get) is not { } change)
+            {
+                return;
+            }
+
+            var (id, changed) = change;
+
+            await StopWorkerAsync(id).ConfigureAwait(false);
             if (changed is null)
             {
-                if (current is null || record.Value is not null)
-                {
-                    return;
-                }
-
-                await StopWorkerAsync(id).ConfigureAwait(false);
                 lock (_gate)
                 {
                     _webhooks.Remove(id);
@@ -378,12 +375,6 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
                 return;
             }
 
-            if (current is not null && WebhookStore.Encode(current).AsSpan().SequenceEqual(WebhookStore.Encode(changed)))
-            {
-                return;
-            }
-
-            await StopWorkerAsync(id).ConfigureAwait(false);
             lock (_gate)
             {
                 _webhooks[id] = changed;

@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Sluice.Server.Problems;
 
 namespace Sluice.Server.Compat;
@@ -6,11 +5,15 @@ namespace Sluice.Server.Compat;
 /// <summary>
 /// How one ancestor answers errors: a JSON object with one message field (<c>{"error": ...}</c> for Pulsar Beam,
 /// <c>{"errmsg": ...}</c> for kateway) and its own statuses for the errors Sluice's core and server raise.
-/// <see cref="Wrap"/> puts every handler of that API behind it, so no error of its routes leaves in problem+json except
-/// an unexpected fault (logged by ProblemMiddleware as a 500).
+/// <see cref="Wrap"/> puts every handler of that API behind it; the routes declare <see cref="Shape"/>, so the errors
+/// written before or after a handler (a wrong method, a rate limit, an unexpected fault) have that shape too.
 /// </summary>
 internal sealed class CompatDialect(string field, Func<ProblemKind, int> status)
 {
+    /// <summary>The routes' error shape, declared as endpoint metadata: the server's shared errors (a rate limit, a wrong
+    /// method, an unexpected fault) take it too, and the OpenAPI document says it.</summary>
+    public ErrorShape Shape { get; } = ErrorShape.Field(field);
+
     /// <summary>Pulsar Beam: <c>{"error": ...}</c>; bad input is 422, as its handlers answer it.</summary>
     public static CompatDialect Beam { get; } = new("error", kind => kind switch
     {
@@ -30,9 +33,6 @@ internal sealed class CompatDialect(string field, Func<ProblemKind, int> status)
         _ when kind.Status is >= 400 and < 500 => StatusCodes.Status400BadRequest,
         _ => kind.Status,
     });
-
-    /// <summary>The JSON field that holds the message.</summary>
-    public string Field { get; } = field;
 
     /// <summary>The ancestor's status for an error of <paramref name="kind"/>.</summary>
     public int StatusOf(ProblemKind kind) => status(kind);
@@ -86,17 +86,6 @@ internal sealed class CompatDialect(string field, Func<ProblemKind, int> status)
             response.Headers.Connection = connection;
         }
 
-        response.StatusCode = statusCode;
-        response.ContentType = "application/json";
-        response.Headers.CacheControl = "no-store";
-        using var body = new MemoryStream();
-        using (var json = new Utf8JsonWriter(body))
-        {
-            json.WriteStartObject();
-            json.WriteString(Field, ProblemWriter.Printable(message));
-            json.WriteEndObject();
-        }
-
-        await response.Body.WriteAsync(body.GetBuffer().AsMemory(0, (int)body.Length), CancellationToken.None);
+        await Shape.WriteAsync(context, statusCode, message);
     }
 }

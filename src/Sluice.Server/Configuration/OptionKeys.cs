@@ -115,10 +115,18 @@ internal static class OptionKeys
                 default: return false;
             }
         }),
+        new("cors:allowedOrigins", "--cors-allowed-origins", "comma-separated origins such as https://app.example.com, or *", (v, o) => Text(v, x => o.CorsAllowedOrigins = x)),
+        new("cors:allowCredentials", "--cors-allow-credentials", "true or false", (v, o) => Bool(v, x => o.CorsAllowCredentials = x)),
+        new("cors:exposedHeaders", "--cors-exposed-headers", "comma-separated header names", (v, o) => Text(v, x => o.CorsExposedHeaders = x)),
+        new("cors:maxAgeSeconds", "--cors-max-age-seconds", "an integer between 0 and 86400", (v, o) => Int(v, 0, 86_400, x => o.CorsMaxAgeSeconds = x)),
+        new("allowedHosts", "--allowed-hosts", "comma-separated host names such as gateway.example.com, *.example.com, or *", (v, o) => Text(v, x => o.AllowedHosts = x)),
         new("auth:jwtSecretFile", "--jwt-secret-file", "an existing file holding the HS256 key", (v, o) => ExistingFile(v, x => o.JwtSecretFile = x)),
         new("auth:jwtSecretBase64", "--jwt-secret-base64", "true or false", (v, o) => Bool(v, x => o.JwtSecretBase64 = x)),
         new("auth:jwtPublicKeyFile", "--jwt-public-key-file", "an existing PEM file with an RSA or P-256 public key", (v, o) => ExistingFile(v, x => o.JwtPublicKeyFile = x)),
         new("auth:jwksFile", "--jwks-file", "an existing JSON Web Key Set file", (v, o) => ExistingFile(v, x => o.JwksFile = x)),
+        new("auth:jwksUrl", "--jwks-url", "an https URL of a JSON Web Key Set (http only on loopback)", (v, o) => Text(v, x => o.JwksUrl = x)),
+        new("auth:jwksRefreshMs", "--jwks-refresh-ms", "an integer between 1000 and 86400000", (v, o) => Int(v, 1000, 86_400_000, x => o.JwksRefreshMs = x)),
+        new("auth:jwksMinRefreshIntervalMs", "--jwks-min-refresh-interval-ms", "an integer between 0 and 3600000", (v, o) => Int(v, 0, 3_600_000, x => o.JwksMinRefreshIntervalMs = x)),
         new("auth:issuer", "--jwt-issuer", "the expected iss claim", (v, o) => Text(v, x => o.JwtIssuer = x)),
         new("auth:audience", "--jwt-audience", "the expected aud claim", (v, o) => Text(v, x => o.JwtAudience = x)),
         new("auth:roleClaim", "--jwt-role-claim", "a claim name such as sub", (v, o) => Text(v, x => o.JwtRoleClaim = x)),
@@ -177,6 +185,19 @@ internal static class OptionKeys
             }
 
             o.KafkaGroupIdPrefix = v;
+            return true;
+        }),
+
+        // Roles of this instance. A YAML or JSON list (roles: [http, workers]) is joined by ServerOptionsLoader.
+        new("roles", "--roles", "http, workers, or both separated by commas", (v, o) =>
+        {
+            var roles = v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(r => r.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
+            if (roles.Count == 0 || roles.Any(r => r is not ("http" or "workers")))
+            {
+                return false;
+            }
+
+            o.Roles = roles;
             return true;
         }),
 

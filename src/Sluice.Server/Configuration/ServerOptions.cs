@@ -78,6 +78,22 @@ internal sealed class ServerOptions
 
     public Security.AuthMode AuthMode { get; set; } = Security.AuthMode.None;
 
+    // ---- browsers: CORS and host names ----
+
+    /// <summary>Comma-separated origins whose pages may call the API (CORS), or <c>*</c>; empty: CORS off.</summary>
+    public string CorsAllowedOrigins { get; set; } = "";
+
+    public bool CorsAllowCredentials { get; set; }
+
+    /// <summary>Comma-separated response headers pages may read beyond the CORS-safelisted ones.</summary>
+    public string CorsExposedHeaders { get; set; } = "";
+
+    /// <summary>10 min: how long a browser may keep a preflight's answer.</summary>
+    public int CorsMaxAgeSeconds { get; set; } = 600;
+
+    /// <summary>Comma-separated host names served (<c>*.example.com</c>, <c>*</c>); empty: the loopback names while auth is off on a loopback bind, else any.</summary>
+    public string AllowedHosts { get; set; } = "";
+
     /// <summary>HS256 key file: the raw key bytes (Pulsar's token tool), or base64 text when <see cref="JwtSecretBase64"/>.</summary>
     public string? JwtSecretFile { get; set; }
 
@@ -88,6 +104,15 @@ internal sealed class ServerOptions
 
     /// <summary>A JSON Web Key Set file (RSA, P-256 EC and oct keys, each with a kid).</summary>
     public string? JwksFile { get; set; }
+
+    /// <summary>A JSON Web Key Set URL (an identity provider's <c>jwks_uri</c>): https, or http on loopback only.</summary>
+    public string? JwksUrl { get; set; }
+
+    /// <summary>1 h: how often the JWKS URL is fetched again; providers announce new keys well ahead.</summary>
+    public int JwksRefreshMs { get; set; } = 3_600_000;
+
+    /// <summary>30 s: a token naming an unknown key id fetches the key set again, but not more often than this.</summary>
+    public int JwksMinRefreshIntervalMs { get; set; } = 30_000;
 
     public string? JwtIssuer { get; set; }
 
@@ -188,6 +213,13 @@ internal sealed class ServerOptions
 
     public bool IsKafka => string.Equals(Backend, "kafka", StringComparison.Ordinal);
 
+    /// <summary>What this instance does: <c>http</c> (serves the API), <c>workers</c> (runs replicators and webhooks), or both.</summary>
+    public HashSet<string> Roles { get; set; } = new(StringComparer.Ordinal) { "http", "workers" };
+
+    public bool ServesHttp => Roles.Contains("http");
+
+    public bool RunsWorkers => Roles.Contains("workers");
+
     public void CopyTo(ServerOptions target)
     {
         target.Port = Port;
@@ -217,10 +249,18 @@ internal sealed class ServerOptions
         target.WebhookBreakerCooldownMs = WebhookBreakerCooldownMs;
         target.WebhookBreakerMaxCooldownMs = WebhookBreakerMaxCooldownMs;
         target.AuthMode = AuthMode;
+        target.CorsAllowedOrigins = CorsAllowedOrigins;
+        target.CorsAllowCredentials = CorsAllowCredentials;
+        target.CorsExposedHeaders = CorsExposedHeaders;
+        target.CorsMaxAgeSeconds = CorsMaxAgeSeconds;
+        target.AllowedHosts = AllowedHosts;
         target.JwtSecretFile = JwtSecretFile;
         target.JwtSecretBase64 = JwtSecretBase64;
         target.JwtPublicKeyFile = JwtPublicKeyFile;
         target.JwksFile = JwksFile;
+        target.JwksUrl = JwksUrl;
+        target.JwksRefreshMs = JwksRefreshMs;
+        target.JwksMinRefreshIntervalMs = JwksMinRefreshIntervalMs;
         target.JwtIssuer = JwtIssuer;
         target.JwtAudience = JwtAudience;
         target.JwtRoleClaim = JwtRoleClaim;
@@ -246,6 +286,7 @@ internal sealed class ServerOptions
         target.KafkaSessionTimeoutMs = KafkaSessionTimeoutMs;
         target.KafkaGroupIdPrefix = KafkaGroupIdPrefix;
         target.KafkaClusters = new(KafkaClusters, StringComparer.Ordinal);
+        target.Roles = new(Roles, StringComparer.Ordinal);
         target.BeamEnabled = BeamEnabled;
         target.BeamClusters = BeamClusters;
         target.KatewayEnabled = KatewayEnabled;

@@ -8,6 +8,7 @@ using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Problems;
 using Sluice.Server.Produce;
+using Sluice.Server.Replication;
 using Sluice.Server.Security;
 using Sluice.Server.Streaming;
 using Sluice.Server.Subscriptions;
@@ -82,10 +83,11 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(ErrorShape.Describe);
         StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
+        var sinks = ReplicationServices.Add(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
         Grpc.GrpcHosting.AddServices(builder.Services, options);
         Compat.CompatEndpoints.AddServices(builder.Services, options);
@@ -119,6 +121,9 @@ internal static partial class SluiceServer
         }
 
         app.UseMiddleware<ProblemMiddleware>();
+        PathGuard.Use(app);
+        BrowserGuard.Use(app);
+        ReplicationServices.Use(app, options, sinks);
         StreamingEndpoints.UseStreaming(app, options);
         Grpc.GrpcHosting.UsePorts(app, options);
         Compat.CompatEndpoints.Use(app, options);
@@ -139,6 +144,7 @@ internal static partial class SluiceServer
         StreamingEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
         Grpc.GrpcHosting.Map(app, options);
+        ReplicatorEndpoints.Map(app);
         Compat.CompatEndpoints.Map(app, options);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
@@ -196,6 +202,7 @@ internal static partial class SluiceServer
             o.BreakerFailureThreshold = options.WebhookBreakerFailures;
             o.BreakerCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerCooldownMs);
             o.BreakerMaxCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerMaxCooldownMs);
+            o.RunWorkers = options.RunsWorkers;
         });
         services.AddHostedService<WebhookHostedService>();
     }

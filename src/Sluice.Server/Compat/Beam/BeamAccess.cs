@@ -23,17 +23,17 @@ internal sealed class BeamAccess(IOptions<ServerOptions> options, AccessPolicy p
     private readonly string[] _clusters = ParseClusters(options.Value.BeamClusters);
 
     /// <summary>The caller, or 401 <c>{"error": "Unauthorized"}</c> (Beam answers nothing more precise).</summary>
-    public ValueTask<Caller> AuthenticateAsync(HttpContext context)
+    public async ValueTask<Caller> AuthenticateAsync(HttpContext context)
     {
         if (_validator is null)
         {
-            return ValueTask.FromResult(Caller.Unauthenticated);
+            return Caller.Unauthenticated;
         }
 
         // Beam removes "Bearer" wherever it is and trims: a bare token works too.
         var header = context.Request.Headers.Authorization.ToString();
         var token = header.StartsWith("Bearer", StringComparison.OrdinalIgnoreCase) ? header[6..].Trim() : header.Trim();
-        if (token.Length == 0 || _validator.Validate(token) is not { Caller: { } validated })
+        if (token.Length == 0 || await _validator.ValidateAsync(token) is not { Caller: { } validated })
         {
             throw new CompatException(StatusCodes.Status401Unauthorized, "Unauthorized");
         }
@@ -41,7 +41,7 @@ internal sealed class BeamAccess(IOptions<ServerOptions> options, AccessPolicy p
         var roles = validated.Roles.SelectMany(r => r.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Distinct(StringComparer.Ordinal).ToList();
         var caller = new Caller(roles, policy.IsSuperuser(roles));
         caller.AttachTo(context);
-        return ValueTask.FromResult(caller);
+        return caller;
     }
 
     /// <summary>403 unless the caller may <paramref name="permission"/> in the topic's namespace.</summary>

@@ -23,7 +23,7 @@ internal static class BeamEndpoints
     {
         var beam = new BeamServices(app.ServiceProvider);
         var dialect = CompatDialect.Beam;
-        var group = app.MapGroup("").WithTags("pulsar-beam").WithMetadata(AccessRule.Adapter);
+        var group = app.MapGroup("").WithTags("pulsar-beam").WithMetadata(AccessRule.Adapter, dialect.Shape);
 
         group.MapPost("/v1/firehose", dialect.Wrap(c => BeamFirehose.ReceiveAsync(c, beam, fromRoute: false)))
             .WithName("BeamFirehoseV1").WithSummary("Pulsar Beam: publish the body to the topic in the TopicFn header; 200 once durable (mode=async: at once)")

@@ -86,7 +86,7 @@ internal static partial class KatewayEndpoints
             Log.Listening(logger, server.ToString().ToLowerInvariant(), port);
         }
 
-        var group = app.MapGroup(options.KatewayPrefix).WithTags("kateway").WithMetadata(AccessRule.Adapter);
+        var group = app.MapGroup(options.KatewayPrefix).WithTags("kateway").WithMetadata(AccessRule.Adapter, CompatDialect.Kateway.Shape);
         const string Topic = "/{topic}/{ver}";
         const string HisTopic = "/{appid}/{topic}/{ver}";
 
