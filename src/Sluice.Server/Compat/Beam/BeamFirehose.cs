@@ -118,7 +118,7 @@ internal static class BeamFirehose
                     continue;
                 }
 
-                json.WriteStartArray(CanonicalName(name));
+                json.WriteStartArray(GoHeaders.Canonical(name));
                 foreach (var value in values)
                 {
                     json.WriteStringValue(value);
@@ -135,19 +135,5 @@ internal static class BeamFirehose
         }
 
         return output.ToArray();
-    }
-
-    /// <summary>Go's <c>CanonicalMIMEHeaderKey</c>: upper case first and after each '-', lower case elsewhere.</summary>
-    private static string CanonicalName(string name)
-    {
-        var chars = name.ToCharArray();
-        var upper = true;
-        for (var i = 0; i < chars.Length; i++)
-        {
-            chars[i] = upper ? char.ToUpperInvariant(chars[i]) : char.ToLowerInvariant(chars[i]);
-            upper = chars[i] == '-';
-        }
-
-        return new string(chars);
     }
 }

@@ -55,23 +55,8 @@ internal static class KatewayAcks
         var groupName = KatewayNames.Group(context.Request.Query["group"]);
         var bury = KatewayNames.Shadow(headers["X-Bury"], "illegal bury") ?? throw new CompatException(StatusCodes.Status400BadRequest, "illegal bury");
         var group = KatewayGroup.Parse(context, kateway, groupName);
-        var partitionText = headers["X-Partition"].ToString();
-        var offsetText = headers["X-Offset"].ToString();
-        if (partitionText.Length == 0 || offsetText.Length == 0)
-        {
-            CompatException.Throw(StatusCodes.Status400BadRequest, "empty offset or partition");
-        }
-
-        if (!long.TryParse(offsetText, NumberStyles.None, CultureInfo.InvariantCulture, out var offset))
-        {
-            CompatException.Throw(StatusCodes.Status400BadRequest, "bad offset");
-        }
-
-        if (!int.TryParse(partitionText, NumberStyles.None, CultureInfo.InvariantCulture, out var partition))
-        {
-            CompatException.Throw(StatusCodes.Status400BadRequest, "bad partition");
-        }
-
+        var (partition, offset) = KatewayNames.Position(context, "empty offset or partition", "bad", signed: false)
+            ?? throw new CompatException(StatusCodes.Status400BadRequest, "empty offset or partition");
         var body = await HttpRequestReader.ReadBodyAsync(context, kateway.Options.MaxMessageBytes, "the message");
 
         // The queue belongs to the group on the topic itself, whichever queue the message was read from (q=retry, X-Bury: dead

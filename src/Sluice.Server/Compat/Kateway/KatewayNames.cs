@@ -99,6 +99,39 @@ internal static class KatewayNames
     public static string TagFilter(IReadOnlyList<string> tags)
         => "header.tag IN (" + string.Join(", ", tags.Select(t => "\"" + t.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\t", "\\t", StringComparison.Ordinal) + "\"")) + ")";
 
+    /// <summary>
+    /// A message's position from <c>X-Partition</c> and <c>X-Offset</c>: null when both are absent; one without the other
+    /// is 400 <paramref name="partial"/>, a value that is not a number 400 <paramref name="bad"/> + " offset" or " partition",
+    /// as kateway's routes word it. <paramref name="signed"/> accepts kateway's -1 ("nothing yet").
+    /// </summary>
+    public static (int Partition, long Offset)? Position(HttpContext context, string partial, string bad, bool signed)
+    {
+        var partitionText = context.Request.Headers["X-Partition"].ToString();
+        var offsetText = context.Request.Headers["X-Offset"].ToString();
+        if (partitionText.Length == 0 && offsetText.Length == 0)
+        {
+            return null;
+        }
+
+        if (partitionText.Length == 0 || offsetText.Length == 0)
+        {
+            CompatException.Throw(StatusCodes.Status400BadRequest, partial);
+        }
+
+        var style = signed ? System.Globalization.NumberStyles.AllowLeadingSign : System.Globalization.NumberStyles.None;
+        if (!long.TryParse(offsetText, style, System.Globalization.CultureInfo.InvariantCulture, out var offset))
+        {
+            CompatException.Throw(StatusCodes.Status400BadRequest, bad + " offset");
+        }
+
+        if (!int.TryParse(partitionText, style, System.Globalization.CultureInfo.InvariantCulture, out var partition))
+        {
+            CompatException.Throw(StatusCodes.Status400BadRequest, bad + " partition");
+        }
+
+        return (partition, offset);
+    }
+
     /// <summary>The app and group of a subscription named by <see cref="Subscription"/>, else null.</summary>
     public static (string App, string Group)? Parse(string subscription)
     {

@@ -32,7 +32,7 @@ internal static class KatewaySub
         var group = KatewayGroup.Parse(context, kateway, query["group"]);
         var batch = Batch(query["batch"]);
         var explicitAck = query["ack"] == "1";
-        var acked = explicitAck ? AckPosition(context) : null;
+        var acked = explicitAck ? KatewayNames.Position(context, "partial ack not allowed", "ack with bad", signed: true) : null;
 
         var settings = await group.EnsureAsync(context, kateway, context.RequestAborted);
         if (acked is var (partition, offset) && partition >= 0 && offset >= 0)
@@ -156,33 +156,5 @@ internal static class KatewaySub
         }
 
         return Math.Clamp(batch, 1, MaxBatch);
-    }
-
-    /// <summary>The piggybacked ack of <c>ack=1</c>: both headers or neither (400 "partial ack not allowed").</summary>
-    private static (int Partition, long Offset)? AckPosition(HttpContext context)
-    {
-        var partition = context.Request.Headers["X-Partition"].ToString();
-        var offset = context.Request.Headers["X-Offset"].ToString();
-        if (partition.Length == 0 && offset.Length == 0)
-        {
-            return null;
-        }
-
-        if (partition.Length == 0 || offset.Length == 0)
-        {
-            CompatException.Throw(StatusCodes.Status400BadRequest, "partial ack not allowed");
-        }
-
-        if (!long.TryParse(offset, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var o))
-        {
-            CompatException.Throw(StatusCodes.Status400BadRequest, "ack with bad offset");
-        }
-
-        if (!int.TryParse(partition, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var p))
-        {
-            CompatException.Throw(StatusCodes.Status400BadRequest, "ack with bad partition");
-        }
-
-        return (p, o);
     }
 }
