@@ -93,6 +93,41 @@ public sealed class KatewayAckTests(CompatServer fixture, ITestOutputHelper outp
     }
 
     [Fact]
+    public async Task BatchAnswer_AckOfItsKthMessage_AcksTheFirstK_AndTheRestComeAgain()
+    {
+        var topic = Names.Unique("batchack");
+        await _client.PutAsync($"/v1/topics/app1/{topic}/v1", SluiceApi.Json(new { partitions = 2 }));
+        await _client.PutSubscriptionAsync($"app1/{topic}/v1", "app1.batchers", new { type = "shared", position = "earliest", ackDeadlineMs = 3000 });
+        for (var i = 0; i < 6; i++)
+        {
+            await _client.PubAsync("app1", topic, "v1", "b" + i, key: "k" + i);
+        }
+
+        // The client processed the answer in order up to its second-to-last message, and says so on its next request.
+        var answer = await _client.SubAsync("app1", "app1", topic, "v1", "batchers", batch: 10, ack: true);
+        Assert.True(answer.Messages.Count >= 2, $"expected a batch, got {answer.Messages.Count}");
+        var processed = answer.Messages.Take(answer.Messages.Count - 1).ToList();
+        (int, long)? last = (processed[^1].Partition, processed[^1].Offset);
+
+        // What it did not ack comes again once its three-second deadline passes; what it acked never does.
+        var later = new List<string>();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (later.Distinct().Count() < 6 - processed.Count && DateTime.UtcNow < deadline)
+        {
+            var next = await _client.SubAsync("app1", "app1", topic, "v1", "batchers", batch: 10, ack: true, acked: last);
+            last = null;
+            if (next.Status == HttpStatusCode.OK)
+            {
+                later.AddRange(next.Messages.Select(m => m.Value));
+                last = next.Last;
+            }
+        }
+
+        Assert.Empty(later.Intersect(processed.Select(m => m.Value)));
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => "b" + i).Except(processed.Select(m => m.Value)).Order(), later.Distinct().Order());
+    }
+
+    [Fact]
     public async Task PutOffsets_AcksTheMessagesItNames()
     {
         var topic = Names.Unique("offsets");
