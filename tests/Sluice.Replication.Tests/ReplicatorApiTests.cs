@@ -31,6 +31,8 @@ public sealed class ReplicatorApiTests(HttpSinkFixture f, ITestOutputHelper outp
         { """{"name":"b1","source":{"topic":"a/b/c"},"sink":{"type":"http","url":"http://127.0.0.1:9/x"},"ordering":"random"}""", "invalid-parameter", "ordering" },
         { """{"name":"b1","source":{"topic":"a/b/c"},"sink":{"type":"http","url":"http://127.0.0.1:9/x"},"deadLetterTopic":"__sluice/x/{topic}"}""", "invalid-parameter", "deadLetterTopic" },
         { """{"name":"b1","source":{"topic":"a/b/c"},"sink":{"type":"http","url":"http://127.0.0.1:9/x"},"secrets":{"s":17}}""", "invalid-parameter", "secrets.s" },
+        { """{"name":"b1","source":{"topic":"a/b/c","filter":"header.n = "},"sink":{"type":"http","url":"http://127.0.0.1:9/x"}}""", "invalid-filter", "position" },
+        { """{"name":"b1","source":{"topic":"a/b/c","filter":7},"sink":{"type":"http","url":"http://127.0.0.1:9/x"}}""", "invalid-parameter", "source.filter" },
         { """{"name":"b/1","source":{"topic":"a/b/c"},"sink":{"type":"http","url":"http://127.0.0.1:9/x"}}""", "invalid-parameter", "name" },
         { """{"name":"b1","source":{"topic":"a/b/c"},"sink":{"type":"postgresql","table":"t","connectionString":"Host=x;;==;Password"}}""", "invalid-parameter", "sink.connectionString" },
         { """{"name":"b1","source":{"topic":"a/b/c"},"sink":{"type":"postgresql","table":"t\"x"}}""", "invalid-parameter", "sink.connectionString" },
@@ -93,6 +95,42 @@ public sealed class ReplicatorApiTests(HttpSinkFixture f, ITestOutputHelper outp
         var listed = await f.Gateway.Client.SendAsync(HttpMethod.Get, "/v1/replicators");
         Assert.DoesNotContain(name, listed.Text, StringComparison.Ordinal);
         output.WriteLine(listed.Text);
+    }
+
+    [Fact]
+    public async Task Filter_ReplicatesOnlyMatchingRecords_CountsTheRest_AndIsFixedAtCreation()
+    {
+        var topic = Gateway.NewTopic("filter");
+        await f.Gateway.CreateTopicAsync(topic, 2);
+        await f.Target.PrepareAsync(topic);
+        var name = SinkScenarios.NewName();
+        var body = SinkScenarios.Body(name, topic, f.Target);
+        body["source"]!["filter"] = "header.n IN (\"3\", \"7\", \"11\") OR key = \"k20\"";
+        var created = await f.Gateway.Client.CreateReplicatorAsync(body);
+        Assert.Equal(body["source"]!["filter"]!.GetValue<string>(), created.GetProperty("source").GetProperty("filter").GetString());
+
+        // k20 is records 20 and 70; n 3, 7 and 11 one each: five of the hundred match.
+        await f.Gateway.ProduceAsync(topic, TestRecord.Make(100));
+        var got = await f.Target.WaitForRecordsAsync(topic, 5);
+        var status = await f.Gateway.Client.WaitForStatusAsync(name, s => s.GetProperty("lag").GetInt64() == 0);
+        got = await f.Target.ReadAsync(topic);
+        Assert.Equal(["3", "7", "11", "20", "70"], got.Select(r => r.Headers["n"]).Distinct().OrderBy(n => int.Parse(n, System.Globalization.CultureInfo.InvariantCulture)));
+        var subscription = await SluiceApi.SendOkAsync(f.Gateway.Client, new HttpRequestMessage(HttpMethod.Get, $"/v1/topics/{topic}/subscriptions/replicator-{name}"));
+        Assert.Equal(95, subscription.GetProperty("filteredOut").GetInt64());
+        output.WriteLine(status.ToString());
+
+        body["source"]!["filter"] = "header.n = \"1\"";
+        var changed = await f.Gateway.Client.SendAsync(HttpMethod.Put, $"/v1/replicators/{name}", body.ToJsonString());
+        Assert.Equal(HttpStatusCode.Conflict, changed.Status);
+        Assert.Equal("urn:sluice:problem:filter-immutable", changed.Body.GetProperty("type").GetString());
+
+        // Leaving the filter out of a change keeps it.
+        ((JsonObject)body["source"]!).Remove("filter");
+        body["batch"] = new JsonObject { ["maxRecords"] = 9 };
+        var kept = await f.Gateway.Client.SendAsync(HttpMethod.Put, $"/v1/replicators/{name}", body.ToJsonString());
+        Assert.True(kept.Status == HttpStatusCode.OK, kept.Text);
+        Assert.Equal(created.GetProperty("source").GetProperty("filter").GetString(), kept.Body.GetProperty("source").GetProperty("filter").GetString());
+        await f.Gateway.Client.ExpectAsync(HttpMethod.Delete, $"/v1/replicators/{name}", HttpStatusCode.NoContent);
     }
 
     [Fact]

@@ -81,6 +81,12 @@ public sealed record ReplicatorDefinition
     /// <summary>Where the replicator starts on each topic it picks up (earliest by default).</summary>
     public StartPosition Position { get; init; } = StartPosition.Earliest;
 
+    /// <summary>
+    /// Only messages matching it are replicated (the others are acked unwritten and counted as filtered out by the
+    /// replicator's subscriptions); fixed at creation, like a subscription's.
+    /// </summary>
+    public Filters.MessageFilter? Filter { get; init; }
+
     /// <summary>The sink's <c>type</c>.</summary>
     public required string SinkType { get; init; }
 

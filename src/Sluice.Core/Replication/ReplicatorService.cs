@@ -123,6 +123,11 @@ internal sealed partial class ReplicatorService : IReplicatorService, IAsyncDisp
         try
         {
             var previous = Get(replicator.Name);
+            if (previous is not null && previous.Filter != replicator.Filter)
+            {
+                throw new ReplicatorFilterFixedException(replicator.Name, previous.Filter, replicator.Filter);
+            }
+
             await StopRunnerAsync(replicator.Name).ConfigureAwait(false);
             try
             {

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sluice.Core.Filters;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
@@ -41,6 +42,7 @@ internal sealed class ReplicatorStore(IMessageLog log)
             Version = 1,
             Name = r.Name,
             Source = r.Source.ToString(),
+            Filter = r.Filter?.Text,
             Position = new PositionRecord { Kind = r.Position.Kind, Offset = r.Position.Offset, Partition = r.Position.Partition, Time = r.Position.Time },
             SinkType = r.SinkType,
             Sink = r.SinkJson,
@@ -74,6 +76,7 @@ internal sealed class ReplicatorStore(IMessageLog log)
             {
                 Name = r.Name,
                 Source = source,
+                Filter = r.Filter is null ? null : MessageFilter.Parse(r.Filter),
                 Position = new StartPosition { Kind = r.Position.Kind, Offset = r.Position.Offset, Partition = r.Position.Partition, Time = r.Position.Time },
                 SinkType = r.SinkType,
                 SinkJson = r.Sink,
@@ -91,7 +94,7 @@ internal sealed class ReplicatorStore(IMessageLog log)
                 CreatedAt = r.CreatedAt,
             };
         }
-        catch (Exception ex) when (ex is JsonException or InvalidNameException)
+        catch (Exception ex) when (ex is JsonException or InvalidNameException or FilterSyntaxException)
         {
             return null;
         }
@@ -107,6 +110,9 @@ internal sealed class ReplicatorStore(IMessageLog log)
         public string Source { get; set; } = "";
 
         public PositionRecord Position { get; set; } = new();
+
+        [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+        public string? Filter { get; set; }
 
         public string SinkType { get; set; } = "";
 

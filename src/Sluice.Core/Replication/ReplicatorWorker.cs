@@ -188,6 +188,7 @@ internal sealed partial class ReplicatorWorker
         // One consumer per gateway; in a fleet (Kafka) the subscription's group splits the partitions among gateways.
         Type = SubscriptionType.Exclusive,
         Position = definition.Position,
+        Filter = definition.Filter,
         AckDeadline = AckDeadline,
         DeadLetterTopic = definition.DeadLetterTopicFor(topic),
     };
@@ -199,13 +200,17 @@ internal sealed partial class ReplicatorWorker
         try
         {
             var existing = await _engine.GetSettingsAsync(Topic, _definition.Subscription, cancellationToken).ConfigureAwait(false);
-            if (existing is null || existing.DeadLetterTopic != settings.DeadLetterTopic || existing.AckDeadline != settings.AckDeadline || existing.MaxDeliveries != 0)
+            if (existing is null || existing.DeadLetterTopic != settings.DeadLetterTopic || existing.AckDeadline != settings.AckDeadline || existing.MaxDeliveries != 0 || existing.Filter != settings.Filter)
             {
                 await _engine.CreateOrUpdateAsync(Topic, _definition.Subscription, existing is null ? settings : existing with
                 {
                     AckDeadline = settings.AckDeadline,
                     DeadLetterTopic = settings.DeadLetterTopic,
                     MaxDeliveries = 0,
+
+                    // A subscription left with another filter (the replicator deleted and made again under its name):
+                    // the engine refuses the change, and the worker's status says so instead of replicating the wrong set.
+                    Filter = settings.Filter,
                 }, cancellationToken).ConfigureAwait(false);
             }
 

@@ -92,6 +92,7 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
         InvalidSubscriptionSettingsException => (ProblemKind.InvalidParameter, ex.Message),
         FilterSyntaxException => (ProblemKind.InvalidFilter, ex.Message),
         SubscriptionFilterFixedException => (ProblemKind.FilterImmutable, ex.Message),
+        Sluice.Core.Replication.ReplicatorFilterFixedException => (ProblemKind.FilterImmutable, ex.Message),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (ProblemKind.MessageTooLarge, "the request body is larger than the server allows (maxMessageBytes for one message, maxBatchBytes for a batch)"),
         BadHttpRequestException b => (ProblemKind.BadRequest, b.Message),
         _ => (ProblemKind.Internal, "the server failed to handle the request; it is logged"),

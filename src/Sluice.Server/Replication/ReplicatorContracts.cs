@@ -15,8 +15,8 @@ internal sealed record ReplicatorResponse(
     bool Stopped,
     DateTimeOffset CreatedAt);
 
-/// <summary><c>position</c>: <c>earliest</c>, <c>latest</c> or the ISO-8601 time it starts at.</summary>
-internal sealed record ReplicatorSourceResponse(string Topic, string Position);
+/// <summary><c>position</c>: <c>earliest</c>, <c>latest</c> or the ISO-8601 time it starts at; <c>filter</c> when it has one.</summary>
+internal sealed record ReplicatorSourceResponse(string Topic, string Position, string? Filter = null);
 
 internal sealed record ReplicatorBatchResponse(int MaxRecords, int MaxBytes, long LingerMs);
 

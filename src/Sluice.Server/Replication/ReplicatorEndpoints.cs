@@ -261,7 +261,7 @@ internal static class ReplicatorEndpoints
                 StartPositionKind.Latest => "latest",
                 StartPositionKind.Time => r.Position.Time!.Value.ToString("O", System.Globalization.CultureInfo.InvariantCulture),
                 _ => "earliest",
-            }),
+            }, r.Filter?.Text),
             sink.RootElement.Clone(),
             [.. r.Secrets.Keys.Order(StringComparer.Ordinal)],
             new ReplicatorBatchResponse(r.Batch.MaxRecords, r.Batch.MaxBytes, (long)r.Batch.Linger.TotalMilliseconds),

@@ -30,10 +30,17 @@ internal static class ReplicatorRequestReader
         }
 
         var source = Object(body, "source") ?? throw Invalid("source is required: {\"topic\": \"tenant/namespace/topic\"} or {\"topic\": \"tenant/namespace/*\"}");
-        Unknown(source, "source.", ["topic", "position"]);
+        Unknown(source, "source.", ["topic", "position", "filter"]);
         var topicText = String(source, "topic", "source.topic") ?? throw Invalid("source.topic is required: tenant/namespace/topic, or tenant/namespace/* for every topic of a namespace");
         var replicatorSource = ParseSource(topicText);
         var position = source.TryGetProperty("position", out var p) && p.ValueKind != JsonValueKind.Null ? ParsePosition(p) : StartPosition.Earliest;
+
+        // Omitted: the current one (a filter is fixed at creation; "" asks for none).
+        var filter = source.TryGetProperty("filter", out var f) && f.ValueKind != JsonValueKind.Null
+            ? f.ValueKind == JsonValueKind.String
+                ? Subscriptions.SubscriptionEndpoints.ParseFilter(f.GetString()!)
+                : throw Invalid("source.filter must be a string: a filter expression (see docs/filters.md), or \"\" for none")
+            : previous?.Filter;
 
         if (!body.TryGetProperty("sink", out var sink) || sink.ValueKind != JsonValueKind.Object)
         {
@@ -61,6 +68,7 @@ internal static class ReplicatorRequestReader
             Name = name,
             Source = replicatorSource,
             Position = position,
+            Filter = filter,
             SinkType = sinkType,
             SinkJson = sink.GetRawText(),
             Secrets = secrets,

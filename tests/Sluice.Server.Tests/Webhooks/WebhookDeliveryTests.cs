@@ -328,8 +328,10 @@ public sealed class WebhookDeliveryTests(WebhookServer fixture, ITestOutputHelpe
         Assert.Equal(4, second.GetProperty("concurrency").GetInt32());
         Assert.Equal(2000, second.GetProperty("timeoutMs").GetInt64());
 
+        // 60 s: on Kafka the replaced worker's consumer may still have been joining the subscription's group when the PUT
+        // stopped it; the new one's join can then wait for that member's session timeout before a rebalance completes.
         await _client.ProduceAsync(topic, "signed with the first secret");
-        WebhookApi.AssertSigned((await _receiver.WaitForAsync(c => c.Count == 1))[0], secret);
+        WebhookApi.AssertSigned((await _receiver.WaitForAsync(c => c.Count == 1, timeoutSeconds: 60))[0], secret);
 
         using var delete = await _client.DeleteAsync($"/v1/webhooks/{id}");
         Assert.Equal(HttpStatusCode.NoContent, delete.StatusCode);
