@@ -200,6 +200,36 @@ internal static class OptionKeys
             o.Roles = roles;
             return true;
         }),
+
+        // Compatibility APIs (Compat/). kateway app secrets: kateway:apps:<appid>, read by ServerOptionsLoader.
+        new("beam:enabled", "--beam", "true or false", (v, o) => Bool(v, x => o.BeamEnabled = x)),
+        new("beam:clusters", "--beam-clusters", "comma-separated Pulsar URLs such as pulsar+ssl://pulsar.example.com:6651", (v, o) =>
+        {
+            var urls = Compat.Beam.BeamAccess.ParseClusters(v);
+            if (urls.Length == 0 || !urls.All(Compat.Beam.BeamNames.IsClusterUrl))
+            {
+                return false;
+            }
+
+            o.BeamClusters = string.Join(',', urls);
+            return true;
+        }),
+        new("kateway:enabled", "--kateway", "true or false", (v, o) => Bool(v, x => o.KatewayEnabled = x)),
+        new("kateway:prefix", "--kateway-prefix", "a path such as /kateway (a '/' and 1 to 64 letters, digits, '-' or '_')", (v, o) =>
+        {
+            var p = v.Trim();
+            if (p.Length is < 2 or > 65 || p[0] != '/' || !p[1..].All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') || p is "/v1" or "/v2" or "/openapi")
+            {
+                return false;
+            }
+
+            o.KatewayPrefix = p;
+            return true;
+        }),
+        new("kateway:pubPort", "--kateway-pub-port", "an integer between 0 (off) and 65535", (v, o) => Int(v, 0, 65535, x => o.KatewayPubPort = x)),
+        new("kateway:subPort", "--kateway-sub-port", "an integer between 0 (off) and 65535", (v, o) => Int(v, 0, 65535, x => o.KatewaySubPort = x)),
+        new("kateway:manPort", "--kateway-man-port", "an integer between 0 (off) and 65535", (v, o) => Int(v, 0, 65535, x => o.KatewayManPort = x)),
+        new("kateway:subTimeoutMs", "--kateway-sub-timeout-ms", "an integer between 100 and 600000", (v, o) => Int(v, 100, 600_000, x => o.KatewaySubTimeoutMs = x)),
     ];
 
     private static bool Bool(string value, Action<bool> set)

@@ -54,6 +54,7 @@ internal static partial class SluiceServer
                 }
             });
             Grpc.GrpcHosting.Listen(kestrel, options);
+            Compat.CompatEndpoints.Listen(kestrel, options);
             var limits = kestrel.Limits;
 
             // One message's value; the batch route raises it to maxBatchBytes for itself.
@@ -89,6 +90,7 @@ internal static partial class SluiceServer
         var sinks = ReplicationServices.Add(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
         Grpc.GrpcHosting.AddServices(builder.Services, options);
+        Compat.CompatEndpoints.AddServices(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -124,6 +126,7 @@ internal static partial class SluiceServer
         ReplicationServices.Use(app, options, sinks);
         StreamingEndpoints.UseStreaming(app, options);
         Grpc.GrpcHosting.UsePorts(app, options);
+        Compat.CompatEndpoints.Use(app, options);
         app.UseRouting();
         SecurityServices.Use(app);
         var auth = options.AuthMode == AuthMode.Jwt ? "jwt" : "none";
@@ -143,6 +146,7 @@ internal static partial class SluiceServer
         WebhookEndpoints.Map(app);
         Grpc.GrpcHosting.Map(app, options);
         ReplicatorEndpoints.Map(app);
+        Compat.CompatEndpoints.Map(app, options);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>

@@ -411,7 +411,7 @@ internal static partial class ProduceEndpoints
         return partitioner.Choose(key is { } k ? k.Span : default, key.HasValue, partitionCount);
     }
 
-    private static async ValueTask<AppendResult> AppendAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, CancellationToken cancellationToken)
+    internal static async ValueTask<AppendResult> AppendAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, CancellationToken cancellationToken)
     {
         try
         {
@@ -453,7 +453,7 @@ internal static partial class ProduceEndpoints
         }
     }
 
-    private static async Task AppendInBackgroundAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, SluiceMetrics metrics, PendingAppends pending, ILogger logger)
+    internal static async Task AppendInBackgroundAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, SluiceMetrics metrics, PendingAppends pending, ILogger logger)
     {
         try
         {

@@ -166,20 +166,14 @@ internal static class SseEndpoint
                 await writer.FlushAsync();
                 while (!token.IsCancellationRequested)
                 {
-                    IReadOnlyList<Delivery> batch;
-                    try
-                    {
-                        batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
-                    }
-                    catch (OperationCanceledException) when (token.IsCancellationRequested)
+                    var batch = await writer.ReceiveAsync(consumer, MaxBatch, keepAlive, token);
+                    if (batch is null)
                     {
                         break;
                     }
 
                     if (batch.Count == 0)
                     {
-                        writer.WriteComment("keep-alive");
-                        await writer.FlushAsync();
                         continue;
                     }
 
