@@ -52,7 +52,7 @@ internal sealed partial class SluiceGrpcService(
             }
 
             var result = await AppendAsync(topic, partition, [record]);
-            metrics.Produced.Add(1);
+            metrics.Produced.Add(topic, 1);
             return Answer(partition, result.BaseOffset, result.Timestamp);
         }
         catch (Exception ex)
@@ -123,7 +123,7 @@ internal sealed partial class SluiceGrpcService(
                 }
             }
 
-            metrics.Produced.Add(records.Count);
+            metrics.Produced.Add(target, records.Count);
             var response = new ProduceBatchResponse();
             response.Results.Add(answer);
             return response;
@@ -155,7 +155,7 @@ internal sealed partial class SluiceGrpcService(
                 deliveries = await consumer.ReceiveAsync(max, TimeSpan.FromMilliseconds(request.WaitMs), context.CancellationToken);
             }
 
-            metrics.Delivered.Add(deliveries.Count);
+            MessageTracing.Received(topic, name, deliveries);
             var response = new PullResponse();
             response.Messages.Add(deliveries.Select(GrpcMessages.Received));
             return response;
@@ -210,7 +210,7 @@ internal sealed partial class SluiceGrpcService(
             await topics.GetPartitionCountAsync(topic, create: true, context.CancellationToken);
             await directory.EnsureAsync(topic, name, context.CancellationToken);
             await using var consumer = await subscriptions.OpenConsumerAsync(topic, name, consumerId, context.CancellationToken);
-            var stream = new GrpcConsumeStream(subscriptions, consumer, topic, name, metrics);
+            var stream = new GrpcConsumeStream(subscriptions, consumer, topic, name);
             await stream.RunAsync(subscribe.Permits, requestStream, responseStream, context.CancellationToken);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
@@ -304,7 +304,7 @@ internal sealed partial class SluiceGrpcService(
         try
         {
             await AppendAsync(topic, partition, [record]);
-            metrics.Produced.Add(1);
+            metrics.Produced.Add(topic, 1);
         }
         catch (Exception ex)
         {

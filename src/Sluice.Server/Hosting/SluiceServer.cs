@@ -77,7 +77,6 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton<TopicDirectory>();
         builder.Services.AddSingleton<SubscriptionDirectory>();
         builder.Services.AddSingleton<PendingAppends>();
-        builder.Services.AddSingleton<SluiceMetrics>();
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
@@ -87,6 +86,7 @@ internal static partial class SluiceServer
         AddWebhooks(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
         Grpc.GrpcHosting.AddServices(builder.Services, options);
+        Telemetry.AddServices(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -140,6 +140,7 @@ internal static partial class SluiceServer
         StreamingEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
         Grpc.GrpcHosting.Map(app, options);
+        Telemetry.Map(app, options);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -157,6 +158,7 @@ internal static partial class SluiceServer
             Log.JwtEnabled(logger, app.Services.GetRequiredService<JwtKeySet>().Keys.Count, options.JwtIssuer ?? "(any)", options.JwtAudience ?? "(any)");
         }
 
+        Telemetry.LogExport(logger, options);
         if (options.IsKafka)
         {
             Log.ListeningOnKafka(logger, TlsListener.Scheme(options), options.Bind, options.Port, backend.KafkaBootstrap ?? "", configFile ?? "(none)");

@@ -81,7 +81,8 @@ internal static partial class ProduceEndpoints
         var directory = deps.Directory;
         var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
         var partition = ChoosePartition(deps.Partitioner, topic, explicitPartition, key, partitionCount);
-        var records = new[] { new RecordToAppend(key, value, headers) };
+        using var send = MessageTracing.StartSend(topic, 1);
+        var records = new[] { MessageTracing.WithContext(new RecordToAppend(key, value, headers), send) };
         var log = deps.Log;
         var metrics = deps.Metrics;
 
@@ -96,7 +97,7 @@ internal static partial class ProduceEndpoints
 
         // Once the append has started, finish it even if the client leaves: it may already be written.
         var result = await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
-        metrics.Produced.Add(1);
+        metrics.Produced.Add(topic, 1);
         await context.Response.WriteAsJsonAsync(
             new ProduceResponse(MessageId(partition, result.BaseOffset), partition, result.BaseOffset, result.Timestamp),
             SluiceJsonContext.Api.ProduceResponse,
@@ -147,6 +148,12 @@ internal static partial class ProduceEndpoints
             {
                 ProblemException.Throw(ProblemKind.InvalidParameter, $"record {i}: partition must be between 0 and {TopicSettings.MaxPartitions - 1}; got {p}");
             }
+        }
+
+        using var send = MessageTracing.StartSend(topic, records.Length);
+        for (var i = 0; send is not null && i < records.Length; i++)
+        {
+            records[i] = MessageTracing.WithContext(records[i], send);
         }
 
         var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
@@ -205,7 +212,7 @@ internal static partial class ProduceEndpoints
             }
         }
 
-        deps.Metrics.Produced.Add(records.Length);
+        deps.Metrics.Produced.Add(topic, records.Length);
         await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse, cancellationToken: CancellationToken.None);
     }
 
@@ -356,7 +363,7 @@ internal static partial class ProduceEndpoints
         try
         {
             await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
-            metrics.Produced.Add(records.Length);
+            metrics.Produced.Add(topic, records.Length);
         }
         catch (Exception ex)
         {

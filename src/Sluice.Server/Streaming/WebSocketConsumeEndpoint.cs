@@ -211,7 +211,6 @@ internal static class WebSocketConsumeEndpoint
                 if (parsed.Ack is { Count: > 0 } acks)
                 {
                     var result = await service.AckAsync(topic, name, acks, token);
-                    _services.GetRequiredService<SluiceMetrics>().Acked.Add(result.Succeeded);
                     Settle(acks);
                     await SendJsonAsync(new AckFrame(result.Succeeded, null, result.Unknown, result.Expired), SluiceJsonContext.Api.AckFrame, token);
                 }
@@ -277,7 +276,6 @@ internal static class WebSocketConsumeEndpoint
         private async Task<(WebSocketCloseStatus, string)?> SendLoopAsync(CancellationToken token)
         {
             var timeout = TimeSpan.FromMilliseconds(_options.SlowConsumerTimeoutMs);
-            var metrics = _services.GetRequiredService<SluiceMetrics>();
             while (!token.IsCancellationRequested)
             {
                 int room;
@@ -309,6 +307,7 @@ internal static class WebSocketConsumeEndpoint
                     continue;
                 }
 
+                MessageTracing.Received(topic, name, batch);
                 var now = _time.GetUtcNow();
                 lock (_gate)
                 {
@@ -324,7 +323,6 @@ internal static class WebSocketConsumeEndpoint
                     await WebSocketFrames.SendAsync(socket, payload, _sendLock, timeout, _time, token);
                 }
 
-                metrics.Delivered.Add(batch.Count);
             }
 
             return null;

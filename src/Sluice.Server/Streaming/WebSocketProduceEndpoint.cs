@@ -354,7 +354,7 @@ internal static class WebSocketProduceEndpoint
                             : new ProduceReceipt(f.Seq, f.CorrelationId, null, null, null, null, error);
                         if (result is not null)
                         {
-                            metrics.Produced.Add(1);
+                            metrics.Produced.Add(topic, 1);
                         }
                     }
 

@@ -253,6 +253,8 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         var buffers = new List<ReadOnlyMemory<byte>>(group.Count);
         var headers = new List<BatchHeader>(group.Count);
         long pendingBytes = 0;
+        long groupBytes = 0;
+        long groupRecords = 0;
         foreach (var p in group)
         {
             var length = p.Batch.Length;
@@ -277,6 +279,8 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             buffers.Add(p.Batch.Buffer.AsMemory(0, length));
             headers.Add(header);
             pendingBytes += length;
+            groupBytes += length;
+            groupRecords += p.Batch.Count;
         }
 
         if (buffers.Count > 0)
@@ -293,6 +297,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             _dirty = true;
         }
 
+        StorageMetrics.OnGroupCommit(group.Count, groupRecords, groupBytes, _options.FlushPolicy == FlushPolicy.Always);
         active.Publish();
         PublishEnd(_nextOffset);
         foreach (var p in group)
@@ -341,6 +346,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             {
                 _segments[^1].Flush();
                 _dirty = false;
+                StorageMetrics.OnFsync();
             }
         }
         catch (Exception ex)
