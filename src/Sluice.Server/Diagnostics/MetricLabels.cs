@@ -24,15 +24,23 @@ internal sealed class MetricLabels(string mode, int maxSeries)
     public List<Series> Aggregate(IEnumerable<(string Topic, string? Subscription, long Value)> values)
     {
         var sums = new SortedDictionary<(string Topic, string Subscription), long>();
+        long other = 0;
+        var overflow = false;
         foreach (var (topic, subscription, value) in values)
         {
+            // Already past a cap upstream (TopicCounter's shared box): stays in the overflow series.
+            if (topic == Other)
+            {
+                other += value;
+                overflow = true;
+                continue;
+            }
+
             var key = (KeepTopic ? topic : "", KeepSubscription ? subscription ?? "" : "");
             sums[key] = sums.GetValueOrDefault(key) + value;
         }
 
-        var series = new List<Series>(Math.Min(sums.Count, MaxSeries + 1));
-        long other = 0;
-        var overflow = false;
+        var series = new List<Series>(Math.Min(sums.Count, MaxSeries) + 1);
         foreach (var ((topic, subscription), value) in sums)
         {
             if (series.Count < MaxSeries)
