@@ -141,6 +141,7 @@ internal static partial class SluiceServer
         WebhookEndpoints.Map(app);
         Grpc.GrpcHosting.Map(app, options);
         Telemetry.Map(app, options);
+        WebConsole.ConsoleEndpoints.Map(app);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
