@@ -154,6 +154,45 @@ public sealed partial class EmbeddedLog : IMessageLog
         _topics[name] = new TopicState(name, topicDir, settings, partitions);
     }
 
+    // Partitions [from, to) of a topic; when one cannot be opened, the ones opened before it are closed again.
+    private async Task<PartitionLog[]> OpenPartitionsAsync(TopicName topic, string topicDir, int from, int to)
+    {
+        var opened = new List<PartitionLog>(to - from);
+        try
+        {
+            for (var p = from; p < to; p++)
+            {
+                opened.Add(OpenPartition(topic, p, topicDir));
+            }
+
+            return [.. opened];
+        }
+        catch
+        {
+            foreach (var partition in opened)
+            {
+                await partition.CloseAsync(new TopicNotFoundException(topic), deleteFiles: true).ConfigureAwait(false);
+            }
+
+            throw;
+        }
+    }
+
+    private void DeleteQuietly(string directory)
+    {
+        try
+        {
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            Log.CleanupFailed(_logger, ex, directory);
+        }
+    }
+
     private PartitionLog OpenPartition(TopicName name, int partition, string topicDir)
         => PartitionLog.Open(name, partition, Path.Combine(topicDir, partition.ToString(System.Globalization.CultureInfo.InvariantCulture)),
             _options, _loggerFactory.CreateLogger<PartitionLog>(), _time, _writers, _tailBudget);
@@ -184,22 +223,39 @@ public sealed partial class EmbeddedLog : IMessageLog
 
             // Build the whole topic in tmp/, then one rename makes it appear.
             var staging = Path.Combine(_tmpDirectory, Guid.NewGuid().ToString("N"));
-            Directory.CreateDirectory(staging);
-            for (var p = 0; p < settings.Partitions; p++)
+            try
             {
-                Directory.CreateDirectory(Path.Combine(staging, p.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                Directory.CreateDirectory(staging);
+                for (var p = 0; p < settings.Partitions; p++)
+                {
+                    Directory.CreateDirectory(Path.Combine(staging, p.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+                }
+
+                TopicStore.Write(staging, settings);
+                var parent = Path.GetDirectoryName(final)!;
+                Directory.CreateDirectory(parent);
+                Directory.Move(staging, final);
+                DirectorySync.Flush(parent);
+            }
+            catch (IOException ex)
+            {
+                DeleteQuietly(staging);
+                throw PartitionLog.IsNoSpace(ex) ? new StorageFullException(topic, null, ex) : ex;
             }
 
-            TopicStore.Write(staging, settings);
-            var parent = Path.GetDirectoryName(final)!;
-            Directory.CreateDirectory(parent);
-            Directory.Move(staging, final);
-            DirectorySync.Flush(parent);
-
-            var partitions = new PartitionLog[settings.Partitions];
-            for (var p = 0; p < partitions.Length; p++)
+            PartitionLog[] partitions;
+            try
             {
-                partitions[p] = OpenPartition(topic, p, final);
+                partitions = await OpenPartitionsAsync(topic, final, 0, settings.Partitions).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                // No space for a partition's first files: the topic is not created after all.
+                var trash = Path.Combine(_trashDirectory, Guid.NewGuid().ToString("N"));
+                Directory.Move(final, trash);
+                DirectorySync.Flush(Path.GetDirectoryName(final)!);
+                DeleteQuietly(trash);
+                throw PartitionLog.IsNoSpace(ex) ? new StorageFullException(topic, null, ex) : ex;
             }
 
             var state = new TopicState(topic, final, settings, partitions);
@@ -230,12 +286,25 @@ public sealed partial class EmbeddedLog : IMessageLog
 
             var grown = new PartitionLog[settings.Partitions];
             current.CopyTo(grown, 0);
-            for (var p = current.Length; p < grown.Length; p++)
+            var added = Array.Empty<PartitionLog>();
+            try
             {
-                grown[p] = OpenPartition(topic, p, state.Directory);
+                added = await OpenPartitionsAsync(topic, state.Directory, current.Length, grown.Length).ConfigureAwait(false);
+                TopicStore.Write(state.Directory, settings);
+            }
+            catch (IOException ex)
+            {
+                // Nothing changes: the new partitions go away again (their directories are ignored without topic.json's count).
+                foreach (var partition in added)
+                {
+                    await partition.CloseAsync(new TopicNotFoundException(topic), deleteFiles: true).ConfigureAwait(false);
+                    DeleteQuietly(partition.Directory);
+                }
+
+                throw PartitionLog.IsNoSpace(ex) ? new StorageFullException(topic, null, ex) : ex;
             }
 
-            TopicStore.Write(state.Directory, settings);
+            added.CopyTo(grown, current.Length);
             state.Settings = settings;
             state.Partitions = grown;
             Log.TopicUpdated(_logger, topic.ToString(), settings.Partitions);
@@ -254,9 +323,32 @@ public sealed partial class EmbeddedLog : IMessageLog
         try
         {
             ThrowIfDisposed();
-            if (!_topics.TryRemove(topic, out var state))
+            if (!_topics.TryGetValue(topic, out var state))
             {
                 return false;
+            }
+
+            // The rename decides: after it the topic is gone (trash is emptied at open, so a crash finishes the delete);
+            // when it fails (no space for the directory entry, say) nothing has changed and the topic keeps working.
+            // Open files move with it; a rename needs no free space, so a full disk can still be cleared by deletes.
+            var trash = Path.Combine(_trashDirectory, Guid.NewGuid().ToString("N"));
+            try
+            {
+                Directory.Move(state.Directory, trash);
+            }
+            catch (IOException ex) when (PartitionLog.IsNoSpace(ex))
+            {
+                throw new StorageFullException(topic, null, ex);
+            }
+
+            _topics.TryRemove(topic, out _);
+            try
+            {
+                DirectorySync.Flush(Path.GetDirectoryName(state.Directory)!);
+            }
+            catch (IOException ex)
+            {
+                Log.CleanupFailed(_logger, ex, state.Directory);
             }
 
             var gone = new TopicNotFoundException(topic);
@@ -265,19 +357,7 @@ public sealed partial class EmbeddedLog : IMessageLog
                 await partition.CloseAsync(gone, deleteFiles: true).ConfigureAwait(false);
             }
 
-            // Rename first: after a crash the topic is either whole or in trash (emptied at open).
-            var trash = Path.Combine(_trashDirectory, Guid.NewGuid().ToString("N"));
-            Directory.Move(state.Directory, trash);
-            DirectorySync.Flush(Path.GetDirectoryName(state.Directory)!);
-            try
-            {
-                Directory.Delete(trash, recursive: true);
-            }
-            catch (IOException ex)
-            {
-                Log.CleanupFailed(_logger, ex, trash);
-            }
-
+            DeleteQuietly(trash);
             Log.TopicDeleted(_logger, topic.ToString());
             return true;
         }
@@ -304,6 +384,23 @@ public sealed partial class EmbeddedLog : IMessageLog
     {
         ThrowIfDisposed();
         return ValueTask.FromResult(_topics.TryGetValue(topic, out var state) ? state.Describe() : null);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<LogProblem>> GetProblemsAsync(CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        var problems = new List<LogProblem>();
+        foreach (var state in _topics.Values)
+        {
+            foreach (var partition in state.Partitions)
+            {
+                partition.AddProblems(problems);
+            }
+        }
+
+        problems.Sort((a, b) => string.CompareOrdinal(a.Topic.ToString(), b.Topic.ToString()) is var c and not 0 ? c : a.Partition.CompareTo(b.Partition));
+        return ValueTask.FromResult<IReadOnlyList<LogProblem>>(problems);
     }
 
     private static void ValidateSettings(TopicSettings settings)
@@ -509,7 +606,7 @@ public sealed partial class EmbeddedLog : IMessageLog
         [LoggerMessage(EventId = StorageEventIds.TopicDirectorySkipped, Level = LogLevel.Warning, Message = "Skipped '{Directory}', not a readable topic: {Reason}")]
         public static partial void TopicDirectorySkipped(ILogger logger, string directory, string reason);
 
-        [LoggerMessage(EventId = StorageEventIds.CleanupFailed, Level = LogLevel.Warning, Message = "Could not delete '{Directory}'; it is removed at the next open")]
+        [LoggerMessage(EventId = StorageEventIds.CleanupFailed, Level = LogLevel.Warning, Message = "Could not delete or sync '{Directory}'; it is finished at the next open")]
         public static partial void CleanupFailed(ILogger logger, Exception exception, string directory);
 
         [LoggerMessage(EventId = StorageEventIds.MaintenanceFailed, Level = LogLevel.Error, Message = "Retention or compaction pass failed")]

@@ -19,4 +19,16 @@ internal static class StorageEventIds
     public const int WriteFailed = 1017;
     public const int MaintenanceFailed = 1018;
     public const int FlushFailed = 1019;
+
+    // Faults: damaged records, offsets kept after recovery, a full disk.
+    public const int CorruptRangeFound = 1020;
+    public const int OffsetsResumedAfterLoss = 1021;
+    public const int StorageFull = 1022;
+    public const int StorageRecovered = 1023;
+    public const int IndexWriteFailed = 1024;
+    public const int CorruptRegistryUnreadable = 1025;
+    public const int CorruptRegistryWriteFailed = 1026;
+    public const int HighWaterMarkMissing = 1027;
+    public const int CloseFailed = 1028;
+    public const int CompactionSkipped = 1029;
 }

@@ -1,10 +1,12 @@
+using System.Diagnostics;
 using System.Diagnostics.Metrics;
+using Sluice.Core.Topics;
 
 namespace Sluice.Storage;
 
 /// <summary>
-/// The embedded log's instruments on the <c>Sluice.Storage</c> meter. Recorded once per group commit (one write, at
-/// most one fsync), never per record, and untagged: a partition label would multiply the series by every partition.
+/// Instruments of the embedded log on the <c>Sluice.Storage</c> meter: group commits (untagged), and faults tagged with
+/// <c>messaging.destination.name</c> (the topic) and <c>messaging.destination.partition.id</c>.
 /// </summary>
 internal static class StorageMetrics
 {
@@ -12,6 +14,17 @@ internal static class StorageMetrics
 
     private static readonly Meter Meter = new(MeterName);
 
+    private static readonly Counter<long> Full = Meter.CreateCounter<long>(
+        "sluice.storage.full_errors", "{append}", "Appends refused because the storage had no space left (nothing written)");
+
+    private static readonly Counter<long> Corrupt = Meter.CreateCounter<long>(
+        "sluice.storage.corrupt_ranges", "{range}", "Ranges of damaged records found (each counted once per process)");
+
+    private static readonly Counter<long> CorruptOffsets = Meter.CreateCounter<long>(
+        "sluice.storage.corrupt_offsets", "{offset}", "Offsets in the damaged ranges found");
+
+    // Group commits: recorded once per commit (one write, at most one fsync), never per record, and untagged: a
+    // partition label would multiply these series by every partition.
     private static readonly Counter<long> Appends = Meter.CreateCounter<long>(
         "sluice.storage.appends", "{append}", "Appends to partitions (a produce request, a batch, a cursor write): each one record batch");
 
@@ -41,4 +54,31 @@ internal static class StorageMetrics
     }
 
     public static void OnFsync() => Fsyncs.Add(1);
+
+    public static void OnFull(TopicName topic, int partition, int appends)
+    {
+        if (Full.Enabled)
+        {
+            Full.Add(appends, Tags(topic, partition));
+        }
+    }
+
+    public static void OnCorrupt(TopicName topic, int partition, long offsets)
+    {
+        if (Corrupt.Enabled)
+        {
+            Corrupt.Add(1, Tags(topic, partition));
+        }
+
+        if (CorruptOffsets.Enabled)
+        {
+            CorruptOffsets.Add(offsets, Tags(topic, partition));
+        }
+    }
+
+    private static TagList Tags(TopicName topic, int partition) => new()
+    {
+        { "messaging.destination.name", topic.ToString() },
+        { "messaging.destination.partition.id", partition.ToString(System.Globalization.CultureInfo.InvariantCulture) },
+    };
 }

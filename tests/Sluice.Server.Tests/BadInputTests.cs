@@ -59,14 +59,14 @@ public sealed class BadInputTests(SharedServer shared, ITestOutputHelper output)
     public static TheoryData<string, byte[], int> RawCases => new()
     {
         // name, the bytes sent (no half-close), the status Kestrel or the server answers
-        { "invalid UTF-8 in the path", [.. "POST /v1/topics/tests/ns/b"u8, 0xFF, .. "ad/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"u8], 400 },
-        { "invalid UTF-8 in a header", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: x\r\nSluice-Header-A: "u8, 0xFF, 0xFE, .. "\r\nContent-Length: 1\r\n\r\nx"u8], 400 },
-        { "a 100 KiB header", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: x\r\nX-Big: "u8, .. Enumerable.Repeat((byte)'a', 100 * 1024), .. "\r\nContent-Length: 1\r\n\r\nx"u8], 431 },
-        { "200 headers", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: x\r\n"u8, .. Enumerable.Range(0, 200).SelectMany(i => Encoding.ASCII.GetBytes($"X-H{i}: v\r\n")), .. "Content-Length: 1\r\n\r\nx"u8], 431 },
-        { "a 20 KiB request line", [.. "POST /v1/topics/{t}/messages?key="u8, .. Enumerable.Repeat((byte)'k', 20 * 1024), .. " HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nx"u8], 414 },
+        { "invalid UTF-8 in the path", [.. "POST /v1/topics/tests/ns/b"u8, 0xFF, .. "ad/messages HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx"u8], 400 },
+        { "invalid UTF-8 in a header", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: localhost\r\nSluice-Header-A: "u8, 0xFF, 0xFE, .. "\r\nContent-Length: 1\r\n\r\nx"u8], 400 },
+        { "a 100 KiB header", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: localhost\r\nX-Big: "u8, .. Enumerable.Repeat((byte)'a', 100 * 1024), .. "\r\nContent-Length: 1\r\n\r\nx"u8], 431 },
+        { "200 headers", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: localhost\r\n"u8, .. Enumerable.Range(0, 200).SelectMany(i => Encoding.ASCII.GetBytes($"X-H{i}: v\r\n")), .. "Content-Length: 1\r\n\r\nx"u8], 431 },
+        { "a 20 KiB request line", [.. "POST /v1/topics/{t}/messages?key="u8, .. Enumerable.Repeat((byte)'k', 20 * 1024), .. " HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1\r\n\r\nx"u8], 414 },
 
         // The body stops short of its Content-Length and the client waits: refused once the minimum data rate's grace (5 s) ends.
-        { "a truncated body", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789"u8], 400 },
+        { "a truncated body", [.. "POST /v1/topics/{t}/messages HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n0123456789"u8], 400 },
     };
 
     [Theory]
@@ -104,7 +104,7 @@ public sealed class BadInputTests(SharedServer shared, ITestOutputHelper output)
         {
             await tcp.ConnectAsync(IPAddress.Loopback, shared.Server.Port);
             var stream = tcp.GetStream();
-            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /v1/topics/{topic}/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"messages\":[{{\"value\":\"a\"}}"));
+            await stream.WriteAsync(Encoding.ASCII.GetBytes($"POST /v1/topics/{topic}/batch HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"messages\":[{{\"value\":\"a\"}}"));
             tcp.Client.Shutdown(System.Net.Sockets.SocketShutdown.Send);
             using var reader = new StreamReader(stream, Encoding.ASCII);
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));

@@ -140,3 +140,38 @@ internal static class TestRecords
         }
     }
 }
+
+/// <summary>Sums what a counter of the given name records for one topic, from a real <see cref="System.Diagnostics.Metrics.MeterListener"/>.</summary>
+internal sealed class CounterProbe : IDisposable
+{
+    private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+    private readonly string _topic;
+    private long _total;
+
+    public CounterProbe(string meter, string instrument, TopicName topic)
+    {
+        _topic = topic.ToString();
+        _listener.InstrumentPublished = (i, l) =>
+        {
+            if (i.Meter.Name == meter && i.Name == instrument)
+            {
+                l.EnableMeasurementEvents(i);
+            }
+        };
+        _listener.SetMeasurementEventCallback<long>((_, value, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "messaging.destination.name" && (string?)tag.Value == _topic)
+                {
+                    Interlocked.Add(ref _total, value);
+                }
+            }
+        });
+        _listener.Start();
+    }
+
+    public long Total => Interlocked.Read(ref _total);
+
+    public void Dispose() => _listener.Dispose();
+}

@@ -39,7 +39,8 @@ public interface IMessageLog : IAsyncDisposable
     /// Appends records to one partition, in order, and completes only once they are durable under the
     /// configured flush policy. All records of one call get consecutive offsets.
     /// Throws <see cref="TopicNotFoundException"/>, <see cref="PartitionNotFoundException"/> or
-    /// <see cref="RecordTooLargeException"/>; when it throws for bad input nothing was written.
+    /// <see cref="RecordTooLargeException"/>; when it throws for bad input nothing was written. Throws
+    /// <see cref="StorageFullException"/> when the storage has no space left (nothing was written; retry later).
     /// </summary>
     ValueTask<AppendResult> AppendAsync(TopicName topic, int partition, IReadOnlyList<RecordToAppend> records, CancellationToken cancellationToken = default);
 
@@ -47,7 +48,9 @@ public interface IMessageLog : IAsyncDisposable
     /// Reads records starting at <paramref name="offset"/>, at most <paramref name="maxCount"/> records and
     /// about <paramref name="maxBytes"/> bytes (at least one record is returned when one exists, whatever its size).
     /// An offset equal to the end offset returns no records; an offset below the start or above the end throws
-    /// <see cref="OffsetOutOfRangeException"/>. Never returns a record that fails its checksum.
+    /// <see cref="OffsetOutOfRangeException"/>. Never returns a record that fails its checksum: a read that starts in a
+    /// damaged range throws <see cref="CorruptRecordsException"/> (continue at its <c>ToOffset</c>), and one that starts
+    /// before it stops there.
     /// </summary>
     ValueTask<ReadResult> ReadAsync(TopicName topic, int partition, long offset, int maxCount, int maxBytes, CancellationToken cancellationToken = default);
 
@@ -60,6 +63,13 @@ public interface IMessageLog : IAsyncDisposable
     /// (then throws <see cref="TopicNotFoundException"/>).
     /// </summary>
     ValueTask WaitForDataAsync(TopicName topic, int partition, long offset, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Partitions whose storage needs an operator's attention: damaged records (<see cref="CorruptRange"/>) or no space
+    /// left for appends. Empty when all is well, and on backends that do not report such problems.
+    /// </summary>
+    ValueTask<IReadOnlyList<LogProblem>> GetProblemsAsync(CancellationToken cancellationToken = default)
+        => ValueTask.FromResult<IReadOnlyList<LogProblem>>([]);
 
     private static async ValueTask<int?> DescribePartitionCountAsync(IMessageLog log, TopicName topic, CancellationToken cancellationToken)
         => (await log.DescribeTopicAsync(topic, cancellationToken).ConfigureAwait(false))?.Partitions.Count;

@@ -39,6 +39,12 @@ public sealed record DeliveryOptions
     /// </summary>
     public TimeSpan CursorLinger { get; set; } = TimeSpan.FromMilliseconds(200);
 
+    /// <summary>
+    /// What a subscription does at records the log reports damaged: skip them (recording exactly which offsets were lost)
+    /// and deliver what follows, or stop that partition there until a seek.
+    /// </summary>
+    public CorruptRecordsPolicy OnCorruptRecords { get; set; } = CorruptRecordsPolicy.Skip;
+
     /// <summary>Returns a reason when a value is out of range, otherwise null.</summary>
     public string? Validate()
     {
@@ -70,6 +76,11 @@ public sealed record DeliveryOptions
         if (CursorFlushBatchSize is < 1 or > 100_000)
         {
             return $"cursor flush batch size must be between 1 and 100000; got {CursorFlushBatchSize}";
+        }
+
+        if (!Enum.IsDefined(OnCorruptRecords))
+        {
+            return $"on corrupt records must be Skip or Stop; got {(int)OnCorruptRecords}";
         }
 
         return null;

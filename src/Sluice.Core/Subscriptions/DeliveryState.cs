@@ -225,6 +225,25 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
     /// <summary>Records of this partition the subscription's filter did not match, since this instance started.</summary>
     public long FilteredOut { get; set; }
 
+    /// <summary>Damaged ranges skipped since the server started, the most recent <see cref="MaxSkippedKept"/> (the log keeps all).</summary>
+    public List<CorruptRange>? Skipped { get; private set; }
+
+    /// <summary>The damaged range delivery stopped at, under <see cref="CorruptRecordsPolicy.Stop"/>; null when not stopped.</summary>
+    public CorruptRange? StoppedAt { get; set; }
+
+    public const int MaxSkippedKept = 32;
+
+    public void AddSkipped(CorruptRange range)
+    {
+        Skipped ??= [];
+        if (Skipped.Count == MaxSkippedKept)
+        {
+            Skipped.RemoveAt(0);
+        }
+
+        Skipped.Add(range);
+    }
+
     /// <summary>
     /// This instance delivers the partition. Always true on a single instance; in a fleet only for the partitions the
     /// coordinator assigned here (the others keep a cursor that mirrors the owner's, for lag, and nothing else).
@@ -265,6 +284,7 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
         KeyOutstanding.Clear();
         FetchEpoch++;
         ReadPosition = Cursor.Committed;
+        StoppedAt = null;
         SignalSpace();
     }
 }
@@ -289,4 +309,22 @@ internal sealed class ConsumerState(string id, long order)
     public bool SessionQueued { get; set; }
 
     public CancellationTokenSource Ended { get; } = new();
+
+    /// <summary>Set once, before <see cref="Ended"/> is cancelled.</summary>
+    public ConsumerEndReason? EndReason => Volatile.Read(ref _endReason) is var r and >= 0 ? (ConsumerEndReason)r : null;
+
+    private int _endReason = -1;
+
+    /// <summary>
+    /// Ends the consumer. The token is cancelled at once but its callbacks run on the thread pool: a consumer's reaction
+    /// to its end (a loop that opens again, a stream that closes) never runs inside the engine call that ended it, which
+    /// may hold the admin lock (a delete) or the subscription's.
+    /// </summary>
+    public void End(ConsumerEndReason reason)
+    {
+        if (Interlocked.CompareExchange(ref _endReason, (int)reason, -1) == -1)
+        {
+            _ = Ended.CancelAsync();
+        }
+    }
 }

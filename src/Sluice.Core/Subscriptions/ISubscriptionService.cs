@@ -35,6 +35,24 @@ public interface ISubscriptionService
     ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// Deletes every subscription of <paramref name="topic"/>, ending their consumers with
+    /// <see cref="ConsumerEndReason.TopicDeleted"/>: what a topic delete calls before the log deletes the data (and again
+    /// after, for subscriptions a consumer loop created meanwhile). Returns how many were deleted.
+    /// </summary>
+    /// <remarks>Added after the first contract; the default implementation deletes them one by one (ending consumers
+    /// with <see cref="ConsumerEndReason.SubscriptionDeleted"/>).</remarks>
+    async ValueTask<int> DeleteForTopicAsync(TopicName topic, CancellationToken cancellationToken = default)
+    {
+        var deleted = 0;
+        foreach (var name in await ListAsync(topic, cancellationToken).ConfigureAwait(false))
+        {
+            deleted += await DeleteAsync(topic, name, cancellationToken).ConfigureAwait(false) ? 1 : 0;
+        }
+
+        return deleted;
+    }
+
+    /// <summary>
     /// Attaches a consumer. The subscription is created with default settings when absent. Throws
     /// <see cref="SubscriptionBusyException"/> when an exclusive subscription already has another consumer.
     /// Reopening with a consumer id that is already attached joins that consumer (a client that pulls
@@ -98,6 +116,24 @@ public interface ISubscriptionService
 }
 
 /// <summary>One attached consumer of a subscription.</summary>
+/// <remarks>
+/// <para>The contract of a consuming loop (pull, SSE, WebSocket, webhooks, replicators: anything that calls
+/// <see cref="ReceiveAsync"/> again and again):</para>
+/// <code>
+///   open ──► ReceiveAsync ──┬─ messages ───────────────► handle them, receive again
+///                           ├─ empty (the wait ended) ─► receive again (the wait itself is the pause)
+///                           └─ ConsumerEndedException ─► dispose this consumer, then by Reason:
+///                                SubscriptionDeleted: a stream ends; a background loop waits, then opens again
+///                                  (OpenConsumerAsync throws TopicNotFoundException while the topic is gone:
+///                                  back off and retry; it creates the subscription again when only that was deleted)
+///                                EngineStopped: stop   SessionExpired: open again if still wanted
+/// </code>
+/// <para>An ended consumer never receives again, and <see cref="ReceiveAsync"/> never answers it with an empty list
+/// (which a loop would call again at once, spinning a core): it throws <see cref="ConsumerEndedException"/>, at once
+/// or as soon as the consumer ends during the wait. <see cref="Ended"/> is cancelled at the same moment, with its
+/// callbacks on the thread pool: never inside the engine call (a delete) that ended the consumer, so a callback may
+/// call the engine. A loop that waits between retries waits on the injected clock and its own stop token.</para>
+/// </remarks>
 public interface ISubscriptionConsumer : IAsyncDisposable
 {
     string ConsumerId { get; }
@@ -105,7 +141,11 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// <summary>
     /// Waits up to <paramref name="wait"/> for at least one message this consumer may take, then returns
     /// up to <paramref name="max"/> of them, each leased until its ack deadline. Returns an empty list
-    /// when the wait ends with nothing. A failover standby waits without receiving.
+    /// when the wait ends with nothing (at once when <paramref name="wait"/> is zero). A failover standby waits
+    /// without receiving. Throws <see cref="ConsumerEndedException"/> once the consumer is ended (see
+    /// <see cref="Ended"/>), never an empty list; <see cref="OperationCanceledException"/> when
+    /// <paramref name="cancellationToken"/> is cancelled; <see cref="ObjectDisposedException"/> once disposed.
+    /// Messages already leased when the consumer ends are returned first: the next call throws.
     /// </summary>
     ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default);
 
@@ -134,8 +174,10 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Cancelled when the consumer is ended by the server: subscription deleted, engine shut down, or its session expired.
-    /// A seek does not end consumers: they continue from the new position.
+    /// Cancelled when the consumer is ended by the server: subscription deleted (alone or with its topic), engine shut
+    /// down, or its session expired (<see cref="ConsumerEndedException.Reason"/> says which). Its callbacks run on the
+    /// thread pool, never inside the engine call that ended the consumer. A seek does not end consumers: they continue
+    /// from the new position.
     /// </summary>
     CancellationToken Ended { get; }
 }
@@ -217,8 +259,18 @@ public sealed record SubscriptionInfo(
     public long FilteredOut { get; init; }
 }
 
-/// <summary>Committed offset: every message below it is acked. Lag = end offset - committed offset.</summary>
-public sealed record PartitionCursorInfo(int Partition, long CommittedOffset, long EndOffset, long Lag);
+/// <summary>
+/// Committed offset: every message below it is acked. Lag = end offset - committed offset. <paramref name="Skipped"/>: the
+/// damaged ranges this subscription skipped on this partition since the server started (the most recent ones), and
+/// <paramref name="StoppedAt"/>: the damaged range it stopped at (policy <see cref="CorruptRecordsPolicy.Stop"/>).
+/// </summary>
+public sealed record PartitionCursorInfo(
+    int Partition,
+    long CommittedOffset,
+    long EndOffset,
+    long Lag,
+    IReadOnlyList<CorruptRange>? Skipped = null,
+    CorruptRange? StoppedAt = null);
 
 public sealed record ConsumerInfo(string ConsumerId, bool Active, int InFlight, DateTimeOffset LastSeen);
 

@@ -78,6 +78,12 @@ internal sealed partial class StateFollower(IMessageLog log, TopicName topic, lo
                 // Retention removed what was not read yet (the acks topic keeps an hour): go on from what is left.
                 Advance(ex.StartOffset);
             }
+            catch (CorruptRecordsException ex)
+            {
+                // Damaged records cannot be applied (the log reports them); what follows them can.
+                Log.FollowFailed(logger, topic, ex);
+                Advance(ex.ToOffset);
+            }
             catch (Exception ex)
             {
                 Log.FollowFailed(logger, topic, ex);

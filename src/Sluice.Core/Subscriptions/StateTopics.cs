@@ -130,7 +130,18 @@ internal static class StateTopics
         while (offset < p.EndOffset)
         {
             // 4096 records / 4 MiB per read: state records are small; this keeps start-up to a few reads per MiB.
-            var read = await log.ReadAsync(topic, 0, offset, 4096, 4 * 1024 * 1024, cancellationToken).ConfigureAwait(false);
+            ReadResult read;
+            try
+            {
+                read = await log.ReadAsync(topic, 0, offset, 4096, 4 * 1024 * 1024, cancellationToken).ConfigureAwait(false);
+            }
+            catch (CorruptRecordsException ex)
+            {
+                // Damaged state records (the log reports them): their keys keep an older value, if any. Better than no start.
+                offset = ex.ToOffset;
+                continue;
+            }
+
             foreach (var r in read.Records)
             {
                 if (r.Key is { } k)

@@ -697,7 +697,7 @@ internal sealed partial class Subscription
     }
 
     /// <summary>Marks the subscription deleted and ends its consumers.</summary>
-    public void MarkDeleted()
+    public void MarkDeleted(ConsumerEndReason reason = ConsumerEndReason.SubscriptionDeleted)
     {
         List<ConsumerState> ended;
         CancellationTokenSource? pumps;
@@ -729,7 +729,7 @@ internal sealed partial class Subscription
         StartLeave();
         foreach (var c in ended)
         {
-            c.Ended.Cancel();
+            c.End(reason);
         }
     }
 
@@ -750,7 +750,7 @@ internal sealed partial class Subscription
         pumps?.Cancel();
         foreach (var c in ended)
         {
-            c.Ended.Cancel();
+            c.End(ConsumerEndReason.EngineStopped);
         }
     }
 
@@ -782,7 +782,7 @@ internal sealed partial class Subscription
                 var end = logPartitions?.FirstOrDefault(x => x.Partition == p.Partition)?.EndOffset ?? p.ReadPosition;
                 var lag = Math.Max(0, end - p.Cursor.Committed);
                 backlog += lag;
-                partitions.Add(new PartitionCursorInfo(p.Partition, p.Cursor.Committed, end, lag));
+                partitions.Add(new PartitionCursorInfo(p.Partition, p.Cursor.Committed, end, lag, p.Skipped?.ToList(), p.StoppedAt));
             }
 
             var active = Settings.Type is SubscriptionType.Failover or SubscriptionType.Exclusive ? ActiveConsumer() : null;
@@ -1211,7 +1211,7 @@ internal sealed partial class Subscription
             foreach (var c in expired)
             {
                 Log.ConsumerExpired(_ctx.Logger, c.Id, Topic, Name);
-                c.Ended.Cancel();
+                c.End(ConsumerEndReason.SessionExpired);
             }
 
             StartDeadLetter(deadLetters);
@@ -1285,6 +1285,16 @@ internal sealed partial class Subscription
                 catch (OffsetOutOfRangeException ex)
                 {
                     OnOutOfRange(p, epoch, from, ex);
+                    continue;
+                }
+                catch (CorruptRecordsException ex)
+                {
+                    if (!OnCorrupt(p, epoch, from, ex))
+                    {
+                        // Stopped by the operator's choice: until a seek (which restarts the pumps) or the end of the subscription.
+                        await Task.Delay(Timeout.InfiniteTimeSpan, _ctx.Time, cancellationToken).ConfigureAwait(false);
+                    }
+
                     continue;
                 }
                 catch (Exception ex) when (ex is not (OperationCanceledException or TopicNotFoundException))

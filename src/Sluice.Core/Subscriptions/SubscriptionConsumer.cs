@@ -21,6 +21,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         }
 
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfEnded();
 
         // The wait runs on the injected clock, created before the first await so a test clock can end it.
         using var waitCts = wait > TimeSpan.Zero ? new CancellationTokenSource(wait, time) : null;
@@ -50,6 +51,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
+                ThrowIfEnded();
                 if (waitCts is null || linked.IsCancellationRequested)
                 {
                     return deliveries;
@@ -63,6 +65,11 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 {
                     // The wait ended or the consumer was ended: one last look, then return what there is.
                     var last = subscription.Take(state, max, waiter, out _);
+                    if (last.Count == 0)
+                    {
+                        ThrowIfEnded();
+                    }
+
                     return last;
                 }
             }
@@ -73,6 +80,15 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
             {
                 subscription.EndWait(waiter);
             }
+        }
+    }
+
+    // An ended consumer never answers an empty list: a loop that calls again at once would spin on it.
+    private void ThrowIfEnded()
+    {
+        if (state.Ended.IsCancellationRequested)
+        {
+            throw new ConsumerEndedException(state.EndReason ?? ConsumerEndReason.SubscriptionDeleted, state.Id, state.Ended.Token);
         }
     }
 

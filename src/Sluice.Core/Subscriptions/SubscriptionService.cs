@@ -230,31 +230,56 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             .ToList();
     }
 
-    public async ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
+    public ValueTask<bool> DeleteAsync(TopicName topic, string name, CancellationToken cancellationToken = default)
+        => DeleteAsync(topic, name, ConsumerEndReason.SubscriptionDeleted, cancellationToken);
+
+    public async ValueTask<int> DeleteForTopicAsync(TopicName topic, CancellationToken cancellationToken = default)
+    {
+        var deleted = 0;
+        foreach (var name in await ListAsync(topic, cancellationToken).ConfigureAwait(false))
+        {
+            deleted += await DeleteAsync(topic, name, ConsumerEndReason.TopicDeleted, cancellationToken).ConfigureAwait(false) ? 1 : 0;
+        }
+
+        return deleted;
+    }
+
+    private async ValueTask<bool> DeleteAsync(TopicName topic, string name, ConsumerEndReason reason, CancellationToken cancellationToken)
     {
         await StartAsync(cancellationToken).ConfigureAwait(false);
         await CatchUpAsync(cancellationToken).ConfigureAwait(false);
         await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (!_subscriptions.TryRemove(StateTopics.SubscriptionKey(topic, name), out var subscription))
+            var key = StateTopics.SubscriptionKey(topic, name);
+            if (!_subscriptions.TryGetValue(key, out var subscription))
             {
                 return false;
             }
 
+            // Subscription record first, and before anything changes in memory: when it cannot be written (a full disk)
+            // the delete changes nothing. Once it is written the delete is done: the cursors are ignored on load.
+            await _log.AppendAsync(StateTopics.Subscriptions, 0, [new RecordToAppend(StateTopics.Key(key), null)], cancellationToken).ConfigureAwait(false);
+            _subscriptions.TryRemove(key, out _);
             var partitions = subscription.PartitionCount;
-            subscription.MarkDeleted();
+            subscription.MarkDeleted(reason);
             var tombstones = new List<RecordToAppend>(partitions);
             for (var p = 0; p < partitions; p++)
             {
                 tombstones.Add(new RecordToAppend(StateTopics.Key(StateTopics.CursorKey(topic, name, p)), null));
             }
 
-            // Subscription record first: once it is gone the cursors are ignored on load, tombstoned or not.
-            await _log.AppendAsync(StateTopics.Subscriptions, 0, [new RecordToAppend(StateTopics.Key(StateTopics.SubscriptionKey(topic, name)), null)], cancellationToken).ConfigureAwait(false);
             if (tombstones.Count > 0)
             {
-                await _log.AppendAsync(StateTopics.Cursors, 0, tombstones, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await _log.AppendAsync(StateTopics.Cursors, 0, tombstones, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (StorageFullException ex)
+                {
+                    // Compaction would have dropped them; now they stay until a later write of those keys.
+                    Log.CursorTombstonesFailed(_logger, topic, name, ex.Message);
+                }
             }
 
             Log.SubscriptionDeleted(_logger, topic, name);
@@ -748,8 +773,9 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     }
 
     /// <summary>
-    /// The committed offset per partition for a position. An offset applies to its partition (clamped to what the
-    /// partition holds); other partitions start at the latest offset on create and keep their cursor on seek.
+    /// The committed offset per partition for a position. An offset applies to its partition (or to every partition
+    /// without one) and must lie within what it holds, its end included (<see cref="OffsetOutOfRangeException"/>);
+    /// other partitions start at the latest offset on create and keep their cursor on seek.
     /// </summary>
     private async ValueTask<Dictionary<int, long>> ResolveAsync(TopicInfo info, StartPosition position, bool forCreate, CancellationToken cancellationToken)
     {
@@ -770,7 +796,14 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                     result[p.Partition] = p.EndOffset;
                     break;
                 case StartPositionKind.Offset when position.Partition is null || position.Partition == p.Partition:
-                    result[p.Partition] = Math.Clamp(position.Offset!.Value, p.StartOffset, p.EndOffset);
+                    var offset = position.Offset!.Value;
+                    if (offset < p.StartOffset || offset > p.EndOffset)
+                    {
+                        // Refused, not clamped: a cursor silently moved elsewhere than asked would skip or repeat messages.
+                        throw new OffsetOutOfRangeException(p.Partition, offset, p.StartOffset, p.EndOffset);
+                    }
+
+                    result[p.Partition] = offset;
                     break;
                 case StartPositionKind.Offset when forCreate:
                     result[p.Partition] = p.EndOffset;
@@ -867,6 +900,9 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
 
         [LoggerMessage(CoreEventIds.SubscriptionDeleted, LogLevel.Information, "Deleted subscription '{Name}' on '{Topic}'")]
         public static partial void SubscriptionDeleted(ILogger logger, TopicName topic, string name);
+
+        [LoggerMessage(CoreEventIds.CursorTombstonesFailed, LogLevel.Warning, "Deleted subscription '{Name}' on '{Topic}', but its cursor records stay in the state topic until space is freed ({Reason}); they are ignored")]
+        public static partial void CursorTombstonesFailed(ILogger logger, TopicName topic, string name, string reason);
 
         [LoggerMessage(CoreEventIds.SubscriptionSeeked, LogLevel.Information, "Subscription '{Name}' on '{Topic}' moved to {Kind}")]
         public static partial void SubscriptionSeeked(ILogger logger, TopicName topic, string name, StartPositionKind kind);

@@ -142,13 +142,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
             var owns = previous is not null && previous.Topic == webhook.Topic && previous.Subscription == webhook.Subscription
                 ? previous.OwnsSubscription
                 : false;
-            var settings = new SubscriptionSettings
-            {
-                Type = webhook.Ordering == WebhookOrdering.PerKey ? SubscriptionType.KeyShared : SubscriptionType.Shared,
-                AckDeadline = Min(webhook.Timeout + webhook.Timeout + AckDeadlineMargin, TimeSpan.FromHours(12)),
-                DeadLetterTopic = webhook.DeadLetterTopic,
-                Filter = webhook.Filter,
-            };
+            var settings = SubscriptionSettingsFor(webhook);
             var existing = await _engine.GetAsync(webhook.Topic, webhook.Subscription, cancellationToken).ConfigureAwait(false);
             if (existing is null)
             {
@@ -343,6 +337,15 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
 
         return breaker;
     }
+
+    /// <summary>What the webhook needs of its subscription (it keeps a position and max deliveries someone else set).</summary>
+    internal static SubscriptionSettings SubscriptionSettingsFor(WebhookDefinition webhook) => new()
+    {
+        Type = webhook.Ordering == WebhookOrdering.PerKey ? SubscriptionType.KeyShared : SubscriptionType.Shared,
+        AckDeadline = Min(webhook.Timeout + webhook.Timeout + AckDeadlineMargin, TimeSpan.FromHours(12)),
+        DeadLetterTopic = webhook.DeadLetterTopic,
+        Filter = webhook.Filter,
+    };
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 

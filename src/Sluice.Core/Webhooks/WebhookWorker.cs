@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 
 namespace Sluice.Core.Webhooks;
@@ -18,6 +19,12 @@ internal sealed partial class WebhookWorker
 {
     // How long one receive waits before the loop looks at the breaker and the stop signal again.
     private static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(2);
+
+    // Pauses before opening again after a failure: the first, the longest, and the longest while the topic is missing
+    // (a topic created again should be served soon; polling every 5 s costs nothing).
+    private static readonly TimeSpan FirstPause = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxPause = TimeSpan.FromSeconds(30);
+    private static readonly TimeSpan MaxTopicPause = TimeSpan.FromSeconds(5);
 
     private readonly WebhookDefinition _webhook;
     private readonly ISubscriptionService _engine;
@@ -80,36 +87,90 @@ internal sealed partial class WebhookWorker
     {
         var stop = _stop.Token;
         var consumerId = "webhook-" + _webhook.Id;
-        var pause = TimeSpan.FromSeconds(1);
+        var pause = FirstPause;
+
+        // Set when the subscription went away: it is created again (with this webhook's settings) before opening, from
+        // the messages published since it went. Whether only the subscription was deleted or its topic too (then a topic
+        // created again holds only newer messages), nothing published meanwhile is skipped.
+        StartPosition? recreateAt = null;
+        var waitingForTopic = false;
         while (!stop.IsCancellationRequested)
         {
             try
             {
+                if (recreateAt is { } position)
+                {
+                    await RecreateSubscriptionAsync(position, stop).ConfigureAwait(false);
+                    recreateAt = null;
+                }
+
                 await using var consumer = await _engine.OpenConsumerAsync(_webhook.Topic, _webhook.Subscription, consumerId, stop).ConfigureAwait(false);
-                pause = TimeSpan.FromSeconds(1);
+                pause = FirstPause;
+                waitingForTopic = false;
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(stop, consumer.Ended);
-                await ReceiveLoopAsync(consumer, linked.Token).ConfigureAwait(false);
+                try
+                {
+                    await ReceiveLoopAsync(consumer, linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException ex) when (ex is not ConsumerEndedException && !stop.IsCancellationRequested && consumer.Ended.IsCancellationRequested)
+                {
+                    // Ended while waiting for the breaker or a slot: the receive says why.
+                    await consumer.ReceiveAsync(1, TimeSpan.Zero, stop).ConfigureAwait(false);
+                    throw;
+                }
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
                 break;
             }
+            catch (ConsumerEndedException ex) when (ex.Reason is ConsumerEndReason.SubscriptionDeleted or ConsumerEndReason.TopicDeleted)
+            {
+                // Deleted under the webhook: wait (it may be the first step of deleting the topic), then carry on.
+                Log.SubscriptionGone(_logger, _webhook.Id, _webhook.Subscription, ex.Reason == ConsumerEndReason.TopicDeleted ? "its topic was deleted" : "it was deleted");
+                recreateAt ??= StartPosition.AtTime(_time.GetUtcNow());
+                pause = FirstPause;
+            }
+            catch (TopicNotFoundException)
+            {
+                // The topic is gone: poll for it (at most every MaxTopicPause), never spin.
+                if (!waitingForTopic)
+                {
+                    Log.WaitingForTopic(_logger, _webhook.Id, _webhook.Topic.ToString());
+                    waitingForTopic = true;
+                }
+
+                recreateAt ??= StartPosition.AtTime(_time.GetUtcNow());
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks, MaxTopicPause.Ticks));
+            }
             catch (Exception ex)
             {
-                // The topic or subscription went away, or the consumer was ended: try again shortly, as long as we are running.
-                // Doubling up to 30 s: a deleted topic should not fill the log with a line a second.
+                // Doubling up to 30 s: a failing backend should not fill the log with a line a second.
                 Log.ReceiveFailed(_logger, _webhook.Id, (long)pause.TotalMilliseconds, ex);
-                try
-                {
-                    await Task.Delay(pause, _time, stop).ConfigureAwait(false);
-                    pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
-                }
-                catch (OperationCanceledException)
-                {
-                    break;
-                }
+            }
+
+            try
+            {
+                await Task.Delay(pause, _time, stop).ConfigureAwait(false);
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxPause.Ticks));
+            }
+            catch (OperationCanceledException)
+            {
+                break;
             }
         }
+    }
+
+    // Creates the subscription when it is still missing (another instance of a fleet may have done it already).
+    private async Task RecreateSubscriptionAsync(StartPosition position, CancellationToken cancellationToken)
+    {
+        if (await _engine.GetSettingsAsync(_webhook.Topic, _webhook.Subscription, cancellationToken).ConfigureAwait(false) is not null)
+        {
+            return;
+        }
+
+        var settings = WebhookService.SubscriptionSettingsFor(_webhook) with { Position = position };
+        await _engine.CreateOrUpdateAsync(_webhook.Topic, _webhook.Subscription, settings, cancellationToken).ConfigureAwait(false);
+        Log.SubscriptionRecreated(_logger, _webhook.Id, _webhook.Subscription, position.Time ?? DateTimeOffset.MinValue);
     }
 
     private async Task ReceiveLoopAsync(ISubscriptionConsumer consumer, CancellationToken cancellationToken)
@@ -314,5 +375,14 @@ internal sealed partial class WebhookWorker
 
         [LoggerMessage(CoreEventIds.WebhookDeadLettered, LogLevel.Information, "Webhook {Id}: message {MessageId} dead-lettered ({Reason})")]
         public static partial void DeadLettered(ILogger logger, string id, string messageId, string reason);
+
+        [LoggerMessage(CoreEventIds.WebhookSubscriptionGone, LogLevel.Information, "Webhook {Id}: subscription {Subscription} ended because {Why}; waiting for it to come back")]
+        public static partial void SubscriptionGone(ILogger logger, string id, string subscription, string why);
+
+        [LoggerMessage(CoreEventIds.WebhookWaitingForTopic, LogLevel.Information, "Webhook {Id}: topic {Topic} does not exist; delivery resumes when it is created again")]
+        public static partial void WaitingForTopic(ILogger logger, string id, string topic);
+
+        [LoggerMessage(CoreEventIds.WebhookSubscriptionRecreated, LogLevel.Information, "Webhook {Id}: created subscription {Subscription} again, from the messages published since {Since:O}")]
+        public static partial void SubscriptionRecreated(ILogger logger, string id, string subscription, DateTimeOffset since);
     }
 }

@@ -61,6 +61,15 @@ internal static class OptionKeys
         new("topics:retentionBytes", "--retention-bytes", "an integer >= 0 (0 keeps forever)", (v, o) => Long(v, 0, long.MaxValue, x => o.RetentionBytes = x)),
         new("subscriptions:ackDeadlineMs", "--ack-deadline-ms", "an integer between 100 and 43200000 (12 h)", (v, o) => Int(v, 100, 43_200_000, x => o.AckDeadlineMs = x)),
         new("subscriptions:consumerSessionTimeoutMs", "--consumer-session-timeout-ms", "an integer between 1000 and 3600000 (1 h)", (v, o) => Int(v, 1000, 3_600_000, x => o.ConsumerSessionTimeoutMs = x)),
+        new("subscriptions:onCorruptRecords", "--on-corrupt-records", "one of skip, stop", (v, o) =>
+        {
+            switch (v.Trim().ToLowerInvariant())
+            {
+                case "skip": o.OnCorruptRecords = Core.Subscriptions.CorruptRecordsPolicy.Skip; return true;
+                case "stop": o.OnCorruptRecords = Core.Subscriptions.CorruptRecordsPolicy.Stop; return true;
+                default: return false;
+            }
+        }),
         new("shutdownTimeoutMs", "--shutdown-timeout-ms", "an integer between 0 and 600000", (v, o) => Int(v, 0, 600_000, x => o.ShutdownTimeoutMs = x)),
         new("streaming:sseKeepAliveMs", "--sse-keep-alive-ms", "an integer between 100 and 300000 (5 min)", (v, o) => Int(v, 100, 300_000, x => o.SseKeepAliveMs = x)),
         new("streaming:slowConsumerTimeoutMs", "--slow-consumer-timeout-ms", "an integer between 100 and 600000 (10 min)", (v, o) => Int(v, 100, 600_000, x => o.SlowConsumerTimeoutMs = x)),
@@ -106,10 +115,18 @@ internal static class OptionKeys
                 default: return false;
             }
         }),
+        new("cors:allowedOrigins", "--cors-allowed-origins", "comma-separated origins such as https://app.example.com, or *", (v, o) => Text(v, x => o.CorsAllowedOrigins = x)),
+        new("cors:allowCredentials", "--cors-allow-credentials", "true or false", (v, o) => Bool(v, x => o.CorsAllowCredentials = x)),
+        new("cors:exposedHeaders", "--cors-exposed-headers", "comma-separated header names", (v, o) => Text(v, x => o.CorsExposedHeaders = x)),
+        new("cors:maxAgeSeconds", "--cors-max-age-seconds", "an integer between 0 and 86400", (v, o) => Int(v, 0, 86_400, x => o.CorsMaxAgeSeconds = x)),
+        new("allowedHosts", "--allowed-hosts", "comma-separated host names such as gateway.example.com, *.example.com, or *", (v, o) => Text(v, x => o.AllowedHosts = x)),
         new("auth:jwtSecretFile", "--jwt-secret-file", "an existing file holding the HS256 key", (v, o) => ExistingFile(v, x => o.JwtSecretFile = x)),
         new("auth:jwtSecretBase64", "--jwt-secret-base64", "true or false", (v, o) => Bool(v, x => o.JwtSecretBase64 = x)),
         new("auth:jwtPublicKeyFile", "--jwt-public-key-file", "an existing PEM file with an RSA or P-256 public key", (v, o) => ExistingFile(v, x => o.JwtPublicKeyFile = x)),
         new("auth:jwksFile", "--jwks-file", "an existing JSON Web Key Set file", (v, o) => ExistingFile(v, x => o.JwksFile = x)),
+        new("auth:jwksUrl", "--jwks-url", "an https URL of a JSON Web Key Set (http only on loopback)", (v, o) => Text(v, x => o.JwksUrl = x)),
+        new("auth:jwksRefreshMs", "--jwks-refresh-ms", "an integer between 1000 and 86400000", (v, o) => Int(v, 1000, 86_400_000, x => o.JwksRefreshMs = x)),
+        new("auth:jwksMinRefreshIntervalMs", "--jwks-min-refresh-interval-ms", "an integer between 0 and 3600000", (v, o) => Int(v, 0, 3_600_000, x => o.JwksMinRefreshIntervalMs = x)),
         new("auth:issuer", "--jwt-issuer", "the expected iss claim", (v, o) => Text(v, x => o.JwtIssuer = x)),
         new("auth:audience", "--jwt-audience", "the expected aud claim", (v, o) => Text(v, x => o.JwtAudience = x)),
         new("auth:roleClaim", "--jwt-role-claim", "a claim name such as sub", (v, o) => Text(v, x => o.JwtRoleClaim = x)),

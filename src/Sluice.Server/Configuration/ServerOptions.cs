@@ -44,6 +44,9 @@ internal sealed class ServerOptions
     /// <summary>A pull consumer that has not pulled for this long is detached (and no longer counted as connected).</summary>
     public int ConsumerSessionTimeoutMs { get; set; } = 30_000;
 
+    /// <summary>What subscriptions do at records damaged on disk: skip them (recorded) or stop there until a seek.</summary>
+    public Core.Subscriptions.CorruptRecordsPolicy OnCorruptRecords { get; set; } = Core.Subscriptions.CorruptRecordsPolicy.Skip;
+
     public int ShutdownTimeoutMs { get; set; } = 30_000;
 
     // ---- streaming (SSE, WebSocket) ----
@@ -75,6 +78,22 @@ internal sealed class ServerOptions
 
     public Security.AuthMode AuthMode { get; set; } = Security.AuthMode.None;
 
+    // ---- browsers: CORS and host names ----
+
+    /// <summary>Comma-separated origins whose pages may call the API (CORS), or <c>*</c>; empty: CORS off.</summary>
+    public string CorsAllowedOrigins { get; set; } = "";
+
+    public bool CorsAllowCredentials { get; set; }
+
+    /// <summary>Comma-separated response headers pages may read beyond the CORS-safelisted ones.</summary>
+    public string CorsExposedHeaders { get; set; } = "";
+
+    /// <summary>10 min: how long a browser may keep a preflight's answer.</summary>
+    public int CorsMaxAgeSeconds { get; set; } = 600;
+
+    /// <summary>Comma-separated host names served (<c>*.example.com</c>, <c>*</c>); empty: the loopback names while auth is off on a loopback bind, else any.</summary>
+    public string AllowedHosts { get; set; } = "";
+
     /// <summary>HS256 key file: the raw key bytes (Pulsar's token tool), or base64 text when <see cref="JwtSecretBase64"/>.</summary>
     public string? JwtSecretFile { get; set; }
 
@@ -85,6 +104,15 @@ internal sealed class ServerOptions
 
     /// <summary>A JSON Web Key Set file (RSA, P-256 EC and oct keys, each with a kid).</summary>
     public string? JwksFile { get; set; }
+
+    /// <summary>A JSON Web Key Set URL (an identity provider's <c>jwks_uri</c>): https, or http on loopback only.</summary>
+    public string? JwksUrl { get; set; }
+
+    /// <summary>1 h: how often the JWKS URL is fetched again; providers announce new keys well ahead.</summary>
+    public int JwksRefreshMs { get; set; } = 3_600_000;
+
+    /// <summary>30 s: a token naming an unknown key id fetches the key set again, but not more often than this.</summary>
+    public int JwksMinRefreshIntervalMs { get; set; } = 30_000;
 
     public string? JwtIssuer { get; set; }
 
@@ -204,6 +232,7 @@ internal sealed class ServerOptions
         target.RetentionBytes = RetentionBytes;
         target.AckDeadlineMs = AckDeadlineMs;
         target.ConsumerSessionTimeoutMs = ConsumerSessionTimeoutMs;
+        target.OnCorruptRecords = OnCorruptRecords;
         target.ShutdownTimeoutMs = ShutdownTimeoutMs;
         target.SseKeepAliveMs = SseKeepAliveMs;
         target.SlowConsumerTimeoutMs = SlowConsumerTimeoutMs;
@@ -215,10 +244,18 @@ internal sealed class ServerOptions
         target.WebhookBreakerCooldownMs = WebhookBreakerCooldownMs;
         target.WebhookBreakerMaxCooldownMs = WebhookBreakerMaxCooldownMs;
         target.AuthMode = AuthMode;
+        target.CorsAllowedOrigins = CorsAllowedOrigins;
+        target.CorsAllowCredentials = CorsAllowCredentials;
+        target.CorsExposedHeaders = CorsExposedHeaders;
+        target.CorsMaxAgeSeconds = CorsMaxAgeSeconds;
+        target.AllowedHosts = AllowedHosts;
         target.JwtSecretFile = JwtSecretFile;
         target.JwtSecretBase64 = JwtSecretBase64;
         target.JwtPublicKeyFile = JwtPublicKeyFile;
         target.JwksFile = JwksFile;
+        target.JwksUrl = JwksUrl;
+        target.JwksRefreshMs = JwksRefreshMs;
+        target.JwksMinRefreshIntervalMs = JwksMinRefreshIntervalMs;
         target.JwtIssuer = JwtIssuer;
         target.JwtAudience = JwtAudience;
         target.JwtRoleClaim = JwtRoleClaim;

@@ -33,6 +33,13 @@ internal static class LogEvents
     public const int SlowConsumerClosed = 401;
     public const int StreamFailed = 402;
     public const int StreamTakenOver = 403;
+    // 500-549: browsers, hosts and token keys (CORS, DNS rebinding, JWKS URL)
+    public const int JwksFetched = 500;
+    public const int JwksFetchFailed = 501;
+    public const int JwksKeySkipped = 502;
+    public const int CrossOriginRefused = 510;
+    public const int HostRefused = 511;
+
     // 6xx: webhooks (the dispatcher itself logs from Core, 1100-1199)
     public const int WebhookReplyDropped = 600;
     public const int WebhookReplyFailed = 601;

@@ -37,7 +37,11 @@ internal sealed class Backend
             services.AddSluiceKafka(KafkaOptionsFor(options));
         }
 
-        services.AddSluiceCore(o => o.ConsumerSessionTimeout = TimeSpan.FromMilliseconds(options.ConsumerSessionTimeoutMs));
+        services.AddSluiceCore(o =>
+        {
+            o.ConsumerSessionTimeout = TimeSpan.FromMilliseconds(options.ConsumerSessionTimeoutMs);
+            o.OnCorruptRecords = options.OnCorruptRecords;
+        });
     }
 
     public static StorageOptions StorageOptionsFor(ServerOptions options) => new()

@@ -133,6 +133,11 @@ internal static class HttpRequestReader
 
     public static T? Deserialize<T>(ReadOnlySpan<byte> json, JsonTypeInfo<T> typeInfo, string what)
     {
+        if (JsonText.Invalid(json) is { } invalid)
+        {
+            ProblemException.Throw(ProblemKind.MalformedJson, $"{what} is not valid JSON text: {invalid}");
+        }
+
         try
         {
             return JsonSerializer.Deserialize(json, typeInfo);

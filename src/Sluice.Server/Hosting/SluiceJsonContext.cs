@@ -39,6 +39,7 @@ namespace Sluice.Server.Hosting;
 [JsonSerializable(typeof(PulledMessage))]
 [JsonSerializable(typeof(ReadMessage))]
 [JsonSerializable(typeof(ReadResponse))]
+[JsonSerializable(typeof(CorruptRangeResponse))]
 [JsonSerializable(typeof(ConsumerFrame))]
 [JsonSerializable(typeof(AckFrame))]
 [JsonSerializable(typeof(ErrorFrame))]

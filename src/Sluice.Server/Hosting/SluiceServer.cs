@@ -80,7 +80,7 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
-        builder.Services.AddOpenApi();
+        builder.Services.AddOpenApi(ErrorShape.Describe);
         StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
@@ -117,6 +117,8 @@ internal static partial class SluiceServer
         }
 
         app.UseMiddleware<ProblemMiddleware>();
+        PathGuard.Use(app);
+        BrowserGuard.Use(app);
         StreamingEndpoints.UseStreaming(app, options);
         Grpc.GrpcHosting.UsePorts(app, options);
         app.UseRouting();
@@ -126,11 +128,7 @@ internal static partial class SluiceServer
         app.MapGet("/healthz", () => TypedResults.Json(new HealthResponse("ok", options.Backend, backend.KafkaBootstrap, auth), SluiceJsonContext.Api.HealthResponse))
             .WithName("Health").WithSummary("200 while the process runs; backend names the log (and the Kafka bootstrap servers); auth says the authentication mode (none: anyone may do anything)")
             .WithMetadata(AccessRule.Public);
-        app.MapGet("/readyz", (Readiness r) => r.IsReady
-                ? Results.Json(new HealthResponse("ready"), SluiceJsonContext.Api.HealthResponse)
-                : Results.Json(new HealthResponse("not ready"), SluiceJsonContext.Api.HealthResponse, statusCode: StatusCodes.Status503ServiceUnavailable))
-            .WithName("Ready").WithSummary("200 once the log is open and the engine started; 503 before, and from the start of shutdown")
-            .WithMetadata(AccessRule.Public);
+        ReadinessEndpoint.Map(app, options);
         app.MapOpenApi().WithMetadata(AccessRule.Public);
 
         var topics = app.MapGroup("/v1/topics").WithTags("topics");

@@ -33,5 +33,9 @@ internal sealed record ProblemKind(string Name, string Title, int Status)
     public static readonly ProblemKind InvalidFilter = new("invalid-filter", "Invalid filter", StatusCodes.Status400BadRequest);
     public static readonly ProblemKind FilterImmutable = new("filter-immutable", "Filter cannot change", StatusCodes.Status409Conflict);
     public static readonly ProblemKind NotSupported = new("not-supported", "Not supported by this backend", StatusCodes.Status501NotImplemented);
+    public static readonly ProblemKind OriginNotAllowed = new("origin-not-allowed", "Origin not allowed", StatusCodes.Status403Forbidden);
+    public static readonly ProblemKind HostNotAllowed = new("host-not-allowed", "Host not allowed", StatusCodes.Status421MisdirectedRequest);
     public static readonly ProblemKind Internal = new("internal", "Internal server error", StatusCodes.Status500InternalServerError);
+    public static readonly ProblemKind StorageFull = new("storage-full", "Insufficient storage", StatusCodes.Status507InsufficientStorage);
+    public static readonly ProblemKind CorruptRecords = new("corrupt-records", "Records damaged on disk", StatusCodes.Status500InternalServerError);
 }

@@ -45,7 +45,8 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
                 context.Response.Headers.Connection = "close";
             }
 
-            await ProblemWriter.WriteAsync(context, kind, detail);
+            // A compatibility route answers in its ancestor's shape (ErrorShape); Sluice's own in problem+json.
+            await ErrorShape.For(context).WriteAsync(context, kind, detail);
             return;
         }
 
@@ -62,13 +63,13 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
         else if (context.Response.StatusCode == StatusCodes.Status405MethodNotAllowed)
         {
             var allow = context.Response.Headers.Allow.ToString();
-            await ProblemWriter.WriteAsync(context, ProblemKind.MethodNotAllowed,
+            await ErrorShape.For(context).WriteAsync(context, ProblemKind.MethodNotAllowed,
                 $"{context.Request.Method} is not allowed on {context.Request.Path}; allowed: {allow}");
         }
         else if (context.Response.StatusCode == StatusCodes.Status415UnsupportedMediaType)
         {
             // Routing's own answer when the body's content type is not one the route accepts.
-            await ProblemWriter.WriteAsync(context, ProblemKind.UnsupportedMediaType,
+            await ErrorShape.For(context).WriteAsync(context, ProblemKind.UnsupportedMediaType,
                 $"content type '{ProblemWriter.Printable(context.Request.ContentType, 100)}' is not accepted by {context.Request.Method} {context.Request.Path}; see /openapi/v1.json for what it accepts");
         }
     }
@@ -83,6 +84,8 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
         OffsetOutOfRangeException => (ProblemKind.OffsetOutOfRange, ex.Message),
         InvalidTopicSettingsException => (ProblemKind.InvalidParameter, ex.Message),
         OperationNotSupportedException => (ProblemKind.NotSupported, ex.Message),
+        StorageFullException => (ProblemKind.StorageFull, ex.Message),
+        CorruptRecordsException => (ProblemKind.CorruptRecords, ex.Message),
         TopicAlreadyExistsException => (ProblemKind.InvalidParameter, ex.Message),
         SubscriptionBusyException => (ProblemKind.SubscriptionBusy, ex.Message + "; use another subscription, or type shared, failover or key_shared"),
         SubscriptionNotFoundException => (ProblemKind.SubscriptionNotFound, ex.Message),

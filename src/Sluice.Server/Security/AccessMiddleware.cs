@@ -34,16 +34,35 @@ internal sealed partial class AccessMiddleware(RequestDelegate next, IOptions<Se
             return next(context);
         }
 
+        return AuthenticatedAsync(context);
+    }
+
+    private async Task AuthenticatedAsync(HttpContext context)
+    {
+        var refusal = await AuthoriseAsync(context);
+        if (refusal is null)
+        {
+            await next(context);
+        }
+        else
+        {
+            await refusal;
+        }
+    }
+
+    // Null: go on to the handler. Else the refusal being written.
+    private async ValueTask<Task?> AuthoriseAsync(HttpContext context)
+    {
         var endpoint = context.GetEndpoint();
         if (endpoint is null)
         {
-            return next(context); // 404, answered by ProblemMiddleware
+            return null; // 404, answered by ProblemMiddleware
         }
 
         var rule = AccessRules.For(endpoint);
         if (rule is { Scope: AccessScope.Public } || (rule is null && IsRoutingRejection(endpoint)))
         {
-            return next(context);
+            return null;
         }
 
         var token = Token(context, rule?.AcceptsQueryToken == true, out var malformed);
@@ -52,7 +71,7 @@ internal sealed partial class AccessMiddleware(RequestDelegate next, IOptions<Se
             return Unauthorized(context, malformed ? "the Authorization header must be 'Bearer <token>'" : null);
         }
 
-        var result = _validator!.Validate(token);
+        var result = await _validator!.ValidateAsync(token);
         if (result.Caller is not { } caller)
         {
             return Unauthorized(context, result.Failure!);
@@ -78,7 +97,7 @@ internal sealed partial class AccessMiddleware(RequestDelegate next, IOptions<Se
             }
         }
 
-        return next(context);
+        return null;
     }
 
     private static string? Token(HttpContext context, bool acceptsQueryToken, out bool malformed)
@@ -117,14 +136,14 @@ internal sealed partial class AccessMiddleware(RequestDelegate next, IOptions<Se
             Log.AuthenticationFailed(logger, context.Request.Method, ProblemWriter.Printable(context.Request.Path.Value, 200), failure);
         }
 
-        return ProblemWriter.WriteAsync(context, ProblemKind.Unauthorized,
+        return ErrorShape.For(context).WriteAsync(context, ProblemKind.Unauthorized,
             failure is null ? "this route needs a bearer token: Authorization: Bearer <token>" : "the bearer token was refused: " + failure);
     }
 
     private Task Forbidden(HttpContext context, string detail)
     {
         Log.AccessDenied(logger, context.Request.Method, ProblemWriter.Printable(context.Request.Path.Value, 200), detail);
-        return ProblemWriter.WriteAsync(context, ProblemKind.Forbidden, detail);
+        return ErrorShape.For(context).WriteAsync(context, ProblemKind.Forbidden, detail);
     }
 
     // Routing's own endpoints for a known path with the wrong method (405) or content type (415): they only answer that.

@@ -1,199 +1,127 @@
-using System.Buffers.Text;
-using System.Text;
-using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
 using Sluice.Server.Configuration;
 
 namespace Sluice.Server.Security;
 
 /// <summary>
-/// Verifies a compact JWS (header.payload.signature) and reads the caller's roles from it.
+/// Verifies a compact JWS with Microsoft.IdentityModel's <see cref="JsonWebTokenHandler"/> and reads the caller's roles.
 /// <code>
-///   split ──► header: alg in {HS256, RS256, ES256} (never none), no crit; kid, when present, names a known key
-///         ──► a key whose algorithm is the header's ──► signature verifies over "header.payload"
-///         ──► exp, nbf (with clock skew), iss, aud when configured ──► roles from the role claim
+///   read ──► header: alg in {HS256, RS256, ES256} (never none), no crit, not encrypted
+///        ──► kid unknown and a JWKS URL set? one rate-limited refetch of the key set
+///        ──► library: signature with the key(s) of that kid and algorithm only, exp and nbf (clock skew), iss, aud
+///        ──► roles from the role claim (a string or an array)
 /// </code>
-/// Tokens without <c>exp</c> are accepted (Pulsar's token tool makes them). Failure reasons never quote the token.
+/// Tokens without <c>exp</c> are accepted (Pulsar's token tool makes them). Failure reasons are this class's own
+/// sentences: they never quote the token, and the library's messages (which may) are not passed on.
 /// </summary>
 internal sealed class JwtValidator
 {
     /// <summary>8 KiB: far above any real token, and below Kestrel's header limit.</summary>
     public const int MaxTokenLength = 8 * 1024;
 
+    private static readonly string[] Algorithms = [SecurityAlgorithms.HmacSha256, SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256];
+
     private readonly JwtKeySet _keys;
-    private readonly TimeProvider _time;
     private readonly ServerOptions _options;
     private readonly AccessPolicy _policy;
+    private readonly JsonWebTokenHandler _handler = new() { MaximumTokenSizeInBytes = MaxTokenLength, MapInboundClaims = false };
+    private readonly TokenValidationParameters _parameters;
 
     public JwtValidator(JwtKeySet keys, TimeProvider time, IOptions<ServerOptions> options, AccessPolicy policy)
     {
         _keys = keys;
-        _time = time;
         _options = options.Value;
         _policy = policy;
+        _parameters = new TokenValidationParameters
+        {
+            ValidAlgorithms = Algorithms,
+            RequireSignedTokens = true,
+
+            // Pulsar's token tool makes tokens without exp; they never expire.
+            RequireExpirationTime = false,
+            ValidateLifetime = true,
+            ClockSkew = TimeSpan.FromMilliseconds(_options.JwtClockSkewMs),
+
+            // On the injected clock (the library's own reads the system clock).
+            LifetimeValidator = (notBefore, expires, _, _) => CheckLifetime(time.GetUtcNow().UtcDateTime, notBefore, expires),
+            ValidateIssuer = _options.JwtIssuer is not null,
+            ValidIssuer = _options.JwtIssuer,
+            ValidateAudience = _options.JwtAudience is not null,
+            ValidAudience = _options.JwtAudience,
+
+            // Only the keys the resolver names are tried: a token naming a kid is checked against that key alone.
+            TryAllIssuerSigningKeys = false,
+            IssuerSigningKeyResolver = (_, token, kid, _) => _keys.Resolve(string.IsNullOrEmpty(kid) ? null : kid, ((JsonWebToken)token).Alg),
+            ValidateIssuerSigningKey = false,
+            LogValidationExceptions = false,
+        };
     }
 
     public readonly record struct Result(Caller? Caller, string? Failure);
 
-    public Result Validate(string token)
+    public async ValueTask<Result> ValidateAsync(string token)
     {
         if (token.Length is 0 or > MaxTokenLength)
         {
             return Fail("the token is empty or too long");
         }
 
-        var parts = token.Split('.');
-        if (parts.Length != 3)
+        JsonWebToken jwt;
+        try
+        {
+            jwt = new JsonWebToken(token);
+        }
+        catch (Exception ex) when (ex is ArgumentException or SecurityTokenMalformedException or FormatException or System.Text.Json.JsonException)
         {
             return Fail("the token is not a signed JWT (header.payload.signature)");
         }
 
-        byte[] headerBytes, payloadBytes, signature;
-        try
+        if (jwt.IsEncrypted)
         {
-            headerBytes = Base64Url.DecodeFromChars(parts[0]);
-            payloadBytes = Base64Url.DecodeFromChars(parts[1]);
-            signature = Base64Url.DecodeFromChars(parts[2]);
-        }
-        catch (FormatException)
-        {
-            return Fail("the token is not base64url");
+            return Fail("the token is encrypted (JWE); send a signed JWT");
         }
 
-        string alg;
-        string? kid;
-        try
-        {
-            using var header = JsonDocument.Parse(headerBytes);
-            var root = header.RootElement;
-            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("alg", out var a) || a.ValueKind != JsonValueKind.String)
-            {
-                return Fail("the token header names no algorithm");
-            }
-
-            alg = a.GetString()!;
-            kid = root.TryGetProperty("kid", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString() : null;
-            if (root.TryGetProperty("crit", out _))
-            {
-                return Fail("the token has critical header extensions this server does not understand");
-            }
-        }
-        catch (JsonException)
-        {
-            return Fail("the token header is not JSON");
-        }
-
-        if (alg is not ("HS256" or "RS256" or "ES256"))
+        if (!Algorithms.Contains(jwt.Alg, StringComparer.Ordinal))
         {
             return Fail("the token's algorithm is not accepted; accepted: HS256, RS256, ES256");
         }
 
-        var signed = Encoding.ASCII.GetBytes(token, 0, parts[0].Length + 1 + parts[1].Length);
-        var anyKey = false;
-        var verified = false;
-        foreach (var key in _keys.Keys)
+        if (jwt.TryGetHeaderValue<object>("crit", out _))
         {
-            // A token naming a key id is checked only against that key; one without is tried against every key.
-            if (kid is not null && key.Kid != kid)
+            return Fail("the token has critical header extensions this server does not understand");
+        }
+
+        var kid = string.IsNullOrEmpty(jwt.Kid) ? null : jwt.Kid;
+        if (kid is not null && !_keys.Knows(kid))
+        {
+            if (_keys.Remote is { } remote)
             {
-                continue;
+                await remote.RefreshForUnknownKeyAsync();
             }
 
-            anyKey = true;
-            if (key.Algorithm == alg && key.Verify(signed, signature))
+            if (!_keys.Knows(kid))
             {
-                verified = true;
-                break;
-            }
-        }
-
-        if (!anyKey)
-        {
-            return Fail("the token's key id is not known");
-        }
-
-        if (!verified)
-        {
-            return Fail("the token's signature does not verify with any key for its algorithm");
-        }
-
-        try
-        {
-            using var payload = JsonDocument.Parse(payloadBytes);
-            return CheckClaims(payload.RootElement);
-        }
-        catch (JsonException)
-        {
-            return Fail("the token payload is not JSON");
-        }
-    }
-
-    private Result CheckClaims(JsonElement claims)
-    {
-        if (claims.ValueKind != JsonValueKind.Object)
-        {
-            return Fail("the token payload is not a JSON object");
-        }
-
-        var now = _time.GetUtcNow().ToUnixTimeSeconds();
-        var skew = _options.JwtClockSkewMs / 1000.0;
-        if (claims.TryGetProperty("exp", out var exp))
-        {
-            if (exp.ValueKind != JsonValueKind.Number)
-            {
-                return Fail("the token's exp is not a number");
-            }
-
-            if (exp.GetDouble() + skew <= now)
-            {
-                return Fail("the token has expired");
+                return Fail("the token's key id is not known");
             }
         }
 
-        if (claims.TryGetProperty("nbf", out var nbf))
+        var result = await _handler.ValidateTokenAsync(jwt, _parameters);
+        if (!result.IsValid)
         {
-            if (nbf.ValueKind != JsonValueKind.Number)
-            {
-                return Fail("the token's nbf is not a number");
-            }
-
-            if (nbf.GetDouble() - skew > now)
-            {
-                return Fail("the token is not valid yet (nbf)");
-            }
-        }
-
-        if (_options.JwtIssuer is { } issuer
-            && !(claims.TryGetProperty("iss", out var iss) && iss.ValueKind == JsonValueKind.String && iss.GetString() == issuer))
-        {
-            return Fail("the token's issuer (iss) is not the expected one");
-        }
-
-        if (_options.JwtAudience is { } audience && !HasAudience(claims, audience))
-        {
-            return Fail("the token's audience (aud) does not include this server");
+            return Fail(Describe(result.Exception));
         }
 
         var roles = new List<string>();
-        if (claims.TryGetProperty(_options.JwtRoleClaim, out var claim))
+        foreach (var claim in jwt.Claims)
         {
-            if (claim.ValueKind == JsonValueKind.String)
+            if (claim.Type == _options.JwtRoleClaim && claim.ValueType == System.Security.Claims.ClaimValueTypes.String && claim.Value.Length > 0)
             {
-                roles.Add(claim.GetString()!);
-            }
-            else if (claim.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var r in claim.EnumerateArray())
-                {
-                    if (r.ValueKind == JsonValueKind.String)
-                    {
-                        roles.Add(r.GetString()!);
-                    }
-                }
+                roles.Add(claim.Value);
             }
         }
 
-        roles.RemoveAll(string.IsNullOrEmpty);
         if (roles.Count == 0)
         {
             return Fail($"the token names no role (claim '{_options.JwtRoleClaim}')");
@@ -202,20 +130,36 @@ internal sealed class JwtValidator
         return new Result(new Caller(roles, _policy.IsSuperuser(roles)), null);
     }
 
-    private static bool HasAudience(JsonElement claims, string audience)
+    // exp and nbf, each when present, with the clock skew's slack. Throws the library's exceptions, which it reports.
+    private bool CheckLifetime(DateTime now, DateTime? notBefore, DateTime? expires)
     {
-        if (!claims.TryGetProperty("aud", out var aud))
+        var skew = TimeSpan.FromMilliseconds(_options.JwtClockSkewMs);
+        if (expires is { } exp && exp + skew <= now)
         {
-            return false;
+            throw new SecurityTokenExpiredException("expired") { Expires = exp };
         }
 
-        if (aud.ValueKind == JsonValueKind.String)
+        if (notBefore is { } nbf && nbf - skew > now)
         {
-            return aud.GetString() == audience;
+            throw new SecurityTokenNotYetValidException("not yet valid") { NotBefore = nbf };
         }
 
-        return aud.ValueKind == JsonValueKind.Array && aud.EnumerateArray().Any(a => a.ValueKind == JsonValueKind.String && a.GetString() == audience);
+        return true;
     }
+
+    private static string Describe(Exception? ex) => ex switch
+    {
+        SecurityTokenExpiredException => "the token has expired",
+        SecurityTokenNotYetValidException => "the token is not valid yet (nbf)",
+        SecurityTokenInvalidLifetimeException => "the token's exp or nbf is not valid",
+        SecurityTokenInvalidIssuerException => "the token's issuer (iss) is not the expected one",
+        SecurityTokenInvalidAudienceException => "the token's audience (aud) does not include this server",
+        SecurityTokenSignatureKeyNotFoundException => "the token's signature does not verify with any key for its algorithm",
+        SecurityTokenInvalidSignatureException => "the token's signature does not verify with any key for its algorithm",
+        SecurityTokenInvalidAlgorithmException => "the token's algorithm is not accepted; accepted: HS256, RS256, ES256",
+        SecurityTokenMalformedException => "the token is not a signed JWT (header.payload.signature)",
+        _ => "the token was refused",
+    };
 
     private static Result Fail(string reason) => new(null, reason);
 }

@@ -81,7 +81,7 @@ internal sealed partial class TenantRateLimiter : IAsyncDisposable
         var seconds = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds));
         Log.RateLimited(_logger, ProblemWriter.Printable(PartitionOf(context), 100), seconds);
         context.Response.Headers.RetryAfter = seconds.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        await ProblemWriter.WriteAsync(context, ProblemKind.RateLimited,
+        await ErrorShape.For(context).WriteAsync(context, ProblemKind.RateLimited,
             $"this tenant is over its rate limit (limits:tenantRequestsPerSecond, limits:tenantBytesPerSecond); retry after {seconds} s");
     }
 

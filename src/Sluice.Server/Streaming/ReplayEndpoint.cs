@@ -14,7 +14,8 @@ namespace Sluice.Server.Streaming;
 /// <c>GET .../{topic}/messages?partition=&amp;offset=&amp;max=</c> or <c>?from=time</c>: reads one partition without a
 /// subscription (nothing is leased or acked). JSON by default: <c>{"messages":[...],"nextOffset":n}</c>; with
 /// <c>Accept: text/event-stream</c> an SSE stream that follows the tail, event ids <c>{partition}:{offset}</c> (a
-/// reconnect with <c>Last-Event-ID</c> continues after that offset).
+/// reconnect with <c>Last-Event-ID</c> continues after that offset). Records damaged on disk are never served: the read
+/// goes on after them and says which offsets it skipped (<c>skipped</c> in JSON, a <c>skipped</c> event in SSE).
 /// </summary>
 internal static class ReplayEndpoint
 {
@@ -23,6 +24,9 @@ internal static class ReplayEndpoint
 
     /// <summary>4 MiB per read: bounds one answer (and one SSE batch) whatever the message sizes.</summary>
     private const int MaxReadBytes = 4 * 1024 * 1024;
+
+    /// <summary>Damaged ranges one JSON answer steps over before it answers with what it has (each costs a read).</summary>
+    private const int MaxSkipsPerAnswer = 16;
 
     public static void Map(IEndpointRouteBuilder topics)
     {
@@ -60,7 +64,7 @@ internal static class ReplayEndpoint
         var offset = await StartOffsetAsync(context, log, topic, partition.Value, sse);
         if (!sse)
         {
-            var read = await log.ReadAsync(topic, partition.Value, offset, max, MaxReadBytes, context.RequestAborted);
+            var (read, skipped) = await ReadPastDamageAsync(log, topic, partition.Value, offset, max, context.RequestAborted);
             var messages = new List<ReadMessage>(read.Records.Count);
             foreach (var record in read.Records)
             {
@@ -68,14 +72,46 @@ internal static class ReplayEndpoint
             }
 
             context.Response.Headers.CacheControl = "no-store";
-            await context.Response.WriteAsJsonAsync(new ReadResponse(messages, partition.Value, read.NextOffset, read.EndOffset), SluiceJsonContext.Api.ReadResponse, cancellationToken: CancellationToken.None);
+            await context.Response.WriteAsJsonAsync(new ReadResponse(messages, partition.Value, read.NextOffset, read.EndOffset, skipped), SluiceJsonContext.Api.ReadResponse, cancellationToken: CancellationToken.None);
             return;
         }
 
         // Check the start before answering 200: an out-of-range offset is a 400, not a broken stream.
-        await log.ReadAsync(topic, partition.Value, offset, 1, 1, context.RequestAborted);
+        try
+        {
+            await log.ReadAsync(topic, partition.Value, offset, 1, 1, context.RequestAborted);
+        }
+        catch (CorruptRecordsException)
+        {
+            // A valid start: the stream says what it skips.
+        }
+
         using var lease = await services.GetRequiredService<StreamRegistry>().EnterAsync(topic, null, null, context.RequestAborted);
         await FollowAsync(context, log, topic, partition.Value, offset, max);
+    }
+
+    // Reads from `offset`; a damaged range in the way is stepped over (and listed), so the answer holds the intact records
+    // after it. When only damaged ranges lie ahead, the answer has no messages and a nextOffset past them.
+    private static async Task<(ReadResult Read, List<CorruptRangeResponse>? Skipped)> ReadPastDamageAsync(
+        IMessageLog log, TopicName topic, int partition, long offset, int max, CancellationToken cancellationToken)
+    {
+        List<CorruptRangeResponse>? skipped = null;
+        for (var skips = 0; ; skips++)
+        {
+            try
+            {
+                return (await log.ReadAsync(topic, partition, offset, max, MaxReadBytes, cancellationToken), skipped);
+            }
+            catch (CorruptRecordsException ex)
+            {
+                (skipped ??= []).Add(new CorruptRangeResponse(Math.Max(offset, ex.FromOffset), ex.ToOffset, ex.Reason));
+                offset = ex.ToOffset;
+                if (skips + 1 == MaxSkipsPerAnswer)
+                {
+                    return (new ReadResult([], offset, offset), skipped);
+                }
+            }
+        }
     }
 
     private static bool WantsEventStream(HttpContext context)
@@ -162,7 +198,21 @@ internal static class ReplayEndpoint
             await writer.FlushAsync();
             while (!token.IsCancellationRequested)
             {
-                var read = await log.ReadAsync(topic, partition, offset, max, MaxReadBytes, token);
+                ReadResult read;
+                try
+                {
+                    read = await log.ReadAsync(topic, partition, offset, max, MaxReadBytes, token);
+                }
+                catch (CorruptRecordsException ex)
+                {
+                    // Its id is the last skipped offset, so a reconnect with Last-Event-ID continues after the damage.
+                    var skipped = new CorruptRangeResponse(Math.Max(offset, ex.FromOffset), ex.ToOffset, ex.Reason);
+                    writer.WriteEvent($"{partition}:{ex.ToOffset - 1}", "skipped", skipped, SluiceJsonContext.Api.CorruptRangeResponse);
+                    await writer.FlushAsync();
+                    offset = ex.ToOffset;
+                    continue;
+                }
+
                 if (read.Records.Count == 0)
                 {
                     // Caught up: wait for the tail (notified, not polled), with a comment now and then for proxies.

@@ -17,7 +17,25 @@ internal sealed record ReadMessage(
     DateTimeOffset PublishTime);
 
 /// <summary>Answer of <c>GET .../messages?partition=&amp;offset=</c>: continue with <c>offset=nextOffset</c>.</summary>
-internal sealed record ReadResponse(List<ReadMessage> Messages, int Partition, long NextOffset, long EndOffset);
+/// <summary>
+/// A replay answer. <see cref="Skipped"/> (absent when none): damaged ranges between the requested offset and the messages,
+/// which the log cannot serve; the read went on after them.
+/// </summary>
+internal sealed record ReadResponse(
+    List<ReadMessage> Messages,
+    int Partition,
+    long NextOffset,
+    long EndOffset,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<CorruptRangeResponse>? Skipped = null);
+
+/// <summary>Offsets [fromOffset, toOffset) whose records are damaged on disk and are never served.</summary>
+internal sealed record CorruptRangeResponse(long FromOffset, long ToOffset, string Reason, [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] DateTimeOffset DetectedAt = default)
+{
+    public static CorruptRangeResponse From(Sluice.Core.Log.CorruptRange range) => new(range.FromOffset, range.ToOffset, range.Reason, range.DetectedAt);
+
+    public static List<CorruptRangeResponse>? From(IReadOnlyList<Sluice.Core.Log.CorruptRange>? ranges)
+        => ranges is null || ranges.Count == 0 ? null : [.. ranges.Select(From)];
+}
 
 /// <summary>
 /// A frame a WebSocket consumer sends: <c>{"ack":[ids]}</c>, <c>{"nack":[ids],"delayMs":n}</c> or <c>{"permits":n}</c>

@@ -188,6 +188,11 @@ internal static class WebSocketConsumeEndpoint
                     return (WebSocketCloseStatus.NormalClosure, "");
                 }
 
+                if (f.Type == WebSocketMessageType.Text && JsonText.Invalid(f.Payload) is { } invalid)
+                {
+                    return await RefuseAsync(WebSocketCloseStatus.InvalidPayloadData, ProblemKind.MalformedJson, $"a frame is not valid JSON text: {invalid}", token);
+                }
+
                 ConsumerFrame? parsed;
                 try
                 {

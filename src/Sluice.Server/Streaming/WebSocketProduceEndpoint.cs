@@ -207,6 +207,11 @@ internal static class WebSocketProduceEndpoint
 
         private Frame FromEnvelope(long seq, byte[] payload, Partitioner partitioner)
         {
+            if (JsonText.Invalid(payload) is { } invalid)
+            {
+                return Refused(seq, null, ProblemKind.MalformedJson, $"frame {seq} is not valid JSON text: {invalid}");
+            }
+
             ProduceFrame? parsed;
             try
             {

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Subscriptions;
 
@@ -26,7 +27,17 @@ internal sealed record SubscriptionResponse(
     string? Filter,
     long FilteredOut);
 
-internal sealed record SubscriptionPartitionResponse(int Partition, long CommittedOffset, long EndOffset, long Lag);
+/// <summary>
+/// One partition of a subscription. <see cref="Skipped"/>: damaged ranges it skipped since the server started (absent when
+/// none); <see cref="StoppedAt"/>: the damaged range it stopped at under <c>subscriptions:onCorruptRecords</c> = <c>stop</c>.
+/// </summary>
+internal sealed record SubscriptionPartitionResponse(
+    int Partition,
+    long CommittedOffset,
+    long EndOffset,
+    long Lag,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] List<CorruptRangeResponse>? Skipped = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CorruptRangeResponse? StoppedAt = null);
 
 internal sealed record ConsumerResponse(string ConsumerId, bool Active, int InFlight, DateTimeOffset LastSeen);
 

@@ -5,6 +5,7 @@ using Sluice.Server.Diagnostics;
 using Sluice.Server.Hosting;
 using Sluice.Server.Problems;
 using Sluice.Server.Security;
+using Sluice.Server.Streaming;
 using Sluice.Server.Topics;
 
 namespace Sluice.Server.Subscriptions;
@@ -278,7 +279,8 @@ internal static class SubscriptionEndpoints
         var partitions = new List<SubscriptionPartitionResponse>(info.Partitions.Count);
         foreach (var p in info.Partitions)
         {
-            partitions.Add(new SubscriptionPartitionResponse(p.Partition, p.CommittedOffset, p.EndOffset, p.Lag));
+            partitions.Add(new SubscriptionPartitionResponse(p.Partition, p.CommittedOffset, p.EndOffset, p.Lag,
+                CorruptRangeResponse.From(p.Skipped), p.StoppedAt is { } stopped ? CorruptRangeResponse.From(stopped) : null));
         }
 
         var consumers = new List<ConsumerResponse>(info.Consumers.Count);

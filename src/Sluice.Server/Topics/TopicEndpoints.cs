@@ -3,6 +3,7 @@ using Sluice.Core.Subscriptions;
 using Sluice.Server.Hosting;
 using Sluice.Server.Problems;
 using Sluice.Server.Security;
+using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Topics;
 
@@ -54,10 +55,10 @@ internal static class TopicEndpoints
         var log = context.RequestServices.GetRequiredService<IMessageLog>();
         var directory = context.RequestServices.GetRequiredService<TopicDirectory>();
 
-        if (request.RetentionMs is <= 0 || request.RetentionBytes is <= 0 || request.Partitions is < 1 or > TopicSettings.MaxPartitions)
+        if (request.RetentionMs is < 0 || request.RetentionBytes is < 0 || request.Partitions is < 1 or > TopicSettings.MaxPartitions)
         {
             ProblemException.Throw(ProblemKind.InvalidParameter,
-                $"partitions must be between 1 and {TopicSettings.MaxPartitions}; retentionMs and retentionBytes must be positive (omit them to keep forever)");
+                $"partitions must be between 1 and {TopicSettings.MaxPartitions}; retentionMs and retentionBytes must be 0 or more (0 keeps forever; omitted, the current value or the server's default is kept)");
         }
 
         var existing = await log.DescribeTopicAsync(topic, context.RequestAborted);
@@ -65,8 +66,9 @@ internal static class TopicEndpoints
         var settings = current with
         {
             Partitions = request.Partitions ?? current.Partitions,
-            RetentionTime = request.RetentionMs is { } ms ? TimeSpan.FromMilliseconds(ms) : current.RetentionTime,
-            RetentionBytes = request.RetentionBytes ?? current.RetentionBytes,
+            // 0 keeps forever, as in the server's topics:retentionMs and topics:retentionBytes.
+            RetentionTime = request.RetentionMs is { } ms ? (ms == 0 ? null : TimeSpan.FromMilliseconds(ms)) : current.RetentionTime,
+            RetentionBytes = request.RetentionBytes is { } bytes ? (bytes == 0 ? null : bytes) : current.RetentionBytes,
             Compacted = request.Compacted ?? current.Compacted,
         };
         if (settings.Validate() is { } reason)
@@ -127,13 +129,22 @@ internal static class TopicEndpoints
             ProblemException.Throw(ProblemKind.TopicNotFound, $"topic '{topic}' does not exist");
         }
 
-        // Subscriptions first: their consumers end before the data they read disappears.
-        foreach (var name in await subscriptions.ListAsync(topic, context.RequestAborted))
+        // Subscriptions first: their consumers end (told the topic went) before the data they read disappears. Again
+        // after: a background consumer (a webhook) may have created its subscription again in between. On a full disk a
+        // subscription's delete cannot be written (and changes nothing); deleting this topic's data frees space, so then
+        // the subscriptions go after it, whatever the request's fate.
+        var diskFull = false;
+        try
         {
-            await subscriptions.DeleteAsync(topic, name, context.RequestAborted);
+            await subscriptions.DeleteForTopicAsync(topic, context.RequestAborted);
+        }
+        catch (StorageFullException)
+        {
+            diskFull = true;
         }
 
         var deleted = await log.DeleteTopicAsync(topic, context.RequestAborted);
+        await subscriptions.DeleteForTopicAsync(topic, diskFull ? CancellationToken.None : context.RequestAborted);
         directory.Forget(topic);
         services.GetRequiredService<Subscriptions.SubscriptionDirectory>().ForgetTopic(topic);
         if (!deleted)
@@ -149,7 +160,8 @@ internal static class TopicEndpoints
         var partitions = new List<PartitionResponse>(info.Partitions.Count);
         foreach (var p in info.Partitions)
         {
-            partitions.Add(new PartitionResponse(p.Partition, p.StartOffset, p.EndOffset, p.Bytes, p.OldestTimestamp, p.NewestTimestamp));
+            partitions.Add(new PartitionResponse(p.Partition, p.StartOffset, p.EndOffset, p.Bytes, p.OldestTimestamp, p.NewestTimestamp,
+                CorruptRangeResponse.From(p.CorruptRanges)));
         }
 
         return new TopicResponse(

@@ -6,8 +6,9 @@ namespace Sluice.Storage.Partitions;
 
 /// <summary>
 /// Walks the record batches of a segment file in order, reading 1 MiB at a time, and reports the
-/// first batch that is torn (runs past the end), malformed, out of order or fails its CRC.
-/// Used by recovery, index rebuilding, time lookups and compaction.
+/// first batch that is torn (runs past the end), malformed, out of order or fails its CRC; <see cref="Resync"/>
+/// then finds the next intact batch after it, so one damaged batch does not hide the ones that follow.
+/// Used by recovery, index rebuilding, damage location, time lookups and compaction.
 /// </summary>
 internal sealed class BatchScanner : IDisposable
 {
@@ -45,6 +46,12 @@ internal sealed class BatchScanner : IDisposable
 
     /// <summary>Why <see cref="Next"/> returned <see cref="ScanResult.Bad"/>.</summary>
     public string? Problem { get; private set; }
+
+    /// <summary>The offset after the last intact batch (or the start's expected offset): where a damaged range begins.</summary>
+    public long ExpectedOffset => _expectedMinOffset;
+
+    /// <summary>Base offset of the batch <see cref="Resync"/> found: where a damaged range ends.</summary>
+    public long ResyncOffset { get; private set; }
 
     public ScanResult Next()
     {
@@ -90,6 +97,60 @@ internal sealed class BatchScanner : IDisposable
         Position += header.TotalSize;
         _expectedMinOffset = header.NextOffset;
         return ScanResult.Batch;
+    }
+
+    /// <summary>
+    /// After <see cref="Next"/> returned <see cref="ScanResult.Bad"/> at <see cref="Position"/>: moves to the first later
+    /// position where a whole batch starts whose CRC matches and whose base offset is at least <see cref="ExpectedOffset"/>
+    /// and below <paramref name="maxOffset"/>, and returns true (<see cref="Next"/> returns that batch). Returns false, at
+    /// the end, when no such batch follows. Byte by byte: a damaged length field says nothing about where the next batch
+    /// is. A false match needs 32 CRC bits and a plausible header and offset to agree by chance.
+    /// </summary>
+    public bool Resync(long maxOffset = long.MaxValue)
+    {
+        for (var candidate = Position + 1; candidate <= _end - RecordBatch.HeaderSize; candidate++)
+        {
+            Position = candidate;
+            if (!Ensure(RecordBatch.HeaderSize))
+            {
+                break;
+            }
+
+            var span = _buffer.AsSpan((int)(Position - _bufferStart));
+            if (span[RecordBatch.CrcStart] != RecordBatch.Version || !RecordBatch.TryReadHeader(span, out var header)
+                || header.BaseOffset < _expectedMinOffset || header.BaseOffset >= maxOffset || header.TotalSize > _end - Position
+                || !Ensure(header.TotalSize))
+            {
+                continue;
+            }
+
+            if (RecordBatch.CrcMatches(_buffer.AsSpan((int)(Position - _bufferStart), header.TotalSize), header))
+            {
+                ResyncOffset = header.BaseOffset;
+                return true;
+            }
+        }
+
+        Position = _end;
+        return false;
+    }
+
+    /// <summary>True once the scan has reached the end of its range.</summary>
+    public bool AtEnd => Position >= _end;
+
+    /// <summary>
+    /// After <see cref="Next"/> returned <see cref="ScanResult.Bad"/>: the damaged span from the bad batch to the next
+    /// intact one (which <see cref="Next"/> returns next), or, when none follows (<see cref="AtEnd"/>), to the end of the
+    /// range, its lost offsets then ending at <paramref name="endOffset"/> (unknown: <see cref="DamagedSpan.ToSegmentEnd"/>).
+    /// </summary>
+    public DamagedSpan SkipDamage(long endOffset = DamagedSpan.ToSegmentEnd)
+    {
+        var position = Position;
+        var from = _expectedMinOffset;
+        var reason = Problem!;
+        return Resync(endOffset)
+            ? new DamagedSpan(position, Position, from, ResyncOffset, reason)
+            : new DamagedSpan(position, _end, from, endOffset == DamagedSpan.ToSegmentEnd ? endOffset : Math.Max(from, endOffset), reason);
     }
 
     private ScanResult Bad(string problem)

@@ -1,8 +1,6 @@
 using System.Buffers;
-using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Globalization;
-using System.Text;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Sluice.Core.Log;
@@ -21,6 +19,9 @@ namespace Sluice.Storage.Partitions;
 ///                              publish end offset  --------------------------&gt;  ReadAsync / WaitForDataAsync
 ///                              complete every waiter, wake tail readers
 /// </code>
+/// A full disk fails only the appends of the group that met it (<see cref="StorageFullException"/>); the writer cuts
+/// what the failed write left and keeps going, so appends succeed again as soon as space is freed. Every offset handed
+/// out stays below the <see cref="HighWaterMark"/>, which recovery resumes from when it had to cut a damaged tail.
 /// </summary>
 internal sealed partial class PartitionLog : IAsyncDisposable
 {
@@ -32,6 +33,10 @@ internal sealed partial class PartitionLog : IAsyncDisposable
 
     // A tail cache nobody read for this long is dropped at the next maintenance pass.
     private const long TailCacheIdleMs = 30_000;
+
+    // Offsets reserved ahead in the high-water mark at a time: one small msync per 64 Ki offsets keeps it off the
+    // append path (the group commit's own fsync is per group), and a recovery after a machine crash skips at most this many.
+    private const long ReserveAhead = 64 * 1024;
 
     private readonly StorageOptions _options;
     private readonly ILogger _logger;
@@ -55,9 +60,15 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     private Exception? _closedError;
     private Exception? _readError; // set once the partition is closed or deleted: readers stop too
     private readonly TailCache? _tail; // null when the options turn the tail cache off
+    private readonly HighWaterMark _highWaterMark;
+    private readonly CorruptRegistry _corrupt;
+    private readonly Lock _damageGate = new();
+    private long _fullSinceMs; // Unix ms since the appends fail for lack of space; 0 while they do not
 
-    private PartitionLog(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, Segment[] segments, WriterScheduler writers, TailCacheBudget? tailBudget)
+    private PartitionLog(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, Segment[] segments, WriterScheduler writers, TailCacheBudget? tailBudget, HighWaterMark highWaterMark, CorruptRegistry corrupt)
     {
+        _highWaterMark = highWaterMark;
+        _corrupt = corrupt;
         _tail = tailBudget is null || options.TailCacheRecords == 0 ? null : new TailCache(tailBudget, options.TailCacheRecords);
         Topic = topic;
         Partition = partition;
@@ -86,14 +97,20 @@ internal sealed partial class PartitionLog : IAsyncDisposable
 
     public long StartOffset => Volatile.Read(ref _segments)[0].BaseOffset;
 
-    /// <summary>Opens (or creates) the partition directory, recovering the active segment's tail.</summary>
+    /// <summary>
+    /// Opens (or creates) the partition directory: recovers the active segment (damaged batches skipped, a torn tail cut),
+    /// and when records that were handed out are gone, resumes appends above every offset ever handed out.
+    /// </summary>
     public static PartitionLog Open(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, WriterScheduler writers, TailCacheBudget? tailBudget = null)
     {
         var started = Stopwatch.GetTimestamp();
         System.IO.Directory.CreateDirectory(directory);
-        foreach (var leftover in System.IO.Directory.EnumerateFiles(directory, "*.cleaned"))
+        foreach (var pattern in new[] { "*.cleaned", "*.tmp" })
         {
-            File.Delete(leftover); // a compaction that did not finish: the original files are intact
+            foreach (var leftover in System.IO.Directory.EnumerateFiles(directory, pattern))
+            {
+                File.Delete(leftover); // a compaction or a file write that did not finish: the originals are intact
+            }
         }
 
         var bases = new List<long>();
@@ -109,25 +126,116 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         bases.Sort();
         var now = time.GetUtcNow();
         var segments = new Segment[Math.Max(1, bases.Count)];
-        if (bases.Count == 0)
+        HighWaterMark? highWaterMark = null;
+        try
         {
-            segments[0] = Segment.Create(directory, 0, now, logger, options.IndexIntervalBytes);
-            DirectorySync.Flush(directory);
-        }
-        else
-        {
-            for (var i = 0; i < bases.Count - 1; i++)
+            if (bases.Count == 0)
             {
-                segments[i] = Segment.OpenClosed(directory, bases[i], now, logger, options.IndexIntervalBytes);
+                segments[0] = Segment.Create(directory, 0, now, logger, options.IndexIntervalBytes);
+                DirectorySync.Flush(directory);
+            }
+            else
+            {
+                for (var i = 0; i < bases.Count - 1; i++)
+                {
+                    segments[i] = Segment.OpenClosed(directory, bases[i], now, logger, options.IndexIntervalBytes);
+                }
+
+                segments[^1] = Segment.OpenActive(directory, bases[^1], now, logger, options.IndexIntervalBytes);
+                for (var i = 0; i < segments.Length - 1; i++)
+                {
+                    segments[i].CloseDamageAt(segments[i + 1].BaseOffset);
+                }
             }
 
-            segments[^1] = Segment.OpenActive(directory, bases[^1], now, logger, options.IndexIntervalBytes);
+            highWaterMark = HighWaterMark.Open(directory, out var previous);
+            var corrupt = CorruptRegistry.Load(directory, logger);
+            var lost = Resume(topic, partition, directory, options, logger, now, ref segments, previous, bases.Count > 0);
+            highWaterMark.SetEnd(segments[^1].NextOffset);
+
+            var log = new PartitionLog(topic, partition, directory, options, logger, time, segments, writers, tailBudget, highWaterMark, corrupt);
+            foreach (var segment in segments)
+            {
+                foreach (var span in segment.Damage)
+                {
+                    log.Register(segment, span);
+                }
+            }
+
+            if (lost is not null)
+            {
+                log.Register(lost, segments[^2].LogPath, segments[^2].Size);
+            }
+
+            Log.PartitionOpened(logger, topic.ToString(), partition, segments.Length, log.StartOffset, log.EndOffset,
+                Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            return log;
+        }
+        catch
+        {
+            highWaterMark?.Dispose();
+            segments[^1]?.Close(flush: false);
+            throw;
+        }
+    }
+
+    // The active segment's recovered end against what the high-water mark says was handed out. When records that were
+    // handed out are gone (a cut tail, a file cut short), appends resume above them, in a new segment whose name makes
+    // the gap durable. Returns the lost range, if any is known.
+    private static CorruptRange? Resume(
+        TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, DateTimeOffset now,
+        ref Segment[] segments, HighWaterMark.Previous previous, bool existed)
+    {
+        var active = segments[^1];
+        var recovered = active.NextOffset;
+        if (!previous.Exists)
+        {
+            if (existed && active.TailCut is not null)
+            {
+                // A data directory from before the high-water mark: there is nothing to resume above.
+                Log.HighWaterMarkMissing(logger, topic.ToString(), partition, recovered);
+            }
+
+            return null;
         }
 
-        var log = new PartitionLog(topic, partition, directory, options, logger, time, segments, writers, tailBudget);
-        Log.PartitionOpened(logger, topic.ToString(), partition, segments.Length, log.StartOffset, log.EndOffset,
-            Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        return log;
+        CorruptRange? lost = null;
+        var resume = recovered;
+        if (previous.End is { } end && end > recovered)
+        {
+            var why = active.TailCut is { } cut
+                ? $"the tail of segment {Segment.FileStem(active.BaseOffset)} was cut at byte {cut.Position} on open ({cut.Reason})"
+                : $"segment {Segment.FileStem(active.BaseOffset)} ends before the last offset written";
+            lost = new CorruptRange(recovered, end, why, now);
+            resume = end;
+        }
+
+        if (!previous.ExactEnd && (active.TailCut is not null || lost is not null) && previous.Reserved is { } reserved)
+        {
+            // The stored end may predate a machine crash: only the synced reservation is sure to cover every offset handed out.
+            resume = Math.Max(resume, reserved);
+        }
+
+        if (resume == recovered)
+        {
+            return lost;
+        }
+
+        Log.OffsetsResumedAfterLoss(logger, topic.ToString(), partition, recovered, resume);
+        active.Seal();
+        var fresh = Segment.Create(directory, resume, now, logger, options.IndexIntervalBytes);
+        try
+        {
+            DirectorySync.Flush(directory);
+        }
+        catch
+        {
+            fresh.DeleteFiles();
+            throw;
+        }
+
+        segments = [.. segments, fresh];
+        return lost;
     }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -215,7 +323,9 @@ internal sealed partial class PartitionLog : IAsyncDisposable
                 Log.WriteFailed(_logger, ex, Topic.ToString(), Partition);
                 var error = new IOException($"partition {Partition} of '{Topic}' stopped after a write failure: {ex.Message}", ex);
                 Volatile.Write(ref _closedError, error);
-                _queue.Writer.TryComplete(error);
+
+                // Completed without the error: closing the partition later (a delete, a shutdown) awaits this loop.
+                _queue.Writer.TryComplete();
                 foreach (var p in group)
                 {
                     p.Completion.TrySetException(error);
@@ -240,52 +350,86 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         }
     }
 
-    // Called with _writeLock held. Assigns offsets, writes, flushes per policy, publishes, completes.
+    // Called with _writeLock held. Assigns offsets, writes, flushes per policy, publishes, completes. The part of the group
+    // for one segment is committed (and its appends completed) before the next segment is started, so a failure fails
+    // only the appends not committed yet. A full disk is not fatal: see OnNoSpace.
     private void WriteGroup(List<PendingAppend> group)
     {
-        var now = _time.GetUtcNow();
-        var active = _segments[^1];
-        if (active.Size > 0 && now - active.Created >= _options.SegmentAge)
+        var committed = 0;
+        try
         {
-            active = Roll(active, "age");
-        }
-
-        var buffers = new List<ReadOnlyMemory<byte>>(group.Count);
-        var headers = new List<BatchHeader>(group.Count);
-        long pendingBytes = 0;
-        long groupBytes = 0;
-        long groupRecords = 0;
-        foreach (var p in group)
-        {
-            var length = p.Batch.Length;
-            if (active.Size + pendingBytes > 0 && active.Size + pendingBytes + length > _options.SegmentBytes)
+            var active = _segments[^1];
+            if (active.Size > 0 && _time.GetUtcNow() - active.Created >= _options.SegmentAge)
             {
-                if (buffers.Count > 0)
-                {
-                    active.Append(buffers, headers);
-                    buffers.Clear();
-                    headers.Clear();
-                    pendingBytes = 0;
-                }
-
-                active = Roll(active, "size");
+                active = Roll(active, "age");
             }
 
-            var baseOffset = _nextOffset;
-            RecordBatch.SetBaseOffset(p.Batch.Buffer, baseOffset, p.Batch.BodyCrc);
-            p.BaseOffset = baseOffset;
-            _nextOffset = baseOffset + p.Batch.LastOffsetDelta + 1;
-            RecordBatch.TryReadHeader(p.Batch.Buffer.AsSpan(0, length), out var header);
-            buffers.Add(p.Batch.Buffer.AsMemory(0, length));
-            headers.Add(header);
-            pendingBytes += length;
-            groupBytes += length;
-            groupRecords += p.Batch.Count;
+            var buffers = new List<ReadOnlyMemory<byte>>(group.Count);
+            var headers = new List<BatchHeader>(group.Count);
+            long pendingBytes = 0;
+            for (var i = 0; i < group.Count; i++)
+            {
+                var p = group[i];
+                var length = p.Batch.Length;
+                if (active.Size + pendingBytes > 0 && active.Size + pendingBytes + length > _options.SegmentBytes)
+                {
+                    if (buffers.Count > 0)
+                    {
+                        Commit(active, buffers, headers, group, committed, i);
+                        committed = i;
+                        buffers.Clear();
+                        headers.Clear();
+                        pendingBytes = 0;
+                    }
+
+                    active = Roll(active, "size");
+                }
+
+                var baseOffset = _nextOffset;
+                var next = baseOffset + p.Batch.LastOffsetDelta + 1;
+                if (next > _highWaterMark.Reserved)
+                {
+                    // Durable before the offsets are used: recovery never resumes below an offset handed out.
+                    _highWaterMark.Reserve(next + ReserveAhead);
+                }
+
+                RecordBatch.SetBaseOffset(p.Batch.Buffer, baseOffset, p.Batch.BodyCrc);
+                p.BaseOffset = baseOffset;
+                _nextOffset = next;
+                RecordBatch.TryReadHeader(p.Batch.Buffer.AsSpan(0, length), out var header);
+                buffers.Add(p.Batch.Buffer.AsMemory(0, length));
+                headers.Add(header);
+                pendingBytes += length;
+            }
+
+            if (buffers.Count > 0)
+            {
+                Commit(active, buffers, headers, group, committed, group.Count);
+            }
+        }
+        catch (NoSpaceException ex)
+        {
+            OnNoSpace(group, committed, ex.InnerException!);
+            return;
         }
 
-        if (buffers.Count > 0)
+        if (Volatile.Read(ref _fullSinceMs) != 0)
+        {
+            Volatile.Write(ref _fullSinceMs, 0);
+            Log.StorageRecovered(_logger, Topic.ToString(), Partition);
+        }
+    }
+
+    // Writes group[from..to) into the active segment and makes it durable, visible and acknowledged.
+    private void Commit(Segment active, List<ReadOnlyMemory<byte>> buffers, List<BatchHeader> headers, List<PendingAppend> group, int from, int to)
+    {
+        try
         {
             active.Append(buffers, headers);
+        }
+        catch (IOException ex) when (IsNoSpace(ex))
+        {
+            throw new NoSpaceException(ex);
         }
 
         if (_options.FlushPolicy == FlushPolicy.Always)
@@ -297,14 +441,60 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             _dirty = true;
         }
 
-        StorageMetrics.OnGroupCommit(group.Count, groupRecords, groupBytes, _options.FlushPolicy == FlushPolicy.Always);
-        active.Publish();
-        PublishEnd(_nextOffset);
-        foreach (var p in group)
+        long bytes = 0, records = 0;
+        for (var i = from; i < to; i++)
         {
+            bytes += group[i].Batch.Length;
+            records += group[i].Batch.Count;
+        }
+
+        StorageMetrics.OnGroupCommit(to - from, records, bytes, _options.FlushPolicy == FlushPolicy.Always);
+        active.Publish();
+        var end = active.NextOffset;
+        _highWaterMark.SetEnd(end);
+        PublishEnd(end);
+        for (var i = from; i < to; i++)
+        {
+            var p = group[i];
             p.Completion.TrySetResult(new AppendResult(p.BaseOffset, p.Batch.Count,
                 DateTimeOffset.FromUnixTimeMilliseconds(p.Batch.MaxTimestamp)));
         }
+    }
+
+    // No space for a write or a new segment: nothing from `committed` on was written for good, acknowledged or made
+    // visible. Cut what a partial write left, take back the offsets given to those appends (the next group gets them:
+    // nothing was handed out), and fail them. The writer keeps going: the next group tries again.
+    private void OnNoSpace(List<PendingAppend> group, int committed, Exception cause)
+    {
+        var active = _segments[^1];
+        active.CutToTracked();
+        _nextOffset = active.NextOffset;
+        var error = new StorageFullException(Topic, Partition, cause);
+        for (var i = committed; i < group.Count; i++)
+        {
+            group[i].Completion.TrySetException(error);
+        }
+
+        StorageMetrics.OnFull(Topic, Partition, group.Count - committed);
+        if (Volatile.Read(ref _fullSinceMs) == 0)
+        {
+            Volatile.Write(ref _fullSinceMs, Math.Max(1, _time.GetUtcNow().ToUnixTimeMilliseconds()));
+            Log.StorageFull(_logger, Topic.ToString(), Partition, cause.Message);
+        }
+    }
+
+    /// <summary>ENOSPC or EDQUOT on Unix (the errno is the HResult), a full disk on Windows.</summary>
+    internal static bool IsNoSpace(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is IOException { HResult: 28 or 122 or unchecked((int)0x80070070) or unchecked((int)0x80070027) })
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void PublishEnd(long end)
@@ -313,12 +503,31 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetResult();
     }
 
-    // Seals the active segment (its bytes and indexes forced to disk) and starts a new one at the next offset.
+    // Starts a new segment at the next offset and seals the active one (its bytes and indexes forced to disk). The new
+    // file comes first: without space for it, nothing has changed.
     private Segment Roll(Segment active, string reason)
     {
-        active.Seal();
-        var next = Segment.Create(Directory, _nextOffset, _time.GetUtcNow(), _logger, _options.IndexIntervalBytes);
-        DirectorySync.Flush(Directory); // the new file name must survive a crash before data in it is acknowledged
+        Segment next;
+        try
+        {
+            next = Segment.Create(Directory, _nextOffset, _time.GetUtcNow(), _logger, _options.IndexIntervalBytes);
+        }
+        catch (IOException ex) when (IsNoSpace(ex))
+        {
+            throw new NoSpaceException(ex);
+        }
+
+        try
+        {
+            DirectorySync.Flush(Directory); // the new file name must survive a crash before data in it is acknowledged
+            active.Seal();
+        }
+        catch
+        {
+            next.DeleteFiles();
+            throw;
+        }
+
         lock (_segmentsLock)
         {
             var segments = _segments;
@@ -360,475 +569,27 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     }
 
     // ---------------------------------------------------------------- read
-
-    public ReadResult Read(long offset, int maxCount, int maxBytes)
-    {
-        ThrowIfClosedForReads();
-        _swapLock.EnterReadLock();
-        try
-        {
-            return ReadLocked(offset, maxCount, maxBytes);
-        }
-        finally
-        {
-            _swapLock.ExitReadLock();
-        }
-    }
-
-    private ReadResult ReadLocked(long offset, int maxCount, int maxBytes)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            var end = EndOffset;
-            var segments = Volatile.Read(ref _segments);
-            var start = segments[0].BaseOffset;
-            if (offset < start || offset > end)
-            {
-                throw new OffsetOutOfRangeException(Partition, offset, start, end);
-            }
-
-            if (offset == end)
-            {
-                // The common answer of a caught-up reader: no list to allocate.
-                return new ReadResult(Array.Empty<StoredRecord>(), end, end);
-            }
-
-            if (_tail?.TryRead(offset, end, maxCount, maxBytes) is { } cached)
-            {
-                return cached;
-            }
-
-            var output = new List<StoredRecord>(Math.Clamp(maxCount, 1, 1024));
-
-            try
-            {
-                var bytes = 0;
-                var next = offset;
-                for (var i = FindSegment(segments, offset); i < segments.Length && output.Count == 0 && next < end; i++)
-                {
-                    next = Math.Max(next, segments[i].BaseOffset);
-                    segments[i].Read(next, end, maxCount, maxBytes, output, ref bytes, ref next);
-                    if (segments[i].Removed)
-                    {
-                        // Compaction may have swapped the file under this read: its positions are no longer trusted.
-                        throw new SegmentRemovedException();
-                    }
-
-                    if (output.Count == 0 && i + 1 < segments.Length)
-                    {
-                        next = Math.Max(next, segments[i + 1].BaseOffset);
-                    }
-                }
-
-                var result = new ReadResult(output, output.Count == 0 ? Math.Max(next, end) : next, end);
-
-                // Other readers near the end of this partition (one per subscription) want the same records next.
-                _tail?.Offer(offset, result.NextOffset, end, output);
-                return result;
-            }
-            catch (Exception ex) when (attempt < 8 && ex is SegmentRemovedException or FileNotFoundException or ObjectDisposedException)
-            {
-                // Retention or compaction replaced a segment under us: retry on the new list.
-            }
-        }
-    }
-
-    private static int FindSegment(Segment[] segments, long offset)
-    {
-        int lo = 0, hi = segments.Length - 1, found = 0;
-        while (lo <= hi)
-        {
-            var mid = (lo + hi) >>> 1;
-            if (segments[mid].BaseOffset <= offset)
-            {
-                found = mid;
-                lo = mid + 1;
-            }
-            else
-            {
-                hi = mid - 1;
-            }
-        }
-
-        return found;
-    }
-
-    public long FindOffset(DateTimeOffset timestamp)
-    {
-        ThrowIfClosedForReads();
-        _swapLock.EnterReadLock();
-        try
-        {
-            return FindOffsetLocked(timestamp);
-        }
-        finally
-        {
-            _swapLock.ExitReadLock();
-        }
-    }
-
-    private long FindOffsetLocked(DateTimeOffset timestamp)
-    {
-        var ts = timestamp.ToUnixTimeMilliseconds();
-        for (var attempt = 0; ; attempt++)
-        {
-            var end = EndOffset;
-            var segments = Volatile.Read(ref _segments);
-            try
-            {
-                foreach (var segment in segments)
-                {
-                    if (segment.BaseOffset >= end)
-                    {
-                        break;
-                    }
-
-                    if (segment.MaxTimestamp < ts || segment.VisibleSize == 0)
-                    {
-                        continue;
-                    }
-
-                    var found = segment.FindOffset(ts, end);
-                    if (segment.Removed)
-                    {
-                        throw new SegmentRemovedException();
-                    }
-
-                    if (found is { } offset)
-                    {
-                        return offset;
-                    }
-                }
-
-                return end;
-            }
-            catch (Exception ex) when (attempt < 8 && ex is SegmentRemovedException or FileNotFoundException or ObjectDisposedException)
-            {
-            }
-        }
-    }
-
-    public async ValueTask WaitForDataAsync(long offset, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            // Take the signal before checking the end: a commit after the check completes this very signal.
-            var signal = Volatile.Read(ref _dataSignal);
-            ThrowIfClosedForReads();
-            if (EndOffset > offset)
-            {
-                return;
-            }
-
-            await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    private void ThrowIfClosedForReads()
-    {
-        switch (Volatile.Read(ref _readError))
-        {
-            case null:
-                return;
-            case TopicNotFoundException deleted:
-                throw new TopicNotFoundException(deleted.Topic);
-            default:
-                throw new ObjectDisposedException("EmbeddedLog", "the log is closed");
-        }
-    }
-
-    public PartitionInfo Describe()
-    {
-        var end = EndOffset;
-        var segments = Volatile.Read(ref _segments);
-        long bytes = 0;
-        long oldest = long.MinValue, newest = long.MinValue;
-        foreach (var s in segments)
-        {
-            bytes += s.VisibleSize;
-            if (s.VisibleSize > 0)
-            {
-                if (oldest == long.MinValue && s.FirstTimestamp != long.MinValue)
-                {
-                    oldest = s.FirstTimestamp;
-                }
-
-                newest = Math.Max(newest, s.MaxTimestamp);
-            }
-        }
-
-        return new PartitionInfo(Partition, segments[0].BaseOffset, end, bytes,
-            oldest == long.MinValue ? null : DateTimeOffset.FromUnixTimeMilliseconds(oldest),
-            newest == long.MinValue ? null : DateTimeOffset.FromUnixTimeMilliseconds(newest));
-    }
-
-    // ---------------------------------------------------------------- retention and compaction
-
-    /// <summary>Deletes whole closed segments past the retention time or bytes; compacts when asked. Returns segments deleted.</summary>
-    public async Task<int> RunMaintenanceAsync(TopicSettings settings, CancellationToken cancellationToken)
-    {
-        await _maintenanceLock.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            if (Volatile.Read(ref _readError) is not null)
-            {
-                return 0; // closed or deleted meanwhile
-            }
-
-            // An idle tail cache gives its share of the budget back to partitions being read.
-            _tail?.ClearIfIdle(TailCacheIdleMs);
-            var deleted = ApplyRetention(settings);
-            if (settings.Compacted)
-            {
-                Compact();
-            }
-
-            return deleted;
-        }
-        finally
-        {
-            _maintenanceLock.Release();
-        }
-    }
-
-    private int ApplyRetention(TopicSettings settings)
-    {
-        if (settings.RetentionTime is null && settings.RetentionBytes is null)
-        {
-            return 0;
-        }
-
-        var now = _time.GetUtcNow().ToUnixTimeMilliseconds();
-        List<Segment> doomed = [];
-        _swapLock.EnterWriteLock();
-        try
-        {
-            ApplyRetentionLocked(settings, now, doomed);
-        }
-        finally
-        {
-            _swapLock.ExitWriteLock();
-        }
-
-        foreach (var s in doomed)
-        {
-            Log.SegmentDeleted(_logger, Topic.ToString(), Partition, s.LogPath, _segments[0].BaseOffset);
-        }
-
-        return doomed.Count;
-    }
-
-    private void ApplyRetentionLocked(TopicSettings settings, long now, List<Segment> doomed)
-    {
-        lock (_segmentsLock)
-        {
-            var segments = _segments;
-            long total = 0;
-            foreach (var s in segments)
-            {
-                total += s.Size;
-            }
-
-            var count = 0;
-            // Never the active (last) segment.
-            while (count < segments.Length - 1)
-            {
-                var s = segments[count];
-                var expired = settings.RetentionTime is { } t && s.MaxTimestamp != long.MinValue
-                    && s.MaxTimestamp < now - (long)t.TotalMilliseconds;
-
-                // Kafka's rule: delete the oldest while what remains still holds at least the retention bytes.
-                var tooBig = settings.RetentionBytes is { } b && total - s.Size >= b;
-                if (!expired && !tooBig)
-                {
-                    break;
-                }
-
-                total -= s.Size;
-                doomed.Add(s);
-                count++;
-            }
-
-            if (count > 0)
-            {
-                Volatile.Write(ref _segments, segments[count..]);
-            }
-        }
-
-        foreach (var s in doomed)
-        {
-            s.DeleteFiles();
-        }
-    }
-
-    /// <summary>
-    /// Rewrites closed segments keeping, per key, only the newest record of the whole partition; keys whose
-    /// newest record is a tombstone disappear from closed segments. Unkeyed records are kept. Offsets are kept
-    /// (gaps appear); each segment is replaced atomically by rename.
-    /// </summary>
-    private void Compact()
-    {
-        var segments = Volatile.Read(ref _segments);
-        if (segments.Length < 2)
-        {
-            return;
-        }
-
-        var end = EndOffset;
-        var latest = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var s in segments)
-        {
-            ForEachRecord(s, end, r =>
-            {
-                if (r.Key is { } k)
-                {
-                    latest[Encoding.Latin1.GetString(k.Span)] = r.Offset;
-                }
-            });
-        }
-
-        for (var i = 0; i < segments.Length - 1; i++)
-        {
-            CompactSegment(segments[i], latest, end);
-        }
-    }
-
-    private void CompactSegment(Segment segment, Dictionary<string, long> latest, long end)
-    {
-        var tmp = segment.LogPath + ".cleaned";
-        var kept = 0;
-        var dropped = 0;
-        using (var output = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1024 * 1024))
-        {
-            using var handle = segment.OpenRead();
-            using var scanner = new BatchScanner(handle, 0, segment.VisibleSize, segment.BaseOffset);
-            var records = new List<StoredRecord>();
-            var entries = new List<RecordEntry>();
-            while (scanner.Next() == ScanResult.Batch)
-            {
-                var header = scanner.Header;
-                records.Clear();
-                entries.Clear();
-                int bytes = 0;
-                long next = 0;
-                if (!RecordBatch.TryDecode(scanner.Batch, header, 0, long.MaxValue, int.MaxValue, int.MaxValue, records, ref bytes, ref next))
-                {
-                    throw new CorruptLogException(segment.LogPath, scanner.BatchPosition, "records do not parse although the CRC matches");
-                }
-
-                foreach (var r in records)
-                {
-                    var keep = r.Key is not { } k
-                        || (latest.TryGetValue(Encoding.Latin1.GetString(k.Span), out var newest) && newest == r.Offset && r.Value is not null);
-                    if (keep)
-                    {
-                        entries.Add(new RecordEntry((int)(r.Offset - header.BaseOffset), r.Timestamp.ToUnixTimeMilliseconds(), r.Key, r.Value, r.Headers));
-                        kept++;
-                    }
-                    else
-                    {
-                        dropped++;
-                    }
-                }
-
-                if (entries.Count > 0)
-                {
-                    var encoded = RecordBatch.Encode(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(entries), header.BaseOffset, int.MaxValue);
-                    output.Write(encoded.Buffer, 0, encoded.Length);
-                    ArrayPool<byte>.Shared.Return(encoded.Buffer);
-                }
-            }
-
-            output.Flush(flushToDisk: true);
-        }
-
-        if (dropped == 0)
-        {
-            File.Delete(tmp);
-            return;
-        }
-
-        _swapLock.EnterWriteLock();
-        try
-        {
-            SwapLocked(segment, tmp);
-        }
-        finally
-        {
-            _swapLock.ExitWriteLock();
-        }
-
-        Log.SegmentCompacted(_logger, Topic.ToString(), Partition, segment.LogPath, kept, dropped);
-    }
-
-    private void SwapLocked(Segment segment, string tmp)
-    {
-        lock (_segmentsLock)
-        {
-            var segments = _segments;
-            var index = Array.IndexOf(segments, segment);
-            if (index < 0)
-            {
-                File.Delete(tmp); // deleted by retention meanwhile
-                return;
-            }
-
-            // Mark first: a reader that meets the new bytes through the old object's index retries instead of crying corruption.
-            segment.Removed = true;
-
-            // Indexes go first (made durable), then the rename: a crash in between leaves the old or the new
-            // log without index files, which open rebuilds, never new data behind old positions.
-            File.Delete(segment.IndexPath);
-            File.Delete(segment.TimeIndexPath);
-            DirectorySync.Flush(Directory);
-            File.Move(tmp, segment.LogPath, overwrite: true);
-            DirectorySync.Flush(Directory);
-            var replacement = Segment.OpenClosed(Directory, segment.BaseOffset, segment.Created, _logger, _options.IndexIntervalBytes, freshlyWritten: true);
-            var copy = (Segment[])segments.Clone();
-            copy[index] = replacement;
-            Volatile.Write(ref _segments, copy);
-            _tail?.Clear();
-        }
-    }
-
-    private static void ForEachRecord(Segment segment, long end, Action<StoredRecord> action)
-    {
-        var handle = segment.OpenRead();
-        var owned = !segment.IsActive;
-        try
-        {
-            using var scanner = new BatchScanner(handle, 0, segment.VisibleSize, segment.BaseOffset);
-            var records = new List<StoredRecord>();
-            while (scanner.Next() == ScanResult.Batch)
-            {
-                records.Clear();
-                int bytes = 0;
-                long next = 0;
-                if (RecordBatch.TryDecode(scanner.Batch, scanner.Header, 0, end, int.MaxValue, int.MaxValue, records, ref bytes, ref next))
-                {
-                    records.ForEach(action);
-                }
-            }
-        }
-        finally
-        {
-            if (owned)
-            {
-                handle.Dispose();
-            }
-        }
-    }
-
     // ---------------------------------------------------------------- shutdown
 
-    /// <summary>Stops the writer; pending appends and tail readers fail with <paramref name="reason"/>.</summary>
+    /// <summary>
+    /// Stops the writer; pending appends and tail readers fail with <paramref name="reason"/>. Never throws: a partition
+    /// being deleted or shut down on a failing disk still lets go of its files (failures are logged).
+    /// </summary>
     public async Task CloseAsync(Exception reason, bool deleteFiles)
     {
         Volatile.Write(ref _closedError, reason);
         Volatile.Write(ref _readError, reason);
         _tail?.Close();
         _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        try
+        {
+            await _writer.ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.CloseFailed(_logger, ex, Topic.ToString(), Partition);
+        }
+
         Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetException(reason);
 
         // Wait for a running retention or compaction pass and an interval flush; later ones see _readError and stop.
@@ -838,9 +599,18 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         {
             foreach (var s in _segments)
             {
-                // A clean shutdown leaves every segment sealed (flushed, indexes complete) whatever the policy.
-                s.Close(flush: !deleteFiles);
+                try
+                {
+                    // A clean shutdown leaves every segment sealed (flushed, indexes complete) whatever the policy.
+                    s.Close(flush: !deleteFiles);
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Log.CloseFailed(_logger, ex, Topic.ToString(), Partition);
+                }
             }
+
+            _highWaterMark.Dispose();
         }
         finally
         {
@@ -850,6 +620,9 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     }
 
     public ValueTask DisposeAsync() => new(CloseAsync(new ObjectDisposedException("EmbeddedLog"), deleteFiles: false));
+
+    /// <summary>No space for a write or a new segment, found where nothing of it has been committed yet.</summary>
+    private sealed class NoSpaceException(IOException cause) : IOException(cause.Message, cause);
 
     private sealed class PendingAppend(EncodedBatch batch)
     {
@@ -885,5 +658,33 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         [LoggerMessage(EventId = StorageEventIds.FlushFailed, Level = LogLevel.Error,
             Message = "Interval flush of partition {Partition} of '{Topic}' failed")]
         public static partial void FlushFailed(ILogger logger, Exception exception, string topic, int partition);
+
+        [LoggerMessage(EventId = StorageEventIds.OffsetsResumedAfterLoss, Level = LogLevel.Warning,
+            Message = "Partition {Partition} of '{Topic}' recovered to offset {Recovered}, below offsets already handed out; appends resume at {Resume} so none is handed out twice")]
+        public static partial void OffsetsResumedAfterLoss(ILogger logger, string topic, int partition, long recovered, long resume);
+
+        [LoggerMessage(EventId = StorageEventIds.HighWaterMarkMissing, Level = LogLevel.Warning,
+            Message = "Partition {Partition} of '{Topic}' has no high-water mark (written since this version); appends continue at {Recovered}, the recovered end")]
+        public static partial void HighWaterMarkMissing(ILogger logger, string topic, int partition, long recovered);
+
+        [LoggerMessage(EventId = StorageEventIds.StorageFull, Level = LogLevel.Error,
+            Message = "Partition {Partition} of '{Topic}' has no space left ({Reason}); its appends fail until space is freed")]
+        public static partial void StorageFull(ILogger logger, string topic, int partition, string reason);
+
+        [LoggerMessage(EventId = StorageEventIds.StorageRecovered, Level = LogLevel.Information,
+            Message = "Partition {Partition} of '{Topic}' takes appends again: space was freed")]
+        public static partial void StorageRecovered(ILogger logger, string topic, int partition);
+
+        [LoggerMessage(EventId = StorageEventIds.CloseFailed, Level = LogLevel.Warning,
+            Message = "Closing partition {Partition} of '{Topic}' failed; it is closed anyway")]
+        public static partial void CloseFailed(ILogger logger, Exception exception, string topic, int partition);
+
+        [LoggerMessage(EventId = StorageEventIds.CorruptRangeFound, Level = LogLevel.Error,
+            Message = "Partition {Partition} of '{Topic}': offsets {From}..{Last} are damaged and not served ('{File}' at byte {Position}: {Reason})")]
+        public static partial void CorruptRangeFound(ILogger logger, string topic, int partition, long from, long last, string file, long position, string reason);
+
+        [LoggerMessage(EventId = StorageEventIds.CompactionSkipped, Level = LogLevel.Warning,
+            Message = "Compaction left '{File}' of partition {Partition} of '{Topic}' as it is: it holds damaged records ({Reason})")]
+        public static partial void CompactionSkipped(ILogger logger, string topic, int partition, string file, string reason);
     }
 }

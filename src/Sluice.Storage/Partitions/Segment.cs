@@ -1,10 +1,6 @@
-using System.Buffers;
-using System.Buffers.Binary;
-using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
-using Sluice.Core.Log;
 using Sluice.Storage.Format;
 
 namespace Sluice.Storage.Partitions;
@@ -18,6 +14,10 @@ namespace Sluice.Storage.Partitions;
 /// The active segment (the last one) keeps its write handle and its index in memory (bounded by the
 /// segment size); a closed segment keeps only a few numbers and reads its files on demand, so
 /// memory does not grow with the length of the log, and handles are held only while reading.
+/// </para>
+/// <para>
+/// Damage: batches that fail their checks are never served. Where the segment knows of damage (found by recovery or by
+/// <see cref="ScanDamage"/>), <see cref="Damage"/> lists it, and reads for offsets after it jump over it.
 /// </para>
 /// </summary>
 internal sealed partial class Segment
@@ -43,7 +43,11 @@ internal sealed partial class Segment
     private int _entryCount;
     private long _lastIndexedPosition;
     private long _runningMaxTimestamp = long.MinValue;
+    private bool _indexWriteFailed;
     private bool _removed;
+
+    // Known damage, sorted by position; replaced whole (readers take a snapshot).
+    private DamagedSpan[] _damage = [];
 
     private Segment(string directory, long baseOffset, DateTimeOffset created, ILogger logger, int indexInterval)
     {
@@ -84,6 +88,12 @@ internal sealed partial class Segment
 
     public bool IsActive => _writeHandle is not null;
 
+    /// <summary>Set by <see cref="OpenActive"/> when it cut a torn or damaged tail: the position and why.</summary>
+    public (long Position, string Reason)? TailCut { get; private set; }
+
+    /// <summary>Damage this segment knows of, in file order.</summary>
+    public IReadOnlyList<DamagedSpan> Damage => Volatile.Read(ref _damage);
+
     /// <summary>Set when retention deleted the files or compaction replaced them: readers holding this object retry.</summary>
     public bool Removed
     {
@@ -98,14 +108,34 @@ internal sealed partial class Segment
     {
         var segment = new Segment(directory, baseOffset, now, logger, indexInterval);
         segment._writeHandle = File.OpenHandle(segment.LogPath, FileMode.Create, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-        segment._entries = new IndexEntry[64];
-        segment.OpenIndexStreams(FileMode.Create);
-        return segment;
+        try
+        {
+            segment._entries = new IndexEntry[64];
+            segment.OpenIndexStreams(FileMode.Create);
+            return segment;
+        }
+        catch
+        {
+            // No space for the index files, say: leave no half-made segment behind (its name would claim an offset).
+            segment._writeHandle.Dispose();
+            segment._writeHandle = null;
+            try
+            {
+                segment.DeleteFiles();
+            }
+            catch (IOException)
+            {
+                // An empty leftover is reused by the next Create of this offset, or opened as an empty segment.
+            }
+
+            throw;
+        }
     }
 
     /// <summary>
-    /// Opens the last segment of a partition for appending. Every batch is validated (header, order,
-    /// CRC); the file is truncated at the first torn or corrupt one, and both indexes are rebuilt from the scan.
+    /// Opens the last segment of a partition for appending. Every batch is validated (header, order, CRC). A damaged
+    /// batch followed by intact ones is skipped and kept in <see cref="Damage"/> (the batches after it are kept); damage
+    /// with nothing intact after it is a torn tail, cut off (<see cref="TailCut"/>). Both indexes are rebuilt from the scan.
     /// </summary>
     public static Segment OpenActive(string directory, long baseOffset, DateTimeOffset now, ILogger logger, int indexInterval)
     {
@@ -115,46 +145,74 @@ internal sealed partial class Segment
         {
             segment._entries = new IndexEntry[64];
             var length = RandomAccess.GetLength(handle);
+            var size = length;
+            var damage = new List<DamagedSpan>();
             using (var scanner = new BatchScanner(handle, 0, length, baseOffset))
             {
-                ScanResult result;
-                while ((result = scanner.Next()) == ScanResult.Batch)
+                while (true)
                 {
-                    segment.Track(scanner.Header, scanner.BatchPosition);
-                }
+                    var result = scanner.Next();
+                    if (result == ScanResult.Batch)
+                    {
+                        segment.Track(scanner.Header, scanner.BatchPosition);
+                        continue;
+                    }
 
-                if (result == ScanResult.Bad)
-                {
-                    Log.TornTailTruncated(logger, segment.LogPath, scanner.Position, length - scanner.Position, scanner.Problem!);
-                    RandomAccess.SetLength(handle, scanner.Position);
+                    if (result == ScanResult.End)
+                    {
+                        break;
+                    }
+
+                    var span = scanner.SkipDamage();
+                    if (!scanner.AtEnd)
+                    {
+                        // Intact batches follow: this is damage, not a torn write. Skip it and keep them.
+                        damage.Add(span);
+                        continue;
+                    }
+
+                    Log.TornTailTruncated(logger, segment.LogPath, span.Position, length - span.Position, span.Reason);
+                    RandomAccess.SetLength(handle, span.Position);
                     RandomAccess.FlushToDisk(handle);
+                    segment.TailCut = (span.Position, span.Reason);
+                    size = span.Position;
+                    break;
                 }
-
-                segment._size = scanner.Position;
-                segment._visibleSize = scanner.Position;
             }
+
+            segment._size = size;
+            segment._visibleSize = size;
+            segment._damage = [.. damage];
 
             // The index files of the active segment are never trusted: they are rewritten from the scan.
-            segment.OpenIndexStreams(FileMode.Create);
-            for (var i = 0; i < segment._entryCount; i++)
+            segment._writeHandle = handle;
+            try
             {
-                segment.WriteIndexEntry(segment._entries[i]);
+                segment.OpenIndexStreams(FileMode.Create);
+                for (var i = 0; i < segment._entryCount; i++)
+                {
+                    segment.WriteIndexEntry(segment._entries[i]);
+                }
+            }
+            catch (IOException ex)
+            {
+                segment.OnIndexWriteFailed(ex);
             }
 
-            segment._writeHandle = handle;
             return segment;
         }
         catch
         {
+            segment._writeHandle = null;
             handle.Dispose();
             throw;
         }
     }
 
     /// <summary>
-    /// Opens a closed segment: checks that its index files are well formed (whole entries, increasing,
-    /// within the file) and rebuilds them by scanning otherwise; reads the batches after the last index
-    /// entry for the segment's next offset and newest timestamp.
+    /// Opens a closed segment: checks that its index files are well formed (whole entries, increasing, within the file,
+    /// the last one pointing at an intact batch of the offset it names) and rebuilds them by scanning otherwise; reads
+    /// the batches after the last index entry for the segment's next offset and newest timestamp, past damage if any.
     /// </summary>
     public static Segment OpenClosed(string directory, long baseOffset, DateTimeOffset now, ILogger logger, int indexInterval, bool freshlyWritten = false)
     {
@@ -163,7 +221,8 @@ internal sealed partial class Segment
         var length = RandomAccess.GetLength(handle);
         segment._size = length;
         segment._visibleSize = length;
-        var problem = segment.CheckIndexes(length, out var lastPosition, out var lastTimestamp);
+        var problem = segment.CheckIndexes(length, out var lastPosition, out var lastRelative, out var lastTimestamp)
+            ?? segment.ScanTail(handle, length, lastPosition, lastRelative, lastTimestamp);
         if (problem is not null)
         {
             if (!freshlyWritten)
@@ -172,29 +231,6 @@ internal sealed partial class Segment
             }
 
             segment.RebuildIndexes(handle, length);
-            return segment;
-        }
-
-        segment._maxTimestamp = lastTimestamp;
-        using var scanner = new BatchScanner(handle, lastPosition, length, baseOffset);
-        ScanResult result;
-        var first = true;
-        while ((result = scanner.Next()) == ScanResult.Batch)
-        {
-            if (first && lastPosition == 0)
-            {
-                segment._firstTimestamp = scanner.Header.FirstTimestamp;
-            }
-
-            first = false;
-            segment._maxTimestamp = Math.Max(segment._maxTimestamp, scanner.Header.MaxTimestamp);
-            segment._nextOffset = scanner.Header.NextOffset;
-        }
-
-        if (result == ScanResult.Bad)
-        {
-            // Not truncated: later segments follow it. Reads stop at the damage and report it.
-            Log.CorruptBatch(logger, segment.LogPath, scanner.Position, scanner.Problem!);
         }
 
         if (segment._firstTimestamp == long.MinValue && length > 0)
@@ -209,110 +245,59 @@ internal sealed partial class Segment
         return segment;
     }
 
-    // Returns why the index files cannot be trusted, or null, with the last entry's position and timestamp.
-    private string? CheckIndexes(long logLength, out long lastPosition, out long lastTimestamp)
+    // From the last index entry to the end: the next offset, the newest timestamp, and any damage there. Returns why the
+    // index cannot be trusted when its last entry does not point at an intact batch of the offset it names.
+    private string? ScanTail(SafeFileHandle handle, long length, long lastPosition, long lastRelative, long lastTimestamp)
     {
-        lastPosition = 0;
-        lastTimestamp = long.MinValue;
-        if (!File.Exists(IndexPath) || !File.Exists(TimeIndexPath))
+        _maxTimestamp = lastTimestamp;
+        var damage = new List<DamagedSpan>();
+        using var scanner = new BatchScanner(handle, lastPosition, length, BaseOffset + lastRelative);
+        var first = true;
+        while (true)
         {
-            return "index file missing";
-        }
-
-        var index = File.ReadAllBytes(IndexPath);
-        var timeIndex = File.ReadAllBytes(TimeIndexPath);
-        if (index.Length % IndexEntryBytes != 0 || timeIndex.Length % TimeIndexEntryBytes != 0)
-        {
-            return "index file holds a partial entry";
-        }
-
-        var count = index.Length / IndexEntryBytes;
-        if (timeIndex.Length / TimeIndexEntryBytes != count)
-        {
-            return "offset and time indexes differ in length";
-        }
-
-        long previousRel = -1, previousPos = 0, previousTs = long.MinValue;
-        for (var i = 0; i < count; i++)
-        {
-            var rel = BinaryPrimitives.ReadInt32LittleEndian(index.AsSpan(i * IndexEntryBytes));
-            var pos = BinaryPrimitives.ReadInt32LittleEndian(index.AsSpan(i * IndexEntryBytes + 4));
-            var ts = BinaryPrimitives.ReadInt64LittleEndian(timeIndex.AsSpan(i * TimeIndexEntryBytes));
-            var timeRel = BinaryPrimitives.ReadInt32LittleEndian(timeIndex.AsSpan(i * TimeIndexEntryBytes + 8));
-            if (rel <= previousRel || pos <= previousPos || pos >= logLength || timeRel != rel || ts < previousTs)
+            var result = scanner.Next();
+            if (result == ScanResult.End)
             {
-                return $"index entry {i} is out of order or points outside the log";
+                break;
             }
 
-            previousRel = rel;
-            previousPos = pos;
-            previousTs = ts;
+            if (result == ScanResult.Batch)
+            {
+                if (first && lastPosition > 0 && scanner.Header.BaseOffset != BaseOffset + lastRelative)
+                {
+                    return $"the last index entry names offset {BaseOffset + lastRelative} but the batch there starts at {scanner.Header.BaseOffset}";
+                }
+
+                if (first && lastPosition == 0)
+                {
+                    _firstTimestamp = scanner.Header.FirstTimestamp;
+                }
+
+                first = false;
+                _maxTimestamp = Math.Max(_maxTimestamp, scanner.Header.MaxTimestamp);
+                _nextOffset = scanner.Header.NextOffset;
+                continue;
+            }
+
+            if (first && lastPosition > 0)
+            {
+                // The index may be what is wrong: a full scan tells damage from a bad index entry.
+                return $"the last index entry does not point at an intact batch ({scanner.Problem})";
+            }
+
+            // Not truncated: later segments follow it. Damage at the end ends at the next segment's base offset.
+            first = false;
+            var span = scanner.SkipDamage();
+            Log.CorruptBatch(_logger, LogPath, span.Position, span.Reason);
+            damage.Add(span);
+            if (scanner.AtEnd)
+            {
+                break;
+            }
         }
 
-        lastPosition = previousPos;
-        lastTimestamp = previousTs;
+        _damage = [.. damage];
         return null;
-    }
-
-    private void RebuildIndexes(SafeFileHandle handle, long length)
-    {
-        _entries = new IndexEntry[64];
-        _entryCount = 0;
-        using (var scanner = new BatchScanner(handle, 0, length, BaseOffset))
-        {
-            ScanResult result;
-            while ((result = scanner.Next()) == ScanResult.Batch)
-            {
-                Track(scanner.Header, scanner.BatchPosition);
-            }
-
-            if (result == ScanResult.Bad)
-            {
-                Log.CorruptBatch(_logger, LogPath, scanner.Position, scanner.Problem!);
-            }
-        }
-
-        OpenIndexStreams(FileMode.Create);
-        for (var i = 0; i < _entryCount; i++)
-        {
-            WriteIndexEntry(_entries[i]);
-        }
-
-        CloseIndexStreams(flush: true);
-        _entries = null;
-        _entryCount = 0;
-    }
-
-    private void OpenIndexStreams(FileMode mode)
-    {
-        // 4 KiB buffers: entries are small and the files are rebuilt if a crash loses the tail.
-        _indexStream = new FileStream(IndexPath, mode, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096);
-        _timeIndexStream = new FileStream(TimeIndexPath, mode, FileAccess.Write, FileShare.ReadWrite | FileShare.Delete, 4096);
-    }
-
-    private void CloseIndexStreams(bool flush)
-    {
-        if (flush)
-        {
-            _indexStream?.Flush(flushToDisk: true);
-            _timeIndexStream?.Flush(flushToDisk: true);
-        }
-
-        _indexStream?.Dispose();
-        _timeIndexStream?.Dispose();
-        _indexStream = null;
-        _timeIndexStream = null;
-    }
-
-    private void WriteIndexEntry(in IndexEntry entry)
-    {
-        Span<byte> bytes = stackalloc byte[IndexEntryBytes + TimeIndexEntryBytes];
-        BinaryPrimitives.WriteInt32LittleEndian(bytes, entry.RelativeOffset);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes[4..], entry.Position);
-        BinaryPrimitives.WriteInt64LittleEndian(bytes[8..], entry.Timestamp);
-        BinaryPrimitives.WriteInt32LittleEndian(bytes[16..], entry.RelativeOffset);
-        _indexStream!.Write(bytes[..IndexEntryBytes]);
-        _timeIndexStream!.Write(bytes[IndexEntryBytes..]);
     }
 
     // Records a batch at `position` (in memory): offsets, timestamps and, every index interval, an index entry.
@@ -347,7 +332,10 @@ internal sealed partial class Segment
         return indexed;
     }
 
-    /// <summary>Writes batches (already given their offsets) at the end of the file with one gather write.</summary>
+    /// <summary>
+    /// Writes batches (already given their offsets) at the end of the file with one gather write. When the write fails
+    /// nothing is tracked: <see cref="CutToTracked"/> removes whatever part of it reached the file.
+    /// </summary>
     public void Append(IReadOnlyList<ReadOnlyMemory<byte>> buffers, IReadOnlyList<BatchHeader> headers)
     {
         var position = _size;
@@ -360,9 +348,17 @@ internal sealed partial class Segment
         RandomAccess.Write(_writeHandle!, buffers, position);
         foreach (var header in headers)
         {
-            if (Track(header, position))
+            if (Track(header, position) && !_indexWriteFailed)
             {
-                WriteIndexEntry(_entries![_entryCount - 1]);
+                try
+                {
+                    WriteIndexEntry(_entries![_entryCount - 1]);
+                }
+                catch (IOException ex)
+                {
+                    // The data is written and tracked; the index files are only a lookup aid, rewritten at seal.
+                    OnIndexWriteFailed(ex);
+                }
             }
 
             position += header.TotalSize;
@@ -371,13 +367,20 @@ internal sealed partial class Segment
         _size += total;
     }
 
+    /// <summary>Cuts the file back to the batches tracked: what a failed <see cref="Append"/> may have left behind it.</summary>
+    public void CutToTracked() => RandomAccess.SetLength(_writeHandle!, _size);
+
     /// <summary>Forces written bytes to disk.</summary>
     public void Flush() => RandomAccess.FlushToDisk(_writeHandle!);
 
     /// <summary>Makes everything written visible to readers.</summary>
     public void Publish() => Volatile.Write(ref _visibleSize, _size);
 
-    /// <summary>Turns the active segment into a closed one: data and indexes forced to disk, handles closed.</summary>
+    /// <summary>
+    /// Turns the active segment into a closed one: data forced to disk, indexes written whole and forced to disk (or,
+    /// when even that fails, removed: a closed segment without index files is scanned from its start, and the next open
+    /// rebuilds them), handles closed.
+    /// </summary>
     public void Seal()
     {
         if (_writeHandle is null)
@@ -387,7 +390,24 @@ internal sealed partial class Segment
 
         RandomAccess.FlushToDisk(_writeHandle);
         Publish();
-        CloseIndexStreams(flush: true);
+        try
+        {
+            if (_indexWriteFailed)
+            {
+                CloseIndexStreams(flush: false);
+                WriteIndexFiles(_entries.AsSpan(0, _entryCount));
+            }
+            else
+            {
+                CloseIndexStreams(flush: true);
+            }
+        }
+        catch (IOException ex)
+        {
+            Log.IndexWriteFailed(_logger, IndexPath, ex.Message);
+            DeleteIndexFilesQuietly();
+        }
+
         _writeHandle.Dispose();
         _writeHandle = null;
         _entries = null;
@@ -408,7 +428,15 @@ internal sealed partial class Segment
             return;
         }
 
-        CloseIndexStreams(flush: false);
+        try
+        {
+            CloseIndexStreams(flush: false);
+        }
+        catch (IOException)
+        {
+            // Closing without flushing: the index files of an active segment are rebuilt at the next open anyway.
+        }
+
         _writeHandle.Dispose();
         _writeHandle = null;
     }
@@ -422,324 +450,8 @@ internal sealed partial class Segment
         File.Delete(TimeIndexPath);
     }
 
-    /// <summary>File position of the last indexed batch at or before <paramref name="offset"/> (0 when none).</summary>
-    public long LookupPosition(long offset)
-    {
-        var rel = offset - BaseOffset;
-        if (rel <= 0)
-        {
-            return 0;
-        }
-
-        var count = Volatile.Read(ref _entryCount);
-        var entries = Volatile.Read(ref _entries);
-        if (entries is not null)
-        {
-            int lo = 0, hi = count - 1, found = -1;
-            while (lo <= hi)
-            {
-                var mid = (lo + hi) >>> 1;
-                if (entries[mid].RelativeOffset <= rel)
-                {
-                    found = mid;
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid - 1;
-                }
-            }
-
-            return found < 0 ? 0 : entries[found].Position;
-        }
-
-        return LookupFile(IndexPath, IndexEntryBytes, e => BinaryPrimitives.ReadInt32LittleEndian(e) <= rel,
-            e => BinaryPrimitives.ReadInt32LittleEndian(e[4..]));
-    }
-
-    /// <summary>File position from which a scan finds the first record with a timestamp at or after <paramref name="timestamp"/>.</summary>
-    public long LookupTimePosition(long timestamp)
-    {
-        var count = Volatile.Read(ref _entryCount);
-        var entries = Volatile.Read(ref _entries);
-        if (entries is not null)
-        {
-            // Entry timestamps are the running maximum before the batch: every earlier record is older.
-            int lo = 0, hi = count - 1, found = -1;
-            while (lo <= hi)
-            {
-                var mid = (lo + hi) >>> 1;
-                if (entries[mid].Timestamp < timestamp)
-                {
-                    found = mid;
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid - 1;
-                }
-            }
-
-            return found < 0 ? 0 : entries[found].Position;
-        }
-
-        var rel = LookupFile(TimeIndexPath, TimeIndexEntryBytes, e => BinaryPrimitives.ReadInt64LittleEndian(e) < timestamp,
-            e => BinaryPrimitives.ReadInt32LittleEndian(e[8..]));
-        return rel == 0 ? 0 : LookupPosition(BaseOffset + rel);
-    }
-
-    // Binary search over a file of fixed-size entries with positioned reads: no index is held in memory.
-    private static long LookupFile(string path, int entryBytes, Func<ReadOnlySpan<byte>, bool> isAtOrBefore, Func<ReadOnlySpan<byte>, long> value)
-    {
-        SafeFileHandle handle;
-        try
-        {
-            handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-        }
-        catch (FileNotFoundException)
-        {
-            return 0; // deleted by retention meanwhile: a scan from the start is always correct
-        }
-
-        using (handle)
-        {
-            Span<byte> entry = stackalloc byte[entryBytes];
-            long lo = 0, hi = RandomAccess.GetLength(handle) / entryBytes - 1, found = -1;
-            while (lo <= hi)
-            {
-                var mid = (lo + hi) >>> 1;
-                if (RandomAccess.Read(handle, entry, mid * entryBytes) != entryBytes)
-                {
-                    break;
-                }
-
-                if (isAtOrBefore(entry))
-                {
-                    found = mid;
-                    lo = mid + 1;
-                }
-                else
-                {
-                    hi = mid - 1;
-                }
-            }
-
-            if (found < 0 || RandomAccess.Read(handle, entry, found * entryBytes) != entryBytes)
-            {
-                return 0;
-            }
-
-            return value(entry);
-        }
-    }
-
     public SafeFileHandle OpenRead()
         => _writeHandle ?? File.OpenHandle(LogPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
-
-    // For sizing a read by its record count: generous for typical messages.
-    private const int ExpectedRecordBytes = 1024;
-
-    /// <summary>
-    /// Reads records from <paramref name="offset"/> into <paramref name="output"/> within the visible bytes.
-    /// Each batch's CRC is checked before any of its records is decoded; a bad batch is logged and, when
-    /// nothing was read before it, thrown as <see cref="CorruptLogException"/>.
-    /// </summary>
-    public void Read(long offset, long endOffset, int maxCount, int maxBytes, List<StoredRecord> output, ref int bytes, ref long nextOffset)
-    {
-        var limit = VisibleSize;
-        var position = LookupPosition(offset);
-        if (position >= limit)
-        {
-            return;
-        }
-
-        var handle = OpenRead();
-        var owned = !ReferenceEquals(handle, _writeHandle);
-
-        // What the read may need (maxBytes, or maxCount records of up to ExpectedRecordBytes when that is less) plus one index
-        // interval (the scan may start that far before the offset), within 64 KiB .. 4 MiB: big reads are what makes a
-        // cold sequential read fast, and a read of a few records must not copy megabytes (larger records simply take
-        // more rounds of the loop below).
-        var wanted = Math.Min(maxBytes, (long)maxCount * ExpectedRecordBytes);
-        var chunk = (int)Math.Clamp(wanted + _indexInterval + RecordBatch.HeaderSize, 64 * 1024, 4 * 1024 * 1024);
-        var buffer = ArrayPool<byte>.Shared.Rent((int)Math.Min(chunk, limit - position));
-        try
-        {
-            while (position < limit)
-            {
-                var want = (int)Math.Min(buffer.Length, limit - position);
-                var read = ReadFully(handle, buffer.AsSpan(0, want), position);
-                if (read < want)
-                {
-                    // Shorter than its durable size: replaced by compaction under us, or cut short on disk.
-                    ThrowOrStop(position + read, "segment file is shorter than its durable size", output);
-                    return;
-                }
-
-                var p = 0;
-                while (p < read)
-                {
-                    var batchPosition = position + p;
-                    if (read - p < RecordBatch.HeaderSize)
-                    {
-                        if (p == 0)
-                        {
-                            ThrowOrStop(batchPosition, "incomplete batch header inside the durable part of the segment", output);
-                            return;
-                        }
-
-                        break;
-                    }
-
-                    var span = buffer.AsSpan(p, read - p);
-                    if (!RecordBatch.TryReadHeader(span, out var header) || header.TotalSize > limit - batchPosition)
-                    {
-                        ThrowOrStop(batchPosition, "malformed batch header", output);
-                        return;
-                    }
-
-                    if (header.TotalSize > span.Length)
-                    {
-                        if (p == 0)
-                        {
-                            // A batch larger than the buffer: grow to fit it and read again.
-                            ArrayPool<byte>.Shared.Return(buffer);
-                            buffer = ArrayPool<byte>.Shared.Rent(header.TotalSize);
-                        }
-
-                        break;
-                    }
-
-                    if (!RecordBatch.CrcMatches(span, header))
-                    {
-                        ThrowOrStop(batchPosition, "CRC-32C mismatch", output);
-                        return;
-                    }
-
-                    p += header.TotalSize;
-                    if (header.NextOffset <= offset)
-                    {
-                        continue;
-                    }
-
-                    if (!RecordBatch.TryDecode(span, header, offset, endOffset, maxCount, maxBytes, output, ref bytes, ref nextOffset))
-                    {
-                        ThrowOrStop(batchPosition, "records do not parse although the CRC matches", output);
-                        return;
-                    }
-
-                    if (output.Count >= maxCount || (output.Count > 0 && bytes >= maxBytes) || nextOffset >= endOffset)
-                    {
-                        return;
-                    }
-                }
-
-                position += p;
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(buffer);
-            if (owned)
-            {
-                handle.Dispose();
-            }
-        }
-    }
-
-    private static int ReadFully(SafeFileHandle handle, Span<byte> buffer, long position)
-    {
-        var read = 0;
-        while (read < buffer.Length)
-        {
-            var n = RandomAccess.Read(handle, buffer[read..], position + read);
-            if (n == 0)
-            {
-                break;
-            }
-
-            read += n;
-        }
-
-        return read;
-    }
-
-    // Records decoded before the damage are good and are returned; the next read starts at the damage and throws.
-    private void ThrowOrStop(long position, string reason, List<StoredRecord> output)
-    {
-        if (output.Count > 0)
-        {
-            return;
-        }
-
-        if (Removed)
-        {
-            throw new SegmentRemovedException();
-        }
-
-        Log.CorruptBatch(_logger, LogPath, position, reason);
-        ThrowCorrupt(LogPath, position, reason);
-    }
-
-    [DoesNotReturn]
-    private static void ThrowCorrupt(string file, long position, string reason) => throw new CorruptLogException(file, position, reason);
-
-    /// <summary>The first record at or after <paramref name="timestamp"/> below <paramref name="endOffset"/>, or null.</summary>
-    public long? FindOffset(long timestamp, long endOffset)
-    {
-        var limit = VisibleSize;
-        var handle = OpenRead();
-        var owned = !ReferenceEquals(handle, _writeHandle);
-        try
-        {
-            using var scanner = new BatchScanner(handle, LookupTimePosition(timestamp), limit, BaseOffset);
-            var records = new List<StoredRecord>();
-            ScanResult result;
-            while ((result = scanner.Next()) == ScanResult.Batch)
-            {
-                var header = scanner.Header;
-                if (header.BaseOffset >= endOffset)
-                {
-                    return null;
-                }
-
-                if (header.MaxTimestamp < timestamp)
-                {
-                    continue;
-                }
-
-                records.Clear();
-                int bytes = 0;
-                long next = 0;
-                if (!RecordBatch.TryDecode(scanner.Batch, header, 0, endOffset, int.MaxValue, int.MaxValue, records, ref bytes, ref next))
-                {
-                    ThrowOrStop(scanner.BatchPosition, "records do not parse although the CRC matches", records);
-                }
-
-                foreach (var r in records)
-                {
-                    if (r.Timestamp.ToUnixTimeMilliseconds() >= timestamp)
-                    {
-                        return r.Offset;
-                    }
-                }
-            }
-
-            if (result == ScanResult.Bad)
-            {
-                ThrowOrStop(scanner.Position, scanner.Problem!, records);
-            }
-
-            return null;
-        }
-        finally
-        {
-            if (owned)
-            {
-                handle.Dispose();
-            }
-        }
-    }
 
     private readonly record struct IndexEntry(int RelativeOffset, int Position, long Timestamp);
 
@@ -755,6 +467,10 @@ internal sealed partial class Segment
         [LoggerMessage(EventId = StorageEventIds.CorruptBatch, Level = LogLevel.Error,
             Message = "Corrupt record batch in '{File}' at byte {Position}: {Reason}; its records are not served")]
         public static partial void CorruptBatch(ILogger logger, string file, long position, string reason);
+
+        [LoggerMessage(EventId = StorageEventIds.IndexWriteFailed, Level = LogLevel.Warning,
+            Message = "Could not write index '{File}' ({Reason}); reads of the segment scan more until it is rebuilt")]
+        public static partial void IndexWriteFailed(ILogger logger, string file, string reason);
     }
 }
 

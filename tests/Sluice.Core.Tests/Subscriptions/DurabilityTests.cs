@@ -179,7 +179,7 @@ public sealed class DurabilityTests
     }
 
     [Fact]
-    public async Task Delete_WhileConsumerWaits_EndsItWithNothing()
+    public async Task Delete_WhileConsumerWaits_EndsIt_WithConsumerEnded()
     {
         await using var h = new EngineHarness();
         await h.CreateTopicAsync();
@@ -189,7 +189,8 @@ public sealed class DurabilityTests
 
         Assert.True(await h.Engine.DeleteAsync(EngineHarness.Topic, "sub"));
 
-        Assert.Empty(await waiting.WaitAsync(EngineHarness.HangGuard));
+        var ended = await Assert.ThrowsAsync<ConsumerEndedException>(() => waiting.WaitAsync(EngineHarness.HangGuard));
+        Assert.Equal(ConsumerEndReason.SubscriptionDeleted, ended.Reason);
         Assert.True(c.Ended.IsCancellationRequested);
         Assert.Null(await h.Engine.GetAsync(EngineHarness.Topic, "sub"));
         await Assert.ThrowsAsync<SubscriptionNotFoundException>(() => h.Engine.AckAsync(EngineHarness.Topic, "sub", ["x"]).AsTask());

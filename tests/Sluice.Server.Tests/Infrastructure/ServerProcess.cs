@@ -60,6 +60,9 @@ public sealed class ServerProcess : IAsyncDisposable
 
     public int? ExitCode => _process is { HasExited: true } p ? p.ExitCode : null;
 
+    /// <summary>The running process's id (for /proc), or null before the start and after the exit.</summary>
+    public int? ProcessId => _process is { HasExited: false } p ? p.Id : null;
+
     public static string ServerDll
     {
         get

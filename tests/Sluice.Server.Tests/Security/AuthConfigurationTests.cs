@@ -54,6 +54,28 @@ public sealed class AuthConfigurationTests(ITestOutputHelper output)
         Assert.Equal(HttpStatusCode.Forbidden, await ProduceWith(Jwt.Hs256(secret, new { sub = "not-tests", iss, aud = "sluice" })));
     }
 
+    [Fact]
+    public async Task RoleClaim_AsAnArray_GivesTheCallerEachRole()
+    {
+        var secret = RandomNumberGenerator.GetBytes(32);
+        await using var server = new ServerProcess(["--auth", "jwt", "--jwt-secret-file", "secret.key", "--jwt-role-claim", "roles", "--tenant-from-subject"]);
+        await File.WriteAllBytesAsync(Path.Combine(server.WorkingDirectory, "secret.key"), secret);
+        await server.StartAsync();
+
+        async Task<HttpStatusCode> ProduceWith(object claims)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/topics/tests/ns/roles/messages") { Content = new StringContent("x") };
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", Jwt.Hs256(secret, claims));
+            using var response = await server.Client.SendAsync(request);
+            return response.StatusCode;
+        }
+
+        Assert.Equal(HttpStatusCode.OK, await ProduceWith(new { sub = "someone", roles = new[] { "reporting", "tests" } }));
+        Assert.Equal(HttpStatusCode.OK, await ProduceWith(new { sub = "someone", roles = "tests" }));
+        Assert.Equal(HttpStatusCode.Forbidden, await ProduceWith(new { sub = "tests", roles = new[] { "reporting" } }));
+        Assert.Equal(HttpStatusCode.Unauthorized, await ProduceWith(new { sub = "tests" }));
+    }
+
     [Theory]
     [InlineData("jwt without a key", "--auth jwt --superuser-role ops", "needs a key")]
     [InlineData("keys without jwt", "--jwt-secret-file secret.key --superuser-role ops", "auth:mode is none")]
@@ -62,6 +84,8 @@ public sealed class AuthConfigurationTests(ITestOutputHelper output)
     [InlineData("private key as the public key", "--auth jwt --jwt-public-key-file private.pem --superuser-role ops", "private key")]
     [InlineData("missing key file", "--auth jwt --jwt-secret-file nowhere.key --superuser-role ops", "auth:jwtSecretFile")]
     [InlineData("unknown mode", "--auth basic", "auth:mode")]
+    [InlineData("jwks over plain http", "--auth jwt --jwks-url http://keys.example.com/jwks.json --superuser-role ops", "auth:jwksUrl must use https")]
+    [InlineData("jwks url that is not a url", "--auth jwt --jwks-url not-a-url --superuser-role ops", "auth:jwksUrl must be an absolute https URL")]
     [InlineData("tls cert without key", "--tls-cert-file secret.key", "tls:keyFile")]
     [InlineData("bad rate", "--tenant-requests-per-second -1", "limits:tenantRequestsPerSecond")]
     public async Task BadAuthSetting_Exits2_SayingWhy(string name, string args, string expected)

@@ -148,7 +148,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
         // A raw socket that sends the request, reads a little, then stops reading.
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
         await socket.ConnectAsync(IPAddress.Loopback, Fixture.Server.Port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /v1/topics/{topic}/subscriptions/s/events HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n"));
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /v1/topics/{topic}/subscriptions/s/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"));
         var buffer = new byte[4096];
         var head = await socket.ReceiveAsync(buffer);
         Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, head));
