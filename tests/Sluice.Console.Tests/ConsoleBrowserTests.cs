@@ -93,6 +93,34 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output) : IAsyncLifeti
         }
     }
 
+    [Fact]
+    public async Task Console_WithAuthOff_PassesTheHostAndOriginChecks_AndStreamsWhatItProduces()
+    {
+        await using var open = await ServerProcess.StartNewAsync();
+        var topic = $"acme/shop/open-{Guid.NewGuid().ToString("N")[..8]}";
+        using var created = await open.Client.PutAsync($"/v1/topics/{topic}", new StringContent("{\"partitions\":1}", Encoding.UTF8, "application/json"));
+        created.EnsureSuccessStatusCode();
+        var artifacts = Path.Combine(ArtifactsRoot(), "console-open-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
+        var profile = Directory.CreateTempSubdirectory("sluice-console-chromium-");
+        try
+        {
+            var result = await RunNodeAsync(new { open = true, baseUrl = $"http://127.0.0.1:{open.Port}", topic, artifacts, userDataDir = profile.FullName });
+            Assert.Contains("a produce from the console is streamed back to it", result.GetProperty("checks").EnumerateArray().Select(c => c.GetString()));
+            Assert.Empty(result.GetProperty("pageErrors").EnumerateArray());
+            var blank = PngImage.Load(result.GetProperty("screenshots").GetProperty("blank").GetString()!);
+            CheckScreenshot("open-topic", result.GetProperty("screenshots").GetProperty("open-topic").GetString()!, blank);
+
+            // The message went through the real API: it is in the topic.
+            using var read = await open.Client.GetAsync($"/v1/topics/{topic}/messages?partition=0&offset=0");
+            Assert.Contains("same origin", await read.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        }
+        finally
+        {
+            open.WriteOutputTo(output, lastLines: 20);
+            profile.Delete(recursive: true);
+        }
+    }
+
     // A screenshot of the 1280×900 viewport, not the blank page: many colours (text, tables, badges), and a good part of
     // its pixels differ from the blank baseline.
     private void CheckScreenshot(string page, string path, PngImage blank)

@@ -53,6 +53,25 @@ async function api(method, path, body, headers = {}) {
 }
 
 const topicPath = '/v1/topics/' + config.topic;
+
+// Authentication off: no sign-in, and the page's own requests (a POST and a stream included) pass the gateway's host and
+// origin checks as same-origin requests.
+async function openGateway(page) {
+  await page.goto(config.baseUrl + '/');
+  const row = page.locator(`#topics-table tr[data-topic="${config.topic}"]`);
+  await row.waitFor();
+  check('no sign-in while authentication is off', (await page.locator('#login').count()) === 0);
+  check('the bar says authentication is off', (await page.textContent('#who')) === 'authentication off');
+  await row.locator('a.topic-link').click();
+  await page.click('#tail-toggle');
+  await page.waitForSelector('#tail-status .badge.ok');
+  await page.fill('#produce-value', 'same origin');
+  await page.click('#produce-send');
+  await page.waitForFunction(() => document.querySelector('#produce-result').textContent.startsWith('Produced'));
+  await page.waitForFunction(() => [...document.querySelectorAll('#tail-rows .tail-value')].some((c) => c.textContent === 'same origin'));
+  checks.push('a produce from the console is streamed back to it');
+  await shot(page, 'open-topic');
+}
 let page;
 try {
   page = context.pages()[0] ?? await context.newPage();
@@ -69,6 +88,12 @@ try {
   // A blank page of the same size: the baseline the screenshots are compared with.
   await page.goto('about:blank');
   await shot(page, 'blank');
+
+  if (config.open) {
+    await openGateway(page);
+    process.stdout.write(JSON.stringify({ checks, screenshots, pageErrors }) + '\n');
+    process.exit(0);
+  }
 
   // Sign in once.
   await page.goto(config.baseUrl + '/');
