@@ -47,6 +47,24 @@ internal static class CoreEventIds
     // 1200-1249: filters
     public const int SubscriptionFiltered = 1200;
 
+    // 1300-1399: replicators
+    public const int ReplicatorsLoaded = 1300;
+    public const int ReplicatorStored = 1301;
+    public const int ReplicatorDeleted = 1302;
+    public const int ReplicatorStoppedChanged = 1303;
+    public const int ReplicatorWaiting = 1304;
+    public const int ReplicatorWorkerFailed = 1305;
+    public const int ReplicatorWriteFailed = 1306;
+    public const int ReplicatorDeadLettered = 1307;
+    public const int ReplicatorBatchFailed = 1308;
+    public const int ReplicatorLeasesLost = 1309;
+    public const int ReplicatorSinkFailed = 1310;
+    public const int ReplicatorTopicAdded = 1311;
+    public const int ReplicatorTopicRemoved = 1312;
+    public const int ReplicatorTopicRefused = 1313;
+    public const int ReplicatorDiscoveryFailed = 1314;
+    public const int ReplicatorSeeked = 1315;
+
     // 1400-1449: damaged records met by subscriptions
     public const int CorruptRecordsSkipped = 1400;
     public const int StoppedAtCorruptRecords = 1401;

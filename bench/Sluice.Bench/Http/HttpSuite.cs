@@ -286,7 +286,7 @@ internal sealed class HttpSuite : IBenchSuite
         return path;
     }
 
-    private static string ServerDll()
+    internal static string ServerDll()
     {
         // Built with this command: Sluice.Bench.csproj references the server project without referencing its assembly.
         var root = AppContext.BaseDirectory;

@@ -11,4 +11,7 @@ public sealed record WebhookOptions
 
     /// <summary>The longest wait between probes.</summary>
     public TimeSpan BreakerMaxCooldown { get; set; } = TimeSpan.FromMinutes(2);
+
+    /// <summary>Whether this gateway calls webhooks (role <c>workers</c>); without it, registrations are stored and shown only.</summary>
+    public bool RunWorkers { get; set; } = true;
 }

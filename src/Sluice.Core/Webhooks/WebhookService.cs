@@ -295,7 +295,7 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
 
     private void StartWorker(WebhookDefinition webhook)
     {
-        if (_stopped)
+        if (_stopped || !_options.RunWorkers)
         {
             return;
         }
@@ -352,25 +352,19 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
     // A registration record written by any member; this member's own come back too and change nothing.
     private async ValueTask ApplyRemoteAsync(StoredRecord record)
     {
-        if (record.Key is not { } key)
-        {
-            return;
-        }
-
-        var id = System.Text.Encoding.UTF8.GetString(key.Span);
-        var changed = record.Value is { } value ? WebhookStore.Decode(value.Span) : null;
         await _admin.WaitAsync().ConfigureAwait(false);
         try
         {
-            var current = Get(id);
+            if (_store.Change(record, Get) is not { } change)
+            {
+                return;
+            }
+
+            var (id, changed) = change;
+
+            await StopWorkerAsync(id).ConfigureAwait(false);
             if (changed is null)
             {
-                if (current is null || record.Value is not null)
-                {
-                    return;
-                }
-
-                await StopWorkerAsync(id).ConfigureAwait(false);
                 lock (_gate)
                 {
                     _webhooks.Remove(id);
@@ -381,12 +375,6 @@ internal sealed partial class WebhookService : IWebhookService, IAsyncDisposable
                 return;
             }
 
-            if (current is not null && WebhookStore.Encode(current).AsSpan().SequenceEqual(WebhookStore.Encode(changed)))
-            {
-                return;
-            }
-
-            await StopWorkerAsync(id).ConfigureAwait(false);
             lock (_gate)
             {
                 _webhooks[id] = changed;

@@ -25,34 +25,17 @@ internal sealed class WebhookStore(IMessageLog log)
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
+    private readonly RegistrationTopic<WebhookDefinition> _topic = new(log, Topic, Decode);
+
     /// <summary>Every stored registration, and the offset after the last record read (where a fleet member follows on).</summary>
-    public async ValueTask<(List<WebhookDefinition> Webhooks, long Next)> LoadAsync(CancellationToken cancellationToken)
-    {
-        await EnsureTopicAsync(cancellationToken).ConfigureAwait(false);
-        var (all, next) = await StateTopics.LoadWithPositionAsync(log, Topic, cancellationToken).ConfigureAwait(false);
-        var result = new List<WebhookDefinition>();
-        foreach (var (_, value) in all)
-        {
-            if (value is { } v && Decode(v.Span) is { } definition)
-            {
-                result.Add(definition);
-            }
-        }
+    public ValueTask<(List<WebhookDefinition> Items, long Next)> LoadAsync(CancellationToken cancellationToken) => _topic.LoadAsync(cancellationToken);
 
-        return (result, next);
-    }
+    public ValueTask SaveAsync(WebhookDefinition webhook, CancellationToken cancellationToken) => _topic.PutAsync(webhook.Id, Encode(webhook), cancellationToken);
 
-    public async ValueTask SaveAsync(WebhookDefinition webhook, CancellationToken cancellationToken)
-    {
-        await EnsureTopicAsync(cancellationToken).ConfigureAwait(false);
-        await log.AppendAsync(Topic, 0, [new RecordToAppend(Encoding.UTF8.GetBytes(webhook.Id), Encode(webhook))], cancellationToken).ConfigureAwait(false);
-    }
+    public ValueTask DeleteAsync(string id, CancellationToken cancellationToken) => _topic.PutAsync(id, null, cancellationToken);
 
-    public async ValueTask DeleteAsync(string id, CancellationToken cancellationToken)
-    {
-        await EnsureTopicAsync(cancellationToken).ConfigureAwait(false);
-        await log.AppendAsync(Topic, 0, [new RecordToAppend(Encoding.UTF8.GetBytes(id), null)], cancellationToken).ConfigureAwait(false);
-    }
+    /// <summary>What a followed record changes here (see <see cref="RegistrationTopic{T}.Change"/>).</summary>
+    public (string Key, WebhookDefinition? Changed)? Change(StoredRecord record, Func<string, WebhookDefinition?> current) => _topic.Change(record, current, Encode);
 
     internal static byte[] Encode(WebhookDefinition w) => JsonSerializer.SerializeToUtf8Bytes(
         new WebhookRecord
@@ -117,23 +100,6 @@ internal sealed class WebhookStore(IMessageLog log)
         catch (Exception ex) when (ex is JsonException or InvalidNameException or UriFormatException or FilterSyntaxException)
         {
             return null;
-        }
-    }
-
-    private async ValueTask EnsureTopicAsync(CancellationToken cancellationToken)
-    {
-        if (await log.DescribeTopicAsync(Topic, cancellationToken).ConfigureAwait(false) is not null)
-        {
-            return;
-        }
-
-        try
-        {
-            await log.CreateTopicAsync(Topic, StateTopics.Settings, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TopicAlreadyExistsException)
-        {
-            // Another caller created it meanwhile.
         }
     }
 

@@ -235,6 +235,19 @@ internal static class OptionKeys
             o.KafkaGroupIdPrefix = v;
             return true;
         }),
+
+        // Roles of this instance. A YAML or JSON list (roles: [http, workers]) is joined by ServerOptionsLoader.
+        new("roles", "--roles", "http, workers, or both separated by commas", (v, o) =>
+        {
+            var roles = v.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(r => r.ToLowerInvariant()).ToHashSet(StringComparer.Ordinal);
+            if (roles.Count == 0 || roles.Any(r => r is not ("http" or "workers")))
+            {
+                return false;
+            }
+
+            o.Roles = roles;
+            return true;
+        }),
     ];
 
     private static bool Bool(string value, Action<bool> set)

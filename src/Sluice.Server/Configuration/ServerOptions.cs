@@ -187,6 +187,13 @@ internal sealed class ServerOptions
 
     public bool IsKafka => string.Equals(Backend, "kafka", StringComparison.Ordinal);
 
+    /// <summary>What this instance does: <c>http</c> (serves the API), <c>workers</c> (runs replicators and webhooks), or both.</summary>
+    public HashSet<string> Roles { get; set; } = new(StringComparer.Ordinal) { "http", "workers" };
+
+    public bool ServesHttp => Roles.Contains("http");
+
+    public bool RunsWorkers => Roles.Contains("workers");
+
     // ---- metrics and traces (docs/design/0020) ----
 
     /// <summary>Labels of per-subscription series: <c>subscription</c> (topic and subscription), <c>topic</c> (summed per topic) or <c>none</c>.</summary>
@@ -281,6 +288,7 @@ internal sealed class ServerOptions
         target.KafkaSessionTimeoutMs = KafkaSessionTimeoutMs;
         target.KafkaGroupIdPrefix = KafkaGroupIdPrefix;
         target.KafkaClusters = new(KafkaClusters, StringComparer.Ordinal);
+        target.Roles = new(Roles, StringComparer.Ordinal);
         target.MetricsLabels = MetricsLabels;
         target.MetricsMaxSeries = MetricsMaxSeries;
         target.MetricsPublic = MetricsPublic;

@@ -15,6 +15,9 @@ internal static class ServerOptionsLoader
 
     private static readonly string[] DefaultFiles = ["sluice.yaml", "sluice.yml", "sluice.json"];
 
+    // The `sluice` command-line client's own variables: a shell that has them set for the client must still start the server.
+    private static readonly HashSet<string> ClientVariables = new(StringComparer.OrdinalIgnoreCase) { "SLUICE_SERVER", "SLUICE_TOKEN", "SLUICE_CLI_CONFIG" };
+
     internal sealed record Result(ServerOptions Options, IReadOnlyList<string> Errors, string? ConfigFile, bool HelpRequested);
 
     public static Result Load(string[] args, IDictionary<string, string?>? environment = null, string? workingDirectory = null)
@@ -57,7 +60,7 @@ internal static class ServerOptionsLoader
         var envNames = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         foreach (var (name, value) in environment)
         {
-            if (name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase) && name.Length > EnvironmentPrefix.Length)
+            if (name.StartsWith(EnvironmentPrefix, StringComparison.OrdinalIgnoreCase) && name.Length > EnvironmentPrefix.Length && !ClientVariables.Contains(name))
             {
                 var key = name[EnvironmentPrefix.Length..].Replace("__", ":", StringComparison.Ordinal);
                 envData[key] = value;
@@ -66,6 +69,7 @@ internal static class ServerOptionsLoader
         }
 
         var known = new HashSet<string>(OptionKeys.All.Select(o => o.Key), StringComparer.OrdinalIgnoreCase);
+        JoinList(file, "roles");
         var roles = new Dictionary<string, List<string>>(StringComparer.Ordinal);
         if (file is not null)
         {
@@ -130,6 +134,29 @@ internal static class ServerOptionsLoader
 
         ApplyClusters(file, envData, options, errors);
         return new Result(options, errors, fileName, false);
+    }
+
+    // A list in the file (roles: [http, workers]) arrives as roles:0, roles:1: read as one comma-separated value.
+    private static void JoinList(IConfiguration? file, string key)
+    {
+        if (file is null || file[key] is not null)
+        {
+            return;
+        }
+
+        var items = file.GetSection(key).GetChildren().Where(c => int.TryParse(c.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _)).ToList();
+        if (items.Count == 0)
+        {
+            return;
+        }
+
+        var joined = string.Join(',', items.Select(c => c.Value ?? ""));
+        foreach (var item in items)
+        {
+            file[$"{key}:{item.Key}"] = null;
+        }
+
+        file[key] = joined;
     }
 
     /// <summary><c>auth:roles:ROLE</c> (grants separated by <c>;</c>) or <c>auth:roles:ROLE:N</c> (a YAML or JSON list): the role, else null.</summary>
@@ -198,10 +225,10 @@ internal static class ServerOptionsLoader
         }
     }
 
-    public static string Usage()
+    public static string Usage(string programName = "Sluice.Server")
     {
         var sb = new StringBuilder();
-        sb.AppendLine("usage: Sluice.Server [--config <file>] [--<option> <value>]...");
+        sb.AppendLine($"usage: {programName} [--config <file>] [--<option> <value>]...");
         sb.AppendLine();
         sb.AppendLine("  --config <file>    a sluice.yaml / sluice.json file (default: one of those in the working directory)");
         foreach (var o in OptionKeys.All)

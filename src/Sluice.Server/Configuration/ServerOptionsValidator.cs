@@ -51,6 +51,11 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             errors.Add("Kafka settings are given but the backend is embedded; add --backend kafka");
         }
 
+        if (!o.IsKafka && (!o.ServesHttp || !o.RunsWorkers))
+        {
+            errors.Add("roles other than http,workers need backend kafka: on the embedded log one instance must both serve the API and run replicators and webhooks");
+        }
+
         // Whatever else the embedded log would refuse at open, refuse now with the others.
         foreach (var problem in Hosting.Backend.StorageOptionsFor(o).Validate())
         {

@@ -44,6 +44,11 @@ internal static class LogEvents
     public const int WebhookReplyDropped = 600;
     public const int WebhookReplyFailed = 601;
 
+    // 750-799: replicators (the engine itself logs from Core, 1300-1399)
+    public const int SinkAssemblyFailed = 750;
+    public const int SinkTypesFound = 751;
+    public const int RolesConfigured = 752;
+
     // 8xx: authentication, authorisation, limits, TLS
     public const int AuthenticationFailed = 800;
     public const int AccessDenied = 801;

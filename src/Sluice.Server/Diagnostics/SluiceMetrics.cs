@@ -54,6 +54,11 @@ internal sealed class SluiceMetrics : IDisposable
         Webhooks("sluice.webhook.in_flight", s => s.InFlight, "{call}", "Webhook calls in flight", counter: false);
         Webhooks("sluice.webhook.breaker.state", s => BreakerState(s.Breaker.State), "1", "The endpoint's circuit breaker: 0 closed, 1 half open, 2 open", counter: false);
         _meter.CreateObservableGauge("sluice.webhook.lag", WebhookLag, "{message}", "Messages of the webhook's subscription not yet acked");
+
+        // Replicators count their writes themselves (meter Sluice.Replication); their state and lag come from the sample.
+        _meter.CreateObservableGauge("sluice.replicator.lag", () => Replicators(r => r.Lag), "{record}", "Records of the replicator's source topics not yet written to the target");
+        _meter.CreateObservableGauge("sluice.replicator.state", () => Replicators(r => ReplicatorState(r.State)), "1",
+            "The replicator's state: 0 running, 1 retrying (the target fails: writes back off), 2 stopped, 3 failed");
     }
 
     /// <summary>Messages produced, per topic; add after the append succeeded.</summary>
@@ -153,6 +158,25 @@ internal sealed class SluiceMetrics : IDisposable
 
         return measurements;
     }
+
+    private List<Measurement<long>> Replicators(Func<SubscriptionSampler.ReplicatorSample, long> value)
+    {
+        var measurements = new List<Measurement<long>>();
+        foreach (var r in _services.GetRequiredService<SubscriptionSampler>().Replicators().Take(_labels.MaxSeries))
+        {
+            measurements.Add(new Measurement<long>(value(r), new TagList { { "sluice.replicator", r.Name }, { "sluice.sink", r.Sink } }));
+        }
+
+        return measurements;
+    }
+
+    private static long ReplicatorState(string state) => state switch
+    {
+        "retrying" => 1,
+        "stopped" => 2,
+        "failed" => 3,
+        _ => 0,
+    };
 
     private static TagList WebhookTags(WebhookDefinition webhook) => new()
     {

@@ -13,7 +13,7 @@ namespace Sluice.Server.Diagnostics;
 /// <summary>
 /// Metrics and traces through OpenTelemetry's SDK, with System.Diagnostics.Metrics and ActivitySource as the sources:
 /// <code>
-///   meters Sluice, Sluice.Core, Sluice.Storage, ASP.NET Core ──► GET /metrics (Prometheus text, always)
+///   meters Sluice, Sluice.Core, Sluice.Storage, Sluice.Replication, ASP.NET Core ──► GET /metrics (Prometheus text, always)
 ///                                                            ──► OTLP every otlp:exportIntervalMs (otlp:endpoint set)
 ///   activity sources Sluice, ASP.NET Core                    ──► OTLP (otlp:endpoint set; else nothing listens)
 /// </code>
@@ -25,6 +25,7 @@ internal static partial class Telemetry
     // Meters of the other projects (their classes are internal there).
     private const string CoreMeter = "Sluice.Core";
     private const string StorageMeter = "Sluice.Storage";
+    private const string ReplicationMeter = "Sluice.Replication";
 
     public static void AddServices(IServiceCollection services, ServerOptions options)
     {
@@ -33,7 +34,7 @@ internal static partial class Telemetry
         var otel = services.AddOpenTelemetry().ConfigureResource(r => r.AddService(options.OtlpServiceName));
         otel.WithMetrics(metrics =>
         {
-            metrics.AddMeter(SluiceMetrics.MeterName, CoreMeter, StorageMeter, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
+            metrics.AddMeter(SluiceMetrics.MeterName, CoreMeter, StorageMeter, ReplicationMeter, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
 
             // Every scrape sees the counts of that moment (the exporter's default caches answers for 300 ms).
             metrics.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);

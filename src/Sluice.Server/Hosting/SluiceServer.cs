@@ -8,6 +8,7 @@ using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Problems;
 using Sluice.Server.Produce;
+using Sluice.Server.Replication;
 using Sluice.Server.Security;
 using Sluice.Server.Streaming;
 using Sluice.Server.Subscriptions;
@@ -84,6 +85,7 @@ internal static partial class SluiceServer
         StreamingEndpoints.AddServices(builder.Services);
         Backend.AddServices(builder.Services, options);
         AddWebhooks(builder.Services, options);
+        var sinks = ReplicationServices.Add(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
         Grpc.GrpcHosting.AddServices(builder.Services, options);
         Telemetry.AddServices(builder.Services, options);
@@ -119,6 +121,7 @@ internal static partial class SluiceServer
         app.UseMiddleware<ProblemMiddleware>();
         PathGuard.Use(app);
         BrowserGuard.Use(app);
+        ReplicationServices.Use(app, options, sinks);
         StreamingEndpoints.UseStreaming(app, options);
         Grpc.GrpcHosting.UsePorts(app, options);
         app.UseRouting();
@@ -138,6 +141,7 @@ internal static partial class SluiceServer
         StreamingEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
         Grpc.GrpcHosting.Map(app, options);
+        ReplicatorEndpoints.Map(app);
         Telemetry.Map(app, options);
         WebConsole.ConsoleEndpoints.Map(app);
 
@@ -197,6 +201,7 @@ internal static partial class SluiceServer
             o.BreakerFailureThreshold = options.WebhookBreakerFailures;
             o.BreakerCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerCooldownMs);
             o.BreakerMaxCooldown = TimeSpan.FromMilliseconds(options.WebhookBreakerMaxCooldownMs);
+            o.RunWorkers = options.RunsWorkers;
         });
         services.AddHostedService<WebhookHostedService>();
     }

@@ -44,6 +44,18 @@ internal static class AccessRules
         ["PauseWebhook"] = AccessRule.PerResource,
         ["ResumeWebhook"] = AccessRule.PerResource,
         ["WebhookStats"] = AccessRule.PerResource,
+
+        // Replicators name their source in the body or in the stored registration: checked by the handlers (admin of the source namespace).
+        ["CreateReplicator"] = AccessRule.PerResource,
+        ["ListReplicators"] = AccessRule.PerResource,
+        ["GetReplicator"] = AccessRule.PerResource,
+        ["PutReplicator"] = AccessRule.PerResource,
+        ["DeleteReplicator"] = AccessRule.PerResource,
+        ["StartReplicator"] = AccessRule.PerResource,
+        ["StopReplicator"] = AccessRule.PerResource,
+        ["RestartReplicator"] = AccessRule.PerResource,
+        ["ReplicatorStatus"] = AccessRule.PerResource,
+        ["SeekReplicator"] = AccessRule.PerResource,
     }.ToFrozenDictionary(StringComparer.Ordinal);
 
     /// <summary>The endpoint's rule, or null (superusers only).</summary>

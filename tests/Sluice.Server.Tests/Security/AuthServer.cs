@@ -84,6 +84,9 @@ public sealed class AuthServer : IAsyncLifetime
         await Admin.PutSubscriptionAsync(Topic, Subscription, new { position = "earliest" });
         (await Admin.PutAsync($"/v1/webhooks/{WebhookId}", SluiceApi.Json(new { topic = Topic, url = "http://127.0.0.1:9/hook" }))).EnsureSuccessStatusCode();
         (await Admin.PostAsync($"/v1/webhooks/{WebhookId}/pause", null)).EnsureSuccessStatusCode();
+
+        // A replicator of the tenant's namespace, on a topic that does not exist: it changes nothing while it waits.
+        (await Admin.PutAsync($"/v1/replicators/{Subscription}", SluiceApi.Json(new { source = new { topic = "acme/ns/replicated" }, sink = new { type = "http", url = "http://127.0.0.1:9/hook" } }))).EnsureSuccessStatusCode();
     }
 
     public async Task DisposeAsync()

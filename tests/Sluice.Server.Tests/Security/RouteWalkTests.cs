@@ -16,7 +16,7 @@ public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : 
     private static readonly string[] PublicPaths = ["/healthz", "/readyz", "/openapi/{documentName}.json"];
 
     // Listings answer every authenticated caller, filtered to what it may see.
-    private static readonly string[] ListingPaths = ["/v1/topics", "/v1/webhooks"];
+    private static readonly string[] ListingPaths = ["/v1/topics", "/v1/webhooks", "/v1/replicators"];
 
     public void Dispose() => auth.Server.WriteOutputTo(output, lastLines: 80);
 
@@ -191,6 +191,10 @@ public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : 
         {
             json = $$"""{"topic":"{{AuthServer.Topic}}","url":"http://127.0.0.1:9/other"}""";
         }
+        else if (p is "/v1/replicators" or "/v1/replicators/{name}")
+        {
+            json = $$$"""{"name":"{{{AuthServer.Subscription}}}","source":{"topic":"{{{AuthServer.Topic}}}"},"sink":{"type":"http","url":"http://127.0.0.1:9/other"}}""";
+        }
         else
         {
             json = "{}";
@@ -208,6 +212,7 @@ public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : 
         sb.AppendLine(await auth.Admin.GetStringAsync($"/v1/topics/{AuthServer.Topic}/subscriptions"));
         sb.AppendLine(await auth.Admin.GetStringAsync($"/v1/topics/{AuthServer.Topic}/subscriptions/{AuthServer.Subscription}"));
         sb.AppendLine(await auth.Admin.GetStringAsync("/v1/webhooks"));
+        sb.AppendLine(await auth.Admin.GetStringAsync("/v1/replicators"));
         return sb.ToString();
     }
 }

@@ -130,7 +130,8 @@ public sealed class TlsTests(ITestOutputHelper output) : IDisposable
         var request = new CertificateRequest(subject, key, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.2")], false));
         var serial = RandomNumberGenerator.GetBytes(16);
-        using var issued = request.Create(ca, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow.AddHours(1), serial);
+        // Within the issuer's validity: a leaf that outlives its CA by a clock tick is refused by Create.
+        using var issued = request.Create(ca, ca.NotBefore.ToUniversalTime(), ca.NotAfter.ToUniversalTime().AddMinutes(-1), serial);
         var withKey = issued.CopyWithPrivateKey(key);
 
         // Through PKCS#12, so SslStream can use the key as a client certificate.

@@ -1,0 +1,306 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Npgsql;
+using NpgsqlTypes;
+using Sluice.Bench.Http;
+using Sluice.Replication.Tests.PostgreSql;
+
+namespace Sluice.Bench.Replication;
+
+/// <summary>
+/// Replicators against the same target written directly by a plain client, in the same run:
+/// <code>
+///   postgresql: plain Npgsql, 4 connections (one per partition), 500-row unnest inserts  vs  replicator (batch 500)
+///   http:       plain HttpClient, 4 loops, 500-record JSON batches to a bare Kestrel     vs  replicator (batch 500, json)
+///   lag:        5,000 msg/s produced steadily for 20 s; per record, PostgreSQL's clock at insert minus the publish time
+/// </code>
+/// Values are 1 KiB. The replicators read a pre-filled topic of 4 partitions from the start; their rate is the records
+/// over the time from registration to the last acknowledged write. Two rounds of each pair, means reported.
+/// </summary>
+internal sealed class ReplicationSuite : IBenchSuite
+{
+    private const int Records = 100_000;
+    private const int ValueBytes = 1024;
+    private const int Partitions = 4;
+    private const int Batch = 500;
+    private const int Rounds = 2;
+    private const int SteadyRate = 5_000;
+    private static readonly TimeSpan SteadyFor = TimeSpan.FromSeconds(20);
+
+    public string Name => "replication";
+
+    public async Task<string> RunAsync(BenchContext context, CancellationToken cancellationToken)
+    {
+        await using var pg = await PostgresServer.StartNewAsync();
+        await using var bare = await ServerProcess.StartBareAsync();
+        var data = Path.Combine(context.ScratchDirectory, "sluice");
+        Directory.CreateDirectory(data);
+        await using var sluice = await ServerProcess.StartSluiceAsync(HttpSuite.ServerDll(), data, "always", "--allow-private-webhooks");
+        using var client = new HttpClient { BaseAddress = new Uri(sluice.BaseUrl), Timeout = TimeSpan.FromMinutes(5) };
+
+        const string Source = "bench/repl/source";
+        context.Progress.WriteLine($"filling {Source} with {Records} records of {ValueBytes} B");
+        await FillAsync(client, Source, cancellationToken);
+
+        var pgPlain = new List<double>();
+        var pgSluice = new List<double>();
+        var httpPlain = new List<double>();
+        var httpSluice = new List<double>();
+        for (var round = 0; round < Rounds; round++)
+        {
+            pgPlain.Add(await PlainPostgresAsync(pg, $"plain{round}", cancellationToken));
+            pgSluice.Add(await ReplicateAsync(client, $"pg{round}", Source, new JsonObject
+            {
+                ["type"] = "postgresql",
+                ["connectionString"] = pg.ConnectionString.Replace(pg.Password, "${secret:pg}", StringComparison.Ordinal),
+                ["table"] = $"copy{round}",
+            }, new JsonObject { ["pg"] = pg.Password }, cancellationToken));
+            httpPlain.Add(await PlainHttpAsync(bare.BaseUrl + "/bare", cancellationToken));
+            httpSluice.Add(await ReplicateAsync(client, $"http{round}", Source, new JsonObject
+            {
+                ["type"] = "http",
+                ["url"] = bare.BaseUrl + "/bare",
+                ["format"] = "json",
+            }, null, cancellationToken));
+            context.Progress.WriteLine($"round {round}: postgresql plain {pgPlain[^1]:N0}/s sluice {pgSluice[^1]:N0}/s; http plain {httpPlain[^1]:N0}/s sluice {httpSluice[^1]:N0}/s");
+        }
+
+        var (p50, p99, max, produced) = await SteadyLagAsync(client, pg, cancellationToken);
+        var md = new StringBuilder();
+        md.AppendLine("## Replicators: sink throughput and replication lag");
+        md.AppendLine();
+        md.AppendLine(BenchmarksFile.MachineLine());
+        md.AppendLine();
+        md.AppendLine($"Throughput: {Records:N0} records of {ValueBytes} B in {Partitions} partitions, batches of {Batch}, one batch in flight per partition. ");
+        md.AppendLine("Baseline: the same target written directly by a plain client with the same batch size, one writer per partition, from records");
+        md.AppendLine("already in memory; the replicator reads them from the embedded log (flush `always`) and acks each batch. PostgreSQL commits");
+        md.AppendLine("synchronously in both; the http target is a bare Kestrel endpoint answering 200. Two rounds, means; floor 0.8.");
+        md.AppendLine();
+        md.AppendLine("| sink | plain client (records/s) | replicator (records/s) | ratio |");
+        md.AppendLine("|---|---|---|---|");
+        md.AppendLine(Row("postgresql", pgPlain, pgSluice));
+        md.AppendLine(Row("http (json)", httpPlain, httpSluice));
+        md.AppendLine();
+        md.AppendLine($"Lag at a steady {SteadyRate:N0} msg/s ({produced:N0} records of {ValueBytes} B over {SteadyFor.TotalSeconds:N0} s, produced in batches of 50 every 10 ms) to PostgreSQL: ");
+        md.AppendLine($"per record, PostgreSQL's clock at insert minus the publish time: **p50 {p50:N1} ms, p99 {p99:N1} ms**, max {max:N1} ms.");
+        return md.ToString();
+    }
+
+    private static string Row(string sink, List<double> plain, List<double> sluice)
+        => $"| {sink} | {plain.Average():N0} ({Each(plain)}) | {sluice.Average():N0} ({Each(sluice)}) | **{sluice.Average() / plain.Average():0.00}** |";
+
+    private static string Each(List<double> rates) => string.Join(", ", rates.Select(r => r.ToString("N0", CultureInfo.InvariantCulture)));
+
+    private static byte[] Value(int i)
+    {
+        var value = new byte[ValueBytes];
+        Array.Fill(value, (byte)('a' + (i % 26)));
+        return value;
+    }
+
+    private static async Task FillAsync(HttpClient client, string topic, CancellationToken cancellationToken)
+    {
+        await Ok(await client.PutAsJsonAsync($"/v1/topics/{topic}", new { partitions = Partitions }, cancellationToken));
+        for (var start = 0; start < Records; start += 1000)
+        {
+            var messages = Enumerable.Range(start, 1000).Select(i => new { key = $"k{i}", value = Encoding.ASCII.GetString(Value(i)), partition = i % Partitions, headers = new Dictionary<string, string> { ["n"] = i.ToString(CultureInfo.InvariantCulture) } });
+            await Ok(await client.PostAsJsonAsync($"/v1/topics/{topic}/batch", new { messages }, cancellationToken));
+        }
+    }
+
+    // Records per second from registration until every record is acknowledged by the target.
+    private static async Task<double> ReplicateAsync(HttpClient client, string name, string source, JsonObject sink, JsonObject? secrets, CancellationToken cancellationToken)
+    {
+        var body = new JsonObject
+        {
+            ["name"] = name,
+            ["source"] = new JsonObject { ["topic"] = source, ["position"] = "earliest" },
+            ["sink"] = sink,
+            ["batch"] = new JsonObject { ["maxRecords"] = Batch, ["maxBytes"] = 4 * 1024 * 1024 },
+        };
+        if (secrets is not null)
+        {
+            body["secrets"] = secrets;
+        }
+
+        var clock = Stopwatch.StartNew();
+        await Ok(await client.PostAsync("/v1/replicators", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken));
+        while (true)
+        {
+            var status = JsonDocument.Parse(await client.GetStringAsync($"/v1/replicators/{name}/status", cancellationToken)).RootElement;
+            if (status.GetProperty("recordsWritten").GetInt64() >= Records)
+            {
+                var elapsed = clock.Elapsed;
+                await Ok(await client.PostAsync($"/v1/replicators/{name}/stop", null, cancellationToken));
+                return Records / elapsed.TotalSeconds;
+            }
+
+            if (clock.Elapsed > TimeSpan.FromMinutes(10))
+            {
+                throw new TimeoutException($"replicator {name} did not finish: {status}");
+            }
+
+            await Task.Delay(20, cancellationToken);
+        }
+    }
+
+    private static async Task<double> PlainPostgresAsync(PostgresServer pg, string table, CancellationToken cancellationToken)
+    {
+        await using (var connection = new NpgsqlConnection(pg.ConnectionString))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var create = new NpgsqlCommand(
+                $"CREATE TABLE \"{table}\" (topic text NOT NULL, \"partition\" integer NOT NULL, \"offset\" bigint NOT NULL, key bytea, value bytea, headers jsonb NOT NULL, " +
+                "publish_time timestamptz NOT NULL, PRIMARY KEY (topic, \"partition\", \"offset\"))", connection);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Partitions).Select(async p =>
+        {
+            await using var connection = new NpgsqlConnection(pg.ConnectionString);
+            await connection.OpenAsync(cancellationToken);
+            for (var start = 0; start < Records / Partitions; start += Batch)
+            {
+                var n = Math.Min(Batch, (Records / Partitions) - start);
+                var now = DateTime.UtcNow;
+                await using var insert = new NpgsqlCommand(
+                    $"INSERT INTO \"{table}\" (topic, \"partition\", \"offset\", key, value, headers, publish_time) " +
+                    "SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::bytea[], $5::bytea[], $6::jsonb[], $7::timestamptz[]) ON CONFLICT DO NOTHING", connection);
+                insert.Parameters.Add(new NpgsqlParameter { Value = Enumerable.Repeat("bench/repl/source", n).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                insert.Parameters.Add(new NpgsqlParameter { Value = Enumerable.Repeat(p, n).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+                insert.Parameters.Add(new NpgsqlParameter { Value = Enumerable.Range(start, n).Select(o => (long)o).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+                insert.Parameters.Add(new NpgsqlParameter { Value = Enumerable.Range(start, n).Select(i => Encoding.ASCII.GetBytes($"k{(i * Partitions) + p}")).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+                insert.Parameters.Add(new NpgsqlParameter { Value = Enumerable.Range(start, n).Select(Value).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+                insert.Parameters.Add(new NpgsqlParameter { Value = Enumerable.Range(start, n).Select(i => $"{{\"n\":\"{i}\"}}").ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+                insert.Parameters.Add(new NpgsqlParameter { Value = Enumerable.Repeat(now, n).ToArray(), NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+        }));
+        return Records / clock.Elapsed.TotalSeconds;
+    }
+
+    private static async Task<double> PlainHttpAsync(string url, CancellationToken cancellationToken)
+    {
+        using var http = new HttpClient();
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, Partitions).Select(async p =>
+        {
+            for (var start = 0; start < Records / Partitions; start += Batch)
+            {
+                var n = Math.Min(Batch, (Records / Partitions) - start);
+                var body = JsonBatch(p, start, n);
+                using var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new("application/json");
+                using var response = await http.PostAsync(url, content, cancellationToken);
+                response.EnsureSuccessStatusCode();
+            }
+        }));
+        return Records / clock.Elapsed.TotalSeconds;
+    }
+
+    // The record shape the http sink sends, written the plain way.
+    private static byte[] JsonBatch(int partition, int start, int n)
+    {
+        var buffer = new ArrayBufferWriter<byte>(n * (ValueBytes + 200));
+        using var writer = new Utf8JsonWriter(buffer);
+        writer.WriteStartArray();
+        for (var i = start; i < start + n; i++)
+        {
+            writer.WriteStartObject();
+            writer.WriteString("topic", "bench/repl/source");
+            writer.WriteNumber("partition", partition);
+            writer.WriteNumber("offset", i);
+            writer.WriteString("key", $"k{(i * Partitions) + partition}");
+            writer.WriteString("value", Value(i));
+            writer.WriteStartObject("headers");
+            writer.WriteString("n", i.ToString(CultureInfo.InvariantCulture));
+            writer.WriteEndObject();
+            writer.WriteString("publishTime", DateTimeOffset.UtcNow);
+            writer.WriteEndObject();
+        }
+
+        writer.WriteEndArray();
+        writer.Flush();
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    private static async Task<(double P50, double P99, double Max, int Produced)> SteadyLagAsync(HttpClient client, PostgresServer pg, CancellationToken cancellationToken)
+    {
+        const string Topic = "bench/repl/steady";
+        await Ok(await client.PutAsJsonAsync($"/v1/topics/{Topic}", new { partitions = Partitions }, cancellationToken));
+        await using (var connection = new NpgsqlConnection(pg.ConnectionString))
+        {
+            await connection.OpenAsync(cancellationToken);
+            await using var create = new NpgsqlCommand(
+                "CREATE TABLE lagged (topic text NOT NULL, \"partition\" integer NOT NULL, \"offset\" bigint NOT NULL, key bytea, value bytea, headers jsonb NOT NULL, " +
+                "publish_time timestamptz NOT NULL, arrived timestamptz NOT NULL DEFAULT clock_timestamp(), PRIMARY KEY (topic, \"partition\", \"offset\"))", connection);
+            await create.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var body = new JsonObject
+        {
+            ["name"] = "steady",
+            ["source"] = new JsonObject { ["topic"] = Topic },
+            ["sink"] = new JsonObject { ["type"] = "postgresql", ["connectionString"] = pg.ConnectionString.Replace(pg.Password, "${secret:pg}", StringComparison.Ordinal), ["table"] = "lagged" },
+            ["secrets"] = new JsonObject { ["pg"] = pg.Password },
+        };
+        await Ok(await client.PostAsync("/v1/replicators", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"), cancellationToken));
+
+        // Open loop: a batch of 50 every 10 ms, sent whether or not the previous one was answered.
+        const int PerTick = SteadyRate / 100;
+        var ticks = (int)(SteadyFor.TotalMilliseconds / 10);
+        var sends = new List<Task>(ticks);
+        var clock = Stopwatch.StartNew();
+        var payload = Encoding.ASCII.GetString(Value(0));
+        for (var t = 0; t < ticks; t++)
+        {
+            var due = TimeSpan.FromMilliseconds(t * 10);
+            if (clock.Elapsed < due)
+            {
+                await Task.Delay(due - clock.Elapsed, cancellationToken);
+            }
+
+            var messages = Enumerable.Range(0, PerTick).Select(i => new { key = $"s{t}-{i}", value = payload }).ToArray();
+            sends.Add(client.PostAsJsonAsync($"/v1/topics/{Topic}/batch", new { messages }, cancellationToken).ContinueWith(r => r.Result.EnsureSuccessStatusCode(), TaskScheduler.Default));
+        }
+
+        await Task.WhenAll(sends);
+        var produced = ticks * PerTick;
+        while (true)
+        {
+            var status = JsonDocument.Parse(await client.GetStringAsync("/v1/replicators/steady/status", cancellationToken)).RootElement;
+            if (status.GetProperty("recordsWritten").GetInt64() >= produced)
+            {
+                break;
+            }
+
+            await Task.Delay(100, cancellationToken);
+        }
+
+        await using var read = new NpgsqlConnection(pg.ConnectionString);
+        await read.OpenAsync(cancellationToken);
+        await using var query = new NpgsqlCommand(
+            "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), max(ms) " +
+            "FROM (SELECT extract(epoch FROM arrived - publish_time) * 1000 AS ms FROM lagged) l", read);
+        await using var reader = await query.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return (reader.GetDouble(0), reader.GetDouble(1), Convert.ToDouble(reader.GetValue(2), CultureInfo.InvariantCulture), produced);
+    }
+
+    private static async Task Ok(HttpResponseMessage response)
+    {
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new InvalidOperationException($"{response.RequestMessage?.Method} {response.RequestMessage?.RequestUri} answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            }
+        }
+    }
+}

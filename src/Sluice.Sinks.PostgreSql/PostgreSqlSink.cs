@@ -1,0 +1,134 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.Text;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using Sluice.Core.Replication;
+
+namespace Sluice.Sinks.PostgreSql;
+
+/// <summary>
+/// Writes each batch with one statement (one transaction): the batch's columns as arrays, unnested, inserted with
+/// <c>ON CONFLICT DO NOTHING</c>. The table:
+/// <code>
+/// CREATE TABLE IF NOT EXISTS "{schema}"."{table}" (
+///   topic text NOT NULL, "partition" integer NOT NULL, "offset" bigint NOT NULL,
+///   key bytea, value bytea, headers jsonb NOT NULL, publish_time timestamptz NOT NULL,
+///   PRIMARY KEY (topic, "partition", "offset"))
+/// </code>
+/// Errors: a refused row (constraint violation, bad data, a row too large) refuses the batch without naming the row (the
+/// engine splits it); everything else (connection, server shutting down, permissions, a missing table) is retried.
+/// </summary>
+internal sealed class PostgreSqlSink(PostgreSqlSinkSettings settings) : IReplicationSink
+{
+    private readonly NpgsqlDataSource _source = NpgsqlDataSource.Create(settings.ConnectionString);
+    private readonly ConcurrentDictionary<string, Lazy<Task>> _created = new(StringComparer.Ordinal);
+
+    public async ValueTask<SinkWriteResult> WriteAsync(SinkBatch batch, CancellationToken cancellationToken)
+    {
+        var table = $"\"{settings.Schema}\".\"{batch.Target}\"";
+        try
+        {
+            if (settings.CreateTable)
+            {
+                await _created.GetOrAdd(table, t => new Lazy<Task>(() => CreateTableAsync(t, cancellationToken))).Value.ConfigureAwait(false);
+            }
+
+            await InsertAsync(table, batch, cancellationToken).ConfigureAwait(false);
+            return SinkWriteResult.Written;
+        }
+        catch (PostgresException ex)
+        {
+            _created.TryRemove(table, out _);
+            var error = $"PostgreSQL {ex.SqlState}: {ex.MessageText}";
+            return Refuses(ex.SqlState) ? SinkWriteResult.Refused(error) : SinkWriteResult.Retry(error);
+        }
+        catch (NpgsqlException ex)
+        {
+            _created.TryRemove(table, out _);
+
+            // Connection-level: its message names host and port, never the password.
+            return SinkWriteResult.Retry("PostgreSQL connection: " + (ex.InnerException?.Message ?? ex.Message));
+        }
+    }
+
+    public ValueTask DisposeAsync() => _source.DisposeAsync();
+
+    // Class 22 (data exception: bad encoding, a NUL in JSON text), 23 (integrity constraint), 54 (a row over a limit):
+    // this row will never go in. Anything else may heal (connection, shutdown, lock timeout, a missing grant or table).
+    private static bool Refuses(string sqlState) => sqlState.StartsWith("22", StringComparison.Ordinal) || sqlState.StartsWith("23", StringComparison.Ordinal) || sqlState.StartsWith("54", StringComparison.Ordinal);
+
+    private async Task CreateTableAsync(string table, CancellationToken cancellationToken)
+    {
+        await using var command = _source.CreateCommand(
+            $"CREATE TABLE IF NOT EXISTS {table} (topic text NOT NULL, \"partition\" integer NOT NULL, \"offset\" bigint NOT NULL, " +
+            "key bytea, value bytea, headers jsonb NOT NULL, publish_time timestamptz NOT NULL, PRIMARY KEY (topic, \"partition\", \"offset\"))");
+        try
+        {
+            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (PostgresException ex) when (ex.SqlState is PostgresErrorCodes.UniqueViolation or PostgresErrorCodes.DuplicateTable)
+        {
+            // Two writers created it at once: it exists.
+        }
+    }
+
+    private async Task InsertAsync(string table, SinkBatch batch, CancellationToken cancellationToken)
+    {
+        var n = batch.Records.Count;
+        var topics = new string[n];
+        var partitions = new int[n];
+        var offsets = new long[n];
+        var keys = new byte[]?[n];
+        var values = new byte[]?[n];
+        var headers = new string[n];
+        var times = new DateTime[n];
+        for (var i = 0; i < n; i++)
+        {
+            var r = batch.Records[i];
+            topics[i] = r.Topic.ToString();
+            partitions[i] = r.Partition;
+            offsets[i] = r.Offset;
+            keys[i] = r.Key?.ToArray();
+            values[i] = r.Value?.ToArray();
+            headers[i] = HeadersJson(r.Headers);
+            times[i] = r.PublishTime.UtcDateTime;
+        }
+
+        await using var command = _source.CreateCommand(
+            $"INSERT INTO {table} (topic, \"partition\", \"offset\", key, value, headers, publish_time) " +
+            "SELECT * FROM unnest($1::text[], $2::integer[], $3::bigint[], $4::bytea[], $5::bytea[], $6::jsonb[], $7::timestamptz[]) " +
+            "ON CONFLICT DO NOTHING");
+        command.Parameters.Add(new NpgsqlParameter { Value = topics, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = partitions, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        command.Parameters.Add(new NpgsqlParameter { Value = offsets, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        command.Parameters.Add(new NpgsqlParameter { Value = keys, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+        command.Parameters.Add(new NpgsqlParameter { Value = values, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+        command.Parameters.Add(new NpgsqlParameter { Value = headers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Jsonb });
+        command.Parameters.Add(new NpgsqlParameter { Value = times, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string HeadersJson(IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        if (headers.Count == 0)
+        {
+            return "{}";
+        }
+
+        var buffer = new ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            foreach (var (name, value) in headers)
+            {
+                writer.WriteString(name, value);
+            }
+
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+}

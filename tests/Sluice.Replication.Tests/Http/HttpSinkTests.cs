@@ -1,0 +1,60 @@
+using Sluice.Replication.Tests.Infrastructure;
+
+namespace Sluice.Replication.Tests.Http;
+
+/// <summary>The http sink against a real receiver; each class below has its own receiver and gateway, so they run in parallel.</summary>
+public sealed class HttpSinkFixture : SinkFixture
+{
+    protected override async Task<ISinkTarget> StartTargetAsync() => await HttpReceiver.StartNewAsync();
+}
+
+public sealed class HttpKillableFixture : SinkFixture
+{
+    protected override bool Killable => true;
+
+    protected override async Task<ISinkTarget> StartTargetAsync() => await HttpReceiver.StartNewAsync("ndjson");
+}
+
+public sealed class HttpSingleFixture : SinkFixture
+{
+    protected override async Task<ISinkTarget> StartTargetAsync() => await HttpReceiver.StartNewAsync("single");
+}
+
+public sealed class HttpSinkTests(HttpSinkFixture f, ITestOutputHelper output) : IClassFixture<HttpSinkFixture>
+{
+    [Fact]
+    public Task KeyedRecordsWithHeaders_ArriveCompleteAndInOrderPerPartition() => SinkScenarios.CompleteAndInOrderAsync(f, output);
+
+    [Fact]
+    public Task RefusedRecord_IsDeadLetteredWhileTheRestFlows() => SinkScenarios.RefusedRecordIsDeadLetteredAsync(f, output);
+
+    [Fact]
+    public Task Secrets_NeverAppearInAnswersOrLogs() => SinkScenarios.SecretsNeverShownAsync(f, output);
+
+    [Fact]
+    public Task NamespaceSource_PicksUpATopicCreatedLater() => SinkScenarios.NamespaceSourcePicksUpNewTopicAsync(f, output);
+
+    [Fact]
+    public Task StopSeekStart_KeepAndMoveThePosition() => SinkScenarios.StopSeekStartAsync(f, output);
+}
+
+public sealed class HttpSinkOutageTests(HttpSinkFixture f, ITestOutputHelper output) : IClassFixture<HttpSinkFixture>
+{
+    [Fact]
+    public Task TargetDownFor20s_ShowsRetryingWithTheError_ThenCatchesUp() => SinkScenarios.TargetDownThenCatchesUpAsync(f, output);
+}
+
+public sealed class HttpSinkCrashTests(HttpKillableFixture f, ITestOutputHelper output) : IClassFixture<HttpKillableFixture>
+{
+    [Fact]
+    public Task GatewayKilledMidStream_RestartLosesNothing() => SinkScenarios.KilledMidStreamLosesNothingAsync(f, output);
+}
+
+public sealed class HttpSingleMessageTests(HttpSingleFixture f, ITestOutputHelper output) : IClassFixture<HttpSingleFixture>
+{
+    [Fact]
+    public Task OneRequestPerMessage_ArrivesCompleteAndInOrder() => SinkScenarios.CompleteAndInOrderAsync(f, output);
+
+    [Fact]
+    public Task OneRequestPerMessage_RefusedRecordIsDeadLettered() => SinkScenarios.RefusedRecordIsDeadLetteredAsync(f, output);
+}
