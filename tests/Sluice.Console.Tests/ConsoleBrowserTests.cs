@@ -54,6 +54,7 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output) : IAsyncLifeti
         await SendAsync(HttpMethod.Put, "/v1/webhooks/wh-console", new { topic, url = "http://127.0.0.1:9/hook" });
         var delayedId = await DelayedMessageAsync(topic);
         var replicator = await ReplicatorAsync(topic);
+        Assert.NotNull(replicator);
 
         var artifacts = Path.Combine(ArtifactsRoot(), "console-" + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", System.Globalization.CultureInfo.InvariantCulture));
         var profile = Directory.CreateTempSubdirectory("sluice-console-chromium-");
@@ -77,6 +78,8 @@ public sealed class ConsoleBrowserTests(ITestOutputHelper output) : IAsyncLifeti
             Assert.Contains("the live tail shows a message produced meanwhile", checks);
             Assert.Contains("seek to latest moved the cursor", checks);
             Assert.Contains("resume is persisted", checks);
+            Assert.Contains("stop is persisted", checks);
+            Assert.Contains("start is persisted", checks);
             Assert.Empty(result.GetProperty("pageErrors").EnumerateArray());
 
             var shots = result.GetProperty("screenshots").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);

@@ -45,7 +45,9 @@ internal static partial class ReplicationServices
         app.Use((context, next) =>
         {
             var path = context.Request.Path;
-            if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz") || path.StartsWithSegments("/openapi"))
+            // Workers are scraped too: their webhook, replicator and storage metrics exist only there.
+            if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz") || path.StartsWithSegments("/openapi")
+                || path.StartsWithSegments(Diagnostics.Telemetry.MetricsPath))
             {
                 return next(context);
             }

@@ -117,4 +117,34 @@ public sealed class MetricsTests(ITestOutputHelper output) : IAsyncLifetime
         sse.Dispose();
         await client.WaitForAsync(0, "sluice_streams_open");
     }
+
+    [Fact]
+    public async Task Scrape_WithAReplicator_ShowsItsWritesLagAndState()
+    {
+        var client = _server.Client;
+        var topic = SluiceApi.NewTopic("replicated");
+        await using var target = await WebhookReceiver.StartAsync();
+        var name = "metrics-" + Guid.NewGuid().ToString("N")[..8];
+        using var created = await client.PutAsync($"/v1/replicators/{name}", SluiceApi.Json(new
+        {
+            source = new { topic, position = "earliest" },
+            sink = new { type = "http", url = target.Url },
+        }));
+        Assert.True(created.IsSuccessStatusCode, await created.Content.ReadAsStringAsync());
+        for (var i = 0; i < 3; i++)
+        {
+            await client.ProduceAsync(topic, $"r{i}");
+        }
+
+        var replicator = new[] { ("sluice_replicator", name), ("sluice_sink", "http") };
+        var scrape = await client.WaitForAsync(3, "sluice_replicator_records_written_total", replicator);
+        await client.WaitForAsync(0, "sluice_replicator_lag", replicator);
+        await client.WaitForAsync(0, "sluice_replicator_state", replicator);
+
+        (await client.PostAsync($"/v1/replicators/{name}/stop", null)).EnsureSuccessStatusCode();
+        await client.ProduceAsync(topic, "while stopped");
+        await client.WaitForAsync(2, "sluice_replicator_state", replicator);
+        await client.WaitForAsync(1, "sluice_replicator_lag", replicator);
+        output.WriteLine(string.Join("\n", scrape.Samples.Where(x => x.Name.StartsWith("sluice_replicator", StringComparison.Ordinal))));
+    }
 }

@@ -58,7 +58,7 @@ async function replicatorTable(changed) {
     }
     const current = status?.state ?? (r.stopped ? 'stopped' : 'running');
     const stoppedNow = current === 'stopped';
-    const lag = status?.topics ? status.topics.reduce((sum, t) => sum + (t.lag || 0), 0) : null;
+    const lag = status ? status.lag : null;
     const source = r.source?.topic || r.source?.namespace || JSON.stringify(r.source);
     const action = h('button', {
       type: 'button', class: 'secondary replicator-toggle',
