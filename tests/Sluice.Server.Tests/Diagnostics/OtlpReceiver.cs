@@ -1,13 +1,8 @@
 using System.Collections.Concurrent;
-using System.Net;
 using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
+using Sluice.Server.Tests.Infrastructure;
 
 namespace Sluice.Server.Tests.Diagnostics;
 
@@ -38,10 +33,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
 
     public static async Task<OtlpReceiver> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        var app = builder.Build();
+        var app = LoopbackApp.Create();
         var receiver = new OtlpReceiver(app);
         app.MapPost("/v1/traces", async (HttpContext context) =>
         {
@@ -57,8 +49,7 @@ public sealed class OtlpReceiver : IAsyncDisposable
             receiver._metrics.Enqueue(await BodyAsync(context));
             return Results.Bytes([], "application/x-protobuf");
         });
-        await app.StartAsync();
-        receiver.Endpoint = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First().TrimEnd('/');
+        receiver.Endpoint = await LoopbackApp.StartAsync(app);
         return receiver;
     }
 

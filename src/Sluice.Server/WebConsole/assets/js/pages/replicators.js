@@ -1,44 +1,23 @@
 // Replicators: state, lag and counters from their status, start and stop.
 import { get, post, ApiError } from '../api.js';
 import { h, table, fmt, bytes, time, errorBox, badge } from '../dom.js';
+import { autoRefresh } from '../refresh.js';
 
 export const navName = 'replicators';
-
-const REFRESH_MS = 2000;
 
 export async function render(view, _params, { onUnauthorized }) {
   view.append(h('h1', {}, 'Replicators'));
   const body = h('div', { id: 'replicators' });
   view.append(body);
-  let stopped = false;
-  let timer = null;
-  const refresh = async () => {
-    try {
-      body.replaceChildren(await replicatorTable(refreshSoon));
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) {
-        onUnauthorized(error);
-        return;
-      }
-      if (error instanceof ApiError && error.status === 404 && error.problem?.type === 'urn:sluice:problem:not-found') {
-        body.replaceChildren(h('p', { class: 'muted' }, 'This gateway has no replicators API.'));
-        return;
-      }
-      body.replaceChildren(errorBox(error));
+  const refresh = await autoRefresh(async () => body.replaceChildren(await replicatorTable(() => refresh.now())), (error) => {
+    if (error instanceof ApiError && error.status === 404 && error.problem?.type === 'urn:sluice:problem:not-found') {
+      body.replaceChildren(h('p', { class: 'muted' }, 'This gateway has no replicators API.'));
+      return false;
     }
-    if (!stopped) {
-      timer = setTimeout(refresh, REFRESH_MS);
-    }
-  };
-  const refreshSoon = () => {
-    clearTimeout(timer);
-    refresh();
-  };
-  await refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+    body.replaceChildren(errorBox(error));
+    return true;
+  }, onUnauthorized);
+  return refresh.stop;
 }
 
 function state(value) {

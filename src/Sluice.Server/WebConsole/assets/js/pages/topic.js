@@ -3,10 +3,10 @@
 import { get, post, api, topicPath, ApiError } from '../api.js';
 import { h, table, fmt, bytes, time, errorBox, badge } from '../dom.js';
 import { startTail } from '../tail.js';
+import { autoRefresh } from '../refresh.js';
 
 export const navName = 'topics';
 
-const REFRESH_MS = 2000;
 const TAIL_ROWS = 200;
 
 export async function render(view, [tenant, namespace, name], { onUnauthorized }) {
@@ -25,34 +25,15 @@ export async function render(view, [tenant, namespace, name], { onUnauthorized }
     h('div', { class: 'grid2' }, produceForm(base), tailPanel(topic, base)),
     h('h2', {}, 'Delayed messages pending'), delayed);
 
-  let stopped = false;
-  let timer = null;
-  const refresh = async () => {
-    try {
-      const info = await get(base);
-      overview.replaceChildren(stats(info));
-      partitions.replaceChildren(partitionTable(info));
-      subscriptions.replaceChildren(await subscriptionTable(base, refreshSoon));
-      delayed.replaceChildren(await delayedTable(base));
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) {
-        onUnauthorized(error);
-        return;
-      }
-      overview.replaceChildren(errorBox(error));
-    }
-    if (!stopped) {
-      timer = setTimeout(refresh, REFRESH_MS);
-    }
-  };
-  const refreshSoon = () => {
-    clearTimeout(timer);
-    refresh();
-  };
-  await refresh();
+  const refresh = await autoRefresh(async () => {
+    const info = await get(base);
+    overview.replaceChildren(stats(info));
+    partitions.replaceChildren(partitionTable(info));
+    subscriptions.replaceChildren(await subscriptionTable(base, () => refresh.now()));
+    delayed.replaceChildren(await delayedTable(base));
+  }, (error) => overview.replaceChildren(errorBox(error)), onUnauthorized);
   return () => {
-    stopped = true;
-    clearTimeout(timer);
+    refresh.stop();
     view.dispatchEvent(new Event('leave'));
   };
 }

@@ -1,10 +1,10 @@
 // Topics: partitions, messages, bytes and the produce rate, measured from end offsets between refreshes.
-import { get, topicPath, ApiError } from '../api.js';
+import { get, topicPath } from '../api.js';
 import { h, table, fmt, bytes, errorBox } from '../dom.js';
+import { autoRefresh } from '../refresh.js';
 
 export const navName = 'topics';
 
-const REFRESH_MS = 2000;
 const previous = new Map(); // topic -> { end, at }: rates between two refreshes
 
 export async function render(view, _params, { onUnauthorized }) {
@@ -12,27 +12,9 @@ export async function render(view, _params, { onUnauthorized }) {
   const body = h('div', { id: 'topics' });
   view.append(body);
 
-  let stopped = false;
-  let timer = null;
-  const refresh = async () => {
-    try {
-      body.replaceChildren(await topicsTable());
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) {
-        onUnauthorized(error);
-        return;
-      }
-      body.replaceChildren(errorBox(error));
-    }
-    if (!stopped) {
-      timer = setTimeout(refresh, REFRESH_MS);
-    }
-  };
-  await refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const refresh = await autoRefresh(async () => body.replaceChildren(await topicsTable()),
+    (error) => body.replaceChildren(errorBox(error)), onUnauthorized);
+  return refresh.stop;
 }
 
 async function topicsTable() {

@@ -1,40 +1,17 @@
 // Webhooks: status (paused, breaker, counters, backlog, last error), pause and resume.
-import { get, post, ApiError } from '../api.js';
+import { get, post } from '../api.js';
 import { h, table, fmt, time, errorBox, badge } from '../dom.js';
+import { autoRefresh } from '../refresh.js';
 
 export const navName = 'webhooks';
-
-const REFRESH_MS = 2000;
 
 export async function render(view, _params, { onUnauthorized }) {
   view.append(h('h1', {}, 'Webhooks'));
   const body = h('div', { id: 'webhooks' });
   view.append(body);
-  let stopped = false;
-  let timer = null;
-  const refresh = async () => {
-    try {
-      body.replaceChildren(await webhookTable(refreshSoon));
-    } catch (error) {
-      if (error instanceof ApiError && error.status === 401) {
-        onUnauthorized(error);
-        return;
-      }
-      body.replaceChildren(errorBox(error));
-    }
-    if (!stopped) {
-      timer = setTimeout(refresh, REFRESH_MS);
-    }
-  };
-  const refreshSoon = () => {
-    clearTimeout(timer);
-    refresh();
-  };
-  await refresh();
-  return () => {
-    stopped = true;
-    clearTimeout(timer);
-  };
+  const refresh = await autoRefresh(async () => body.replaceChildren(await webhookTable(() => refresh.now())),
+    (error) => body.replaceChildren(errorBox(error)), onUnauthorized);
+  return refresh.stop;
 }
 
 function breaker(state) {
