@@ -1000,7 +1000,7 @@ internal sealed partial class Subscription
 
         Unpark(first.Value);
         first.Value.Wake();
-        DeliveryMetrics.OnWoken();
+        Counters.Woken();
         return true;
     }
 
@@ -1008,14 +1008,14 @@ internal sealed partial class Subscription
     {
         waiter.Arm();
         waiter.Node = _waiters.AddLast(waiter);
-        DeliveryMetrics.OnWaiting(1);
+        Counters.Waiting(1);
     }
 
     private void Unpark(ReceiveWaiter waiter)
     {
         _waiters.Remove(waiter.Node!);
         waiter.Node = null;
-        DeliveryMetrics.OnWaiting(-1);
+        Counters.Waiting(-1);
     }
 
     private void PassWakeOn()

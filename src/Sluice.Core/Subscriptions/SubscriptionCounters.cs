@@ -15,6 +15,8 @@ internal sealed class SubscriptionCounters
     private long _leasesExpired;
     private long _deadLettered;
     private long _filteredOut;
+    private long _wakeups;
+    private long _waiting;
 
     public void Delivered(int count, int redelivered)
     {
@@ -39,6 +41,10 @@ internal sealed class SubscriptionCounters
 
     public void FilteredOut(int count) => Add(ref _filteredOut, count);
 
+    public void Woken() => Interlocked.Increment(ref _wakeups);
+
+    public void Waiting(int delta) => Interlocked.Add(ref _waiting, delta);
+
     public SubscriptionCounts Read(Sluice.Core.Topics.TopicName topic, string name) => new(
         topic,
         name,
@@ -48,7 +54,9 @@ internal sealed class SubscriptionCounters
         Interlocked.Read(ref _nacked),
         Interlocked.Read(ref _leasesExpired),
         Interlocked.Read(ref _deadLettered),
-        Interlocked.Read(ref _filteredOut));
+        Interlocked.Read(ref _filteredOut),
+        Interlocked.Read(ref _wakeups),
+        Interlocked.Read(ref _waiting));
 
     private static void Add(ref long field, int count)
     {

@@ -41,6 +41,10 @@ internal sealed class SluiceMetrics : IDisposable
         Subscriptions("sluice.subscription.lease_expired", c => c.LeasesExpired, "Leases whose ack deadline passed");
         Subscriptions("sluice.subscription.dead_lettered", c => c.DeadLettered, "Messages moved to a dead-letter topic");
         Subscriptions("sluice.subscription.filtered_out", c => c.FilteredOut, "Messages a subscription's filter did not match: acked without delivery");
+        Subscriptions("sluice.subscription.receiver_wakeups", c => c.Wakeups,
+            "Waiting receives woken by a change (shared and exclusive: one per change, not one per waiting connection)", unit: "{wakeup}");
+        _meter.CreateObservableUpDownCounter("sluice.subscription.waiting_receivers", () => SubscriptionMeasurements(c => c.WaitingReceivers, null),
+            "{receive}", "Receives (long-polls, streams) waiting for messages");
 
         Gauge("sluice.subscription.lag", s => s.Lag, "{message}", "Messages not yet acked: end offsets minus committed offsets");
         Gauge("sluice.subscription.backlog", s => s.Backlog, "{message}", "Messages waiting for delivery");
@@ -66,13 +70,15 @@ internal sealed class SluiceMetrics : IDisposable
 
     public void Dispose() => _meter.Dispose();
 
-    private void Subscriptions(string name, Func<SubscriptionCounts, long> value, string description, string? operation = null)
-        => _meter.CreateObservableCounter(name, () =>
-        {
-            var counts = new List<SubscriptionCounts>();
-            _services.GetRequiredService<ISubscriptionService>().CollectCounts(counts);
-            return Report(_labels.Aggregate(counts.Select(c => (c.Topic.ToString(), (string?)c.Name, value(c)))), operation);
-        }, "{message}", description);
+    private void Subscriptions(string name, Func<SubscriptionCounts, long> value, string description, string? operation = null, string unit = "{message}")
+        => _meter.CreateObservableCounter(name, () => SubscriptionMeasurements(value, operation), unit, description);
+
+    private IEnumerable<Measurement<long>> SubscriptionMeasurements(Func<SubscriptionCounts, long> value, string? operation)
+    {
+        var counts = new List<SubscriptionCounts>();
+        _services.GetRequiredService<ISubscriptionService>().CollectCounts(counts);
+        return Report(_labels.Aggregate(counts.Select(c => (c.Topic.ToString(), (string?)c.Name, value(c)))), operation);
+    }
 
     private void Gauge(string name, Func<SubscriptionSampler.Sample, long> value, string unit, string description)
         => _meter.CreateObservableGauge(name, () =>
