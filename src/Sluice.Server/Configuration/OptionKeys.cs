@@ -175,6 +175,54 @@ internal static class OptionKeys
             o.Cluster("default").Bootstrap = v.Trim();
             return true;
         }),
+        // Metrics (/metrics) and OpenTelemetry export (docs/design/0020).
+        new("metrics:labels", "--metrics-labels", "one of subscription, topic, none", (v, o) =>
+        {
+            var labels = v.Trim().ToLowerInvariant();
+            if (labels is not ("subscription" or "topic" or "none"))
+            {
+                return false;
+            }
+
+            o.MetricsLabels = labels;
+            return true;
+        }),
+        new("metrics:maxSeries", "--metrics-max-series", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MetricsMaxSeries = x)),
+        new("metrics:public", "--metrics-public", "true or false", (v, o) => Bool(v, x => o.MetricsPublic = x)),
+        new("metrics:roles", "--metrics-roles", "comma-separated role names", (v, o) => Text(v, x => o.MetricsRoles = x)),
+        new("otlp:endpoint", "--otlp-endpoint", "an http or https URL such as http://127.0.0.1:4318", (v, o) =>
+        {
+            if (!Uri.TryCreate(v.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(uri.UserInfo))
+            {
+                return false;
+            }
+
+            o.OtlpEndpoint = uri.ToString().TrimEnd('/');
+            return true;
+        }),
+        new("otlp:protocol", "--otlp-protocol", "one of http/protobuf, grpc", (v, o) =>
+        {
+            var protocol = v.Trim().ToLowerInvariant();
+            if (protocol is not ("http/protobuf" or "grpc"))
+            {
+                return false;
+            }
+
+            o.OtlpProtocol = protocol;
+            return true;
+        }),
+        new("otlp:serviceName", "--otlp-service-name", "a service name (at most 1000 characters)", (v, o) => Text(v, x => o.OtlpServiceName = x)),
+        new("otlp:exportIntervalMs", "--otlp-export-interval-ms", "an integer between 100 and 3600000", (v, o) => Int(v, 100, 3_600_000, x => o.OtlpExportIntervalMs = x)),
+        new("otlp:sampleRatio", "--otlp-sample-ratio", "a number between 0 and 1", (v, o) =>
+        {
+            if (!double.TryParse(v.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ratio) || ratio is < 0 or > 1)
+            {
+                return false;
+            }
+
+            o.OtlpSampleRatio = ratio;
+            return true;
+        }),
         new("kafka:mockBrokers", "--kafka-mock-brokers", "an integer between 0 and 16 (0: no mock cluster)", (v, o) => Int(v, 0, 16, x => o.KafkaMockBrokers = x)),
         new("kafka:sessionTimeoutMs", "--kafka-session-timeout-ms", "an integer between 1000 and 3600000", (v, o) => Int(v, 1000, 3_600_000, x => o.KafkaSessionTimeoutMs = x)),
         new("kafka:groupIdPrefix", "--kafka-group-id-prefix", "letters, digits, '.', '_' and '-' (at most 100)", (v, o) =>

@@ -220,6 +220,34 @@ internal sealed class ServerOptions
 
     public bool RunsWorkers => Roles.Contains("workers");
 
+    // ---- metrics and traces (docs/design/0020) ----
+
+    /// <summary>Labels of per-subscription series: <c>subscription</c> (topic and subscription), <c>topic</c> (summed per topic) or <c>none</c>.</summary>
+    public string MetricsLabels { get; set; } = "subscription";
+
+    /// <summary>Most label sets one per-topic or per-subscription instrument reports; the rest are summed into one <c>_other</c> series.</summary>
+    public int MetricsMaxSeries { get; set; } = 1000;
+
+    /// <summary><c>/metrics</c> without a token even when authentication is on.</summary>
+    public bool MetricsPublic { get; set; }
+
+    /// <summary>Comma-separated roles that may scrape <c>/metrics</c> (superusers always may).</summary>
+    public string MetricsRoles { get; set; } = "";
+
+    /// <summary>OTLP collector address (traces and metrics); none: no OTLP export.</summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary><c>http/protobuf</c> or <c>grpc</c>.</summary>
+    public string OtlpProtocol { get; set; } = "http/protobuf";
+
+    public string OtlpServiceName { get; set; } = "sluice";
+
+    /// <summary>How often metrics are pushed over OTLP.</summary>
+    public int OtlpExportIntervalMs { get; set; } = 15_000;
+
+    /// <summary>Fraction of traces started here that are recorded (a sampled parent is always followed).</summary>
+    public double OtlpSampleRatio { get; set; } = 1.0;
+
     public void CopyTo(ServerOptions target)
     {
         target.Port = Port;
@@ -296,6 +324,15 @@ internal sealed class ServerOptions
         target.KatewayManPort = KatewayManPort;
         target.KatewaySubTimeoutMs = KatewaySubTimeoutMs;
         target.KatewayApps = new Dictionary<string, string>(KatewayApps, StringComparer.Ordinal);
+        target.MetricsLabels = MetricsLabels;
+        target.MetricsMaxSeries = MetricsMaxSeries;
+        target.MetricsPublic = MetricsPublic;
+        target.MetricsRoles = MetricsRoles;
+        target.OtlpEndpoint = OtlpEndpoint;
+        target.OtlpProtocol = OtlpProtocol;
+        target.OtlpServiceName = OtlpServiceName;
+        target.OtlpExportIntervalMs = OtlpExportIntervalMs;
+        target.OtlpSampleRatio = OtlpSampleRatio;
     }
 
     /// <summary>The cluster of this name, created empty on first use.</summary>

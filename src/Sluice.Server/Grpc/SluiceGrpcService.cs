@@ -64,7 +64,7 @@ internal sealed partial class SluiceGrpcService(
             }
 
             var result = await AppendAsync(topic, partition, [record]);
-            metrics.Produced.Add(1);
+            metrics.Produced.Add(topic, 1);
             return Answer(partition, result.BaseOffset, result.Timestamp);
         }
         catch (Exception ex)
@@ -142,7 +142,7 @@ internal sealed partial class SluiceGrpcService(
             }
 
             // Delayed messages count when they are delivered (sluice.delay.fired), as on the HTTP API.
-            metrics.Produced.Add(due.Count(d => d is null));
+            metrics.Produced.Add(target, due.Count(d => d is null));
             var response = new ProduceBatchResponse();
             response.Results.Add(answer);
             return response;
@@ -195,7 +195,7 @@ internal sealed partial class SluiceGrpcService(
                 deliveries = await consumer.ReceiveAsync(max, TimeSpan.FromMilliseconds(request.WaitMs), context.CancellationToken);
             }
 
-            metrics.Delivered.Add(deliveries.Count);
+            MessageTracing.Received(topic, name, deliveries);
             var response = new PullResponse();
             response.Messages.Add(deliveries.Select(GrpcMessages.Received));
             return response;
@@ -250,7 +250,7 @@ internal sealed partial class SluiceGrpcService(
             await topics.GetPartitionCountAsync(topic, create: true, context.CancellationToken);
             await directory.EnsureAsync(topic, name, context.CancellationToken);
             await using var consumer = await subscriptions.OpenConsumerAsync(topic, name, consumerId, context.CancellationToken);
-            var stream = new GrpcConsumeStream(subscriptions, consumer, topic, name, metrics);
+            var stream = new GrpcConsumeStream(subscriptions, consumer, topic, name);
             await stream.RunAsync(subscribe.Permits, requestStream, responseStream, context.CancellationToken);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
@@ -369,7 +369,7 @@ internal sealed partial class SluiceGrpcService(
             }
 
             await AppendAsync(topic, partition, [record]);
-            metrics.Produced.Add(1);
+            metrics.Produced.Add(topic, 1);
         }
         catch (Exception ex)
         {

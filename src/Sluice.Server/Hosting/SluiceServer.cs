@@ -79,7 +79,6 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton<TopicDirectory>();
         builder.Services.AddSingleton<SubscriptionDirectory>();
         builder.Services.AddSingleton<PendingAppends>();
-        builder.Services.AddSingleton<SluiceMetrics>();
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
@@ -91,6 +90,7 @@ internal static partial class SluiceServer
         SecurityServices.Add(builder.Services, options);
         Grpc.GrpcHosting.AddServices(builder.Services, options);
         Compat.CompatEndpoints.AddServices(builder.Services, options);
+        Telemetry.AddServices(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -147,6 +147,8 @@ internal static partial class SluiceServer
         Grpc.GrpcHosting.Map(app, options);
         ReplicatorEndpoints.Map(app);
         Compat.CompatEndpoints.Map(app, options);
+        Telemetry.Map(app, options);
+        WebConsole.ConsoleEndpoints.Map(app);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -164,6 +166,7 @@ internal static partial class SluiceServer
             Log.JwtEnabled(logger, app.Services.GetRequiredService<JwtKeySet>().Keys.Count, options.JwtIssuer ?? "(any)", options.JwtAudience ?? "(any)");
         }
 
+        Telemetry.LogExport(logger, options);
         if (options.IsKafka)
         {
             Log.ListeningOnKafka(logger, TlsListener.Scheme(options), options.Bind, options.Port, backend.KafkaBootstrap ?? "", configFile ?? "(none)");

@@ -88,7 +88,8 @@ internal static partial class ProduceEndpoints
         var directory = deps.Directory;
         var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
         var partition = ChoosePartition(deps.Partitioner, topic, explicitPartition, key, partitionCount);
-        var records = new[] { new RecordToAppend(key, value, headers) };
+        using var send = MessageTracing.StartSend(topic, 1);
+        var records = new[] { MessageTracing.WithContext(new RecordToAppend(key, value, headers), send) };
         var log = deps.Log;
         var metrics = deps.Metrics;
         if (deliverAt is { } due && due > now)
@@ -108,7 +109,7 @@ internal static partial class ProduceEndpoints
 
         // Once the append has started, finish it even if the client leaves: it may already be written.
         var result = await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
-        metrics.Produced.Add(1);
+        metrics.Produced.Add(topic, 1);
         await context.Response.WriteAsJsonAsync(
             new ProduceResponse(MessageId(partition, result.BaseOffset), partition, result.BaseOffset, result.Timestamp),
             SluiceJsonContext.Api.ProduceResponse,
@@ -195,6 +196,12 @@ internal static partial class ProduceEndpoints
             }
         }
 
+        using var send = MessageTracing.StartSend(topic, records.Length);
+        for (var i = 0; send is not null && i < records.Length; i++)
+        {
+            records[i] = MessageTracing.WithContext(records[i], send);
+        }
+
         var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
         // Sticky batching: the keyless records of one request share one partition (the next round-robin one),
         // so a batch costs one append and one group commit instead of one per partition.
@@ -278,7 +285,7 @@ internal static partial class ProduceEndpoints
         }
 
         // Delayed records count when they are delivered (sluice.delay.fired), not here.
-        deps.Metrics.Produced.Add(records.Length - (deliverAt?.Count(d => d is not null) ?? 0));
+        deps.Metrics.Produced.Add(topic, records.Length - (deliverAt?.Count(d => d is not null) ?? 0));
         await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse, cancellationToken: CancellationToken.None);
     }
 
@@ -458,7 +465,7 @@ internal static partial class ProduceEndpoints
         try
         {
             await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
-            metrics.Produced.Add(records.Length);
+            metrics.Produced.Add(topic, records.Length);
         }
         catch (Exception ex)
         {

@@ -375,7 +375,7 @@ internal static class WebSocketProduceEndpoint
                     var receipt = f.Error is not null ? new ProduceReceipt(f.Seq, f.CorrelationId, null, null, null, null, f.Error) : results[f.Seq];
                     if (receipt.Offset is not null)
                     {
-                        metrics.Produced.Add(1);
+                        metrics.Produced.Add(topic, 1);
                     }
 
                     if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)

@@ -94,6 +94,7 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
     public async ValueTask<WebhookCallResult> SendAsync(WebhookDefinition webhook, Delivery delivery, CancellationToken cancellationToken)
     {
         var record = delivery.Record;
+        using var span = Diagnostics.MessageTracing.StartProcess(delivery.Topic, webhook.Subscription, record);
         var body = record.Value ?? ReadOnlyMemory<byte>.Empty;
         using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new ReadOnlyMemoryContent(body) };
         AddHeaders(request, webhook, _targets.GetValue(webhook, _newTarget), delivery, body.Span);

@@ -441,6 +441,14 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             _dirty = true;
         }
 
+        long bytes = 0, records = 0;
+        for (var i = from; i < to; i++)
+        {
+            bytes += group[i].Batch.Length;
+            records += group[i].Batch.Count;
+        }
+
+        StorageMetrics.OnGroupCommit(to - from, records, bytes, _options.FlushPolicy == FlushPolicy.Always);
         active.Publish();
         var end = active.NextOffset;
         _highWaterMark.SetEnd(end);
@@ -547,6 +555,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             {
                 _segments[^1].Flush();
                 _dirty = false;
+                StorageMetrics.OnFsync();
             }
         }
         catch (Exception ex)
