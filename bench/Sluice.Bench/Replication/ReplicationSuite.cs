@@ -8,9 +8,9 @@ using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
 using Sluice.Bench.Http;
+using Sluice.Kafka;
 using Sluice.Replication.Tests.Amqp;
 using Sluice.Replication.Tests.Nats;
-using Sluice.Kafka;
 using Sluice.Replication.Tests.PostgreSql;
 using Sluice.Replication.Tests.S3;
 

@@ -22,7 +22,7 @@ internal sealed class CompatProducer(IMessageLog log, TopicDirectory directory, 
 
         // Once the append has started, finish it even if the client leaves: it may already be written.
         var result = await ProduceEndpoints.AppendAsync(log, directory, topic, partition, [record], CancellationToken.None);
-        metrics.Produced.Add(1);
+        metrics.Produced.Add(topic, 1);
         return (partition, result);
     }
 

@@ -140,8 +140,7 @@ internal static class BeamPoll
         }
 
         // The answer is written: delivered. Applied now; durable with the next cursor write (within 200 ms).
-        beam.Metrics.Delivered.Add(deliveries.Count);
-        beam.Metrics.Acked.Add(await consumer.AckAsync(deliveries, waitDurable: false, CancellationToken.None));
+        _ = await consumer.AckAsync(deliveries, waitDurable: false, CancellationToken.None);
     }
 
     private static async ValueTask ReleaseAsync(BeamServices beam, BeamConsumerRequest request, List<Delivery> deliveries)

@@ -108,8 +108,7 @@ internal static class BeamSse
             _unflushed.RemoveRange(0, count);
 
             // Applied now; durable with the next cursor write (within 200 ms), shared by every stream.
-            beam.Metrics.Delivered.Add(done.Count);
-            beam.Metrics.Acked.Add(await consumer.AckAsync(done, waitDurable: false, CancellationToken.None));
+            _ = await consumer.AckAsync(done, waitDurable: false, CancellationToken.None);
         }
 
         private async ValueTask ReleaseAsync(bool slow)

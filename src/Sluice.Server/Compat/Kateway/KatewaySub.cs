@@ -69,7 +69,6 @@ internal static class KatewaySub
             throw new OperationCanceledException("the client went away before the answer was written", ex, context.RequestAborted);
         }
 
-        kateway.Metrics.Delivered.Add(deliveries.Count);
         if (explicitAck)
         {
             kateway.Ledger.Record(group.Topic, group.Subscription, deliveries, settings.AckDeadline);
@@ -77,7 +76,7 @@ internal static class KatewaySub
         else
         {
             // Written: delivered. Applied now; durable with the next cursor write (within 200 ms).
-            kateway.Metrics.Acked.Add(await consumer.AckAsync(deliveries, waitDurable: false, CancellationToken.None));
+            _ = await consumer.AckAsync(deliveries, waitDurable: false, CancellationToken.None);
         }
     }
 
@@ -93,8 +92,7 @@ internal static class KatewaySub
         try
         {
             // A position that is not outstanding (acked already, say) is no error: kateway ignored such commits too.
-            var result = await kateway.Subscriptions.AckPositionsAsync(group.Topic, group.Subscription, positions, cancellationToken);
-            kateway.Metrics.Acked.Add(result.Succeeded);
+            await kateway.Subscriptions.AckPositionsAsync(group.Topic, group.Subscription, positions, cancellationToken);
         }
         catch (SubscriptionNotFoundException)
         {
