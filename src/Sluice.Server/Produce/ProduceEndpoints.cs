@@ -108,17 +108,18 @@ internal static partial class ProduceEndpoints
         var options = deps.Options;
         var topic = HttpRequestReader.Topic(context);
         var explicitPartition = HttpRequestReader.QueryInt(context, "partition", 0, TopicSettings.MaxPartitions - 1);
-        var body = await HttpRequestReader.ReadBodyAsync(context, options.MaxBatchBytes, "the batch");
+        // Pooled: the parse copies every value out, so nothing refers to the body once the records are built.
+        using var body = await HttpRequestReader.ReadPooledBodyAsync(context, options.MaxBatchBytes, "the batch");
 
         var mediaType = context.Request.ContentType is { } ct ? ct.Split(';')[0].Trim() : "application/json";
         List<BatchRecord> parsed;
         if (string.Equals(mediaType, NdjsonContentType, StringComparison.OrdinalIgnoreCase))
         {
-            parsed = ParseNdjson(body);
+            parsed = ParseNdjson(body.Span);
         }
         else if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase) || mediaType.Length == 0)
         {
-            var batch = HttpRequestReader.Deserialize(body, SluiceJsonContext.Api.BatchRequest, "the batch");
+            var batch = HttpRequestReader.Deserialize(body.Span, SluiceJsonContext.Api.BatchRequest, "the batch");
             parsed = batch?.Messages ?? [];
         }
         else
@@ -167,7 +168,29 @@ internal static partial class ProduceEndpoints
             partitions[i] = ChoosePartition(deps.Partitioner, topic, chosen, records[i].Key, partitionCount);
         }
 
-        // One AppendAsync per partition, in request order within it; partitions are appended concurrently.
+        var log = deps.Log;
+        var offsets = new long[records.Length];
+        if (AllEqual(partitions))
+        {
+            // The usual case (keyless records, or one key or partition): one append of the records as they are.
+            var result = await AppendAsync(log, directory, topic, partitions[0], records, CancellationToken.None);
+            for (var i = 0; i < offsets.Length; i++)
+            {
+                offsets[i] = result.BaseOffset + i;
+            }
+        }
+        else
+        {
+            await AppendPerPartitionAsync(log, directory, topic, records, partitions, offsets);
+        }
+
+        deps.Metrics.Produced.Add(records.Length);
+        await BatchResponseWriter.WriteAsync(context.Response, partitions, offsets);
+    }
+
+    // One AppendAsync per partition, in request order within it; partitions are appended concurrently.
+    private static async Task AppendPerPartitionAsync(IMessageLog log, TopicDirectory directory, TopicName topic, RecordToAppend[] records, int[] partitions, long[] offsets)
+    {
         var groups = new Dictionary<int, List<int>>();
         for (var i = 0; i < records.Length; i++)
         {
@@ -179,7 +202,6 @@ internal static partial class ProduceEndpoints
             indexes.Add(i);
         }
 
-        var log = deps.Log;
         var tasks = new List<Task<AppendResult>>(groups.Count);
         foreach (var (partition, indexes) in groups)
         {
@@ -193,26 +215,34 @@ internal static partial class ProduceEndpoints
         }
 
         await Task.WhenAll(tasks);
-        var results = new BatchResult[records.Length];
         var t = 0;
-        foreach (var (partition, indexes) in groups)
+        foreach (var indexes in groups.Values)
         {
             var baseOffset = tasks[t++].Result.BaseOffset;
             for (var j = 0; j < indexes.Count; j++)
             {
-                var offset = baseOffset + j;
-                results[indexes[j]] = new BatchResult(MessageId(partition, offset), partition, offset);
+                offsets[indexes[j]] = baseOffset + j;
+            }
+        }
+    }
+
+    private static bool AllEqual(int[] values)
+    {
+        foreach (var v in values)
+        {
+            if (v != values[0])
+            {
+                return false;
             }
         }
 
-        deps.Metrics.Produced.Add(records.Length);
-        await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse, cancellationToken: CancellationToken.None);
+        return true;
     }
 
-    private static List<BatchRecord> ParseNdjson(byte[] body)
+    private static List<BatchRecord> ParseNdjson(ReadOnlySpan<byte> body)
     {
         var records = new List<BatchRecord>();
-        var rest = body.AsSpan();
+        var rest = body;
         var line = 0;
         while (rest.Length > 0)
         {
