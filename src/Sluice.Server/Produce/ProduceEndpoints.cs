@@ -108,24 +108,12 @@ internal static partial class ProduceEndpoints
         var options = deps.Options;
         var topic = HttpRequestReader.Topic(context);
         var explicitPartition = HttpRequestReader.QueryInt(context, "partition", 0, TopicSettings.MaxPartitions - 1);
-        // Pooled: the parse copies every value out, so nothing refers to the body once the records are built.
-        using var body = await HttpRequestReader.ReadPooledBodyAsync(context, options.MaxBatchBytes, "the batch");
-
-        var mediaType = context.Request.ContentType is { } ct ? ct.Split(';')[0].Trim() : "application/json";
+        // Pooled, and back in the pool as soon as it is parsed: the parse copies every value out, and a buffer held over
+        // the append (the fsync) by each of many concurrent batches overflows the pool, whose misses are large-object allocations.
         List<BatchRecord> parsed;
-        if (string.Equals(mediaType, NdjsonContentType, StringComparison.OrdinalIgnoreCase))
+        using (var body = await HttpRequestReader.ReadPooledBodyAsync(context, options.MaxBatchBytes, "the batch"))
         {
-            parsed = ParseNdjson(body.Span);
-        }
-        else if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase) || mediaType.Length == 0)
-        {
-            var batch = HttpRequestReader.Deserialize(body.Span, SluiceJsonContext.Api.BatchRequest, "the batch");
-            parsed = batch?.Messages ?? [];
-        }
-        else
-        {
-            throw new ProblemException(ProblemKind.UnsupportedMediaType,
-                $"a batch must be application/json ({{\"messages\":[...]}}) or {NdjsonContentType} (one record per line); got '{ProblemWriter.Printable(mediaType, 100)}'");
+            parsed = ParseBatch(context.Request.ContentType, body.Span);
         }
 
         if (parsed.Count == 0)
@@ -237,6 +225,24 @@ internal static partial class ProduceEndpoints
         }
 
         return true;
+    }
+
+    private static List<BatchRecord> ParseBatch(string? contentType, ReadOnlySpan<byte> body)
+    {
+        var mediaType = contentType is { } ct ? ct.Split(';')[0].Trim() : "application/json";
+        if (string.Equals(mediaType, NdjsonContentType, StringComparison.OrdinalIgnoreCase))
+        {
+            return ParseNdjson(body);
+        }
+
+        if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase) || mediaType.Length == 0)
+        {
+            var batch = HttpRequestReader.Deserialize(body, SluiceJsonContext.Api.BatchRequest, "the batch");
+            return batch?.Messages ?? [];
+        }
+
+        throw new ProblemException(ProblemKind.UnsupportedMediaType,
+            $"a batch must be application/json ({{\"messages\":[...]}}) or {NdjsonContentType} (one record per line); got '{ProblemWriter.Printable(mediaType, 100)}'");
     }
 
     private static List<BatchRecord> ParseNdjson(ReadOnlySpan<byte> body)
