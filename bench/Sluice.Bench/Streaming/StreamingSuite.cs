@@ -84,7 +84,7 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
         md.AppendLine("The fan-out client parses each event's `publishTime` with `Utf8JsonReader` (allocation-free), not a string parse.");
         md.AppendLine("Consume: the topic (1 partition) is filled first; pull then WebSocket each drain their own shared subscription with " + Consumers.ToString(CultureInfo.InvariantCulture) + " concurrent consumers");
-        md.AppendLine("(pull: `max=1000&waitMs=1000`, each answer acked by POST before the next pull; WebSocket: acks of 500 ids sent on the socket). Server CPU is the");
+        md.AppendLine("(pull: `max=1000&waitMs=200`, each answer acked by POST before the next pull; WebSocket: acks of 500 ids sent on the socket). Server CPU is the");
         md.AppendLine("user + system time of the server process over each drain (from `/proc/PID/stat`) divided by the messages delivered; it does not move when other");
         md.AppendLine($"work takes the cores, as throughput does. Load average (1 min) before the consume runs: {loadBefore}; after: {loadAfter}. Design note 0017 has the profiles.");
         return md.ToString();
@@ -118,7 +118,7 @@ internal sealed class StreamingSuite : IBenchSuite
                 var batch = Enumerable.Range(i, Math.Min(200, count - i)).Select(async index =>
                 {
                     var path = sse ? $"/v1/topics/bench/stream/idle/subscriptions/s{index % subscriptions}/events" : "/healthz";
-                    var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n");
+                    var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
                     var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                     await socket.ConnectAsync(IPAddress.Loopback, server.Port);
                     await socket.SendAsync(request);
@@ -164,7 +164,7 @@ internal sealed class StreamingSuite : IBenchSuite
             await server.PutAsync($"{Topic}/subscriptions/s{i}", """{"type":"exclusive","position":"latest"}""");
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(IPAddress.Loopback, server.Port);
-            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {Topic}/subscriptions/s{i}/events?ack=auto HTTP/1.1\r\nHost: bench\r\n\r\n"));
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {Topic}/subscriptions/s{i}/events?ack=auto HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
             sockets.Add(socket);
             var list = latencies[i] = new List<double>(rate * seconds);
             readers.Add(ReadEventsAsync(socket, list, stop.Token));
