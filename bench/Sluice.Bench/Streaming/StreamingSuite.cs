@@ -83,7 +83,7 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("`SLUICEBENCH_SSE_CONNECTIONS`, `SLUICEBENCH_FANOUT_SUBSCRIBERS`, `SLUICEBENCH_FANOUT_RATE`, `SLUICEBENCH_FANOUT_SECONDS`,");
         md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
         md.AppendLine("The fan-out client parses each event's `publishTime` with `Utf8JsonReader` (allocation-free), not a string parse.");
-        md.AppendLine("Consume: the topic (1 partition) is filled first; pull then WebSocket each drain their own shared subscription with " + Consumers.ToString(CultureInfo.InvariantCulture) + " concurrent consumers");
+        md.AppendLine("Consume: the topic (1 partition) is filled first; after an unmeasured warm-up drain of each path, pull then WebSocket each drain their own shared subscription with " + Consumers.ToString(CultureInfo.InvariantCulture) + " concurrent consumers");
         md.AppendLine("(pull: `max=1000&waitMs=200`, each answer acked by POST before the next pull; WebSocket: acks of 500 ids sent on the socket). Server CPU is the");
         md.AppendLine("user + system time of the server process over each drain (from `/proc/PID/stat`) divided by the messages delivered; it does not move when other");
         md.AppendLine($"work takes the cores, as throughput does. Load average (1 min) before the consume runs: {loadBefore}; after: {loadAfter}. Design note 0017 has the profiles.");
@@ -418,8 +418,11 @@ internal sealed class StreamingSuite : IBenchSuite
         await using var server = await BenchServer.StartAsync(scratch, []);
         const string Topic = "/v1/topics/bench/stream/consume";
         await server.PutAsync(Topic, """{"partitions":1}""");
-        await server.PutAsync($"{Topic}/subscriptions/ws", """{"type":"shared","position":"earliest"}""");
-        await server.PutAsync($"{Topic}/subscriptions/pull", """{"type":"shared","position":"earliest"}""");
+        foreach (var name in new[] { "ws", "pull", "ws-warmup", "pull-warmup" })
+        {
+            await server.PutAsync($"{Topic}/subscriptions/{name}", """{"type":"shared","position":"earliest"}""");
+        }
+
         var value = new string('x', ValueBytes);
         for (var i = 0; i < count; i += 10_000)
         {
@@ -427,6 +430,11 @@ internal sealed class StreamingSuite : IBenchSuite
             await server.PostAsync($"{Topic}/batch", body);
         }
 
+        // A first drain of each path, not measured: the server's JIT compiles its hot paths in the first seconds, and a
+        // drain of 200,000 messages lasts only a few; its CPU would otherwise be counted per message.
+        progress.WriteLine("  warm-up drains...");
+        await PullAllAsync(server, $"{Topic}/subscriptions/pull-warmup", count);
+        await WebSocketAllAsync(server, $"{Topic}/subscriptions/ws-warmup/ws?permits=1000", count);
         progress.WriteLine("  pull (baseline)...");
         var pull = await MeasureAsync(server, count, () => PullAllAsync(server, $"{Topic}/subscriptions/pull", count));
         progress.WriteLine("  WebSocket...");
