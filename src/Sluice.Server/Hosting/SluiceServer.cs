@@ -54,6 +54,7 @@ internal static partial class SluiceServer
                 }
             });
             Grpc.GrpcHosting.Listen(kestrel, options);
+            Compat.CompatEndpoints.Listen(kestrel, options);
             var limits = kestrel.Limits;
 
             // One message's value; the batch route raises it to maxBatchBytes for itself.
@@ -78,7 +79,6 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton<TopicDirectory>();
         builder.Services.AddSingleton<SubscriptionDirectory>();
         builder.Services.AddSingleton<PendingAppends>();
-        builder.Services.AddSingleton<SluiceMetrics>();
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
@@ -89,6 +89,8 @@ internal static partial class SluiceServer
         var sinks = ReplicationServices.Add(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
         Grpc.GrpcHosting.AddServices(builder.Services, options);
+        Compat.CompatEndpoints.AddServices(builder.Services, options);
+        Telemetry.AddServices(builder.Services, options);
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -124,6 +126,7 @@ internal static partial class SluiceServer
         ReplicationServices.Use(app, options, sinks);
         StreamingEndpoints.UseStreaming(app, options);
         Grpc.GrpcHosting.UsePorts(app, options);
+        Compat.CompatEndpoints.Use(app, options);
         app.UseRouting();
         SecurityServices.Use(app);
         var auth = options.AuthMode == AuthMode.Jwt ? "jwt" : "none";
@@ -139,9 +142,13 @@ internal static partial class SluiceServer
         ProduceEndpoints.Map(topics);
         SubscriptionEndpoints.Map(topics);
         StreamingEndpoints.Map(topics);
+        Sluice.Server.Delay.DelayEndpoints.Map(topics);
         WebhookEndpoints.Map(app);
         Grpc.GrpcHosting.Map(app, options);
         ReplicatorEndpoints.Map(app);
+        Compat.CompatEndpoints.Map(app, options);
+        Telemetry.Map(app, options);
+        WebConsole.ConsoleEndpoints.Map(app);
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -159,6 +166,7 @@ internal static partial class SluiceServer
             Log.JwtEnabled(logger, app.Services.GetRequiredService<JwtKeySet>().Keys.Count, options.JwtIssuer ?? "(any)", options.JwtAudience ?? "(any)");
         }
 
+        Telemetry.LogExport(logger, options);
         if (options.IsKafka)
         {
             Log.ListeningOnKafka(logger, TlsListener.Scheme(options), options.Bind, options.Port, backend.KafkaBootstrap ?? "", configFile ?? "(none)");
