@@ -54,4 +54,8 @@ internal static class BenchmarksFile
     public static string MachineLine()
         => $"Run {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC on {Environment.ProcessorCount} cores, {RuntimeInformation.OSDescription} "
          + $"({RuntimeInformation.OSArchitecture}), .NET {Environment.Version}. Every figure is a ratio against a baseline from this same run.";
+
+    /// <summary>The machine's 1-minute load average (Linux /proc/loadavg), "?" elsewhere: noted with CPU-per-message figures.</summary>
+    public static string LoadAverage()
+        => File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
 }

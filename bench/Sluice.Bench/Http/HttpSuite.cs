@@ -37,6 +37,7 @@ internal sealed class HttpSuite : IBenchSuite
         var jsonScript = Wrk.WritePostScript(scratch, "batch-json", WriteBody(scratch, "batch.json", JsonBatch()), "application/json");
         var ndjsonScript = Wrk.WritePostScript(scratch, "batch-ndjson", WriteBody(scratch, "batch.ndjson", NdjsonBatch()), "application/x-ndjson");
 
+        var loadAtStart = BenchmarksFile.LoadAverage();
         var md = new StringBuilder();
         md.AppendLine("## HTTP: produce and produce-to-pull through the server");
         md.AppendLine();
@@ -70,9 +71,9 @@ internal sealed class HttpSuite : IBenchSuite
             for (var round = 1; round <= Rounds; round++)
             {
                 p.WriteLine($"single produce, round {round}: bare...");
-                bareSingle.Add(await WrkAsync($"{bare.BaseUrl}{singleTopic}/messages", singleScript));
+                bareSingle.Add(await WrkAsync(bare, $"{singleTopic}/messages", singleScript));
                 p.WriteLine($"single produce, round {round}: sluice...");
-                sluiceSingle.Add(await WrkAsync($"{sluice.BaseUrl}{singleTopic}/messages", singleScript));
+                sluiceSingle.Add(await WrkAsync(sluice, $"{singleTopic}/messages", singleScript));
             }
 
             var (sRate, bRate) = (Mean(sluiceSingle, r => r.RequestsPerSecond), Mean(bareSingle, r => r.RequestsPerSecond));
@@ -84,6 +85,9 @@ internal sealed class HttpSuite : IBenchSuite
                 Mean(sluiceSingle, r => r.P50Ms) / Mean(bareSingle, r => r.P50Ms), "(lower is better)", null);
             Row(md, "single-message produce latency p99 (wrk)", $"{Mean(sluiceSingle, r => r.P99Ms):F2} ms", $"{Mean(bareSingle, r => r.P99Ms):F2} ms",
                 Mean(sluiceSingle, r => r.P99Ms) / Mean(bareSingle, r => r.P99Ms), "(lower is better)", null);
+            var (sCpu, bCpu) = (WrkResult.MeanOf(sluiceSingle).CpuMicrosPerRequest, WrkResult.MeanOf(bareSingle).CpuMicrosPerRequest);
+            Row(md, "single-message produce, server CPU per request (user + system, over the measured runs); ratio = bare / Sluice",
+                Invariant($"{sCpu:F1} us"), Invariant($"{bCpu:F1} us"), bCpu / sCpu, ">= 0.75 (issue 17)", bCpu / sCpu >= 0.75);
             notes.Add("Single produce per round (Sluice / bare req/s): " + string.Join("; ", sluiceSingle.Zip(bareSingle,
                 (s, b) => string.Create(CultureInfo.InvariantCulture, $"{s.RequestsPerSecond:N0} / {b.RequestsPerSecond:N0} = {s.RequestsPerSecond / b.RequestsPerSecond:F2}"))) + ".");
 
@@ -96,9 +100,9 @@ internal sealed class HttpSuite : IBenchSuite
                 for (var round = 1; round <= Rounds; round++)
                 {
                     p.WriteLine($"batch produce {format}, round {round}: bare...");
-                    b.Add(await WrkAsync($"{bare.BaseUrl}{batchTopic}/batch", script));
+                    b.Add(await WrkAsync(bare, $"{batchTopic}/batch", script));
                     p.WriteLine($"batch produce {format}, round {round}: sluice...");
-                    s.Add(await WrkAsync($"{sluice.BaseUrl}{batchTopic}/batch", script));
+                    s.Add(await WrkAsync(sluice, $"{batchTopic}/batch", script));
                 }
 
                 formats.Add((format, s, b));
@@ -112,6 +116,9 @@ internal sealed class HttpSuite : IBenchSuite
                     Throughput(s, $"{sMsgs:N0} msg/s ({sMsgs / BatchRecords:N0} req/s, p50 {Mean(s, r => r.P50Ms):F1} ms, p99 {Mean(s, r => r.P99Ms):F1} ms)"),
                     Throughput(b, $"{bMsgs:N0} msg/s ({bMsgs / BatchRecords:N0} req/s)"),
                     sMsgs / bMsgs, ">= 500,000 msg/s", AllClean(s, b) && sMsgs >= 500_000);
+                var (sMsgCpu, bMsgCpu) = (WrkResult.MeanOf(s).CpuMicrosPerRequest / BatchRecords, WrkResult.MeanOf(b).CpuMicrosPerRequest / BatchRecords);
+                Row(md, $"same, {format}: server CPU per message; ratio = bare / Sluice",
+                    Invariant($"{sMsgCpu:F2} us"), Invariant($"{bMsgCpu:F3} us (reads the body, answers 200)"), bMsgCpu / sMsgCpu, "<= 0.8 us (issue 17)", sMsgCpu <= 0.8);
                 notes.Add(Invariant($"Batch {format} per round (Sluice msg/s / bare msg/s): ")
                   + string.Join("; ", s.Zip(b, (x, y) => Invariant($"{x.RequestsPerSecond * BatchRecords:N0} / {y.RequestsPerSecond * BatchRecords:N0}"))) + ".");
             }
@@ -126,9 +133,9 @@ internal sealed class HttpSuite : IBenchSuite
             var oneSingle = await CreateTopicAsync(admin, "single-1p", partitions: 1);
             var oneBatch = await CreateTopicAsync(admin, "batch-1p", partitions: 1);
             p.WriteLine("diagnostic: single produce, 1 partition...");
-            var single1 = await WrkAsync($"{sluice.BaseUrl}{oneSingle}/messages", singleScript);
+            var single1 = await WrkAsync(sluice, $"{oneSingle}/messages", singleScript);
             p.WriteLine($"diagnostic: batch produce {fastest}, 1 partition...");
-            var batch1 = await WrkAsync($"{sluice.BaseUrl}{oneBatch}/batch", fastest == "JSON" ? jsonScript : ndjsonScript);
+            var batch1 = await WrkAsync(sluice, $"{oneBatch}/batch", fastest == "JSON" ? jsonScript : ndjsonScript);
             Row(diag, "diagnostic: single-message produce, flush `always`, topic of **1** partition",
                 Throughput([single1], $"{single1.RequestsPerSecond:N0} req/s, p50 {single1.P50Ms:F2} ms, p99 {single1.P99Ms:F2} ms"),
                 $"bare, mean above: {bRate:N0} req/s", single1.RequestsPerSecond / bRate, "-", null);
@@ -188,14 +195,14 @@ internal sealed class HttpSuite : IBenchSuite
             using var admin = new HttpClient { BaseAddress = new Uri(never.BaseUrl) };
             var topic = await CreateTopicAsync(admin, "single");
             p.WriteLine("diagnostic: single produce, flush never...");
-            var neverRun = await WrkAsync($"{never.BaseUrl}{topic}/messages", singleScript);
+            var neverRun = await WrkAsync(never, $"{topic}/messages", singleScript);
             p.WriteLine("diagnostic: single produce, ?async=true (202 before the append)...");
-            var asyncRun = await WrkAsync($"{never.BaseUrl}{topic}/messages?async=true", singleScript);
+            var asyncRun = await WrkAsync(never, $"{topic}/messages?async=true", singleScript);
             p.WriteLine("diagnostic: bare...");
-            var bareRun = await WrkAsync($"{bare.BaseUrl}{topic}/messages", singleScript);
+            var bareRun = await WrkAsync(bare, $"{topic}/messages", singleScript);
             var batchTopic = await CreateTopicAsync(admin, "batch");
             p.WriteLine($"diagnostic: batch produce {fastest}, flush never...");
-            var batchNever = await WrkAsync($"{never.BaseUrl}{batchTopic}/batch", fastest == "JSON" ? jsonScript : ndjsonScript);
+            var batchNever = await WrkAsync(never, $"{batchTopic}/batch", fastest == "JSON" ? jsonScript : ndjsonScript);
             Row(diag, "diagnostic: single-message produce with flush `never` (no fsync)",
                 Throughput([neverRun], $"{neverRun.RequestsPerSecond:N0} req/s, p50 {neverRun.P50Ms:F2} ms, p99 {neverRun.P99Ms:F2} ms"),
                 Throughput([bareRun], $"{bareRun.RequestsPerSecond:N0} req/s"), neverRun.RequestsPerSecond / bareRun.RequestsPerSecond, "-", null);
@@ -229,6 +236,10 @@ internal sealed class HttpSuite : IBenchSuite
           + Invariant($"Topics are created with `PUT /v1/topics/...` and {{\"partitions\":{Partitions}}}; records carry no key, so the server picks partitions."));
         md.AppendLine("- A run with any non-2xx answer or socket error is reported as such and never counts toward a floor.");
         md.AppendLine(
+            "- Server CPU is the user + system time of the server process (and of the bare endpoint's, for its column) over each measured run, from `/proc/PID/stat`, "
+          + "divided by the requests (or messages) it answered in that run: unlike throughput it does not move when other work takes the cores. "
+          + Invariant($"Load average (1 min) when the suite started: {loadAtStart}; when it ended: {BenchmarksFile.LoadAverage()}. Design note 0017 has the profiles behind these figures."));
+        md.AppendLine(
             Invariant($"- Produce-to-pull: an open-loop schedule of {LatencyRate:N0} single-message POSTs/s ({ValueBytes} B values carrying their sequence number) ")
           + "over up to 64 connections; 4 consumers long-poll one `shared` subscription (`max=1000&waitMs=1000`) and ack each answer while pulling the next. "
           + "Latency is the pull answer's arrival minus the message's scheduled send time, so queueing behind a slow request counts. "
@@ -246,10 +257,14 @@ internal sealed class HttpSuite : IBenchSuite
         return md.ToString();
     }
 
-    private static async Task<WrkResult> WrkAsync(string url, string script)
+    // A warm-up run, then the measured run with the server's CPU over it.
+    private static async Task<WrkResult> WrkAsync(ServerProcess server, string path, string script)
     {
+        var url = server.BaseUrl + path;
         await Wrk.RunAsync(url, script, Threads, Connections, Warmup);
-        return await Wrk.RunAsync(url, script, Threads, Connections, Measure);
+        var cpu = server.CpuTime();
+        var result = await Wrk.RunAsync(url, script, Threads, Connections, Measure);
+        return result with { ServerCpu = server.CpuTime() - cpu };
     }
 
     private static async Task<string> CreateTopicAsync(HttpClient admin, string name, int partitions = Partitions)

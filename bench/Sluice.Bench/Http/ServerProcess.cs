@@ -41,14 +41,8 @@ internal sealed class ServerProcess : IAsyncDisposable
         throw new InvalidOperationException($"cannot find Sluice.slnx above {here}");
     }
 
-    /// <summary>User + system CPU time the process has used so far (Linux /proc; clock ticks of 10 ms).</summary>
-    public TimeSpan CpuTime()
-    {
-        var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
-        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-        var ticks = long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) + long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture);
-        return TimeSpan.FromMilliseconds(ticks * 10);
-    }
+    /// <summary>User + system CPU time the process has used so far (<see cref="ProcessCpu"/>).</summary>
+    public TimeSpan CpuTime() => ProcessCpu.Of(_process.Id);
 
     /// <summary>Starts the Sluice server from its Release build output with flush <paramref name="flushPolicy"/>.</summary>
     public static Task<ServerProcess> StartSluiceAsync(string serverDll, string dataDirectory, string flushPolicy, params string[] extraArgs)

@@ -11,6 +11,12 @@ internal sealed record WrkResult(
     long SocketErrors,
     string Raw)
 {
+    /// <summary>CPU the server under load used over the measured run (user + system, from /proc); zero when not read.</summary>
+    public TimeSpan ServerCpu { get; init; }
+
+    /// <summary>Server CPU per request, in microseconds.</summary>
+    public double CpuMicrosPerRequest => Requests == 0 ? double.NaN : ServerCpu.TotalMicroseconds / Requests;
+
     /// <summary>A run counts as throughput only when every response was 2xx and no socket failed.</summary>
     public bool Clean => Non2xx == 0 && SocketErrors == 0 && Requests > 0;
 
@@ -28,5 +34,8 @@ internal sealed record WrkResult(
         rounds.Average(r => r.P99Ms),
         rounds.Sum(r => r.Non2xx),
         rounds.Sum(r => r.SocketErrors),
-        string.Join("\n", rounds.Select(r => r.Raw)));
+        string.Join("\n", rounds.Select(r => r.Raw)))
+    {
+        ServerCpu = rounds.Aggregate(TimeSpan.Zero, (sum, r) => sum + r.ServerCpu),
+    };
 }

@@ -12,7 +12,8 @@ namespace Sluice.Bench.Streaming;
 /// <summary>
 /// The server's streaming against plainer paths of the same server, in one run, over loopback against the real
 /// server process: resident memory of idle SSE connections vs idle keep-alive HTTP connections; SSE fan-out latency
-/// to many subscribers vs to one; WebSocket consume throughput (permits 1,000) vs long-poll pull + POST acks.
+/// to many subscribers vs to one; WebSocket consume (permits 1,000) vs long-poll pull + POST acks, 4 consumers on one
+/// shared subscription each, in throughput and in server CPU per message.
 /// </summary>
 internal sealed class StreamingSuite : IBenchSuite
 {
@@ -64,9 +65,15 @@ internal sealed class StreamingSuite : IBenchSuite
             $"{p99:F1} ms", $"to 1 subscriber: {oneP99:F1} ms", p99 / oneP99, "p99 < 100 ms", p99 < 100 && received == (long)rate * seconds * subscribers);
 
         p.WriteLine($"WebSocket consume of {wsMessages:N0} messages...");
+        var loadBefore = BenchmarksFile.LoadAverage();
         var (ws, pull) = await ConsumeThroughputAsync(context.ScratchDirectory, wsMessages, p);
-        Row(md, $"WebSocket consume, one connection, permits 1,000, acks on the socket, {wsMessages:N0} x {ValueBytes} B",
-            $"{ws:N0} msg/s", $"long-poll pull max=1000 + POST acks: {pull:N0} msg/s", ws / pull, ">= 100,000 msg/s", ws >= 100_000);
+        Row(md, $"WebSocket consume, {Consumers} connections on one shared subscription, permits 1,000, acks on the socket, {wsMessages:N0} x {ValueBytes} B",
+            $"{ws.Rate:N0} msg/s", $"long-poll pull max=1000 + POST acks, {Consumers} consumers: {pull.Rate:N0} msg/s", ws.Rate / pull.Rate, ">= 100,000 msg/s", ws.Rate >= 100_000);
+        Row(md, "same, WebSocket: server CPU per message (user + system over the run); ratio = pull / WebSocket",
+            $"{ws.CpuMicros:F2} us", $"pull + ack: {pull.CpuMicros:F2} us", pull.CpuMicros / ws.CpuMicros, "<= 2.0 us (issue 17)", ws.CpuMicros <= 2.0);
+        Row(md, $"pull + ack, {Consumers} consumers on one shared subscription: server CPU per message; ratio = WebSocket / pull",
+            $"{pull.CpuMicros:F2} us", $"WebSocket: {ws.CpuMicros:F2} us", ws.CpuMicros / pull.CpuMicros, "<= 1.5 us (issue 17)", pull.CpuMicros <= 1.5);
+        var loadAfter = BenchmarksFile.LoadAverage();
 
         md.AppendLine();
         md.AppendLine("Notes: memory is the server's `VmRSS` after the connections are open and idle minus before, divided by their");
@@ -76,6 +83,10 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("`SLUICEBENCH_SSE_CONNECTIONS`, `SLUICEBENCH_FANOUT_SUBSCRIBERS`, `SLUICEBENCH_FANOUT_RATE`, `SLUICEBENCH_FANOUT_SECONDS`,");
         md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
         md.AppendLine("The fan-out client parses each event's `publishTime` with `Utf8JsonReader` (allocation-free), not a string parse.");
+        md.AppendLine("Consume: the topic (1 partition) is filled first; after an unmeasured warm-up drain of each path, pull then WebSocket each drain their own shared subscription with " + Consumers.ToString(CultureInfo.InvariantCulture) + " concurrent consumers");
+        md.AppendLine("(pull: `max=1000&waitMs=200`, each answer acked by POST before the next pull; WebSocket: acks of 500 ids sent on the socket). Server CPU is the");
+        md.AppendLine("user + system time of the server process over each drain (from `/proc/PID/stat`) divided by the messages delivered; it does not move when other");
+        md.AppendLine($"work takes the cores, as throughput does. Load average (1 min) before the consume runs: {loadBefore}; after: {loadAfter}. Design note 0017 has the profiles.");
         return md.ToString();
     }
 
@@ -107,7 +118,7 @@ internal sealed class StreamingSuite : IBenchSuite
                 var batch = Enumerable.Range(i, Math.Min(200, count - i)).Select(async index =>
                 {
                     var path = sse ? $"/v1/topics/bench/stream/idle/subscriptions/s{index % subscriptions}/events" : "/healthz";
-                    var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n");
+                    var request = Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n");
                     var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
                     await socket.ConnectAsync(IPAddress.Loopback, server.Port);
                     await socket.SendAsync(request);
@@ -153,7 +164,7 @@ internal sealed class StreamingSuite : IBenchSuite
             await server.PutAsync($"{Topic}/subscriptions/s{i}", """{"type":"exclusive","position":"latest"}""");
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(IPAddress.Loopback, server.Port);
-            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {Topic}/subscriptions/s{i}/events?ack=auto HTTP/1.1\r\nHost: bench\r\n\r\n"));
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {Topic}/subscriptions/s{i}/events?ack=auto HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
             sockets.Add(socket);
             var list = latencies[i] = new List<double>(rate * seconds);
             readers.Add(ReadEventsAsync(socket, list, stop.Token));
@@ -397,13 +408,21 @@ internal sealed class StreamingSuite : IBenchSuite
 
     // ---- WebSocket consume throughput
 
-    private static async Task<(double WebSocket, double Pull)> ConsumeThroughputAsync(string scratch, int count, TextWriter progress)
+    // Consumers per consume run: as many as the issue's pull and WebSocket figures name.
+    private const int Consumers = 4;
+
+    private readonly record struct Drain(double Rate, double CpuMicros);
+
+    private static async Task<(Drain WebSocket, Drain Pull)> ConsumeThroughputAsync(string scratch, int count, TextWriter progress)
     {
         await using var server = await BenchServer.StartAsync(scratch, []);
         const string Topic = "/v1/topics/bench/stream/consume";
         await server.PutAsync(Topic, """{"partitions":1}""");
-        await server.PutAsync($"{Topic}/subscriptions/ws", """{"type":"exclusive","position":"earliest"}""");
-        await server.PutAsync($"{Topic}/subscriptions/pull", """{"type":"exclusive","position":"earliest"}""");
+        foreach (var name in new[] { "ws", "pull", "ws-warmup", "pull-warmup" })
+        {
+            await server.PutAsync($"{Topic}/subscriptions/{name}", """{"type":"shared","position":"earliest"}""");
+        }
+
         var value = new string('x', ValueBytes);
         for (var i = 0; i < count; i += 10_000)
         {
@@ -411,71 +430,105 @@ internal sealed class StreamingSuite : IBenchSuite
             await server.PostAsync($"{Topic}/batch", body);
         }
 
+        // A first drain of each path, not measured: the server's JIT compiles its hot paths in the first seconds, and a
+        // drain of 200,000 messages lasts only a few; its CPU would otherwise be counted per message.
+        progress.WriteLine("  warm-up drains...");
+        await PullAllAsync(server, $"{Topic}/subscriptions/pull-warmup", count);
+        await WebSocketAllAsync(server, $"{Topic}/subscriptions/ws-warmup/ws?permits=1000", count);
         progress.WriteLine("  pull (baseline)...");
-        var pull = await PullAllAsync(server, $"{Topic}/subscriptions/pull", count);
+        var pull = await MeasureAsync(server, count, () => PullAllAsync(server, $"{Topic}/subscriptions/pull", count));
         progress.WriteLine("  WebSocket...");
-        var ws = await WebSocketAllAsync(server, $"{Topic}/subscriptions/ws/ws?permits=1000", count);
+        var ws = await MeasureAsync(server, count, () => WebSocketAllAsync(server, $"{Topic}/subscriptions/ws/ws?permits=1000", count));
+        progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  pull {pull.Rate:N0} msg/s, {pull.CpuMicros:F2} us/msg; WebSocket {ws.Rate:N0} msg/s, {ws.CpuMicros:F2} us/msg"));
         return (ws, pull);
     }
 
-    private static async Task<double> PullAllAsync(BenchServer server, string subscription, int count)
+    private static async Task<Drain> MeasureAsync(BenchServer server, int count, Func<Task> drain)
     {
-        var received = 0;
+        var cpu = server.CpuTime();
         var watch = Stopwatch.StartNew();
-        while (received < count)
-        {
-            using var response = await server.Client.GetAsync($"{subscription}/messages?max=1000&waitMs=1000");
-            using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
-            var ids = doc.RootElement.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("ackId").GetString()).ToArray();
-            received += ids.Length;
-            if (ids.Length > 0)
-            {
-                await server.PostAsync($"{subscription}/acks", JsonSerializer.Serialize(new { ackIds = ids }));
-            }
-        }
-
-        return count / watch.Elapsed.TotalSeconds;
+        await drain();
+        var elapsed = watch.Elapsed;
+        var used = server.CpuTime() - cpu;
+        return new Drain(count / elapsed.TotalSeconds, used.TotalMicroseconds / count);
     }
 
-    private static async Task<double> WebSocketAllAsync(BenchServer server, string path, int count)
+    // Consumers pull and ack concurrently until the subscription has delivered `count` messages between them.
+    private static async Task PullAllAsync(BenchServer server, string subscription, int count)
     {
-        using var socket = new ClientWebSocket();
-        await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}{path}"), CancellationToken.None);
-        var buffer = new byte[1024 * 1024];
-        var pending = new List<string>(500);
         var received = 0;
-        var watch = Stopwatch.StartNew();
-        while (received < count)
+        await Task.WhenAll(Enumerable.Range(0, Consumers).Select(async _ =>
         {
-            var length = 0;
-            ValueWebSocketReceiveResult result;
-            do
+            while (Volatile.Read(ref received) < count)
             {
-                result = await socket.ReceiveAsync(buffer.AsMemory(length), CancellationToken.None);
-                length += result.Count;
-            }
-            while (!result.EndOfMessage);
-
-            var frame = buffer.AsSpan(0, length);
-            if (frame.StartsWith("{\"ackId\":\""u8))
-            {
-                var end = frame[10..].IndexOf((byte)'"');
-                pending.Add(Encoding.ASCII.GetString(frame.Slice(10, end)));
-                received++;
-
-                // Ack in batches of 500: half the window, so the server always has room to keep sending.
-                if (pending.Count == 500 || received == count)
+                using var response = await server.Client.GetAsync($"{subscription}/messages?max=1000&waitMs=200");
+                using var doc = JsonDocument.Parse(await response.Content.ReadAsStreamAsync());
+                var ids = doc.RootElement.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("ackId").GetString()).ToArray();
+                Interlocked.Add(ref received, ids.Length);
+                if (ids.Length > 0)
                 {
-                    var ack = JsonSerializer.SerializeToUtf8Bytes(new { ack = pending });
-                    await socket.SendAsync(ack, WebSocketMessageType.Text, true, CancellationToken.None);
-                    pending.Clear();
+                    await server.PostAsync($"{subscription}/acks", JsonSerializer.Serialize(new { ackIds = ids }));
                 }
             }
-        }
+        }));
+    }
 
-        var rate = count / watch.Elapsed.TotalSeconds;
-        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
-        return rate;
+    private static async Task WebSocketAllAsync(BenchServer server, string path, int count)
+    {
+        var received = 0;
+        using var done = new CancellationTokenSource();
+        await Task.WhenAll(Enumerable.Range(0, Consumers).Select(async _ =>
+        {
+            using var socket = new ClientWebSocket();
+            await socket.ConnectAsync(new Uri($"ws://127.0.0.1:{server.Port}{path}"), CancellationToken.None);
+            var buffer = new byte[1024 * 1024];
+            var pending = new List<string>(500);
+            try
+            {
+                while (!done.IsCancellationRequested)
+                {
+                    var length = 0;
+                    ValueWebSocketReceiveResult result;
+                    do
+                    {
+                        result = await socket.ReceiveAsync(buffer.AsMemory(length), done.Token);
+                        length += result.Count;
+                    }
+                    while (!result.EndOfMessage);
+
+                    var frame = buffer.AsSpan(0, length);
+                    if (frame.StartsWith("{\"ackId\":\""u8))
+                    {
+                        var end = frame[10..].IndexOf((byte)'"');
+                        pending.Add(Encoding.ASCII.GetString(frame.Slice(10, end)));
+                        var total = Interlocked.Increment(ref received);
+
+                        // Ack in batches of 500: half the window, so the server always has room to keep sending.
+                        if (pending.Count == 500 || total >= count)
+                        {
+                            var ack = JsonSerializer.SerializeToUtf8Bytes(new { ack = pending });
+                            await socket.SendAsync(ack, WebSocketMessageType.Text, true, CancellationToken.None);
+                            pending.Clear();
+                        }
+
+                        if (total >= count)
+                        {
+                            await done.CancelAsync();
+                        }
+                    }
+                }
+            }
+            catch (OperationCanceledException) when (done.IsCancellationRequested)
+            {
+                // Another connection received the last message.
+            }
+
+            // A receive cancelled by the token aborts the socket; only an open one is closed politely.
+            if (socket.State == WebSocketState.Open)
+            {
+                await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", CancellationToken.None);
+            }
+        }));
     }
 
     private static void Row(StringBuilder md, string figure, string sluice, string baseline, double ratio, string target, bool? met)
@@ -560,14 +613,8 @@ internal sealed class StreamingSuite : IBenchSuite
             throw new TimeoutException("the server did not become ready");
         }
 
-        /// <summary>User + system CPU time the server has used so far (from /proc, in clock ticks of 10 ms).</summary>
-        public TimeSpan CpuTime()
-        {
-            var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-            return TimeSpan.FromMilliseconds(ticks * 10);
-        }
+        /// <summary>User + system CPU time the server has used so far (<see cref="ProcessCpu"/>).</summary>
+        public TimeSpan CpuTime() => ProcessCpu.Of(_process.Id);
 
         public long ResidentBytes()
         {

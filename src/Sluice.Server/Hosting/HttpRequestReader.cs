@@ -74,7 +74,28 @@ internal static class HttpRequestReader
     /// Reads the whole body into one exact-size array (the log may keep it until it is durable), refusing more
     /// than <paramref name="limit"/> bytes with 413: by Content-Length before reading, and by Kestrel's limit while reading.
     /// </summary>
-    public static async ValueTask<byte[]> ReadBodyAsync(HttpContext context, long limit, string what)
+    public static ValueTask<byte[]> ReadBodyAsync(HttpContext context, long limit, string what)
+        => ReadWholeBodyAsync(context, limit, what, static body => body.IsEmpty ? [] : body.ToArray());
+
+    /// <summary>
+    /// Reads the whole body like <see cref="ReadBodyAsync"/>, into an array rented from the shared pool: for a body that
+    /// is parsed and copied out, never kept. The caller disposes the answer once nothing refers to its bytes.
+    /// </summary>
+    public static ValueTask<PooledBody> ReadPooledBodyAsync(HttpContext context, long limit, string what)
+        => ReadWholeBodyAsync(context, limit, what, static body =>
+        {
+            if (body.IsEmpty)
+            {
+                return new PooledBody([], 0);
+            }
+
+            var length = checked((int)body.Length);
+            var array = ArrayPool<byte>.Shared.Rent(length);
+            body.CopyTo(array);
+            return new PooledBody(array, length);
+        });
+
+    private static async ValueTask<T> ReadWholeBodyAsync<T>(HttpContext context, long limit, string what, Func<ReadOnlySequence<byte>, T> take)
     {
         var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
         if (sizeFeature is { IsReadOnly: false })
@@ -91,7 +112,7 @@ internal static class HttpRequestReader
 
             if (length == 0)
             {
-                return [];
+                return take(ReadOnlySequence<byte>.Empty);
             }
         }
 
@@ -108,9 +129,9 @@ internal static class HttpRequestReader
 
             if (result.IsCompleted)
             {
-                var bytes = buffer.ToArray();
+                var taken = take(buffer);
                 reader.AdvanceTo(buffer.End);
-                return bytes;
+                return taken;
             }
 
             // Leave everything in the pipe until the body is complete: one copy at the end.

@@ -21,15 +21,26 @@ internal sealed record BatchRequest(List<BatchRecord>? Messages);
 /// One record of a batch (also one NDJSON line). <see cref="Value"/> is a JSON string (stored as its UTF-8
 /// bytes) or any other JSON value (stored as its JSON text); <see cref="ValueBase64"/> carries binary.
 /// <see cref="DeliverAt"/> (ISO-8601 string or epoch ms) or <see cref="DeliverAfterMs"/> delays the record.
+/// Settable properties, not a primary constructor: with more than four constructor parameters the serializer binds
+/// through an argument array per record and boxes the partition, a tenth of a batch's parse (design note 0017).
 /// </summary>
-internal sealed record BatchRecord(
-    string? Key,
-    [property: JsonConverter(typeof(RecordValueConverter))] RecordValue? Value,
-    string? ValueBase64,
-    Dictionary<string, string>? Headers,
-    int? Partition,
-    System.Text.Json.JsonElement? DeliverAt = null,
-    long? DeliverAfterMs = null);
+internal sealed record BatchRecord
+{
+    public string? Key { get; init; }
+
+    [JsonConverter(typeof(RecordValueConverter))]
+    public RecordValue? Value { get; init; }
+
+    public string? ValueBase64 { get; init; }
+
+    public Dictionary<string, string>? Headers { get; init; }
+
+    public int? Partition { get; init; }
+
+    public System.Text.Json.JsonElement? DeliverAt { get; init; }
+
+    public long? DeliverAfterMs { get; init; }
+}
 
 internal sealed record BatchResponse(List<BatchResult> Results);
 
