@@ -126,10 +126,13 @@ public sealed class DelayTests(SharedServer fixture, ITestOutputHelper output) :
     {
         var topic = SluiceApi.NewTopic("delay-list");
         var ids = new List<string>();
+        var start = DateTimeOffset.UtcNow.AddHours(1);
         for (var i = 0; i < 25; i++)
         {
-            // Later messages are due sooner: the listing's order is the delivery order, not the production order.
-            ids.Add((await Client.ProduceAfterAsync(topic, $"m{i}", 3_600_000 - (i * 1000), partition: i % 4)).Id());
+            // Later messages are due sooner: the listing's order is the delivery order, not the production order. Absolute
+            // times, so a slow produce cannot reorder them.
+            var at = start.AddSeconds(-i).ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+            ids.Add((await Client.ProduceDelayedAsync(topic, $"m{i}", new Dictionary<string, string> { ["Sluice-Deliver-At"] = at }, $"?partition={i % 4}")).Id());
         }
 
         var pages = new List<JsonElement>();
