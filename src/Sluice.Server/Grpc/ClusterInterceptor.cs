@@ -65,8 +65,8 @@ internal sealed class ClusterInterceptor(ClusterSet clusters) : Interceptor
             ? new RpcException(new Status(StatusCode.InvalidArgument, PixyGateway.UnknownCluster(name).Message))
             : GrpcErrors.Of(ProblemKind.ClusterNotFound, clusters.Unknown(name));
 
-    // The stream as the service would have read it: the first message again, then the rest, each of which must name the
-    // first one's cluster when it names one (a batch goes to one cluster).
+    // The stream as the service would have read it: the first message again, then the rest, each of which leaves the
+    // cluster empty or names the first one's (a batch goes to one cluster).
     private sealed class FirstThenRest<T>(IAsyncStreamReader<T> rest, T? first, bool hasFirst, Cluster? cluster, ClusterSet clusters) : IAsyncStreamReader<T>
     {
         private bool _firstPending = hasFirst;
@@ -87,7 +87,7 @@ internal sealed class ClusterInterceptor(ClusterSet clusters) : Interceptor
             }
 
             Current = rest.Current;
-            if (Current is IClusterRequest { Cluster: { } name } && clusters.Find(name) != (cluster ?? clusters.Default))
+            if (Current is IClusterRequest { Cluster: { Length: > 0 } name } && clusters.Find(name) != (cluster ?? clusters.Default))
             {
                 throw new ProblemException(ProblemKind.InvalidParameter,
                     $"every message of a stream goes to one cluster; it began with '{(cluster ?? clusters.Default).Name}', this one names '{ProblemWriter.Printable(name, 100)}'");
