@@ -102,6 +102,19 @@ public sealed class TwoClustersTests(TwoClusters clusters, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task SseStream_OnEast_DeliversEastsMessages()
+    {
+        var topic = SluiceApi.NewTopic("sse-two");
+        await _east.PutSubscriptionAsync(topic, "s", new { position = "earliest" });
+        await _default.ProduceAsync(topic, "default-only");
+        await _east.ProduceAsync(topic, "east-streamed");
+
+        await using var sse = await Streaming.SseClient.OpenAsync(clusters.Server.Client.BaseAddress!, $"/v1/clusters/east/topics/{topic}/subscriptions/s/events");
+        var events = await sse.MessagesAsync(1, TimeSpan.FromSeconds(60));
+        Assert.Equal("east-streamed", events[0].Json.GetProperty("value").GetString());
+    }
+
+    [Fact]
     public async Task Webhooks_BelongToTheirCluster_AndDeliverOnlyItsMessages()
     {
         await using var eastReceiver = await WebhookReceiver.StartAsync();
