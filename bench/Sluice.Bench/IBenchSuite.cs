@@ -17,5 +17,5 @@ internal sealed record BenchContext(string ScratchDirectory, TextWriter Progress
 
 internal static class Suites
 {
-    public static IReadOnlyList<IBenchSuite> All { get; } = [new Storage.StorageSuite(), new Http.HttpSuite(), new Streaming.StreamingSuite(), new Webhooks.WebhookSuite(), new Kafka.KafkaSuite(), new Filters.FilterSuite(), new Grpc.GrpcSuite(), new Replication.ReplicationSuite()];
+    public static IReadOnlyList<IBenchSuite> All { get; } = [new Storage.StorageSuite(), new Http.HttpSuite(), new Streaming.StreamingSuite(), new Webhooks.WebhookSuite(), new Kafka.KafkaSuite(), new Filters.FilterSuite(), new Grpc.GrpcSuite(), new Replication.ReplicationSuite(), new Delay.DelaySuite(), new Compat.CompatSuite()];
 }

@@ -47,6 +47,25 @@ internal static class CoreEventIds
     // 1200-1249: filters
     public const int SubscriptionFiltered = 1200;
 
+    // 1250-1299: delayed messages
+    public const int DelayLoaded = 1250;
+    public const int DelayRebuilt = 1251;
+    public const int DelaySchedulerFailed = 1252;
+    public const int DelayHeldRecordMissing = 1253;
+    public const int DelayRecordsSkipped = 1254;
+    public const int DelayStateWriteFailed = 1255;
+    public const int DelayHoldingGone = 1256;
+    public const int DelayUnknownRecord = 1257;
+    public const int DelayPartitionsAssigned = 1258;
+    public const int DelayPartitionsRevoked = 1259;
+    public const int DelayJoinFailed = 1260;
+    public const int DelayHoldingCreated = 1261;
+    public const int DelayHoldingDeleted = 1262;
+    public const int DelayStateIgnored = 1263;
+    public const int DelayOrphanDeleted = 1264;
+    public const int DelayOrphanCleanupFailed = 1265;
+    public const int DelayRecordsDamaged = 1266;
+
     // 1300-1399: replicators
     public const int ReplicatorsLoaded = 1300;
     public const int ReplicatorStored = 1301;

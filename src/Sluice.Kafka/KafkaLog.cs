@@ -620,6 +620,21 @@ public sealed partial class KafkaLog : IMessageLog
     }
 
     /// <inheritdoc />
+    /// <remarks>DeleteRecords on a real cluster; nothing on the mock cluster, which has no such API.</remarks>
+    public async ValueTask DeleteRecordsBeforeAsync(TopicName topic, int partition, long offset, CancellationToken cancellationToken = default)
+    {
+        var state = GetPartition(topic, partition);
+        if (_mock is not null)
+        {
+            return;
+        }
+
+        await RunAdminAsync("DeleteRecords", admin => admin.DeleteRecordsAsync(
+            [new TopicPartitionOffset(state.KafkaName, partition, offset)],
+            new DeleteRecordsOptions { RequestTimeout = _options.RequestTimeout, OperationTimeout = _options.RequestTimeout })).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
     public async ValueTask<long> FindOffsetAsync(TopicName topic, int partition, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
     {
         var state = GetPartition(topic, partition);

@@ -80,6 +80,23 @@ public sealed class KafkaMockCluster : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes broker <paramref name="brokerId"/> (1 to the broker count) down, cutting its connections and refusing new
+    /// ones, or brings it back up; its partitions keep their data. For outage tests of clients of the cluster.
+    /// </summary>
+    public void SetBrokerUp(int brokerId, bool up)
+    {
+        lock (_gate)
+        {
+            ObjectDisposedException.ThrowIf(_cluster == IntPtr.Zero, this);
+            var err = up ? KafkaNative.rd_kafka_mock_broker_set_up(_cluster, brokerId) : KafkaNative.rd_kafka_mock_broker_set_down(_cluster, brokerId);
+            if (err != 0)
+            {
+                throw new InvalidOperationException($"the mock cluster refused to take broker {brokerId} {(up ? "up" : "down")}: {Marshal.PtrToStringAnsi(KafkaNative.rd_kafka_err2str(err))}");
+            }
+        }
+    }
+
     public void Dispose()
     {
         lock (_gate)

@@ -117,5 +117,11 @@ public static class KafkaNative
     internal static extern int rd_kafka_mock_topic_delete(IntPtr mcluster, string topic);
 
     [DllImport(LibRdKafka)]
+    internal static extern int rd_kafka_mock_broker_set_down(IntPtr mcluster, int brokerId);
+
+    [DllImport(LibRdKafka)]
+    internal static extern int rd_kafka_mock_broker_set_up(IntPtr mcluster, int brokerId);
+
+    [DllImport(LibRdKafka)]
     internal static extern IntPtr rd_kafka_err2str(int err);
 }

@@ -1,11 +1,8 @@
-using System.Buffers;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 using System.Text.Unicode;
 using Sluice.Core.Replication;
 
@@ -21,8 +18,6 @@ namespace Sluice.Sinks.Http;
 /// </summary>
 internal sealed class HttpSink : IReplicationSink
 {
-    private static readonly JsonWriterOptions WriterOptions = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     private static readonly HashSet<string> Reserved = new(StringComparer.OrdinalIgnoreCase)
     {
         "host", "content-type", "content-length", "content-encoding", "transfer-encoding", "connection", "keep-alive",
@@ -48,7 +43,8 @@ internal sealed class HttpSink : IReplicationSink
             ConnectTimeout = TimeSpan.FromSeconds(10),
             PooledConnectionLifetime = TimeSpan.FromMinutes(5),
             PooledConnectionIdleTimeout = TimeSpan.FromMinutes(1),
-            ConnectCallback = ConnectAsync,
+            // Checks the address actually connected to, whatever the name resolved to when the replicator was registered.
+            ConnectCallback = (context, cancellationToken) => OutboundConnections.ConnectAsync(_policy, context.DnsEndPoint, cancellationToken),
             ActivityHeadersPropagator = null,
         });
     }
@@ -62,7 +58,7 @@ internal sealed class HttpSink : IReplicationSink
         {
             var last = batch.Records[^1].Offset;
             var id = $"{batch.Topic}/{batch.Partition}/{batch.FirstOffset}-{last}";
-            var body = Encode(batch.Records, _settings.Format == HttpSinkFormat.Ndjson);
+            var body = SinkRecordJson.Encode(batch.Records, _settings.Format == HttpSinkFormat.Ndjson);
             var contentType = _settings.Format == HttpSinkFormat.Ndjson ? "application/x-ndjson" : "application/json";
             var result = await SendAsync(batch, id, body, contentType, null, cancellationToken).ConfigureAwait(false);
             return result.Outcome == SinkWriteOutcome.Refused && batch.Records.Count == 1 ? SinkWriteResult.Refused(result.Error!, 0) : result;
@@ -190,74 +186,6 @@ internal sealed class HttpSink : IReplicationSink
         }
     }
 
-    /// <summary>A JSON array (or NDJSON lines) of <c>{topic, partition, offset, key|keyBase64, value|valueBase64, headers, publishTime}</c>.</summary>
-    internal static byte[] Encode(IReadOnlyList<SinkRecord> records, bool ndjson)
-    {
-        var buffer = new ArrayBufferWriter<byte>(records.Count * 256);
-        using var writer = new Utf8JsonWriter(buffer, WriterOptions);
-        if (!ndjson)
-        {
-            writer.WriteStartArray();
-        }
-
-        foreach (var r in records)
-        {
-            writer.WriteStartObject();
-            writer.WriteString("topic", r.Topic.ToString());
-            writer.WriteNumber("partition", r.Partition);
-            writer.WriteNumber("offset", r.Offset);
-            if (r.Key is { } key)
-            {
-                WriteBytes(writer, "key", "keyBase64", key.Span);
-            }
-
-            if (r.Value is { } value)
-            {
-                WriteBytes(writer, "value", "valueBase64", value.Span);
-            }
-            else
-            {
-                writer.WriteNull("value");
-            }
-
-            writer.WriteStartObject("headers");
-            foreach (var (name, headerValue) in r.Headers)
-            {
-                writer.WriteString(name, headerValue);
-            }
-
-            writer.WriteEndObject();
-            writer.WriteString("publishTime", r.PublishTime);
-            writer.WriteEndObject();
-            if (ndjson)
-            {
-                writer.Flush();
-                buffer.Write("\n"u8);
-                writer.Reset();
-            }
-        }
-
-        if (!ndjson)
-        {
-            writer.WriteEndArray();
-        }
-
-        writer.Flush();
-        return buffer.WrittenSpan.ToArray();
-    }
-
-    private static void WriteBytes(Utf8JsonWriter writer, string textName, string base64Name, ReadOnlySpan<byte> bytes)
-    {
-        if (Utf8.IsValid(bytes))
-        {
-            writer.WriteString(textName, bytes);
-        }
-        else
-        {
-            writer.WriteBase64String(base64Name, bytes);
-        }
-    }
-
     private TimeSpan? RetryAfter(HttpResponseMessage response)
     {
         var header = response.Headers.RetryAfter;
@@ -267,31 +195,5 @@ internal sealed class HttpSink : IReplicationSink
         }
 
         return header?.Date is { } date ? date - _time.GetUtcNow() : null;
-    }
-
-    // Checks the address actually connected to, whatever the name resolved to when the replicator was registered.
-    private async ValueTask<Stream> ConnectAsync(SocketsHttpConnectionContext context, CancellationToken cancellationToken)
-    {
-        var endpoint = context.DnsEndPoint;
-        var addresses = IPAddress.TryParse(endpoint.Host.Trim('[', ']'), out var literal)
-            ? [literal]
-            : await Dns.GetHostAddressesAsync(endpoint.Host, cancellationToken).ConfigureAwait(false);
-        var allowed = addresses.Where(_policy.IsAllowed).ToArray();
-        if (allowed.Length == 0)
-        {
-            throw new HttpRequestException($"{endpoint.Host} resolves only to addresses the gateway may not call (loopback, private, link-local or metadata); see webhooks:allowedNetworks");
-        }
-
-        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        try
-        {
-            await socket.ConnectAsync(allowed, endpoint.Port, cancellationToken).ConfigureAwait(false);
-            return new NetworkStream(socket, ownsSocket: true);
-        }
-        catch
-        {
-            socket.Dispose();
-            throw;
-        }
     }
 }

@@ -451,6 +451,10 @@ public sealed partial class EmbeddedLog : IMessageLog
     }
 
     /// <inheritdoc />
+    public async ValueTask DeleteRecordsBeforeAsync(TopicName topic, int partition, long offset, CancellationToken cancellationToken = default)
+        => await GetPartition(topic, partition).DeleteSegmentsBelowAsync(offset, cancellationToken).ConfigureAwait(false);
+
+    /// <inheritdoc />
     public ValueTask<long> FindOffsetAsync(TopicName topic, int partition, DateTimeOffset timestamp, CancellationToken cancellationToken = default)
     {
         try

@@ -31,4 +31,5 @@ internal static class StorageEventIds
     public const int HighWaterMarkMissing = 1027;
     public const int CloseFailed = 1028;
     public const int CompactionSkipped = 1029;
+    public const int SegmentTrimmed = 1030;
 }

@@ -134,6 +134,44 @@ public sealed class RetentionTests(ITestOutputHelper output) : IDisposable
         }
     }
 
+    [Fact]
+    public async Task DeleteRecordsBefore_DeletesOnlyClosedSegmentsEntirelyBelowTheOffset_AndSurvivesReopen()
+    {
+        long start;
+        await using (var log = await OpenAsync())
+        {
+            await log.CreateTopicAsync(Topic, new TopicSettings());
+            for (var i = 0; i < 300; i++)
+            {
+                await log.AppendAsync(Topic, 0, [Value($"v{i:D4}" + new string('x', 60))]);
+            }
+
+            var segments = Directory.GetFiles(PartitionDir, "*.log").Length;
+            Assert.True(segments > 3);
+
+            await log.DeleteRecordsBeforeAsync(Topic, 0, 150);
+            start = (await log.DescribeTopicAsync(Topic))!.Partitions[0].StartOffset;
+
+            // Whole segments only: the one holding offset 150 stays, so the start is at or below it, and above 0.
+            Assert.InRange(start, 1, 150);
+            Assert.True(Directory.GetFiles(PartitionDir, "*.log").Length < segments);
+            await Assert.ThrowsAsync<OffsetOutOfRangeException>(() => log.ReadAsync(Topic, 0, start - 1, 1, 1).AsTask());
+            Assert.Equal(Enumerable.Range((int)start, 300 - (int)start).Select(i => (long)i), (await ReadAllAsync(log, Topic, 0)).Select(r => r.Offset));
+
+            // Past the end: every closed segment goes, never the active one.
+            await log.DeleteRecordsBeforeAsync(Topic, 0, 1000);
+            Assert.Single(Directory.GetFiles(PartitionDir, "*.log"));
+            Assert.Equal(300, (await log.DescribeTopicAsync(Topic))!.Partitions[0].EndOffset);
+            start = (await log.DescribeTopicAsync(Topic))!.Partitions[0].StartOffset;
+        }
+
+        await using (var log = await OpenAsync())
+        {
+            var p = (await log.DescribeTopicAsync(Topic))!.Partitions[0];
+            Assert.Equal((start, 300L), (p.StartOffset, p.EndOffset));
+        }
+    }
+
     private static async Task VerifyCompactedAsync(EmbeddedLog log, Dictionary<string, (long Offset, string? Value)> expected)
     {
         var all = await ReadAllAsync(log, Topic, 0);

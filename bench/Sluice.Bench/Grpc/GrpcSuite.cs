@@ -12,6 +12,7 @@ using Sluice.Kafka;
 using Sluice.Server.Compat.Pixy.Protocol;
 using Sluice.Server.Grpc.V1;
 using static System.FormattableString;
+using Result = Sluice.Bench.Http.ClosedLoops.Result;
 
 namespace Sluice.Bench.Grpc;
 
@@ -136,48 +137,14 @@ internal sealed class GrpcSuite : IBenchSuite
         return md.ToString();
     }
 
+    private static Task<(Result A, Result B)> PairAsync(Func<Task> a, Func<Task> b) => ClosedLoops.PairAsync(a, b, Concurrency, Rounds, Warmup, Measure);
+
+    private static Task FillAsync(HttpClient http, string batchPath, int count) => ClosedLoops.FillAsync(http, batchPath, count, ValueBytes);
+
+    private static Task PutAsync(HttpClient http, string path, string json) => ClosedLoops.PutAsync(http, path, json);
+
     private static void Row(StringBuilder md, string figure, Result grpc, Result http)
         => md.AppendLine(CultureInfo.InvariantCulture, $"| {figure} | {grpc.Mean:N0} | {http.Mean:N0} | {grpc.Mean / http.Mean:F2} |");
-
-    private sealed record Result(double Mean, IReadOnlyList<double> Rounds)
-    {
-        public static implicit operator Result(double single) => new(single, [single]);
-    }
-
-    // Rounds of A then B, warm-ups in the first round; operations per second of each, means.
-    private static async Task<(Result A, Result B)> PairAsync(Func<Task> a, Func<Task> b)
-    {
-        var ra = new List<double>();
-        var rb = new List<double>();
-        for (var round = 0; round < Rounds; round++)
-        {
-            if (round == 0)
-            {
-                await ClosedLoopAsync(a, Warmup);
-                await ClosedLoopAsync(b, Warmup);
-            }
-
-            ra.Add(await ClosedLoopAsync(a, Measure));
-            rb.Add(await ClosedLoopAsync(b, Measure));
-        }
-
-        return (new Result(ra.Average(), ra), new Result(rb.Average(), rb));
-    }
-
-    private static async Task<double> ClosedLoopAsync(Func<Task> operation, TimeSpan duration)
-    {
-        long done = 0;
-        var clock = Stopwatch.StartNew();
-        await Task.WhenAll(Enumerable.Range(0, Concurrency).Select(_ => Task.Run(async () =>
-        {
-            while (clock.Elapsed < duration)
-            {
-                await operation();
-                Interlocked.Increment(ref done);
-            }
-        })));
-        return done / clock.Elapsed.TotalSeconds;
-    }
 
     // Calls that each take one message (true) or find none (false), from many loops, until count were taken.
     private static async Task<double> DrainAsync(int count, Func<Task<bool>> take)
@@ -275,26 +242,6 @@ internal sealed class GrpcSuite : IBenchSuite
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
         {
-        }
-    }
-
-    private static async Task FillAsync(HttpClient http, string batchPath, int count)
-    {
-        for (var sent = 0; sent < count; sent += 1000)
-        {
-            var body = string.Concat(Enumerable.Range(sent, Math.Min(1000, count - sent)).Select(i => Invariant($"{{\"value\":\"{i:D10}{new string('v', ValueBytes - 10)}\"}}\n")));
-            using var content = new StringContent(body, Encoding.UTF8, "application/x-ndjson");
-            (await http.PostAsync(batchPath, content)).EnsureSuccessStatusCode();
-        }
-    }
-
-    private static async Task PutAsync(HttpClient http, string path, string json)
-    {
-        using var content = new StringContent(json, Encoding.UTF8, "application/json");
-        using var response = await http.PutAsync(path, content);
-        if (!response.IsSuccessStatusCode)
-        {
-            throw new InvalidOperationException($"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
         }
     }
 

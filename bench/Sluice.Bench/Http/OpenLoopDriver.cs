@@ -15,6 +15,8 @@ namespace Sluice.Bench.Http;
 /// </code>
 /// Message i is due at a fixed time whatever happened before it, so a slow answer delays the messages behind
 /// it and that delay is counted (no coordinated omission). The value carries i, so a consumer finds its due time.
+/// With a delivery delay each message is produced with <c>?deliverAt=</c> its scheduled time plus the delay, and the
+/// end-to-end figure is how late after that time it was pulled (delayed delivery's lateness).
 /// </summary>
 internal sealed class OpenLoopDriver
 {
@@ -29,13 +31,20 @@ internal sealed class OpenLoopDriver
     private readonly long[] _answered;
     private readonly long[] _received;
     private readonly long[] _sendLag;
+    private readonly TimeSpan _deliverAfter;
     private long _failed;
     private long _duplicates;
     private long _t0;
+    private double _epochAtT0Ms;
 
-    public OpenLoopDriver(int rate, TimeSpan warmup, TimeSpan measure)
+    /// <param name="rate">Messages per second.</param>
+    /// <param name="warmup">Sent first and left out of the figures.</param>
+    /// <param name="measure">Sent after the warm-up and measured.</param>
+    /// <param name="deliverAfter">When positive, each message is delayed by this much after its scheduled time.</param>
+    public OpenLoopDriver(int rate, TimeSpan warmup, TimeSpan measure, TimeSpan deliverAfter = default)
     {
         _rate = rate;
+        _deliverAfter = deliverAfter;
         _warmupCount = (long)(rate * warmup.TotalSeconds);
         _total = _warmupCount + (long)(rate * measure.TotalSeconds);
         _answered = new long[_total];
@@ -57,16 +66,19 @@ internal sealed class OpenLoopDriver
             : Enumerable.Range(0, Consumers).Select(c => ConsumeAsync(consumeClient, pullUrl, ackUrl, $"bench-{c}", stopConsumers.Token)).ToArray();
 
         var due = Channel.CreateBounded<long>(new BoundedChannelOptions((int)Math.Min(_total, 1 << 20)) { FullMode = BoundedChannelFullMode.Wait });
+        // The wall clock at t0, to 100 ns (a millisecond's truncation would show as deliveries before their time).
+        var wall = DateTimeOffset.UtcNow.UtcTicks;
         _t0 = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10;
+        _epochAtT0Ms = ((wall - DateTimeOffset.UnixEpoch.UtcTicks) / (double)TimeSpan.TicksPerMillisecond) + 100;
         var scheduler = new Thread(() => Schedule(due.Writer)) { IsBackground = true, Name = "bench-scheduler" };
         scheduler.Start();
         await Task.WhenAll(Enumerable.Range(0, Senders).Select(_ => SendAsync(produceClient, produceUrl, due.Reader, cancellationToken)));
 
         if (consumers.Length > 0)
         {
-            // Give the consumers up to 5 s after the last answer to see every message, then stop them.
+            // Give the consumers up to 5 s after the last answer (and the delay) to see every message, then stop them.
             var grace = Stopwatch.StartNew();
-            while (grace.Elapsed < TimeSpan.FromSeconds(5) && Enumerable.Range((int)_warmupCount, (int)(_total - _warmupCount)).Any(i => _answered[i] > 0 && Volatile.Read(ref _received[i]) == 0))
+            while (grace.Elapsed < TimeSpan.FromSeconds(5) + _deliverAfter && Enumerable.Range((int)_warmupCount, (int)(_total - _warmupCount)).Any(i => _answered[i] > 0 && Volatile.Read(ref _received[i]) == 0))
             {
                 await Task.Delay(50, cancellationToken);
             }
@@ -79,6 +91,12 @@ internal sealed class OpenLoopDriver
     }
 
     private long DueTime(long index) => _t0 + (long)(index * (double)Stopwatch.Frequency / _rate);
+
+    // A delayed message's delivery time in epoch ms (whole, rounded up as the server rounds), and the same instant on the
+    // monotonic clock the arrivals are measured with.
+    private long DeliverAtMs(long index) => (long)Math.Ceiling(_epochAtT0Ms + (index * 1000.0 / _rate) + _deliverAfter.TotalMilliseconds);
+
+    private long DeliverAtTicks(long index) => _t0 + (long)((DeliverAtMs(index) - _epochAtT0Ms) * Stopwatch.Frequency / 1000.0);
 
     private void Schedule(ChannelWriter<long> writer)
     {
@@ -113,7 +131,7 @@ internal sealed class OpenLoopDriver
             {
                 using var content = new ByteArrayContent(Value(index));
                 content.Headers.ContentType = new("application/octet-stream");
-                using var response = await client.PostAsync(url, content, cancellationToken);
+                using var response = await client.PostAsync(_deliverAfter > TimeSpan.Zero ? new Uri(url + $"?deliverAt={DeliverAtMs(index)}") : url, content, cancellationToken);
                 await response.Content.LoadIntoBufferAsync(cancellationToken);
                 if (response.IsSuccessStatusCode)
                 {
@@ -207,7 +225,7 @@ internal sealed class OpenLoopDriver
             {
                 if (_received[i] > 0)
                 {
-                    pulled.Add((_received[i] - DueTime(i)) * toMs);
+                    pulled.Add((_received[i] - (_deliverAfter > TimeSpan.Zero ? DeliverAtTicks(i) : DueTime(i))) * toMs);
                 }
                 else
                 {

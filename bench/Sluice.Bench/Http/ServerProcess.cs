@@ -129,6 +129,20 @@ internal sealed class ServerProcess : IAsyncDisposable
         throw new InvalidOperationException($"{start.FileName} {string.Join(' ', start.ArgumentList)} did not become ready:\n{output}");
     }
 
+    /// <summary>The server's resident memory now (<c>VmRSS</c> from /proc).</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        throw new InvalidOperationException("no VmRSS in /proc/<pid>/status");
+    }
+
     public string Output
     {
         get

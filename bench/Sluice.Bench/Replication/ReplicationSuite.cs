@@ -8,7 +8,11 @@ using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
 using Sluice.Bench.Http;
+using Sluice.Kafka;
+using Sluice.Replication.Tests.Amqp;
+using Sluice.Replication.Tests.Nats;
 using Sluice.Replication.Tests.PostgreSql;
+using Sluice.Replication.Tests.S3;
 
 namespace Sluice.Bench.Replication;
 
@@ -17,6 +21,12 @@ namespace Sluice.Bench.Replication;
 /// <code>
 ///   postgresql: plain Npgsql, 4 connections (one per partition), 500-row unnest inserts  vs  replicator (batch 500)
 ///   http:       plain HttpClient, 4 loops, 500-record JSON batches to a bare Kestrel     vs  replicator (batch 500, json)
+///   amqp:       plain RabbitMQ.Client, 4 confirm channels, 500 persistent messages then
+///               their confirms (RabbitMQ started as the tests start it)                  vs  replicator (batch 500)
+///   nats:       plain NATS.Net, 4 loops on one connection, 500 JetStream publishes then
+///               their acks (nats-server -js started as the tests start it)               vs  replicator (batch 500)
+///   s3:         plain AWSSDK.S3, 4 loops, one 500-record NDJSON object per PUT to s3rver vs  replicator (batch 500)
+///   kafka:      plain Confluent.Kafka (acks=all, idempotent), 4 loops of 500-record batches to the mock cluster vs  replicator
 ///   lag:        5,000 msg/s produced steadily for 20 s; per record, PostgreSQL's clock at insert minus the publish time
 /// </code>
 /// Values are 1 KiB. The replicators read a pre-filled topic of 4 partitions from the start; their rate is the records
@@ -38,6 +48,12 @@ internal sealed class ReplicationSuite : IBenchSuite
     {
         await using var pg = await PostgresServer.StartNewAsync();
         await using var bare = await ServerProcess.StartBareAsync();
+        await using var rabbit = await RabbitMqServer.StartNewAsync();
+        await using var amqp = new AmqpBaseline(rabbit);
+        await using var natsServer = await NatsServer.StartNewAsync();
+        await using var nats = new NatsBaseline(natsServer);
+        await using var s3 = await S3rverServer.StartNewAsync(maxObjectBytes: 0);
+        using var kafka = KafkaMockCluster.Start(1);
         var data = Path.Combine(context.ScratchDirectory, "sluice");
         Directory.CreateDirectory(data);
         await using var sluice = await ServerProcess.StartSluiceAsync(HttpSuite.ServerDll(), data, "always", "--allow-private-webhooks");
@@ -51,6 +67,14 @@ internal sealed class ReplicationSuite : IBenchSuite
         var pgSluice = new List<double>();
         var httpPlain = new List<double>();
         var httpSluice = new List<double>();
+        var amqpPlain = new List<double>();
+        var amqpSluice = new List<double>();
+        var natsPlain = new List<double>();
+        var natsSluice = new List<double>();
+        var s3Plain = new List<double>();
+        var s3Sluice = new List<double>();
+        var kafkaPlain = new List<double>();
+        var kafkaSluice = new List<double>();
         for (var round = 0; round < Rounds; round++)
         {
             pgPlain.Add(await PlainPostgresAsync(pg, $"plain{round}", cancellationToken));
@@ -67,7 +91,34 @@ internal sealed class ReplicationSuite : IBenchSuite
                 ["url"] = bare.BaseUrl + "/bare",
                 ["format"] = "json",
             }, null, cancellationToken));
+            s3Plain.Add(await S3Pair.PlainAsync(s3, $"plain{round}/", Source, Records, Partitions, Batch, Value, cancellationToken));
+            s3Sluice.Add(await ReplicateAsync(client, $"s3{round}", Source, S3Pair.Sink(s3, $"sluice{round}/"), S3Pair.Secrets(s3), cancellationToken));
+            kafkaPlain.Add(await KafkaPair.PlainAsync(kafka, $"plain{round}", Source, Records, Partitions, Batch, Value, cancellationToken));
+            kafka.CreateTopic($"copy{round}", Partitions);
+            kafkaSluice.Add(await ReplicateAsync(client, $"kafka{round}", Source, KafkaPair.Sink(kafka, $"copy{round}"), null, cancellationToken));
             context.Progress.WriteLine($"round {round}: postgresql plain {pgPlain[^1]:N0}/s sluice {pgSluice[^1]:N0}/s; http plain {httpPlain[^1]:N0}/s sluice {httpSluice[^1]:N0}/s");
+
+            amqpPlain.Add(await amqp.PlainAsync($"plain{round}", Records, Partitions, Batch, Value, cancellationToken));
+            await amqp.PrepareAsync($"copy{round}");
+            amqpSluice.Add(await ReplicateAsync(client, $"amqp{round}", Source, new JsonObject
+            {
+                ["type"] = "amqp",
+                ["uri"] = rabbit.Uri.ToString().Replace(rabbit.Password, "${secret:amqp}", StringComparison.Ordinal),
+                ["exchange"] = AmqpBaseline.Exchange,
+                ["routingKey"] = $"copy{round}",
+            }, new JsonObject { ["amqp"] = rabbit.Password }, cancellationToken));
+            await amqp.DeleteAsync($"copy{round}");
+            natsPlain.Add(await nats.PlainAsync($"plain{round}", Records, Partitions, Batch, Value, cancellationToken));
+            await nats.PrepareAsync($"copy{round}");
+            natsSluice.Add(await ReplicateAsync(client, $"nats{round}", Source, new JsonObject
+            {
+                ["type"] = "nats",
+                ["url"] = natsServer.Url.Replace(natsServer.Password, "${secret:nats}", StringComparison.Ordinal),
+                ["subject"] = $"copy{round}",
+            }, new JsonObject { ["nats"] = natsServer.Password }, cancellationToken));
+            await nats.DeleteAsync($"copy{round}");
+            context.Progress.WriteLine($"round {round}: amqp plain {amqpPlain[^1]:N0}/s sluice {amqpSluice[^1]:N0}/s; nats plain {natsPlain[^1]:N0}/s sluice {natsSluice[^1]:N0}/s");
+            context.Progress.WriteLine($"round {round}: s3 plain {s3Plain[^1]:N0}/s sluice {s3Sluice[^1]:N0}/s; kafka plain {kafkaPlain[^1]:N0}/s sluice {kafkaSluice[^1]:N0}/s");
         }
 
         var (p50, p99, max, produced) = await SteadyLagAsync(client, pg, cancellationToken);
@@ -79,12 +130,20 @@ internal sealed class ReplicationSuite : IBenchSuite
         md.AppendLine($"Throughput: {Records:N0} records of {ValueBytes} B in {Partitions} partitions, batches of {Batch}, one batch in flight per partition. ");
         md.AppendLine("Baseline: the same target written directly by a plain client with the same batch size, one writer per partition, from records");
         md.AppendLine("already in memory; the replicator reads them from the embedded log (flush `always`) and acks each batch. PostgreSQL commits");
-        md.AppendLine("synchronously in both; the http target is a bare Kestrel endpoint answering 200. Two rounds, means; floor 0.8.");
+        md.AppendLine("synchronously in both; the http target is a bare Kestrel endpoint answering 200. RabbitMQ gets persistent messages into a durable");
+        md.AppendLine("queue, a batch done when every publisher confirm is in; NATS gets JetStream publishes (file storage) with Nats-Msg-Id, a batch");
+        md.AppendLine("done when every ack is in; both baselines send the message the sink sends (same headers and ids); s3 is s3rver (node, on this machine), one");
+        md.AppendLine("NDJSON object per batch, each PUT answered before the next; kafka is librdkafka's mock cluster hosted by the bench process,");
+        md.AppendLine("acks=all and idempotent in both, each batch's delivery reports awaited before the next. Two rounds, means; floor 0.8.");
         md.AppendLine();
         md.AppendLine("| sink | plain client (records/s) | replicator (records/s) | ratio |");
         md.AppendLine("|---|---|---|---|");
         md.AppendLine(Row("postgresql", pgPlain, pgSluice));
         md.AppendLine(Row("http (json)", httpPlain, httpSluice));
+        md.AppendLine(Row("amqp (RabbitMQ)", amqpPlain, amqpSluice));
+        md.AppendLine(Row("nats (JetStream)", natsPlain, natsSluice));
+        md.AppendLine(Row("s3", s3Plain, s3Sluice));
+        md.AppendLine(Row("kafka", kafkaPlain, kafkaSluice));
         md.AppendLine();
         md.AppendLine($"Lag at a steady {SteadyRate:N0} msg/s ({produced:N0} records of {ValueBytes} B over {SteadyFor.TotalSeconds:N0} s, produced in batches of 50 every 10 ms) to PostgreSQL: ");
         md.AppendLine($"per record, PostgreSQL's clock at insert minus the publish time: **p50 {p50:N1} ms, p99 {p99:N1} ms**, max {max:N1} ms.");

@@ -1,9 +1,14 @@
 using System.CommandLine;
+using System.Globalization;
 using Sluice.Cli.Connection;
+using Sluice.Cli.Output;
 
 namespace Sluice.Cli.Admin;
 
-/// <summary><c>sluice delayed list|cancel</c>: messages produced with a delivery time that is not due yet (issue 15's routes).</summary>
+/// <summary>
+/// <c>sluice delayed list|cancel</c>: messages produced with a delivery time that is not due yet
+/// (<c>GET .../delayed?limit=&amp;after=</c> and <c>DELETE .../delayed/{id}</c>).
+/// </summary>
 internal static class DelayedCommand
 {
     public static Command Create()
@@ -17,15 +22,48 @@ internal static class DelayedCommand
     private static Command List()
     {
         var topic = TopicsCommand.TopicArgument();
-        var query = new Option<string[]>("--query") { Description = "A paging parameter passed on as it is, name=value (repeat for more)", HelpName = "name=value" };
-        var command = new Command("list", "The topic's pending delayed messages (a page, with the count)") { topic, query };
+        var limit = new Option<int?>("--limit") { Description = "Most messages in this page, 1 to 1000 (the server's default: 100)", HelpName = "n" };
+        var after = new Option<string?>("--after") { Description = "The next page: the cursor the previous page printed", HelpName = "cursor" };
+        var json = AdminOutput.JsonOption();
+        var command = new Command("list", "The topic's pending delayed messages in delivery order (a page), with their count") { topic, limit, after, json };
         command.Aliases.Add("ls");
         CommandAction.Set(command, async (context, cancellationToken) =>
         {
-            var parameters = context.Parse.GetValue(query) ?? [];
-            var suffix = parameters.Length == 0 ? "" : "?" + string.Join('&', parameters.Select(Parameter));
-            using var answer = await context.Client.SendAsync(HttpMethod.Get, Routes.Delayed(context.Parse.GetValue(topic)!) + suffix, null, cancellationToken);
-            AdminOutput.Pretty(context, answer);
+            var p = context.Parse;
+            var query = new List<string>();
+            if (p.GetValue(limit) is { } n)
+            {
+                query.Add(n is >= 1 and <= 1000 ? $"limit={n.ToString(CultureInfo.InvariantCulture)}" : throw CliException.Usage("--limit must be 1 to 1000"));
+            }
+
+            if (p.GetValue(after) is { } cursor)
+            {
+                query.Add("after=" + Uri.EscapeDataString(cursor));
+            }
+
+            var path = Routes.Delayed(p.GetValue(topic)!) + (query.Count > 0 ? "?" + string.Join('&', query) : "");
+            using var answer = await context.Client.SendAsync(HttpMethod.Get, path, null, cancellationToken);
+            if (p.GetValue(json))
+            {
+                AdminOutput.Pretty(context, answer);
+                return ExitCodes.Ok;
+            }
+
+            var root = answer!.RootElement;
+            var table = new Table("ID", "PARTITION", "DELIVER AT");
+            foreach (var m in root.GetProperty("messages").EnumerateArray())
+            {
+                table.Add(AdminOutput.Text(m, "id"), AdminOutput.Text(m, "partition"), AdminOutput.Text(m, "deliverAt"));
+            }
+
+            table.WriteTo(context.Out);
+            var partitions = string.Join(',', root.GetProperty("partitions").EnumerateArray().Select(e => e.GetInt32()));
+            await context.Out.WriteLineAsync($"{AdminOutput.Text(root, "count")} pending in partitions {partitions}");
+            if (AdminOutput.Text(root, "next") is { } next)
+            {
+                await context.Out.WriteLineAsync($"more: --after {next}");
+            }
+
             return ExitCodes.Ok;
         });
         return command;
@@ -34,8 +72,8 @@ internal static class DelayedCommand
     private static Command Cancel()
     {
         var topic = TopicsCommand.TopicArgument();
-        var id = new Argument<string>("id") { Description = "The id produce answered (partition:offset)" };
-        var command = new Command("cancel", "Cancel a delayed message that is not due yet") { topic, id };
+        var id = new Argument<string>("id") { Description = "The id produce printed for the delayed message (d:...)" };
+        var command = new Command("cancel", "Cancel a delayed message that is not due yet (exit 5 when already delivered, cancelled or unknown)") { topic, id };
         CommandAction.Set(command, async (context, cancellationToken) =>
         {
             var p = context.Parse;
@@ -44,13 +82,5 @@ internal static class DelayedCommand
             return ExitCodes.Ok;
         });
         return command;
-    }
-
-    private static string Parameter(string pair)
-    {
-        var eq = pair.IndexOf('=', StringComparison.Ordinal);
-        return eq <= 0
-            ? throw CliException.Usage($"--query '{pair}' must be name=value")
-            : Uri.EscapeDataString(pair[..eq]) + "=" + Uri.EscapeDataString(pair[(eq + 1)..]);
     }
 }

@@ -8,7 +8,7 @@ namespace Sluice.Cli.Produce;
 /// <summary>
 /// <c>sluice produce TOPIC [VALUE...]</c>: values from the arguments, from files (one message each) or from stdin (one
 /// message per line), always through the batch route, so headers and binary values travel as JSON and a pipe of lines
-/// becomes few requests. Prints each message's id (<c>partition:offset</c>) in input order.
+/// becomes few requests. Prints each message's id (<c>partition:offset</c>; a delayed message's <c>d:...</c>) in input order.
 /// </summary>
 internal static class ProduceCommand
 {
@@ -20,8 +20,8 @@ internal static class ProduceCommand
     private static readonly Option<string[]> Files = new("--file", "-f") { Description = "A file whose bytes are one message (repeat for more)", HelpName = "path" };
     private static readonly Option<string?> ContentType = new("--content-type") { Description = "Sets header content-type on every message" };
     private static readonly Option<string?> KeySeparator = new("--key-separator", "-K") { Description = "stdin lines are KEY<separator>VALUE (kcat's -K)", HelpName = "separator" };
-    private static readonly Option<string> LineFormat = new("--line-format") { Description = "stdin lines are message values (text) or batch records {\"key\",\"value\" or \"valueBase64\",\"headers\",\"partition\"} (json)", DefaultValueFactory = _ => "text" };
-    private static readonly Option<string?> DeliverAt = new("--deliver-at") { Description = "Deliver no earlier than this time (ISO-8601 or epoch ms): a delayed message", HelpName = "time" };
+    private static readonly Option<string> LineFormat = new("--line-format") { Description = "stdin lines are message values (text) or batch records {\"key\",\"value\" or \"valueBase64\",\"headers\",\"partition\",\"deliverAt\" or \"deliverAfterMs\"} (json)", DefaultValueFactory = _ => "text" };
+    private static readonly Option<string?> DeliverAt = new("--deliver-at") { Description = "Deliver no earlier than this time (ISO-8601 with a zone, or epoch ms): a delayed message, printed with its delayed id (d:...)", HelpName = "time" };
     private static readonly Option<long?> DeliverAfterMs = new("--deliver-after-ms") { Description = "Deliver this many milliseconds from now: a delayed message", HelpName = "ms" };
     private static readonly Option<int> BatchSize = new("--batch-size") { Description = "Most records per batch request", DefaultValueFactory = _ => 1000 };
     private static readonly Option<int> BatchBytes = new("--batch-bytes") { Description = "Most bytes per batch request (keep under the server's maxBatchBytes)", DefaultValueFactory = _ => 4 * 1024 * 1024 };
@@ -288,6 +288,7 @@ internal static class ProduceCommand
         return result;
     }
 
+    // Checked here for a usage error before anything is sent; the server checks the range (a year at most).
     private static string? ParseDeliverAt(string? value)
     {
         if (value is null)
@@ -295,14 +296,18 @@ internal static class ProduceCommand
             return null;
         }
 
-        if (long.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var ms))
+        var invariant = System.Globalization.CultureInfo.InvariantCulture;
+        if (long.TryParse(value, System.Globalization.NumberStyles.None, invariant, out var ms))
         {
-            return DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("O", System.Globalization.CultureInfo.InvariantCulture);
+            return ms <= DateTimeOffset.MaxValue.ToUnixTimeMilliseconds()
+                ? DateTimeOffset.FromUnixTimeMilliseconds(ms).ToString("O", invariant)
+                : throw CliException.Usage($"--deliver-at {value} is past the year 9999 in epoch milliseconds");
         }
 
-        return DateTimeOffset.TryParse(value, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var at)
-            ? at.ToString("O", System.Globalization.CultureInfo.InvariantCulture)
-            : throw CliException.Usage($"--deliver-at '{value}' is not a time: ISO-8601 (2026-01-01T12:00:00Z) or epoch milliseconds");
+        // A time without a zone would be read in some zone or other: the server refuses to guess, and so does the CLI.
+        return DateTime.TryParse(value, invariant, System.Globalization.DateTimeStyles.RoundtripKind, out var time) && time.Kind != DateTimeKind.Unspecified
+            ? DateTimeOffset.Parse(value, invariant, System.Globalization.DateTimeStyles.RoundtripKind).ToString("O", invariant)
+            : throw CliException.Usage($"--deliver-at '{value}' is not a time with a zone: ISO-8601 (2026-01-01T12:00:00Z, 2026-01-01T14:00:00+02:00) or epoch milliseconds");
     }
 
     private sealed record RecordSettings(string? Key, Dictionary<string, string> Headers, int? Partition, string? DeliverAt, long? DeliverAfterMs);

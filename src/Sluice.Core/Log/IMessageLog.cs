@@ -71,6 +71,15 @@ public interface IMessageLog : IAsyncDisposable
     ValueTask<IReadOnlyList<LogProblem>> GetProblemsAsync(CancellationToken cancellationToken = default)
         => ValueTask.FromResult<IReadOnlyList<LogProblem>>([]);
 
+    /// <summary>
+    /// Deletes records below <paramref name="offset"/> where the backend can do so: the embedded log deletes the closed
+    /// segments that end at or below it; Kafka deletes the records (DeleteRecords). Best effort: a backend that cannot
+    /// (the default, the mock cluster) keeps them until retention. Readers of deleted offsets get
+    /// <see cref="OffsetOutOfRangeException"/>, as after retention.
+    /// </summary>
+    ValueTask DeleteRecordsBeforeAsync(TopicName topic, int partition, long offset, CancellationToken cancellationToken = default)
+        => ValueTask.CompletedTask;
+
     private static async ValueTask<int?> DescribePartitionCountAsync(IMessageLog log, TopicName topic, CancellationToken cancellationToken)
         => (await log.DescribeTopicAsync(topic, cancellationToken).ConfigureAwait(false))?.Partitions.Count;
 }

@@ -103,6 +103,16 @@ public interface ISubscriptionService
     /// <remarks>Added after the first contract; the default implementation throws <see cref="NotSupportedException"/>.</remarks>
     ValueTask<AckResult> DeadLetterAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, string reason, CancellationToken cancellationToken = default)
         => throw new NotSupportedException("this subscription service does not dead-letter on request");
+
+    /// <summary>
+    /// Adds the message counts of every subscription loaded here to <paramref name="into"/>: what a metrics exporter
+    /// reads at collection time, so counting costs the delivery path no tagged instrument call. Synchronous and cheap
+    /// (no I/O, no subscription lock).
+    /// </summary>
+    /// <remarks>Added after the first contract; the default implementation adds nothing.</remarks>
+    void CollectCounts(ICollection<SubscriptionCounts> into)
+    {
+    }
 }
 
 /// <summary>One attached consumer of a subscription.</summary>

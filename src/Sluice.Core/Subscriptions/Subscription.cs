@@ -53,6 +53,9 @@ internal sealed partial class Subscription
 
     public TopicName Topic { get; }
 
+    /// <summary>Message counts for metrics: bumped once per batch, read by <see cref="SubscriptionService.CollectCounts"/>.</summary>
+    public SubscriptionCounters Counters { get; } = new();
+
     public string Name { get; }
 
     public SubscriptionSettings Settings { get; private set; }
@@ -336,7 +339,13 @@ internal sealed partial class Subscription
             }
         }
 
-        DeliveryMetrics.OnDelivered(Topic, Name, result.Count, result.Count(d => d.DeliveryAttempt > 1));
+        var redelivered = 0;
+        foreach (var d in result)
+        {
+            redelivered += d.DeliveryAttempt > 1 ? 1 : 0;
+        }
+
+        Counters.Delivered(result.Count, redelivered);
         return result;
     }
 
@@ -457,7 +466,11 @@ internal sealed partial class Subscription
 
         if (kind == SettleKind.Ack)
         {
-            DeliveryMetrics.OnAcked(Topic, Name, succeeded);
+            Counters.Acked(succeeded);
+        }
+        else if (kind == SettleKind.Nack)
+        {
+            Counters.Nacked(succeeded);
         }
 
         return new AckResult(succeeded, unknown, expired);
@@ -501,7 +514,7 @@ internal sealed partial class Subscription
             }
         }
 
-        DeliveryMetrics.OnAcked(Topic, Name, succeeded);
+        Counters.Acked(succeeded);
         return succeeded;
     }
 
@@ -590,7 +603,7 @@ internal sealed partial class Subscription
             }
 
             Log.DeadLettered(_ctx.Logger, entries.Count, Topic, Name, dlq, reason);
-            DeliveryMetrics.OnDeadLettered(Topic, Name, entries.Count);
+            Counters.DeadLettered(entries.Count);
             if (dirty.Count > 0)
             {
                 await _ctx.Writer.CommitAsync(this, dirty).ConfigureAwait(false);
@@ -987,7 +1000,7 @@ internal sealed partial class Subscription
 
         Unpark(first.Value);
         first.Value.Wake();
-        DeliveryMetrics.OnWoken(Topic, Name);
+        Counters.Woken();
         return true;
     }
 
@@ -995,14 +1008,14 @@ internal sealed partial class Subscription
     {
         waiter.Arm();
         waiter.Node = _waiters.AddLast(waiter);
-        DeliveryMetrics.OnWaiting(Topic, Name, 1);
+        Counters.Waiting(1);
     }
 
     private void Unpark(ReceiveWaiter waiter)
     {
         _waiters.Remove(waiter.Node!);
         waiter.Node = null;
-        DeliveryMetrics.OnWaiting(Topic, Name, -1);
+        Counters.Waiting(-1);
     }
 
     private void PassWakeOn()
@@ -1135,7 +1148,7 @@ internal sealed partial class Subscription
                     changed = true;
                 }
 
-                DeliveryMetrics.OnLeasesExpired(Topic, Name, leasesExpired);
+                Counters.LeasesExpired(leasesExpired);
 
                 while (_delayed.TryPeek(out var e, out var due) && due <= now)
                 {
@@ -1426,7 +1439,7 @@ internal sealed partial class Subscription
         if (filtered > 0)
         {
             _ctx.Writer.CommitLater(this, [p.Partition]);
-            DeliveryMetrics.OnFilteredOut(Topic, Name, filtered);
+            Counters.FilteredOut(filtered);
         }
     }
 

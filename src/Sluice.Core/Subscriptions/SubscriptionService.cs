@@ -51,6 +51,18 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         _ctx = new EngineContext(log, time, o, _logger, new CursorWriter(log, o, _logger), coordinator) { Fleet = _fleet };
     }
 
+    /// <inheritdoc />
+    public void CollectCounts(ICollection<SubscriptionCounts> into)
+    {
+        foreach (var subscription in _subscriptions.Values)
+        {
+            if (!subscription.Deleted)
+            {
+                into.Add(subscription.Counters.Read(subscription.Topic, subscription.Name));
+            }
+        }
+    }
+
     /// <summary>Loads durable state now instead of on first use (idempotent).</summary>
     public async ValueTask StartAsync(CancellationToken cancellationToken = default)
     {

@@ -84,6 +84,9 @@ public sealed record WebhookDefinition
 
     public DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary>The ancestor whose per-message headers the calls also carry (a compatibility API's webhooks).</summary>
+    public WebhookDialect Dialect { get; init; }
+
     /// <summary>Returns a reason when a value is out of range, otherwise null.</summary>
     public string? Validate()
     {

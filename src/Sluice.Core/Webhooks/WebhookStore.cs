@@ -59,6 +59,7 @@ internal sealed class WebhookStore(IMessageLog log)
             Filter = w.Filter?.Text,
             Paused = w.Paused,
             CreatedAt = w.CreatedAt,
+            Dialect = w.Dialect == WebhookDialect.Sluice ? null : (int)w.Dialect,
         },
         Json);
 
@@ -95,6 +96,7 @@ internal sealed class WebhookStore(IMessageLog log)
                 Filter = r.Filter is null ? null : MessageFilter.Parse(r.Filter),
                 Paused = r.Paused,
                 CreatedAt = r.CreatedAt,
+                Dialect = (WebhookDialect)(r.Dialect ?? 0),
             };
         }
         catch (Exception ex) when (ex is JsonException or InvalidNameException or UriFormatException or FilterSyntaxException)
@@ -143,5 +145,8 @@ internal sealed class WebhookStore(IMessageLog log)
         public bool Paused { get; set; }
 
         public DateTimeOffset CreatedAt { get; set; }
+
+        // Absent (older records, Sluice's own webhooks) is WebhookDialect.Sluice.
+        public int? Dialect { get; set; }
     }
 }

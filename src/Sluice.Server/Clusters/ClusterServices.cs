@@ -1,4 +1,5 @@
 using System.Collections.Frozen;
+using Sluice.Core.Delay;
 using Sluice.Core.Log;
 using Sluice.Core.Replication;
 using Sluice.Core.Subscriptions;
@@ -43,7 +44,12 @@ internal static class ClusterServices
         typeof(StreamRegistry),
         typeof(TenantQuotas),
         typeof(PixyGateway),
+        typeof(IDelayService),
     ];
+
+    // Hosted services that run once per cluster although their constructor takes no owned type (they resolve what they
+    // start from the provider they are given). Those taking an owned type (webhooks, replicators) are found alone.
+    private static readonly Type[] PerClusterHostedServices = [typeof(Delay.DelayHostedService)];
 
     /// <summary>The configured clusters besides <c>default</c>: Kafka's named clusters (the embedded log has one).</summary>
     public static IReadOnlyList<string> OtherNames(ServerOptions options)
@@ -86,7 +92,7 @@ internal static class ClusterServices
 
             foreach (var d in registered)
             {
-                if (d.ServiceType == typeof(IHostedService) && d.ImplementationType is { } hosted && TakesOwned(hosted, ownedSet))
+                if (d.ServiceType == typeof(IHostedService) && d.ImplementationType is { } hosted && (TakesOwned(hosted, ownedSet) || PerClusterHostedServices.Contains(hosted)))
                 {
                     var cluster = name;
                     services.AddSingleton<IHostedService>(host => (IHostedService)ActivatorUtilities.CreateInstance(host.GetRequiredService<ClusterSet>().Get(cluster).Services, hosted));

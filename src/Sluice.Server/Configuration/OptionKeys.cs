@@ -175,6 +175,54 @@ internal static class OptionKeys
             o.Cluster("default").Bootstrap = v.Trim();
             return true;
         }),
+        // Metrics (/metrics) and OpenTelemetry export (docs/design/0020).
+        new("metrics:labels", "--metrics-labels", "one of subscription, topic, none", (v, o) =>
+        {
+            var labels = v.Trim().ToLowerInvariant();
+            if (labels is not ("subscription" or "topic" or "none"))
+            {
+                return false;
+            }
+
+            o.MetricsLabels = labels;
+            return true;
+        }),
+        new("metrics:maxSeries", "--metrics-max-series", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MetricsMaxSeries = x)),
+        new("metrics:public", "--metrics-public", "true or false", (v, o) => Bool(v, x => o.MetricsPublic = x)),
+        new("metrics:roles", "--metrics-roles", "comma-separated role names", (v, o) => Text(v, x => o.MetricsRoles = x)),
+        new("otlp:endpoint", "--otlp-endpoint", "an http or https URL such as http://127.0.0.1:4318", (v, o) =>
+        {
+            if (!Uri.TryCreate(v.Trim(), UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(uri.UserInfo))
+            {
+                return false;
+            }
+
+            o.OtlpEndpoint = uri.ToString().TrimEnd('/');
+            return true;
+        }),
+        new("otlp:protocol", "--otlp-protocol", "one of http/protobuf, grpc", (v, o) =>
+        {
+            var protocol = v.Trim().ToLowerInvariant();
+            if (protocol is not ("http/protobuf" or "grpc"))
+            {
+                return false;
+            }
+
+            o.OtlpProtocol = protocol;
+            return true;
+        }),
+        new("otlp:serviceName", "--otlp-service-name", "a service name (at most 1000 characters)", (v, o) => Text(v, x => o.OtlpServiceName = x)),
+        new("otlp:exportIntervalMs", "--otlp-export-interval-ms", "an integer between 100 and 3600000", (v, o) => Int(v, 100, 3_600_000, x => o.OtlpExportIntervalMs = x)),
+        new("otlp:sampleRatio", "--otlp-sample-ratio", "a number between 0 and 1", (v, o) =>
+        {
+            if (!double.TryParse(v.Trim(), System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var ratio) || ratio is < 0 or > 1)
+            {
+                return false;
+            }
+
+            o.OtlpSampleRatio = ratio;
+            return true;
+        }),
         new("kafka:mockBrokers", "--kafka-mock-brokers", "an integer between 0 and 16 (0: no mock cluster)", (v, o) => Int(v, 0, 16, x => o.KafkaMockBrokers = x)),
         new("kafka:sessionTimeoutMs", "--kafka-session-timeout-ms", "an integer between 1000 and 3600000", (v, o) => Int(v, 1000, 3_600_000, x => o.KafkaSessionTimeoutMs = x)),
         new("kafka:groupIdPrefix", "--kafka-group-id-prefix", "letters, digits, '.', '_' and '-' (at most 100)", (v, o) =>
@@ -200,6 +248,36 @@ internal static class OptionKeys
             o.Roles = roles;
             return true;
         }),
+
+        // Compatibility APIs (Compat/). kateway app secrets: kateway:apps:<appid>, read by ServerOptionsLoader.
+        new("beam:enabled", "--beam", "true or false", (v, o) => Bool(v, x => o.BeamEnabled = x)),
+        new("beam:clusters", "--beam-clusters", "comma-separated Pulsar URLs such as pulsar+ssl://pulsar.example.com:6651", (v, o) =>
+        {
+            var urls = Compat.Beam.BeamAccess.ParseClusters(v);
+            if (urls.Length == 0 || !urls.All(Compat.Beam.BeamNames.IsClusterUrl))
+            {
+                return false;
+            }
+
+            o.BeamClusters = string.Join(',', urls);
+            return true;
+        }),
+        new("kateway:enabled", "--kateway", "true or false", (v, o) => Bool(v, x => o.KatewayEnabled = x)),
+        new("kateway:prefix", "--kateway-prefix", "a path such as /kateway (a '/' and 1 to 64 letters, digits, '-' or '_')", (v, o) =>
+        {
+            var p = v.Trim();
+            if (p.Length is < 2 or > 65 || p[0] != '/' || !p[1..].All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_') || p is "/v1" or "/v2" or "/openapi")
+            {
+                return false;
+            }
+
+            o.KatewayPrefix = p;
+            return true;
+        }),
+        new("kateway:pubPort", "--kateway-pub-port", "an integer between 0 (off) and 65535", (v, o) => Int(v, 0, 65535, x => o.KatewayPubPort = x)),
+        new("kateway:subPort", "--kateway-sub-port", "an integer between 0 (off) and 65535", (v, o) => Int(v, 0, 65535, x => o.KatewaySubPort = x)),
+        new("kateway:manPort", "--kateway-man-port", "an integer between 0 (off) and 65535", (v, o) => Int(v, 0, 65535, x => o.KatewayManPort = x)),
+        new("kateway:subTimeoutMs", "--kateway-sub-timeout-ms", "an integer between 100 and 600000", (v, o) => Int(v, 100, 600_000, x => o.KatewaySubTimeoutMs = x)),
     ];
 
     private static bool Bool(string value, Action<bool> set)

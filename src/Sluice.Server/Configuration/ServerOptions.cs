@@ -185,6 +185,32 @@ internal sealed class ServerOptions
     /// <summary>Named Kafka clusters (case-insensitive names): bootstrap servers and librdkafka settings passed through (values never logged).</summary>
     public Dictionary<string, KafkaClusterOption> KafkaClusters { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
+    // ---- compatibility APIs (Compat/) ----
+
+    /// <summary>Serve Pulsar Beam's routes (<c>/v1/firehose</c>, <c>/v2/...</c>, <c>/status</c>) on the main port.</summary>
+    public bool BeamEnabled { get; set; } = true;
+
+    /// <summary>Beam's <c>PulsarClusters</c>: comma-separated Pulsar URLs a <c>PulsarUrl</c> header may name; empty accepts any.</summary>
+    public string BeamClusters { get; set; } = "";
+
+    /// <summary>Serve kateway's routes under <see cref="KatewayPrefix"/> (and on its own ports when set).</summary>
+    public bool KatewayEnabled { get; set; } = true;
+
+    public string KatewayPrefix { get; set; } = "/kateway";
+
+    /// <summary>kateway's pub, sub and admin ports (kateway used 9191, 9192, 9193); 0 serves them on the main port only.</summary>
+    public int KatewayPubPort { get; set; }
+
+    public int KatewaySubPort { get; set; }
+
+    public int KatewayManPort { get; set; }
+
+    /// <summary>kateway's long poll: a sub request that finds nothing answers 204 after this long (kateway's 30 s).</summary>
+    public int KatewaySubTimeoutMs { get; set; } = 30_000;
+
+    /// <summary>kateway app ids to their secrets (the Pubkey/Subkey headers); empty is kateway's open mode. Never logged.</summary>
+    public Dictionary<string, string> KatewayApps { get; set; } = new(StringComparer.Ordinal);
+
     public bool IsKafka => string.Equals(Backend, "kafka", StringComparison.Ordinal);
 
     /// <summary>What this instance does: <c>http</c> (serves the API), <c>workers</c> (runs replicators and webhooks), or both.</summary>
@@ -193,6 +219,34 @@ internal sealed class ServerOptions
     public bool ServesHttp => Roles.Contains("http");
 
     public bool RunsWorkers => Roles.Contains("workers");
+
+    // ---- metrics and traces (docs/design/0020) ----
+
+    /// <summary>Labels of per-subscription series: <c>subscription</c> (topic and subscription), <c>topic</c> (summed per topic) or <c>none</c>.</summary>
+    public string MetricsLabels { get; set; } = "subscription";
+
+    /// <summary>Most label sets one per-topic or per-subscription instrument reports; the rest are summed into one <c>_other</c> series.</summary>
+    public int MetricsMaxSeries { get; set; } = 1000;
+
+    /// <summary><c>/metrics</c> without a token even when authentication is on.</summary>
+    public bool MetricsPublic { get; set; }
+
+    /// <summary>Comma-separated roles that may scrape <c>/metrics</c> (superusers always may).</summary>
+    public string MetricsRoles { get; set; } = "";
+
+    /// <summary>OTLP collector address (traces and metrics); none: no OTLP export.</summary>
+    public string? OtlpEndpoint { get; set; }
+
+    /// <summary><c>http/protobuf</c> or <c>grpc</c>.</summary>
+    public string OtlpProtocol { get; set; } = "http/protobuf";
+
+    public string OtlpServiceName { get; set; } = "sluice";
+
+    /// <summary>How often metrics are pushed over OTLP.</summary>
+    public int OtlpExportIntervalMs { get; set; } = 15_000;
+
+    /// <summary>Fraction of traces started here that are recorded (a sampled parent is always followed).</summary>
+    public double OtlpSampleRatio { get; set; } = 1.0;
 
     public void CopyTo(ServerOptions target)
     {
@@ -261,6 +315,24 @@ internal sealed class ServerOptions
         target.KafkaGroupIdPrefix = KafkaGroupIdPrefix;
         target.KafkaClusters = new(KafkaClusters, StringComparer.OrdinalIgnoreCase);
         target.Roles = new(Roles, StringComparer.Ordinal);
+        target.BeamEnabled = BeamEnabled;
+        target.BeamClusters = BeamClusters;
+        target.KatewayEnabled = KatewayEnabled;
+        target.KatewayPrefix = KatewayPrefix;
+        target.KatewayPubPort = KatewayPubPort;
+        target.KatewaySubPort = KatewaySubPort;
+        target.KatewayManPort = KatewayManPort;
+        target.KatewaySubTimeoutMs = KatewaySubTimeoutMs;
+        target.KatewayApps = new Dictionary<string, string>(KatewayApps, StringComparer.Ordinal);
+        target.MetricsLabels = MetricsLabels;
+        target.MetricsMaxSeries = MetricsMaxSeries;
+        target.MetricsPublic = MetricsPublic;
+        target.MetricsRoles = MetricsRoles;
+        target.OtlpEndpoint = OtlpEndpoint;
+        target.OtlpProtocol = OtlpProtocol;
+        target.OtlpServiceName = OtlpServiceName;
+        target.OtlpExportIntervalMs = OtlpExportIntervalMs;
+        target.OtlpSampleRatio = OtlpSampleRatio;
     }
 
     /// <summary>

@@ -79,6 +79,10 @@ internal static class ServerOptionsLoader
                 {
                     AddRole(roles, role, value, $"{fileName} ({key})", errors);
                 }
+                else if (value is not null && Compat.Kateway.KatewayApps.AppOf(key) is { } app)
+                {
+                    Compat.Kateway.KatewayApps.Add(options, app, value, $"{fileName} ({key})", errors);
+                }
                 else if (value is not null && !known.Contains(key) && !OptionKeys.ClusterKey.IsMatch(key))
                 {
                     errors.Add($"unknown option '{Printable(key)}' in {fileName}; known options: {string.Join(", ", known)}");
@@ -91,6 +95,10 @@ internal static class ServerOptionsLoader
             if (RoleKey(key) is { } role && envData[key] is { } grants)
             {
                 AddRole(roles, role, grants, $"environment variable {envNames[key]}", errors);
+            }
+            else if (Compat.Kateway.KatewayApps.AppOf(key) is { } app && envData[key] is { } secret)
+            {
+                Compat.Kateway.KatewayApps.Add(options, app, secret, $"environment variable {envNames[key]}", errors);
             }
             else if (!known.Contains(key) && !OptionKeys.ClusterKey.IsMatch(key))
             {

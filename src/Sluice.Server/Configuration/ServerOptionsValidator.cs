@@ -30,6 +30,7 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         }
 
         errors.AddRange(Security.SecurityServices.Check(o));
+        errors.AddRange(Compat.Kateway.KatewayEndpoints.Check(o));
 
         if (o.GrpcPort != 0 && o.GrpcPort == o.Port)
         {

@@ -17,6 +17,10 @@ internal static class LogEvents
     public const int TopicAutoCreated = 200;
     public const int AsyncProduceFailed = 201;
 
+    // 250-299: metrics, traces and the web console
+    public const int OtlpEnabled = 250;
+    public const int MetricsSampleFailed = 251;
+
     // 300-349: gRPC and Kafka-Pixy compatibility
     public const int GrpcListening = 300;
     public const int PixyAsyncProduceFailed = 301;

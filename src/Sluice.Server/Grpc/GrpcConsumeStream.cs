@@ -18,7 +18,7 @@ namespace Sluice.Server.Grpc;
 /// <see cref="MaxCredit"/> messages granted and not yet sent. When the call ends, whatever the stream holds unacked
 /// is released for redelivery at once, as a WebSocket consumer's is.
 /// </summary>
-internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISubscriptionConsumer consumer, TopicName topic, string subscription, SluiceMetrics metrics)
+internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISubscriptionConsumer consumer, TopicName topic, string subscription)
 {
     /// <summary>Permits granted and not yet used, at most: the bound on what a slow client makes the server hold.</summary>
     public const int MaxCredit = 10_000;
@@ -74,6 +74,7 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
                 continue;
             }
 
+            MessageTracing.Received(topic, subscription, deliveries);
             Interlocked.Add(ref _credit, -deliveries.Count);
             await _writeLock.WaitAsync(cancellationToken);
             try
@@ -88,7 +89,6 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
                 _writeLock.Release();
             }
 
-            metrics.Delivered.Add(deliveries.Count);
         }
     }
 

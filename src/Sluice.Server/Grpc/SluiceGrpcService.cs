@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Microsoft.Extensions.Options;
+using Sluice.Core.Delay;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
@@ -9,6 +10,7 @@ using Sluice.Server.Grpc.V1;
 using Sluice.Server.Problems;
 using Sluice.Server.Security;
 using Sluice.Server.Topics;
+using DeliveryTime = Sluice.Server.Produce.DeliveryTime;
 using PendingAppends = Sluice.Server.Produce.PendingAppends;
 using SubscriptionDirectory = Sluice.Server.Subscriptions.SubscriptionDirectory;
 using SubscriptionEndpoints = Sluice.Server.Subscriptions.SubscriptionEndpoints;
@@ -18,7 +20,8 @@ namespace Sluice.Server.Grpc;
 /// <summary>
 /// Sluice's own gRPC API (<c>sluice.v1.Sluice</c>): produce (unary and a client-streamed batch), pull, ack, nack and a
 /// bidirectional consume with permits; the same topics, subscriptions and guarantees as the HTTP API, through the same
-/// core calls. Errors carry the HTTP API's problem type (<see cref="GrpcErrors"/>).
+/// core calls. Errors carry the HTTP API's problem type (<see cref="GrpcErrors"/>). A produce with <c>deliver_at_ms</c> or
+/// <c>deliver_after_ms</c> in the future is a delayed message (<see cref="IDelayService"/>), cancelled with <c>CancelDelayed</c>.
 /// </summary>
 internal sealed partial class SluiceGrpcService(
     IMessageLog log,
@@ -28,6 +31,8 @@ internal sealed partial class SluiceGrpcService(
     Sluice.Core.Log.Partitioner partitioner,
     PendingAppends pending,
     SluiceMetrics metrics,
+    IDelayService delays,
+    TimeProvider time,
     IOptions<ServerOptions> options,
     ILogger<SluiceGrpcService> logger) : V1.Sluice.SluiceBase
 {
@@ -42,17 +47,24 @@ internal sealed partial class SluiceGrpcService(
         {
             var topic = Topic(context, request.Topic, Permission.Produce);
             var record = Record(request, 0);
+            var due = DeliverAt(request, time.GetUtcNow(), "");
             var count = await topics.GetPartitionCountAsync(topic, create: true, context.CancellationToken);
             var partition = Partition(topic, request, count);
             if (request.Async)
             {
                 pending.Enter();
-                _ = AppendInBackgroundAsync(topic, partition, record);
-                return new ProduceResponse { Id = $"{partition}:-1", Partition = partition, Offset = -1 };
+                _ = AppendInBackgroundAsync(topic, partition, record, due);
+                return new ProduceResponse { Id = $"{partition}:-1", Partition = partition, Offset = -1, DeliverAtMs = due?.ToUnixTimeMilliseconds() ?? 0 };
+            }
+
+            if (due is { } at)
+            {
+                var held = await AppendDelayedAsync(topic, partition, [new DelayedRecord(record, at)]);
+                return Delayed(held.Ids[0], partition, at);
             }
 
             var result = await AppendAsync(topic, partition, [record]);
-            metrics.Produced.Add(1);
+            metrics.Produced.Add(topic, 1);
             return Answer(partition, result.BaseOffset, result.Timestamp);
         }
         catch (Exception ex)
@@ -68,6 +80,8 @@ internal sealed partial class SluiceGrpcService(
             // Read and check everything first: a batch is all or nothing.
             var requests = new List<ProduceRequest>();
             var records = new List<RecordToAppend>();
+            var due = new List<DateTimeOffset?>();
+            var now = time.GetUtcNow();
             long bytes = 0;
             TopicName? topic = null;
             while (await requestStream.MoveNext(context.CancellationToken))
@@ -92,6 +106,7 @@ internal sealed partial class SluiceGrpcService(
                 }
 
                 records.Add(Record(request, requests.Count));
+                due.Add(DeliverAt(request, now, $"message {requests.Count}: "));
                 requests.Add(request);
             }
 
@@ -109,24 +124,49 @@ internal sealed partial class SluiceGrpcService(
                 partitions[i] = requests[i].HasPartition || requests[i].HasKey ? Partition(target, requests[i], count) : sticky ??= Partition(target, requests[i], count);
             }
 
-            var groups = Enumerable.Range(0, records.Count).GroupBy(i => partitions[i]).ToList();
-            var appends = groups.Select(g => AppendAsync(target, g.Key, [.. g.Select(i => records[i])]).AsTask()).ToList();
-            await Task.WhenAll(appends);
+            // One append per partition, and one per holding partition for its delayed messages, in stream order within each.
+            var groups = Enumerable.Range(0, records.Count).GroupBy(i => (Partition: partitions[i], Delayed: due[i] is not null)).ToList();
+            var ordinary = groups.Select(g => g.Key.Delayed ? null : AppendAsync(target, g.Key.Partition, [.. g.Select(i => records[i])]).AsTask()).ToList();
+            var held = groups.Select(g => g.Key.Delayed ? AppendDelayedAsync(target, g.Key.Partition, [.. g.Select(i => new DelayedRecord(records[i], due[i]!.Value))]).AsTask() : null).ToList();
+            await Task.WhenAll(ordinary.Concat<Task?>(held).OfType<Task>());
             var answer = new ProduceResponse[records.Count];
             for (var g = 0; g < groups.Count; g++)
             {
-                var result = appends[g].Result;
                 var n = 0;
                 foreach (var i in groups[g])
                 {
-                    answer[i] = Answer(groups[g].Key, result.BaseOffset + n++, result.Timestamp);
+                    answer[i] = groups[g].Key.Delayed
+                        ? Delayed(held[g]!.Result.Ids[n++], groups[g].Key.Partition, due[i]!.Value)
+                        : Answer(groups[g].Key.Partition, ordinary[g]!.Result.BaseOffset + n++, ordinary[g]!.Result.Timestamp);
                 }
             }
 
-            metrics.Produced.Add(records.Count);
+            // Delayed messages count when they are delivered (sluice.delay.fired), as on the HTTP API.
+            metrics.Produced.Add(target, due.Count(d => d is null));
             var response = new ProduceBatchResponse();
             response.Results.Add(answer);
             return response;
+        }
+        catch (Exception ex)
+        {
+            throw GrpcErrors.From(ex);
+        }
+    }
+
+    public override async Task<CancelDelayedResponse> CancelDelayed(CancelDelayedRequest request, ServerCallContext context)
+    {
+        try
+        {
+            var topic = Topic(context, request.Topic, Permission.Produce);
+
+            // Once the cancel is requested it is durable: wait for the decision even if the client leaves.
+            if (await delays.CancelAsync(topic, request.Id, CancellationToken.None) == CancelOutcome.NotCancellable)
+            {
+                throw new ProblemException(ProblemKind.NotCancellable,
+                    $"delayed message '{ProblemWriter.Printable(request.Id, 80)}' of '{topic}' is not pending: already delivered, already cancelled, or unknown");
+            }
+
+            return new CancelDelayedResponse();
         }
         catch (Exception ex)
         {
@@ -155,7 +195,7 @@ internal sealed partial class SluiceGrpcService(
                 deliveries = await consumer.ReceiveAsync(max, TimeSpan.FromMilliseconds(request.WaitMs), context.CancellationToken);
             }
 
-            metrics.Delivered.Add(deliveries.Count);
+            MessageTracing.Received(topic, name, deliveries);
             var response = new PullResponse();
             response.Messages.Add(deliveries.Select(GrpcMessages.Received));
             return response;
@@ -210,7 +250,7 @@ internal sealed partial class SluiceGrpcService(
             await topics.GetPartitionCountAsync(topic, create: true, context.CancellationToken);
             await directory.EnsureAsync(topic, name, context.CancellationToken);
             await using var consumer = await subscriptions.OpenConsumerAsync(topic, name, consumerId, context.CancellationToken);
-            var stream = new GrpcConsumeStream(subscriptions, consumer, topic, name, metrics);
+            var stream = new GrpcConsumeStream(subscriptions, consumer, topic, name);
             await stream.RunAsync(subscribe.Permits, requestStream, responseStream, context.CancellationToken);
         }
         catch (OperationCanceledException) when (context.CancellationToken.IsCancellationRequested)
@@ -275,6 +315,12 @@ internal sealed partial class SluiceGrpcService(
         return new RecordToAppend(request.HasKey ? request.Key.Memory : null, request.Value.Memory, headers);
     }
 
+    // A time not after now is an ordinary produce (null).
+    private static DateTimeOffset? DeliverAt(ProduceRequest request, DateTimeOffset now, string where)
+        => DeliveryTime.FromMilliseconds(request.HasDeliverAtMs ? request.DeliverAtMs : null, request.HasDeliverAfterMs ? request.DeliverAfterMs : null, now, where) is { } due && due > now
+            ? due
+            : null;
+
     private int Partition(TopicName topic, ProduceRequest request, int count)
     {
         if (request.HasPartition)
@@ -299,12 +345,31 @@ internal sealed partial class SluiceGrpcService(
         }
     }
 
-    private async Task AppendInBackgroundAsync(TopicName topic, int partition, RecordToAppend record)
+    private async ValueTask<DelayedAppendResult> AppendDelayedAsync(TopicName topic, int partition, DelayedRecord[] records)
     {
         try
         {
+            return await delays.AppendAsync(topic, partition, records, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
+        {
+            topics.Forget(topic);
+            throw;
+        }
+    }
+
+    private async Task AppendInBackgroundAsync(TopicName topic, int partition, RecordToAppend record, DateTimeOffset? due)
+    {
+        try
+        {
+            if (due is { } at)
+            {
+                await AppendDelayedAsync(topic, partition, [new DelayedRecord(record, at)]);
+                return;
+            }
+
             await AppendAsync(topic, partition, [record]);
-            metrics.Produced.Add(1);
+            metrics.Produced.Add(topic, 1);
         }
         catch (Exception ex)
         {
@@ -318,6 +383,9 @@ internal sealed partial class SluiceGrpcService(
 
     private static ProduceResponse Answer(int partition, long offset, DateTimeOffset timestamp)
         => new() { Id = $"{partition}:{offset}", Partition = partition, Offset = offset, TimestampMs = timestamp.ToUnixTimeMilliseconds() };
+
+    private static ProduceResponse Delayed(string id, int partition, DateTimeOffset deliverAt)
+        => new() { Id = id, Partition = partition, Offset = -1, DeliverAtMs = deliverAt.ToUnixTimeMilliseconds() };
 
     private static partial class Log
     {

@@ -1,4 +1,5 @@
 using Sluice.Core;
+using Sluice.Core.Delay;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
@@ -42,6 +43,8 @@ internal sealed class Backend
             o.ConsumerSessionTimeout = TimeSpan.FromMilliseconds(options.ConsumerSessionTimeoutMs);
             o.OnCorruptRecords = options.OnCorruptRecords;
         });
+        services.AddSluiceDelays();
+        services.AddHostedService<Sluice.Server.Delay.DelayHostedService>();
     }
 
     public static StorageOptions StorageOptionsFor(ServerOptions options) => new()

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sluice.Server.Delay;
 using Sluice.Server.Problems;
 using Sluice.Server.Produce;
 using Sluice.Server.Streaming;
@@ -20,6 +21,8 @@ namespace Sluice.Server.Hosting;
 [JsonSerializable(typeof(ProblemResponse))]
 [JsonSerializable(typeof(HealthResponse))]
 [JsonSerializable(typeof(ProduceResponse))]
+[JsonSerializable(typeof(DelayedProduceResponse))]
+[JsonSerializable(typeof(DelayedListResponse))]
 [JsonSerializable(typeof(AcceptedResponse))]
 [JsonSerializable(typeof(BatchRequest))]
 [JsonSerializable(typeof(BatchRecord))]

@@ -55,6 +55,7 @@ internal static partial class SluiceServer
                 }
             });
             Grpc.GrpcHosting.Listen(kestrel, options);
+            Compat.CompatEndpoints.Listen(kestrel, options);
             var limits = kestrel.Limits;
 
             // One message's value; the batch route raises it to maxBatchBytes for itself.
@@ -79,7 +80,6 @@ internal static partial class SluiceServer
         builder.Services.AddSingleton<TopicDirectory>();
         builder.Services.AddSingleton<SubscriptionDirectory>();
         builder.Services.AddSingleton<PendingAppends>();
-        builder.Services.AddSingleton<SluiceMetrics>();
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddMetrics();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, SluiceJsonContext.Default));
@@ -90,6 +90,8 @@ internal static partial class SluiceServer
         var sinks = ReplicationServices.Add(builder.Services, options);
         SecurityServices.Add(builder.Services, options);
         Grpc.GrpcHosting.AddServices(builder.Services, options);
+        Compat.CompatEndpoints.AddServices(builder.Services, options);
+        Telemetry.AddServices(builder.Services, options);
         ClusterServices.Add(builder.Services, options); // last: it copies the per-cluster registrations above
 
         var app = builder.Build();
@@ -133,6 +135,7 @@ internal static partial class SluiceServer
         ReplicationServices.Use(app, options, sinks);
         StreamingEndpoints.UseStreaming(app, options);
         Grpc.GrpcHosting.UsePorts(app, options);
+        Compat.CompatEndpoints.Use(app, options);
         app.UseRouting();
         SecurityServices.Use(app);
         var auth = options.AuthMode == AuthMode.Jwt ? "jwt" : "none";
@@ -147,6 +150,9 @@ internal static partial class SluiceServer
         MapApi(app.MapGroup("/v1"));
         ClusterRoutes.Map(app, clusters, MapApi);
         Grpc.GrpcHosting.Map(app, options);
+        Compat.CompatEndpoints.Map(app, options);
+        Telemetry.Map(app, options);
+        WebConsole.ConsoleEndpoints.Map(app);
 
         static void MapApi(IEndpointRouteBuilder v1)
         {
@@ -155,6 +161,7 @@ internal static partial class SluiceServer
             ProduceEndpoints.Map(topics);
             SubscriptionEndpoints.Map(topics);
             StreamingEndpoints.Map(topics);
+            Sluice.Server.Delay.DelayEndpoints.Map(topics);
             WebhookEndpoints.Map(v1);
             ReplicatorEndpoints.Map(v1);
         }
@@ -175,6 +182,7 @@ internal static partial class SluiceServer
             Log.JwtEnabled(logger, app.Services.GetRequiredService<JwtKeySet>().Keys.Count, options.JwtIssuer ?? "(any)", options.JwtAudience ?? "(any)");
         }
 
+        Telemetry.LogExport(logger, options);
         if (options.IsKafka)
         {
             Log.ListeningOnKafka(logger, TlsListener.Scheme(options), options.Bind, options.Port, backend.KafkaBootstrap ?? "", configFile ?? "(none)");

@@ -43,11 +43,18 @@ internal sealed record ErrorShape
             return ProblemWriter.WriteAsync(context, kind, detail);
         }
 
+        return WriteAsync(context, kind.Status, detail);
+    }
+
+    /// <summary>Writes <c>{"field": detail}</c> with <paramref name="status"/>: a compatibility API's own errors, with its ancestor's statuses.</summary>
+    public Task WriteAsync(HttpContext context, int status, string detail)
+    {
+        var field = MessageField ?? throw new InvalidOperationException("problem+json takes a problem kind, not a bare status");
         var response = context.Response;
-        response.StatusCode = kind.Status;
+        response.StatusCode = status;
         response.ContentType = "application/json";
         response.Headers.CacheControl = "no-store";
-        var body = new JsonObject { [MessageField] = ProblemWriter.Printable(detail) };
+        var body = new JsonObject { [field] = ProblemWriter.Printable(detail) };
         return response.WriteAsync(body.ToJsonString(), context.RequestAborted);
     }
 

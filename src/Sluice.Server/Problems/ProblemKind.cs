@@ -32,6 +32,8 @@ internal sealed record ProblemKind(string Name, string Title, int Status)
     public static readonly ProblemKind QuotaExceeded = new("quota-exceeded", "Quota exceeded", StatusCodes.Status409Conflict);
     public static readonly ProblemKind InvalidFilter = new("invalid-filter", "Invalid filter", StatusCodes.Status400BadRequest);
     public static readonly ProblemKind FilterImmutable = new("filter-immutable", "Filter cannot change", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind NotCancellable = new("not-cancellable", "Not cancellable", StatusCodes.Status409Conflict);
+    public static readonly ProblemKind DelayUnavailable = new("delay-unavailable", "Delayed message's scheduler unavailable", StatusCodes.Status503ServiceUnavailable);
     public static readonly ProblemKind NotSupported = new("not-supported", "Not supported by this backend", StatusCodes.Status501NotImplemented);
     public static readonly ProblemKind OriginNotAllowed = new("origin-not-allowed", "Origin not allowed", StatusCodes.Status403Forbidden);
     public static readonly ProblemKind HostNotAllowed = new("host-not-allowed", "Host not allowed", StatusCodes.Status421MisdirectedRequest);

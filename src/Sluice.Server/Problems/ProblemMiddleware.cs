@@ -1,3 +1,4 @@
+using Sluice.Core.Delay;
 using Sluice.Core.Filters;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
@@ -93,6 +94,8 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
         FilterSyntaxException => (ProblemKind.InvalidFilter, ex.Message),
         SubscriptionFilterFixedException => (ProblemKind.FilterImmutable, ex.Message),
         Sluice.Core.Replication.ReplicatorFilterFixedException => (ProblemKind.FilterImmutable, ex.Message),
+        InvalidDelayException => (ProblemKind.InvalidParameter, ex.Message),
+        DelayUnavailableException => (ProblemKind.DelayUnavailable, ex.Message),
         BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } => (ProblemKind.MessageTooLarge, "the request body is larger than the server allows (maxMessageBytes for one message, maxBatchBytes for a batch)"),
         BadHttpRequestException b => (ProblemKind.BadRequest, b.Message),
         _ => (ProblemKind.Internal, "the server failed to handle the request; it is logged"),

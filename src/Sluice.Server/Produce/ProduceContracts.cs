@@ -5,6 +5,12 @@ namespace Sluice.Server.Produce;
 /// <summary>Answer to a durable single-message produce.</summary>
 internal sealed record ProduceResponse(string Id, int Partition, long Offset, DateTimeOffset Timestamp);
 
+/// <summary>
+/// Answer to a durable delayed produce: the message is held until <see cref="DeliverAt"/>, then appended to
+/// <see cref="Partition"/>. <see cref="Id"/> cancels it (<c>DELETE .../delayed/{id}</c>).
+/// </summary>
+internal sealed record DelayedProduceResponse(string Id, int Partition, DateTimeOffset DeliverAt);
+
 /// <summary>Answer to <c>?async=true</c>: the message is accepted, not yet durable.</summary>
 internal sealed record AcceptedResponse(bool Accepted, int Partition);
 
@@ -14,14 +20,22 @@ internal sealed record BatchRequest(List<BatchRecord>? Messages);
 /// <summary>
 /// One record of a batch (also one NDJSON line). <see cref="Value"/> is a JSON string (stored as its UTF-8
 /// bytes) or any other JSON value (stored as its JSON text); <see cref="ValueBase64"/> carries binary.
+/// <see cref="DeliverAt"/> (ISO-8601 string or epoch ms) or <see cref="DeliverAfterMs"/> delays the record.
 /// </summary>
 internal sealed record BatchRecord(
     string? Key,
     [property: JsonConverter(typeof(RecordValueConverter))] RecordValue? Value,
     string? ValueBase64,
     Dictionary<string, string>? Headers,
-    int? Partition);
+    int? Partition,
+    System.Text.Json.JsonElement? DeliverAt = null,
+    long? DeliverAfterMs = null);
 
 internal sealed record BatchResponse(List<BatchResult> Results);
 
-internal sealed record BatchResult(string Id, int Partition, long Offset);
+/// <summary>One record's result: its offset once appended, or, when delayed, its delivery time (and a delayed id).</summary>
+internal sealed record BatchResult(
+    string Id,
+    int Partition,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Offset,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? DeliverAt = null);

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
+using Sluice.Core.Delay;
 using Sluice.Core.Log;
 using Sluice.Core.Topics;
 using Sluice.Server.Configuration;
@@ -14,8 +15,9 @@ namespace Sluice.Server.Produce;
 /// <summary>
 /// <c>POST .../messages</c> (one message; the body is the value) and <c>POST .../batch</c> (JSON or NDJSON).
 /// <code>
-///   body ──► validate (names, partition, size) ──► choose partition ──► AppendAsync ──► 200 once durable
-///                                                                    └─► (async=true) 202 at once
+///   body ──► validate (names, partition, size, delivery time) ──► choose partition ──► AppendAsync ──► 200 once durable
+///                                                                                  └─► (async=true) 202 at once
+///   with a future delivery time: the same, through IDelayService (held until due) ──► 200 with a delayed id
 /// </code>
 /// </summary>
 internal static partial class ProduceEndpoints
@@ -38,11 +40,14 @@ internal static partial class ProduceEndpoints
             sp.GetRequiredService<Partitioner>(),
             sp.GetRequiredService<SluiceMetrics>(),
             sp.GetRequiredService<PendingAppends>(),
+            sp.GetRequiredService<IDelayService>(),
+            sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Produce"));
         topics.MapPost("/{tenant}/{namespace}/{topic}/messages", (Func<HttpContext, Task>)(context => ProduceAsync(context, deps)))
             .WithName("Produce")
             .WithSummary("Publish one message; the body is the value")
             .Produces<ProduceResponse>(StatusCodes.Status200OK)
+            .Produces<DelayedProduceResponse>(StatusCodes.Status200OK)
             .Produces<AcceptedResponse>(StatusCodes.Status202Accepted)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -76,14 +81,22 @@ internal static partial class ProduceEndpoints
         }
 
         var headers = ReadHeaders(request);
+        var now = deps.Time.GetUtcNow();
+        var deliverAt = DeliveryTime.FromRequest(request, now);
         var value = await HttpRequestReader.ReadBodyAsync(context, options.MaxMessageBytes, "the message");
 
         var directory = deps.Directory;
         var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
         var partition = ChoosePartition(deps.Partitioner, topic, explicitPartition, key, partitionCount);
-        var records = new[] { new RecordToAppend(key, value, headers) };
+        using var send = MessageTracing.StartSend(topic, 1);
+        var records = new[] { MessageTracing.WithContext(new RecordToAppend(key, value, headers), send) };
         var log = deps.Log;
         var metrics = deps.Metrics;
+        if (deliverAt is { } due && due > now)
+        {
+            await ProduceDelayedAsync(context, deps, topic, partition, new DelayedRecord(records[0], due), isAsync);
+            return;
+        }
 
         if (isAsync)
         {
@@ -96,10 +109,28 @@ internal static partial class ProduceEndpoints
 
         // Once the append has started, finish it even if the client leaves: it may already be written.
         var result = await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
-        metrics.Produced.Add(1);
+        metrics.Produced.Add(topic, 1);
         await context.Response.WriteAsJsonAsync(
             new ProduceResponse(MessageId(partition, result.BaseOffset), partition, result.BaseOffset, result.Timestamp),
             SluiceJsonContext.Api.ProduceResponse,
+            cancellationToken: CancellationToken.None);
+    }
+
+    private static async Task ProduceDelayedAsync(HttpContext context, Dependencies deps, TopicName topic, int partition, DelayedRecord record, bool isAsync)
+    {
+        if (isAsync)
+        {
+            deps.Pending.Enter();
+            _ = AppendDelayedInBackgroundAsync(deps, topic, partition, record);
+            context.Response.StatusCode = StatusCodes.Status202Accepted;
+            await context.Response.WriteAsJsonAsync(new AcceptedResponse(true, partition), SluiceJsonContext.Api.AcceptedResponse, cancellationToken: CancellationToken.None);
+            return;
+        }
+
+        var result = await AppendDelayedAsync(deps, topic, partition, [record], CancellationToken.None);
+        await context.Response.WriteAsJsonAsync(
+            new DelayedProduceResponse(result.Ids[0], partition, record.DeliverAt),
+            SluiceJsonContext.Api.DelayedProduceResponse,
             cancellationToken: CancellationToken.None);
     }
 
@@ -140,6 +171,8 @@ internal static partial class ProduceEndpoints
         // Validate every record before appending anything: a batch is all or nothing.
         var directory = deps.Directory;
         var records = new RecordToAppend[parsed.Count];
+        var now = deps.Time.GetUtcNow();
+        DateTimeOffset?[]? deliverAt = null;
         for (var i = 0; i < parsed.Count; i++)
         {
             records[i] = ToRecord(parsed[i], i, options.MaxMessageBytes);
@@ -147,6 +180,26 @@ internal static partial class ProduceEndpoints
             {
                 ProblemException.Throw(ProblemKind.InvalidParameter, $"record {i}: partition must be between 0 and {TopicSettings.MaxPartitions - 1}; got {p}");
             }
+
+            if (parsed[i].DeliverAt is not null || parsed[i].DeliverAfterMs is not null)
+            {
+                var due = DeliveryTime.FromJson(parsed[i].DeliverAt, parsed[i].DeliverAfterMs, now, $"record {i}: ", out var error);
+                if (error is not null)
+                {
+                    ProblemException.Throw(ProblemKind.InvalidParameter, error);
+                }
+
+                if (due > now)
+                {
+                    (deliverAt ??= new DateTimeOffset?[parsed.Count])[i] = due;
+                }
+            }
+        }
+
+        using var send = MessageTracing.StartSend(topic, records.Length);
+        for (var i = 0; send is not null && i < records.Length; i++)
+        {
+            records[i] = MessageTracing.WithContext(records[i], send);
         }
 
         var partitionCount = await directory.GetPartitionCountAsync(topic, create: true, context.RequestAborted);
@@ -167,22 +220,36 @@ internal static partial class ProduceEndpoints
             partitions[i] = ChoosePartition(deps.Partitioner, topic, chosen, records[i].Key, partitionCount);
         }
 
-        // One AppendAsync per partition, in request order within it; partitions are appended concurrently.
-        var groups = new Dictionary<int, List<int>>();
+        // One append per partition (and, for delayed records, one to the partition's holding partition), in request
+        // order within it; partitions are appended concurrently.
+        var groups = new Dictionary<(int Partition, bool Delayed), List<int>>();
         for (var i = 0; i < records.Length; i++)
         {
-            if (!groups.TryGetValue(partitions[i], out var indexes))
+            var group = (partitions[i], deliverAt?[i] is not null);
+            if (!groups.TryGetValue(group, out var indexes))
             {
-                groups[partitions[i]] = indexes = [];
+                groups[group] = indexes = [];
             }
 
             indexes.Add(i);
         }
 
         var log = deps.Log;
-        var tasks = new List<Task<AppendResult>>(groups.Count);
-        foreach (var (partition, indexes) in groups)
+        var tasks = new List<Task>(groups.Count);
+        foreach (var ((partition, delayed), indexes) in groups)
         {
+            if (delayed)
+            {
+                var held = new DelayedRecord[indexes.Count];
+                for (var j = 0; j < indexes.Count; j++)
+                {
+                    held[j] = new DelayedRecord(records[indexes[j]], deliverAt![indexes[j]]!.Value);
+                }
+
+                tasks.Add(AppendDelayedAsync(deps, topic, partition, held, CancellationToken.None).AsTask());
+                continue;
+            }
+
             var group = new RecordToAppend[indexes.Count];
             for (var j = 0; j < indexes.Count; j++)
             {
@@ -195,9 +262,21 @@ internal static partial class ProduceEndpoints
         await Task.WhenAll(tasks);
         var results = new BatchResult[records.Length];
         var t = 0;
-        foreach (var (partition, indexes) in groups)
+        foreach (var ((partition, delayed), indexes) in groups)
         {
-            var baseOffset = tasks[t++].Result.BaseOffset;
+            var task = tasks[t++];
+            if (delayed)
+            {
+                var ids = ((Task<DelayedAppendResult>)task).Result.Ids;
+                for (var j = 0; j < indexes.Count; j++)
+                {
+                    results[indexes[j]] = new BatchResult(ids[j], partition, null, deliverAt![indexes[j]]);
+                }
+
+                continue;
+            }
+
+            var baseOffset = ((Task<AppendResult>)task).Result.BaseOffset;
             for (var j = 0; j < indexes.Count; j++)
             {
                 var offset = baseOffset + j;
@@ -205,7 +284,8 @@ internal static partial class ProduceEndpoints
             }
         }
 
-        deps.Metrics.Produced.Add(records.Length);
+        // Delayed records count when they are delivered (sluice.delay.fired), not here.
+        deps.Metrics.Produced.Add(topic, records.Length - (deliverAt?.Count(d => d is not null) ?? 0));
         await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse, cancellationToken: CancellationToken.None);
     }
 
@@ -338,7 +418,7 @@ internal static partial class ProduceEndpoints
         return partitioner.Choose(key is { } k ? k.Span : default, key.HasValue, partitionCount);
     }
 
-    private static async ValueTask<AppendResult> AppendAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, CancellationToken cancellationToken)
+    internal static async ValueTask<AppendResult> AppendAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, CancellationToken cancellationToken)
     {
         try
         {
@@ -351,12 +431,41 @@ internal static partial class ProduceEndpoints
         }
     }
 
-    private static async Task AppendInBackgroundAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, SluiceMetrics metrics, PendingAppends pending, ILogger logger)
+    private static async ValueTask<DelayedAppendResult> AppendDelayedAsync(Dependencies deps, TopicName topic, int partition, DelayedRecord[] records, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await deps.Delays.AppendAsync(topic, partition, records, cancellationToken);
+        }
+        catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
+        {
+            deps.Directory.Forget(topic);
+            throw;
+        }
+    }
+
+    private static async Task AppendDelayedInBackgroundAsync(Dependencies deps, TopicName topic, int partition, DelayedRecord record)
+    {
+        try
+        {
+            await AppendDelayedAsync(deps, topic, partition, [record], CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            Log.AsyncProduceFailed(deps.Logger, topic.ToString(), partition, ex);
+        }
+        finally
+        {
+            deps.Pending.Exit();
+        }
+    }
+
+    internal static async Task AppendInBackgroundAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, SluiceMetrics metrics, PendingAppends pending, ILogger logger)
     {
         try
         {
             await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
-            metrics.Produced.Add(records.Length);
+            metrics.Produced.Add(topic, records.Length);
         }
         catch (Exception ex)
         {
@@ -390,6 +499,8 @@ internal static partial class ProduceEndpoints
         Partitioner Partitioner,
         SluiceMetrics Metrics,
         PendingAppends Pending,
+        IDelayService Delays,
+        TimeProvider Time,
         ILogger Logger);
 
     private static partial class Log

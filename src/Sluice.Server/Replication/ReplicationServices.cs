@@ -8,8 +8,8 @@ namespace Sluice.Server.Replication;
 /// <summary>
 /// Composition of replication: the sink types found beside the server, the engine (<c>AddSluiceReplication</c>, run only
 /// with role <c>workers</c>), the SSRF guard offered to sinks, and the hosted service that starts and stops replicators.
-/// Also the <c>roles</c> gate: an instance without role <c>http</c> answers only <c>/healthz</c>, <c>/readyz</c> and
-/// <c>/openapi</c>.
+/// Also the <c>roles</c> gate: an instance without role <c>http</c> answers only <c>/healthz</c>, <c>/readyz</c>,
+/// <c>/openapi</c> and <c>/metrics</c>.
 /// </summary>
 internal static partial class ReplicationServices
 {
@@ -45,7 +45,9 @@ internal static partial class ReplicationServices
         app.Use((context, next) =>
         {
             var path = context.Request.Path;
-            if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz") || path.StartsWithSegments("/openapi"))
+            // Workers are scraped too: their webhook, replicator and storage metrics exist only there.
+            if (path.StartsWithSegments("/healthz") || path.StartsWithSegments("/readyz") || path.StartsWithSegments("/openapi")
+                || path.StartsWithSegments(Diagnostics.Telemetry.MetricsPath))
             {
                 return next(context);
             }

@@ -10,6 +10,7 @@ namespace Sluice.Server.Security;
 /// never reaches a lookup (403, never 404, for a topic of a tenant the caller may not see) and changes nothing.
 /// <code>
 ///   route's AccessRule ──► Public: on
+///                      ──► Adapter: on (a compatibility adapter checks its ancestor's credentials itself)
 ///                      ──► token: Authorization: Bearer, or ?access_token= on SSE / WebSocket routes only
 ///                          missing or invalid ──► 401 + WWW-Authenticate: Bearer [error="invalid_token"]
 ///                      ──► Namespace: {tenant}/{namespace} of the route allows the permission? else 403
@@ -60,7 +61,7 @@ internal sealed partial class AccessMiddleware(RequestDelegate next, IOptions<Se
         }
 
         var rule = AccessRules.For(endpoint);
-        if (rule is { Scope: AccessScope.Public } || (rule is null && IsRoutingRejection(endpoint)))
+        if (rule is { Scope: AccessScope.Public or AccessScope.Adapter } || (rule is null && IsRoutingRejection(endpoint)))
         {
             return null;
         }

@@ -6,6 +6,12 @@ internal sealed record AccessRule(AccessScope Scope, Permission Permission = Per
     /// <summary>No token needed: health, readiness, the OpenAPI document.</summary>
     public static AccessRule Public { get; } = new(AccessScope.Public);
 
+    /// <summary>
+    /// A compatibility API's route: its adapter authenticates and authorises the request itself, in its ancestor's way
+    /// (Beam's bearer token without <c>Bearer</c>, kateway's app keys) and error shape, mapped onto <see cref="AccessPolicy"/>.
+    /// </summary>
+    public static AccessRule Adapter { get; } = new(AccessScope.Adapter);
+
     /// <summary>Any authenticated caller; the handler checks or filters per resource with <see cref="Access"/>.</summary>
     public static AccessRule PerResource { get; } = new(AccessScope.PerResource);
 
@@ -18,5 +24,6 @@ internal enum AccessScope
 {
     Public,
     Namespace,
+    Adapter,
     PerResource,
 }

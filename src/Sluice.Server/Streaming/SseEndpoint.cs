@@ -147,7 +147,6 @@ internal static class SseEndpoint
         public async Task RunAsync(CancellationToken takenOver)
         {
             var service = _services.GetRequiredService<ISubscriptionService>();
-            var metrics = _services.GetRequiredService<SluiceMetrics>();
             var streamingMetrics = _services.GetRequiredService<StreamingMetrics>();
             var time = _services.GetRequiredService<TimeProvider>();
             var logger = _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Sse");
@@ -166,23 +165,18 @@ internal static class SseEndpoint
                 await writer.FlushAsync();
                 while (!token.IsCancellationRequested)
                 {
-                    IReadOnlyList<Delivery> batch;
-                    try
-                    {
-                        batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
-                    }
-                    catch (OperationCanceledException) when (token.IsCancellationRequested)
+                    var batch = await writer.ReceiveAsync(consumer, MaxBatch, keepAlive, token);
+                    if (batch is null)
                     {
                         break;
                     }
 
                     if (batch.Count == 0)
                     {
-                        writer.WriteComment("keep-alive");
-                        await writer.FlushAsync();
                         continue;
                     }
 
+                    MessageTracing.Received(topic, name, batch);
                     _unconfirmed.AddRange(batch);
                     foreach (var delivery in batch)
                     {
@@ -197,7 +191,6 @@ internal static class SseEndpoint
 
                     await writer.FlushAsync();
                     await ConfirmAsync(service, time);
-                    metrics.Delivered.Add(batch.Count);
                 }
             }
             catch (SlowConsumerException)
@@ -228,7 +221,7 @@ internal static class SseEndpoint
             {
                 // Applied now; the cursor is written with the next cursor append (a crash before it redelivers).
                 var acked = await consumer.AckAsync(_written, waitDurable: false, CancellationToken.None);
-                _services.GetRequiredService<SluiceMetrics>().Acked.Add(acked);
+                _ = acked;
             }
             else
             {

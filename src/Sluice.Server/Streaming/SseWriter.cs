@@ -55,6 +55,31 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         }
     }
 
+    /// <summary>
+    /// A stream's next batch: up to <paramref name="max"/> deliveries, waiting at most <paramref name="keepAlive"/>. When
+    /// none came, writes and flushes a <c>: keep-alive</c> comment and returns an empty list; null when the stream ends.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<Delivery>?> ReceiveAsync(ISubscriptionConsumer consumer, int max, TimeSpan keepAlive, CancellationToken token)
+    {
+        IReadOnlyList<Delivery> batch;
+        try
+        {
+            batch = await consumer.ReceiveAsync(max, keepAlive, token);
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            return null;
+        }
+
+        if (batch.Count == 0)
+        {
+            WriteComment("keep-alive");
+            await FlushAsync();
+        }
+
+        return batch;
+    }
+
     /// <summary>Writes <c>retry:</c> once, so a client reconnects after that many milliseconds.</summary>
     public void WriteRetry(int retryMs) => WriteText($"retry: {retryMs}\n\n");
 

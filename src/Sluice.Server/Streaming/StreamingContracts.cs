@@ -63,9 +63,14 @@ internal sealed record ProduceFrame(
     JsonElement? Value,
     string? ValueBase64,
     Dictionary<string, string>? Headers,
-    int? Partition);
+    int? Partition,
+    JsonElement? DeliverAt = null,
+    long? DeliverAfterMs = null);
 
-/// <summary>One receipt per produce frame, in frame order: the message's id once durable, or the error that refused it.</summary>
+/// <summary>
+/// One receipt per produce frame, in frame order: the message's id once durable, or the error that refused it.
+/// A delayed frame's receipt has its delayed id and <see cref="DeliverAt"/> instead of an offset and timestamp.
+/// </summary>
 internal sealed record ProduceReceipt(
     long Seq,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? CorrelationId,
@@ -73,4 +78,5 @@ internal sealed record ProduceReceipt(
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? Partition,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] long? Offset,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? Timestamp,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProblemResponse? Error);
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] ProblemResponse? Error,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] DateTimeOffset? DeliverAt = null);

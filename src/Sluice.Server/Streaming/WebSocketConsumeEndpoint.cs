@@ -216,7 +216,6 @@ internal static class WebSocketConsumeEndpoint
                 if (parsed.Ack is { Count: > 0 } acks)
                 {
                     var result = await service.AckAsync(topic, name, acks, token);
-                    _services.GetRequiredService<SluiceMetrics>().Acked.Add(result.Succeeded);
                     Settle(acks);
                     await SendJsonAsync(new AckFrame(result.Succeeded, null, result.Unknown, result.Expired), SluiceJsonContext.Api.AckFrame, token);
                 }
@@ -282,7 +281,6 @@ internal static class WebSocketConsumeEndpoint
         private async Task<(WebSocketCloseStatus, string)?> SendLoopAsync(CancellationToken token)
         {
             var timeout = TimeSpan.FromMilliseconds(_options.SlowConsumerTimeoutMs);
-            var metrics = _services.GetRequiredService<SluiceMetrics>();
             while (!token.IsCancellationRequested)
             {
                 int room;
@@ -314,6 +312,7 @@ internal static class WebSocketConsumeEndpoint
                     continue;
                 }
 
+                MessageTracing.Received(topic, name, batch);
                 var now = _time.GetUtcNow();
                 lock (_gate)
                 {
@@ -329,7 +328,6 @@ internal static class WebSocketConsumeEndpoint
                     await WebSocketFrames.SendAsync(socket, payload, _sendLock, timeout, _time, token);
                 }
 
-                metrics.Delivered.Add(batch.Count);
             }
 
             return null;

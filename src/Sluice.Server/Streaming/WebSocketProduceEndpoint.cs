@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using Sluice.Core.Delay;
 using Sluice.Core.Log;
 using Sluice.Core.Topics;
 using Sluice.Server.Configuration;
@@ -20,7 +21,7 @@ namespace Sluice.Server.Streaming;
 /// <code>
 ///   receive loop: frame ──► validate, choose partition ──► bounded queue (1,024 frames: a fast client waits)
 ///   append loop:  take what is queued (≤ 1,000) ──► one AppendAsync per partition, in frame order, concurrently
-///                 ──► receipts in frame order
+///                 (frames with a future delivery time: one IDelayService append per partition) ──► receipts in frame order
 /// </code>
 /// Batching what arrived together keeps each partition's order (one append call holds a partition's frames in order)
 /// and lets group commit share a flush among them.
@@ -34,7 +35,7 @@ internal static class WebSocketProduceEndpoint
     {
         topics.MapGet("/{tenant}/{namespace}/{topic}/ws/produce", (Func<HttpContext, Task>)ProduceAsync)
             .WithName("ProduceWebSocket")
-            .WithSummary("WebSocket producer: one message per frame (raw, or a JSON envelope with ?envelope=json); a receipt per message once durable, in order")
+            .WithSummary("WebSocket producer: one message per frame (raw, or a JSON envelope with ?envelope=json), delayed with ?deliverAfterMs=/?deliverAt= or per envelope; a receipt per message once durable, in order")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
     }
@@ -47,10 +48,13 @@ internal static class WebSocketProduceEndpoint
         {
             "json" => true,
             "none" => false,
-            _ => throw new ProblemException(ProblemKind.InvalidParameter, $"envelope must be json (each frame is {{\"correlationId\",\"key\",\"value\"|\"valueBase64\",\"headers\",\"partition\"}}) or none (each frame is the value); got '{ProblemWriter.Printable(e.ToString(), 50)}'"),
+            _ => throw new ProblemException(ProblemKind.InvalidParameter, $"envelope must be json (each frame is {{\"correlationId\",\"key\",\"value\"|\"valueBase64\",\"headers\",\"partition\",\"deliverAt\"|\"deliverAfterMs\"}}) or none (each frame is the value); got '{ProblemWriter.Printable(e.ToString(), 50)}'"),
         } : false;
         var partition = HttpRequestReader.QueryInt(context, "partition", 0, TopicSettings.MaxPartitions - 1);
         var key = context.Request.Query.TryGetValue("key", out var k) ? k.ToString() : null;
+
+        // Checked now (a bad value refuses the upgrade); applied to each frame when it arrives.
+        _ = DeliveryTime.FromQuery(context.Request, context.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow());
         var services = context.RequestServices;
         var partitionCount = await services.GetRequiredService<TopicDirectory>().GetPartitionCountAsync(topic, create: true, context.RequestAborted);
         if (partition >= partitionCount)
@@ -64,7 +68,7 @@ internal static class WebSocketProduceEndpoint
         await session.RunAsync();
     }
 
-    private sealed record Frame(long Seq, string? CorrelationId, int Partition, RecordToAppend? Record, ProblemResponse? Error);
+    private sealed record Frame(long Seq, string? CorrelationId, int Partition, RecordToAppend? Record, ProblemResponse? Error, DateTimeOffset? DeliverAt = null);
 
     private sealed class Session(HttpContext context, WebSocket socket, TopicName topic, int partitionCount, bool envelope, int? defaultPartition, string? defaultKey)
     {
@@ -202,8 +206,12 @@ internal static class WebSocketProduceEndpoint
         {
             var key = _defaultKey;
             var partition = defaultPartition ?? partitioner.Choose(key is { } k ? k.Span : default, key.HasValue, partitionCount);
-            return new Frame(seq, null, partition, new RecordToAppend(key, payload), null);
+            var now = _time.GetUtcNow();
+            return new Frame(seq, null, partition, new RecordToAppend(key, payload), null, Future(DeliveryTime.FromQuery(context.Request, now), now));
         }
+
+        // A time not after now is an ordinary produce.
+        private static DateTimeOffset? Future(DateTimeOffset? due, DateTimeOffset now) => due > now ? due : null;
 
         private Frame FromEnvelope(long seq, byte[] payload, Partitioner partitioner)
         {
@@ -285,8 +293,23 @@ internal static class WebSocketProduceEndpoint
                 return Refused(seq, parsed.CorrelationId, ProblemKind.PartitionNotFound, $"frame {seq}: partition {p} does not exist; the topic has {partitionCount} (0..{partitionCount - 1})");
             }
 
+            var now = _time.GetUtcNow();
+            DateTimeOffset? due;
+            if (parsed.DeliverAt is not null || parsed.DeliverAfterMs is not null)
+            {
+                due = DeliveryTime.FromJson(parsed.DeliverAt, parsed.DeliverAfterMs, now, $"frame {seq}: ", out var error);
+                if (error is not null)
+                {
+                    return Refused(seq, parsed.CorrelationId, ProblemKind.InvalidParameter, error);
+                }
+            }
+            else
+            {
+                due = DeliveryTime.FromQuery(context.Request, now);
+            }
+
             partition ??= partitioner.Choose(key is { } k ? k.Span : default, key.HasValue, partitionCount);
-            return new Frame(seq, parsed.CorrelationId, partition.Value, new RecordToAppend(key, value, headers), null);
+            return new Frame(seq, parsed.CorrelationId, partition.Value, new RecordToAppend(key, value, headers), null, Future(due, now));
         }
 
         private Frame Refused(long seq, string? correlationId, ProblemKind kind, string detail)
@@ -295,14 +318,15 @@ internal static class WebSocketProduceEndpoint
         private async Task AppendLoopAsync()
         {
             var log = _services.GetRequiredService<IMessageLog>();
+            var delays = _services.GetRequiredService<IDelayService>();
             var metrics = _services.GetRequiredService<SluiceMetrics>();
             var timeout = TimeSpan.FromMilliseconds(_options.SlowConsumerTimeoutMs);
             var reader = _queue.Reader;
             var frames = new List<Frame>(MaxAppendFrames);
-            var results = new Dictionary<long, (AppendResult? Result, ProblemResponse? Error)>();
+            var results = new Dictionary<long, ProduceReceipt>();
             try
             {
-                await AppendAllAsync(log, metrics, timeout, reader, frames, results);
+                await AppendAllAsync(log, delays, metrics, timeout, reader, frames, results);
             }
             finally
             {
@@ -311,7 +335,7 @@ internal static class WebSocketProduceEndpoint
             }
         }
 
-        private async Task AppendAllAsync(IMessageLog log, SluiceMetrics metrics, TimeSpan timeout, ChannelReader<Frame> reader, List<Frame> frames, Dictionary<long, (AppendResult? Result, ProblemResponse? Error)> results)
+        private async Task AppendAllAsync(IMessageLog log, IDelayService delays, SluiceMetrics metrics, TimeSpan timeout, ChannelReader<Frame> reader, List<Frame> frames, Dictionary<long, ProduceReceipt> results)
         {
             while (await reader.WaitToReadAsync(CancellationToken.None))
             {
@@ -321,15 +345,17 @@ internal static class WebSocketProduceEndpoint
                     frames.Add(f);
                 }
 
-                // One append per partition holding that partition's frames in order; partitions concurrently.
-                var groups = new Dictionary<int, List<Frame>>();
+                // One append per partition holding that partition's frames in order (delayed frames: one to the
+                // partition's holding partition); partitions concurrently.
+                var groups = new Dictionary<(int Partition, bool Delayed), List<Frame>>();
                 foreach (var f in frames)
                 {
                     if (f.Record is not null)
                     {
-                        if (!groups.TryGetValue(f.Partition, out var group))
+                        var key = (f.Partition, f.DeliverAt is not null);
+                        if (!groups.TryGetValue(key, out var group))
                         {
-                            groups[f.Partition] = group = [];
+                            groups[key] = group = [];
                         }
 
                         group.Add(f);
@@ -338,29 +364,18 @@ internal static class WebSocketProduceEndpoint
 
                 results.Clear();
                 var appends = new List<Task>(groups.Count);
-                foreach (var (partition, group) in groups)
+                foreach (var ((partition, delayed), group) in groups)
                 {
-                    appends.Add(AppendGroupAsync(log, partition, group, results));
+                    appends.Add(delayed ? AppendDelayedGroupAsync(delays, partition, group, results) : AppendGroupAsync(log, partition, group, results));
                 }
 
                 await Task.WhenAll(appends);
                 foreach (var f in frames)
                 {
-                    ProduceReceipt receipt;
-                    if (f.Error is not null)
+                    var receipt = f.Error is not null ? new ProduceReceipt(f.Seq, f.CorrelationId, null, null, null, null, f.Error) : results[f.Seq];
+                    if (receipt.Offset is not null)
                     {
-                        receipt = new ProduceReceipt(f.Seq, f.CorrelationId, null, null, null, null, f.Error);
-                    }
-                    else
-                    {
-                        var (result, error) = results[f.Seq];
-                        receipt = result is { } r
-                            ? new ProduceReceipt(f.Seq, f.CorrelationId, $"{f.Partition}:{r.BaseOffset}", f.Partition, r.BaseOffset, r.Timestamp, null)
-                            : new ProduceReceipt(f.Seq, f.CorrelationId, null, null, null, null, error);
-                        if (result is not null)
-                        {
-                            metrics.Produced.Add(1);
-                        }
+                        metrics.Produced.Add(topic, 1);
                     }
 
                     if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
@@ -371,7 +386,34 @@ internal static class WebSocketProduceEndpoint
             }
         }
 
-        private async Task AppendGroupAsync(IMessageLog log, int partition, List<Frame> group, Dictionary<long, (AppendResult? Result, ProblemResponse? Error)> results)
+        private async Task AppendDelayedGroupAsync(IDelayService delays, int partition, List<Frame> group, Dictionary<long, ProduceReceipt> results)
+        {
+            var records = new DelayedRecord[group.Count];
+            for (var i = 0; i < group.Count; i++)
+            {
+                records[i] = new DelayedRecord(group[i].Record!, group[i].DeliverAt!.Value);
+            }
+
+            try
+            {
+                // Not cancellable: once started it may be written, and the client is owed its receipt.
+                var result = await delays.AppendAsync(topic, partition, records, CancellationToken.None);
+                lock (results)
+                {
+                    for (var i = 0; i < group.Count; i++)
+                    {
+                        var f = group[i];
+                        results[f.Seq] = new ProduceReceipt(f.Seq, f.CorrelationId, result.Ids[i], partition, null, null, null, f.DeliverAt);
+                    }
+                }
+            }
+            catch (Exception ex)
+            {
+                Fail(group, results, ex);
+            }
+        }
+
+        private async Task AppendGroupAsync(IMessageLog log, int partition, List<Frame> group, Dictionary<long, ProduceReceipt> results)
         {
             var records = new RecordToAppend[group.Count];
             for (var i = 0; i < group.Count; i++)
@@ -387,30 +429,37 @@ internal static class WebSocketProduceEndpoint
                 {
                     for (var i = 0; i < group.Count; i++)
                     {
-                        results[group[i].Seq] = (new AppendResult(result.BaseOffset + i, 1, result.Timestamp), null);
+                        var f = group[i];
+                        var offset = result.BaseOffset + i;
+                        results[f.Seq] = new ProduceReceipt(f.Seq, f.CorrelationId, $"{partition}:{offset}", partition, offset, result.Timestamp, null);
                     }
                 }
             }
             catch (Exception ex)
             {
-                if (ex is TopicNotFoundException or PartitionNotFoundException)
-                {
-                    _services.GetRequiredService<TopicDirectory>().Forget(topic);
-                }
+                Fail(group, results, ex);
+            }
+        }
 
-                var (kind, detail) = Problems.ProblemMiddleware.Map(ex);
-                if (kind == ProblemKind.Internal)
-                {
-                    StreamingLog.StreamFailed(_services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Produce"), "WebSocket produce", topic.ToString(), ex);
-                }
+        private void Fail(List<Frame> group, Dictionary<long, ProduceReceipt> results, Exception ex)
+        {
+            if (ex is TopicNotFoundException or PartitionNotFoundException)
+            {
+                _services.GetRequiredService<TopicDirectory>().Forget(topic);
+            }
 
-                var problem = new ProblemResponse(kind.Type, kind.Title, kind.Status, ProblemWriter.Printable(detail), ProblemWriter.Printable(context.Request.Path.Value));
-                lock (results)
+            var (kind, detail) = Problems.ProblemMiddleware.Map(ex);
+            if (kind == ProblemKind.Internal)
+            {
+                StreamingLog.StreamFailed(_services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Produce"), "WebSocket produce", topic.ToString(), ex);
+            }
+
+            var problem = new ProblemResponse(kind.Type, kind.Title, kind.Status, ProblemWriter.Printable(detail), ProblemWriter.Printable(context.Request.Path.Value));
+            lock (results)
+            {
+                foreach (var f in group)
                 {
-                    foreach (var f in group)
-                    {
-                        results[f.Seq] = (null, problem);
-                    }
+                    results[f.Seq] = new ProduceReceipt(f.Seq, f.CorrelationId, null, null, null, null, problem);
                 }
             }
         }

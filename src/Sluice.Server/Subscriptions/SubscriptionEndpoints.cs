@@ -151,13 +151,13 @@ internal static class SubscriptionEndpoints
             deliveries = [];
         }
 
+        MessageTracing.Received(topic, name, deliveries);
         var messages = new List<PulledMessage>(deliveries.Count);
         foreach (var delivery in deliveries)
         {
             messages.Add(MessageJson.ToMessage(delivery));
         }
 
-        services.GetRequiredService<SluiceMetrics>().Delivered.Add(messages.Count);
         context.Response.Headers.CacheControl = "no-store";
         await context.Response.WriteAsJsonAsync(new PullResponse(messages), SluiceJsonContext.Api.PullResponse, cancellationToken: CancellationToken.None);
     }
@@ -168,7 +168,6 @@ internal static class SubscriptionEndpoints
         var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.AckRequest, MaxAckBodyBytes);
         var ackIds = ValidateAckIds(request?.AckIds);
         var result = await context.RequestServices.GetRequiredService<ISubscriptionService>().AckAsync(topic, name, ackIds, context.RequestAborted);
-        context.RequestServices.GetRequiredService<SluiceMetrics>().Acked.Add(result.Succeeded);
         await context.Response.WriteAsJsonAsync(new AckResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.AckResponse);
     }
 

@@ -145,6 +145,9 @@ internal static class TopicEndpoints
 
         var deleted = await log.DeleteTopicAsync(topic, context.RequestAborted);
         await subscriptions.DeleteForTopicAsync(topic, diskFull ? CancellationToken.None : context.RequestAborted);
+
+        // Then its pending delayed messages, which could only be delivered into the deleted topic.
+        await services.GetRequiredService<Sluice.Core.Delay.IDelayService>().DeleteTopicAsync(topic, diskFull ? CancellationToken.None : context.RequestAborted);
         directory.Forget(topic);
         services.GetRequiredService<Subscriptions.SubscriptionDirectory>().ForgetTopic(topic);
         if (!deleted)

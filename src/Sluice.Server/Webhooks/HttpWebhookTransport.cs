@@ -48,6 +48,8 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
     private readonly ILogger<HttpWebhookTransport> _logger;
     private readonly int _maxReplyBytes;
     private readonly bool _sameTenantReplies;
+    private readonly Dictionary<string, string> _katewayApps;
+    private readonly ConditionalWeakTable<WebhookDefinition, Target>.CreateValueCallback _newTarget;
 
     public HttpWebhookTransport(SsrfGuard guard, TopicDirectory topics, IMessageLog log, Partitioner partitioner, IOptions<ServerOptions> options, TimeProvider time, ILogger<HttpWebhookTransport> logger)
     {
@@ -59,6 +61,8 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
         _logger = logger;
         _maxReplyBytes = options.Value.MaxMessageBytes;
         _sameTenantReplies = options.Value.AuthMode == Security.AuthMode.Jwt;
+        _katewayApps = options.Value.KatewayApps;
+        _newTarget = NewTarget;
         var handler = new SocketsHttpHandler
         {
             AllowAutoRedirect = false,
@@ -80,12 +84,20 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
 
     public void Dispose() => _client.Dispose();
 
+    private Target NewTarget(WebhookDefinition webhook) => new(webhook)
+    {
+        AppSignature = webhook.Dialect == WebhookDialect.Kateway && _katewayApps.TryGetValue(webhook.Topic.Tenant, out var secret)
+            ? Compat.CompatWebhookHeaders.AppSignature(webhook.Topic.Tenant, secret)
+            : null,
+    };
+
     public async ValueTask<WebhookCallResult> SendAsync(WebhookDefinition webhook, Delivery delivery, CancellationToken cancellationToken)
     {
         var record = delivery.Record;
+        using var span = Diagnostics.MessageTracing.StartProcess(delivery.Topic, webhook.Subscription, record);
         var body = record.Value ?? ReadOnlyMemory<byte>.Empty;
         using var request = new HttpRequestMessage(HttpMethod.Post, webhook.Url) { Content = new ReadOnlyMemoryContent(body) };
-        AddHeaders(request, webhook, _targets.GetValue(webhook, static w => new Target(w)), delivery, body.Span);
+        AddHeaders(request, webhook, _targets.GetValue(webhook, _newTarget), delivery, body.Span);
 
         using var timeout = new CancellationTokenSource(webhook.Timeout, _time);
 
@@ -156,7 +168,13 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
             }
         }
 
-        request.Content!.Headers.ContentType = contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed : OctetStream;
+        request.Content!.Headers.ContentType = contentType is not null && MediaTypeHeaderValue.TryParse(contentType, out var parsed) ? parsed
+            : (webhook.Dialect == WebhookDialect.Sluice ? null : Compat.CompatWebhookHeaders.ContentType(webhook, body)) ?? OctetStream;
+        if (webhook.Dialect != WebhookDialect.Sluice)
+        {
+            // A compatibility API's webhook: its ancestor's headers too, so receivers written for it keep working.
+            Compat.CompatWebhookHeaders.Add(headers, webhook, delivery, target.AppSignature);
+        }
 
         // Stable across retries, so a receiver can drop duplicates by it (the specification's advice).
         var id = $"msg_{webhook.Id}_{delivery.Partition}_{record.Offset}";
@@ -420,6 +438,9 @@ internal sealed partial class HttpWebhookTransport : IWebhookTransport, IDisposa
         private readonly System.Collections.Concurrent.ConcurrentBag<HMACSHA256> _macs = [];
 
         public string Topic { get; } = webhook.Topic.ToString();
+
+        /// <summary>kateway's <c>X-App-Signature</c> for its webhooks, when the topic's app has a secret.</summary>
+        public string? AppSignature { get; init; }
 
         /// <summary>The registration sets its own <c>User-Agent</c>, which then replaces the gateway's.</summary>
         public bool HasUserAgent { get; } = webhook.Headers.Keys.Any(name => string.Equals(name, "User-Agent", StringComparison.OrdinalIgnoreCase));

@@ -225,7 +225,8 @@ internal static partial class WebhookEndpoints
         return (stored, newSecret);
     }
 
-    private static Dictionary<string, string> CheckHeaders(Dictionary<string, string>? headers)
+    /// <summary>Extra request headers a registration may set (also used by the compatibility APIs' webhooks).</summary>
+    internal static Dictionary<string, string> CheckHeaders(Dictionary<string, string>? headers)
     {
         var result = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
         if (headers is null)

@@ -38,6 +38,63 @@ internal sealed partial class PartitionLog
         }
     }
 
+    /// <summary>Deletes the closed segments whose records all lie below <paramref name="offset"/>; returns how many.</summary>
+    public async Task<int> DeleteSegmentsBelowAsync(long offset, CancellationToken cancellationToken)
+    {
+        await _maintenanceLock.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (Volatile.Read(ref _readError) is not null)
+            {
+                return 0; // closed or deleted meanwhile
+            }
+
+            List<Segment> doomed = [];
+            _swapLock.EnterWriteLock();
+            try
+            {
+                lock (_segmentsLock)
+                {
+                    var segments = _segments;
+                    var count = 0;
+
+                    // Never the active (last) segment; a segment ends where the next begins.
+                    while (count < segments.Length - 1 && segments[count + 1].BaseOffset <= offset)
+                    {
+                        doomed.Add(segments[count]);
+                        count++;
+                    }
+
+                    if (count > 0)
+                    {
+                        Volatile.Write(ref _segments, segments[count..]);
+                    }
+                }
+
+                foreach (var s in doomed)
+                {
+                    s.DeleteFiles();
+                }
+            }
+            finally
+            {
+                _swapLock.ExitWriteLock();
+            }
+
+            _corrupt.PruneBelow(StartOffset);
+            foreach (var s in doomed)
+            {
+                Log.SegmentTrimmed(_logger, Topic.ToString(), Partition, s.LogPath, offset, _segments[0].BaseOffset);
+            }
+
+            return doomed.Count;
+        }
+        finally
+        {
+            _maintenanceLock.Release();
+        }
+    }
+
     private int ApplyRetention(TopicSettings settings)
     {
         if (settings.RetentionTime is null && settings.RetentionBytes is null)

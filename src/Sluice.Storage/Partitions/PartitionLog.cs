@@ -441,6 +441,14 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             _dirty = true;
         }
 
+        long bytes = 0, records = 0;
+        for (var i = from; i < to; i++)
+        {
+            bytes += group[i].Batch.Length;
+            records += group[i].Batch.Count;
+        }
+
+        StorageMetrics.OnGroupCommit(to - from, records, bytes, _options.FlushPolicy == FlushPolicy.Always);
         active.Publish();
         var end = active.NextOffset;
         _highWaterMark.SetEnd(end);
@@ -547,6 +555,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             {
                 _segments[^1].Flush();
                 _dirty = false;
+                StorageMetrics.OnFsync();
             }
         }
         catch (Exception ex)
@@ -633,6 +642,10 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         [LoggerMessage(EventId = StorageEventIds.SegmentRolled, Level = LogLevel.Debug,
             Message = "Rolled partition {Partition} of '{Topic}' to a new segment at offset {BaseOffset} ({Reason})")]
         public static partial void SegmentRolled(ILogger logger, string topic, int partition, long baseOffset, string reason);
+
+        [LoggerMessage(EventId = StorageEventIds.SegmentTrimmed, Level = LogLevel.Information,
+            Message = "Deleted '{File}' of partition {Partition} of '{Topic}': its records lie below offset {Below}, which its user no longer needs; it now starts at offset {StartOffset}")]
+        public static partial void SegmentTrimmed(ILogger logger, string topic, int partition, string file, long below, long startOffset);
 
         [LoggerMessage(EventId = StorageEventIds.SegmentDeleted, Level = LogLevel.Information,
             Message = "Retention deleted '{File}' of partition {Partition} of '{Topic}'; it now starts at offset {StartOffset}")]

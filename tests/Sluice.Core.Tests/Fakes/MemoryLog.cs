@@ -194,6 +194,19 @@ internal sealed class MemoryLog(TimeProvider time) : IMessageLog
         await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Calls of <see cref="DeleteRecordsBeforeAsync"/>, which this fake records but does not apply (it keeps every record).</summary>
+    public List<(TopicName Topic, int Partition, long Offset)> DeletesBefore { get; } = [];
+
+    public ValueTask DeleteRecordsBeforeAsync(TopicName topic, int partition, long offset, CancellationToken cancellationToken = default)
+    {
+        lock (_gate)
+        {
+            DeletesBefore.Add((topic, partition, offset));
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
     public IReadOnlyList<StoredRecord> Records(TopicName topic, int partition)
     {
         lock (_gate)

@@ -1,4 +1,3 @@
-using System.Diagnostics.Metrics;
 using System.Text;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
@@ -8,7 +7,7 @@ namespace Sluice.Core.Tests.Subscriptions;
 /// <summary>
 /// Waiting receives on shared subscriptions are woken one per change, not all at once (the thundering herd that made
 /// thousands of SSE connections on one subscription cost memory and latency), and no message or wake-up is stranded.
-/// Wake-ups are observed through the engine's own metrics.
+/// Wake-ups are observed through the engine's own per-subscription counts (what the metrics export).
 /// </summary>
 public sealed class WakeUpTests
 {
@@ -16,8 +15,8 @@ public sealed class WakeUpTests
     public async Task Shared_FiftyWaitingReceivers_OneMessage_OneReceiverGetsItAndTheOthersKeepWaitingUnwoken()
     {
         var name = Unique("herd");
-        using var meter = new WakeMeter(name);
         await using var h = new EngineHarness();
+        var meter = new WakeMeter(h, name);
         await h.CreateTopicAsync();
         await h.SubscribeAsync(SubscriptionType.Shared, name);
         var consumers = new List<ISubscriptionConsumer>();
@@ -59,8 +58,8 @@ public sealed class WakeUpTests
     public async Task Shared_BurstArrivingInOneRead_EachWaitingReceiverOfOneGetsADifferentMessage()
     {
         var name = Unique("burst");
-        using var meter = new WakeMeter(name);
         await using var h = new EngineHarness();
+        var meter = new WakeMeter(h, name);
         await h.CreateTopicAsync();
         await h.SubscribeAsync(SubscriptionType.Shared, name);
         var consumers = new List<ISubscriptionConsumer>();
@@ -90,8 +89,8 @@ public sealed class WakeUpTests
     public async Task Shared_ReceivesCancelledWhileWaiting_LeaveNoWaiterBehind_NextMessageGoesToTheLiveOne()
     {
         var name = Unique("cancel");
-        using var meter = new WakeMeter(name);
         await using var h = new EngineHarness();
+        var meter = new WakeMeter(h, name);
         await h.CreateTopicAsync();
         await h.SubscribeAsync(SubscriptionType.Shared, name);
         await using var live = await h.OpenAsync("live", name);
@@ -129,8 +128,8 @@ public sealed class WakeUpTests
     public async Task Failover_ManyWaitingReceivers_OnlyTheActiveConsumerGetsTheMessage()
     {
         var name = Unique("failover");
-        using var meter = new WakeMeter(name);
         await using var h = new EngineHarness();
+        var meter = new WakeMeter(h, name);
         await h.CreateTopicAsync();
         await h.SubscribeAsync(SubscriptionType.Failover, name);
         await using var active = await h.OpenAsync("active", name);
@@ -165,53 +164,18 @@ public sealed class WakeUpTests
 
     private static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
 
-    /// <summary>Listens to the engine's wake-up metrics for one subscription (tests run in parallel on one meter).</summary>
-    private sealed class WakeMeter : IDisposable
+    /// <summary>Reads one subscription's wake-up and waiting counts, as the metrics exporter does (CollectCounts).</summary>
+    private sealed class WakeMeter(EngineHarness harness, string subscription)
     {
-        private readonly MeterListener _listener = new();
-        private readonly string _subscription;
-        private long _wakeups;
-        private long _waiting;
+        public long Wakeups => Counts()?.Wakeups ?? 0;
 
-        public WakeMeter(string subscription)
+        public long Waiting => Counts()?.WaitingReceivers ?? 0;
+
+        private SubscriptionCounts? Counts()
         {
-            _subscription = subscription;
-            _listener.InstrumentPublished = (instrument, listener) =>
-            {
-                if (instrument.Meter.Name == DeliveryMetrics.MeterName
-                    && instrument.Name is "sluice.subscription.receiver_wakeups" or "sluice.subscription.waiting_receivers")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
-            };
-            _listener.SetMeasurementEventCallback<long>(OnMeasurement);
-            _listener.Start();
-        }
-
-        public long Wakeups => Interlocked.Read(ref _wakeups);
-
-        public long Waiting => Interlocked.Read(ref _waiting);
-
-        public void Dispose() => _listener.Dispose();
-
-        private void OnMeasurement(Instrument instrument, long value, ReadOnlySpan<KeyValuePair<string, object?>> tags, object? state)
-        {
-            foreach (var tag in tags)
-            {
-                if (tag.Key == "messaging.destination.subscription.name" && (string?)tag.Value == _subscription)
-                {
-                    if (instrument.Name == "sluice.subscription.receiver_wakeups")
-                    {
-                        Interlocked.Add(ref _wakeups, value);
-                    }
-                    else
-                    {
-                        Interlocked.Add(ref _waiting, value);
-                    }
-
-                    return;
-                }
-            }
+            var counts = new List<SubscriptionCounts>();
+            harness.Engine.CollectCounts(counts);
+            return counts.SingleOrDefault(c => c.Name == subscription);
         }
     }
 }

@@ -18,6 +18,13 @@ public interface ISinkTarget : IAsyncDisposable
     /// <summary>True when the target keeps each record once even if it is written twice (a primary key, a message id).</summary>
     bool Deduplicates { get; }
 
+    /// <summary>
+    /// The value of the record the refusal scenario publishes and the prepared target must refuse for good. A target that
+    /// can refuse by content (a CHECK constraint, a receiver's answer) keeps the default; one that can only refuse by size
+    /// (RabbitMQ's max_message_size, a JetStream stream's max_msg_size, an object store's or a Kafka cluster's size limit) returns a value over its limit.
+    /// </summary>
+    string Poison => "poison-record";
+
     /// <summary>Makes the target ready for a topic; a record whose value is <paramref name="poison"/> must then be refused for good.</summary>
     Task PrepareAsync(string topic, string? poison = null);
 

@@ -1,6 +1,4 @@
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using static Sluice.Replication.Tests.Infrastructure.TargetProcesses;
 
 namespace Sluice.Replication.Tests.PostgreSql;
 
@@ -64,41 +62,13 @@ public sealed class PostgresServer : IAsyncDisposable
             // Already stopped.
         }
 
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-        catch (UnauthorizedAccessException)
-        {
-        }
+        DeleteDirectory(_directory);
     }
 
     private static bool IsRoot => Environment.UserName == "root";
 
     private static Task PgAsync(string tool, params string[] args)
         => IsRoot ? RunAsync("runuser", ["-u", "postgres", "--", Path.Combine(BinDirectory, tool), .. args]) : RunAsync(Path.Combine(BinDirectory, tool), args);
-
-    private static async Task RunAsync(string file, params string[] args)
-    {
-        var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args)
-        {
-            info.ArgumentList.Add(a);
-        }
-
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        await process.WaitForExitAsync(cts.Token);
-        if (process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"{file} {string.Join(' ', args)} exited with {process.ExitCode}: {await stdout} {await stderr}");
-        }
-    }
 
     // Debian's postgresql package: /usr/lib/postgresql/<version>/bin (scripts/test installs it when missing).
     private static string FindBin()
@@ -108,12 +78,5 @@ public sealed class PostgresServer : IAsyncDisposable
             ? Directory.EnumerateDirectories(root).Select(d => Path.Combine(d, "bin")).Where(d => File.Exists(Path.Combine(d, "initdb"))).OrderByDescending(d => d, StringComparer.Ordinal).FirstOrDefault()
             : null;
         return bin ?? throw new InvalidOperationException("PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb): run scripts/test, which installs Debian's postgresql package");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }

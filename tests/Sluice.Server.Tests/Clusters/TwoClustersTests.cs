@@ -102,6 +102,30 @@ public sealed class TwoClustersTests(TwoClusters clusters, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task DelayedMessage_ProducedToEast_IsHeldAndListedInEastOnly_ThenDeliveredThere()
+    {
+        var topic = SluiceApi.NewTopic("delay-two");
+        await _east.PutSubscriptionAsync(topic, "s", new { position = "earliest" });
+        using (var produce = new HttpRequestMessage(HttpMethod.Post, $"/v1/topics/{topic}/messages?deliverAfterMs=3000&partition=0") { Content = new StringContent("later", Encoding.UTF8, "text/plain") })
+        {
+            var held = await SluiceApi.SendOkAsync(_east, produce);
+            Assert.StartsWith("d:", held.GetProperty("id").GetString(), StringComparison.Ordinal);
+        }
+
+        var eastList = await SluiceApi.SendOkAsync(_east, new HttpRequestMessage(HttpMethod.Get, $"/v1/topics/{topic}/delayed"));
+        Assert.Equal(1, eastList.GetProperty("count").GetInt32());
+        using (var defaultList = await _default.GetAsync($"/v1/topics/{topic}/delayed"))
+        {
+            var body = await SluiceApi.ReadJsonAsync(defaultList);
+            Assert.True(defaultList.StatusCode == HttpStatusCode.NotFound || body.GetProperty("count").GetInt32() == 0, $"default cluster's listing: {(int)defaultList.StatusCode} {body}");
+        }
+
+        var delivered = await _east.DrainAsync(topic, "s", 1);
+        Assert.Equal(["later"], delivered.Select(m => m.Value()));
+        Assert.Empty(await ReadValuesAsync(_default, topic));
+    }
+
+    [Fact]
     public async Task SseStream_OnEast_DeliversEastsMessages()
     {
         var topic = SluiceApi.NewTopic("sse-two");

@@ -14,8 +14,7 @@ namespace Sluice.Server.Tests.Fleet;
 [Trait("Backend", "OwnKafka")]
 public sealed class KafkaFleetTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    // Low, so a killed instance is noticed by the group soon (Kafka's floor for a session timeout is 6 s on real brokers).
-    private const string SessionTimeoutMs = "6000";
+    private KafkaFleet _fleet = null!;
 
     private ServerProcess _host = null!;
     private ServerProcess _a = null!;
@@ -23,42 +22,15 @@ public sealed class KafkaFleetTests(ITestOutputHelper output) : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        try
-        {
-            await StartAllAsync();
-        }
-        catch
-        {
-            // xunit does not dispose a fixture whose start failed: stop what did start.
-            await DisposeAsync();
-            throw;
-        }
-    }
-
-    private async Task StartAllAsync()
-    {
-        _host = new ServerProcess(["--backend", "kafka", "--kafka-mock-brokers", "3"]);
-        await _host.StartAsync();
-        var health = await SluiceApi.ReadJsonAsync(await _host.Client.GetAsync("/healthz"));
-        var bootstrap = health.GetProperty("kafkaBootstrap").GetString()!;
-        string[] member = ["--backend", "kafka", "--kafka-bootstrap", bootstrap, "--kafka-session-timeout-ms", SessionTimeoutMs];
-        _a = new ServerProcess(member);
-        _b = new ServerProcess(member);
-        await Task.WhenAll(_a.StartAsync(), _b.StartAsync());
+        _fleet = await KafkaFleet.StartAsync(output);
+        (_host, _a, _b) = (_fleet.Host, _fleet.A, _fleet.B);
     }
 
     public async Task DisposeAsync()
     {
-        foreach (var (name, server) in new[] { ("a", _a), ("b", _b), ("host", _host) })
+        if (_fleet is not null)
         {
-            if (server is null)
-            {
-                continue;
-            }
-
-            output.WriteLine($"---- {name}");
-            server.WriteOutputTo(output, 40);
-            await server.DisposeAsync();
+            await _fleet.DisposeAsync();
         }
     }
 

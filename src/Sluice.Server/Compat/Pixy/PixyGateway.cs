@@ -96,7 +96,7 @@ internal sealed partial class PixyGateway(
         {
             // Once started, finish it even if the client leaves: it may already be written.
             var result = await log.AppendAsync(topic, partition, [record], CancellationToken.None);
-            metrics.Produced.Add(1);
+            metrics.Produced.Add(topic, 1);
             return (partition, result);
         }
         catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
@@ -150,7 +150,6 @@ internal sealed partial class PixyGateway(
             throw new PixyException(PixyErrorKind.LongPollingTimeout, "long polling timeout");
         }
 
-        metrics.Delivered.Add(1);
         return got[0];
     }
 

@@ -111,7 +111,7 @@ internal static partial class PixyRestEndpoints
             }
 
             // Go canonicalises header names (x-kafka-trace-id is X-Kafka-Trace-Id): the record header is what follows the prefix.
-            var canonical = Canonical(name);
+            var canonical = GoHeaders.Canonical(name);
             foreach (var v in values)
             {
                 try
@@ -478,20 +478,6 @@ internal static partial class PixyRestEndpoints
         context.Response.ContentType = "application/json";
         context.Response.ContentLength = buffer.WrittenCount;
         await context.Response.Body.WriteAsync(buffer.WrittenMemory, CancellationToken.None);
-    }
-
-    // Go's textproto.CanonicalMIMEHeaderKey: upper case first and after '-', lower case elsewhere.
-    private static string Canonical(string name)
-    {
-        var chars = name.ToCharArray();
-        var upper = true;
-        for (var i = 0; i < chars.Length; i++)
-        {
-            chars[i] = upper ? char.ToUpperInvariant(chars[i]) : char.ToLowerInvariant(chars[i]);
-            upper = chars[i] == '-';
-        }
-
-        return new string(chars);
     }
 
     [GeneratedRegex("^application/(?:.*\\+)?json(?:;.*)?$", RegexOptions.CultureInvariant)]
