@@ -15,34 +15,19 @@ public sealed class AmqpKillableFixture : AmqpFixture
     protected override bool Killable => true;
 }
 
-public sealed class AmqpSinkTests(AmqpFixture f, ITestOutputHelper output) : IClassFixture<AmqpFixture>
+public sealed class AmqpSinkTests(AmqpFixture f, ITestOutputHelper output) : SinkContractTests<AmqpFixture>(f, output)
 {
-    private AmqpTarget Target => (AmqpTarget)f.Target;
-
-    [Fact]
-    public Task KeyedRecordsWithHeaders_ArriveCompleteAndInOrderPerPartition() => SinkScenarios.CompleteAndInOrderAsync(f, output);
-
-    [Fact]
-    public Task RefusedRecord_IsDeadLetteredWhileTheRestFlows() => SinkScenarios.RefusedRecordIsDeadLetteredAsync(f, output);
-
-    [Fact]
-    public Task Secrets_NeverAppearInAnswersOrLogs() => SinkScenarios.SecretsNeverShownAsync(f, output);
-
-    [Fact]
-    public Task NamespaceSource_PicksUpATopicCreatedLater() => SinkScenarios.NamespaceSourcePicksUpNewTopicAsync(f, output);
-
-    [Fact]
-    public Task StopSeekStart_KeepAndMoveThePosition() => SinkScenarios.StopSeekStartAsync(f, output);
+    private AmqpTarget Target => (AmqpTarget)Fixture.Target;
 
     [Fact]
     public async Task Messages_ArePersistentWithTheIdempotencyKeyAsMessageId_AndKeepKeyAndPublishTime()
     {
         var topic = Gateway.NewTopic("props");
-        await f.Gateway.CreateTopicAsync(topic, 1);
+        await Fixture.Gateway.CreateTopicAsync(topic, 1);
         await Target.PrepareAsync(topic);
         var before = DateTimeOffset.UtcNow.AddMinutes(-1);
-        await f.Gateway.ProduceAsync(topic, TestRecord.Make(3));
-        await f.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(SinkScenarios.NewName(), topic, Target));
+        await Fixture.Gateway.ProduceAsync(topic, TestRecord.Make(3));
+        await Fixture.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(SinkScenarios.NewName(), topic, Target));
         await Target.WaitForRecordsAsync(topic, 3);
         var deliveries = await Target.DeliveriesAsync(AmqpTarget.RoutingKey(topic));
         foreach (var d in deliveries)
@@ -60,29 +45,29 @@ public sealed class AmqpSinkTests(AmqpFixture f, ITestOutputHelper output) : ICl
     public async Task ExchangeTypeGiven_DeclaresTheExchange_AndUnroutableMessagesRetryUntilAQueueIsBound()
     {
         var topic = Gateway.NewTopic("declare");
-        await f.Gateway.CreateTopicAsync(topic, 1);
-        await f.Gateway.ProduceAsync(topic, TestRecord.Make(5));
+        await Fixture.Gateway.CreateTopicAsync(topic, 1);
+        await Fixture.Gateway.ProduceAsync(topic, TestRecord.Make(5));
         var name = SinkScenarios.NewName();
         var exchange = "x-" + name;
         var body = SinkScenarios.Body(name, topic, Target, retry: new JsonObject { ["initialIntervalMs"] = 200, ["maxIntervalMs"] = 1000 });
         body["sink"]!["exchange"] = exchange;
         body["sink"]!["exchangeType"] = "topic";
-        await f.Gateway.Client.CreateReplicatorAsync(body);
+        await Fixture.Gateway.Client.CreateReplicatorAsync(body);
         try
         {
             // Declared by the sink, but no queue is bound yet: the broker returns every message, and nothing is dropped.
-            var retrying = await f.Gateway.Client.WaitForStatusAsync(name, s => s.GetProperty("state").GetString() == "retrying");
+            var retrying = await Fixture.Gateway.Client.WaitForStatusAsync(name, s => s.GetProperty("state").GetString() == "retrying");
             Assert.Contains("unroutable", retrying.GetProperty("lastError").GetString(), StringComparison.Ordinal);
             Assert.Empty(await Target.ReadAsync(topic));
 
             await Target.BindQueueAsync(exchange, AmqpTarget.RoutingKey(topic));
             var got = await Target.WaitForRecordsAsync(topic, 5);
             Assert.Equal(5, got.Select(r => r.Offset).Distinct().Count());
-            await f.Gateway.Client.WaitForStatusAsync(name, s => s.GetProperty("state").GetString() == "running" && s.GetProperty("lag").GetInt64() == 0);
+            await Fixture.Gateway.Client.WaitForStatusAsync(name, s => s.GetProperty("state").GetString() == "running" && s.GetProperty("lag").GetInt64() == 0);
         }
         catch
         {
-            f.Gateway.WriteOutputTo(output);
+            Fixture.Gateway.WriteOutputTo(Output);
             throw;
         }
     }

@@ -20,22 +20,8 @@ public sealed class HttpSingleFixture : SinkFixture
     protected override async Task<ISinkTarget> StartTargetAsync() => await HttpReceiver.StartNewAsync("single");
 }
 
-public sealed class HttpSinkTests(HttpSinkFixture f, ITestOutputHelper output) : IClassFixture<HttpSinkFixture>
+public sealed class HttpSinkTests(HttpSinkFixture f, ITestOutputHelper output) : SinkContractTests<HttpSinkFixture>(f, output)
 {
-    [Fact]
-    public Task KeyedRecordsWithHeaders_ArriveCompleteAndInOrderPerPartition() => SinkScenarios.CompleteAndInOrderAsync(f, output);
-
-    [Fact]
-    public Task RefusedRecord_IsDeadLetteredWhileTheRestFlows() => SinkScenarios.RefusedRecordIsDeadLetteredAsync(f, output);
-
-    [Fact]
-    public Task Secrets_NeverAppearInAnswersOrLogs() => SinkScenarios.SecretsNeverShownAsync(f, output);
-
-    [Fact]
-    public Task NamespaceSource_PicksUpATopicCreatedLater() => SinkScenarios.NamespaceSourcePicksUpNewTopicAsync(f, output);
-
-    [Fact]
-    public Task StopSeekStart_KeepAndMoveThePosition() => SinkScenarios.StopSeekStartAsync(f, output);
 }
 
 public sealed class HttpSinkOutageTests(HttpSinkFixture f, ITestOutputHelper output) : IClassFixture<HttpSinkFixture>

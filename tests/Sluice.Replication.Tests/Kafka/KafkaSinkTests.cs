@@ -17,29 +17,14 @@ public sealed class KafkaKillableFixture : KafkaSinkFixture
     protected override bool Killable => true;
 }
 
-public sealed class KafkaSinkTests(KafkaSinkFixture f, ITestOutputHelper output) : IClassFixture<KafkaSinkFixture>
+public sealed class KafkaSinkTests(KafkaSinkFixture f, ITestOutputHelper output) : SinkContractTests<KafkaSinkFixture>(f, output)
 {
-    private KafkaTarget Target => (KafkaTarget)f.Target;
-
-    [Fact]
-    public Task KeyedRecordsWithHeaders_ArriveCompleteAndInOrderPerPartition() => SinkScenarios.CompleteAndInOrderAsync(f, output);
-
-    [Fact]
-    public Task RefusedRecord_IsDeadLetteredWhileTheRestFlows() => SinkScenarios.RefusedRecordIsDeadLetteredAsync(f, output);
-
-    [Fact]
-    public Task Secrets_NeverAppearInAnswersOrLogs() => SinkScenarios.SecretsNeverShownAsync(f, output);
-
-    [Fact]
-    public Task NamespaceSource_PicksUpATopicCreatedLater() => SinkScenarios.NamespaceSourcePicksUpNewTopicAsync(f, output);
-
-    [Fact]
-    public Task StopSeekStart_KeepAndMoveThePosition() => SinkScenarios.StopSeekStartAsync(f, output);
+    private KafkaTarget Target => (KafkaTarget)Fixture.Target;
 
     [Fact]
     public async Task Records_KeepPartitionKeyAndTimestamp_WithTheIdempotencyKeyHeader()
     {
-        var g = f.Gateway;
+        var g = Fixture.Gateway;
         var topic = Gateway.NewTopic("shape");
         await g.CreateTopicAsync(topic, 2);
         await Target.PrepareAsync(topic);
@@ -86,7 +71,7 @@ public sealed class KafkaSinkTests(KafkaSinkFixture f, ITestOutputHelper output)
         {
             var body = SinkScenarios.Body(SinkScenarios.NewName(), Gateway.NewTopic("bad"), Target);
             ((JsonObject)body["sink"]!["config"]!)[field] = value;
-            var (status, _, text) = await f.Gateway.Client.SendAsync(HttpMethod.Post, "/v1/replicators", body.ToJsonString());
+            var (status, _, text) = await Fixture.Gateway.Client.SendAsync(HttpMethod.Post, "/v1/replicators", body.ToJsonString());
             Assert.True(status == HttpStatusCode.BadRequest, $"{field}: {(int)status} {text}");
             Assert.Contains("sink.config", text, StringComparison.Ordinal);
             Assert.True(text.Contains(field, StringComparison.Ordinal), $"{field}: {text}");
@@ -94,7 +79,7 @@ public sealed class KafkaSinkTests(KafkaSinkFixture f, ITestOutputHelper output)
 
         var badValue = SinkScenarios.Body(SinkScenarios.NewName(), Gateway.NewTopic("bad"), Target);
         ((JsonObject)badValue["sink"]!["config"]!)["request.timeout.ms"] = "soon";
-        var refused = await f.Gateway.Client.SendAsync(HttpMethod.Post, "/v1/replicators", badValue.ToJsonString());
+        var refused = await Fixture.Gateway.Client.SendAsync(HttpMethod.Post, "/v1/replicators", badValue.ToJsonString());
         Assert.True(refused.Status == HttpStatusCode.BadRequest, refused.Text);
         Assert.Contains("request.timeout.ms", refused.Text, StringComparison.Ordinal);
     }

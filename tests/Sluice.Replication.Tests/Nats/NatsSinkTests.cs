@@ -15,34 +15,19 @@ public sealed class NatsKillableFixture : NatsFixture
     protected override bool Killable => true;
 }
 
-public sealed class NatsSinkTests(NatsFixture f, ITestOutputHelper output) : IClassFixture<NatsFixture>
+public sealed class NatsSinkTests(NatsFixture f, ITestOutputHelper output) : SinkContractTests<NatsFixture>(f, output)
 {
-    private NatsTarget Target => (NatsTarget)f.Target;
-
-    [Fact]
-    public Task KeyedRecordsWithHeaders_ArriveCompleteAndInOrderPerPartition() => SinkScenarios.CompleteAndInOrderAsync(f, output);
-
-    [Fact]
-    public Task RefusedRecord_IsDeadLetteredWhileTheRestFlows() => SinkScenarios.RefusedRecordIsDeadLetteredAsync(f, output);
-
-    [Fact]
-    public Task Secrets_NeverAppearInAnswersOrLogs() => SinkScenarios.SecretsNeverShownAsync(f, output);
-
-    [Fact]
-    public Task NamespaceSource_PicksUpATopicCreatedLater() => SinkScenarios.NamespaceSourcePicksUpNewTopicAsync(f, output);
-
-    [Fact]
-    public Task StopSeekStart_KeepAndMoveThePosition() => SinkScenarios.StopSeekStartAsync(f, output);
+    private NatsTarget Target => (NatsTarget)Fixture.Target;
 
     [Fact]
     public async Task Messages_CarryTheIdempotencyKeyAsNatsMsgId_AndKeepKeyAndPublishTime()
     {
         var topic = Gateway.NewTopic("props");
-        await f.Gateway.CreateTopicAsync(topic, 1);
+        await Fixture.Gateway.CreateTopicAsync(topic, 1);
         await Target.PrepareAsync(topic);
         var before = DateTimeOffset.UtcNow.AddMinutes(-1);
-        await f.Gateway.ProduceAsync(topic, TestRecord.Make(3));
-        await f.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(SinkScenarios.NewName(), topic, Target));
+        await Fixture.Gateway.ProduceAsync(topic, TestRecord.Make(3));
+        await Fixture.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(SinkScenarios.NewName(), topic, Target));
         await Target.WaitForRecordsAsync(topic, 3);
         var messages = await Target.MessagesAsync(NatsTarget.StreamOf(topic));
         foreach (var m in messages)
@@ -60,18 +45,18 @@ public sealed class NatsSinkTests(NatsFixture f, ITestOutputHelper output) : ICl
     {
         var ns = "ns" + Guid.NewGuid().ToString("N")[..10];
         var (first, later) = ($"repl/{ns}/first", $"repl/{ns}/later");
-        await f.Gateway.CreateTopicAsync(first, 2);
-        await f.Gateway.ProduceAsync(first, TestRecord.Make(20));
+        await Fixture.Gateway.CreateTopicAsync(first, 2);
+        await Fixture.Gateway.ProduceAsync(first, TestRecord.Make(20));
         var name = SinkScenarios.NewName();
         var stream = "R_" + name;
         var body = SinkScenarios.Body(name, $"repl/{ns}/*", Target);
         body["sink"]!["stream"] = stream;
-        await f.Gateway.Client.CreateReplicatorAsync(body);
+        await Fixture.Gateway.Client.CreateReplicatorAsync(body);
         try
         {
             await WaitForStoredAsync(stream, 20);
-            await f.Gateway.CreateTopicAsync(later, 2);
-            await f.Gateway.ProduceAsync(later, TestRecord.Make(30, "late"));
+            await Fixture.Gateway.CreateTopicAsync(later, 2);
+            await Fixture.Gateway.ProduceAsync(later, TestRecord.Make(30, "late"));
             var stored = await WaitForStoredAsync(stream, 50);
             Assert.Equal(20, stored.Count(m => m.Subject == NatsTarget.Subject(first)));
             Assert.Equal(30, stored.Count(m => m.Subject == NatsTarget.Subject(later)));
@@ -83,7 +68,7 @@ public sealed class NatsSinkTests(NatsFixture f, ITestOutputHelper output) : ICl
         }
         catch
         {
-            f.Gateway.WriteOutputTo(output);
+            Fixture.Gateway.WriteOutputTo(Output);
             throw;
         }
     }

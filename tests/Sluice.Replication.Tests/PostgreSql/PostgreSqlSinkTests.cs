@@ -14,31 +14,16 @@ public sealed class PostgreSqlKillableFixture : PostgreSqlFixture
     protected override bool Killable => true;
 }
 
-public sealed class PostgreSqlSinkTests(PostgreSqlFixture f, ITestOutputHelper output) : IClassFixture<PostgreSqlFixture>
+public sealed class PostgreSqlSinkTests(PostgreSqlFixture f, ITestOutputHelper output) : SinkContractTests<PostgreSqlFixture>(f, output)
 {
-    [Fact]
-    public Task KeyedRecordsWithHeaders_ArriveCompleteAndInOrderPerPartition() => SinkScenarios.CompleteAndInOrderAsync(f, output);
-
-    [Fact]
-    public Task RefusedRecord_IsDeadLetteredWhileTheRestFlows() => SinkScenarios.RefusedRecordIsDeadLetteredAsync(f, output);
-
-    [Fact]
-    public Task Secrets_NeverAppearInAnswersOrLogs() => SinkScenarios.SecretsNeverShownAsync(f, output);
-
-    [Fact]
-    public Task NamespaceSource_PicksUpATopicCreatedLater() => SinkScenarios.NamespaceSourcePicksUpNewTopicAsync(f, output);
-
-    [Fact]
-    public Task StopSeekStart_KeepAndMoveThePosition() => SinkScenarios.StopSeekStartAsync(f, output);
-
     [Fact]
     public async Task TableAbsent_IsCreatedWithTheDocumentedSchema()
     {
         var topic = Gateway.NewTopic("schema");
-        await f.Gateway.CreateTopicAsync(topic, 1);
-        await f.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(SinkScenarios.NewName(), topic, f.Target));
-        await f.Gateway.ProduceAsync(topic, TestRecord.Make(3));
-        var server = ((PostgreSqlTarget)f.Target).Server;
+        await Fixture.Gateway.CreateTopicAsync(topic, 1);
+        await Fixture.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(SinkScenarios.NewName(), topic, Fixture.Target));
+        await Fixture.Gateway.ProduceAsync(topic, TestRecord.Make(3));
+        var server = ((PostgreSqlTarget)Fixture.Target).Server;
         var table = PostgreSqlTarget.Table(topic);
         var deadline = DateTime.UtcNow.AddSeconds(60);
         await using var connection = new NpgsqlConnection(server.ConnectionString);

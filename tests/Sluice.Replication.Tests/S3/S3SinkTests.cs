@@ -16,35 +16,20 @@ public sealed class S3KillableFixture : S3Fixture
     protected override bool Killable => true;
 }
 
-public sealed class S3SinkTests(S3Fixture f, ITestOutputHelper output) : IClassFixture<S3Fixture>
+public sealed class S3SinkTests(S3Fixture f, ITestOutputHelper output) : SinkContractTests<S3Fixture>(f, output)
 {
-    private S3Target Target => (S3Target)f.Target;
-
-    [Fact]
-    public Task KeyedRecordsWithHeaders_ArriveCompleteAndInOrderPerPartition() => SinkScenarios.CompleteAndInOrderAsync(f, output);
-
-    [Fact]
-    public Task RefusedRecord_IsDeadLetteredWhileTheRestFlows() => SinkScenarios.RefusedRecordIsDeadLetteredAsync(f, output);
-
-    [Fact]
-    public Task Secrets_NeverAppearInAnswersOrLogs() => SinkScenarios.SecretsNeverShownAsync(f, output);
-
-    [Fact]
-    public Task NamespaceSource_PicksUpATopicCreatedLater() => SinkScenarios.NamespaceSourcePicksUpNewTopicAsync(f, output);
-
-    [Fact]
-    public Task StopSeekStart_KeepAndMoveThePosition() => SinkScenarios.StopSeekStartAsync(f, output);
+    private S3Target Target => (S3Target)Fixture.Target;
 
     [Fact]
     public async Task Objects_AreNamedByTopicPartitionAndFirstOffset_AsNdjsonWithMetadata()
     {
         var topic = Gateway.NewTopic("layout");
-        await f.Gateway.CreateTopicAsync(topic, 1);
-        await f.Gateway.ProduceAsync(topic, TestRecord.Make(25));
+        await Fixture.Gateway.CreateTopicAsync(topic, 1);
+        await Fixture.Gateway.ProduceAsync(topic, TestRecord.Make(25));
         var name = SinkScenarios.NewName();
-        await f.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(name, topic, Target, batch: new JsonObject { ["maxRecords"] = 10, ["lingerMs"] = 5000 }));
+        await Fixture.Gateway.Client.CreateReplicatorAsync(SinkScenarios.Body(name, topic, Target, batch: new JsonObject { ["maxRecords"] = 10, ["lingerMs"] = 5000 }));
         await Target.WaitForRecordsAsync(topic, 25);
-        await f.Gateway.Client.WaitForStatusAsync(name, s => s.GetProperty("lag").GetInt64() == 0);
+        await Fixture.Gateway.Client.WaitForStatusAsync(name, s => s.GetProperty("lag").GetInt64() == 0);
 
         // Batches of 10 (the last one cut by the linger) from a partition holding 25 records: objects at 0, 10 and 20.
         var folder = S3Target.TopicFolder(topic) + "0000/";
@@ -62,7 +47,7 @@ public sealed class S3SinkTests(S3Fixture f, ITestOutputHelper output) : IClassF
     [Fact]
     public async Task SeekBackWithAnotherBatchSize_ReplacesTheEarlierObjects_EachRecordOnce()
     {
-        var g = f.Gateway;
+        var g = Fixture.Gateway;
         var topic = Gateway.NewTopic("stale");
         await g.CreateTopicAsync(topic, 2);
         var records = TestRecord.Make(200);
@@ -90,11 +75,11 @@ public sealed class S3SinkTests(S3Fixture f, ITestOutputHelper output) : IClassF
             Assert.Equal(200, got.Count);
             var after = await Target.KeysAsync(S3Target.TopicFolder(topic));
             Assert.All(after, k => Assert.True(long.Parse(k[^26..^7], System.Globalization.CultureInfo.InvariantCulture) % 10 == 0, $"{k} is not a batch of the second run"));
-            output.WriteLine($"{before} objects of the first run replaced by {after.Count}");
+            Output.WriteLine($"{before} objects of the first run replaced by {after.Count}");
         }
         catch
         {
-            g.WriteOutputTo(output);
+            g.WriteOutputTo(Output);
             throw;
         }
     }
@@ -102,7 +87,7 @@ public sealed class S3SinkTests(S3Fixture f, ITestOutputHelper output) : IClassF
     [Fact]
     public async Task UnknownAccessKey_IsRetriedWithTheStoresError_NothingDeadLettered_ThenCatchesUpOnceFixed()
     {
-        var g = f.Gateway;
+        var g = Fixture.Gateway;
         var topic = Gateway.NewTopic("creds");
         await g.CreateTopicAsync(topic, 1);
         var records = TestRecord.Make(20);
@@ -128,7 +113,7 @@ public sealed class S3SinkTests(S3Fixture f, ITestOutputHelper output) : IClassF
         }
         catch
         {
-            g.WriteOutputTo(output);
+            g.WriteOutputTo(Output);
             throw;
         }
     }
