@@ -19,10 +19,16 @@ public static class SluiceKafkaServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(options);
         services.TryAddSingleton(options);
-        services.TryAddSingleton<IPartitionCoordinator>(sp => new KafkaPartitionCoordinator(
-            options,
-            () => sp.GetRequiredService<IMessageLog>() is KafkaLog log ? log.BootstrapServers : options.BootstrapServers,
-            sp.GetRequiredService<ILogger<KafkaPartitionCoordinator>>()));
+        // Everything from sp, not the arguments: a host serving several clusters calls this factory again with each
+        // cluster's services (its options, its log).
+        services.TryAddSingleton<IPartitionCoordinator>(sp =>
+        {
+            var clusterOptions = sp.GetRequiredService<KafkaLogOptions>();
+            return new KafkaPartitionCoordinator(
+                clusterOptions,
+                () => sp.GetRequiredService<IMessageLog>() is KafkaLog log ? log.BootstrapServers : clusterOptions.BootstrapServers,
+                sp.GetRequiredService<ILogger<KafkaPartitionCoordinator>>());
+        });
         return services;
     }
 }

@@ -314,9 +314,12 @@ internal static class OptionKeys
         return true;
     }
 
-    /// <summary><c>kafka:clusters:&lt;name&gt;:bootstrap</c> or <c>kafka:clusters:&lt;name&gt;:settings:&lt;librdkafka key&gt;</c>.</summary>
+    /// <summary>
+    /// <c>kafka:clusters:&lt;name&gt;:bootstrap</c>, <c>kafka:clusters:&lt;name&gt;:mockBrokers</c> or
+    /// <c>kafka:clusters:&lt;name&gt;:settings:&lt;librdkafka key&gt;</c>. Names are URL path segments (<c>/v1/clusters/&lt;name&gt;</c>).
+    /// </summary>
     public static readonly System.Text.RegularExpressions.Regex ClusterKey = new(
-        "^kafka:clusters:(?<name>[A-Za-z0-9_-]{1,64}):(?:(?<bootstrap>bootstrap)|settings:(?<setting>[a-z0-9._]{1,100}))$",
+        "^kafka:clusters:(?<name>[A-Za-z0-9_-]{1,64}):(?:(?<bootstrap>bootstrap)|(?<mock>mockBrokers)|settings:(?<setting>[a-z0-9._]{1,100}))$",
         System.Text.RegularExpressions.RegexOptions.CultureInvariant | System.Text.RegularExpressions.RegexOptions.IgnoreCase);
 
     public static bool IsBootstrapList(string value)

@@ -182,8 +182,8 @@ internal sealed class ServerOptions
 
     public string KafkaGroupIdPrefix { get; set; } = "sluice.";
 
-    /// <summary>Named Kafka clusters: bootstrap servers and librdkafka settings passed through (values never logged).</summary>
-    public Dictionary<string, KafkaClusterOption> KafkaClusters { get; set; } = new(StringComparer.Ordinal);
+    /// <summary>Named Kafka clusters (case-insensitive names): bootstrap servers and librdkafka settings passed through (values never logged).</summary>
+    public Dictionary<string, KafkaClusterOption> KafkaClusters { get; set; } = new(StringComparer.OrdinalIgnoreCase);
 
     // ---- compatibility APIs (Compat/) ----
 
@@ -313,7 +313,7 @@ internal sealed class ServerOptions
         target.KafkaMockBrokers = KafkaMockBrokers;
         target.KafkaSessionTimeoutMs = KafkaSessionTimeoutMs;
         target.KafkaGroupIdPrefix = KafkaGroupIdPrefix;
-        target.KafkaClusters = new(KafkaClusters, StringComparer.Ordinal);
+        target.KafkaClusters = new(KafkaClusters, StringComparer.OrdinalIgnoreCase);
         target.Roles = new(Roles, StringComparer.Ordinal);
         target.BeamEnabled = BeamEnabled;
         target.BeamClusters = BeamClusters;
@@ -335,9 +335,14 @@ internal sealed class ServerOptions
         target.OtlpSampleRatio = OtlpSampleRatio;
     }
 
-    /// <summary>The cluster of this name, created empty on first use.</summary>
+    /// <summary>
+    /// The cluster of this name, created empty on first use. Names are case-insensitive, as the routes that carry them
+    /// are: environment variables are often written in capitals (SLUICE_KAFKA__CLUSTERS__EAST__... is the file's
+    /// <c>east</c>), and <c>default</c> in any case is the default cluster.
+    /// </summary>
     public KafkaClusterOption Cluster(string name)
     {
+        name = string.Equals(name, "default", StringComparison.OrdinalIgnoreCase) ? "default" : name;
         if (!KafkaClusters.TryGetValue(name, out var cluster))
         {
             KafkaClusters[name] = cluster = new KafkaClusterOption();
@@ -351,6 +356,9 @@ internal sealed class ServerOptions
 internal sealed class KafkaClusterOption
 {
     public string Bootstrap { get; set; } = "";
+
+    /// <summary>When above 0, this cluster is librdkafka's mock hosted in this process with this many brokers (tests).</summary>
+    public int MockBrokers { get; set; }
 
     /// <summary>librdkafka settings (<c>security.protocol</c>, <c>sasl.password</c>, ...), passed through as given.</summary>
     public Dictionary<string, string> Settings { get; } = new(StringComparer.Ordinal);

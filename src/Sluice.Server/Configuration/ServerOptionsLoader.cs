@@ -215,7 +215,18 @@ internal static class ServerOptionsLoader
             }
 
             var cluster = options.Cluster(match.Groups["name"].Value);
-            if (match.Groups["bootstrap"].Success)
+            if (match.Groups["mock"].Success)
+            {
+                if (!int.TryParse(value.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var brokers) || brokers > 16)
+                {
+                    errors.Add($"invalid value '{Printable(value)}' for {key}: expected an integer between 0 and 16 (0: not a mock)");
+                }
+                else
+                {
+                    cluster.MockBrokers = brokers;
+                }
+            }
+            else if (match.Groups["bootstrap"].Success)
             {
                 if (!OptionKeys.IsBootstrapList(value))
                 {

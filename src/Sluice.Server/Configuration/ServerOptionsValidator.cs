@@ -42,9 +42,22 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
             errors.Add($"pixy:port ({o.PixyPort}) must differ from port and grpc:port; use 0 for the main port only");
         }
 
-        if (o.IsKafka && o.KafkaMockBrokers == 0 && !(o.KafkaClusters.TryGetValue("default", out var cluster) && cluster.Bootstrap.Length > 0))
+        if (o.IsKafka && o.KafkaMockBrokers == 0 && !(o.KafkaClusters.TryGetValue("default", out var cluster) && (cluster.Bootstrap.Length > 0 || cluster.MockBrokers > 0)))
         {
             errors.Add("backend kafka needs the default cluster's bootstrap servers (--kafka-bootstrap or kafka:clusters:default:bootstrap) or a mock cluster (--kafka-mock-brokers)");
+        }
+
+        foreach (var (name, other) in o.KafkaClusters)
+        {
+            if (o.IsKafka && name != "default" && o.KafkaMockBrokers == 0 && other.Bootstrap.Length == 0 && other.MockBrokers == 0)
+            {
+                errors.Add($"kafka:clusters:{name} needs bootstrap servers (kafka:clusters:{name}:bootstrap) or a mock cluster (kafka:clusters:{name}:mockBrokers)");
+            }
+
+            if (other.Bootstrap.Length > 0 && other.MockBrokers > 0)
+            {
+                errors.Add($"kafka:clusters:{name} has both bootstrap servers and mockBrokers; give one (mockBrokers hosts a mock cluster in this process)");
+            }
         }
 
         if (!o.IsKafka && (o.KafkaMockBrokers > 0 || o.KafkaClusters.Count > 0))

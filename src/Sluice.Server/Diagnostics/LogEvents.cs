@@ -33,6 +33,11 @@ internal static class LogEvents
     public const int SlowConsumerClosed = 401;
     public const int StreamFailed = 402;
     public const int StreamTakenOver = 403;
+
+    // 450-499: several clusters
+    public const int ClusterOpened = 450;
+    public const int ClusterOpenFailed = 451;
+
     // 500-549: browsers, hosts and token keys (CORS, DNS rebinding, JWKS URL)
     public const int JwksFetched = 500;
     public const int JwksFetchFailed = 501;

@@ -26,8 +26,10 @@ internal static partial class GrpcHosting
             return;
         }
 
+        services.AddSingleton<ClusterInterceptor>();
         services.AddGrpc(o =>
         {
+            o.Interceptors.Add<ClusterInterceptor>();
             // A client-streamed or unary batch may be as large as an HTTP batch; the body-size limit of the
             // main port does not apply to this listener (see UsePorts).
             o.MaxReceiveMessageSize = options.MaxBatchBytes + Backend.RecordOverheadBytes;

@@ -62,14 +62,17 @@ internal sealed class Backend
         MaxRecordBytes = options.MaxMessageBytes + RecordOverheadBytes,
     };
 
-    /// <summary>The default cluster's settings; other named clusters are accepted in the options file but not used yet.</summary>
-    public static KafkaLogOptions KafkaOptionsFor(ServerOptions options)
+    /// <summary>
+    /// The settings of a configured Kafka cluster (the default one unless named). A cluster's own <c>mockBrokers</c> makes
+    /// it a mock; otherwise <c>kafka:mockBrokers</c> makes every cluster one.
+    /// </summary>
+    public static KafkaLogOptions KafkaOptionsFor(ServerOptions options, string clusterName = "default")
     {
-        var cluster = options.KafkaClusters.GetValueOrDefault("default") ?? new KafkaClusterOption();
+        var cluster = options.KafkaClusters.GetValueOrDefault(clusterName) ?? new KafkaClusterOption();
         return new KafkaLogOptions
         {
             BootstrapServers = cluster.Bootstrap,
-            MockBrokers = options.KafkaMockBrokers,
+            MockBrokers = cluster.MockBrokers > 0 ? cluster.MockBrokers : options.KafkaMockBrokers,
             ClientSettings = cluster.Settings,
             MaxRecordBytes = options.MaxMessageBytes + RecordOverheadBytes,
             SessionTimeoutMs = options.KafkaSessionTimeoutMs,
@@ -77,9 +80,10 @@ internal sealed class Backend
         };
     }
 
-    public async ValueTask OpenAsync(ServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken)
+    /// <summary>Opens the log of the default cluster, or of the Kafka cluster <paramref name="clusterName"/>.</summary>
+    public async ValueTask OpenAsync(ServerOptions options, ILoggerFactory loggerFactory, TimeProvider timeProvider, CancellationToken cancellationToken, string clusterName = "default")
         => _log = options.IsKafka
-            ? await KafkaLog.OpenAsync(KafkaOptionsFor(options), loggerFactory, timeProvider, cancellationToken)
+            ? await KafkaLog.OpenAsync(KafkaOptionsFor(options, clusterName), loggerFactory, timeProvider, cancellationToken)
             : await EmbeddedLog.OpenAsync(StorageOptionsFor(options), loggerFactory, timeProvider, cancellationToken);
 
     /// <summary>Loads the engine's subscriptions and cursors, so the first request does not pay for it.</summary>

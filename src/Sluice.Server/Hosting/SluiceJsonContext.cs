@@ -52,6 +52,7 @@ namespace Sluice.Server.Hosting;
 [JsonSerializable(typeof(WebhookResponse))]
 [JsonSerializable(typeof(WebhookListResponse))]
 [JsonSerializable(typeof(WebhookStatsResponse))]
+[JsonSerializable(typeof(Clusters.ClusterListResponse))]
 internal sealed partial class SluiceJsonContext : JsonSerializerContext
 {
     /// <summary>

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Webhooks;
+using Sluice.Server.Clusters;
 using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Problems;
@@ -91,6 +92,7 @@ internal static partial class SluiceServer
         Grpc.GrpcHosting.AddServices(builder.Services, options);
         Compat.CompatEndpoints.AddServices(builder.Services, options);
         Telemetry.AddServices(builder.Services, options);
+        ClusterServices.Add(builder.Services, options); // last: it copies the per-cluster registrations above
 
         var app = builder.Build();
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server");
@@ -120,6 +122,13 @@ internal static partial class SluiceServer
             return 1;
         }
 
+        var clusters = app.Services.GetRequiredService<ClusterSet>();
+        if (!await clusters.OpenOthersAsync(options, logger, CancellationToken.None))
+        {
+            await app.DisposeAsync();
+            return 1;
+        }
+
         app.UseMiddleware<ProblemMiddleware>();
         PathGuard.Use(app);
         BrowserGuard.Use(app);
@@ -137,18 +146,25 @@ internal static partial class SluiceServer
         ReadinessEndpoint.Map(app, options);
         app.MapOpenApi().WithMetadata(AccessRule.Public);
 
-        var topics = app.MapGroup("/v1/topics").WithTags("topics");
-        TopicEndpoints.Map(topics);
-        ProduceEndpoints.Map(topics);
-        SubscriptionEndpoints.Map(topics);
-        StreamingEndpoints.Map(topics);
-        Sluice.Server.Delay.DelayEndpoints.Map(topics);
-        WebhookEndpoints.Map(app);
+        // Sluice's own API below /v1 (the default cluster), and again below /v1/clusters/{name} for every cluster.
+        MapApi(app.MapGroup("/v1"));
+        ClusterRoutes.Map(app, clusters, MapApi);
         Grpc.GrpcHosting.Map(app, options);
-        ReplicatorEndpoints.Map(app);
         Compat.CompatEndpoints.Map(app, options);
         Telemetry.Map(app, options);
         WebConsole.ConsoleEndpoints.Map(app);
+
+        static void MapApi(IEndpointRouteBuilder v1)
+        {
+            var topics = v1.MapGroup("/topics").WithTags("topics");
+            TopicEndpoints.Map(topics);
+            ProduceEndpoints.Map(topics);
+            SubscriptionEndpoints.Map(topics);
+            StreamingEndpoints.Map(topics);
+            Sluice.Server.Delay.DelayEndpoints.Map(topics);
+            WebhookEndpoints.Map(v1);
+            ReplicatorEndpoints.Map(v1);
+        }
 
         app.Lifetime.ApplicationStarted.Register(() => readiness.Set(true));
         app.Lifetime.ApplicationStopping.Register(() =>
@@ -216,6 +232,10 @@ internal static partial class SluiceServer
         using var cts = new CancellationTokenSource(timeout);
         await Step("wait for async produces", () => new ValueTask(app.Services.GetRequiredService<PendingAppends>().WaitAsync(cts.Token)));
         await Step("flush subscription state", () => app.Services.GetRequiredService<ISubscriptionService>().FlushAsync(cts.Token));
+        foreach (var cluster in app.Services.GetRequiredService<ClusterSet>().Others)
+        {
+            await Step($"drain cluster {cluster.Name}", () => ClusterSet.DrainAsync(cluster, cts.Token));
+        }
 
         // Disposes the engine, then the log (reverse order of creation).
         await Step("close the engine and the log", () => app.DisposeAsync());

@@ -41,6 +41,7 @@ internal sealed record ProblemKind(string Name, string Title, int Status)
     public static readonly ProblemKind ReplicatorExists = new("replicator-exists", "Replicator exists", StatusCodes.Status409Conflict);
     public static readonly ProblemKind ReplicatorRunning = new("replicator-running", "Replicator running", StatusCodes.Status409Conflict);
     public static readonly ProblemKind NotServedHere = new("not-served-here", "Not served by this instance", StatusCodes.Status404NotFound);
+    public static readonly ProblemKind ClusterNotFound = new("cluster-not-found", "Cluster not found", StatusCodes.Status404NotFound);
     public static readonly ProblemKind Internal = new("internal", "Internal server error", StatusCodes.Status500InternalServerError);
     public static readonly ProblemKind StorageFull = new("storage-full", "Insufficient storage", StatusCodes.Status507InsufficientStorage);
     public static readonly ProblemKind CorruptRecords = new("corrupt-records", "Records damaged on disk", StatusCodes.Status500InternalServerError);

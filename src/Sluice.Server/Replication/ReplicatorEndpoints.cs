@@ -17,9 +17,10 @@ internal static class ReplicatorEndpoints
 {
     private const int MaxBodyBytes = 256 * 1024;
 
-    public static void Map(IEndpointRouteBuilder app)
+    /// <summary>Below <paramref name="v1"/>: <c>/v1</c>, or a cluster's <c>/v1/clusters/{name}</c>.</summary>
+    public static void Map(IEndpointRouteBuilder v1)
     {
-        var group = app.MapGroup("/v1/replicators").WithTags("replicators");
+        var group = v1.MapGroup("/replicators").WithTags("replicators");
         group.MapPost("", (Func<HttpContext, Task>)CreateAsync).WithName("CreateReplicator")
             .WithSummary("Register a replicator (name in the body) and start it")
             .Accepts<JsonElement>("application/json").Produces<ReplicatorResponse>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
@@ -65,7 +66,7 @@ internal static class ReplicatorEndpoints
 
         var stored = await StoreAsync(context, replicator);
         context.Response.StatusCode = StatusCodes.Status201Created;
-        context.Response.Headers.Location = "/v1/replicators/" + stored.Name;
+        context.Response.Headers.Location = context.Request.Path.Value!.TrimEnd('/') + "/" + stored.Name;
         await WriteAsync(context, ToResponse(stored));
     }
 

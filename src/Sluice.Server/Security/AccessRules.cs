@@ -66,6 +66,9 @@ internal static class AccessRules
             return rule;
         }
 
-        return endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is { } name && ByEndpointName.TryGetValue(name.EndpointName, out var named) ? named : null;
+        return endpoint.Metadata.GetMetadata<IEndpointNameMetadata>() is { } name ? ForName(name.EndpointName) : null;
     }
+
+    /// <summary>The rule of the route of this name, or null.</summary>
+    public static AccessRule? ForName(string endpointName) => ByEndpointName.GetValueOrDefault(endpointName);
 }

@@ -26,9 +26,10 @@ internal static partial class WebhookEndpoints
         "upgrade", "te", "trailer", "proxy-connection", "expect",
     };
 
-    public static void Map(IEndpointRouteBuilder app)
+    /// <summary>Below <paramref name="v1"/>: <c>/v1</c>, or a cluster's <c>/v1/clusters/{name}</c>.</summary>
+    public static void Map(IEndpointRouteBuilder v1)
     {
-        var group = app.MapGroup("/v1/webhooks").WithTags("webhooks");
+        var group = v1.MapGroup("/webhooks").WithTags("webhooks");
         group.MapPost("", (Func<HttpContext, Task>)CreateAsync).WithName("CreateWebhook")
             .WithSummary("Register a webhook; the answer carries its id and, this once, its secret")
             .Accepts<WebhookRequest>("application/json").Produces<WebhookResponse>(StatusCodes.Status201Created).ProducesProblem(StatusCodes.Status400BadRequest);
@@ -57,7 +58,7 @@ internal static partial class WebhookEndpoints
         var id = Guid.NewGuid().ToString("N")[..16];
         var (stored, secret) = await StoreAsync(context, id, request, previous: null);
         context.Response.StatusCode = StatusCodes.Status201Created;
-        context.Response.Headers.Location = "/v1/webhooks/" + id;
+        context.Response.Headers.Location = context.Request.Path.Value!.TrimEnd('/') + "/" + id;
         await WriteAsync(context, ToResponse(stored, secret));
     }
 

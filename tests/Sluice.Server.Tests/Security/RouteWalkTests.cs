@@ -9,14 +9,15 @@ namespace Sluice.Server.Tests.Security;
 /// <summary>
 /// Walks every route of the server's own OpenAPI document with six callers: no token, an expired token, a token
 /// signed by another key, <c>alg: none</c>, a token of another tenant, and a valid one. Each answer has the expected
-/// status, and no refused request changes state (compared before and after through a superuser).
+/// status, and no refused request changes state (compared before and after through a superuser). Every <c>/v1</c> route
+/// is walked again below <c>/v1/clusters/default</c> (left out of the document): a cluster's routes need the same.
 /// </summary>
 public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : IClassFixture<AuthServer>, IDisposable
 {
     private static readonly string[] PublicPaths = ["/healthz", "/readyz", "/openapi/{documentName}.json"];
 
     // Listings answer every authenticated caller, filtered to what it may see.
-    private static readonly string[] ListingPaths = ["/v1/topics", "/v1/webhooks", "/v1/replicators"];
+    private static readonly string[] ListingPaths = ["/v1/topics", "/v1/webhooks", "/v1/replicators", "/v1/clusters"];
 
     public void Dispose() => auth.Server.WriteOutputTo(output, lastLines: 80);
 
@@ -29,6 +30,7 @@ public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : 
         Assert.Contains(routes, r => r.Path.EndsWith("/ws/produce", StringComparison.Ordinal));
         Assert.Contains(routes, r => r.Path.StartsWith("/v1/webhooks", StringComparison.Ordinal));
         Assert.True(routes.Count >= 25, $"expected the whole API in the OpenAPI document, found {routes.Count} routes");
+        Assert.Contains(routes, r => r.Cluster.Length > 0 && r.Path.StartsWith("/v1/webhooks", StringComparison.Ordinal));
 
         using var otherKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var denied = new (string Name, string? Token, HttpStatusCode Status)[]
@@ -50,8 +52,8 @@ public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : 
                 var isListing = ListingPaths.Contains(route.Path) && route.Method == "GET";
                 var expected = isPublic ? HttpStatusCode.OK : isListing && status == HttpStatusCode.Forbidden ? HttpStatusCode.OK : status;
                 var (actual, body, headers) = await SendAsync(route, token);
-                output.WriteLine($"{route.Method} {route.Path} [{name}] -> {(int)actual}");
-                Assert.True(expected == actual, $"{route.Method} {route.Path} with {name}: expected {(int)expected}, got {(int)actual}: {body}");
+                output.WriteLine($"{route} [{name}] -> {(int)actual}");
+                Assert.True(expected == actual, $"{route} with {name}: expected {(int)expected}, got {(int)actual}: {body}");
                 if (actual == HttpStatusCode.Unauthorized)
                 {
                     Assert.StartsWith("Bearer", headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
@@ -81,9 +83,9 @@ public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : 
         {
             await auth.EnsureFixturesAsync();
             var (actual, body, _) = await SendAsync(route, auth.Token(AuthServer.Tenant));
-            output.WriteLine($"{route.Method} {route.Path} [valid] -> {(int)actual}");
+            output.WriteLine($"{route} [valid] -> {(int)actual}");
             Assert.True(actual is not (HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden) && (int)actual < 500,
-                $"{route.Method} {route.Path} with a valid token: got {(int)actual}: {body}");
+                $"{route} with a valid token: got {(int)actual}: {body}");
         }
 
         // The listings show the tenant's own resources to the tenant.
@@ -111,7 +113,11 @@ public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : 
             (await otherHook.Content.ReadAsStringAsync()).Replace(AuthServer.WebhookId, "ID", StringComparison.Ordinal));
     }
 
-    private sealed record Route(string Method, string Path);
+    // Cluster: sent below /v1/clusters/{Cluster} instead of /v1 when not empty.
+    private sealed record Route(string Method, string Path, string Cluster = "")
+    {
+        public override string ToString() => Cluster.Length == 0 ? $"{Method} {Path}" : $"{Method} {Path} (cluster {Cluster})";
+    }
 
     private async Task<List<Route>> RoutesAsync()
     {
@@ -128,6 +134,9 @@ public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : 
                 }
             }
         }
+
+        // Sluice's API again below /v1/clusters/default (the cluster listing is not part of it).
+        routes.AddRange([.. routes.Where(r => r.Path.StartsWith("/v1/", StringComparison.Ordinal) && r.Path != "/v1/clusters").Select(r => r with { Cluster = "default" })]);
 
         // The document itself is a route too.
         routes.Add(new Route("GET", "/openapi/{documentName}.json"));
@@ -150,6 +159,11 @@ public sealed class RouteWalkTests(AuthServer auth, ITestOutputHelper output) : 
             .Replace("{id}", AuthServer.WebhookId, StringComparison.Ordinal)
             .Replace("{documentName}", "v1", StringComparison.Ordinal);
         Assert.DoesNotContain("{", path, StringComparison.Ordinal);
+        if (route.Cluster.Length > 0)
+        {
+            path = "/v1/clusters/" + route.Cluster + path[3..];
+        }
+
         path += QueryFor(route);
 
         using var client = auth.ClientWith(token);

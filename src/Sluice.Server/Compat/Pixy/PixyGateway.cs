@@ -41,7 +41,7 @@ internal sealed record PixyPartitionOffset(int Partition, long Begin, long End, 
 /// topics are Sluice topics (<see cref="PixyTopics"/>), a group is a subscription of the topic (shared, created at the
 /// end of the log by its first request, with Pixy's ack timeout and retries), acks are acks by position
 /// (<see cref="ISubscriptionService.AckPositionsAsync"/>), so any gateway of a fleet takes them. Nothing here reads or
-/// writes anything the core does not offer.
+/// writes anything the core does not offer. One per cluster (Pixy's <c>cluster</c>), over that cluster's log and engine.
 /// </summary>
 internal sealed partial class PixyGateway(
     IMessageLog log,
@@ -53,23 +53,15 @@ internal sealed partial class PixyGateway(
     IOptions<ServerOptions> options,
     ILogger<PixyGateway> logger)
 {
-    /// <summary>The cluster every Sluice backend has; Pixy's "" means it too.</summary>
-    public const string DefaultCluster = "default";
-
     private readonly ServerOptions _options = options.Value;
     private readonly ConcurrentDictionary<(TopicName Topic, string Group), byte> _groups = new();
 
     // Every Pixy request through this gateway acts as one member of the group, as a Pixy instance does.
     private readonly string _member = $"pixy-{Environment.MachineName}-{Environment.ProcessId}";
 
-    /// <summary>Pixy's check of the <c>cluster</c> field or route segment: empty or a configured cluster.</summary>
-    public static void CheckCluster(string? cluster)
-    {
-        if (!string.IsNullOrEmpty(cluster) && cluster != DefaultCluster)
-        {
-            throw new PixyException(PixyErrorKind.InvalidArgument, $"proxy `{PixyTopics.Printable(cluster)}` does not exist");
-        }
-    }
+    /// <summary>Pixy's answer to a <c>cluster</c> field or route segment that names no configured cluster.</summary>
+    public static PixyException UnknownCluster(string cluster)
+        => new(PixyErrorKind.InvalidArgument, $"proxy `{PixyTopics.Printable(cluster)}` does not exist");
 
     /// <summary>
     /// Writes one message. <paramref name="key"/> null means no key (any partition); otherwise Pixy's FNV-1a placement.

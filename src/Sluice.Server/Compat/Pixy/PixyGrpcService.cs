@@ -8,12 +8,15 @@ using Sluice.Server.Security;
 
 namespace Sluice.Server.Compat.Pixy;
 
-/// <summary>Kafka-Pixy's gRPC service (<c>/KafkaPixy/*</c>), translated onto <see cref="PixyGateway"/> with Pixy's status codes.</summary>
+/// <summary>
+/// Kafka-Pixy's gRPC service (<c>/KafkaPixy/*</c>), translated onto <see cref="PixyGateway"/> with Pixy's status codes.
+/// Activated per call with the services of the call's <c>cluster</c> (<see cref="Grpc.ClusterInterceptor"/>), so the
+/// gateway is that cluster's.
+/// </summary>
 internal sealed class PixyGrpcService(PixyGateway gateway) : KafkaPixy.KafkaPixyBase
 {
     public override Task<ProdRs> Produce(ProdRq request, ServerCallContext context) => Run(async () =>
     {
-        PixyGateway.CheckCluster(request.Cluster);
         var topic = Topic(context, request.Topic, Permission.Produce);
         var headers = PixyGateway.Headers(request.Headers.Where(h => h is not null).Select(h => (h.Key, h.Value.ToByteArray())));
         var (partition, offset) = await gateway.ProduceAsync(
@@ -23,7 +26,6 @@ internal sealed class PixyGrpcService(PixyGateway gateway) : KafkaPixy.KafkaPixy
 
     public override Task<ConsRs> ConsumeNAck(ConsNAckRq request, ServerCallContext context) => Run(async () =>
     {
-        PixyGateway.CheckCluster(request.Cluster);
         var topic = Topic(context, request.Topic, Permission.Consume);
         PixyAck ack;
         if (request.NoAck)
@@ -67,7 +69,6 @@ internal sealed class PixyGrpcService(PixyGateway gateway) : KafkaPixy.KafkaPixy
 
     public override Task<AckRs> Ack(AckRq request, ServerCallContext context) => Run(async () =>
     {
-        PixyGateway.CheckCluster(request.Cluster);
         var topic = Topic(context, request.Topic, Permission.Consume);
         CheckAck(request.Partition, request.Offset);
         await gateway.AckAsync(topic, request.Group, request.Partition, request.Offset, context.CancellationToken);
@@ -76,7 +77,6 @@ internal sealed class PixyGrpcService(PixyGateway gateway) : KafkaPixy.KafkaPixy
 
     public override Task<GetOffsetsRs> GetOffsets(GetOffsetsRq request, ServerCallContext context) => Run(async () =>
     {
-        PixyGateway.CheckCluster(request.Cluster);
         var topic = Topic(context, request.Topic, Permission.Consume);
         var answer = new GetOffsetsRs();
         foreach (var row in await gateway.GetOffsetsAsync(topic, request.Group, context.CancellationToken))
@@ -97,7 +97,6 @@ internal sealed class PixyGrpcService(PixyGateway gateway) : KafkaPixy.KafkaPixy
 
     public override Task<SetOffsetsRs> SetOffsets(SetOffsetsRq request, ServerCallContext context) => Run(async () =>
     {
-        PixyGateway.CheckCluster(request.Cluster);
         var topic = Topic(context, request.Topic, Permission.Consume);
         await gateway.SetOffsetsAsync(topic, request.Group, [.. request.Offsets.Select(o => (o.Partition, o.Offset))], context.CancellationToken);
         return new SetOffsetsRs();
@@ -105,7 +104,6 @@ internal sealed class PixyGrpcService(PixyGateway gateway) : KafkaPixy.KafkaPixy
 
     public override Task<ListTopicRs> ListTopics(ListTopicRq request, ServerCallContext context) => Run(async () =>
     {
-        PixyGateway.CheckCluster(request.Cluster);
         var http = context.GetHttpContext();
         var answer = new ListTopicRs();
         foreach (var (name, info) in await gateway.ListTopicsAsync(context.CancellationToken))
@@ -121,7 +119,6 @@ internal sealed class PixyGrpcService(PixyGateway gateway) : KafkaPixy.KafkaPixy
 
     public override Task<ListConsumersRs> ListConsumers(ListConsumersRq request, ServerCallContext context) => Run(async () =>
     {
-        PixyGateway.CheckCluster(request.Cluster);
         var topic = Topic(context, request.Topic, Permission.Consume);
         var answer = new ListConsumersRs();
         var groups = await gateway.ListConsumersAsync(topic, request.Group.Length == 0 ? null : request.Group, context.CancellationToken);
@@ -143,7 +140,6 @@ internal sealed class PixyGrpcService(PixyGateway gateway) : KafkaPixy.KafkaPixy
 
     public override Task<GetTopicMetadataRs> GetTopicMetadata(GetTopicMetadataRq request, ServerCallContext context) => Run(async () =>
     {
-        PixyGateway.CheckCluster(request.Cluster);
         var topic = Topic(context, request.Topic, Permission.Produce | Permission.Consume);
         return Metadata(await gateway.GetTopicAsync(topic, context.CancellationToken), request.WithPartitions);
     }, produce: false);

@@ -1,3 +1,4 @@
+using System.Collections.Frozen;
 using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
@@ -18,29 +19,31 @@ internal static partial class PixyRestEndpoints
 
     public static void Map(IEndpointRouteBuilder app)
     {
-        var gateway = app.ServiceProvider.GetRequiredService<PixyGateway>();
+        // Each cluster's gateway, picked per request by the route's {cluster} ("" or absent: the default one).
+        var clusters = app.ServiceProvider.GetRequiredService<Clusters.ClusterSet>();
+        var gateways = clusters.All.ToFrozenDictionary(c => c.Name, c => c.Get<PixyGateway>(), StringComparer.OrdinalIgnoreCase);
         foreach (var prefix in new[] { "", "/clusters/{cluster}" })
         {
             var name = prefix.Length == 0 ? "Pixy" : "PixyCluster";
-            app.MapPost(prefix + "/topics/{topic}/messages", (HttpContext c) => Run(c, () => ProduceAsync(c, gateway))).WithName(name + "Produce").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
-            app.MapGet(prefix + "/topics/{topic}/messages", (HttpContext c) => Run(c, () => ConsumeAsync(c, gateway))).WithName(name + "Consume").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
-            app.MapPost(prefix + "/topics/{topic}/acks", (HttpContext c) => Run(c, () => AckAsync(c, gateway))).WithName(name + "Ack").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
-            app.MapGet(prefix + "/topics/{topic}/offsets", (HttpContext c) => Run(c, () => GetOffsetsAsync(c, gateway))).WithName(name + "GetOffsets").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
-            app.MapPost(prefix + "/topics/{topic}/offsets", (HttpContext c) => Run(c, () => SetOffsetsAsync(c, gateway))).WithName(name + "SetOffsets").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
-            app.MapGet(prefix + "/topics/{topic}/consumers", (HttpContext c) => Run(c, () => ConsumersAsync(c, gateway))).WithName(name + "Consumers").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
-            app.MapGet(prefix + "/topics", (HttpContext c) => Run(c, () => ListTopicsAsync(c, gateway))).WithName(name + "ListTopics").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
-            app.MapGet(prefix + "/topics/{topic}", (HttpContext c) => Run(c, () => GetTopicAsync(c, gateway))).WithName(name + "GetTopic").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
+            app.MapPost(prefix + "/topics/{topic}/messages", (HttpContext c) => Run(c, gateways, ProduceAsync)).WithName(name + "Produce").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
+            app.MapGet(prefix + "/topics/{topic}/messages", (HttpContext c) => Run(c, gateways, ConsumeAsync)).WithName(name + "Consume").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
+            app.MapPost(prefix + "/topics/{topic}/acks", (HttpContext c) => Run(c, gateways, AckAsync)).WithName(name + "Ack").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
+            app.MapGet(prefix + "/topics/{topic}/offsets", (HttpContext c) => Run(c, gateways, GetOffsetsAsync)).WithName(name + "GetOffsets").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
+            app.MapPost(prefix + "/topics/{topic}/offsets", (HttpContext c) => Run(c, gateways, SetOffsetsAsync)).WithName(name + "SetOffsets").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
+            app.MapGet(prefix + "/topics/{topic}/consumers", (HttpContext c) => Run(c, gateways, ConsumersAsync)).WithName(name + "Consumers").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
+            app.MapGet(prefix + "/topics", (HttpContext c) => Run(c, gateways, ListTopicsAsync)).WithName(name + "ListTopics").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
+            app.MapGet(prefix + "/topics/{topic}", (HttpContext c) => Run(c, gateways, GetTopicAsync)).WithName(name + "GetTopic").WithMetadata(AccessRule.PerResource).ExcludeFromDescription();
         }
 
         app.MapGet("/_ping", () => Results.Text("pong", "text/plain; charset=utf-8")).WithName("PixyPing").WithMetadata(AccessRule.Public).ExcludeFromDescription();
     }
 
     // Pixy's errors are JSON {"error": text} with the status of their kind; everything else goes to ProblemMiddleware.
-    private static async Task Run(HttpContext context, Func<Task> handler)
+    private static async Task Run(HttpContext context, FrozenDictionary<string, PixyGateway> gateways, Func<HttpContext, PixyGateway, Task> handler)
     {
         try
         {
-            await handler();
+            await handler(context, Gateway(context, gateways));
         }
         catch (PixyException ex)
         {
@@ -70,9 +73,16 @@ internal static partial class PixyRestEndpoints
         _ => StatusCodes.Status500InternalServerError,
     };
 
+    // Pixy's check of the cluster route segment: absent, empty or a configured cluster.
+    private static PixyGateway Gateway(HttpContext context, FrozenDictionary<string, PixyGateway> gateways)
+    {
+        var cluster = context.Request.RouteValues["cluster"] as string;
+        return string.IsNullOrEmpty(cluster) ? gateways[Clusters.ClusterSet.DefaultName]
+            : gateways.GetValueOrDefault(cluster) ?? throw PixyGateway.UnknownCluster(cluster);
+    }
+
     private static TopicName Topic(HttpContext context, Permission permission)
     {
-        PixyGateway.CheckCluster(context.Request.RouteValues["cluster"] as string);
         var topic = PixyTopics.Map(context.Request.RouteValues["topic"] as string);
         if (!Access.Can(context, topic, permission))
         {
@@ -314,7 +324,6 @@ internal static partial class PixyRestEndpoints
 
     private static async Task ListTopicsAsync(HttpContext context, PixyGateway gateway)
     {
-        PixyGateway.CheckCluster(context.Request.RouteValues["cluster"] as string);
         var withPartitions = context.Request.Query.ContainsKey("withPartitions");
         var withConfig = context.Request.Query.ContainsKey("withConfig");
         var all = await gateway.ListTopicsAsync(context.RequestAborted);
