@@ -95,7 +95,7 @@ internal sealed class ReplicationSuite : IBenchSuite
         md.AppendLine("NDJSON object per batch, each PUT answered before the next; kafka is librdkafka's mock cluster hosted by the bench process,");
         md.AppendLine("acks=all and idempotent in both, each batch's delivery reports awaited before the next. A warm-up round of every pair on");
         md.AppendLine($"{WarmUpRecords:N0} other records comes first and is not counted; then {Rounds} rounds, means. **Steady**: records after the first");
-        md.AppendLine("acknowledged batch over the time from it to the last, on both sides (the replicator's progress polled every 10 ms), so the one-off");
+        md.AppendLine("acknowledged batch over the time from it to the last, on both sides (the replicator's progress polled every 20 ms), so the one-off");
         md.AppendLine("setup (registration, subscription, first connection; the plain client's first batch likewise) is left out; the floor 0.8 applies");
         md.AppendLine("to it. **From start**: all records over the time from the replicator's registration (the plain client's start) to the last");
         md.AppendLine("acknowledgement; *first batch* is when the first acknowledgement was seen.");
@@ -238,7 +238,7 @@ internal sealed class ReplicationSuite : IBenchSuite
                 throw new TimeoutException($"replicator {name} did not finish: {status}");
             }
 
-            await Task.Delay(10, cancellationToken);
+            await Task.Delay(20, cancellationToken);
         }
     }
 
