@@ -63,7 +63,8 @@ public sealed class PackagingTests(PackagingTests.Published published, ITestOutp
 
             // The default config as shipped, with the port and data directory of this test (flags win over the file).
             var port = FreePort();
-            using var server = Launch(Path.Combine(root, "sluice"), root, "serve", "--config", "sluice.yaml", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", "data");
+            using var server = Launch(Path.Combine(root, "sluice"), root, "serve", "--config", "sluice.yaml", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", "data",
+                "--grpc-port", "0"); // the default gRPC port may be taken on a shared machine
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             await WaitReadyAsync(http, server);
             await TourAsync(http);
@@ -126,7 +127,7 @@ public sealed class PackagingTests(PackagingTests.Published published, ITestOutp
             var port = FreePort();
             var (configuration, _) = Repository.Build;
             using var server = Launch("dotnet", cwd, "run", "-c", configuration, "--no-build", "--project", Path.Combine(Repository.Root, "src", "Sluice.Server"),
-                "--", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                "--", "--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--grpc-port", "0");
             using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
             await WaitReadyAsync(http, server);
             using (var produced = await http.PostAsync("/v1/topics/acme/shop/orders/messages", new StringContent("hello")))

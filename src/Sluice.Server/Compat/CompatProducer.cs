@@ -1,3 +1,4 @@
+using Sluice.Core.Delay;
 using Sluice.Core.Log;
 using Sluice.Core.Topics;
 using Sluice.Server.Diagnostics;
@@ -11,7 +12,7 @@ namespace Sluice.Server.Compat;
 /// when <c>topics:autoCreate</c>, Kafka's murmur2 for keys, runs of keyless messages per partition, durable before the
 /// answer unless asynchronous), so a message published through any API is the same record.
 /// </summary>
-internal sealed class CompatProducer(IMessageLog log, TopicDirectory directory, Partitioner partitioner, SluiceMetrics metrics, PendingAppends pending, ILoggerFactory loggers)
+internal sealed class CompatProducer(IMessageLog log, IDelayService delays, TopicDirectory directory, Partitioner partitioner, SluiceMetrics metrics, PendingAppends pending, ILoggerFactory loggers)
 {
     private readonly ILogger _logger = loggers.CreateLogger("Sluice.Server.Produce");
 
@@ -33,6 +34,26 @@ internal sealed class CompatProducer(IMessageLog log, TopicDirectory directory, 
         pending.Enter();
         _ = ProduceEndpoints.AppendInBackgroundAsync(log, directory, topic, partition, [record], metrics, pending, _logger);
         return partition;
+    }
+
+    /// <summary>
+    /// Holds one record for delivery at <paramref name="deliverAt"/> (Sluice's delayed messages: the partition it will be
+    /// delivered to is chosen now, as for a produce) and completes once it is durable, with the id that cancels it.
+    /// </summary>
+    public async ValueTask<(int Partition, string Id)> AppendDelayedAsync(TopicName topic, RecordToAppend record, DateTimeOffset deliverAt, CancellationToken cancellationToken)
+    {
+        var partition = await ChooseAsync(topic, record, cancellationToken);
+        try
+        {
+            // As an append: once started, finish it even if the client leaves.
+            var result = await delays.AppendAsync(topic, partition, [new DelayedRecord(record, deliverAt)], CancellationToken.None);
+            return (partition, result.Ids[0]);
+        }
+        catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
+        {
+            directory.Forget(topic);
+            throw;
+        }
     }
 
     private async ValueTask<int> ChooseAsync(TopicName topic, RecordToAppend record, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Sluice.Core.Delay;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Webhooks;
 using Sluice.Server.Configuration;
@@ -30,6 +31,8 @@ internal abstract class CompatServices(IServiceProvider services, string categor
     public TenantQuotas Quotas { get; } = services.GetRequiredService<TenantQuotas>();
 
     public SluiceMetrics Metrics { get; } = services.GetRequiredService<SluiceMetrics>();
+
+    public IDelayService Delays { get; } = services.GetRequiredService<IDelayService>();
 
     public TimeProvider Time { get; } = services.GetRequiredService<TimeProvider>();
 

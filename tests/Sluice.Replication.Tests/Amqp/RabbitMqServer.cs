@@ -25,7 +25,7 @@ public sealed class RabbitMqServer : TargetServer
     private readonly Process _epmd;
 
     private RabbitMqServer(string directory, int port, string password, Dictionary<string, string> environment, Process epmd)
-        : base(directory, TimeSpan.FromSeconds(180))
+        : base(directory, TimeSpan.FromSeconds(300))
     {
         Port = port;
         Password = password;

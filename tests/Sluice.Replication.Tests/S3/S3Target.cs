@@ -59,7 +59,18 @@ public sealed class S3Target(S3rverServer server) : ISinkTarget
         var result = new List<TargetRecord>();
         foreach (var key in await KeysAsync(TopicFolder(topic)))
         {
-            using var response = await _client.GetObjectAsync(S3rverServer.Bucket, key);
+            GetObjectResponse response;
+            try
+            {
+                response = await _client.GetObjectAsync(S3rverServer.Bucket, key);
+            }
+            catch (NoSuchKeyException)
+            {
+                // Listed, then removed by the sink as stale (a seek back rewrites its records): the polling caller reads again.
+                continue;
+            }
+
+            using var _ = response;
             using var reader = new StreamReader(response.ResponseStream);
             while (await reader.ReadLineAsync() is { } line)
             {

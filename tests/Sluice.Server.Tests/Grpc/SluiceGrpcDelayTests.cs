@@ -26,10 +26,10 @@ public sealed class SluiceGrpcDelayTests(PixyServer server, ITestOutputHelper ou
         var topic = SluiceApi.NewTopic("grpc-delay");
         await _client.PullAsync(new PullRequest { Topic = topic, Subscription = "s", WaitMs = 0 }); // created at the end, before anything fires
         var after = Message(topic, "after", 0);
-        after.DeliverAfterMs = 1500;
+        after.DeliverAfterMs = 6000; // long enough for the listing below to see all four held, on a loaded machine too
         after.Headers["trace"] = "t-1";
         var single = await _client.ProduceAsync(after);
-        var due = DateTimeOffset.UtcNow.AddSeconds(3).ToUnixTimeMilliseconds();
+        var due = DateTimeOffset.UtcNow.AddSeconds(8).ToUnixTimeMilliseconds();
         List<ProduceResponse> batch;
         using (var call = _client.ProduceBatch())
         {

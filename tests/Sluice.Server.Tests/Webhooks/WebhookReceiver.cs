@@ -47,7 +47,7 @@ public sealed class WebhookReceiver : IAsyncDisposable
     }
 
     /// <summary>Waits (polling) until the calls satisfy <paramref name="condition"/>; fails with what arrived after the timeout.</summary>
-    public async Task<IReadOnlyList<ReceivedCall>> WaitForAsync(Func<IReadOnlyList<ReceivedCall>, bool> condition, int timeoutSeconds = 20)
+    public async Task<IReadOnlyList<ReceivedCall>> WaitForAsync(Func<IReadOnlyList<ReceivedCall>, bool> condition, int timeoutSeconds = 60)
     {
         var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
         while (true)

@@ -42,7 +42,7 @@ public static class WebhookApi
     }
 
     /// <summary>Polls the stats until <paramref name="condition"/> holds.</summary>
-    public static async Task<JsonElement> WaitForStatsAsync(this HttpClient client, string id, Func<JsonElement, bool> condition, int timeoutSeconds = 20)
+    public static async Task<JsonElement> WaitForStatsAsync(this HttpClient client, string id, Func<JsonElement, bool> condition, int timeoutSeconds = 60)
     {
         var deadline = DateTime.UtcNow.AddSeconds(timeoutSeconds);
         while (true)

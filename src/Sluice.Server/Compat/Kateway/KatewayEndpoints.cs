@@ -94,6 +94,13 @@ internal static partial class KatewayEndpoints
             .WithName("KatewayPub").WithSummary("kateway: publish the body to {Appid}/{topic}/{ver} (key, async=1, X-Tag); 201 with X-Partition, X-Offset")
             .Produces(StatusCodes.Status201Created).Produces(StatusCodes.Status202Accepted).Produces(StatusCodes.Status401Unauthorized).Produces(StatusCodes.Status413PayloadTooLarge);
 
+        group.MapPost("/v1/jobs" + Topic, Route(KatewayServer.Pub, c => KatewayJobs.AddAsync(c, kateway)))
+            .WithName("KatewayAddJob").WithSummary("kateway: hold the body for delivery to {Appid}/{topic}/{ver} at ?due= (Unix seconds) or after ?delay= (a Go duration or seconds); 201 with X-Job-Id")
+            .Produces(StatusCodes.Status201Created).Produces(StatusCodes.Status400BadRequest).Produces(StatusCodes.Status401Unauthorized).Produces(StatusCodes.Status413PayloadTooLarge);
+        group.MapDelete("/v1/jobs" + Topic, Route(KatewayServer.Pub, c => KatewayJobs.CancelAsync(c, kateway)))
+            .WithName("KatewayCancelJob").WithSummary("kateway: cancel the pending job ?id=; 409 when already delivered, cancelled or unknown")
+            .Produces(StatusCodes.Status200OK).Produces(StatusCodes.Status400BadRequest).Produces(StatusCodes.Status409Conflict);
+
         group.MapGet("/v1/msgs" + HisTopic, Route(KatewayServer.Sub, c => KatewaySub.SubscribeAsync(c, kateway)))
             .WithName("KatewaySub").WithSummary("kateway: long poll of a group (group, batch, reset, ack=1, q=retry|dead, X-Tag); 204 after kateway:subTimeoutMs without a message")
             .Produces(StatusCodes.Status200OK).Produces(StatusCodes.Status204NoContent).Produces(StatusCodes.Status400BadRequest).Produces(StatusCodes.Status401Unauthorized);
