@@ -58,9 +58,10 @@ internal sealed class HttpSink : IReplicationSink
         {
             var last = batch.Records[^1].Offset;
             var id = $"{batch.Topic}/{batch.Partition}/{batch.FirstOffset}-{last}";
-            var body = SinkRecordJson.Encode(batch.Records, _settings.Format == HttpSinkFormat.Ndjson);
+            // Pooled: returned once the request is answered and disposed (SendAsync), never while the handler may read it.
+            using var body = SinkRecordJson.Encode(batch.Records, _settings.Format == HttpSinkFormat.Ndjson);
             var contentType = _settings.Format == HttpSinkFormat.Ndjson ? "application/x-ndjson" : "application/json";
-            var result = await SendAsync(batch, id, body, contentType, null, cancellationToken).ConfigureAwait(false);
+            var result = await SendAsync(batch, id, body.WrittenSegment, contentType, null, cancellationToken).ConfigureAwait(false);
             return result.Outcome == SinkWriteOutcome.Refused && batch.Records.Count == 1 ? SinkWriteResult.Refused(result.Error!, 0) : result;
         }
 
@@ -68,7 +69,7 @@ internal sealed class HttpSink : IReplicationSink
         {
             var record = batch.Records[i];
             var contentType = record.Headers.LastOrDefault(h => string.Equals(h.Key, "content-type", StringComparison.OrdinalIgnoreCase)).Value ?? "application/octet-stream";
-            var result = await SendAsync(batch, record.IdempotencyKey, (record.Value ?? ReadOnlyMemory<byte>.Empty).ToArray(), contentType, record, cancellationToken).ConfigureAwait(false);
+            var result = await SendAsync(batch, record.IdempotencyKey, new ArraySegment<byte>(record.ValueArray() ?? []), contentType, record, cancellationToken).ConfigureAwait(false);
             switch (result.Outcome)
             {
                 case SinkWriteOutcome.Retry:
@@ -87,9 +88,9 @@ internal sealed class HttpSink : IReplicationSink
         return ValueTask.CompletedTask;
     }
 
-    private async Task<SinkWriteResult> SendAsync(SinkBatch batch, string id, byte[] body, string contentType, SinkRecord? single, CancellationToken cancellationToken)
+    private async Task<SinkWriteResult> SendAsync(SinkBatch batch, string id, ArraySegment<byte> body, string contentType, SinkRecord? single, CancellationToken cancellationToken)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, batch.Target) { Content = new ByteArrayContent(body) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, batch.Target) { Content = new ByteArrayContent(body.Array!, body.Offset, body.Count) };
         if (!MediaTypeHeaderValue.TryParse(contentType, out var mediaType))
         {
             mediaType = new MediaTypeHeaderValue("application/octet-stream");
@@ -121,8 +122,11 @@ internal sealed class HttpSink : IReplicationSink
                 var timestamp = _time.GetUtcNow().ToUnixTimeSeconds();
                 headers.TryAddWithoutValidation("webhook-id", id);
                 headers.TryAddWithoutValidation("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
-                var signed = Encoding.UTF8.GetBytes($"{id}.{timestamp}.").Concat(body).ToArray();
-                headers.TryAddWithoutValidation("webhook-signature", "v1," + Convert.ToBase64String(mac.ComputeHash(signed)));
+                // Signed as "{id}.{timestamp}.{body}" without copying the body behind the prefix.
+                var prefix = Encoding.UTF8.GetBytes($"{id}.{timestamp}.");
+                mac.TransformBlock(prefix, 0, prefix.Length, null, 0);
+                mac.TransformFinalBlock(body.Array!, body.Offset, body.Count);
+                headers.TryAddWithoutValidation("webhook-signature", "v1," + Convert.ToBase64String(mac.Hash!));
             }
         }
 

@@ -176,8 +176,9 @@ internal sealed partial class KafkaSink(KafkaSinkSettings settings, ILogger logg
         headers.Add(IdempotencyHeader, Encoding.UTF8.GetBytes(record.IdempotencyKey));
         return new Message<byte[]?, byte[]?>
         {
-            Key = record.Key?.ToArray(),
-            Value = record.Value?.ToArray(),
+            // The records' own arrays: librdkafka copies them when the message is produced.
+            Key = record.KeyArray(),
+            Value = record.ValueArray(),
             Headers = headers,
             Timestamp = new Timestamp(record.PublishTime),
         };

@@ -84,15 +84,22 @@ internal sealed class PostgreSqlSink(PostgreSqlSinkSettings settings) : IReplica
         var values = new byte[]?[n];
         var headers = new string[n];
         var times = new DateTime[n];
+
+        // Per batch, not per record: the topic's name, and one JSON writer for every record's headers.
+        var topic = batch.Topic.ToString();
+        var json = new ArrayBufferWriter<byte>(256);
+        using var writer = new Utf8JsonWriter(json);
         for (var i = 0; i < n; i++)
         {
             var r = batch.Records[i];
-            topics[i] = r.Topic.ToString();
+            topics[i] = topic;
             partitions[i] = r.Partition;
             offsets[i] = r.Offset;
-            keys[i] = r.Key?.ToArray();
-            values[i] = r.Value?.ToArray();
-            headers[i] = HeadersJson(r.Headers);
+
+            // The records' own arrays (Npgsql only reads them), not a copy of each.
+            keys[i] = r.KeyArray();
+            values[i] = r.ValueArray();
+            headers[i] = HeadersJson(r.Headers, json, writer);
             times[i] = r.PublishTime.UtcDateTime;
         }
 
@@ -110,25 +117,23 @@ internal sealed class PostgreSqlSink(PostgreSqlSinkSettings settings) : IReplica
         await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    private static string HeadersJson(IReadOnlyList<KeyValuePair<string, string>> headers)
+    private static string HeadersJson(IReadOnlyList<KeyValuePair<string, string>> headers, ArrayBufferWriter<byte> buffer, Utf8JsonWriter writer)
     {
         if (headers.Count == 0)
         {
             return "{}";
         }
 
-        var buffer = new ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer))
+        buffer.ResetWrittenCount();
+        writer.Reset(buffer);
+        writer.WriteStartObject();
+        foreach (var (name, value) in headers)
         {
-            writer.WriteStartObject();
-            foreach (var (name, value) in headers)
-            {
-                writer.WriteString(name, value);
-            }
-
-            writer.WriteEndObject();
+            writer.WriteString(name, value);
         }
 
+        writer.WriteEndObject();
+        writer.Flush();
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 }

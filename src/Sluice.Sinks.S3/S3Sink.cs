@@ -1,8 +1,6 @@
-using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
-using System.Runtime.InteropServices;
 using Amazon;
 using Amazon.Runtime;
 using Amazon.S3;
@@ -78,11 +76,10 @@ internal sealed partial class S3Sink : IReplicationSink
                 await RemoveStaleAsync(folder, batch.FirstOffset, cancellationToken).ConfigureAwait(false);
             }
 
-            var body = new ArrayBufferWriter<byte>(checked((int)Math.Min(int.MaxValue / 2, batch.Bytes + (batch.Records.Count * 160))));
-            SinkRecordJson.Write(body, batch.Records, ndjson: true);
-            using var stream = MemoryMarshal.TryGetArray(body.WrittenMemory, out var written)
-                ? new MemoryStream(written.Array!, written.Offset, written.Count, writable: false)
-                : new MemoryStream(body.WrittenMemory.ToArray(), writable: false);
+            // Pooled (a fresh array per batch was large-object heap churn); returned once the PUT has been answered.
+            using var body = SinkRecordJson.Encode(batch.Records, ndjson: true);
+            var written = body.WrittenSegment;
+            using var stream = new MemoryStream(written.Array!, written.Offset, written.Count, writable: false);
             var request = new PutObjectRequest
             {
                 BucketName = _settings.Bucket,

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using RabbitMQ.Client;
@@ -32,11 +31,11 @@ internal sealed class AmqpBaseline(RabbitMqServer server) : IAsyncDisposable
         await channel.QueueDeleteAsync(routingKey);
     }
 
-    public async Task<double> PlainAsync(string routingKey, int records, int partitions, int batch, Func<int, byte[]> value, CancellationToken cancellationToken)
+    public async Task<RunRate> PlainAsync(string routingKey, int records, int partitions, int batch, Func<int, byte[]> value, CancellationToken cancellationToken)
     {
         await PrepareAsync(routingKey);
         var connection = await ConnectionAsync();
-        var clock = Stopwatch.StartNew();
+        var clock = new RunClock();
         await Task.WhenAll(Enumerable.Range(0, partitions).Select(async p =>
         {
             await using var channel = await connection.CreateChannelAsync(new CreateChannelOptions(publisherConfirmationsEnabled: true, publisherConfirmationTrackingEnabled: true, outstandingPublisherConfirmationsRateLimiter: null), cancellationToken);
@@ -67,9 +66,10 @@ internal sealed class AmqpBaseline(RabbitMqServer server) : IAsyncDisposable
                 }
 
                 await Task.WhenAll(confirms);
+                clock.Done(n);
             }
         }));
-        var rate = records / clock.Elapsed.TotalSeconds;
+        var rate = clock.Finish(records);
         await DeleteAsync(routingKey);
         return rate;
     }

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -22,7 +21,7 @@ internal static class KafkaPair
         ["topic"] = topic,
     };
 
-    public static async Task<double> PlainAsync(KafkaMockCluster cluster, string topic, string sourceTopic, int records, int partitions, int batch, Func<int, byte[]> value, CancellationToken cancellationToken)
+    public static async Task<RunRate> PlainAsync(KafkaMockCluster cluster, string topic, string sourceTopic, int records, int partitions, int batch, Func<int, byte[]> value, CancellationToken cancellationToken)
     {
         cluster.CreateTopic(topic, partitions);
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig
@@ -32,7 +31,7 @@ internal static class KafkaPair
             EnableIdempotence = true,
             MessageTimeoutMs = 30_000,
         }).SetLogHandler((_, _) => { }).Build();
-        var clock = Stopwatch.StartNew();
+        var clock = new RunClock();
         await Task.WhenAll(Enumerable.Range(0, partitions).Select(async p =>
         {
             for (var start = 0; start < records / partitions; start += batch)
@@ -68,8 +67,10 @@ internal static class KafkaPair
                 {
                     throw new InvalidOperationException($"{failed} records of a batch to {topic} were not delivered");
                 }
+
+                clock.Done(n);
             }
         }));
-        return records / clock.Elapsed.TotalSeconds;
+        return clock.Finish(records);
     }
 }

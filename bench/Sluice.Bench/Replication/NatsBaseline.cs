@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using NATS.Client.Core;
@@ -27,11 +26,11 @@ internal sealed class NatsBaseline(NatsServer server) : IAsyncDisposable
 
     public async Task DeleteAsync(string subject) => await Js.DeleteStreamAsync(StreamOf(subject));
 
-    public async Task<double> PlainAsync(string subject, int records, int partitions, int batch, Func<int, byte[]> value, CancellationToken cancellationToken)
+    public async Task<RunRate> PlainAsync(string subject, int records, int partitions, int batch, Func<int, byte[]> value, CancellationToken cancellationToken)
     {
         await PrepareAsync(subject);
         var js = Js;
-        var clock = Stopwatch.StartNew();
+        var clock = new RunClock();
         await Task.WhenAll(Enumerable.Range(0, partitions).Select(async p =>
         {
             for (var start = 0; start < records / partitions; start += batch)
@@ -60,9 +59,11 @@ internal sealed class NatsBaseline(NatsServer server) : IAsyncDisposable
                         (await future.GetResponseAsync(cancellationToken)).EnsureSuccess();
                     }
                 }
+
+                clock.Done(n);
             }
         }));
-        var rate = records / clock.Elapsed.TotalSeconds;
+        var rate = clock.Finish(records);
         await DeleteAsync(subject);
         return rate;
     }

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -29,7 +28,7 @@ internal static class S3Pair
 
     public static JsonObject Secrets(S3rverServer s3) => new() { ["ak"] = s3.AccessKey, ["sk"] = s3.SecretKey };
 
-    public static async Task<double> PlainAsync(S3rverServer s3, string prefix, string topic, int records, int partitions, int batch, Func<int, byte[]> value, CancellationToken cancellationToken)
+    public static async Task<RunRate> PlainAsync(S3rverServer s3, string prefix, string topic, int records, int partitions, int batch, Func<int, byte[]> value, CancellationToken cancellationToken)
     {
         using var client = new AmazonS3Client(new BasicAWSCredentials(s3.AccessKey, s3.SecretKey), new AmazonS3Config
         {
@@ -40,7 +39,7 @@ internal static class S3Pair
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
         });
-        var clock = Stopwatch.StartNew();
+        var clock = new RunClock();
         await Task.WhenAll(Enumerable.Range(0, partitions).Select(async p =>
         {
             for (var start = 0; start < records / partitions; start += batch)
@@ -55,9 +54,10 @@ internal static class S3Pair
                     ContentType = "application/x-ndjson",
                     UseChunkEncoding = false,
                 }, cancellationToken);
+                clock.Done(n);
             }
         }));
-        return records / clock.Elapsed.TotalSeconds;
+        return clock.Finish(records);
     }
 
     private static byte[] Ndjson(string topic, int partition, int start, int n, int partitions, Func<int, byte[]> value)

@@ -376,21 +376,49 @@ internal sealed partial class ReplicatorWorker
     // Under _gate. Starts the lane's due batches; returns how long until its next batch is due (MaxValue: nothing pending).
     private TimeSpan DispatchLocked(PartitionLane lane, ISubscriptionConsumer consumer, DateTimeOffset now)
     {
-        var batch = _definition.Batch;
         var session = _session;
-        while (lane.Pending.Count > 0 && lane.InFlight < MaxInFlight && !session.IsCancellationRequested)
+        TimeSpan dueIn;
+        while (TakeDueLocked(lane, session, now, out dueIn) is { } deliveries)
         {
-            var dueAt = lane.FirstPendingAt + batch.Linger;
-            var full = lane.Pending.Count >= batch.MaxRecords || lane.PendingBytes >= batch.MaxBytes;
-            if (!full && now < dueAt)
-            {
-                return dueAt - now;
-            }
+            StartLocked(consumer, lane, deliveries, session);
+        }
 
-            var deliveries = lane.Take(batch.MaxRecords, batch.MaxBytes, Size, now);
-            lane.InFlight++;
-            Task task = null!;
-            task = Task.Run(async () =>
+        return dueIn;
+    }
+
+    // Under _gate. The lane's next batch when one is due and may be in flight (counted in flight from here), else null
+    // with how long until one is due (MaxValue: nothing pending, or no room in flight, or the session is over).
+    private List<Delivery>? TakeDueLocked(PartitionLane lane, CancellationToken session, DateTimeOffset now, out TimeSpan dueIn)
+    {
+        dueIn = TimeSpan.MaxValue;
+        if (lane.Pending.Count == 0 || lane.InFlight >= MaxInFlight || session.IsCancellationRequested)
+        {
+            return null;
+        }
+
+        var batch = _definition.Batch;
+        var dueAt = lane.FirstPendingAt + batch.Linger;
+        var full = lane.Pending.Count >= batch.MaxRecords || lane.PendingBytes >= batch.MaxBytes;
+        if (!full && now < dueAt)
+        {
+            dueIn = dueAt - now;
+            return null;
+        }
+
+        lane.InFlight++;
+        return lane.Take(batch.MaxRecords, batch.MaxBytes, Size, now);
+    }
+
+    // Under _gate. One task writes the batch and then, while the lane has another one due, that one too: a partition's
+    // next batch starts as soon as its last is acked, without a hop through the thread pool (under load each hop waits
+    // for a core, and with one batch in flight per partition that wait is the partition's idle time).
+    private void StartLocked(ISubscriptionConsumer consumer, PartitionLane lane, List<Delivery> first, CancellationToken session)
+    {
+        Task task = null!;
+        task = Task.Run(async () =>
+        {
+            var deliveries = first;
+            while (deliveries is not null)
             {
                 try
                 {
@@ -398,32 +426,40 @@ internal sealed partial class ReplicatorWorker
                 }
                 finally
                 {
-                    OnBatchDone(consumer, lane, deliveries, task);
+                    deliveries = OnBatchDone(consumer, lane, deliveries, session, task);
                 }
-            });
-            _batches.Add(task);
-        }
-
-        return TimeSpan.MaxValue;
+            }
+        });
+        _batches.Add(task);
     }
 
-    private void OnBatchDone(ISubscriptionConsumer consumer, PartitionLane lane, List<Delivery> deliveries, Task task)
+    // Settles a finished batch; returns the lane's next batch for the same task when one is due (else the task ends).
+    private List<Delivery>? OnBatchDone(ISubscriptionConsumer consumer, PartitionLane lane, List<Delivery> deliveries, CancellationToken session, Task task)
     {
         TaskCompletionSource space;
+        List<Delivery>? next;
         lock (_gate)
         {
             lane.InFlight--;
             _heldRecords -= deliveries.Count;
             _heldBytes -= deliveries.Sum(Size);
-            _batches.Remove(task);
             space = _space;
             _space = NewSignal();
-
-            // The next batch of this partition goes out from here, not from the receive loop (which may be waiting).
-            DispatchLocked(lane, consumer, _time.GetUtcNow());
+            var now = _time.GetUtcNow();
+            next = TakeDueLocked(lane, session, now, out _);
+            if (next is null)
+            {
+                _batches.Remove(task);
+            }
+            else
+            {
+                // Ordering none: the lane's other due batches start beside it.
+                DispatchLocked(lane, consumer, now);
+            }
         }
 
         space.TrySetResult();
+        return next;
     }
 
     // Never throws. Writes the batch until it is written (or its records dead-lettered); on stop, leaves it unacked.

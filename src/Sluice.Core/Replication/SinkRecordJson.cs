@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Unicode;
+using Sluice.Core.Topics;
 
 namespace Sluice.Core.Replication;
 
@@ -14,12 +15,37 @@ public static class SinkRecordJson
 {
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>A JSON array of the records, or NDJSON (one record per line, each line ending with <c>\n</c>).</summary>
-    public static byte[] Encode(IReadOnlyList<SinkRecord> records, bool ndjson)
+    /// <summary>
+    /// A JSON array of the records, or NDJSON (one record per line, each line ending with <c>\n</c>), in a pooled buffer
+    /// sized for the batch (the caller disposes it).
+    /// </summary>
+    public static SinkBuffer Encode(IReadOnlyList<SinkRecord> records, bool ndjson)
     {
-        var buffer = new ArrayBufferWriter<byte>(records.Count * 256);
-        Write(buffer, records, ndjson);
-        return buffer.WrittenSpan.ToArray();
+        var buffer = new SinkBuffer(EncodedSizeHint(records));
+        try
+        {
+            Write(buffer, records, ndjson);
+            return buffer;
+        }
+        catch
+        {
+            buffer.Dispose();
+            throw;
+        }
+    }
+
+    // Key, value and header bytes plus the field names, offsets and time around them (about 150 bytes a record), so
+    // that a batch of text values is written without growing the buffer; escaped or base64 values grow it once or twice.
+    private static int EncodedSizeHint(IReadOnlyList<SinkRecord> records)
+    {
+        long size = 16;
+        foreach (var r in records)
+        {
+            var t = r.Topic;
+            size += r.Bytes + 160 + t.Tenant.Length + t.Namespace.Length + t.Name.Length;
+        }
+
+        return (int)Math.Min(size, Array.MaxLength / 2);
     }
 
     /// <summary><see cref="Encode"/> into <paramref name="output"/>.</summary>
@@ -31,10 +57,19 @@ public static class SinkRecordJson
             writer.WriteStartArray();
         }
 
+        // A batch is one topic's: its name is made once, not per record.
+        TopicName? lastTopic = null;
+        var topicText = "";
         foreach (var r in records)
         {
+            if (lastTopic != r.Topic)
+            {
+                lastTopic = r.Topic;
+                topicText = r.Topic.ToString();
+            }
+
             writer.WriteStartObject();
-            writer.WriteString("topic", r.Topic.ToString());
+            writer.WriteString("topic", topicText);
             writer.WriteNumber("partition", r.Partition);
             writer.WriteNumber("offset", r.Offset);
             if (r.Key is { } key)

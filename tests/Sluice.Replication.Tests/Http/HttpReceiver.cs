@@ -19,7 +19,8 @@ public sealed record ReceivedRequest(string Path, byte[] Body, string? ContentTy
 /// <summary>
 /// A real HTTP receiver for the http sink: Kestrel on a loopback port, every request recorded, records parsed from JSON
 /// arrays, NDJSON or single-message requests. It can be stopped (connections refused) and started again on the same port.
-/// Answers 422 to a request whose body holds the poison value of its path, else 200.
+/// Verifies every request's Standard Webhooks signature as a receiver would (401, not recorded, when it does not match the
+/// exact body), and answers 422 to a request whose body holds the poison value of its path, else 200.
 /// </summary>
 public sealed class HttpReceiver : ISinkTarget
 {
@@ -27,6 +28,7 @@ public sealed class HttpReceiver : ISinkTarget
     private readonly ConcurrentDictionary<string, string> _poison = new(StringComparer.Ordinal);
     private WebApplication? _app;
     private int _port;
+    private int _badSignatures;
 
     public HttpReceiver(string format = "json", string? signingSecret = null)
     {
@@ -47,6 +49,9 @@ public sealed class HttpReceiver : ISinkTarget
     public bool Deduplicates => false;
 
     public IReadOnlyList<ReceivedRequest> Requests => [.. _requests];
+
+    /// <summary>Requests refused because their <c>webhook-signature</c> did not match their body.</summary>
+    public int BadSignatures => Volatile.Read(ref _badSignatures);
 
     public static async Task<HttpReceiver> StartNewAsync(string format = "json")
     {
@@ -144,6 +149,13 @@ public sealed class HttpReceiver : ISinkTarget
             body.ToArray(),
             context.Request.ContentType,
             context.Request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase));
+        if (!SignatureMatches(request))
+        {
+            Interlocked.Increment(ref _badSignatures);
+            context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+            return;
+        }
+
         if (_poison.TryGetValue(request.Path, out var poison) && System.Text.Encoding.UTF8.GetString(request.Body).Contains(poison, StringComparison.Ordinal))
         {
             context.Response.StatusCode = StatusCodes.Status422UnprocessableEntity;
@@ -152,5 +164,21 @@ public sealed class HttpReceiver : ISinkTarget
 
         _requests.Enqueue(request);
         context.Response.StatusCode = StatusCodes.Status200OK;
+    }
+
+    // Standard Webhooks: v1 = base64(HMAC-SHA256(key, "{webhook-id}.{webhook-timestamp}.{body}")), key = the secret's bytes
+    // after "whsec_"; the header may list several signatures, separated by spaces.
+    private bool SignatureMatches(ReceivedRequest request)
+    {
+        if (!request.Headers.TryGetValue("webhook-id", out var id) || !request.Headers.TryGetValue("webhook-timestamp", out var timestamp)
+            || !request.Headers.TryGetValue("webhook-signature", out var signatures))
+        {
+            return false;
+        }
+
+        var key = Convert.FromBase64String(Secrets["wh"]["whsec_".Length..]);
+        var signed = System.Text.Encoding.UTF8.GetBytes($"{id}.{timestamp}.").Concat(request.Body).ToArray();
+        var expected = "v1," + Convert.ToBase64String(System.Security.Cryptography.HMACSHA256.HashData(key, signed));
+        return signatures.Split(' ').Contains(expected, StringComparer.Ordinal);
     }
 }
