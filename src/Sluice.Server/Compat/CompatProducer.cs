@@ -43,17 +43,10 @@ internal sealed class CompatProducer(IMessageLog log, IDelayService delays, Topi
     public async ValueTask<(int Partition, string Id)> AppendDelayedAsync(TopicName topic, RecordToAppend record, DateTimeOffset deliverAt, CancellationToken cancellationToken)
     {
         var partition = await ChooseAsync(topic, record, cancellationToken);
-        try
-        {
-            // As an append: once started, finish it even if the client leaves.
-            var result = await delays.AppendAsync(topic, partition, [new DelayedRecord(record, deliverAt)], CancellationToken.None);
-            return (partition, result.Ids[0]);
-        }
-        catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
-        {
-            directory.Forget(topic);
-            throw;
-        }
+
+        // As an append: once started, finish it even if the client leaves.
+        var result = await ProduceEndpoints.AppendDelayedAsync(delays, directory, topic, partition, [new DelayedRecord(record, deliverAt)], CancellationToken.None);
+        return (partition, result.Ids[0]);
     }
 
     private async ValueTask<int> ChooseAsync(TopicName topic, RecordToAppend record, CancellationToken cancellationToken)

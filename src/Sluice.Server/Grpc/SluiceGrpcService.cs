@@ -12,6 +12,7 @@ using Sluice.Server.Security;
 using Sluice.Server.Topics;
 using DeliveryTime = Sluice.Server.Produce.DeliveryTime;
 using PendingAppends = Sluice.Server.Produce.PendingAppends;
+using ProduceEndpoints = Sluice.Server.Produce.ProduceEndpoints;
 using SubscriptionDirectory = Sluice.Server.Subscriptions.SubscriptionDirectory;
 using SubscriptionEndpoints = Sluice.Server.Subscriptions.SubscriptionEndpoints;
 
@@ -331,32 +332,12 @@ internal sealed partial class SluiceGrpcService(
         return request.HasKey ? Sluice.Core.Log.Partitioner.ForKey(request.Key.Span, count) : partitioner.Choose(default, hasKey: false, count);
     }
 
-    private async ValueTask<AppendResult> AppendAsync(TopicName topic, int partition, RecordToAppend[] records)
-    {
-        try
-        {
-            // Once started, finish it even if the client leaves: it may already be written.
-            return await log.AppendAsync(topic, partition, records, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
-        {
-            topics.Forget(topic);
-            throw;
-        }
-    }
+    // Once started, finish it even if the client leaves: it may already be written.
+    private ValueTask<AppendResult> AppendAsync(TopicName topic, int partition, RecordToAppend[] records)
+        => ProduceEndpoints.AppendAsync(log, topics, topic, partition, records, CancellationToken.None);
 
-    private async ValueTask<DelayedAppendResult> AppendDelayedAsync(TopicName topic, int partition, DelayedRecord[] records)
-    {
-        try
-        {
-            return await delays.AppendAsync(topic, partition, records, CancellationToken.None);
-        }
-        catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
-        {
-            topics.Forget(topic);
-            throw;
-        }
-    }
+    private ValueTask<DelayedAppendResult> AppendDelayedAsync(TopicName topic, int partition, DelayedRecord[] records)
+        => ProduceEndpoints.AppendDelayedAsync(delays, topics, topic, partition, records, CancellationToken.None);
 
     private async Task AppendInBackgroundAsync(TopicName topic, int partition, RecordToAppend record, DateTimeOffset? due)
     {

@@ -127,7 +127,7 @@ internal static partial class ProduceEndpoints
             return;
         }
 
-        var result = await AppendDelayedAsync(deps, topic, partition, [record], CancellationToken.None);
+        var result = await AppendDelayedAsync(deps.Delays, deps.Directory, topic, partition, [record], CancellationToken.None);
         await context.Response.WriteAsJsonAsync(
             new DelayedProduceResponse(result.Ids[0], partition, record.DeliverAt),
             SluiceJsonContext.Api.DelayedProduceResponse,
@@ -245,7 +245,7 @@ internal static partial class ProduceEndpoints
                     held[j] = new DelayedRecord(records[indexes[j]], deliverAt![indexes[j]]!.Value);
                 }
 
-                tasks.Add(AppendDelayedAsync(deps, topic, partition, held, CancellationToken.None).AsTask());
+                tasks.Add(AppendDelayedAsync(deps.Delays, deps.Directory, topic, partition, held, CancellationToken.None).AsTask());
                 continue;
             }
 
@@ -461,15 +461,16 @@ internal static partial class ProduceEndpoints
         }
     }
 
-    private static async ValueTask<DelayedAppendResult> AppendDelayedAsync(Dependencies deps, TopicName topic, int partition, DelayedRecord[] records, CancellationToken cancellationToken)
+    /// <summary>Holds delayed records as <see cref="AppendAsync"/> appends (a topic found gone is forgotten); every API's delayed produce.</summary>
+    internal static async ValueTask<DelayedAppendResult> AppendDelayedAsync(IDelayService delays, TopicDirectory directory, TopicName topic, int partition, DelayedRecord[] records, CancellationToken cancellationToken)
     {
         try
         {
-            return await deps.Delays.AppendAsync(topic, partition, records, cancellationToken);
+            return await delays.AppendAsync(topic, partition, records, cancellationToken);
         }
         catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
         {
-            deps.Directory.Forget(topic);
+            directory.Forget(topic);
             throw;
         }
     }
@@ -478,7 +479,7 @@ internal static partial class ProduceEndpoints
     {
         try
         {
-            await AppendDelayedAsync(deps, topic, partition, [record], CancellationToken.None);
+            await AppendDelayedAsync(deps.Delays, deps.Directory, topic, partition, [record], CancellationToken.None);
         }
         catch (Exception ex)
         {

@@ -48,8 +48,7 @@ internal static class KatewayJobs
         }
         catch (InvalidDelayException)
         {
-            CompatException.Throw(StatusCodes.Status400BadRequest, "invalid job id");
-            throw;
+            throw new CompatException(StatusCodes.Status400BadRequest, "invalid job id");
         }
 
         if (outcome == CancelOutcome.NotCancellable)
@@ -84,7 +83,6 @@ internal static class KatewayJobs
             return now + span;
         }
 
-        CompatException.Throw(StatusCodes.Status400BadRequest, "invalid delay format");
-        return default;
+        throw new CompatException(StatusCodes.Status400BadRequest, "invalid delay format");
     }
 }

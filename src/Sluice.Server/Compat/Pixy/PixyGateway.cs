@@ -95,13 +95,12 @@ internal sealed partial class PixyGateway(
         try
         {
             // Once started, finish it even if the client leaves: it may already be written.
-            var result = await log.AppendAsync(topic, partition, [record], CancellationToken.None);
+            var result = await ProduceEndpoints.AppendAsync(log, topics, topic, partition, [record], CancellationToken.None);
             metrics.Produced.Add(topic, 1);
             return (partition, result);
         }
         catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
         {
-            topics.Forget(topic);
             throw new PixyException(PixyErrorKind.UnknownTopic, PixyException.UnknownTopicText);
         }
     }
