@@ -45,7 +45,12 @@ internal sealed class ReplicationSuite : IBenchSuite
     private const int WarmUpRecords = 10_000;
     private const int SteadyRate = 5_000;
     private static readonly TimeSpan SteadyFor = TimeSpan.FromSeconds(20);
-    private static readonly string[] Sinks = ["postgresql", "http (json)", "amqp (RabbitMQ)", "nats (JetStream)", "s3", "kafka"];
+    private static readonly string[] AllSinks = ["postgresql", "http (json)", "amqp (RabbitMQ)", "nats (JetStream)", "s3", "kafka"];
+
+    // BENCH_SINKS=postgresql,s3 measures only those pairs (names up to the first space), for working on one sink.
+    private static readonly string[] Sinks = Environment.GetEnvironmentVariable("BENCH_SINKS") is { Length: > 0 } only
+        ? AllSinks.Where(s => only.Split(',', StringSplitOptions.TrimEntries).Contains(s.Split(' ')[0], StringComparer.Ordinal)).ToArray()
+        : AllSinks;
 
     public string Name => "replication";
 
@@ -118,6 +123,11 @@ internal sealed class ReplicationSuite : IBenchSuite
     {
         async Task Pair(string sink, Func<Task<RunRate>> plain, Func<Task<RunRate>> sluice)
         {
+            if (!Sinks.Contains(sink))
+            {
+                return;
+            }
+
             var p = await plain();
             var r = await sluice();
             runs?[sink].Plain.Add(p);
