@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
@@ -89,6 +90,12 @@ internal static class WebSocketConsumeEndpoint
         // engine redelivers it), so it stops counting against the window even if the client never answers it.
         private readonly Dictionary<string, DateTimeOffset> _outstanding = new(StringComparer.Ordinal);
         private int _permits = permits;
+
+        // The send loop's frame buffer and writer (the send loop is the only user).
+        private const int InitialFrameBytes = 1024;
+        private const int MaxKeptFrameBytes = 64 * 1024;
+        private readonly Utf8JsonWriter _json = new(Stream.Null, MessageJson.SharedWriterOptions);
+        private ArrayBufferWriter<byte> _frame = new(InitialFrameBytes);
 
         public async Task RunAsync(CancellationToken takenOver)
         {
@@ -322,15 +329,48 @@ internal static class WebSocketConsumeEndpoint
                     }
                 }
 
-                foreach (var delivery in batch)
-                {
-                    var payload = JsonSerializer.SerializeToUtf8Bytes(MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage);
-                    await WebSocketFrames.SendAsync(socket, payload, _sendLock, timeout, _time, token);
-                }
+                await SendBatchAsync(batch, timeout, token);
 
             }
 
             return null;
+        }
+
+        // One text frame per message, each written by MessageJson.Write into one reused buffer (the bytes the
+        // serializer would write for a PulledMessage, without the object, the serializer's state and an array per
+        // message); the send lock and the slow-consumer timer are taken once per batch, the timer restarted per frame.
+        private async Task SendBatchAsync(IReadOnlyList<Delivery> batch, TimeSpan timeout, CancellationToken token)
+        {
+            using var cts = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+            await _sendLock.WaitAsync(token);
+            try
+            {
+                foreach (var delivery in batch)
+                {
+                    token.ThrowIfCancellationRequested();
+                    _frame.ResetWrittenCount();
+                    _json.Reset(_frame);
+                    MessageJson.Write(_json, delivery);
+                    _json.Flush();
+                    cts.CancelAfter(timeout);
+
+                    // Cancelling a WebSocket send aborts the socket: exactly what a slow consumer gets.
+                    await socket.SendAsync(_frame.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, cts.Token);
+                }
+            }
+            catch (OperationCanceledException) when (cts.IsCancellationRequested)
+            {
+                throw new SlowConsumerException();
+            }
+            finally
+            {
+                _sendLock.Release();
+                if (_frame.Capacity > MaxKeptFrameBytes)
+                {
+                    // One large message must not keep its buffer for the life of the socket.
+                    _frame = new ArrayBufferWriter<byte>(InitialFrameBytes);
+                }
+            }
         }
 
         private void Settle(List<string> ids)
