@@ -59,8 +59,10 @@ internal static class WebSocketConsumeEndpoint
         try
         {
             await using var consumer = await services.GetRequiredService<ISubscriptionService>().OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
-            using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            var session = new Session(context, socket, topic, name, consumer, permits, settings.AckDeadline);
+            var keepAlive = TimeSpan.FromMilliseconds(services.GetRequiredService<IOptions<ServerOptions>>().Value.SseKeepAliveMs);
+            var (socket, frames) = await WebSocketUpgrade.AcceptAsync(context, keepAlive);
+            using var disposeSocket = socket;
+            var session = new Session(context, socket, frames, topic, name, consumer, permits, settings.AckDeadline);
             await session.RunAsync(lease.TakenOver);
         }
         finally
@@ -77,7 +79,7 @@ internal static class WebSocketConsumeEndpoint
         }
     }
 
-    private sealed class Session(HttpContext context, WebSocket socket, TopicName topic, string name, ISubscriptionConsumer consumer, int permits, TimeSpan ackDeadline)
+    private sealed class Session(HttpContext context, WebSocket socket, FrameBatchingStream? frames, TopicName topic, string name, ISubscriptionConsumer consumer, int permits, TimeSpan ackDeadline)
     {
         private readonly IServiceProvider _services = context.RequestServices;
         private readonly ServerOptions _options = context.RequestServices.GetRequiredService<IOptions<ServerOptions>>().Value;
@@ -345,14 +347,20 @@ internal static class WebSocketConsumeEndpoint
             await _sendLock.WaitAsync(token);
             try
             {
-                foreach (var delivery in batch)
+                // The batch's frames go to the connection together, with the last one.
+                frames?.Hold();
+                for (var i = 0; i < batch.Count; i++)
                 {
                     token.ThrowIfCancellationRequested();
                     _frame.ResetWrittenCount();
                     _json.Reset(_frame);
-                    MessageJson.Write(_json, delivery);
+                    MessageJson.Write(_json, batch[i]);
                     _json.Flush();
                     cts.CancelAfter(timeout);
+                    if (i == batch.Count - 1)
+                    {
+                        frames?.ReleaseAtNextWrite();
+                    }
 
                     // Cancelling a WebSocket send aborts the socket: exactly what a slow consumer gets.
                     await socket.SendAsync(_frame.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, cts.Token);
@@ -364,6 +372,8 @@ internal static class WebSocketConsumeEndpoint
             }
             finally
             {
+                // Ended early (cancelled, failed): what is held goes out with the next frame (the close, at the latest).
+                frames?.ReleaseAtNextWrite();
                 _sendLock.Release();
                 if (_frame.Capacity > MaxKeptFrameBytes)
                 {
