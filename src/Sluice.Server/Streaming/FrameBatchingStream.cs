@@ -21,9 +21,19 @@ internal sealed class FrameBatchingStream(Stream inner) : Stream
     private byte[]? _buffer;
     private int _count;
     private volatile bool _holding;
+    private CancellationToken _batchToken;
 
-    /// <summary>Frames written from now on are held (the send loop, before a batch).</summary>
-    public void Hold() => _holding = true;
+    /// <summary>
+    /// Frames written from now on are held (the send loop, before a batch). Writes to the connection made for the batch
+    /// are cancelled by <paramref name="timeout"/> (the slow-consumer timer), since the frames themselves are sent
+    /// without a token: a send that cannot be cancelled takes the WebSocket's synchronous path, and a held frame
+    /// completes at once anyway.
+    /// </summary>
+    public void Hold(CancellationToken timeout)
+    {
+        _batchToken = timeout;
+        _holding = true;
+    }
 
     /// <summary>The next write sends everything held with it (the send loop, before a batch's last frame, or when a batch ends early).</summary>
     public void ReleaseAtNextWrite() => _holding = false;
@@ -41,6 +51,11 @@ internal sealed class FrameBatchingStream(Stream inner) : Stream
 
     private async ValueTask WriteHeldAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken)
     {
+        if (!cancellationToken.CanBeCanceled)
+        {
+            cancellationToken = _batchToken;
+        }
+
         if (buffer.Length <= BufferBytes - _count)
         {
             // The batch's last frame (or a frame after a batch that ended early): one write with everything held.

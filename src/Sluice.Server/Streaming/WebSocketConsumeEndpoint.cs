@@ -348,7 +348,7 @@ internal static class WebSocketConsumeEndpoint
             try
             {
                 // The batch's frames go to the connection together, with the last one.
-                frames?.Hold();
+                frames?.Hold(cts.Token);
                 for (var i = 0; i < batch.Count; i++)
                 {
                     token.ThrowIfCancellationRequested();
@@ -362,12 +362,14 @@ internal static class WebSocketConsumeEndpoint
                         frames?.ReleaseAtNextWrite();
                     }
 
-                    // Cancelling a WebSocket send aborts the socket: exactly what a slow consumer gets.
-                    await socket.SendAsync(_frame.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, cts.Token);
+                    // Cancelling a WebSocket send aborts the socket: exactly what a slow consumer gets. Held frames are
+                    // sent without a token (the stream's writes for the batch carry it instead; see Hold).
+                    await socket.SendAsync(_frame.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, frames is null ? cts.Token : CancellationToken.None);
                 }
             }
-            catch (OperationCanceledException) when (cts.IsCancellationRequested)
+            catch (Exception ex) when (cts.IsCancellationRequested && ex is OperationCanceledException or WebSocketException or IOException)
             {
+                // The timer cancelled a write (under a send without a token the WebSocket may report it wrapped).
                 throw new SlowConsumerException();
             }
             finally

@@ -196,9 +196,12 @@ internal sealed class TailCache
     public static long Size(StoredRecord record)
     {
         long size = (record.Key?.Length ?? 0) + (record.Value?.Length ?? 0);
-        foreach (var (name, value) in record.Headers)
+
+        // By index: a foreach over the interface allocates an enumerator per record, on every read.
+        var headers = record.Headers;
+        for (var i = 0; i < headers.Count; i++)
         {
-            size += name.Length + value.Length;
+            size += headers[i].Key.Length + headers[i].Value.Length;
         }
 
         return size;
