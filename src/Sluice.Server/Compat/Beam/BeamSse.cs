@@ -58,14 +58,19 @@ internal static class BeamSse
                 await writer.FlushAsync();
                 while (!token.IsCancellationRequested)
                 {
-                    var batch = await writer.ReceiveAsync(consumer, MaxBatch, keepAlive, token);
-                    if (batch is null)
+                    IReadOnlyList<Delivery> batch;
+                    try
+                    {
+                        batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
+                    }
+                    catch (OperationCanceledException) when (token.IsCancellationRequested)
                     {
                         break;
                     }
 
                     if (batch.Count == 0)
                     {
+                        await writer.KeepAliveAsync();
                         continue;
                     }
 
