@@ -594,7 +594,7 @@ internal sealed class StreamingSuite : IBenchSuite
             probe.Stop();
             var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             info.ArgumentList.Add(dll);
-            foreach (var a in (string[])["--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", Path.Combine(scratch, "data-" + Guid.NewGuid().ToString("N")), .. args])
+            foreach (var a in (string[])["--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", Path.Combine(scratch, "data-" + Guid.NewGuid().ToString("N")), "--grpc-port", "0", .. args])
             {
                 info.ArgumentList.Add(a);
             }
