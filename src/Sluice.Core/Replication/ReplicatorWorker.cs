@@ -271,6 +271,8 @@ internal sealed partial class ReplicatorWorker
             Task[] batches;
             lock (_gate)
             {
+                // Over: a lingering lane's wake-up (DispatchWhenDue) that fires from now on starts nothing.
+                _session = new CancellationToken(canceled: true);
                 batches = [.. _batches];
             }
 
@@ -446,10 +448,14 @@ internal sealed partial class ReplicatorWorker
             space = _space;
             _space = NewSignal();
             var now = _time.GetUtcNow();
-            next = TakeDueLocked(lane, session, now, out _);
+            next = TakeDueLocked(lane, session, now, out var dueIn);
             if (next is null)
             {
                 _batches.Remove(task);
+                if (dueIn != TimeSpan.MaxValue)
+                {
+                    DispatchWhenDue(consumer, dueIn, session);
+                }
             }
             else
             {
@@ -461,6 +467,24 @@ internal sealed partial class ReplicatorWorker
         space.TrySetResult();
         return next;
     }
+
+    // A lane left lingering (lingerMs) when its batch completed: the receive loop may be inside a receive that waits up to
+    // ReceiveWait, computed while the lane was in flight, so its records would wait that long instead of their linger.
+    private void DispatchWhenDue(ISubscriptionConsumer consumer, TimeSpan dueIn, CancellationToken session)
+        => _ = Task.Delay(dueIn, _time, session).ContinueWith(
+            _ =>
+            {
+                lock (_gate)
+                {
+                    if (_session == session && !session.IsCancellationRequested)
+                    {
+                        DispatchAllLocked(consumer);
+                    }
+                }
+            },
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnRanToCompletion,
+            TaskScheduler.Default);
 
     // Never throws. Writes the batch until it is written (or its records dead-lettered); on stop, leaves it unacked.
     private async Task WriteBatchAsync(ISubscriptionConsumer consumer, PartitionLane lane, List<Delivery> deliveries, CancellationToken session)

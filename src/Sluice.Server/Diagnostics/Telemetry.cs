@@ -36,6 +36,16 @@ internal static partial class Telemetry
         {
             metrics.AddMeter(SluiceMetrics.MeterName, CoreMeter, StorageMeter, ReplicationMeter, "Microsoft.AspNetCore.Hosting", "Microsoft.AspNetCore.Server.Kestrel");
 
+            // The delayed-message instruments (Sluice.Core) tag each measurement with its topic and cannot see the label
+            // policy: the same policy as a view, the topic dropped unless metrics:labels keeps it, and at most
+            // metrics:maxSeries label sets each (the SDK sums the rest into one overflow series).
+            var labels = new MetricLabels(options.MetricsLabels, options.MetricsMaxSeries);
+            metrics.AddView("sluice.delay.*", new MetricStreamConfiguration
+            {
+                CardinalityLimit = options.MetricsMaxSeries,
+                TagKeys = labels.KeepTopic ? null : ["messaging.system"],
+            });
+
             // Every scrape sees the counts of that moment (the exporter's default caches answers for 300 ms).
             metrics.AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
             if (options.OtlpEndpoint is { } endpoint)

@@ -21,25 +21,25 @@ internal sealed record BatchRequest(List<BatchRecord>? Messages);
 /// One record of a batch (also one NDJSON line). <see cref="Value"/> is a JSON string (stored as its UTF-8
 /// bytes) or any other JSON value (stored as its JSON text); <see cref="ValueBase64"/> carries binary.
 /// <see cref="DeliverAt"/> (ISO-8601 string or epoch ms) or <see cref="DeliverAfterMs"/> delays the record.
-/// Settable properties, not a primary constructor: with more than four constructor parameters the serializer binds
-/// through an argument array per record and boxes the partition, a tenth of a batch's parse (design note 0017).
+/// Settable properties, not a primary constructor nor <c>init</c>: the source-generated serializer binds both through an
+/// argument array per record (boxing the partition), a tenth of a batch's parse (design note 0017).
 /// </summary>
 internal sealed record BatchRecord
 {
-    public string? Key { get; init; }
+    public string? Key { get; set; }
 
     [JsonConverter(typeof(RecordValueConverter))]
-    public RecordValue? Value { get; init; }
+    public RecordValue? Value { get; set; }
 
-    public string? ValueBase64 { get; init; }
+    public string? ValueBase64 { get; set; }
 
-    public Dictionary<string, string>? Headers { get; init; }
+    public Dictionary<string, string>? Headers { get; set; }
 
-    public int? Partition { get; init; }
+    public int? Partition { get; set; }
 
-    public System.Text.Json.JsonElement? DeliverAt { get; init; }
+    public System.Text.Json.JsonElement? DeliverAt { get; set; }
 
-    public long? DeliverAfterMs { get; init; }
+    public long? DeliverAfterMs { get; set; }
 }
 
 internal sealed record BatchResponse(List<BatchResult> Results);

@@ -110,10 +110,7 @@ internal static partial class ProduceEndpoints
         // Once the append has started, finish it even if the client leaves: it may already be written.
         var result = await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
         metrics.Produced.Add(topic, 1);
-        await context.Response.WriteAsJsonAsync(
-            new ProduceResponse(MessageId(partition, result.BaseOffset), partition, result.BaseOffset, result.Timestamp),
-            SluiceJsonContext.Api.ProduceResponse,
-            cancellationToken: CancellationToken.None);
+        ProduceResponseWriter.Write(context.Response, partition, result.BaseOffset, result.Timestamp);
     }
 
     private static async Task ProduceDelayedAsync(HttpContext context, Dependencies deps, TopicName topic, int partition, DelayedRecord record, bool isAsync)

@@ -169,6 +169,43 @@ public sealed class TwoClustersTests(TwoClusters clusters, ITestOutputHelper out
     }
 
     [Fact]
+    public async Task TopicDeletedInEast_UnderALiveWebhook_LeavesTheDefaultClustersTopicAndWebhook_AndEastResumesWhenItIsBack()
+    {
+        await using var eastReceiver = await WebhookReceiver.StartAsync();
+        await using var defaultReceiver = await WebhookReceiver.StartAsync();
+        var topic = SluiceApi.NewTopic("wh-del");
+        using var create = new HttpRequestMessage(HttpMethod.Post, "/v1/webhooks") { Content = SluiceApi.Json(new { topic, url = eastReceiver.Url }) };
+        using var created = await _east.SendAsync(create);
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        var eastId = (await SluiceApi.ReadJsonAsync(created)).GetProperty("id").GetString()!;
+        var defaultId = (await _default.CreateWebhookAsync(new { topic, url = defaultReceiver.Url })).GetProperty("id").GetString()!;
+        await _east.ProduceAsync(topic, "east-before");
+        await _default.ProduceAsync(topic, "default-before");
+        await eastReceiver.WaitForAsync(c => c.Count >= 1, timeoutSeconds: 60);
+        await defaultReceiver.WaitForAsync(c => c.Count >= 1, timeoutSeconds: 60);
+
+        using (var deleted = await _east.DeleteAsync($"/v1/topics/{topic}"))
+        {
+            Assert.True(deleted.IsSuccessStatusCode, $"DELETE topic on east answered {(int)deleted.StatusCode}: {await deleted.Content.ReadAsStringAsync()}");
+        }
+
+        // The default cluster's topic of the same name and its webhook are untouched.
+        Assert.Equal(["default-before"], await ReadValuesAsync(_default, topic));
+        await _default.ProduceAsync(topic, "default-after");
+        await defaultReceiver.WaitForAsync(c => c.Any(x => x.Text == "default-after"), timeoutSeconds: 60);
+        Assert.Empty(await ReadValuesAsync(_east, topic));
+
+        // East's webhook outlives its topic, and delivers again once the topic is back.
+        using var stillRegistered = await _east.GetAsync($"/v1/webhooks/{eastId}");
+        Assert.Equal(HttpStatusCode.OK, stillRegistered.StatusCode);
+        await _east.ProduceAsync(topic, "east-after");
+        await eastReceiver.WaitForAsync(c => c.Any(x => x.Text == "east-after"), timeoutSeconds: 90);
+        Assert.DoesNotContain(eastReceiver.Calls, c => c.Text.StartsWith("default-", StringComparison.Ordinal));
+        Assert.DoesNotContain(defaultReceiver.Calls, c => c.Text.StartsWith("east-", StringComparison.Ordinal));
+        await _default.WaitForStatsAsync(defaultId, s => s.GetProperty("delivered").GetInt64() == 2, timeoutSeconds: 60);
+    }
+
+    [Fact]
     public async Task Replicators_OfTheSameName_InEachCluster_CopyOnlyTheirClustersMessages()
     {
         await using var eastReceiver = await WebhookReceiver.StartAsync();

@@ -53,6 +53,43 @@ public sealed class MetricsLabelTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task DelayedMessageSeries_FollowTheLabelPolicy_TopicDroppedWithLabelsNone_AndCapped()
+    {
+        var prefix = "tests/delaycap" + Guid.NewGuid().ToString("N")[..8];
+        await using (var none = await ServerProcess.StartNewAsync(["--metrics-labels", "none"]))
+        {
+            for (var t = 1; t <= 3; t++)
+            {
+                await ProduceHeldAsync(none.Client, $"{prefix}/t{t}");
+            }
+
+            var held = Assert.Single((await none.Client.ScrapeAsync()).Find("sluice_delay_held_total"));
+            Assert.Equal(3, held.Value);
+            Assert.False(held.Labels.ContainsKey("messaging_destination_name"), held.ToString());
+        }
+
+        await using var capped = await ServerProcess.StartNewAsync(["--metrics-max-series", "2"]);
+        try
+        {
+            for (var t = 1; t <= 5; t++)
+            {
+                await ProduceHeldAsync(capped.Client, $"{prefix}/t{t}");
+            }
+
+            // Two topics' series and one overflow series, which holds the other three.
+            var series = (await capped.Client.ScrapeAsync()).Find("sluice_delay_held_total").ToList();
+            output.WriteLine(string.Join("\n", series));
+            Assert.Equal(3, series.Count);
+            Assert.Equal(5, series.Sum(s => s.Value));
+            Assert.Equal(2, series.Count(s => s.Labels.ContainsKey("messaging_destination_name")));
+        }
+        finally
+        {
+            capped.WriteOutputTo(output, lastLines: 30);
+        }
+    }
+
+    [Fact]
     public async Task LabelsTopic_DropsTheSubscriptionLabel_AndLabelsNone_KeepsOneSeries()
     {
         var topic = SluiceApi.NewTopic("labels");
@@ -77,5 +114,12 @@ public sealed class MetricsLabelTests(ITestOutputHelper output)
             Assert.Equal(expectTopic, consumed.Labels.ContainsKey("messaging_destination_name"));
             Assert.Equal(3, Assert.Single(scrape.Find("messaging_client_sent_messages_total")).Value);
         }
+    }
+
+    // A message held for an hour: counted by sluice.delay.held, never delivered during the test.
+    private static async Task ProduceHeldAsync(HttpClient client, string topic)
+    {
+        using var response = await client.PostAsync($"/v1/topics/{topic}/messages?deliverAfterMs=3600000", new StringContent("x"));
+        Assert.True(response.IsSuccessStatusCode, $"delayed produce answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
     }
 }
