@@ -58,16 +58,8 @@ internal static class BeamSse
                 await writer.FlushAsync();
                 while (!token.IsCancellationRequested)
                 {
-                    IReadOnlyList<Delivery> batch;
-                    try
-                    {
-                        batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
-                    }
-                    catch (OperationCanceledException) when (token.IsCancellationRequested)
-                    {
-                        break;
-                    }
-
+                    // Ended (cancelled, or the consumer ended) while waiting: the OperationCanceledException ends the stream below.
+                    var batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
                     if (batch.Count == 0)
                     {
                         await writer.KeepAliveAsync();
