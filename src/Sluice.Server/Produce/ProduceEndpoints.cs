@@ -110,7 +110,7 @@ internal static partial class ProduceEndpoints
         // Once the append has started, finish it even if the client leaves: it may already be written.
         var result = await AppendAsync(log, directory, topic, partition, records, CancellationToken.None);
         metrics.Produced.Add(topic, 1);
-        ProduceResponseWriter.Write(context.Response, partition, result.BaseOffset, result.Timestamp);
+        ProduceAnswerWriter.WriteSingle(context.Response, partition, result.BaseOffset, result.Timestamp);
     }
 
     private static async Task ProduceDelayedAsync(HttpContext context, Dependencies deps, TopicName topic, int partition, DelayedRecord record, bool isAsync)
@@ -213,7 +213,7 @@ internal static partial class ProduceEndpoints
             // they are, and the answer written without an object per record.
             var result = await AppendAsync(log, directory, topic, partitions[0], records, CancellationToken.None);
             deps.Metrics.Produced.Add(topic, records.Length);
-            await BatchResponseWriter.WriteAsync(context.Response, partitions[0], result.BaseOffset, records.Length);
+            await ProduceAnswerWriter.WriteBatchAsync(context.Response, partitions[0], result.BaseOffset, records.Length);
             return;
         }
 
