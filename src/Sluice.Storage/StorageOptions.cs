@@ -29,7 +29,9 @@ public sealed record StorageOptions
 
     /// <summary>
     /// Bytes of recently read records kept decoded in memory, shared by all partitions, so many readers at the end of a
-    /// partition (one per subscription) read and decode each record once. Default 64 MiB; 0 turns the cache off.
+    /// partition (one per subscription) read and decode each record once. The same budget holds the stored batches that
+    /// reads stopped inside (<see cref="Partitions.BatchCache"/>), so a read continuing inside one does not read and
+    /// check it again. Default 64 MiB; 0 turns both off.
     /// </summary>
     public long TailCacheBytes { get; init; } = 64L * 1024 * 1024;
 

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.WebSockets;
 using System.Text.Json;
 using Microsoft.Extensions.Options;
@@ -58,8 +59,10 @@ internal static class WebSocketConsumeEndpoint
         try
         {
             await using var consumer = await services.GetRequiredService<ISubscriptionService>().OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
-            using var socket = await context.WebSockets.AcceptWebSocketAsync();
-            var session = new Session(context, socket, topic, name, consumer, permits, settings.AckDeadline);
+            var keepAlive = TimeSpan.FromMilliseconds(services.GetRequiredService<IOptions<ServerOptions>>().Value.SseKeepAliveMs);
+            var (socket, frames) = await WebSocketUpgrade.AcceptAsync(context, keepAlive);
+            using var disposeSocket = socket;
+            var session = new Session(context, socket, frames, topic, name, consumer, permits, settings.AckDeadline);
             await session.RunAsync(lease.TakenOver);
         }
         finally
@@ -76,7 +79,7 @@ internal static class WebSocketConsumeEndpoint
         }
     }
 
-    private sealed class Session(HttpContext context, WebSocket socket, TopicName topic, string name, ISubscriptionConsumer consumer, int permits, TimeSpan ackDeadline)
+    private sealed class Session(HttpContext context, WebSocket socket, FrameBatchingStream? frames, TopicName topic, string name, ISubscriptionConsumer consumer, int permits, TimeSpan ackDeadline)
     {
         private readonly IServiceProvider _services = context.RequestServices;
         private readonly ServerOptions _options = context.RequestServices.GetRequiredService<IOptions<ServerOptions>>().Value;
@@ -89,6 +92,12 @@ internal static class WebSocketConsumeEndpoint
         // engine redelivers it), so it stops counting against the window even if the client never answers it.
         private readonly Dictionary<string, DateTimeOffset> _outstanding = new(StringComparer.Ordinal);
         private int _permits = permits;
+
+        // The send loop's frame buffer and writer (the send loop is the only user).
+        private const int InitialFrameBytes = 1024;
+        private const int MaxKeptFrameBytes = 64 * 1024;
+        private readonly Utf8JsonWriter _json = new(Stream.Null, MessageJson.SharedWriterOptions);
+        private ArrayBufferWriter<byte> _frame = new(InitialFrameBytes);
 
         public async Task RunAsync(CancellationToken takenOver)
         {
@@ -322,15 +331,58 @@ internal static class WebSocketConsumeEndpoint
                     }
                 }
 
-                foreach (var delivery in batch)
-                {
-                    var payload = JsonSerializer.SerializeToUtf8Bytes(MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage);
-                    await WebSocketFrames.SendAsync(socket, payload, _sendLock, timeout, _time, token);
-                }
+                await SendBatchAsync(batch, timeout, token);
 
             }
 
             return null;
+        }
+
+        // One text frame per message, each written by MessageJson.Write into one reused buffer (the bytes the
+        // serializer would write for a PulledMessage, without the object, the serializer's state and an array per
+        // message); the send lock and the slow-consumer timer are taken once per batch, the timer restarted per frame.
+        private async Task SendBatchAsync(IReadOnlyList<Delivery> batch, TimeSpan timeout, CancellationToken token)
+        {
+            using var cts = new CancellationTokenSource(Timeout.InfiniteTimeSpan, _time);
+            await _sendLock.WaitAsync(token);
+            try
+            {
+                // The batch's frames go to the connection together, with the last one.
+                frames?.Hold(cts.Token);
+                for (var i = 0; i < batch.Count; i++)
+                {
+                    token.ThrowIfCancellationRequested();
+                    _frame.ResetWrittenCount();
+                    _json.Reset(_frame);
+                    MessageJson.Write(_json, batch[i]);
+                    _json.Flush();
+                    cts.CancelAfter(timeout);
+                    if (i == batch.Count - 1)
+                    {
+                        frames?.ReleaseAtNextWrite();
+                    }
+
+                    // Cancelling a WebSocket send aborts the socket: exactly what a slow consumer gets. Held frames are
+                    // sent without a token (the stream's writes for the batch carry it instead; see Hold).
+                    await socket.SendAsync(_frame.WrittenMemory, WebSocketMessageType.Text, endOfMessage: true, frames is null ? cts.Token : CancellationToken.None);
+                }
+            }
+            catch (Exception ex) when (cts.IsCancellationRequested && ex is OperationCanceledException or WebSocketException or IOException)
+            {
+                // The timer cancelled a write (under a send without a token the WebSocket may report it wrapped).
+                throw new SlowConsumerException();
+            }
+            finally
+            {
+                // Ended early (cancelled, failed): what is held goes out with the next frame (the close, at the latest).
+                frames?.ReleaseAtNextWrite();
+                _sendLock.Release();
+                if (_frame.Capacity > MaxKeptFrameBytes)
+                {
+                    // One large message must not keep its buffer for the life of the socket.
+                    _frame = new ArrayBufferWriter<byte>(InitialFrameBytes);
+                }
+            }
         }
 
         private void Settle(List<string> ids)

@@ -152,14 +152,8 @@ internal static class SubscriptionEndpoints
         }
 
         MessageTracing.Received(topic, name, deliveries);
-        var messages = new List<PulledMessage>(deliveries.Count);
-        foreach (var delivery in deliveries)
-        {
-            messages.Add(MessageJson.ToMessage(delivery));
-        }
-
         context.Response.Headers.CacheControl = "no-store";
-        await context.Response.WriteAsJsonAsync(new PullResponse(messages), SluiceJsonContext.Api.PullResponse, cancellationToken: CancellationToken.None);
+        await PullResponseWriter.WriteAsync(context.Response, deliveries);
     }
 
     private static async Task AckAsync(HttpContext context)

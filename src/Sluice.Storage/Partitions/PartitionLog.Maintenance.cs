@@ -25,6 +25,7 @@ internal sealed partial class PartitionLog
             _tail?.ClearIfIdle(TailCacheIdleMs);
             var deleted = ApplyRetention(settings);
             _corrupt.PruneBelow(StartOffset);
+            _batches?.Trim(TailCacheIdleMs, StartOffset);
             if (settings.Compacted)
             {
                 Compact();
@@ -317,6 +318,7 @@ internal sealed partial class PartitionLog
             copy[index] = replacement;
             Volatile.Write(ref _segments, copy);
             _tail?.Clear();
+            _batches?.Clear();
         }
     }
 

@@ -51,6 +51,12 @@ internal sealed partial class PartitionLog
                 return cached;
             }
 
+            if (_batches?.TryRead(offset, end, maxCount, maxBytes) is { } inBatch)
+            {
+                _tail?.Offer(offset, inBatch.NextOffset, end, inBatch.Records);
+                return inBatch;
+            }
+
             var output = new List<StoredRecord>(Math.Clamp(maxCount, 1, 1024));
             Segment? segment = null;
             var next = offset;
@@ -61,7 +67,7 @@ internal sealed partial class PartitionLog
                 {
                     segment = segments[i];
                     next = Math.Max(next, segment.BaseOffset);
-                    segment.Read(next, end, maxCount, maxBytes, output, ref bytes, ref next);
+                    segment.Read(next, end, maxCount, maxBytes, output, ref bytes, ref next, _batches);
                     if (segment.Removed)
                     {
                         // Compaction may have swapped the file under this read: its positions are no longer trusted.

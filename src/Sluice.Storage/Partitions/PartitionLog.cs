@@ -60,6 +60,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     private Exception? _closedError;
     private Exception? _readError; // set once the partition is closed or deleted: readers stop too
     private readonly TailCache? _tail; // null when the options turn the tail cache off
+    private readonly BatchCache? _batches; // null when the read caches have no budget
     private readonly HighWaterMark _highWaterMark;
     private readonly CorruptRegistry _corrupt;
     private readonly Lock _damageGate = new();
@@ -70,6 +71,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         _highWaterMark = highWaterMark;
         _corrupt = corrupt;
         _tail = tailBudget is null || options.TailCacheRecords == 0 ? null : new TailCache(tailBudget, options.TailCacheRecords);
+        _batches = tailBudget is null ? null : new BatchCache(tailBudget);
         Topic = topic;
         Partition = partition;
         Directory = directory;
@@ -580,6 +582,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         Volatile.Write(ref _closedError, reason);
         Volatile.Write(ref _readError, reason);
         _tail?.Close();
+        _batches?.Close();
         _queue.Writer.TryComplete();
         try
         {

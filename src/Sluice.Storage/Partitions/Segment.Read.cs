@@ -17,8 +17,10 @@ internal sealed partial class Segment
     /// found now) it stops: with the records read before, or, when there are none, by throwing
     /// <see cref="SegmentDamageException"/>. Known damage that lies wholly below <paramref name="offset"/> is jumped over.
     /// Throws <see cref="IndexMismatchException"/> when the index sent it to a batch other than the one it names.
+    /// A batch the read stops inside is decoded whole and put in <paramref name="cache"/> (when given), where the
+    /// read that continues from there finds it.
     /// </summary>
-    public void Read(long offset, long endOffset, int maxCount, int maxBytes, List<StoredRecord> output, ref int bytes, ref long nextOffset)
+    public void Read(long offset, long endOffset, int maxCount, int maxBytes, List<StoredRecord> output, ref int bytes, ref long nextOffset, BatchCache? cache = null)
     {
         var limit = VisibleSize;
         var position = LookupPosition(offset, out var verify);
@@ -123,7 +125,18 @@ internal sealed partial class Segment
                         continue;
                     }
 
-                    if (!RecordBatch.TryDecode(span, header, offset, endOffset, maxCount, maxBytes, output, ref bytes, ref nextOffset))
+                    if (cache is not null && header.NextOffset <= endOffset && StopsInside(header, offset, maxCount - output.Count, maxBytes - bytes))
+                    {
+                        if (!TryDecodeWhole(span, header, out var records))
+                        {
+                            StopAt(batchPosition, "records do not parse although the CRC matches", output);
+                            return;
+                        }
+
+                        cache.Put(header.BaseOffset, header.NextOffset, records);
+                        BatchCache.Take(records, header.NextOffset, offset, endOffset, maxCount, maxBytes, output, ref bytes, ref nextOffset);
+                    }
+                    else if (!RecordBatch.TryDecode(span, header, offset, endOffset, maxCount, maxBytes, output, ref bytes, ref nextOffset))
                     {
                         StopAt(batchPosition, "records do not parse although the CRC matches", output);
                         return;
@@ -149,6 +162,23 @@ internal sealed partial class Segment
                 handle.Dispose();
             }
         }
+    }
+
+    // Whether a read with room for `count` more records and `room` more bytes ends inside this batch: then the next
+    // read starts inside it, and caching it saves reading and checking it again. Compaction gaps make the count an
+    // estimate from above, which only means a batch is cached that need not have been.
+    private static bool StopsInside(in BatchHeader header, long offset, int count, int room)
+        => header.NextOffset - Math.Max(offset, header.BaseOffset) > count
+        || (long)header.TotalSize - RecordBatch.HeaderSize > room;
+
+    private static bool TryDecodeWhole(ReadOnlySpan<byte> batch, in BatchHeader header, out StoredRecord[] records)
+    {
+        var all = new List<StoredRecord>(header.RecordCount);
+        int bytes = 0;
+        long next = 0;
+        var ok = RecordBatch.TryDecode(batch, header, header.BaseOffset, long.MaxValue, int.MaxValue, int.MaxValue, all, ref bytes, ref next);
+        records = ok ? [.. all] : [];
+        return ok;
     }
 
     private static DamagedSpan? FindDamage(DamagedSpan[] damage, long position)

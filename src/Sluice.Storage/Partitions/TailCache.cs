@@ -180,12 +180,28 @@ internal sealed class TailCache
         }
     }
 
-    private static long Size(StoredRecord record)
+    /// <summary>What <paramref name="records"/> cost a cache: their bytes and each one's overhead.</summary>
+    public static long Cost(IReadOnlyList<StoredRecord> records)
+    {
+        var cost = 0L;
+        foreach (var record in records)
+        {
+            cost += Size(record) + PerRecordOverhead;
+        }
+
+        return cost;
+    }
+
+    /// <summary>A record's key, value and header bytes.</summary>
+    public static long Size(StoredRecord record)
     {
         long size = (record.Key?.Length ?? 0) + (record.Value?.Length ?? 0);
-        foreach (var (name, value) in record.Headers)
+
+        // By index: a foreach over the interface allocates an enumerator per record, on every read.
+        var headers = record.Headers;
+        for (var i = 0; i < headers.Count; i++)
         {
-            size += name.Length + value.Length;
+            size += headers[i].Key.Length + headers[i].Value.Length;
         }
 
         return size;

@@ -53,6 +53,27 @@ public sealed class MessageJsonTests
     }
 
     [Fact]
+    public void PullResponseWriter_SameBytesAsTheSerializerWritesForThePullResponse()
+    {
+        var deliveries = new List<Delivery>();
+        foreach (var row in Records)
+        {
+            var (key, value, pairs) = ((byte[]?)row[1], (byte[]?)row[2], (string[])row[3]);
+            var headers = Enumerable.Range(0, pairs.Length / 2).Select(i => new KeyValuePair<string, string>(pairs[2 * i], pairs[(2 * i) + 1])).ToList();
+            var record = new StoredRecord(deliveries.Count * 1000L, new DateTimeOffset(2026, 11, 21, 8, 10, 0, 123, TimeSpan.Zero), key, value, headers);
+            deliveries.Add(new Delivery($"1f.2e.3.{record.Offset}.1", new TopicName("t", "ns", "orders"), 3, record, 1));
+        }
+
+        foreach (var batch in new[] { deliveries, [], deliveries[..1] })
+        {
+            var bySerializer = JsonSerializer.Serialize(new PullResponse([.. batch.Select(MessageJson.ToMessage)]), SluiceJsonContext.Api.PullResponse);
+            var buffer = new ArrayBufferWriter<byte>();
+            PullResponseWriter.Write(buffer, batch);
+            Assert.Equal(bySerializer, Encoding.UTF8.GetString(buffer.WrittenSpan));
+        }
+    }
+
+    [Fact]
     public void TryWriteShared_RefusesAnAckIdThatNeedsEscaping_AndABufferTooSmall()
     {
         var record = new StoredRecord(7, DateTimeOffset.UnixEpoch, null, Encoding.UTF8.GetBytes("v"), []);

@@ -68,6 +68,35 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task Consumer_BatchesLargerThanTheFrameBuffer_ArriveWholeAndInOrder_AndAcksAreAnswered()
+    {
+        // 40 messages of 20 KB in one partition: a send batch of them is 800 KB, far past the 64 KiB the server holds
+        // before it writes, so frames are held, written out when the buffer fills, and the rest with the last frame.
+        var topic = await Fixture.NewTopicAsync();
+        await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
+        var values = Enumerable.Range(0, 40).Select(i => $"{i:D2}-" + new string((char)('a' + (i % 26)), 20_000)).ToArray();
+        using (var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/topics/{topic}/batch") { Content = SluiceApi.Json(new { messages = values.Select(v => new { value = v }) }) })
+        {
+            await SluiceApi.SendOkAsync(Client, request);
+        }
+
+        await using var ws = await WsClient.ConnectAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=100");
+        var received = new List<JsonElement>();
+        while (received.Count < values.Length)
+        {
+            received.Add((await ws.ReceiveAsync(Wait))!.Value);
+        }
+
+        Assert.Equal(values, received.Select(f => f.GetProperty("value").GetString()));
+        Assert.Equal(Enumerable.Range(0, 40).Select(i => (long)i), received.Select(f => f.GetProperty("offset").GetInt64()));
+
+        // The answer to an ack is written outside a batch: it comes at once.
+        await ws.SendJsonAsync(new { ack = received.Select(f => f.GetProperty("ackId").GetString()) });
+        var answer = (await ws.ReceiveAsync(Wait))!.Value;
+        Assert.Equal(40, answer.GetProperty("acked").GetInt32());
+    }
+
+    [Fact]
     public async Task Consumer_NackOnTheSocket_Redelivers_AndCloseReleasesWhatItHeld()
     {
         var topic = await Fixture.NewTopicAsync();

@@ -1,0 +1,37 @@
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Sluice.Server.Streaming;
+
+/// <summary>
+/// Accepts a consume WebSocket over a <see cref="FrameBatchingStream"/>, so the send loop can write a batch of frames
+/// in one write. The HTTP/1.1 handshake (RFC 6455 section 4.2.2) is what the WebSocket middleware answers, with the
+/// same keep-alive; the middleware has already checked the request (<c>IsWebSocketRequest</c>: GET, Upgrade,
+/// version 13, a key of 16 bytes). A WebSocket over HTTP/2 (extended CONNECT) is accepted by the middleware as before,
+/// without batching.
+/// </summary>
+internal static class WebSocketUpgrade
+{
+    // RFC 6455: the GUID the key is hashed with.
+    private const string KeyGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+    public static async Task<(WebSocket Socket, FrameBatchingStream? Frames)> AcceptAsync(HttpContext context, TimeSpan keepAlive)
+    {
+        var upgrade = context.Features.Get<IHttpUpgradeFeature>();
+        var key = context.Request.Headers.SecWebSocketKey.ToString();
+        if (upgrade is not { IsUpgradableRequest: true } || key.Length == 0)
+        {
+            // HTTP/2: the middleware's way. (Extensions a client offers are declined, as the middleware does here.)
+            return (await context.WebSockets.AcceptWebSocketAsync(), null);
+        }
+
+        context.Response.Headers.Connection = "Upgrade";
+        context.Response.Headers.Upgrade = "websocket";
+        context.Response.Headers.SecWebSocketAccept = Convert.ToBase64String(SHA1.HashData(Encoding.ASCII.GetBytes(key.Trim() + KeyGuid)));
+        var stream = new FrameBatchingStream(await upgrade.UpgradeAsync());
+        var socket = WebSocket.CreateFromStream(stream, new WebSocketCreationOptions { IsServer = true, KeepAliveInterval = keepAlive });
+        return (socket, stream);
+    }
+}
