@@ -21,6 +21,13 @@ internal sealed class StreamingSuite : IBenchSuite
 
     public string Name => "streaming";
 
+    // BENCH_STREAMING=idle,fanout,consume measures only those groups of figures (all when unset), for working on one path.
+    private static readonly string[]? Only = Environment.GetEnvironmentVariable("BENCH_STREAMING") is { Length: > 0 } only
+        ? only.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+        : null;
+
+    private static bool Measures(string group) => Only is null || Only.Contains(group, StringComparer.Ordinal);
+
     // Not SLUICE_*: the server, a child of this process, would take those for its own options and refuse them.
     private static int Setting(string name, int fallback)
         => int.TryParse(Environment.GetEnvironmentVariable(name), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : fallback;
@@ -43,26 +50,37 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("| figure | Sluice | baseline (same run) | ratio | target | met |");
         md.AppendLine("|---|---|---|---|---|---|");
 
-        p.WriteLine($"idle memory: {connections:N0} keep-alive connections (baseline)...");
-        var keepAlive = await IdleMemoryAsync(context.ScratchDirectory, connections, 0, p);
-        var subscriptions = Setting("SLUICEBENCH_SSE_SUBSCRIPTIONS", 100);
-        p.WriteLine($"idle memory: {connections:N0} SSE connections on {subscriptions} subscriptions...");
-        var sseMemory = await IdleMemoryAsync(context.ScratchDirectory, connections, subscriptions, p);
-        Row(md, $"resident memory per idle SSE connection, {connections:N0} open on {subscriptions} shared subscriptions", $"{sseMemory / 1024:F1} KiB",
-            $"per idle keep-alive HTTP connection: {keepAlive / 1024:F1} KiB", sseMemory / keepAlive, "< 50 KiB per connection", sseMemory < 50 * 1024);
-        p.WriteLine($"idle memory: {connections:N0} SSE connections on 1 subscription...");
-        var oneSubscription = await IdleMemoryAsync(context.ScratchDirectory, connections, 1, p);
-        Row(md, $"same, all {connections:N0} on one shared subscription", $"{oneSubscription / 1024:F1} KiB",
-            $"per idle keep-alive HTTP connection: {keepAlive / 1024:F1} KiB", oneSubscription / keepAlive, "< 50 KiB per connection", oneSubscription < 50 * 1024);
+        if (Measures("idle"))
+        {
+            p.WriteLine($"idle memory: {connections:N0} keep-alive connections (baseline)...");
+            var keepAlive = await IdleMemoryAsync(context.ScratchDirectory, connections, 0, p);
+            var subscriptions = Setting("SLUICEBENCH_SSE_SUBSCRIPTIONS", 100);
+            p.WriteLine($"idle memory: {connections:N0} SSE connections on {subscriptions} subscriptions...");
+            var sseMemory = await IdleMemoryAsync(context.ScratchDirectory, connections, subscriptions, p);
+            Row(md, $"resident memory per idle SSE connection, {connections:N0} open on {subscriptions} shared subscriptions", $"{sseMemory / 1024:F1} KiB",
+                $"per idle keep-alive HTTP connection: {keepAlive / 1024:F1} KiB", sseMemory / keepAlive, "< 50 KiB per connection", sseMemory < 50 * 1024);
+            p.WriteLine($"idle memory: {connections:N0} SSE connections on 1 subscription...");
+            var oneSubscription = await IdleMemoryAsync(context.ScratchDirectory, connections, 1, p);
+            Row(md, $"same, all {connections:N0} on one shared subscription", $"{oneSubscription / 1024:F1} KiB",
+                $"per idle keep-alive HTTP connection: {keepAlive / 1024:F1} KiB", oneSubscription / keepAlive, "< 50 KiB per connection", oneSubscription < 50 * 1024);
+        }
 
-        p.WriteLine("fan-out to 1 subscriber (baseline)...");
-        var (oneP50, oneP99, _) = await FanOutAsync(context.ScratchDirectory, 1, rate, seconds, p);
-        p.WriteLine($"fan-out to {subscribers:N0} subscribers...");
-        var (p50, p99, received) = await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p);
-        Row(md, $"SSE fan-out, {rate:N0} msg/s for {seconds} s to {subscribers:N0} subscribers (one subscription each), produce-to-receive p50",
-            $"{p50:F1} ms", $"to 1 subscriber: {oneP50:F1} ms", p50 / oneP50, "-", null);
-        Row(md, $"same, p99 ({received:N0} of {(long)rate * seconds * subscribers:N0} events received)",
-            $"{p99:F1} ms", $"to 1 subscriber: {oneP99:F1} ms", p99 / oneP99, "p99 < 100 ms", p99 < 100 && received == (long)rate * seconds * subscribers);
+        if (Measures("fanout"))
+        {
+            p.WriteLine("fan-out to 1 subscriber (baseline)...");
+            var (oneP50, oneP99, _) = await FanOutAsync(context.ScratchDirectory, 1, rate, seconds, p);
+            p.WriteLine($"fan-out to {subscribers:N0} subscribers...");
+            var (p50, p99, received) = await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p);
+            Row(md, $"SSE fan-out, {rate:N0} msg/s for {seconds} s to {subscribers:N0} subscribers (one subscription each), produce-to-receive p50",
+                $"{p50:F1} ms", $"to 1 subscriber: {oneP50:F1} ms", p50 / oneP50, "-", null);
+            Row(md, $"same, p99 ({received:N0} of {(long)rate * seconds * subscribers:N0} events received)",
+                $"{p99:F1} ms", $"to 1 subscriber: {oneP99:F1} ms", p99 / oneP99, "p99 < 100 ms", p99 < 100 && received == (long)rate * seconds * subscribers);
+        }
+
+        if (!Measures("consume"))
+        {
+            return md.ToString();
+        }
 
         p.WriteLine($"WebSocket consume of {wsMessages:N0} messages...");
         var loadBefore = BenchmarksFile.LoadAverage();
@@ -576,7 +594,7 @@ internal sealed class StreamingSuite : IBenchSuite
             probe.Stop();
             var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             info.ArgumentList.Add(dll);
-            foreach (var a in (string[])["--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", Path.Combine(scratch, "data-" + Guid.NewGuid().ToString("N")), .. args])
+            foreach (var a in (string[])["--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", Path.Combine(scratch, "data-" + Guid.NewGuid().ToString("N")), "--grpc-port", "0", .. args])
             {
                 info.ArgumentList.Add(a);
             }

@@ -46,38 +46,18 @@ internal static class SseEndpoint
             .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
     }
 
-    private static async Task StreamAsync(HttpContext context)
+    // Not async: the whole stream, set-up included, is one async method of its Connection, so an idle stream keeps one
+    // state machine alive, not one per layer.
+    private static Task StreamAsync(HttpContext context)
     {
         var topic = HttpRequestReader.Topic(context);
         var name = HttpRequestReader.Subscription(context);
         var autoAck = ParseAckMode(context);
-        var services = context.RequestServices;
-        var options = services.GetRequiredService<IOptions<ServerOptions>>().Value;
-
         var lastEventId = context.Request.Headers.TryGetValue(LastEventIdHeader, out var header) ? header.ToString()
             : context.Request.Query.TryGetValue("lastEventId", out var q) ? q.ToString() : null;
         var (lastAckId, tokenConsumer) = ParseEventId(lastEventId);
         var consumerId = StreamRequest.ConsumerId(context, tokenConsumer, "sse-");
-
-        var settings = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
-        var registry = services.GetRequiredService<StreamRegistry>();
-        var service = services.GetRequiredService<ISubscriptionService>();
-        var lease = await registry.EnterAsync(topic, name, consumerId, context.RequestAborted);
-        try
-        {
-            await using var consumer = await service.OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
-            if (lastAckId is not null && registry.TakeResume(topic, name, consumerId) is { } previous)
-            {
-                await ReleaseAfterAsync(service, topic, name, previous, lastAckId);
-            }
-
-            var stream = new Connection(context, topic, name, consumer, autoAck, options, settings.AckDeadline);
-            await stream.RunAsync(lease.TakenOver);
-        }
-        finally
-        {
-            lease.Dispose();
-        }
+        return new Connection(context, topic, name, autoAck).RunAsync(consumerId, lastAckId);
     }
 
     /// <summary>
@@ -137,80 +117,98 @@ internal static class SseEndpoint
     }
 
     /// <summary>One connection's loop and its bookkeeping.</summary>
-    private sealed class Connection(HttpContext context, TopicName topic, string name, ISubscriptionConsumer consumer, bool autoAck, ServerOptions options, TimeSpan ackDeadline)
+    private sealed class Connection(HttpContext context, TopicName topic, string name, bool autoAck)
     {
         private readonly IServiceProvider _services = context.RequestServices;
         private readonly List<Delivery> _unconfirmed = [];
         private readonly List<Delivery> _written = [];
         private readonly Queue<(string AckId, DateTimeOffset At)> _resume = new();
+        private ISubscriptionConsumer _consumer = null!;
+        private TimeSpan _ackDeadline;
 
-        public async Task RunAsync(CancellationToken takenOver)
+        public async Task RunAsync(string consumerId, string? lastAckId)
         {
+            var options = _services.GetRequiredService<IOptions<ServerOptions>>().Value;
+            var settings = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
+            _ackDeadline = settings.AckDeadline;
+            var registry = _services.GetRequiredService<StreamRegistry>();
             var service = _services.GetRequiredService<ISubscriptionService>();
-            var streamingMetrics = _services.GetRequiredService<StreamingMetrics>();
-            var time = _services.GetRequiredService<TimeProvider>();
-            var logger = _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Sse");
-            var stopping = _services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping, consumer.Ended, takenOver);
-            var token = linked.Token;
-            var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
-            var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
-            var slow = false;
-            var consumerIdUtf8 = System.Text.Encoding.UTF8.GetBytes(consumer.ConsumerId);
-
+            var lease = await registry.EnterAsync(topic, name, consumerId, context.RequestAborted);
             try
             {
-                SseWriter.StartResponse(context);
-                writer.WriteRetry(RetryMs);
-                await writer.FlushAsync();
-                while (!token.IsCancellationRequested)
+                await using var consumer = await service.OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
+                _consumer = consumer;
+                if (lastAckId is not null && registry.TakeResume(topic, name, consumerId) is { } previous)
                 {
-                    var batch = await writer.ReceiveAsync(consumer, MaxBatch, keepAlive, token);
-                    if (batch is null)
-                    {
-                        break;
-                    }
-
-                    if (batch.Count == 0)
-                    {
-                        continue;
-                    }
-
-                    MessageTracing.Received(topic, name, batch);
-                    _unconfirmed.AddRange(batch);
-                    foreach (var delivery in batch)
-                    {
-                        writer.WriteMessageEvent(delivery, consumerIdUtf8);
-                        _written.Add(delivery);
-                        if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
-                        {
-                            await writer.FlushAsync();
-                            await ConfirmAsync(service, time);
-                        }
-                    }
-
-                    await writer.FlushAsync();
-                    await ConfirmAsync(service, time);
+                    await ReleaseAfterAsync(service, topic, name, previous, lastAckId);
                 }
-            }
-            catch (SlowConsumerException)
-            {
-                slow = true;
-                streamingMetrics.SlowConsumers.Add(1);
-                StreamingLog.SlowConsumerClosed(logger, "SSE", topic.ToString(), name, consumer.ConsumerId, options.SlowConsumerTimeoutMs);
-            }
-            catch (Exception ex) when (ex is OperationCanceledException or IOException || context.RequestAborted.IsCancellationRequested)
-            {
-                // The client went away mid-write.
+
+                var streamingMetrics = _services.GetRequiredService<StreamingMetrics>();
+                var time = _services.GetRequiredService<TimeProvider>();
+                var logger = _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Sse");
+                var stopping = _services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
+                using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping, consumer.Ended, lease.TakenOver);
+                var token = linked.Token;
+                var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
+                var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
+                var slow = false;
+                var consumerIdUtf8 = System.Text.Encoding.UTF8.GetBytes(consumer.ConsumerId);
+
+                try
+                {
+                    SseWriter.StartResponse(context);
+                    writer.WriteRetry(RetryMs);
+                    await writer.FlushAsync();
+                    while (!token.IsCancellationRequested)
+                    {
+                        // Ended (cancelled, or the consumer ended) while waiting: the OperationCanceledException ends the stream below.
+                        var batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
+                        if (batch.Count == 0)
+                        {
+                            await writer.KeepAliveAsync();
+                            continue;
+                        }
+
+                        MessageTracing.Received(topic, name, batch);
+                        _unconfirmed.AddRange(batch);
+                        foreach (var delivery in batch)
+                        {
+                            writer.WriteMessageEvent(delivery, consumerIdUtf8);
+                            _written.Add(delivery);
+                            if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
+                            {
+                                await writer.FlushAsync();
+                                await ConfirmAsync(time);
+                            }
+                        }
+
+                        await writer.FlushAsync();
+                        await ConfirmAsync(time);
+                    }
+                }
+                catch (SlowConsumerException)
+                {
+                    slow = true;
+                    streamingMetrics.SlowConsumers.Add(1);
+                    StreamingLog.SlowConsumerClosed(logger, "SSE", topic.ToString(), name, consumer.ConsumerId, options.SlowConsumerTimeoutMs);
+                }
+                catch (Exception ex) when (ex is OperationCanceledException or IOException || context.RequestAborted.IsCancellationRequested)
+                {
+                    // The client went away mid-write.
+                }
+                finally
+                {
+                    await EndAsync(service, slow);
+                }
             }
             finally
             {
-                await EndAsync(service, slow);
+                lease.Dispose();
             }
         }
 
         /// <summary>Everything written so far reached the client's connection: ack it (auto) or remember it (explicit).</summary>
-        private async ValueTask ConfirmAsync(ISubscriptionService service, TimeProvider time)
+        private async ValueTask ConfirmAsync(TimeProvider time)
         {
             if (_written.Count == 0)
             {
@@ -220,7 +218,7 @@ internal static class SseEndpoint
             if (autoAck)
             {
                 // Applied now; the cursor is written with the next cursor append (a crash before it redelivers).
-                var acked = await consumer.AckAsync(_written, waitDurable: false, CancellationToken.None);
+                var acked = await _consumer.AckAsync(_written, waitDurable: false, CancellationToken.None);
                 _ = acked;
             }
             else
@@ -232,7 +230,7 @@ internal static class SseEndpoint
                 }
 
                 // Older than the ack deadline: expired and redelivered by the engine anyway.
-                while (_resume.Count > MaxResumeIds || (_resume.Count > 0 && _resume.Peek().At + ackDeadline <= now))
+                while (_resume.Count > MaxResumeIds || (_resume.Count > 0 && _resume.Peek().At + _ackDeadline <= now))
                 {
                     _resume.Dequeue();
                 }
@@ -250,7 +248,7 @@ internal static class SseEndpoint
                 {
                     // The client stopped reading: cut it and give everything it held to other consumers now.
                     context.Abort();
-                    await consumer.ReleaseInFlightAsync(CancellationToken.None);
+                    await _consumer.ReleaseInFlightAsync(CancellationToken.None);
                     return;
                 }
 
@@ -268,7 +266,7 @@ internal static class SseEndpoint
                         ids.Add(id);
                     }
 
-                    _services.GetRequiredService<StreamRegistry>().SaveResume(topic, name, consumer.ConsumerId, ids, ackDeadline);
+                    _services.GetRequiredService<StreamRegistry>().SaveResume(topic, name, _consumer.ConsumerId, ids, _ackDeadline);
                 }
             }
             catch (Exception ex) when (ex is SubscriptionNotFoundException or ObjectDisposedException or OperationCanceledException)

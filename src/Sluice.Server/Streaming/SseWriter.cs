@@ -29,7 +29,12 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     private const int PendingBytes = 16 * 1024;
 
     private readonly PipeWriter _writer = context.Response.BodyWriter;
-    private CancellationTokenSource? _flushTimeout;
+
+    // A waiting flush and its timeout: NotWaiting, Waiting, or TimedOut (its pending flush cancelled).
+    private const int NotWaiting = 0;
+    private const int Waiting = 1;
+    private const int TimedOut = 2;
+    private int _flushWaiting;
     private byte[]? _pending;
     private int _pendingLength;
 
@@ -56,28 +61,14 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     }
 
     /// <summary>
-    /// A stream's next batch: up to <paramref name="max"/> deliveries, waiting at most <paramref name="keepAlive"/>. When
-    /// none came, writes and flushes a <c>: keep-alive</c> comment and returns an empty list; null when the stream ends.
+    /// Writes and flushes a <c>: keep-alive</c> comment: what a stream sends when a receive waited its keep-alive interval
+    /// for nothing. Callers await the consumer's receive themselves: a wrapper awaiting it here would keep one more async
+    /// state machine alive for every idle stream.
     /// </summary>
-    public async ValueTask<IReadOnlyList<Delivery>?> ReceiveAsync(ISubscriptionConsumer consumer, int max, TimeSpan keepAlive, CancellationToken token)
+    public ValueTask KeepAliveAsync()
     {
-        IReadOnlyList<Delivery> batch;
-        try
-        {
-            batch = await consumer.ReceiveAsync(max, keepAlive, token);
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-            return null;
-        }
-
-        if (batch.Count == 0)
-        {
-            WriteComment("keep-alive");
-            await FlushAsync();
-        }
-
-        return batch;
+        WriteComment("keep-alive");
+        return FlushAsync();
     }
 
     /// <summary>Writes <c>retry:</c> once, so a client reconnects after that many milliseconds.</summary>
@@ -223,40 +214,44 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     {
         Commit();
 
-        // One token source per connection, its timer armed only when a flush has to wait: usually the bytes fit the
-        // connection's buffers and the flush completes at once.
-        _flushTimeout ??= new CancellationTokenSource(Timeout.InfiniteTimeSpan, time);
-        var flush = _writer.FlushAsync(_flushTimeout.Token);
+        // Usually the bytes fit the connection's buffers and the flush completes at once, with no timer at all.
+        var flush = _writer.FlushAsync();
         if (flush.IsCompletedSuccessfully)
         {
             Check(flush.Result);
             return ValueTask.CompletedTask;
         }
 
-        return FlushSlowAsync(flush, _flushTimeout);
+        return FlushSlowAsync(flush);
     }
 
-    private async ValueTask FlushSlowAsync(ValueTask<FlushResult> flush, CancellationTokenSource timeout)
+    private async ValueTask FlushSlowAsync(ValueTask<FlushResult> flush)
     {
-        // The client is not taking bytes as fast as they come: give it the slow-consumer timeout, then cut it.
-        timeout.CancelAfter(slowConsumerTimeout);
+        // The client is not taking bytes as fast as they come: give it the slow-consumer timeout, then cut it. The timer
+        // exists only while a flush waits (a token source kept per stream cost every idle stream a source and a timer).
+        Volatile.Write(ref _flushWaiting, Waiting);
         FlushResult result;
-        try
+        using (time.CreateTimer(static state => ((SseWriter)state!).OnFlushTimeout(), this, slowConsumerTimeout, Timeout.InfiniteTimeSpan))
         {
             result = await flush;
         }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested)
+
+        // Timed out, even if the flush completed at that very moment: the cancel may already be on its way and would
+        // otherwise hit the next flush. Past the timeout, the client was slow either way.
+        if (Interlocked.Exchange(ref _flushWaiting, NotWaiting) == TimedOut)
         {
             throw new SlowConsumerException();
         }
 
-        if (!timeout.TryReset())
-        {
-            timeout.Dispose();
-            _flushTimeout = null;
-        }
-
         Check(result);
+    }
+
+    private void OnFlushTimeout()
+    {
+        if (Interlocked.CompareExchange(ref _flushWaiting, TimedOut, Waiting) == Waiting)
+        {
+            _writer.CancelPendingFlush();
+        }
     }
 
     private void Check(FlushResult result)

@@ -58,14 +58,11 @@ internal static class BeamSse
                 await writer.FlushAsync();
                 while (!token.IsCancellationRequested)
                 {
-                    var batch = await writer.ReceiveAsync(consumer, MaxBatch, keepAlive, token);
-                    if (batch is null)
-                    {
-                        break;
-                    }
-
+                    // Ended (cancelled, or the consumer ended) while waiting: the OperationCanceledException ends the stream below.
+                    var batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
                     if (batch.Count == 0)
                     {
+                        await writer.KeepAliveAsync();
                         continue;
                     }
 
