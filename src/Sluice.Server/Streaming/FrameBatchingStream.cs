@@ -135,8 +135,9 @@ internal sealed class FrameBatchingStream(Stream inner) : Stream
         set => throw new NotSupportedException();
     }
 
-    // The WebSocket reads and writes asynchronously only; the synchronous members pass through for completeness.
-    public override void Flush() => inner.Flush();
+    // The WebSocket reads and writes asynchronously only; the synchronous members are there for completeness, and a
+    // flush sends what is held like FlushAsync does (passing it straight through left held frames behind).
+    public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
 
     public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
 
