@@ -38,6 +38,14 @@ public sealed record StorageOptions
     /// <summary>Most records one partition's tail cache holds. Default 4096; 0 turns the cache off.</summary>
     public int TailCacheRecords { get; init; } = 4096;
 
+    /// <summary>
+    /// Bytes at the end of each partition's active segment left in the kernel's page cache after an fsync; the pages of
+    /// what was written before them are given back (<see cref="PageCache"/>), so readers that far behind read the file.
+    /// Default 32 MiB; 0 leaves the page cache to the kernel. The <see cref="FlushPolicy.Never"/> policy never flushes,
+    /// so it gives nothing back.
+    /// </summary>
+    public long PageCacheWindowBytes { get; init; } = 32L * 1024 * 1024;
+
     /// <summary>Largest segment size accepted by <see cref="Validate"/>: index positions are 32-bit.</summary>
     public const long MaxSegmentBytes = 1L << 30;
 
@@ -83,6 +91,11 @@ public sealed record StorageOptions
         if (TailCacheBytes < 0)
         {
             problems.Add($"TailCacheBytes must not be negative; got {TailCacheBytes}");
+        }
+
+        if (PageCacheWindowBytes < 0)
+        {
+            problems.Add($"PageCacheWindowBytes must not be negative; got {PageCacheWindowBytes}");
         }
 
         if (TailCacheRecords is < 0 or > 1_000_000)

@@ -57,6 +57,7 @@ internal static class OptionKeys
         new("topics:defaultPartitions", "--default-partitions", "an integer between 1 and 1024", (v, o) => Int(v, 1, Core.Log.TopicSettings.MaxPartitions, x => o.DefaultPartitions = x)),
         new("topics:segmentBytes", "--segment-bytes", "an integer between 1048576 (1 MiB) and 1073741824 (1 GiB)", (v, o) => Long(v, 1024 * 1024, Storage.StorageOptions.MaxSegmentBytes, x => o.SegmentBytes = x)),
         new("topics:tailCacheBytes", "--tail-cache-bytes", "an integer between 0 (off) and 68719476736 (64 GiB)", (v, o) => Long(v, 0, 64L * 1024 * 1024 * 1024, x => o.TailCacheBytes = x)),
+        new("topics:pageCacheWindowBytes", "--page-cache-window-bytes", "an integer between 0 (leave the page cache to the kernel) and 68719476736 (64 GiB)", (v, o) => Long(v, 0, 64L * 1024 * 1024 * 1024, x => o.PageCacheWindowBytes = x)),
         new("topics:retentionMs", "--retention-ms", "an integer >= 0 (0 keeps forever)", (v, o) => Long(v, 0, long.MaxValue / 10_000, x => o.RetentionMs = x)),
         new("topics:retentionBytes", "--retention-bytes", "an integer >= 0 (0 keeps forever)", (v, o) => Long(v, 0, long.MaxValue, x => o.RetentionBytes = x)),
         new("subscriptions:ackDeadlineMs", "--ack-deadline-ms", "an integer between 100 and 43200000 (12 h)", (v, o) => Int(v, 100, 43_200_000, x => o.AckDeadlineMs = x)),

@@ -33,6 +33,9 @@ internal sealed class ServerOptions
     /// <summary>Embedded log: bytes of recently read records kept decoded for the next readers of the same partition end.</summary>
     public long TailCacheBytes { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>Embedded log: bytes at the end of each partition left in the page cache after an fsync; 0 leaves it to the kernel.</summary>
+    public long PageCacheWindowBytes { get; set; } = 32L * 1024 * 1024;
+
     /// <summary>Default time retention of new topics; 0 keeps forever.</summary>
     public long RetentionMs { get; set; } = 7L * 24 * 60 * 60 * 1000;
 
@@ -261,6 +264,7 @@ internal sealed class ServerOptions
         target.DefaultPartitions = DefaultPartitions;
         target.SegmentBytes = SegmentBytes;
         target.TailCacheBytes = TailCacheBytes;
+        target.PageCacheWindowBytes = PageCacheWindowBytes;
         target.RetentionMs = RetentionMs;
         target.RetentionBytes = RetentionBytes;
         target.AckDeadlineMs = AckDeadlineMs;

@@ -59,6 +59,7 @@ internal sealed class Backend
         FlushInterval = TimeSpan.FromMilliseconds(options.FlushIntervalMs),
         SegmentBytes = options.SegmentBytes,
         TailCacheBytes = options.TailCacheBytes,
+        PageCacheWindowBytes = options.PageCacheWindowBytes,
         MaxRecordBytes = options.MaxMessageBytes + RecordOverheadBytes,
     };
 

@@ -437,6 +437,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         if (_options.FlushPolicy == FlushPolicy.Always)
         {
             active.Flush();
+            active.ReleaseFlushedPages(_options.PageCacheWindowBytes);
         }
         else
         {
@@ -556,6 +557,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             if (_dirty && _closedError is null && _readError is null)
             {
                 _segments[^1].Flush();
+                _segments[^1].ReleaseFlushedPages(_options.PageCacheWindowBytes);
                 _dirty = false;
                 StorageMetrics.OnFsync();
             }

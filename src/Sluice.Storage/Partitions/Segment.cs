@@ -45,6 +45,7 @@ internal sealed partial class Segment
     private long _runningMaxTimestamp = long.MinValue;
     private bool _indexWriteFailed;
     private bool _removed;
+    private long _releasedTo; // bytes from the file's start whose pages were given back to the kernel
 
     // Known damage, sorted by position; replaced whole (readers take a snapshot).
     private DamagedSpan[] _damage = [];
@@ -372,6 +373,25 @@ internal sealed partial class Segment
 
     /// <summary>Forces written bytes to disk.</summary>
     public void Flush() => RandomAccess.FlushToDisk(_writeHandle!);
+
+    /// <summary>
+    /// After a <see cref="Flush"/>: gives the page cache of everything but the last <paramref name="keepBytes"/> written
+    /// back to the kernel (<see cref="PageCache"/>), in steps of <see cref="PageCache.ReleaseStepBytes"/>. 0 keeps all.
+    /// </summary>
+    public void ReleaseFlushedPages(long keepBytes)
+    {
+        if (keepBytes <= 0)
+        {
+            return;
+        }
+
+        var to = (_size - keepBytes) & ~4095L; // whole pages
+        if (to - _releasedTo >= PageCache.ReleaseStepBytes)
+        {
+            PageCache.Release(_writeHandle!, _releasedTo, to - _releasedTo);
+            _releasedTo = to;
+        }
+    }
 
     /// <summary>Makes everything written visible to readers.</summary>
     public void Publish() => Volatile.Write(ref _visibleSize, _size);
