@@ -18,7 +18,6 @@ namespace Sluice.Server.Produce;
 /// </summary>
 internal static class ProduceAnswerWriter
 {
-    private static readonly JsonEncodedText Results = JsonEncodedText.Encode("results");
     private static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
     private static readonly JsonEncodedText Partition = JsonEncodedText.Encode("partition");
     private static readonly JsonEncodedText Offset = JsonEncodedText.Encode("offset");
@@ -71,27 +70,59 @@ internal static class ProduceAnswerWriter
         return prefix + n;
     }
 
+    // The batch answer by hand: every record's entry is the same bytes around its offset's digits, which need no
+    // escaping. Through Utf8JsonWriter the entries cost 6% of a 1,000-record batch's server CPU (design note 0025).
     private static void Write(System.IO.Pipelines.PipeWriter output, int partition, long baseOffset, int count)
     {
-        // The writer hands every write to the pipe's own buffers; SkipValidation: the shape is fixed here.
-        using var writer = new Utf8JsonWriter(output, new JsonWriterOptions { SkipValidation = true });
-        Span<byte> id = stackalloc byte[32]; // "2147483647:9223372036854775807" is 30 bytes
-        writer.WriteStartObject();
-        writer.WriteStartArray(Results);
-        partition.TryFormat(id, out var prefix, provider: System.Globalization.CultureInfo.InvariantCulture);
-        id[prefix++] = (byte)':';
-        for (var i = 0; i < count; i++)
+        const int MaxDigits = 20; // a long's digits
+        Span<byte> head = stackalloc byte[32]; // {"id":"<partition>:
+        Span<byte> middle = stackalloc byte[48]; // ","partition":<partition>,"offset":
+        var headLength = Concat(head, "{\"id\":\""u8, partition, ":"u8);
+        var middleLength = Concat(middle, "\",\"partition\":"u8, partition, ",\"offset\":"u8);
+        var entryMax = 1 + headLength + MaxDigits + middleLength + MaxDigits + 1; // the comma before, and the closing brace
+
+        Append(output, "{\"results\":["u8);
+        var i = 0;
+        while (i < count)
         {
-            var offset = baseOffset + i;
-            offset.TryFormat(id[prefix..], out var n, provider: System.Globalization.CultureInfo.InvariantCulture);
-            writer.WriteStartObject();
-            writer.WriteString(Id, id[..(prefix + n)]);
-            writer.WriteNumber(Partition, partition);
-            writer.WriteNumber(Offset, offset);
-            writer.WriteEndObject();
+            var span = output.GetSpan(Math.Max(entryMax, 4096));
+            var written = 0;
+            for (; i < count && span.Length - written >= entryMax; i++)
+            {
+                if (i > 0)
+                {
+                    span[written++] = (byte)',';
+                }
+
+                head[..headLength].CopyTo(span[written..]);
+                written += headLength;
+                (baseOffset + i).TryFormat(span[written..], out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
+                var offset = span.Slice(written, digits);
+                written += digits;
+                middle[..middleLength].CopyTo(span[written..]);
+                written += middleLength;
+                offset.CopyTo(span[written..]);
+                written += digits;
+                span[written++] = (byte)'}';
+            }
+
+            output.Advance(written);
         }
 
-        writer.WriteEndArray();
-        writer.WriteEndObject();
+        Append(output, "]}"u8);
+    }
+
+    private static int Concat(Span<byte> into, ReadOnlySpan<byte> before, int number, ReadOnlySpan<byte> after)
+    {
+        before.CopyTo(into);
+        number.TryFormat(into[before.Length..], out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
+        after.CopyTo(into[(before.Length + digits)..]);
+        return before.Length + digits + after.Length;
+    }
+
+    private static void Append(System.IO.Pipelines.PipeWriter output, ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(output.GetSpan(bytes.Length));
+        output.Advance(bytes.Length);
     }
 }
