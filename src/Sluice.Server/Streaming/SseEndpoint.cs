@@ -147,8 +147,11 @@ internal static class SseEndpoint
                 var time = _services.GetRequiredService<TimeProvider>();
                 var logger = _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Sse");
                 var stopping = _services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping, consumer.Ended, lease.TakenOver);
-                var token = linked.Token;
+
+                // The lease's token ends the stream (taken over, client gone, server stopping); the consumer's end ends
+                // the receive (ConsumerEndedException). No linked source: an idle stream would hold it and its four
+                // registrations for as long as it stays open.
+                var token = lease.EndAlsoOn(context.RequestAborted, stopping);
                 var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
                 var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
                 var slow = false;
