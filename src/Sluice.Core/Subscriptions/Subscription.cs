@@ -727,10 +727,7 @@ internal sealed partial class Subscription
 
         pumps?.Cancel();
         StartLeave();
-        foreach (var c in ended)
-        {
-            c.End(reason);
-        }
+        EndConsumers(ended, reason);
     }
 
     /// <summary>Stops read-ahead and timers (engine shutdown); consumers are ended.</summary>
@@ -748,9 +745,31 @@ internal sealed partial class Subscription
         }
 
         pumps?.Cancel();
+        EndConsumers(ended, ConsumerEndReason.EngineStopped);
+    }
+
+    /// <summary>
+    /// Ends <paramref name="ended"/>, then wakes every parked receive: a waiting receive holds no registration on its
+    /// consumer's end (one per idle stream adds up), so the wake is how it learns. The others look, find nothing and park
+    /// again; ends are rare. A receive that parks after this sees the end under the lock (AfterTake) and does not sleep.
+    /// </summary>
+    private void EndConsumers(List<ConsumerState> ended, ConsumerEndReason reason)
+    {
+        if (ended.Count == 0)
+        {
+            return;
+        }
+
         foreach (var c in ended)
         {
-            c.End(ConsumerEndReason.EngineStopped);
+            c.End(reason);
+        }
+
+        lock (_gate)
+        {
+            while (WakeFirst())
+            {
+            }
         }
     }
 
@@ -1064,7 +1083,7 @@ internal sealed partial class Subscription
             return Task.CompletedTask;
         }
 
-        if (Deleted || !c.Registered)
+        if (Deleted || !c.Registered || c.Ended.IsCancellationRequested)
         {
             // This receive can take nothing any more (its consumer is ended): never park it, and hand on a wake it got.
             if (woken)
@@ -1211,8 +1230,9 @@ internal sealed partial class Subscription
             foreach (var c in expired)
             {
                 Log.ConsumerExpired(_ctx.Logger, c.Id, Topic, Name);
-                c.End(ConsumerEndReason.SessionExpired);
             }
+
+            EndConsumers(expired, ConsumerEndReason.SessionExpired);
 
             StartDeadLetter(deadLetters);
         }

@@ -23,13 +23,15 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ThrowIfEnded();
 
-        // The wait runs on the injected clock, created before the first await so a test clock can end it.
-        using var waitCts = wait > TimeSpan.Zero ? new CancellationTokenSource(wait, time) : null;
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, Ended, waitCts?.Token ?? CancellationToken.None);
+        // One promise per wait carries both the caller's token and the timeout (on the injected clock), and the consumer's
+        // end wakes the parked waiter through the subscription (EndConsumers): no token sources or timers of its own. A
+        // waiting receive is what every idle stream holds, and a fan-out starts one per subscriber and batch.
+        var deadline = wait > TimeSpan.Zero ? time.GetUtcNow() + wait : default;
         var filled = false;
+        var timedOut = false;
 
         // Parked on the subscription only while this receive waits (see ReceiveWaiter): never left behind.
-        var waiter = waitCts is null ? null : new ReceiveWaiter();
+        var waiter = wait > TimeSpan.Zero ? new ReceiveWaiter() : null;
         try
         {
             while (true)
@@ -52,26 +54,17 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
 
                 cancellationToken.ThrowIfCancellationRequested();
                 ThrowIfEnded();
-                if (waitCts is null || linked.IsCancellationRequested)
+                var remaining = waiter is null || timedOut ? TimeSpan.Zero : deadline - time.GetUtcNow();
+                if (remaining <= TimeSpan.Zero)
                 {
                     return deliveries;
                 }
 
-                try
-                {
-                    await changed.WaitAsync(linked.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    // The wait ended or the consumer was ended: one last look, then return what there is.
-                    var last = subscription.Take(state, max, waiter, out _);
-                    if (last.Count == 0)
-                    {
-                        ThrowIfEnded();
-                    }
-
-                    return last;
-                }
+                // Completes at the next change, at the timeout (faulted), or cancelled; each comes back for one more look.
+                var waiting = changed.WaitAsync(remaining, time, cancellationToken);
+                await waiting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                cancellationToken.ThrowIfCancellationRequested();
+                timedOut = waiting.IsFaulted;
             }
         }
         finally

@@ -147,8 +147,11 @@ internal static class SseEndpoint
                 var time = _services.GetRequiredService<TimeProvider>();
                 var logger = _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Sse");
                 var stopping = _services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-                using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping, consumer.Ended, lease.TakenOver);
-                var token = linked.Token;
+
+                // The lease's token ends the stream (taken over, client gone, server stopping); the consumer's end ends
+                // the receive (ConsumerEndedException). No linked source: an idle stream would hold it and its four
+                // registrations for as long as it stays open.
+                var token = lease.EndAlsoOn(context.RequestAborted, stopping);
                 var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
                 var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
                 var slow = false;
@@ -159,20 +162,26 @@ internal static class SseEndpoint
                     SseWriter.StartResponse(context);
                     writer.WriteRetry(RetryMs);
                     await writer.FlushAsync();
+                    // The batch is a local of this (hoisted) state machine: it is dropped once written, or an idle stream
+                    // would keep its last batch, records and all, until the next one. Indexed, not foreach: a boxed
+                    // enumerator would keep it too.
+                    IReadOnlyList<Delivery>? batch;
                     while (!token.IsCancellationRequested)
                     {
                         // Ended (cancelled, or the consumer ended) while waiting: the OperationCanceledException ends the stream below.
-                        var batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
+                        batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
                         if (batch.Count == 0)
                         {
+                            TrimIdle();
                             await writer.KeepAliveAsync();
                             continue;
                         }
 
                         MessageTracing.Received(topic, name, batch);
                         _unconfirmed.AddRange(batch);
-                        foreach (var delivery in batch)
+                        for (var i = 0; i < batch.Count; i++)
                         {
+                            var delivery = batch[i];
                             writer.WriteMessageEvent(delivery, consumerIdUtf8);
                             _written.Add(delivery);
                             if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
@@ -182,6 +191,7 @@ internal static class SseEndpoint
                             }
                         }
 
+                        batch = null;
                         await writer.FlushAsync();
                         await ConfirmAsync(time);
                     }
@@ -204,6 +214,23 @@ internal static class SseEndpoint
             finally
             {
                 lease.Dispose();
+            }
+        }
+
+        /// <summary>
+        /// A keep-alive interval passed with nothing to send: the lists sized for the last burst go back to empty, so
+        /// a stream that had traffic and went quiet holds no more than one that never had any.
+        /// </summary>
+        private void TrimIdle()
+        {
+            if (_unconfirmed.Count == 0)
+            {
+                _unconfirmed.Capacity = 0;
+            }
+
+            if (_written.Count == 0)
+            {
+                _written.Capacity = 0;
             }
         }
 

@@ -182,9 +182,11 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     internal sealed class StreamLease : IDisposable
     {
         // Never disposed: it has no timer, and a takeover may race the end of the stream it cancels.
-        private readonly CancellationTokenSource _takeover = new();
+        private readonly CancellationTokenSource _ending = new();
         private readonly StreamRegistry _registry;
         private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private CancellationTokenRegistration _aborted;
+        private CancellationTokenRegistration _stopping;
         private int _disposed;
 
         public StreamLease(StreamRegistry registry, TopicName topic, string? subscription, string? consumer)
@@ -193,7 +195,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             Topic = topic;
             Subscription = subscription;
             Consumer = consumer;
-            TakenOver = _takeover.Token;
+            Ending = _ending.Token;
         }
 
         public TopicName Topic { get; }
@@ -202,17 +204,35 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
 
         public string? Consumer { get; }
 
-        /// <summary>Cancelled when a newer stream of the same consumer takes over.</summary>
-        public CancellationToken TakenOver { get; }
+        /// <summary>
+        /// Cancelled when a newer stream of the same consumer takes over, and after <see cref="EndAlsoOn"/> when the
+        /// request is aborted or the server stops.
+        /// </summary>
+        public CancellationToken Ending { get; }
 
         public Task Completion => _completion.Task;
 
-        public void TakeOver() => _takeover.Cancel();
+        public void TakeOver() => _ending.Cancel();
+
+        /// <summary>
+        /// Makes <see cref="Ending"/> the stream's one token: also cancelled by <paramref name="aborted"/> and
+        /// <paramref name="stopping"/>. One registration on each instead of a linked source over all of them, which a
+        /// stream that idles for hours holds all that time (SSE: design note 0024).
+        /// </summary>
+        public CancellationToken EndAlsoOn(CancellationToken aborted, CancellationToken stopping)
+        {
+            _aborted = aborted.UnsafeRegister(static s => ((StreamLease)s!).TakeOver(), this);
+            _stopping = stopping.UnsafeRegister(static s => ((StreamLease)s!).TakeOver(), this);
+            return Ending;
+        }
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
+                // Unregistered without waiting: a callback running now only cancels a source nobody waits on any more.
+                _aborted.Unregister();
+                _stopping.Unregister();
                 _registry.Exit(this);
                 _completion.TrySetResult();
             }

@@ -63,7 +63,7 @@ internal static class WebSocketConsumeEndpoint
             var (socket, frames) = await WebSocketUpgrade.AcceptAsync(context, keepAlive);
             using var disposeSocket = socket;
             var session = new Session(context, socket, frames, topic, name, consumer, permits, settings.AckDeadline);
-            await session.RunAsync(lease.TakenOver);
+            await session.RunAsync(lease.Ending);
         }
         finally
         {

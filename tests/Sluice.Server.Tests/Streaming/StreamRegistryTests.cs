@@ -39,10 +39,34 @@ public sealed class StreamRegistryTests
     {
         var registry = NewRegistry(maxStreams: 10, perSubscription: 1);
         var first = await registry.EnterAsync(Topic, "s", "c1", CancellationToken.None);
-        using var _ = first.TakenOver.Register(first.Dispose);
+        using var _ = first.Ending.Register(first.Dispose);
         using var second = await registry.EnterAsync(Topic, "s", "c1", CancellationToken.None);
-        Assert.True(first.TakenOver.IsCancellationRequested || first.Completion.IsCompleted);
+        Assert.True(first.Ending.IsCancellationRequested || first.Completion.IsCompleted);
         Assert.Equal(1, registry.Total);
+    }
+
+    [Fact]
+    public async Task EndAlsoOn_AbortOrStopEndsTheStream_AndAnEndedLeaseIsLeftAloneByLaterStops()
+    {
+        var registry = NewRegistry(maxStreams: 10, perSubscription: 10);
+        using var stopping = new CancellationTokenSource();
+        using var abortedA = new CancellationTokenSource();
+        using var abortedB = new CancellationTokenSource();
+        using var a = await registry.EnterAsync(Topic, "s", "a", CancellationToken.None);
+        using var b = await registry.EnterAsync(Topic, "s", "b", CancellationToken.None);
+        var tokenA = a.EndAlsoOn(abortedA.Token, stopping.Token);
+        var tokenB = b.EndAlsoOn(abortedB.Token, stopping.Token);
+
+        await abortedA.CancelAsync();
+        Assert.True(tokenA.IsCancellationRequested);
+        Assert.False(tokenB.IsCancellationRequested);
+
+        using var c = await registry.EnterAsync(Topic, "s", "c", CancellationToken.None);
+        var tokenC = c.EndAlsoOn(CancellationToken.None, stopping.Token);
+        c.Dispose();
+        await stopping.CancelAsync();
+        Assert.True(tokenB.IsCancellationRequested);
+        Assert.False(tokenC.IsCancellationRequested);
     }
 
     [Fact]

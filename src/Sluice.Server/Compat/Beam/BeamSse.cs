@@ -30,7 +30,7 @@ internal static class BeamSse
         try
         {
             await using var consumer = await beam.Subscriptions.OpenConsumerAsync(request.Topic, request.Subscription, request.ConsumerId, context.RequestAborted);
-            await new Connection(context, beam, request, consumer).RunAsync(lease.TakenOver);
+            await new Connection(context, beam, request, consumer).RunAsync(lease.Ending);
         }
         finally
         {

@@ -1,0 +1,79 @@
+using Sluice.Core.Subscriptions;
+
+namespace Sluice.Core.Tests.Subscriptions;
+
+/// <summary>
+/// A waiting receive holds one promise carrying its timeout and the caller's token; the consumer's end and new messages
+/// reach it through the subscription's wake. These pin what that must keep: the wait is the whole receive's, not one per
+/// wake, and a wake for nothing sends it back to sleep.
+/// </summary>
+public sealed class ReceiveWaitTests
+{
+    [Fact]
+    public async Task Receive_WithNothingToTake_ReturnsEmptyAtTheEndOfItsWait_NotBefore()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await using var consumer = await h.OpenAsync("c");
+        var receive = consumer.ReceiveAsync(10, TimeSpan.FromSeconds(10)).AsTask();
+
+        h.Time.Advance(TimeSpan.FromSeconds(9));
+        Assert.False(receive.IsCompleted);
+        h.Time.Advance(TimeSpan.FromSeconds(1));
+
+        Assert.Empty(await receive.WaitAsync(EngineHarness.HangGuard));
+    }
+
+    [Fact]
+    public async Task Receive_WokenForNothing_WaitsOnlyTheRestOfItsWait_AndStillGetsTheNextMessage()
+    {
+        await using var h = new EngineHarness(new DeliveryOptions { ConsumerSessionTimeout = TimeSpan.FromSeconds(30) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await using var consumer = await h.OpenAsync("c");
+        await (await h.OpenAsync("gone")).DisposeAsync();
+        var receive = consumer.ReceiveAsync(10, TimeSpan.FromSeconds(40)).AsTask();
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+
+        // The other consumer's session expires: ending a consumer wakes every waiting receive, this one for nothing.
+        // Once it is parked again after that wake, it must wait what is left of its 40 s, not 40 s more.
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { Wakeups: 1, WaitingReceivers: 1 }));
+        h.Time.Advance(TimeSpan.FromSeconds(9));
+        Assert.False(receive.IsCompleted);
+        h.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Empty(await receive.WaitAsync(EngineHarness.HangGuard));
+
+        // And the consumer's next receive still wakes for a message.
+        var next = consumer.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
+        await h.ProduceAsync(1);
+        Assert.Single(await next.WaitAsync(EngineHarness.HangGuard));
+    }
+
+    [Fact]
+    public async Task Receive_CancelledByTheCaller_ThrowsAndLeasesNothing()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await using var consumer = await h.OpenAsync("c");
+        using var cancel = new CancellationTokenSource();
+        var receive = consumer.ReceiveAsync(10, EngineHarness.LongWait, cancel.Token).AsTask();
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => receive.WaitAsync(EngineHarness.HangGuard));
+        Assert.False(consumer.Ended.IsCancellationRequested);
+
+        // The consumer carries on: what is produced next goes to its next receive.
+        await h.ProduceAsync(1);
+        Assert.Single(await EngineHarness.ReceiveAtLeastAsync(consumer, 1));
+    }
+
+    private static SubscriptionCounts? Counts(EngineHarness h)
+    {
+        var counts = new List<SubscriptionCounts>();
+        h.Engine.CollectCounts(counts);
+        return counts.SingleOrDefault(c => c.Name == "sub");
+    }
+}
