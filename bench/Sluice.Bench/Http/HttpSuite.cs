@@ -23,6 +23,10 @@ internal sealed class HttpSuite : IBenchSuite
     private static readonly TimeSpan Measure = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan Warmup = TimeSpan.FromSeconds(3);
 
+    // Before each wrk run: long enough for the JIT to finish tiering the path under load (quick, then instrumented,
+    // then optimised code), which takes several seconds on two busy cores (design note 0025).
+    private static readonly TimeSpan WrkWarmup = TimeSpan.FromSeconds(8);
+
     public string Name => "http";
 
     public async Task<string> RunAsync(BenchContext context, CancellationToken cancellationToken)
@@ -43,7 +47,7 @@ internal sealed class HttpSuite : IBenchSuite
         md.AppendLine();
         md.AppendLine(BenchmarksFile.MachineLine());
         md.AppendLine(
-            Invariant($"Load generator `wrk` ({Threads} threads, {Connections} keep-alive connections, {Measure.TotalSeconds:F0} s per run after a {Warmup.TotalSeconds:F0} s warm-up run) against the Sluice server ")
+            Invariant($"Load generator `wrk` ({Threads} threads, {Connections} keep-alive connections, {Measure.TotalSeconds:F0} s per run after a {WrkWarmup.TotalSeconds:F0} s warm-up run) against the Sluice server ")
           + Invariant($"(Release build, child process, flush `always`, topics created with {Partitions} partitions) and, as the baseline, a bare Kestrel endpoint ")
           + "(child process, reads the whole body, answers 200) receiving the same requests.");
         md.AppendLine();
@@ -261,7 +265,7 @@ internal sealed class HttpSuite : IBenchSuite
     private static async Task<WrkResult> WrkAsync(ServerProcess server, string path, string script)
     {
         var url = server.BaseUrl + path;
-        await Wrk.RunAsync(url, script, Threads, Connections, Warmup);
+        await Wrk.RunAsync(url, script, Threads, Connections, WrkWarmup);
         var cpu = server.CpuTime();
         var result = await Wrk.RunAsync(url, script, Threads, Connections, Measure);
         return result with { ServerCpu = server.CpuTime() - cpu };
