@@ -27,16 +27,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
     {
         const long window = 4L * 1024 * 1024;
         await using var log = await EmbeddedLog.OpenAsync(new StorageOptions { DataDirectory = _dir.Path, PageCacheWindowBytes = window }, _logs);
-        await log.CreateTopicAsync(Topic, new TopicSettings { Partitions = 1 });
-        for (var i = 0; i < Records; i++)
-        {
-            await log.AppendAsync(Topic, 0, [Value(Payload(i))]);
-        }
-
-        var segment = Directory.GetFiles(Path.Combine(_dir.Path, "topics", "acme", "orders", "events", "0"), "*.log").Single();
-        var size = new FileInfo(segment).Length;
-        var resident = await ResidentBytesAsync(segment);
-        output.WriteLine($"segment {size} B, resident {resident} B");
+        var (size, resident) = await WriteAllAsync(log);
         Assert.True(size > 6 * window);
 
         // The window and at most one release step not yet given back; everything before it was dropped after its fsync.
@@ -55,6 +46,16 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
     public async Task WindowZero_LeavesThePageCacheToTheKernel()
     {
         await using var log = await EmbeddedLog.OpenAsync(new StorageOptions { DataDirectory = _dir.Path, PageCacheWindowBytes = 0 }, _logs);
+        var (size, resident) = await WriteAllAsync(log);
+
+        // Nothing was given back: the kernel keeps what it wrote unless memory runs short, which 30 MB on this machine does not make it.
+        Assert.True(resident > size / 2, $"only {resident} of {size} B resident");
+        Assert.Equal(Records, (await ReadAllAsync(log, Topic, 0)).Count);
+    }
+
+    // Appends every record, one fsync each (flush `always`), and returns the segment's size and what of it is resident.
+    private async Task<(long Size, long Resident)> WriteAllAsync(EmbeddedLog log)
+    {
         await log.CreateTopicAsync(Topic, new TopicSettings { Partitions = 1 });
         for (var i = 0; i < Records; i++)
         {
@@ -65,10 +66,7 @@ public sealed class PageCacheTests(ITestOutputHelper output) : IDisposable
         var size = new FileInfo(segment).Length;
         var resident = await ResidentBytesAsync(segment);
         output.WriteLine($"segment {size} B, resident {resident} B");
-
-        // Nothing was given back: the kernel keeps what it wrote unless memory runs short, which 30 MB on this machine does not make it.
-        Assert.True(resident > size / 2, $"only {resident} of {size} B resident");
-        Assert.Equal(Records, (await ReadAllAsync(log, Topic, 0)).Count);
+        return (size, resident);
     }
 
     private static string Payload(int i) => i.ToString("D6", CultureInfo.InvariantCulture) + new string((char)('a' + (i % 26)), ValueBytes - 6);

@@ -81,7 +81,7 @@ internal static class ProduceAnswerWriter
         var middleLength = Concat(middle, "\",\"partition\":"u8, partition, ",\"offset\":"u8);
         var entryMax = 1 + headLength + MaxDigits + middleLength + MaxDigits + 1; // the comma before, and the closing brace
 
-        Append(output, "{\"results\":["u8);
+        output.Write("{\"results\":["u8);
         var i = 0;
         while (i < count)
         {
@@ -109,7 +109,7 @@ internal static class ProduceAnswerWriter
             output.Advance(written);
         }
 
-        Append(output, "]}"u8);
+        output.Write("]}"u8);
     }
 
     private static int Concat(Span<byte> into, ReadOnlySpan<byte> before, int number, ReadOnlySpan<byte> after)
@@ -118,11 +118,5 @@ internal static class ProduceAnswerWriter
         number.TryFormat(into[before.Length..], out var digits, provider: System.Globalization.CultureInfo.InvariantCulture);
         after.CopyTo(into[(before.Length + digits)..]);
         return before.Length + digits + after.Length;
-    }
-
-    private static void Append(System.IO.Pipelines.PipeWriter output, ReadOnlySpan<byte> bytes)
-    {
-        bytes.CopyTo(output.GetSpan(bytes.Length));
-        output.Advance(bytes.Length);
     }
 }
