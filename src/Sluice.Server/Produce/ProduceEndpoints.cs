@@ -24,7 +24,6 @@ internal static partial class ProduceEndpoints
 {
     public const string HeaderPrefix = "Sluice-Header-";
     public const string KeyHeader = "Sluice-Key";
-    public const string NdjsonContentType = "application/x-ndjson";
 
     /// <summary>Most records in one batch: keeps one request from monopolising a partition's writer.</summary>
     public const int MaxBatchRecords = 10_000;
@@ -55,7 +54,7 @@ internal static partial class ProduceEndpoints
         topics.MapPost("/{tenant}/{namespace}/{topic}/batch", (Func<HttpContext, Task>)(context => ProduceBatchAsync(context, deps)))
             .WithName("ProduceBatch")
             .WithSummary("Publish a batch (JSON {\"messages\":[...]} or NDJSON), all or nothing")
-            .Accepts<BatchRequest>("application/json", NdjsonContentType)
+            .Accepts<BatchRequest>("application/json", BatchBody.NdjsonContentType)
             .Produces<BatchResponse>(StatusCodes.Status200OK)
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status404NotFound)
@@ -141,7 +140,7 @@ internal static partial class ProduceEndpoints
         List<BatchRecord> parsed;
         using (var body = await HttpRequestReader.ReadPooledBodyAsync(context, options.MaxBatchBytes, "the batch"))
         {
-            parsed = ParseBatch(context.Request.ContentType, body.Span);
+            parsed = BatchBody.Parse(context.Request.ContentType, body.Span);
         }
 
         if (parsed.Count == 0)
@@ -296,57 +295,6 @@ internal static partial class ProduceEndpoints
         }
 
         return true;
-    }
-
-    private static List<BatchRecord> ParseBatch(string? contentType, ReadOnlySpan<byte> body)
-    {
-        var mediaType = contentType is { } ct ? ct.Split(';')[0].Trim() : "application/json";
-        if (string.Equals(mediaType, NdjsonContentType, StringComparison.OrdinalIgnoreCase))
-        {
-            return ParseNdjson(body);
-        }
-
-        if (string.Equals(mediaType, "application/json", StringComparison.OrdinalIgnoreCase) || mediaType.Length == 0)
-        {
-            var batch = HttpRequestReader.Deserialize(body, SluiceJsonContext.Api.BatchRequest, "the batch");
-            return batch?.Messages ?? [];
-        }
-
-        throw new ProblemException(ProblemKind.UnsupportedMediaType,
-            $"a batch must be application/json ({{\"messages\":[...]}}) or {NdjsonContentType} (one record per line); got '{ProblemWriter.Printable(mediaType, 100)}'");
-    }
-
-    private static List<BatchRecord> ParseNdjson(ReadOnlySpan<byte> body)
-    {
-        var records = new List<BatchRecord>();
-        var rest = body;
-        var line = 0;
-        while (rest.Length > 0)
-        {
-            line++;
-            var end = rest.IndexOf((byte)'\n');
-            var current = end < 0 ? rest : rest[..end];
-            rest = end < 0 ? [] : rest[(end + 1)..];
-            if (current.Length > 0 && current[^1] == (byte)'\r')
-            {
-                current = current[..^1];
-            }
-
-            if (current.Trim((byte)' ').Length == 0)
-            {
-                continue;
-            }
-
-            var record = HttpRequestReader.Deserialize(current, SluiceJsonContext.Api.BatchRecord, $"NDJSON line {line}");
-            if (record is null)
-            {
-                ProblemException.Throw(ProblemKind.MalformedJson, $"NDJSON line {line} is null; each line must be a JSON object such as {{\"value\":\"...\"}}");
-            }
-
-            records.Add(record);
-        }
-
-        return records;
     }
 
     private static RecordToAppend ToRecord(BatchRecord record, int index, int maxMessageBytes)

@@ -27,6 +27,10 @@ internal sealed class RecordValueConverter : JsonConverter<RecordValue>
     public override bool HandleNull => true;
 
     public override RecordValue Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+        => ReadValue(ref reader);
+
+    /// <summary>The value at the reader's current token (also what <see cref="BatchRecordReader"/> calls).</summary>
+    public static RecordValue ReadValue(ref Utf8JsonReader reader)
     {
         switch (reader.TokenType)
         {
