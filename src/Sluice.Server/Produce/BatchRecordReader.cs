@@ -46,19 +46,33 @@ internal static class BatchRecordReader
             }
 
             seen |= field;
-            var read = field switch
+            switch (field)
             {
-                Field.Value => ReadValue(ref reader, record),
-                Field.Key => ReadKey(ref reader, record),
-                Field.ValueBase64 => ReadValueBase64(ref reader, record),
-                Field.Headers => ReadHeaders(ref reader, record),
-                Field.Partition => ReadPartition(ref reader, record),
-                Field.DeliverAt => ReadDeliverAt(ref reader, record),
-                _ => ReadDeliverAfter(ref reader, record),
-            };
-            if (!read)
-            {
-                return null;
+                case Field.Value:
+                    record.Value = RecordValueConverter.ReadValue(ref reader);
+                    break;
+                case Field.Key when TryReadString(ref reader, out var key):
+                    record.Key = key;
+                    break;
+                case Field.ValueBase64 when TryReadString(ref reader, out var base64):
+                    record.ValueBase64 = base64;
+                    break;
+                case Field.Headers when TryReadHeaders(ref reader, out var headers):
+                    record.Headers = headers;
+                    break;
+                case Field.Partition when TryReadInteger(ref reader, out var partition) && partition is null or (>= int.MinValue and <= int.MaxValue):
+                    record.Partition = (int?)partition;
+                    break;
+                case Field.DeliverAfterMs when TryReadInteger(ref reader, out var delay):
+                    record.DeliverAfterMs = delay;
+                    break;
+
+                // A JSON null is left to the serializer, whose answer for a nullable element is the one that counts.
+                case Field.DeliverAt when reader.TokenType != JsonTokenType.Null:
+                    record.DeliverAt = JsonElement.ParseValue(ref reader);
+                    break;
+                default:
+                    return null;
             }
         }
 
@@ -77,26 +91,35 @@ internal static class BatchRecordReader
         _ => Field.None,
     };
 
-    private static bool ReadValue(ref Utf8JsonReader reader, BatchRecord record)
+    /// <summary>A string or null.</summary>
+    private static bool TryReadString(ref Utf8JsonReader reader, out string? value)
     {
-        record.Value = RecordValueConverter.ReadValue(ref reader);
+        value = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+        return reader.TokenType is JsonTokenType.String or JsonTokenType.Null;
+    }
+
+    /// <summary>A whole number that fits 64 bits, or null (a fraction, an exponent or a quoted number is the serializer's to refuse).</summary>
+    private static bool TryReadInteger(ref Utf8JsonReader reader, out long? value)
+    {
+        value = null;
+        if (reader.TokenType == JsonTokenType.Null)
+        {
+            return true;
+        }
+
+        if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var number))
+        {
+            return false;
+        }
+
+        value = number;
         return true;
     }
 
-    private static bool ReadKey(ref Utf8JsonReader reader, BatchRecord record)
+    /// <summary>An object of string values with distinct names, or null.</summary>
+    private static bool TryReadHeaders(ref Utf8JsonReader reader, out Dictionary<string, string>? headers)
     {
-        record.Key = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-        return reader.TokenType is JsonTokenType.String or JsonTokenType.Null;
-    }
-
-    private static bool ReadValueBase64(ref Utf8JsonReader reader, BatchRecord record)
-    {
-        record.ValueBase64 = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
-        return reader.TokenType is JsonTokenType.String or JsonTokenType.Null;
-    }
-
-    private static bool ReadHeaders(ref Utf8JsonReader reader, BatchRecord record)
-    {
+        headers = null;
         if (reader.TokenType == JsonTokenType.Null)
         {
             return true;
@@ -107,7 +130,7 @@ internal static class BatchRecordReader
             return false;
         }
 
-        var headers = new Dictionary<string, string>();
+        headers = [];
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             var name = reader.GetString()!;
@@ -117,51 +140,6 @@ internal static class BatchRecordReader
             }
         }
 
-        record.Headers = headers;
         return reader.TokenType == JsonTokenType.EndObject;
-    }
-
-    private static bool ReadPartition(ref Utf8JsonReader reader, BatchRecord record)
-    {
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt32(out var partition))
-        {
-            return false;
-        }
-
-        record.Partition = partition;
-        return true;
-    }
-
-    private static bool ReadDeliverAt(ref Utf8JsonReader reader, BatchRecord record)
-    {
-        // A JSON null is left to the serializer, whose answer for a nullable element is the one that counts.
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return false;
-        }
-
-        record.DeliverAt = JsonElement.ParseValue(ref reader);
-        return true;
-    }
-
-    private static bool ReadDeliverAfter(ref Utf8JsonReader reader, BatchRecord record)
-    {
-        if (reader.TokenType == JsonTokenType.Null)
-        {
-            return true;
-        }
-
-        if (reader.TokenType != JsonTokenType.Number || !reader.TryGetInt64(out var ms))
-        {
-            return false;
-        }
-
-        record.DeliverAfterMs = ms;
-        return true;
     }
 }
