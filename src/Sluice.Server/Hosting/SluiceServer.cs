@@ -44,6 +44,12 @@ internal static partial class SluiceServer
         // ASP.NET Core logs every request at Information: far too much on the produce hot path.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
+        // Off entirely: while this category is on at any level, ASP.NET Core starts an Activity and a logging scope for every
+        // request (for log correlation), even with tracing off. Its request logs are below Warning anyway, and a failed start
+        // is logged by Sluice itself (Sluice.Server, "Cannot start the server"). With tracing on, the Activity is still made.
+        // Measured: 0.5 to 0.8 KiB less resident memory per open connection (idle SSE and keep-alive alike).
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
+
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
