@@ -84,7 +84,7 @@ internal sealed class StreamingSuite : IBenchSuite
 
         p.WriteLine($"WebSocket consume of {wsMessages:N0} messages...");
         var loadBefore = BenchmarksFile.LoadAverage();
-        var (ws, pull) = await ConsumeThroughputAsync(context.ScratchDirectory, wsMessages, p);
+        var (ws, pull, rounds) = await ConsumeThroughputAsync(context.ScratchDirectory, wsMessages, p);
         Row(md, $"WebSocket consume, {Consumers} connections on one shared subscription, permits 1,000, acks on the socket, {wsMessages:N0} x {ValueBytes} B",
             $"{ws.Rate:N0} msg/s", $"long-poll pull max=1000 + POST acks, {Consumers} consumers: {pull.Rate:N0} msg/s", ws.Rate / pull.Rate, ">= 100,000 msg/s", ws.Rate >= 100_000);
         Row(md, "same, WebSocket: server CPU per message (user + system over the run); ratio = pull / WebSocket",
@@ -101,10 +101,11 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("`SLUICEBENCH_SSE_CONNECTIONS`, `SLUICEBENCH_FANOUT_SUBSCRIBERS`, `SLUICEBENCH_FANOUT_RATE`, `SLUICEBENCH_FANOUT_SECONDS`,");
         md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
         md.AppendLine("The fan-out client parses each event's `publishTime` with `Utf8JsonReader` (allocation-free), not a string parse.");
-        md.AppendLine("Consume: the topic (1 partition) is filled first; after unmeasured warm-up drains of both paths for at least `SLUICEBENCH_CONSUME_WARMUP_SECONDS` (30) so the JIT has optimised the hot paths, pull then WebSocket each drain their own shared subscription with " + Consumers.ToString(CultureInfo.InvariantCulture) + " concurrent consumers");
+        md.AppendLine("Consume: the topic (1 partition) is filled first; after unmeasured warm-up drains of both paths for at least `SLUICEBENCH_CONSUME_WARMUP_SECONDS` (30) so the JIT has optimised the hot paths, pull then WebSocket each drain their own shared subscription with " + Consumers.ToString(CultureInfo.InvariantCulture) + " concurrent consumers,");
+        md.AppendLine($"{ConsumeRounds} times in turn; the table gives each path's median drain (a drain of 200,000 messages lasts about a second, so one drain alone moves with whatever else the machine does in that second).");
         md.AppendLine("(pull: `max=1000&waitMs=200`, each answer acked by POST before the next pull; WebSocket: acks of 500 ids sent on the socket). Server CPU is the");
         md.AppendLine("user + system time of the server process over each drain (from `/proc/PID/stat`) divided by the messages delivered; it does not move when other");
-        md.AppendLine($"work takes the cores, as throughput does. Load average (1 min) before the consume runs: {loadBefore}; after: {loadAfter}. Design note 0017 has the profiles.");
+        md.AppendLine($"work takes the cores, as throughput does. Per round, pull / WebSocket: {rounds}. Load average (1 min) before the consume runs: {loadBefore}; after: {loadAfter}. Design note 0017 has the profiles.");
         return md.ToString();
     }
 
@@ -432,15 +433,14 @@ internal sealed class StreamingSuite : IBenchSuite
 
     private readonly record struct Drain(double Rate, double CpuMicros);
 
-    private static async Task<(Drain WebSocket, Drain Pull)> ConsumeThroughputAsync(string scratch, int count, TextWriter progress)
+    // Measured drains of each path, alternating; the median is reported.
+    private const int ConsumeRounds = 5;
+
+    private static async Task<(Drain WebSocket, Drain Pull, string Rounds)> ConsumeThroughputAsync(string scratch, int count, TextWriter progress)
     {
         await using var server = await BenchServer.StartAsync(scratch, []);
         const string Topic = "/v1/topics/bench/stream/consume";
         await server.PutAsync(Topic, """{"partitions":1}""");
-        foreach (var name in new[] { "ws", "pull" })
-        {
-            await server.PutAsync($"{Topic}/subscriptions/{name}", """{"type":"shared","position":"earliest"}""");
-        }
 
         var value = new string('x', ValueBytes);
         for (var i = 0; i < count; i += 10_000)
@@ -467,12 +467,31 @@ internal sealed class StreamingSuite : IBenchSuite
             await WebSocketAllAsync(server, $"{Topic}/subscriptions/ws-warmup-{round}/ws?permits=1000", count);
         }
 
-        progress.WriteLine("  pull (baseline)...");
-        var pull = await MeasureAsync(server, count, () => PullAllAsync(server, $"{Topic}/subscriptions/pull", count));
-        progress.WriteLine("  WebSocket...");
-        var ws = await MeasureAsync(server, count, () => WebSocketAllAsync(server, $"{Topic}/subscriptions/ws/ws?permits=1000", count));
-        progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  pull {pull.Rate:N0} msg/s, {pull.CpuMicros:F2} us/msg; WebSocket {ws.Rate:N0} msg/s, {ws.CpuMicros:F2} us/msg"));
-        return (ws, pull);
+        var pulls = new List<Drain>();
+        var sockets = new List<Drain>();
+        for (var round = 0; round < ConsumeRounds; round++)
+        {
+            foreach (var name in new[] { $"pull-{round}", $"ws-{round}" })
+            {
+                await server.PutAsync($"{Topic}/subscriptions/{name}", """{"type":"shared","position":"earliest"}""");
+            }
+
+            var pull = await MeasureAsync(server, count, () => PullAllAsync(server, $"{Topic}/subscriptions/pull-{round}", count));
+            var ws = await MeasureAsync(server, count, () => WebSocketAllAsync(server, $"{Topic}/subscriptions/ws-{round}/ws?permits=1000", count));
+            progress.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  round {round + 1}: pull {pull.Rate:N0} msg/s, {pull.CpuMicros:F2} us/msg; WebSocket {ws.Rate:N0} msg/s, {ws.CpuMicros:F2} us/msg"));
+            pulls.Add(pull);
+            sockets.Add(ws);
+        }
+
+        var rounds = string.Join("; ", pulls.Zip(sockets, (pull, ws) => string.Create(CultureInfo.InvariantCulture, $"{pull.CpuMicros:F2} / {ws.CpuMicros:F2} us ({pull.Rate:N0} / {ws.Rate:N0} msg/s)")));
+        return (Median(sockets), Median(pulls), rounds);
+    }
+
+    // The median rate and the median CPU per message, each ranked on its own.
+    private static Drain Median(List<Drain> drains)
+    {
+        var middle = drains.Count / 2;
+        return new Drain(drains.Select(d => d.Rate).Order().ElementAt(middle), drains.Select(d => d.CpuMicros).Order().ElementAt(middle));
     }
 
     private static async Task<Drain> MeasureAsync(BenchServer server, int count, Func<Task> drain)
