@@ -51,11 +51,13 @@ internal sealed class BrowserAccess
             return true; // HTTP/1.0 without Host: not a browser
         }
 
-        var name = host.StartsWith('[') ? host[1..Math.Max(1, host.IndexOf(']', StringComparison.Ordinal))] : host.Split(':')[0];
+        // Spans, not Split and substrings: this runs for every request.
+        var span = host.AsSpan();
+        var name = span[0] == '[' ? span[1..Math.Max(1, span.IndexOf(']'))] : span[..(span.IndexOf(':') is var colon and >= 0 ? colon : span.Length)];
         foreach (var allowed in Hosts)
         {
-            if (string.Equals(allowed, name, StringComparison.OrdinalIgnoreCase)
-                || (allowed.StartsWith("*.", StringComparison.Ordinal) && name.EndsWith(allowed[1..], StringComparison.OrdinalIgnoreCase)))
+            if (name.Equals(allowed, StringComparison.OrdinalIgnoreCase)
+                || (allowed.StartsWith("*.", StringComparison.Ordinal) && name.EndsWith(allowed.AsSpan(1), StringComparison.OrdinalIgnoreCase)))
             {
                 return true;
             }
