@@ -129,8 +129,14 @@ internal sealed partial class SluiceGrpcService(
             var groups = Enumerable.Range(0, records.Count).GroupBy(i => (Partition: partitions[i], Delayed: due[i] is not null)).ToList();
             var ordinary = groups.Select(g => g.Key.Delayed ? null : AppendAsync(target, g.Key.Partition, [.. g.Select(i => records[i])]).AsTask()).ToList();
             var held = groups.Select(g => g.Key.Delayed ? AppendDelayedAsync(target, g.Key.Partition, [.. g.Select(i => new DelayedRecord(records[i], due[i]!.Value))]).AsTask() : null).ToList();
+
+            // The appends hold what they still need: the messages (values included) need not live through the fsync
+            // in this method's state machine (ProduceEndpoints.AppendAsync).
+            var total = records.Count;
+            records.Clear();
+            requests.Clear();
             await Task.WhenAll(ordinary.Concat<Task?>(held).OfType<Task>());
-            var answer = new ProduceResponse[records.Count];
+            var answer = new ProduceResponse[total];
             for (var g = 0; g < groups.Count; g++)
             {
                 var n = 0;

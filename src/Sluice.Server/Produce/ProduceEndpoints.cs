@@ -215,6 +215,7 @@ internal static partial class ProduceEndpoints
 
             // The records are encoded into the log's buffer by now. This method's locals live in its state machine across
             // the await: dropped here, or every record (its value included) would live through the group commit's fsync.
+            // Whatever is needed after the await is taken out above.
             (parsed, records, partitions) = (null!, null!, null!);
             var result = await append;
             deps.Metrics.Produced.Add(topic, count);
@@ -260,8 +261,11 @@ internal static partial class ProduceEndpoints
             tasks.Add(AppendAsync(log, directory, topic, partition, group, CancellationToken.None).AsTask());
         }
 
+        // As in the one-append case above: the appends hold what they still need; the records need not outlive the fsync.
+        var total = records.Length;
+        (parsed, records, partitions) = (null!, null!, null!);
         await Task.WhenAll(tasks);
-        var results = new BatchResult[records.Length];
+        var results = new BatchResult[total];
         var t = 0;
         foreach (var ((partition, delayed), indexes) in groups)
         {
@@ -286,7 +290,7 @@ internal static partial class ProduceEndpoints
         }
 
         // Delayed records count when they are delivered (sluice.delay.fired), not here.
-        deps.Metrics.Produced.Add(topic, records.Length - (deliverAt?.Count(d => d is not null) ?? 0));
+        deps.Metrics.Produced.Add(topic, total - (deliverAt?.Count(d => d is not null) ?? 0));
         await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse, cancellationToken: CancellationToken.None);
     }
 
@@ -414,7 +418,11 @@ internal static partial class ProduceEndpoints
         }
         catch (Exception ex)
         {
-            ForgetIfGone(directory, topic, ex);
+            if (IsGone(ex))
+            {
+                directory.Forget(topic);
+            }
+
             return ValueTask.FromException<AppendResult>(ex);
         }
 
@@ -427,20 +435,15 @@ internal static partial class ProduceEndpoints
         {
             return await append;
         }
-        catch (Exception ex)
+        catch (Exception ex) when (IsGone(ex))
         {
-            ForgetIfGone(directory, topic, ex);
+            directory.Forget(topic);
             throw;
         }
     }
 
-    private static void ForgetIfGone(TopicDirectory directory, TopicName topic, Exception ex)
-    {
-        if (ex is TopicNotFoundException or PartitionNotFoundException)
-        {
-            directory.Forget(topic);
-        }
-    }
+    /// <summary>The append found its topic or partition gone: the directory's cached partition count is stale.</summary>
+    private static bool IsGone(Exception ex) => ex is TopicNotFoundException or PartitionNotFoundException;
 
     /// <summary>Holds delayed records as <see cref="AppendAsync"/> appends (a topic found gone is forgotten); every API's delayed produce.</summary>
     internal static async ValueTask<DelayedAppendResult> AppendDelayedAsync(IDelayService delays, TopicDirectory directory, TopicName topic, int partition, DelayedRecord[] records, CancellationToken cancellationToken)
@@ -449,7 +452,7 @@ internal static partial class ProduceEndpoints
         {
             return await delays.AppendAsync(topic, partition, records, cancellationToken);
         }
-        catch (Exception ex) when (ex is TopicNotFoundException or PartitionNotFoundException)
+        catch (Exception ex) when (IsGone(ex))
         {
             directory.Forget(topic);
             throw;
