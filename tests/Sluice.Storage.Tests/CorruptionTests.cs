@@ -271,6 +271,35 @@ public sealed class CorruptionTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task Open_WithATimeIndexEntryBeyondAnyDate_RebuildsIt_AndDescribesTheRealNewestTimestamp()
+    {
+        await WriteLogAsync();
+        DateTimeOffset? newest;
+        await using (var log = await EmbeddedLog.OpenAsync(Options, _logs))
+        {
+            newest = (await log.DescribeTopicAsync(Topic))!.Partitions[0].NewestTimestamp;
+        }
+
+        // The last entry's top byte flipped: the entries still increase, but the timestamp is no date at all.
+        foreach (var segment in Segments())
+        {
+            var timeIndex = Path.ChangeExtension(segment, ".timeindex");
+            var length = new FileInfo(timeIndex).Length;
+            Assert.True(length >= 12, $"{timeIndex} has entries");
+            Flip(timeIndex, (int)length - 12 + 6, 0x6B);
+        }
+
+        await using (var log = await EmbeddedLog.OpenAsync(Options, _logs))
+        {
+            Assert.Equal(newest, (await log.DescribeTopicAsync(Topic))!.Partitions[0].NewestTimestamp);
+            Assert.Contains(_logs.Entries, e => e.EventId == StorageEventIds.IndexRebuilt && e.Message.Contains("outside any date", StringComparison.Ordinal));
+            var (served, lost) = await ReadEverythingAsync(log);
+            Assert.Empty(lost);
+            Assert.Equal(Records, served.Count);
+        }
+    }
+
+    [Fact]
     public async Task Read_WithAnIndexEntryNamingAWrongOffset_RepairsTheIndex_AndSkipsNoRecord()
     {
         await WriteLogAsync();

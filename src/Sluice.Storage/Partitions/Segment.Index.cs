@@ -8,6 +8,10 @@ internal sealed partial class Segment
 {
     private readonly Lock _rebuildGate = new();
 
+    // The Unix milliseconds a DateTimeOffset can hold: what a time index entry of any batch lies within.
+    private const long EarliestTimestamp = -62_135_596_800_000;
+    private const long LatestTimestamp = 253_402_300_799_999;
+
     // Returns why the index files cannot be trusted, or null, with the last entry's position, relative offset and timestamp.
     private string? CheckIndexes(long logLength, out long lastPosition, out long lastRelative, out long lastTimestamp)
     {
@@ -42,6 +46,12 @@ internal sealed partial class Segment
             if (rel <= previousRel || pos <= previousPos || pos >= logLength || timeRel != rel || ts < previousTs)
             {
                 return $"index entry {i} is out of order or points outside the log";
+            }
+
+            if (ts is < EarliestTimestamp or > LatestTimestamp)
+            {
+                // Increasing, yet no date: a flipped high byte. Believed, it would become the segment's newest timestamp.
+                return $"index entry {i} holds a timestamp outside any date";
             }
 
             previousRel = rel;
