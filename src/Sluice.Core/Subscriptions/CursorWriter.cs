@@ -92,30 +92,28 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
         while (true)
         {
             List<(Subscription Subscription, int Partition)> batch;
-            TaskCompletionSource? done = null;
+            TaskCompletionSource? done;
             lock (_gate)
             {
                 if (_order.Count == 0)
                 {
+                    // Nothing dirty, and this is the only runner: all that was marked is written. Whoever waits now asked
+                    // for no partition (a subscription of which this instance holds none yet) and waits for nothing.
                     _running = false;
-                    return;
-                }
-
-                // Beyond the batch size the rest waits for the next append; their waiters wait with them.
-                batch = new List<(Subscription, int)>(Math.Min(_order.Count, options.CursorFlushBatchSize));
-                while (_order.Count > 0 && batch.Count < options.CursorFlushBatchSize)
-                {
-                    var item = _order.Dequeue();
-                    _dirty.Remove(item);
-                    batch.Add(item);
-                }
-
-                // Waiters complete when the last batch of a backlog is written; a batch in between completes no one.
-                if (_order.Count == 0)
-                {
                     done = _next;
                     _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    batch = [];
                 }
+                else
+                {
+                    batch = TakeBatchLocked(out done);
+                }
+            }
+
+            if (batch.Count == 0)
+            {
+                done?.TrySetResult();
+                return;
             }
 
             try
@@ -181,6 +179,28 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
                 return;
             }
         }
+    }
+
+    // Beyond the batch size the rest waits for the next append; their waiters wait with them. Waiters complete when the last
+    // batch of a backlog is written (done), a batch in between completes no one.
+    private List<(Subscription Subscription, int Partition)> TakeBatchLocked(out TaskCompletionSource? done)
+    {
+        var batch = new List<(Subscription, int)>(Math.Min(_order.Count, options.CursorFlushBatchSize));
+        while (_order.Count > 0 && batch.Count < options.CursorFlushBatchSize)
+        {
+            var item = _order.Dequeue();
+            _dirty.Remove(item);
+            batch.Add(item);
+        }
+
+        done = null;
+        if (_order.Count == 0)
+        {
+            done = _next;
+            _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        return batch;
     }
 
     private static partial class Log

@@ -43,6 +43,19 @@ public sealed class FleetTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Flush_OnAnInstanceHoldingNoPartitionOfASubscription_Completes()
+    {
+        // What a gateway does on shutdown: b has loaded the subscription a created, but holds none of its partitions (no
+        // consumer there, no assignment yet), so it has no cursor of it to write. The flush must not wait for one.
+        await CreateTopicAsync(2);
+        await SubscribeAsync();
+        Assert.Equal(["sub"], await _b.ListAsync(Topic));
+
+        await _b.FlushAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        await _a.FlushAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    [Fact]
     public async Task ConsumersOnBothInstances_SplitThePartitions_AndGetEveryMessageOnce()
     {
         await CreateTopicAsync(4);

@@ -81,6 +81,13 @@ public sealed class ClusterRestartTests(ITestOutputHelper output) : IAsyncLifeti
         await _gateway.Client.ProduceAsync(topic, "d1");
 
         Assert.Equal(0, await _gateway.StopAsync());
+
+        // A start that fails (its port taken) says why and exits, though it had loaded both clusters' state and begun
+        // joining their groups; and it leaves that state as it was.
+        var (exitCode, stderr) = await _gateway.RunOnATakenPortAsync();
+        Assert.Equal(1, exitCode);
+        Assert.Contains("address already in use", stderr, StringComparison.Ordinal);
+
         await _gateway.StartAsync();
 
         using (var east = ClusterClient.For(_gateway, "east"))

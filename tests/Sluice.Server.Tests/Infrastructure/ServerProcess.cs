@@ -188,6 +188,19 @@ public sealed class ServerProcess : IAsyncDisposable
         return (process.ExitCode, stderr);
     }
 
+    /// <summary>
+    /// Runs the server with the arguments <see cref="StartAsync"/> gives it, but on a port another socket holds, expecting
+    /// it to exit; returns exit code and stderr.
+    /// </summary>
+    public async Task<(int ExitCode, string Stderr)> RunOnATakenPortAsync()
+    {
+        using var holder = new TcpListener(IPAddress.Loopback, 0);
+        holder.Start();
+        var port = ((IPEndPoint)holder.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        string[] grpc = _extraArgs.Contains("--grpc-port") ? [] : ["--grpc-port", "0"];
+        return await RunToExitAsync(["--port", port, "--data-dir", DataDir, .. BackendArgs, .. grpc, .. _extraArgs]);
+    }
+
     /// <summary>SIGKILL: no shutdown code runs.</summary>
     public async Task KillAsync()
     {
