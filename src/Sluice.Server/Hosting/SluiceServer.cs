@@ -211,6 +211,18 @@ internal static partial class SluiceServer
             Log.StartFailed(logger, ex.Message);
             await Console.Error.WriteLineAsync($"sluice: cannot start: {ex.Message}");
             exitCode = 1;
+
+            // What did start (webhook workers, group members of a Kafka fleet) stops as on any shutdown: left running, it
+            // goes on delivering, joining and committing under the steps below, which then wait for it.
+            using var stopping = new CancellationTokenSource(TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000)));
+            try
+            {
+                await app.StopAsync(stopping.Token);
+            }
+            catch (Exception stopFailure)
+            {
+                Log.ShutdownStepFailed(logger, "stop what had started", stopFailure);
+            }
         }
 
         await ShutDownAsync(app, logger, TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000)));
@@ -233,6 +245,10 @@ internal static partial class SluiceServer
         services.AddHostedService<WebhookHostedService>();
     }
 
+    // The least time closing the engine and the log gets, whatever the shutdown timeout: a log flushed under flush policy
+    // never or interval may have much to write.
+    private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(30);
+
     private static async Task ShutDownAsync(WebApplication app, ILogger logger, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
@@ -243,8 +259,10 @@ internal static partial class SluiceServer
             await Step($"drain cluster {cluster.Name}", () => ClusterSet.DrainAsync(cluster, cts.Token));
         }
 
-        // Disposes the engine, then the log (reverse order of creation).
-        await Step("close the engine and the log", () => app.DisposeAsync());
+        // Disposes the engine, then the log (reverse order of creation). Bounded too: a process asked to stop must stop, even
+        // when a Kafka client never returns from closing. (Under flush policy always, what was acknowledged is on disk already.)
+        var closeTimeout = timeout > CloseTimeout ? timeout : CloseTimeout;
+        await Step("close the engine and the log", () => new ValueTask(app.DisposeAsync().AsTask().WaitAsync(closeTimeout)));
         Log.ShutdownComplete(logger);
 
         async Task Step(string what, Func<ValueTask> step)
