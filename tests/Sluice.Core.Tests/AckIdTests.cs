@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 using Sluice.Core.Subscriptions;
 
@@ -32,5 +33,124 @@ public sealed class AckIdTests
         Assert.False(id.TryFormat(buffer, out _));
         Assert.True(id.TryFormat(new byte[text.Length], out var written));
         Assert.Equal(text.Length, written);
+    }
+
+    [Theory]
+    [InlineData("1c6c89a39eb0d947.46b956a6.3.1234.2", true)]
+    [InlineData("1C6C89A39EB0D947.46B956A6.3.1234.2", true)]
+    [InlineData("ffffffffffffffff.ffffffff.2147483647.9223372036854775807.2147483647", true)]
+    [InlineData("0000000000000000001.0000000001.0003.0004.0005", true)]
+    [InlineData("10000000000000000.1.1.1.1", false)]
+    [InlineData("1.100000000.1.1.1", false)]
+    [InlineData("1.1.2147483648.1.1", false)]
+    [InlineData("1.1.1.9223372036854775808.1", false)]
+    [InlineData("1.1.1.1.2147483648", false)]
+    [InlineData("1.1.1.1.0", false)]
+    [InlineData("a.*.1.2.*", true)]
+    [InlineData("a.*.1.2.3", false)]
+    [InlineData("a.1.1.2.*", false)]
+    [InlineData("a.*.1.2.*.", false)]
+    [InlineData("a.b.1.2.3.4", false)]
+    [InlineData("a.b.1.2", false)]
+    [InlineData("a..1.2.3", false)]
+    [InlineData(".b.1.2.3", false)]
+    [InlineData("a.b.1.2.", false)]
+    [InlineData("a.b.+1.2.3", false)]
+    [InlineData("a.b.-1.2.3", false)]
+    [InlineData("a.b. 1.2.3", false)]
+    [InlineData("a.b.1.2.3 ", false)]
+    [InlineData("0x1.b.1.2.3", false)]
+    [InlineData("g.b.1.2.3", false)]
+    [InlineData("a.b.1a.2.3", false)]
+    [InlineData("a.b.\u0663.2.3", false)]
+    [InlineData("", false)]
+    public void TryParse_AcceptsExactlyWhatItWrites(string text, bool valid)
+    {
+        Assert.Equal(valid, AckId.TryParse(text, out var id));
+        Assert.Equal(SplitAndParse(text, out var expected), valid);
+        Assert.Equal(expected, id);
+    }
+
+    [Fact]
+    public void TryParse_AgreesWithSplittingAndTheFrameworksNumberParsing_OnMangledIds()
+    {
+        // Valid ids with characters replaced, inserted and removed, and strings of their alphabet at random: every one
+        // is read as the framework's parsers read its five fields, or refused as they refuse it.
+        var random = new Random(20261204);
+        const string alphabet = "0123456789abcdefABCDEFg.*+- x\u0663";
+        for (var i = 0; i < 200_000; i++)
+        {
+            string text;
+            if (i % 2 == 0)
+            {
+                var id = new AckId(random.NextInt64(long.MinValue, long.MaxValue), (uint)random.NextInt64(0, uint.MaxValue + 1L),
+                    random.Next(4) == 0 ? int.MaxValue : random.Next(64), random.Next(4) == 0 ? long.MaxValue : random.NextInt64(0, 1L << 40),
+                    random.Next(3) == 0 ? 0 : random.Next(1, 9));
+                var chars = new StringBuilder(id.ToString());
+                for (var edits = random.Next(3); edits > 0 && chars.Length > 0; edits--)
+                {
+                    var at = random.Next(chars.Length);
+                    switch (random.Next(3))
+                    {
+                        case 0: chars[at] = alphabet[random.Next(alphabet.Length)]; break;
+                        case 1: chars.Insert(at, alphabet[random.Next(alphabet.Length)]); break;
+                        default: chars.Remove(at, 1); break;
+                    }
+                }
+
+                text = chars.ToString();
+            }
+            else
+            {
+                text = new string(Enumerable.Range(0, random.Next(24)).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+            }
+
+            var valid = SplitAndParse(text, out var expected);
+            Assert.True(valid == AckId.TryParse(text, out var parsed), $"'{text}': expected {(valid ? "valid" : "refused")}");
+            Assert.Equal(expected, parsed);
+        }
+    }
+
+    // The reading TryParse replaced (split on '.', the framework's number parsing), kept as the oracle.
+    private static bool SplitAndParse(string value, out AckId id)
+    {
+        id = default;
+        if (value.Length > 100)
+        {
+            return false;
+        }
+
+        Span<Range> parts = stackalloc Range[6];
+        var s = value.AsSpan();
+        if (s.Split(parts, '.') != 5)
+        {
+            return false;
+        }
+
+        if (s[parts[1]] is "*" && s[parts[4]] is "*")
+        {
+            if (long.TryParse(s[parts[0]], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var g)
+                && int.TryParse(s[parts[2]], NumberStyles.None, CultureInfo.InvariantCulture, out var p)
+                && long.TryParse(s[parts[3]], NumberStyles.None, CultureInfo.InvariantCulture, out var o))
+            {
+                id = AckId.Position(g, p, o);
+                return true;
+            }
+
+            return false;
+        }
+
+        if (long.TryParse(s[parts[0]], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var generation)
+            && uint.TryParse(s[parts[1]], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var epoch)
+            && int.TryParse(s[parts[2]], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
+            && long.TryParse(s[parts[3]], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
+            && int.TryParse(s[parts[4]], NumberStyles.None, CultureInfo.InvariantCulture, out var attempt)
+            && attempt >= 1)
+        {
+            id = new AckId(generation, epoch, partition, offset, attempt);
+            return true;
+        }
+
+        return false;
     }
 }

@@ -63,6 +63,12 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
         return true;
     }
 
+    /// <summary>
+    /// Parses what <see cref="ToString"/> writes. Read field by field without splitting or number parsing of the
+    /// framework (a pull's acks parse a thousand ids): hexadecimal generation and epoch (either case, leading zeros
+    /// allowed, the generation's 64 bits as written), decimal partition, offset and attempt (ASCII digits, no sign), and
+    /// nothing else.
+    /// </summary>
     public static bool TryParse(string? value, [NotNullWhen(true)] out AckId id)
     {
         id = default;
@@ -71,37 +77,87 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
             return false;
         }
 
-        Span<Range> parts = stackalloc Range[6];
         var s = value.AsSpan();
-        if (s.Split(parts, '.') != 5)
+        if (!TryField(ref s, 16, ulong.MaxValue, out var generation))
         {
             return false;
         }
 
-        if (s[parts[1]] is "*" && s[parts[4]] is "*")
+        if (s is ['*', '.', ..])
         {
-            if (long.TryParse(s[parts[0]], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var g)
-                && int.TryParse(s[parts[2]], NumberStyles.None, CultureInfo.InvariantCulture, out var p)
-                && long.TryParse(s[parts[3]], NumberStyles.None, CultureInfo.InvariantCulture, out var o))
+            s = s[2..];
+            if (TryField(ref s, 10, int.MaxValue, out var p) && TryField(ref s, 10, long.MaxValue, out var o) && s is "*")
             {
-                id = Position(g, p, o);
+                id = Position((long)generation, (int)p, (long)o);
                 return true;
             }
 
             return false;
         }
 
-        if (long.TryParse(s[parts[0]], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var generation)
-            && uint.TryParse(s[parts[1]], NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var epoch)
-            && int.TryParse(s[parts[2]], NumberStyles.None, CultureInfo.InvariantCulture, out var partition)
-            && long.TryParse(s[parts[3]], NumberStyles.None, CultureInfo.InvariantCulture, out var offset)
-            && int.TryParse(s[parts[4]], NumberStyles.None, CultureInfo.InvariantCulture, out var attempt)
+        if (TryField(ref s, 16, uint.MaxValue, out var epoch)
+            && TryField(ref s, 10, int.MaxValue, out var partition)
+            && TryField(ref s, 10, long.MaxValue, out var offset)
+            && TryLastField(s, int.MaxValue, out var attempt)
             && attempt >= 1)
         {
-            id = new AckId(generation, epoch, partition, offset, attempt);
+            id = new AckId((long)generation, (uint)epoch, (int)partition, (long)offset, (int)attempt);
             return true;
         }
 
         return false;
+    }
+
+    // A field and the '.' after it: one or more digits of the radix, at most max; s moves past the dot.
+    private static bool TryField(ref ReadOnlySpan<char> s, uint radix, ulong max, out ulong value)
+    {
+        var digits = TryDigits(s, radix, max, out value);
+        if (digits == 0 || digits >= s.Length || s[digits] != '.')
+        {
+            return false;
+        }
+
+        s = s[(digits + 1)..];
+        return true;
+    }
+
+    // The last field: decimal digits to the end.
+    private static bool TryLastField(ReadOnlySpan<char> s, ulong max, out ulong value)
+    {
+        var digits = TryDigits(s, 10, max, out value);
+        return digits > 0 && digits == s.Length;
+    }
+
+    // How many leading characters of s are digits of the radix (0 when the number exceeds max).
+    private static int TryDigits(ReadOnlySpan<char> s, uint radix, ulong max, out ulong value)
+    {
+        value = 0;
+        var i = 0;
+        for (; i < s.Length; i++)
+        {
+            var c = s[i];
+            uint digit;
+            if ((uint)(c - '0') <= 9)
+            {
+                digit = (uint)(c - '0');
+            }
+            else if (radix == 16 && (uint)((c | 0x20) - 'a') <= 5)
+            {
+                digit = (uint)((c | 0x20) - 'a' + 10);
+            }
+            else
+            {
+                break;
+            }
+
+            if (value > (max - digit) / radix)
+            {
+                return 0;
+            }
+
+            value = (value * radix) + digit;
+        }
+
+        return i;
     }
 }
