@@ -280,7 +280,7 @@ public sealed class CorruptionTests(ITestOutputHelper output) : IDisposable
             newest = (await log.DescribeTopicAsync(Topic))!.Partitions[0].NewestTimestamp;
         }
 
-        // The last entry's top byte flipped: the entries still increase, but the timestamp is no date at all.
+        // The last entry's second-highest byte flipped: the entries still increase, but the timestamp is no date at all.
         foreach (var segment in Segments())
         {
             var timeIndex = Path.ChangeExtension(segment, ".timeindex");
@@ -296,6 +296,42 @@ public sealed class CorruptionTests(ITestOutputHelper output) : IDisposable
             var (served, lost) = await ReadEverythingAsync(log);
             Assert.Empty(lost);
             Assert.Equal(Records, served.Count);
+        }
+    }
+
+    [Fact]
+    public async Task Open_AfterARebuildPastDamageAtTheStart_KeepsTheRebuiltIndex()
+    {
+        // Damage longer than the index interval at a segment's start: the rebuilt index's first entry comes before any
+        // intact batch, so its running max timestamp is long.MinValue. That entry is well formed, and a second open
+        // must trust it rather than rebuild again (and log the damage again) on every start.
+        await WriteLogAsync();
+        var segment = Segments()[0];
+        var batches = BatchSpan.Read(segment);
+        foreach (var batch in batches.Where(b => b.Position <= 2 * Options.IndexIntervalBytes))
+        {
+            Flip(segment, batch.Position + 30);
+        }
+
+        File.Delete(Path.ChangeExtension(segment, ".index"));
+        File.Delete(Path.ChangeExtension(segment, ".timeindex"));
+        var index = Path.ChangeExtension(segment, ".index");
+        int Rebuilds() => _logs.Entries.Count(e => e.EventId == StorageEventIds.IndexRebuilt && e.Message.Contains(index, StringComparison.Ordinal));
+
+        await using (var log = await EmbeddedLog.OpenAsync(Options, _logs))
+        {
+            Assert.Equal(1, Rebuilds());
+        }
+
+        var timeIndex = File.ReadAllBytes(Path.ChangeExtension(segment, ".timeindex"));
+        Assert.Equal(long.MinValue, System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(timeIndex));
+
+        await using (var log = await EmbeddedLog.OpenAsync(Options, _logs))
+        {
+            Assert.Equal(1, Rebuilds());
+            var (served, lost) = await ReadEverythingAsync(log);
+            Assert.Single(lost);
+            Assert.Equal(Records - (lost[0].To - lost[0].From), served.Count);
         }
     }
 

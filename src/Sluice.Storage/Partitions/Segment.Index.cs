@@ -48,9 +48,10 @@ internal sealed partial class Segment
                 return $"index entry {i} is out of order or points outside the log";
             }
 
-            if (ts is < EarliestTimestamp or > LatestTimestamp)
+            if (ts != long.MinValue && ts is < EarliestTimestamp or > LatestTimestamp)
             {
                 // Increasing, yet no date: a flipped high byte. Believed, it would become the segment's newest timestamp.
+                // (long.MinValue is written: the running max before the first intact batch, when damage precedes it.)
                 return $"index entry {i} holds a timestamp outside any date";
             }
 
