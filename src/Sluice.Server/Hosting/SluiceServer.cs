@@ -214,10 +214,12 @@ internal static partial class SluiceServer
 
             // What did start (webhook workers, group members of a Kafka fleet) stops as on any shutdown: left running, it
             // goes on delivering, joining and committing under the steps below, which then wait for it.
-            using var stopping = new CancellationTokenSource(TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000)));
+            var stopTimeout = TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000));
+            using var stopping = new CancellationTokenSource(stopTimeout);
             try
             {
-                await app.StopAsync(stopping.Token);
+                // The host hands the token to the services but does not enforce it itself.
+                await app.StopAsync(stopping.Token).WaitAsync(stopTimeout);
             }
             catch (Exception stopFailure)
             {
@@ -225,7 +227,11 @@ internal static partial class SluiceServer
             }
         }
 
-        await ShutDownAsync(app, logger, TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000)));
+        if (!await ShutDownAsync(app, logger, TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000))))
+        {
+            exitCode = 1;
+        }
+
         return exitCode;
     }
 
@@ -249,7 +255,8 @@ internal static partial class SluiceServer
     // never or interval may have much to write.
     private static readonly TimeSpan CloseTimeout = TimeSpan.FromSeconds(30);
 
-    private static async Task ShutDownAsync(WebApplication app, ILogger logger, TimeSpan timeout)
+    // False when closing the engine and the log did not finish in time: the process exits anyway, and says so.
+    private static async Task<bool> ShutDownAsync(WebApplication app, ILogger logger, TimeSpan timeout)
     {
         using var cts = new CancellationTokenSource(timeout);
         await Step("wait for async produces", () => new ValueTask(app.Services.GetRequiredService<PendingAppends>().WaitAsync(cts.Token)));
@@ -262,8 +269,24 @@ internal static partial class SluiceServer
         // Disposes the engine, then the log (reverse order of creation). Bounded too: a process asked to stop must stop, even
         // when a Kafka client never returns from closing. (Under flush policy always, what was acknowledged is on disk already.)
         var closeTimeout = timeout > CloseTimeout ? timeout : CloseTimeout;
-        await Step("close the engine and the log", () => new ValueTask(app.DisposeAsync().AsTask().WaitAsync(closeTimeout)));
+        try
+        {
+            await app.DisposeAsync().AsTask().WaitAsync(closeTimeout);
+        }
+        catch (TimeoutException)
+        {
+            // Not through the logger: its provider is among what is still being disposed.
+            await Console.Error.WriteLineAsync(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"sluice: closing the engine and the log did not finish within {closeTimeout.TotalSeconds:F0} s; exiting without it"));
+            return false;
+        }
+        catch (Exception ex)
+        {
+            Log.ShutdownStepFailed(logger, "close the engine and the log", ex);
+        }
+
         Log.ShutdownComplete(logger);
+        return true;
 
         async Task Step(string what, Func<ValueTask> step)
         {

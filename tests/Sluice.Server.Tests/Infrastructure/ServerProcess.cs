@@ -171,6 +171,7 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <summary>Runs the server with these arguments only, expecting it to exit (bad configuration); returns exit code and stderr.</summary>
     public async Task<(int ExitCode, string Stderr)> RunToExitAsync(params string[] args)
     {
+        var startedAt = _output.Count;
         var process = Launch(args);
         using var cts = new CancellationTokenSource(StartTimeout);
         try
@@ -184,7 +185,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         process.WaitForExit(); // drains the output readers
-        var stderr = string.Join('\n', _output.Where(l => l.StartsWith("[err] ", StringComparison.Ordinal)).Select(l => l[6..]));
+        var stderr = string.Join('\n', _output.Skip(startedAt).Where(l => l.StartsWith("[err] ", StringComparison.Ordinal)).Select(l => l[6..]));
         return (process.ExitCode, stderr);
     }
 
