@@ -92,27 +92,33 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
         while (true)
         {
             List<(Subscription Subscription, int Partition)> batch;
-            TaskCompletionSource? done;
+            TaskCompletionSource? done = null;
             lock (_gate)
             {
+                // Beyond the batch size the rest waits for the next append; their waiters wait with them.
+                batch = new List<(Subscription, int)>(Math.Min(_order.Count, options.CursorFlushBatchSize));
+                while (_order.Count > 0 && batch.Count < options.CursorFlushBatchSize)
+                {
+                    var item = _order.Dequeue();
+                    _dirty.Remove(item);
+                    batch.Add(item);
+                }
+
+                // Waiters complete when the last batch of a backlog is written; a batch in between completes no one. With
+                // nothing dirty at all (this is the only runner, so all that was marked is written) they complete now: they
+                // asked for no partition (a subscription of which this instance holds none yet) and wait for nothing.
                 if (_order.Count == 0)
                 {
-                    // Nothing dirty, and this is the only runner: all that was marked is written. Whoever waits now asked
-                    // for no partition (a subscription of which this instance holds none yet) and waits for nothing.
-                    _running = false;
                     done = _next;
                     _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                    batch = [];
                 }
-                else
-                {
-                    batch = TakeBatchLocked(out done);
-                }
+
+                _running = batch.Count > 0;
             }
 
             if (batch.Count == 0)
             {
-                done?.TrySetResult();
+                done!.TrySetResult();
                 return;
             }
 
@@ -179,28 +185,6 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
                 return;
             }
         }
-    }
-
-    // Beyond the batch size the rest waits for the next append; their waiters wait with them. Waiters complete when the last
-    // batch of a backlog is written (done), a batch in between completes no one.
-    private List<(Subscription Subscription, int Partition)> TakeBatchLocked(out TaskCompletionSource? done)
-    {
-        var batch = new List<(Subscription, int)>(Math.Min(_order.Count, options.CursorFlushBatchSize));
-        while (_order.Count > 0 && batch.Count < options.CursorFlushBatchSize)
-        {
-            var item = _order.Dequeue();
-            _dirty.Remove(item);
-            batch.Add(item);
-        }
-
-        done = null;
-        if (_order.Count == 0)
-        {
-            done = _next;
-            _next = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        }
-
-        return batch;
     }
 
     private static partial class Log
