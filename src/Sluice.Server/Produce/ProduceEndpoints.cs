@@ -411,53 +411,60 @@ internal static partial class ProduceEndpoints
     /// </summary>
     internal static ValueTask<AppendResult> AppendAsync(IMessageLog log, TopicDirectory directory, TopicName topic, int partition, RecordToAppend[] records, CancellationToken cancellationToken)
     {
-        ValueTask<AppendResult> append;
         try
         {
-            append = log.AppendAsync(topic, partition, records, cancellationToken);
+            return ForgetIfGone(log.AppendAsync(topic, partition, records, cancellationToken), directory, topic);
         }
         catch (Exception ex)
         {
-            if (IsGone(ex))
-            {
-                directory.Forget(topic);
-            }
-
-            return ValueTask.FromException<AppendResult>(ex);
+            return Failed<AppendResult>(ex, directory, topic);
         }
-
-        return append.IsCompletedSuccessfully ? append : AwaitAppendAsync(append, directory, topic);
     }
 
-    private static async ValueTask<AppendResult> AwaitAppendAsync(ValueTask<AppendResult> append, TopicDirectory directory, TopicName topic)
+    /// <summary>Holds delayed records as <see cref="AppendAsync"/> appends (a topic found gone is forgotten, the records not kept through the wait); every API's delayed produce.</summary>
+    internal static ValueTask<DelayedAppendResult> AppendDelayedAsync(IDelayService delays, TopicDirectory directory, TopicName topic, int partition, DelayedRecord[] records, CancellationToken cancellationToken)
     {
         try
         {
-            return await append;
+            return ForgetIfGone(delays.AppendAsync(topic, partition, records, cancellationToken), directory, topic);
+        }
+        catch (Exception ex)
+        {
+            return Failed<DelayedAppendResult>(ex, directory, topic);
+        }
+    }
+
+    // The wait of an append already started: only its pending result is held, not what it was given.
+    private static ValueTask<T> ForgetIfGone<T>(ValueTask<T> pending, TopicDirectory directory, TopicName topic)
+        => pending.IsCompletedSuccessfully ? pending : AwaitForgettingIfGoneAsync(pending, directory, topic);
+
+    private static async ValueTask<T> AwaitForgettingIfGoneAsync<T>(ValueTask<T> pending, TopicDirectory directory, TopicName topic)
+    {
+        try
+        {
+            return await pending;
         }
         catch (Exception ex) when (IsGone(ex))
         {
             directory.Forget(topic);
             throw;
         }
+    }
+
+    // An append that threw before it started: a faulted result, as an async method would give (callers start several
+    // appends before awaiting any).
+    private static ValueTask<T> Failed<T>(Exception ex, TopicDirectory directory, TopicName topic)
+    {
+        if (IsGone(ex))
+        {
+            directory.Forget(topic);
+        }
+
+        return ValueTask.FromException<T>(ex);
     }
 
     /// <summary>The append found its topic or partition gone: the directory's cached partition count is stale.</summary>
     private static bool IsGone(Exception ex) => ex is TopicNotFoundException or PartitionNotFoundException;
-
-    /// <summary>Holds delayed records as <see cref="AppendAsync"/> appends (a topic found gone is forgotten); every API's delayed produce.</summary>
-    internal static async ValueTask<DelayedAppendResult> AppendDelayedAsync(IDelayService delays, TopicDirectory directory, TopicName topic, int partition, DelayedRecord[] records, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await delays.AppendAsync(topic, partition, records, cancellationToken);
-        }
-        catch (Exception ex) when (IsGone(ex))
-        {
-            directory.Forget(topic);
-            throw;
-        }
-    }
 
     private static async Task AppendDelayedInBackgroundAsync(Dependencies deps, TopicName topic, int partition, DelayedRecord record)
     {
