@@ -39,13 +39,19 @@ public sealed class RabbitMqServer : TargetServer
 
     public Uri Uri => new($"amqp://sluice:{Password}@127.0.0.1:{Port}/{VirtualHost}");
 
-    public static async Task<RabbitMqServer> StartNewAsync()
+    public static Task<RabbitMqServer> StartNewAsync()
     {
         if (!File.Exists(ServerScript))
         {
             throw new InvalidOperationException($"RabbitMQ is not installed (no {ServerScript}): run scripts/test, which installs Debian's rabbitmq-server package");
         }
 
+        return StartedAsync(CreateAsync);
+    }
+
+    // A new directory, config, cookie and ports, and its own epmd.
+    private static async Task<RabbitMqServer> CreateAsync()
+    {
         var directory = Path.Combine(Path.GetTempPath(), "sluice-rabbit-" + Guid.NewGuid().ToString("N")[..12]);
         var home = Path.Combine(directory, "home");
         System.IO.Directory.CreateDirectory(home);
@@ -101,8 +107,7 @@ public sealed class RabbitMqServer : TargetServer
         };
 
         var epmd = Start("epmd", ["-port", epmdPort.ToString(CultureInfo.InvariantCulture)], environment, new StringBuilder());
-        var server = new RabbitMqServer(directory, port, password, environment, epmd);
-        return await StartedAsync(server);
+        return new RabbitMqServer(directory, port, password, environment, epmd);
     }
 
     public override async ValueTask DisposeAsync()

@@ -43,7 +43,8 @@ public abstract class TargetServer(string directory, TimeSpan startTimeout) : IA
                         output = _output.ToString();
                     }
 
-                    throw new InvalidOperationException($"{GetType().Name} did not start within {startTimeout.TotalSeconds} s (exited: {process.HasExited}): {output[^Math.Min(output.Length, 4000)..]}");
+                    var message = $"{GetType().Name} did not start within {startTimeout.TotalSeconds} s (exited: {process.HasExited}): {output[^Math.Min(output.Length, 4000)..]}";
+                    throw process.HasExited && PortTaken(output) ? new PortTakenException(message) : new InvalidOperationException(message);
                 }
 
                 await Task.Delay(300);
@@ -76,22 +77,38 @@ public abstract class TargetServer(string directory, TimeSpan startTimeout) : IA
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Starts a new server, deleting it again when it does not start.</summary>
-    protected static async Task<T> StartedAsync<T>(T server)
+    /// <summary>
+    /// Creates and starts a new server, deleting it again when it does not start. Its ports were free when chosen, but
+    /// another process may bind one before the server does (a broker takes seconds to open its listener): then a new
+    /// server, with new ports, is tried, three times at most.
+    /// </summary>
+    protected static async Task<T> StartedAsync<T>(Func<Task<T>> create)
         where T : TargetServer
     {
-        try
+        for (var attempt = 1; ; attempt++)
         {
-            await server.StartAsync();
+            var server = await create();
+            try
+            {
+                await server.StartAsync();
+                return server;
+            }
+            catch (Exception ex)
+            {
+                await server.DisposeAsync();
+                if (ex is not PortTakenException || attempt == 3)
+                {
+                    throw;
+                }
+            }
         }
-        catch
-        {
-            await server.DisposeAsync();
-            throw;
-        }
-
-        return server;
     }
+
+    // What the servers here print when a port they were given is taken (RabbitMQ's Erlang says eaddrinuse).
+    private static bool PortTaken(string output)
+        => output.Contains("eaddrinuse", StringComparison.OrdinalIgnoreCase) || output.Contains("address already in use", StringComparison.OrdinalIgnoreCase);
+
+    private sealed class PortTakenException(string message) : InvalidOperationException(message);
 
     /// <summary>Starts the server process, its output into <paramref name="output"/>.</summary>
     protected abstract Process Launch(StringBuilder output);

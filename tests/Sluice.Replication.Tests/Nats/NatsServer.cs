@@ -34,10 +34,13 @@ public sealed class NatsServer : TargetServer
             throw new InvalidOperationException($"NATS is not installed (no {Binary}): run scripts/test, which installs Debian's nats-server package");
         }
 
-        var directory = Path.Combine(Path.GetTempPath(), "sluice-nats-" + Guid.NewGuid().ToString("N")[..12]);
-        System.IO.Directory.CreateDirectory(directory);
-        var server = new NatsServer(directory, TargetProcesses.FreePort(), "pw-" + Guid.NewGuid().ToString("N"));
-        return await StartedAsync(server);
+        return await StartedAsync(() =>
+        {
+            // A new directory and port for every try: a failed start deletes its directory.
+            var directory = Path.Combine(Path.GetTempPath(), "sluice-nats-" + Guid.NewGuid().ToString("N")[..12]);
+            System.IO.Directory.CreateDirectory(directory);
+            return Task.FromResult(new NatsServer(directory, TargetProcesses.FreePort(), "pw-" + Guid.NewGuid().ToString("N")));
+        });
     }
 
     protected override Process Launch(StringBuilder output) => TargetProcesses.Start(
