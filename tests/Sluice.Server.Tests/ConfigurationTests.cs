@@ -125,4 +125,21 @@ public sealed class ConfigurationTests(ITestOutputHelper output)
         await using var server = await ServerProcess.StartNewAsync();
         Assert.Contains("NO AUTHENTICATION", server.Output);
     }
+
+    [Fact]
+    public async Task Runtime_IsServerGcWithoutHeapAdaptation_AndTheEnvironmentCanTurnAdaptationBackOn()
+    {
+        await using (var server = await ServerProcess.StartNewAsync())
+        {
+            server.WriteOutputTo(output, 20);
+            Assert.Contains("server garbage collector", server.Output, StringComparison.Ordinal);
+            Assert.Contains("heap size adaptation (DATAS) off", server.Output, StringComparison.Ordinal);
+        }
+
+        // The line reads the runtime's own state, so the override documented in docs/configuration.md shows in it.
+        await using (var adaptive = await ServerProcess.StartNewAsync(environment: new() { ["DOTNET_GCDynamicAdaptationMode"] = "1" }))
+        {
+            Assert.Contains("heap size adaptation (DATAS) on", adaptive.Output, StringComparison.Ordinal);
+        }
+    }
 }

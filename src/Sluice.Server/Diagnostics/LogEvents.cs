@@ -12,6 +12,7 @@ internal static class LogEvents
     public const int OpenFailed = 105;
     public const int StartFailed = 106;
     public const int ListeningOnKafka = 107;
+    public const int RuntimeSettings = 108;
 
     // 2xx: produce and topics
     public const int TopicAutoCreated = 200;

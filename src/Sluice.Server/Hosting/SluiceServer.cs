@@ -189,6 +189,7 @@ internal static partial class SluiceServer
         }
 
         Telemetry.LogExport(logger, options);
+        LogRuntime(logger);
         if (options.IsKafka)
         {
             Log.ListeningOnKafka(logger, TlsListener.Scheme(options), options.Bind, options.Port, backend.KafkaBootstrap ?? "", configFile ?? "(none)");
@@ -301,8 +302,21 @@ internal static partial class SluiceServer
         }
     }
 
+    // What the collector runs with, so an operator sees whether a DOTNET_ override took (Runtime.props has the defaults).
+    private static void LogRuntime(ILogger logger)
+    {
+        var gc = GC.GetConfigurationVariables();
+        var adaptive = gc.TryGetValue("GCDynamicAdaptationMode", out var mode) && Convert.ToInt64(mode, System.Globalization.CultureInfo.InvariantCulture) == 1;
+        var heaps = gc.TryGetValue("HeapCount", out var count) ? Convert.ToInt64(count, System.Globalization.CultureInfo.InvariantCulture) : 1;
+        Log.RuntimeSettings(logger, Environment.Version.ToString(), System.Runtime.GCSettings.IsServerGC ? "server" : "workstation", heaps, adaptive ? "on" : "off");
+    }
+
     private static partial class Log
     {
+        [LoggerMessage(EventId = LogEvents.RuntimeSettings, Level = LogLevel.Information,
+            Message = "Runtime: .NET {Version}, {Collector} garbage collector, {Heaps} heap(s), heap size adaptation (DATAS) {Adaptation}")]
+        public static partial void RuntimeSettings(ILogger logger, string version, string collector, long heaps, string adaptation);
+
         [LoggerMessage(EventId = LogEvents.JwtEnabled, Level = LogLevel.Information,
             Message = "Authentication: bearer JWTs, {Keys} verification key(s), issuer {Issuer}, audience {Audience}")]
         public static partial void JwtEnabled(ILogger logger, int keys, string issuer, string audience);
