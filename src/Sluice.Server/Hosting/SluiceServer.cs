@@ -200,6 +200,7 @@ internal static partial class SluiceServer
         }
 
         var exitCode = 0;
+        var shutdownTimeout = TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000));
         try
         {
             // Not RunAsync: it disposes the host, and the engine must flush between stop and dispose.
@@ -215,12 +216,11 @@ internal static partial class SluiceServer
 
             // What did start (webhook workers, group members of a Kafka fleet) stops as on any shutdown: left running, it
             // goes on delivering, joining and committing under the steps below, which then wait for it.
-            var stopTimeout = TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000));
-            using var stopping = new CancellationTokenSource(stopTimeout);
+            using var stopping = new CancellationTokenSource(shutdownTimeout);
             try
             {
                 // The host hands the token to the services but does not enforce it itself.
-                await app.StopAsync(stopping.Token).WaitAsync(stopTimeout);
+                await app.StopAsync(stopping.Token).WaitAsync(shutdownTimeout);
             }
             catch (Exception stopFailure)
             {
@@ -228,7 +228,7 @@ internal static partial class SluiceServer
             }
         }
 
-        if (!await ShutDownAsync(app, logger, TimeSpan.FromMilliseconds(Math.Max(options.ShutdownTimeoutMs, 1000))))
+        if (!await ShutDownAsync(app, logger, shutdownTimeout))
         {
             exitCode = 1;
         }

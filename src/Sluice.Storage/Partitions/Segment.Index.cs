@@ -9,8 +9,8 @@ internal sealed partial class Segment
     private readonly Lock _rebuildGate = new();
 
     // The Unix milliseconds a DateTimeOffset can hold: what a time index entry of any batch lies within.
-    private const long EarliestTimestamp = -62_135_596_800_000;
-    private const long LatestTimestamp = 253_402_300_799_999;
+    private static readonly long EarliestTimestamp = DateTimeOffset.MinValue.ToUnixTimeMilliseconds();
+    private static readonly long LatestTimestamp = DateTimeOffset.MaxValue.ToUnixTimeMilliseconds();
 
     // Returns why the index files cannot be trusted, or null, with the last entry's position, relative offset and timestamp.
     private string? CheckIndexes(long logLength, out long lastPosition, out long lastRelative, out long lastTimestamp)
@@ -48,7 +48,7 @@ internal sealed partial class Segment
                 return $"index entry {i} is out of order or points outside the log";
             }
 
-            if (ts != long.MinValue && ts is < EarliestTimestamp or > LatestTimestamp)
+            if (ts != long.MinValue && (ts < EarliestTimestamp || ts > LatestTimestamp))
             {
                 // Increasing, yet no date: a flipped high byte. Believed, it would become the segment's newest timestamp.
                 // (long.MinValue is written: the running max before the first intact batch, when damage precedes it.)

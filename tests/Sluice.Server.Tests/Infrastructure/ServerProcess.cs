@@ -123,9 +123,8 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         Port = FreePort();
         GrpcPort = WithGrpc ? FreePort() : 0;
-        string[] grpc = _extraArgs.Contains("--grpc-port") ? [] : ["--grpc-port", GrpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
         var startedAt = _output.Count;
-        _process = Launch(["--port", Port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. BackendArgs, .. grpc, .. _extraArgs]);
+        _process = Launch(ServeArguments(Port, GrpcPort));
         Client.Dispose();
         Client = new HttpClient(Handler?.Invoke() ?? new HttpClientHandler()) { BaseAddress = new Uri($"{Scheme}://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(90) };
 
@@ -197,9 +196,15 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         using var holder = new TcpListener(IPAddress.Loopback, 0);
         holder.Start();
-        var port = ((IPEndPoint)holder.LocalEndpoint).Port.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        string[] grpc = _extraArgs.Contains("--grpc-port") ? [] : ["--grpc-port", "0"];
-        return await RunToExitAsync(["--port", port, "--data-dir", DataDir, .. BackendArgs, .. grpc, .. _extraArgs]);
+        return await RunToExitAsync(ServeArguments(((IPEndPoint)holder.LocalEndpoint).Port, grpcPort: 0));
+    }
+
+    // What every start passes: the ports, the data directory, the backend, then the test's own arguments (which may name
+    // a gRPC port of their own).
+    private string[] ServeArguments(int port, int grpcPort)
+    {
+        string[] grpc = _extraArgs.Contains("--grpc-port") ? [] : ["--grpc-port", grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
+        return ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. BackendArgs, .. grpc, .. _extraArgs];
     }
 
     /// <summary>SIGKILL: no shutdown code runs.</summary>
