@@ -59,29 +59,49 @@ public sealed class S3Target(S3rverServer server) : ISinkTarget
         var result = new List<TargetRecord>();
         foreach (var key in await KeysAsync(TopicFolder(topic)))
         {
-            GetObjectResponse response;
-            try
+            if (await ReadObjectAsync(key) is { } lines)
             {
-                response = await _client.GetObjectAsync(S3rverServer.Bucket, key);
-            }
-            catch (NoSuchKeyException)
-            {
-                // Listed, then removed by the sink as stale (a seek back rewrites its records): the polling caller reads again.
-                continue;
-            }
-
-            using var _ = response;
-            using var reader = new StreamReader(response.ResponseStream);
-            while (await reader.ReadLineAsync() is { } line)
-            {
-                if (line.Length > 0)
-                {
-                    result.Add(Parse(line));
-                }
+                result.AddRange(lines.Select(Parse));
             }
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The non-empty lines of one object, or null when it was removed after listing (the sink drops a stale object when a
+    /// seek back rewrites its records: the polling caller reads again). s3rver writes an object's file in place and its
+    /// checksum after it, so a read that meets a write of the same key gets a body that does not match its ETag, and the
+    /// client refuses it: that read is retried a few times, and a body that never matches still fails the test.
+    /// </summary>
+    private async Task<List<string>?> ReadObjectAsync(string key)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using var response = await _client.GetObjectAsync(S3rverServer.Bucket, key);
+                using var reader = new StreamReader(response.ResponseStream);
+                var lines = new List<string>();
+                while (await reader.ReadLineAsync() is { } line)
+                {
+                    if (line.Length > 0)
+                    {
+                        lines.Add(line);
+                    }
+                }
+
+                return lines;
+            }
+            catch (NoSuchKeyException)
+            {
+                return null;
+            }
+            catch (AmazonClientException e) when (attempt < 5 && e.Message.Contains("hash", StringComparison.OrdinalIgnoreCase))
+            {
+                await Task.Delay(100);
+            }
+        }
     }
 
     /// <summary>Every object key under <paramref name="prefix"/>, in key order.</summary>
