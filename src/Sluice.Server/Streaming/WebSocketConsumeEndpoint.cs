@@ -96,7 +96,7 @@ internal static class WebSocketConsumeEndpoint
         // The send loop's frame buffer and writer (the send loop is the only user).
         private const int InitialFrameBytes = 1024;
         private const int MaxKeptFrameBytes = 64 * 1024;
-        private readonly Utf8JsonWriter _json = new(Stream.Null, MessageJson.SharedWriterOptions);
+        private Utf8JsonWriter? _json;
         private ArrayBufferWriter<byte> _frame = new(InitialFrameBytes);
 
         public async Task RunAsync(CancellationToken takenOver)
@@ -338,7 +338,7 @@ internal static class WebSocketConsumeEndpoint
             return null;
         }
 
-        // One text frame per message, each written by MessageJson.Write into one reused buffer (the bytes the
+        // One text frame per message, each written by MessageJson.WriteTo into one reused buffer (the bytes the
         // serializer would write for a PulledMessage, without the object, the serializer's state and an array per
         // message); the send lock and the slow-consumer timer are taken once per batch, the timer restarted per frame.
         private async Task SendBatchAsync(IReadOnlyList<Delivery> batch, TimeSpan timeout, CancellationToken token)
@@ -353,9 +353,7 @@ internal static class WebSocketConsumeEndpoint
                 {
                     token.ThrowIfCancellationRequested();
                     _frame.ResetWrittenCount();
-                    _json.Reset(_frame);
-                    MessageJson.Write(_json, batch[i]);
-                    _json.Flush();
+                    MessageJson.WriteTo(_frame, batch[i], ref _json);
                     cts.CancelAfter(timeout);
                     if (i == batch.Count - 1)
                     {

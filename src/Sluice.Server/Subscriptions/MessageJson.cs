@@ -65,6 +65,164 @@ internal static class MessageJson
         writer.WriteEndObject();
     }
 
+    /// <summary>
+    /// Writes one delivery's object into <paramref name="output"/>, the bytes of <see cref="Write"/>: by hand when every
+    /// text in it is plain (see <see cref="TryWritePlain"/>; the pull's and the WebSocket's common case), else through
+    /// <paramref name="fallback"/> (made on first need, kept by the caller for its next messages), reset onto
+    /// <paramref name="output"/> and flushed.
+    /// </summary>
+    public static void WriteTo(IBufferWriter<byte> output, Delivery delivery, ref Utf8JsonWriter? fallback)
+    {
+        var record = delivery.Record;
+        var most = PlainOverheadBytes + (record.Key?.Length ?? 0) + (record.Value?.Length ?? 0);
+        foreach (var (headerName, headerValue) in record.Headers)
+        {
+            most += headerName.Length + headerValue.Length + 6;
+        }
+
+        if (TryWritePlain(output.GetSpan(most), delivery, out var written))
+        {
+            output.Advance(written);
+            return;
+        }
+
+        fallback ??= new Utf8JsonWriter(output, SharedWriterOptions);
+        fallback.Reset(output);
+        Write(fallback, delivery);
+        fallback.Flush();
+    }
+
+    /// <summary>
+    /// The bytes of <see cref="Write"/>, put together without a JSON writer, when nothing in the message needs escaping
+    /// or base64: key, value, header names and values printable ASCII other than <c>"</c> and <c>\</c> (which every
+    /// encoder writes as they are), header names distinct. False, with nothing written, otherwise or when
+    /// <paramref name="destination"/> is too small.
+    /// </summary>
+    public static bool TryWritePlain(Span<byte> destination, Delivery delivery, out int written)
+    {
+        written = 0;
+        var record = delivery.Record;
+        var d = destination;
+        var n = 0;
+        if (!Put(d, ref n, "{\"ackId\":\""u8) || !delivery.TryFormatAckId(d[n..], out var w) || !IsPlain(d.Slice(n, w)))
+        {
+            return false;
+        }
+
+        n += w;
+        if (!Put(d, ref n, "\",\"id\":\""u8) || !Number(d, ref n, delivery.Partition) || !Put(d, ref n, ":"u8)
+            || !Number(d, ref n, record.Offset) || !Put(d, ref n, "\",\"partition\":"u8) || !Number(d, ref n, delivery.Partition)
+            || !Put(d, ref n, ",\"offset\":"u8) || !Number(d, ref n, record.Offset))
+        {
+            return false;
+        }
+
+        if (record.Key is { } key && !(PlainText(key.Span) && Put(d, ref n, ",\"key\":\""u8) && Put(d, ref n, key.Span) && Put(d, ref n, "\",\"keyEncoding\":\"utf8\""u8)))
+        {
+            return false;
+        }
+
+        if (record.Value is { } value
+            ? !(PlainText(value.Span) && Put(d, ref n, ",\"value\":\""u8) && Put(d, ref n, value.Span) && Put(d, ref n, "\",\"valueEncoding\":\"utf8\""u8))
+            : !Put(d, ref n, ",\"value\":null,\"valueEncoding\":\"utf8\""u8))
+        {
+            return false;
+        }
+
+        if (!Put(d, ref n, ",\"headers\":{"u8) || !TryPutHeaders(d, ref n, record.Headers)
+            || !Put(d, ref n, "},\"publishTime\":\""u8) || !Timestamp(d, ref n, record.Timestamp)
+            || !Put(d, ref n, "\",\"deliveryAttempt\":"u8) || !Number(d, ref n, delivery.DeliveryAttempt) || !Put(d, ref n, "}"u8))
+        {
+            return false;
+        }
+
+        written = n;
+        return true;
+    }
+
+    // Most bytes TryWritePlain writes beyond key, value and headers (names, ids, numbers, timestamp).
+    private const int PlainOverheadBytes = 384;
+
+    // Plain names and values, each name once (a repeated name would need the serializer's dictionary: first place, last value).
+    private static bool TryPutHeaders(Span<byte> d, ref int n, IReadOnlyList<KeyValuePair<string, string>> headers)
+    {
+        if (headers.Count > 8)
+        {
+            return false;
+        }
+
+        for (var i = 0; i < headers.Count; i++)
+        {
+            var (name, value) = headers[i];
+            for (var j = 0; j < i; j++)
+            {
+                if (string.Equals(headers[j].Key, name, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+
+            if (!PlainText(name) || !PlainText(value) || (i > 0 && !Put(d, ref n, ","u8)) || !Put(d, ref n, "\""u8)
+                || !Ascii(d, ref n, name) || !Put(d, ref n, "\":\""u8) || !Ascii(d, ref n, value) || !Put(d, ref n, "\""u8))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool Ascii(Span<byte> destination, ref int n, string text)
+    {
+        if (text.Length > destination.Length - n)
+        {
+            return false;
+        }
+
+        System.Text.Ascii.FromUtf16(text, destination[n..], out var w);
+        n += w;
+        return true;
+    }
+
+    // As Utf8JsonWriter writes a DateTimeOffset: round-trip format, the fraction's trailing zeros cut (all of it when zero).
+    private static bool Timestamp(Span<byte> destination, ref int n, DateTimeOffset value)
+    {
+        var d = destination[n..];
+        if (!Utf8Formatter.TryFormat(value, d, out var w, new StandardFormat('O')))
+        {
+            return false;
+        }
+
+        // yyyy-MM-ddTHH:mm:ss.fffffff then the offset: the fraction is bytes 20..26.
+        const int Fraction = 20;
+        var digits = 7;
+        while (digits > 0 && d[Fraction + digits - 1] == (byte)'0')
+        {
+            digits--;
+        }
+
+        if (digits < 7)
+        {
+            var keep = digits == 0 ? Fraction - 1 : Fraction + digits;
+            d[(Fraction + 7)..w].CopyTo(d[keep..]);
+            w -= Fraction + 7 - keep;
+        }
+
+        n += w;
+        return true;
+    }
+
+    private static bool PlainText(ReadOnlySpan<byte> text) => !text.ContainsAnyExcept(PlainTextBytes);
+
+    private static bool PlainText(ReadOnlySpan<char> text) => !text.ContainsAnyExcept(PlainTextChars);
+
+    // Printable ASCII but the quote and the backslash: no JSON encoder escapes these, and they are valid UTF-8 as they are.
+    private static readonly SearchValues<byte> PlainTextBytes = SearchValues.Create(PlainTextAlphabet());
+
+    private static readonly SearchValues<char> PlainTextChars = SearchValues.Create(System.Text.Encoding.ASCII.GetString(PlainTextAlphabet()));
+
+    private static byte[] PlainTextAlphabet() => [.. Enumerable.Range(0x20, 0x7f - 0x20).Where(b => b is not '"' and not '\\').Select(b => (byte)b)];
+
     // offset .. publishTime: the fields that depend on the record alone, in PulledMessage's order.
     private static void WriteRecordFields(Utf8JsonWriter writer, StoredRecord record)
     {

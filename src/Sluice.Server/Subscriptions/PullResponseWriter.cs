@@ -6,16 +6,11 @@ namespace Sluice.Server.Subscriptions;
 
 /// <summary>
 /// Writes a pull's answer, <c>{"messages":[...]}</c>, straight into the response pipe: each message by
-/// <see cref="MessageJson.Write"/>, the very bytes the serializer writes for a <see cref="PullResponse"/> (same names,
+/// <see cref="MessageJson.WriteTo"/>, the very bytes the serializer writes for a <see cref="PullResponse"/> (same names,
 /// order and escaping), without a <see cref="PulledMessage"/>, its strings and header dictionary per message.
 /// </summary>
 internal static class PullResponseWriter
 {
-    // Bytes the writer may hold before they are handed to the pipe: the pipe, not the writer, buffers a large answer.
-    private const int FlushBytes = 16 * 1024;
-
-    private static readonly JsonEncodedText MessagesName = JsonEncodedText.Encode("messages");
-
     public static async Task WriteAsync(HttpResponse response, IReadOnlyList<Delivery> deliveries)
     {
         response.ContentType = "application/json; charset=utf-8";
@@ -28,20 +23,19 @@ internal static class PullResponseWriter
     /// <summary>The answer's bytes into <paramref name="output"/> (the response pipe; a test's buffer).</summary>
     public static void Write(IBufferWriter<byte> output, IReadOnlyList<Delivery> deliveries)
     {
-        using var writer = new Utf8JsonWriter(output, MessageJson.SharedWriterOptions);
-        writer.WriteStartObject();
-        writer.WriteStartArray(MessagesName);
-        foreach (var delivery in deliveries)
+        output.Write("{\"messages\":["u8);
+        Utf8JsonWriter? fallback = null;
+        for (var i = 0; i < deliveries.Count; i++)
         {
-            MessageJson.Write(writer, delivery);
-            if (writer.BytesPending > FlushBytes)
+            if (i > 0)
             {
-                writer.Flush();
+                output.Write(","u8);
             }
+
+            MessageJson.WriteTo(output, deliveries[i], ref fallback);
         }
 
-        writer.WriteEndArray();
-        writer.WriteEndObject();
-        writer.Flush();
+        output.Write("]}"u8);
+        fallback?.Dispose();
     }
 }

@@ -23,7 +23,16 @@ public sealed class MessageJsonTests
         { "binary key and value", [0xff, 0x00, 0x80], [0xc3, 0x28, 0x00, 0xfe], [] },
         { "empty value", [], [], ["content-type", "text/plain; charset=utf-8"] },
         { "repeated header keeps first place, last value", null, Encoding.UTF8.GetBytes("{\"json\":true}"), ["a", "1", "b", "2", "a", "3", "é", "ü"] },
+        { "every printable ASCII character", Encoding.UTF8.GetBytes(PrintableAscii), Encoding.UTF8.GetBytes(PrintableAscii), [PrintableAscii, PrintableAscii] },
+        { "printable ASCII but quote and backslash", Encoding.UTF8.GetBytes(PlainAscii), Encoding.UTF8.GetBytes(PlainAscii), [PlainAscii, PlainAscii] },
+        { "plain key, value and headers", Encoding.UTF8.GetBytes("order-17"), Encoding.UTF8.GetBytes("{'total': 12.5, <b>&amp;</b> +1 `x`}"), ["content-type", "text/plain", "trace", "00-4bf9-01"] },
+        { "nine plain headers", null, Encoding.UTF8.GetBytes("v"), [.. Enumerable.Range(0, 9).SelectMany(i => new[] { $"h{i}", $"v{i}" })] },
+        { "a header value to escape", null, Encoding.UTF8.GetBytes("v"), ["h", "line\nbreak"] },
     };
+
+    private static readonly string PrintableAscii = new([.. Enumerable.Range(0x20, 0x7f - 0x20).Select(c => (char)c)]);
+
+    private static readonly string PlainAscii = PrintableAscii.Replace("\"", "", StringComparison.Ordinal).Replace("\\", "", StringComparison.Ordinal);
 
     [Theory]
     [MemberData(nameof(Records))]
@@ -40,6 +49,7 @@ public sealed class MessageJsonTests
 
         var bySerializer = Written(w => JsonSerializer.Serialize(w, MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage));
         var byHand = Written(w => MessageJson.Write(w, delivery));
+        var byWriteTo = WrittenTo(delivery);
         var engineDelivery = new Delivery(delivery.AckId, delivery.Topic, delivery.Partition, record, delivery.DeliveryAttempt);
         var buffer = new byte[4096];
         Assert.True(MessageJson.TryWriteShared(buffer, engineDelivery, out var n));
@@ -48,8 +58,57 @@ public sealed class MessageJsonTests
         var sharedAgain = Encoding.UTF8.GetString(buffer, 0, n);
 
         Assert.True(bySerializer == byHand, $"{scenario}:\n serializer {bySerializer}\n hand       {byHand}");
+        Assert.True(bySerializer == byWriteTo, $"{scenario}:\n serializer {bySerializer}\n write to   {byWriteTo}");
         Assert.True(bySerializer == shared, $"{scenario}:\n serializer {bySerializer}\n shared     {shared}");
         Assert.Equal(shared, sharedAgain);
+    }
+
+    [Theory]
+    [InlineData("plain key, value and headers", true)]
+    [InlineData("printable ASCII but quote and backslash", true)]
+    [InlineData("no key, utf8 value, no headers", true)]
+    [InlineData("null value", true)]
+    [InlineData("empty value", true)]
+    [InlineData("escapes", false)]
+    [InlineData("binary key and value", false)]
+    [InlineData("repeated header keeps first place, last value", false)]
+    [InlineData("every printable ASCII character", false)]
+    [InlineData("nine plain headers", false)]
+    [InlineData("a header value to escape", false)]
+    public void TryWritePlain_TakesThePlainMessages_AndLeavesTheRestToTheJsonWriter(string scenario, bool plain)
+    {
+        var row = Records.Single(r => (string)r[0] == scenario);
+        var pairs = (string[])row[3];
+        var headers = Enumerable.Range(0, pairs.Length / 2).Select(i => new KeyValuePair<string, string>(pairs[2 * i], pairs[(2 * i) + 1])).ToList();
+        var delivery = new Delivery("1f.2e.3.1234.2", new TopicName("t", "ns", "orders"), 3, new StoredRecord(1234, DateTimeOffset.UnixEpoch, (byte[]?)row[1], (byte[]?)row[2], headers), 2);
+
+        Assert.Equal(plain, MessageJson.TryWritePlain(new byte[4096], delivery, out _));
+        Assert.False(MessageJson.TryWritePlain(new byte[40], delivery, out var written));
+        Assert.Equal(0, written);
+    }
+
+    public static TheoryData<DateTimeOffset> Timestamps => new()
+    {
+        DateTimeOffset.UnixEpoch,
+        new DateTimeOffset(2026, 12, 4, 23, 59, 59, TimeSpan.Zero),
+        new DateTimeOffset(2026, 12, 4, 23, 59, 59, 100, TimeSpan.Zero),
+        new DateTimeOffset(2026, 12, 4, 23, 59, 59, 120, TimeSpan.FromHours(5.5)),
+        new DateTimeOffset(2026, 12, 4, 23, 59, 59, 123, TimeSpan.FromHours(-8)).AddTicks(4567),
+        new DateTimeOffset(2026, 12, 4, 0, 0, 0, TimeSpan.Zero).AddTicks(1),
+        new DateTimeOffset(2026, 12, 4, 0, 0, 0, TimeSpan.Zero).AddTicks(10),
+        DateTimeOffset.MaxValue,
+    };
+
+    [Theory]
+    [MemberData(nameof(Timestamps))]
+    public void WriteTo_WritesThePublishTimeAsTheSerializerDoes(DateTimeOffset timestamp)
+    {
+        var delivery = new Delivery("1f.2e.3.1234.2", new TopicName("t", "ns", "orders"), 3, new StoredRecord(1234, timestamp, null, Encoding.UTF8.GetBytes("v"), []), 2);
+
+        var bySerializer = Written(w => JsonSerializer.Serialize(w, MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage));
+
+        Assert.True(MessageJson.TryWritePlain(new byte[4096], delivery, out _));
+        Assert.Equal(bySerializer, WrittenTo(delivery));
     }
 
     [Fact]
@@ -82,6 +141,14 @@ public sealed class MessageJsonTests
         Assert.False(MessageJson.TryWriteShared(buffer, new Delivery("a\"b", new TopicName("t", "ns", "o"), 0, record, 1), out _));
         Assert.False(MessageJson.TryWriteShared(new byte[20], new Delivery("1.2.0.7.1", new TopicName("t", "ns", "o"), 0, record, 1), out _));
         Assert.True(MessageJson.TryWriteShared(buffer, new Delivery("1.2.0.7.1", new TopicName("t", "ns", "o"), 0, record, 1), out _));
+    }
+
+    private static string WrittenTo(Delivery delivery)
+    {
+        var buffer = new ArrayBufferWriter<byte>();
+        Utf8JsonWriter? fallback = null;
+        MessageJson.WriteTo(buffer, delivery, ref fallback);
+        return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     // The writer the SSE stream uses (SseWriter).
