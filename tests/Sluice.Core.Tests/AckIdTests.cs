@@ -110,7 +110,57 @@ public sealed class AckIdTests
             var valid = SplitAndParse(text, out var expected);
             Assert.True(valid == AckId.TryParse(text, out var parsed), $"'{text}': expected {(valid ? "valid" : "refused")}");
             Assert.Equal(expected, parsed);
+
+            // The same text as UTF-8 reads the same, and is canonical exactly when it is what the id writes.
+            Assert.True(valid == AckId.TryParse(Encoding.UTF8.GetBytes(text).AsSpan(), out var fromUtf8, out var canonical), $"'{text}' as UTF-8");
+            Assert.Equal(expected, fromUtf8);
+            Assert.True(canonical == (valid && expected.ToString() == text) || !valid, $"'{text}': canonical {canonical}");
         }
+    }
+
+    [Fact]
+    public void AckIdList_GivesEveryIdBackAsSent_AndParsesTheIds()
+    {
+        var id = new AckId(0x1c6c89a39eb0d947L, 0x46b956a6u, 3, 1234L, 2);
+        var list = new AckIdList();
+        string[] sent = [id.ToString(), id.ToString().ToUpperInvariant(), "0" + id.ToString(), "not-an-id", "1c.*.3.1234.*"];
+        foreach (var text in sent)
+        {
+            list.AddUtf8(Encoding.UTF8.GetBytes(text));
+        }
+
+        Assert.Equal(sent, list);
+        Assert.False(list.HasEmpty);
+        Assert.True(list.TryGet(0, out var first));
+        Assert.Equal(id, first);
+        Assert.True(list.TryGet(1, out var upper));
+        Assert.Equal(id, upper);
+        Assert.True(list.TryGet(2, out var leadingZero));
+        Assert.Equal(id, leadingZero);
+        Assert.False(list.TryGet(3, out _));
+        Assert.True(list.TryGet(4, out var position));
+        Assert.Equal(AckId.Position(0x1c, 3, 1234), position);
+
+        list.Add(null);
+        Assert.True(list.HasEmpty);
+        Assert.Equal("", list[^1]);
+        Assert.Same(list, AckIdList.From(list));
+        Assert.Equal(sent, AckIdList.From(sent));
+
+        // Grown past its first rented storage, every id is still there; disposed, it is empty.
+        var many = Enumerable.Range(0, 1000).Select(i => new AckId(0x1c, 0x2e, i % 4, i, 1)).ToList();
+        using var grown = new AckIdList();
+        foreach (var each in many)
+        {
+            grown.AddUtf8(Encoding.UTF8.GetBytes(each.ToString()));
+        }
+
+        Assert.Equal(many.Select(m => m.ToString()), grown);
+        Assert.True(grown.TryGet(999, out var last));
+        Assert.Equal(many[999], last);
+        grown.Dispose();
+        Assert.Empty(grown);
+        Assert.Throws<ArgumentOutOfRangeException>(() => grown[0]);
     }
 
     // The reading TryParse replaced (split on '.', the framework's number parsing), kept as the oracle, less one quirk

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Text;
 using System.Diagnostics.CodeAnalysis;
 using System.Globalization;
+using System.Numerics;
 
 namespace Sluice.Core.Subscriptions;
 
@@ -72,21 +73,28 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
     public static bool TryParse(string? value, [NotNullWhen(true)] out AckId id)
     {
         id = default;
-        if (value is null || value.Length > 100)
+        return value is not null && TryParse(value.AsSpan(), out id, out _);
+    }
+
+    /// <summary>
+    /// As <see cref="TryParse(string?, out AckId)"/>, over UTF-16 or UTF-8 text. <paramref name="canonical"/> says the
+    /// text is exactly what <see cref="ToString"/> writes for the id (lower case, no leading zeros), so it need not be kept.
+    /// </summary>
+    public static bool TryParse<TChar>(ReadOnlySpan<TChar> s, out AckId id, out bool canonical)
+        where TChar : unmanaged, IBinaryInteger<TChar>
+    {
+        id = default;
+        canonical = true;
+        if (s.Length > 100 || !TryField(ref s, 16, ulong.MaxValue, ref canonical, out var generation))
         {
             return false;
         }
 
-        var s = value.AsSpan();
-        if (!TryField(ref s, 16, ulong.MaxValue, out var generation))
-        {
-            return false;
-        }
-
-        if (s is ['*', '.', ..])
+        if (s.Length >= 2 && Is(s[0], '*') && Is(s[1], '.'))
         {
             s = s[2..];
-            if (TryField(ref s, 10, int.MaxValue, out var p) && TryField(ref s, 10, long.MaxValue, out var o) && s is "*")
+            if (TryField(ref s, 10, int.MaxValue, ref canonical, out var p) && TryField(ref s, 10, long.MaxValue, ref canonical, out var o)
+                && s.Length == 1 && Is(s[0], '*'))
             {
                 id = Position((long)generation, (int)p, (long)o);
                 return true;
@@ -95,10 +103,10 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
             return false;
         }
 
-        if (TryField(ref s, 16, uint.MaxValue, out var epoch)
-            && TryField(ref s, 10, int.MaxValue, out var partition)
-            && TryField(ref s, 10, long.MaxValue, out var offset)
-            && TryLastField(s, int.MaxValue, out var attempt)
+        if (TryField(ref s, 16, uint.MaxValue, ref canonical, out var epoch)
+            && TryField(ref s, 10, int.MaxValue, ref canonical, out var partition)
+            && TryField(ref s, 10, long.MaxValue, ref canonical, out var offset)
+            && TryLastField(s, int.MaxValue, ref canonical, out var attempt)
             && attempt >= 1)
         {
             id = new AckId((long)generation, (uint)epoch, (int)partition, (long)offset, (int)attempt);
@@ -108,11 +116,16 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
         return false;
     }
 
+    private static bool Is<TChar>(TChar c, char expected)
+        where TChar : unmanaged, IBinaryInteger<TChar>
+        => uint.CreateTruncating(c) == expected;
+
     // A field and the '.' after it: one or more digits of the radix, at most max; s moves past the dot.
-    private static bool TryField(ref ReadOnlySpan<char> s, uint radix, ulong max, out ulong value)
+    private static bool TryField<TChar>(ref ReadOnlySpan<TChar> s, uint radix, ulong max, ref bool canonical, out ulong value)
+        where TChar : unmanaged, IBinaryInteger<TChar>
     {
-        var digits = TryDigits(s, radix, max, out value);
-        if (digits == 0 || digits >= s.Length || s[digits] != '.')
+        var digits = TryDigits(s, radix, max, ref canonical, out value);
+        if (digits == 0 || digits >= s.Length || !Is(s[digits], '.'))
         {
             return false;
         }
@@ -122,28 +135,32 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
     }
 
     // The last field: decimal digits to the end.
-    private static bool TryLastField(ReadOnlySpan<char> s, ulong max, out ulong value)
+    private static bool TryLastField<TChar>(ReadOnlySpan<TChar> s, ulong max, ref bool canonical, out ulong value)
+        where TChar : unmanaged, IBinaryInteger<TChar>
     {
-        var digits = TryDigits(s, 10, max, out value);
+        var digits = TryDigits(s, 10, max, ref canonical, out value);
         return digits > 0 && digits == s.Length;
     }
 
-    // How many leading characters of s are digits of the radix (0 when the number exceeds max).
-    private static int TryDigits(ReadOnlySpan<char> s, uint radix, ulong max, out ulong value)
+    // How many leading characters of s are digits of the radix (0 when the number exceeds max). An upper-case hex digit
+    // or a leading zero makes the text not canonical.
+    private static int TryDigits<TChar>(ReadOnlySpan<TChar> s, uint radix, ulong max, ref bool canonical, out ulong value)
+        where TChar : unmanaged, IBinaryInteger<TChar>
     {
         value = 0;
         var i = 0;
         for (; i < s.Length; i++)
         {
-            var c = s[i];
+            var c = uint.CreateTruncating(s[i]);
             uint digit;
-            if ((uint)(c - '0') <= 9)
+            if (c - '0' <= 9)
             {
-                digit = (uint)(c - '0');
+                digit = c - '0';
             }
-            else if (radix == 16 && (uint)((c | 0x20) - 'a') <= 5)
+            else if (radix == 16 && (c | 0x20) - 'a' <= 5)
             {
-                digit = (uint)((c | 0x20) - 'a' + 10);
+                digit = (c | 0x20) - 'a' + 10;
+                canonical &= c >= 'a';
             }
             else
             {
@@ -156,6 +173,11 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
             }
 
             value = (value * radix) + digit;
+        }
+
+        if (i > 1 && uint.CreateTruncating(s[0]) == '0')
+        {
+            canonical = false;
         }
 
         return i;

@@ -66,7 +66,8 @@ public interface ISubscriptionService
     /// Completes only after the advanced cursor is durable. An expired id is NOT applied: its lease ended (deadline
     /// passed, nacked, or released) and the message will be or was delivered again under a new id. Unknown also covers
     /// malformed ids and ids issued before a seek, a restart, or a delete and recreate of the subscription.
-    /// Throws <see cref="SubscriptionNotFoundException"/> when the subscription does not exist.
+    /// Throws <see cref="SubscriptionNotFoundException"/> when the subscription does not exist. Ids given as an
+    /// <see cref="AckIdList"/> are used as parsed there (so are a nack's).
     /// </remarks>
     ValueTask<AckResult> AckAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, CancellationToken cancellationToken = default);
 

@@ -412,7 +412,7 @@ internal sealed partial class Subscription
     /// Applies acks, nacks or dead-letter requests. Returns the partitions whose cursor changed (to persist) and the
     /// entries to append to the dead-letter topic.
     /// </summary>
-    public AckResult Settle(IReadOnlyList<string> ackIds, SettleKind kind, TimeSpan delay, out HashSet<int> dirty, out List<Entry> deadLetters)
+    public AckResult Settle(AckIdList ackIds, SettleKind kind, TimeSpan delay, out HashSet<int> dirty, out List<Entry> deadLetters)
     {
         List<string> unknown = [];
         List<string> expired = [];
@@ -422,13 +422,14 @@ internal sealed partial class Subscription
         lock (_gate)
         {
             var now = Now;
-            foreach (var ackId in ackIds)
+            for (var i = 0; i < ackIds.Count; i++)
             {
-                var entry = Find(ackId, now, out var isExpired);
+                var isExpired = false;
+                var entry = ackIds.TryGet(i, out var id) ? Find(id, now, out isExpired) : null;
                 if (entry is null || (kind != SettleKind.Ack && entry.State != EntryState.InFlight))
                 {
                     // Only a live lease can be handed back or dead-lettered; a position id may name a waiting message.
-                    (isExpired || entry is not null ? expired : unknown).Add(ackId);
+                    (isExpired || entry is not null ? expired : unknown).Add(ackIds[i]);
                     continue;
                 }
 
@@ -519,10 +520,10 @@ internal sealed partial class Subscription
     }
 
     // Null when the id does not name a live lease; then isExpired tells expired (that lease ended) from unknown.
-    private Entry? Find(string ackId, DateTimeOffset now, out bool isExpired)
+    private Entry? Find(AckId id, DateTimeOffset now, out bool isExpired)
     {
         isExpired = false;
-        if (Deleted || !AckId.TryParse(ackId, out var id) || id.Generation != Generation || (id.Epoch != Epoch && !id.IsPosition)
+        if (Deleted || id.Generation != Generation || (id.Epoch != Epoch && !id.IsPosition)
             || id.Partition >= _partitions.Count)
         {
             return null;

@@ -344,7 +344,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     {
         ArgumentNullException.ThrowIfNull(ackIds);
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        return await SettleAsync(subscription, ackIds, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        return await SettleAsync(subscription, AckIdList.From(ackIds), ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -352,15 +352,15 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     {
         ArgumentNullException.ThrowIfNull(positions);
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        var ids = new string[positions.Count];
-        for (var i = 0; i < ids.Length; i++)
+        using var ids = new AckIdList(positions.Count);
+        foreach (var position in positions)
         {
-            if (positions[i].Partition < 0 || positions[i].Offset < 0)
+            if (position.Partition < 0 || position.Offset < 0)
             {
-                throw new ArgumentOutOfRangeException(nameof(positions), positions[i], "partition and offset must not be negative");
+                throw new ArgumentOutOfRangeException(nameof(positions), position, "partition and offset must not be negative");
             }
 
-            ids[i] = AckId.Position(subscription.Generation, positions[i].Partition, positions[i].Offset).ToString();
+            ids.Add(AckId.Position(subscription.Generation, position.Partition, position.Offset));
         }
 
         return await SettleAsync(subscription, ids, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
@@ -381,7 +381,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        return await SettleAsync(subscription, ackIds, ForwardedAcks.Kinds.Nack, delay, cancellationToken).ConfigureAwait(false);
+        return await SettleAsync(subscription, AckIdList.From(ackIds), ForwardedAcks.Kinds.Nack, delay, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<AckResult> DeadLetterAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, string reason, CancellationToken cancellationToken = default)
@@ -389,7 +389,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         ArgumentNullException.ThrowIfNull(ackIds);
         ArgumentException.ThrowIfNullOrEmpty(reason);
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        var result = subscription.Settle(ackIds, Subscription.SettleKind.DeadLetter, TimeSpan.Zero, out _, out var deadLetters);
+        var result = subscription.Settle(AckIdList.From(ackIds), Subscription.SettleKind.DeadLetter, TimeSpan.Zero, out _, out var deadLetters);
         await subscription.DeadLetterAsync(deadLetters, reason, rethrow: true).ConfigureAwait(false);
         return result;
     }
@@ -483,7 +483,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
 
         if (elsewhere is not null)
         {
-            var result = await SettleAsync(subscription, elsewhere, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            var result = await SettleAsync(subscription, AckIdList.From(elsewhere), ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             acked += result.Succeeded;
         }
 
@@ -509,7 +509,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     }
 
     // Ack or nack: ids of partitions another fleet member delivers are forwarded to it, the rest settled here.
-    private async ValueTask<AckResult> SettleAsync(Subscription subscription, IReadOnlyList<string> ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
+    private async ValueTask<AckResult> SettleAsync(Subscription subscription, AckIdList ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
     {
         var (local, forwarded) = await ForwardOthersAsync(subscription, ackIds, kind, delay, cancellationToken).ConfigureAwait(false);
         var result = await SettleHereAsync(subscription, local, kind, delay, cancellationToken).ConfigureAwait(false);
@@ -517,7 +517,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     }
 
     // An ack completes once the advanced cursor is durable; a nack sends what reached max deliveries to the dead-letter topic.
-    private async ValueTask<AckResult> SettleHereAsync(Subscription subscription, IReadOnlyList<string> ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
+    private async ValueTask<AckResult> SettleHereAsync(Subscription subscription, AckIdList ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
     {
         if (kind == ForwardedAcks.Kinds.Ack)
         {
@@ -537,20 +537,26 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
 
     // In a fleet, acks and nacks of partitions another member delivers go to it through the acks topic (answered once
     // that append is durable); the rest, and every id that is malformed or of another generation, are settled here.
-    private async ValueTask<(IReadOnlyList<string> Local, int Forwarded)> ForwardOthersAsync(
-        Subscription subscription, IReadOnlyList<string> ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
+    private async ValueTask<(AckIdList Local, int Forwarded)> ForwardOthersAsync(
+        Subscription subscription, AckIdList ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
     {
         if (_fleet is null)
         {
             return (ackIds, 0);
         }
 
-        List<string>? local = null;
+        AckIdList? local = null;
         List<string>? remote = null;
-        foreach (var ackId in ackIds)
+        for (var i = 0; i < ackIds.Count; i++)
         {
-            var elsewhere = AckId.TryParse(ackId, out var id) && id.Generation == subscription.Generation && !subscription.IsOwned(id.Partition);
-            (elsewhere ? remote ??= [] : local ??= []).Add(ackId);
+            if (ackIds.TryGet(i, out var id) && id.Generation == subscription.Generation && !subscription.IsOwned(id.Partition))
+            {
+                (remote ??= []).Add(ackIds[i]);
+            }
+            else
+            {
+                (local ??= new AckIdList()).AddFrom(ackIds, i);
+            }
         }
 
         if (remote is null)
@@ -559,7 +565,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         await _fleet.ForwardAsync(subscription.Topic, subscription.Name, kind, delay, remote, cancellationToken).ConfigureAwait(false);
-        return ((IReadOnlyList<string>?)local ?? [], remote.Count);
+        return (local ?? new AckIdList(), remote.Count);
     }
 
     // Under _adminLock. Cursors of every partition first (a partition nobody delivers starts there), then the record
@@ -698,7 +704,15 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             return;
         }
 
-        var mine = acks.AckIds.Where(id => AckId.TryParse(id, out var parsed) && subscription.IsOwned(parsed.Partition)).ToList();
+        using var mine = new AckIdList();
+        foreach (var text in acks.AckIds)
+        {
+            if (AckId.TryParse(text, out var id) && subscription.IsOwned(id.Partition))
+            {
+                mine.Add(id);
+            }
+        }
+
         if (mine.Count == 0)
         {
             return;

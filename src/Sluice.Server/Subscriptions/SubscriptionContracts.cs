@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sluice.Core.Subscriptions;
 using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Subscriptions;
@@ -58,9 +59,9 @@ internal sealed record PulledMessage(
     DateTimeOffset PublishTime,
     int DeliveryAttempt);
 
-internal sealed record AckRequest(List<string>? AckIds);
+internal sealed record AckRequest([property: JsonConverter(typeof(AckIdListJsonConverter))] AckIdList? AckIds);
 
-internal sealed record NackRequest(List<string>? AckIds, long? DelayMs);
+internal sealed record NackRequest([property: JsonConverter(typeof(AckIdListJsonConverter))] AckIdList? AckIds, long? DelayMs);
 
 internal sealed record AckResponse(int Acked, IReadOnlyList<string> Unknown, IReadOnlyList<string> Expired);
 

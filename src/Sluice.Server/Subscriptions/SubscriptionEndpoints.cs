@@ -160,7 +160,7 @@ internal static class SubscriptionEndpoints
     {
         var (topic, name) = await RequireTopicAsync(context);
         var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.AckRequest, MaxAckBodyBytes);
-        var ackIds = ValidateAckIds(request?.AckIds);
+        using var ackIds = ValidateAckIds(request?.AckIds);
         var result = await context.RequestServices.GetRequiredService<ISubscriptionService>().AckAsync(topic, name, ackIds, context.RequestAborted);
         await context.Response.WriteAsJsonAsync(new AckResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.AckResponse);
     }
@@ -169,7 +169,7 @@ internal static class SubscriptionEndpoints
     {
         var (topic, name) = await RequireTopicAsync(context);
         var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.NackRequest, MaxAckBodyBytes);
-        var ackIds = ValidateAckIds(request?.AckIds);
+        using var ackIds = ValidateAckIds(request?.AckIds);
         var delayMs = request?.DelayMs ?? 0;
         if (delayMs is < 0 or > 43_200_000)
         {
@@ -211,7 +211,7 @@ internal static class SubscriptionEndpoints
         return (topic, name);
     }
 
-    private static List<string> ValidateAckIds(List<string>? ackIds)
+    private static AckIdList ValidateAckIds(AckIdList? ackIds)
     {
         if (ackIds is null || ackIds.Count == 0)
         {
@@ -223,12 +223,9 @@ internal static class SubscriptionEndpoints
             ProblemException.Throw(ProblemKind.InvalidParameter, $"at most {MaxAckIds} ack ids per request; got {ackIds.Count}");
         }
 
-        foreach (var id in ackIds)
+        if (ackIds.HasEmpty)
         {
-            if (string.IsNullOrEmpty(id))
-            {
-                ProblemException.Throw(ProblemKind.InvalidParameter, "ack ids must be non-empty strings");
-            }
+            ProblemException.Throw(ProblemKind.InvalidParameter, "ack ids must be non-empty strings");
         }
 
         return ackIds;

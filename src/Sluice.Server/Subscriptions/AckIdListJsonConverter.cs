@@ -1,0 +1,50 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Sluice.Core.Subscriptions;
+
+namespace Sluice.Server.Subscriptions;
+
+/// <summary>
+/// Reads an ack or nack body's <c>ackIds</c> array straight into an <see cref="AckIdList"/>: each id parsed from the
+/// body's UTF-8 bytes, a string made only for one that is escaped, not in the engine's form or not an id. Anything but
+/// strings (and <c>null</c>, which the endpoint refuses as an empty id) is not an array of ack ids.
+/// </summary>
+internal sealed class AckIdListJsonConverter : JsonConverter<AckIdList>
+{
+    public override AckIdList Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            throw new JsonException("ackIds must be an array of strings");
+        }
+
+        var ids = new AckIdList();
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.String when !reader.ValueIsEscaped && !reader.HasValueSequence:
+                    ids.AddUtf8(reader.ValueSpan);
+                    break;
+                case JsonTokenType.String or JsonTokenType.Null:
+                    ids.Add(reader.GetString());
+                    break;
+                default:
+                    throw new JsonException("ackIds must be an array of strings");
+            }
+        }
+
+        return ids;
+    }
+
+    public override void Write(Utf8JsonWriter writer, AckIdList value, JsonSerializerOptions options)
+    {
+        writer.WriteStartArray();
+        foreach (var id in value)
+        {
+            writer.WriteStringValue(id);
+        }
+
+        writer.WriteEndArray();
+    }
+}
