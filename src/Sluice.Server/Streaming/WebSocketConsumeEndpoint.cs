@@ -177,15 +177,38 @@ internal static class WebSocketConsumeEndpoint
             await Quietly(receive);
         }
 
+        // A client's frame as the consumer frame it holds, or what makes it malformed JSON.
+        private static (ConsumerFrame? Frame, string? Malformed) Parse(WebSocketMessageType type, ReadOnlySpan<byte> payload)
+        {
+            if (type != WebSocketMessageType.Text)
+            {
+                return (null, null);
+            }
+
+            if (JsonText.Invalid(payload) is { } invalid)
+            {
+                return (null, $"a frame is not valid JSON text: {invalid}");
+            }
+
+            try
+            {
+                return (JsonSerializer.Deserialize(payload, SluiceJsonContext.Api.ConsumerFrame), null);
+            }
+            catch (JsonException ex)
+            {
+                return (null, $"a frame must be a JSON object such as {{\"ack\":[\"...\"]}}: {ex.Message}");
+            }
+        }
+
         private async Task<(WebSocketCloseStatus, string)?> ReceiveLoopAsync(CancellationToken token)
         {
             var service = _services.GetRequiredService<ISubscriptionService>();
             while (!token.IsCancellationRequested)
             {
-                (byte[] Payload, WebSocketMessageType Type)? frame;
+                (byte[] Rented, int Length, WebSocketMessageType Type)? frame;
                 try
                 {
-                    frame = await WebSocketFrames.ReceiveAsync(socket, MaxClientFrameBytes, token);
+                    frame = await WebSocketFrames.ReceiveRentedAsync(socket, MaxClientFrameBytes, token);
                 }
                 catch (FrameTooLargeException ex)
                 {
@@ -197,19 +220,20 @@ internal static class WebSocketConsumeEndpoint
                     return (WebSocketCloseStatus.NormalClosure, "");
                 }
 
-                if (f.Type == WebSocketMessageType.Text && JsonText.Invalid(f.Payload) is { } invalid)
-                {
-                    return await RefuseAsync(WebSocketCloseStatus.InvalidPayloadData, ProblemKind.MalformedJson, $"a frame is not valid JSON text: {invalid}", token);
-                }
-
                 ConsumerFrame? parsed;
+                string? malformed;
                 try
                 {
-                    parsed = f.Type == WebSocketMessageType.Text ? JsonSerializer.Deserialize(f.Payload, SluiceJsonContext.Api.ConsumerFrame) : null;
+                    (parsed, malformed) = Parse(f.Type, f.Rented.AsSpan(0, f.Length));
                 }
-                catch (JsonException ex)
+                finally
                 {
-                    return await RefuseAsync(WebSocketCloseStatus.InvalidPayloadData, ProblemKind.MalformedJson, $"a frame must be a JSON object such as {{\"ack\":[\"...\"]}}: {ex.Message}", token);
+                    ArrayPool<byte>.Shared.Return(f.Rented);
+                }
+
+                if (malformed is not null)
+                {
+                    return await RefuseAsync(WebSocketCloseStatus.InvalidPayloadData, ProblemKind.MalformedJson, malformed, token);
                 }
 
                 if (parsed is null || (parsed.Ack is null && parsed.Nack is null && parsed.Permits is null))

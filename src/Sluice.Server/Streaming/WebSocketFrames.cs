@@ -57,6 +57,61 @@ internal static class WebSocketFrames
         }
     }
 
+    /// <summary>
+    /// One whole message in an array rented from the shared pool, which the caller gives back once it has read the
+    /// message (<c>ArrayPool&lt;byte&gt;.Shared.Return</c>), or null when the peer closed. For messages read and dropped
+    /// at once (a consumer's acks): no array per message, the pool's arrays are reused. Throws
+    /// <see cref="FrameTooLargeException"/> past <paramref name="maxBytes"/>, as <see cref="ReceiveAsync"/> does.
+    /// </summary>
+    public static async ValueTask<(byte[] Rented, int Length, WebSocketMessageType Type)?> ReceiveRentedAsync(WebSocket socket, int maxBytes, CancellationToken cancellationToken)
+    {
+        var buffer = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        var handedOver = false;
+        try
+        {
+            var length = 0;
+            long received = 0;
+            while (true)
+            {
+                var tooLarge = received > maxBytes;
+                if (!tooLarge && length == buffer.Length)
+                {
+                    var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
+                    buffer.AsSpan(0, length).CopyTo(larger);
+                    ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+
+                // Past the limit the rest of the message is read over the start of the buffer and dropped.
+                var result = await socket.ReceiveAsync(tooLarge ? buffer.AsMemory() : buffer.AsMemory(length), cancellationToken);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return null;
+                }
+
+                received += result.Count;
+                length = tooLarge ? length : length + result.Count;
+                if (result.EndOfMessage)
+                {
+                    if (received > maxBytes)
+                    {
+                        throw new FrameTooLargeException(maxBytes);
+                    }
+
+                    handedOver = true;
+                    return (buffer, length, result.MessageType);
+                }
+            }
+        }
+        finally
+        {
+            if (!handedOver)
+            {
+                ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+    }
+
     /// <summary>Sends one text frame, treating a send that does not complete within <paramref name="timeout"/> as a slow consumer.</summary>
     public static async ValueTask SendAsync(WebSocket socket, ReadOnlyMemory<byte> payload, SemaphoreSlim sendLock, TimeSpan timeout, TimeProvider time, CancellationToken cancellationToken)
     {
