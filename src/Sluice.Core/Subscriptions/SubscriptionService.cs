@@ -344,7 +344,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     {
         ArgumentNullException.ThrowIfNull(ackIds);
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        return await SettleAsync(subscription, AckIdList.From(ackIds), ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        return await SettleTextsAsync(subscription, ackIds, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
     }
 
     /// <inheritdoc/>
@@ -381,7 +381,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        return await SettleAsync(subscription, AckIdList.From(ackIds), ForwardedAcks.Kinds.Nack, delay, cancellationToken).ConfigureAwait(false);
+        return await SettleTextsAsync(subscription, ackIds, ForwardedAcks.Kinds.Nack, delay, cancellationToken).ConfigureAwait(false);
     }
 
     public async ValueTask<AckResult> DeadLetterAsync(TopicName topic, string name, IReadOnlyList<string> ackIds, string reason, CancellationToken cancellationToken = default)
@@ -389,7 +389,8 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         ArgumentNullException.ThrowIfNull(ackIds);
         ArgumentException.ThrowIfNullOrEmpty(reason);
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        var result = subscription.Settle(AckIdList.From(ackIds), Subscription.SettleKind.DeadLetter, TimeSpan.Zero, out _, out var deadLetters);
+        using var made = ackIds as AckIdList is null ? AckIdList.From(ackIds) : null;
+        var result = subscription.Settle(made ?? (AckIdList)ackIds, Subscription.SettleKind.DeadLetter, TimeSpan.Zero, out _, out var deadLetters);
         await subscription.DeadLetterAsync(deadLetters, reason, rethrow: true).ConfigureAwait(false);
         return result;
     }
@@ -483,7 +484,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
 
         if (elsewhere is not null)
         {
-            var result = await SettleAsync(subscription, AckIdList.From(elsewhere), ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+            var result = await SettleTextsAsync(subscription, elsewhere, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
             acked += result.Succeeded;
         }
 
@@ -508,12 +509,35 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
     }
 
+    // As SettleAsync, for ids given as text: parsed here, unless they come parsed already, and the list made here is
+    // given back to the pool once settled.
+    private async ValueTask<AckResult> SettleTextsAsync(Subscription subscription, IReadOnlyList<string> ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
+    {
+        if (ackIds is AckIdList parsed)
+        {
+            return await SettleAsync(subscription, parsed, kind, delay, cancellationToken).ConfigureAwait(false);
+        }
+
+        using var made = AckIdList.From(ackIds);
+        return await SettleAsync(subscription, made, kind, delay, cancellationToken).ConfigureAwait(false);
+    }
+
     // Ack or nack: ids of partitions another fleet member delivers are forwarded to it, the rest settled here.
     private async ValueTask<AckResult> SettleAsync(Subscription subscription, AckIdList ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
     {
         var (local, forwarded) = await ForwardOthersAsync(subscription, ackIds, kind, delay, cancellationToken).ConfigureAwait(false);
-        var result = await SettleHereAsync(subscription, local, kind, delay, cancellationToken).ConfigureAwait(false);
-        return forwarded == 0 ? result : result with { Succeeded = result.Succeeded + forwarded };
+        try
+        {
+            var result = await SettleHereAsync(subscription, local, kind, delay, cancellationToken).ConfigureAwait(false);
+            return forwarded == 0 ? result : result with { Succeeded = result.Succeeded + forwarded };
+        }
+        finally
+        {
+            if (!ReferenceEquals(local, ackIds))
+            {
+                local.Dispose();
+            }
+        }
     }
 
     // An ack completes once the advanced cursor is durable; a nack sends what reached max deliveries to the dead-letter topic.
