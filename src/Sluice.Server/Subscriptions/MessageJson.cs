@@ -104,15 +104,7 @@ internal static class MessageJson
         var record = delivery.Record;
         var d = destination;
         var n = 0;
-        if (!Put(d, ref n, "{\"ackId\":\""u8) || !delivery.TryFormatAckId(d[n..], out var w) || !IsPlain(d.Slice(n, w)))
-        {
-            return false;
-        }
-
-        n += w;
-        if (!Put(d, ref n, "\",\"id\":\""u8) || !Number(d, ref n, delivery.Partition) || !Put(d, ref n, ":"u8)
-            || !Number(d, ref n, record.Offset) || !Put(d, ref n, "\",\"partition\":"u8) || !Number(d, ref n, delivery.Partition)
-            || !Put(d, ref n, ",\"offset\":"u8) || !Number(d, ref n, record.Offset))
+        if (!TryPutHead(d, ref n, delivery) || !Put(d, ref n, ",\"offset\":"u8) || !Number(d, ref n, record.Offset))
         {
             return false;
         }
@@ -278,15 +270,7 @@ internal static class MessageJson
         written = 0;
         var d = destination;
         var n = 0;
-        if (!Put(d, ref n, "{\"ackId\":\""u8) || !delivery.TryFormatAckId(d[n..], out var w) || !IsPlain(d.Slice(n, w)))
-        {
-            return false;
-        }
-
-        n += w;
-        if (!Put(d, ref n, "\",\"id\":\""u8) || !Number(d, ref n, delivery.Partition) || !Put(d, ref n, ":"u8)
-            || !Number(d, ref n, delivery.Record.Offset) || !Put(d, ref n, "\",\"partition\":"u8) || !Number(d, ref n, delivery.Partition)
-            || !Put(d, ref n, ","u8) || !Put(d, ref n, fields) || !Put(d, ref n, ",\"deliveryAttempt\":"u8)
+        if (!TryPutHead(d, ref n, delivery) || !Put(d, ref n, ","u8) || !Put(d, ref n, fields) || !Put(d, ref n, ",\"deliveryAttempt\":"u8)
             || !Number(d, ref n, delivery.DeliveryAttempt) || !Put(d, ref n, "}"u8))
         {
             return false;
@@ -294,6 +278,19 @@ internal static class MessageJson
 
         written = n;
         return true;
+    }
+
+    // {"ackId":"…","id":"p:o","partition":p — the start both hand-made forms share; false when the ack id would need escaping.
+    private static bool TryPutHead(Span<byte> d, ref int n, Delivery delivery)
+    {
+        if (!Put(d, ref n, "{\"ackId\":\""u8) || !delivery.TryFormatAckId(d[n..], out var w) || !IsPlain(d.Slice(n, w)))
+        {
+            return false;
+        }
+
+        n += w;
+        return Put(d, ref n, "\",\"id\":\""u8) && Number(d, ref n, delivery.Partition) && Put(d, ref n, ":"u8)
+            && Number(d, ref n, delivery.Record.Offset) && Put(d, ref n, "\",\"partition\":"u8) && Number(d, ref n, delivery.Partition);
     }
 
     /// <summary>Most bytes <see cref="TryWriteShared(Span{byte}, Delivery, out int)"/> may need beyond the record's encoded fields.</summary>
