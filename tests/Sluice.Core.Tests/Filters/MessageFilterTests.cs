@@ -206,14 +206,21 @@ public sealed class MessageFilterTests
             matched += filter.Matches(record) ? 1 : 0;
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 10_000; i++)
+        // The fewest bytes of three rounds: the runtime may allocate once on this thread while a round runs (seen once:
+        // 7,264 bytes in 10,000 evaluations, so not theirs); an evaluation that allocates does so in every round.
+        var allocated = long.MaxValue;
+        for (var round = 0; round < 3; round++)
         {
-            matched += filter.Matches(record) ? 1 : 0;
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            for (var i = 0; i < 10_000; i++)
+            {
+                matched += filter.Matches(record) ? 1 : 0;
+            }
+
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        Assert.Equal(10_100, matched);
+        Assert.Equal(30_100, matched);
         Assert.Equal(0, allocated);
     }
 }
