@@ -41,7 +41,14 @@ public sealed class AckIdList : IReadOnlyList<string>, IDisposable
     /// <summary>True when an id was JSON <c>null</c> or empty text.</summary>
     public bool HasEmpty { get; private set; }
 
-    public string this[int index] => At(index) is { Text: { } text } ? text : At(index).Id.ToString();
+    public string this[int index]
+    {
+        get
+        {
+            ref readonly var slot = ref At(index);
+            return slot.Text ?? slot.Id.ToString();
+        }
+    }
 
     /// <summary>Adds an id given as UTF-8 text (its JSON string's bytes, unescaped).</summary>
     public void AddUtf8(ReadOnlySpan<byte> utf8)
@@ -85,10 +92,7 @@ public sealed class AckIdList : IReadOnlyList<string>, IDisposable
         var items = _items;
         _items = [];
         _count = 0;
-        if (items.Length > 0)
-        {
-            ArrayPool<Slot>.Shared.Return(items, clearArray: true);
-        }
+        GiveBack(items);
     }
 
     public IEnumerator<string> GetEnumerator()
@@ -113,16 +117,24 @@ public sealed class AckIdList : IReadOnlyList<string>, IDisposable
         {
             var larger = ArrayPool<Slot>.Shared.Rent(Math.Max(16, _items.Length * 2));
             _items.AsSpan(0, _count).CopyTo(larger);
-            var old = _items;
+            GiveBack(_items);
             _items = larger;
-            if (old.Length > 0)
-            {
-                ArrayPool<Slot>.Shared.Return(old, clearArray: true);
-            }
         }
 
         _items[_count++] = slot;
     }
+
+    // Storage of up to the most ids a request may carry goes back to the pool; a larger array (a request refused for its
+    // count, read whole first) is left to the collector, so the pool never keeps it.
+    private static void GiveBack(Slot[] items)
+    {
+        if (items.Length is > 0 and <= MaxPooledSlots)
+        {
+            ArrayPool<Slot>.Shared.Return(items, clearArray: true);
+        }
+    }
+
+    private const int MaxPooledSlots = 16 * 1024;
 
     // Text is null when it is exactly the id's ToString.
     private readonly record struct Slot(AckId Id, bool Parsed, string? Text);

@@ -389,10 +389,21 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         ArgumentNullException.ThrowIfNull(ackIds);
         ArgumentException.ThrowIfNullOrEmpty(reason);
         var subscription = await FindAsync(topic, name, cancellationToken).ConfigureAwait(false);
-        using var made = ackIds as AckIdList is null ? AckIdList.From(ackIds) : null;
-        var result = subscription.Settle(made ?? (AckIdList)ackIds, Subscription.SettleKind.DeadLetter, TimeSpan.Zero, out _, out var deadLetters);
-        await subscription.DeadLetterAsync(deadLetters, reason, rethrow: true).ConfigureAwait(false);
-        return result;
+        var ids = Parsed(ackIds, out var made);
+        using (made)
+        {
+            var result = subscription.Settle(ids, Subscription.SettleKind.DeadLetter, TimeSpan.Zero, out _, out var deadLetters);
+            await subscription.DeadLetterAsync(deadLetters, reason, rethrow: true).ConfigureAwait(false);
+            return result;
+        }
+    }
+
+    // Ids given as text, parsed: the list itself when it comes parsed (its maker gives it back), else a list made here,
+    // also returned as made for the caller to dispose once settled.
+    private static AckIdList Parsed(IReadOnlyList<string> ackIds, out AckIdList? made)
+    {
+        made = ackIds is AckIdList ? null : AckIdList.From(ackIds);
+        return made ?? (AckIdList)ackIds;
     }
 
     public async ValueTask SeekAsync(TopicName topic, string name, StartPosition position, CancellationToken cancellationToken = default)
@@ -509,17 +520,14 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
     }
 
-    // As SettleAsync, for ids given as text: parsed here, unless they come parsed already, and the list made here is
-    // given back to the pool once settled.
+    // As SettleAsync, for ids given as text (Parsed).
     private async ValueTask<AckResult> SettleTextsAsync(Subscription subscription, IReadOnlyList<string> ackIds, ForwardedAcks.Kinds kind, TimeSpan delay, CancellationToken cancellationToken)
     {
-        if (ackIds is AckIdList parsed)
+        var ids = Parsed(ackIds, out var made);
+        using (made)
         {
-            return await SettleAsync(subscription, parsed, kind, delay, cancellationToken).ConfigureAwait(false);
+            return await SettleAsync(subscription, ids, kind, delay, cancellationToken).ConfigureAwait(false);
         }
-
-        using var made = AckIdList.From(ackIds);
-        return await SettleAsync(subscription, made, kind, delay, cancellationToken).ConfigureAwait(false);
     }
 
     // Ack or nack: ids of partitions another fleet member delivers are forwarded to it, the rest settled here.

@@ -228,7 +228,7 @@ internal static class WebSocketConsumeEndpoint
                 }
                 finally
                 {
-                    ArrayPool<byte>.Shared.Return(f.Rented);
+                    WebSocketFrames.Release(f.Rented);
                 }
 
                 if (malformed is not null)

@@ -3,65 +3,39 @@ using System.Net.WebSockets;
 
 namespace Sluice.Server.Streaming;
 
-/// <summary>Reading whole WebSocket messages into an exact-size array, with a size limit.</summary>
+/// <summary>Reading whole WebSocket messages, with a size limit: into a pooled array, or an exact-size copy to keep.</summary>
 internal static class WebSocketFrames
 {
-    /// <summary>4 KiB: a typical ack frame fits; only what is received is kept, not the buffer.</summary>
+    /// <summary>4 KiB: a typical ack frame fits in the first array.</summary>
     private const int ChunkBytes = 4 * 1024;
 
-    /// <summary>One whole message, or null when the peer closed. Throws <see cref="FrameTooLargeException"/> past <paramref name="maxBytes"/>
-    /// (after reading and dropping the rest of that message, so the socket stays usable).</summary>
+    /// <summary>Arrays up to this size go back to the pool; a larger one (a client's big frame) is left to the collector, so the pool never keeps it.</summary>
+    private const int MaxPooledBytes = 64 * 1024;
+
+    /// <summary>One whole message as an array of its exact size (kept by the caller: a produced record's value), or null
+    /// when the peer closed. Throws as <see cref="ReceiveRentedAsync"/> does.</summary>
     public static async ValueTask<(byte[] Payload, WebSocketMessageType Type)?> ReceiveAsync(WebSocket socket, int maxBytes, CancellationToken cancellationToken)
     {
-        var chunk = ArrayPool<byte>.Shared.Rent(ChunkBytes);
+        if (await ReceiveRentedAsync(socket, maxBytes, cancellationToken) is not { } frame)
+        {
+            return null;
+        }
+
         try
         {
-            ArrayBufferWriter<byte>? buffer = null;
-            var received = 0;
-            var tooLarge = false;
-            while (true)
-            {
-                var result = await socket.ReceiveAsync(chunk.AsMemory(), cancellationToken);
-                if (result.MessageType == WebSocketMessageType.Close)
-                {
-                    return null;
-                }
-
-                received += result.Count;
-                tooLarge |= received > maxBytes;
-                if (result.EndOfMessage && buffer is null && !tooLarge)
-                {
-                    // The common case: the whole message came in one read.
-                    return (chunk.AsSpan(0, result.Count).ToArray(), result.MessageType);
-                }
-
-                if (!tooLarge)
-                {
-                    (buffer ??= new ArrayBufferWriter<byte>(ChunkBytes)).Write(chunk.AsSpan(0, result.Count));
-                }
-
-                if (result.EndOfMessage)
-                {
-                    if (tooLarge)
-                    {
-                        throw new FrameTooLargeException(maxBytes);
-                    }
-
-                    return (buffer!.WrittenSpan.ToArray(), result.MessageType);
-                }
-            }
+            return (frame.Rented.AsSpan(0, frame.Length).ToArray(), frame.Type);
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(chunk);
+            Release(frame.Rented);
         }
     }
 
     /// <summary>
-    /// One whole message in an array rented from the shared pool, which the caller gives back once it has read the
-    /// message (<c>ArrayPool&lt;byte&gt;.Shared.Return</c>), or null when the peer closed. For messages read and dropped
-    /// at once (a consumer's acks): no array per message, the pool's arrays are reused. Throws
-    /// <see cref="FrameTooLargeException"/> past <paramref name="maxBytes"/>, as <see cref="ReceiveAsync"/> does.
+    /// One whole message in an array rented from the shared pool, which the caller hands to <see cref="Release"/> once it
+    /// has read the message, or null when the peer closed. For messages read and dropped at once (a consumer's acks): no
+    /// array per message. Throws <see cref="FrameTooLargeException"/> past <paramref name="maxBytes"/>, after reading and
+    /// dropping the rest of that message, so the socket stays usable.
     /// </summary>
     public static async ValueTask<(byte[] Rented, int Length, WebSocketMessageType Type)?> ReceiveRentedAsync(WebSocket socket, int maxBytes, CancellationToken cancellationToken)
     {
@@ -78,7 +52,7 @@ internal static class WebSocketFrames
                 {
                     var larger = ArrayPool<byte>.Shared.Rent(buffer.Length * 2);
                     buffer.AsSpan(0, length).CopyTo(larger);
-                    ArrayPool<byte>.Shared.Return(buffer);
+                    Release(buffer);
                     buffer = larger;
                 }
 
@@ -107,8 +81,17 @@ internal static class WebSocketFrames
         {
             if (!handedOver)
             {
-                ArrayPool<byte>.Shared.Return(buffer);
+                Release(buffer);
             }
+        }
+    }
+
+    /// <summary>Gives back an array from <see cref="ReceiveRentedAsync"/>.</summary>
+    public static void Release(byte[] rented)
+    {
+        if (rented.Length <= MaxPooledBytes)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
         }
     }
 

@@ -283,7 +283,7 @@ internal static class MessageJson
     // {"ackId":"…","id":"p:o","partition":p — the start both hand-made forms share; false when the ack id would need escaping.
     private static bool TryPutHead(Span<byte> d, ref int n, Delivery delivery)
     {
-        if (!Put(d, ref n, "{\"ackId\":\""u8) || !delivery.TryFormatAckId(d[n..], out var w) || !IsPlain(d.Slice(n, w)))
+        if (!Put(d, ref n, "{\"ackId\":\""u8) || !delivery.TryFormatAckId(d[n..], out var w) || !PlainText(d.Slice(n, w)))
         {
             return false;
         }
@@ -340,11 +340,6 @@ internal static class MessageJson
         n += w;
         return true;
     }
-
-    // Letters, digits, '.', '-', '_': written into a JSON string as they are.
-    private static bool IsPlain(ReadOnlySpan<byte> text) => !text.ContainsAnyExcept(PlainBytes);
-
-    private static readonly SearchValues<byte> PlainBytes = SearchValues.Create("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-_"u8);
 
     // Longest engine ack id (hex generation and epoch, partition, offset, attempt) and message id, with room to spare.
     private const int MaxIdBytes = 128;

@@ -97,6 +97,34 @@ public sealed class WebSocketTests(StreamingServer fixture, ITestOutputHelper ou
     }
 
     [Fact]
+    public async Task Consumer_AckFramesPastTheFirstRead_AreReadWhole_AndAFrameOverTheLimitCloses()
+    {
+        var topic = await Fixture.NewTopicAsync();
+        await Client.PutSubscriptionAsync(topic, "s", new { type = "shared", position = "earliest" });
+        await Fixture.ProduceManyAsync(topic, 40);
+        await using var ws = await WsClient.ConnectAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/ws?permits=100");
+        var ids = new List<string>();
+        while (ids.Count < 40)
+        {
+            ids.Add((await ws.ReceiveAsync(Wait))!.Value.GetProperty("ackId").GetString()!);
+        }
+
+        // ~16 KB: the server reads it in 4 KiB pieces into a growing buffer; every id in it is read.
+        var unknown = Enumerable.Range(0, 400).Select(i => $"not-an-ack-id-{i:D8}").ToList();
+        await ws.SendJsonAsync(new { ack = ids.Concat(unknown) });
+        var answer = (await ws.ReceiveAsync(Wait))!.Value;
+        Assert.Equal(40, answer.GetProperty("acked").GetInt32());
+        Assert.Equal(unknown, answer.GetProperty("unknown").EnumerateArray().Select(e => e.GetString()));
+
+        // Past the 4 MiB a client frame may have: a problem frame, then the server closes with 1009.
+        await ws.SendTextAsync("{\"ack\":[\"" + new string('a', 4 * 1024 * 1024) + "\"]}");
+        var problem = (await ws.ReceiveAsync(Wait))!.Value;
+        Assert.Equal("urn:sluice:problem:invalid-parameter", problem.GetProperty("error").GetProperty("type").GetString());
+        Assert.Null(await ws.ReceiveAsync(Wait));
+        Assert.Equal(WebSocketCloseStatus.MessageTooBig, ws.Socket.CloseStatus);
+    }
+
+    [Fact]
     public async Task Consumer_NackOnTheSocket_Redelivers_AndCloseReleasesWhatItHeld()
     {
         var topic = await Fixture.NewTopicAsync();
