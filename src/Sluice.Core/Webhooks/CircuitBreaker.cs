@@ -57,7 +57,7 @@ internal sealed class CircuitBreaker(WebhookOptions options, TimeProvider time)
         while (true)
         {
             Task changed;
-            TimeSpan wait;
+            DateTimeOffset until;
             lock (_gate)
             {
                 switch (_state)
@@ -74,14 +74,22 @@ internal sealed class CircuitBreaker(WebhookOptions options, TimeProvider time)
                 }
 
                 changed = _changed.Task;
-                wait = _state == BreakerState.Open ? _nextProbeAt - time.GetUtcNow() : TimeSpan.FromSeconds(1);
+                until = _state == BreakerState.Open ? _nextProbeAt : time.GetUtcNow() + TimeSpan.FromSeconds(1);
             }
 
+            var wait = until - time.GetUtcNow();
             if (wait > TimeSpan.Zero)
             {
                 using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
                 var delay = Task.Delay(wait, time, cts.Token);
-                await Task.WhenAny(changed, delay).ConfigureAwait(false);
+
+                // The clock may pass the deadline between reading it and starting the timer, which is then due that much
+                // late (a jump of the clock, as a test's clock makes, could leave it due never): look once more.
+                if (time.GetUtcNow() < until)
+                {
+                    await Task.WhenAny(changed, delay).ConfigureAwait(false);
+                }
+
                 await cts.CancelAsync().ConfigureAwait(false);
                 cancellationToken.ThrowIfCancellationRequested();
             }

@@ -60,6 +60,21 @@ public sealed class WebhookPolicyTests
     }
 
     [Fact]
+    public async Task Breaker_ClockReachingTheProbeTimeAsTheWaitStarts_LetsTheProbeOut()
+    {
+        // The clock passes the probe time after the breaker read it and before its timer starts: a timer started then
+        // is due a whole cool-down late (never, here, since this clock moves only when told).
+        var time = new JumpingClock();
+        var breaker = new CircuitBreaker(new WebhookOptions { BreakerFailureThreshold = 1, BreakerCooldown = TimeSpan.FromSeconds(10) }, time);
+        breaker.OnFailure();
+        Assert.Equal("open", breaker.Info().State);
+
+        time.JumpAtNextTimer = TimeSpan.FromSeconds(10);
+        Assert.Equal(1, await breaker.AcquireAsync(CancellationToken.None).AsTask().WaitAsync(TimeSpan.FromSeconds(5)));
+        Assert.Equal("half_open", breaker.Info().State);
+    }
+
+    [Fact]
     public async Task Breaker_ProbeReturnedUnused_LetsTheNextCallerProbe()
     {
         var time = new ManualTimeProvider();
@@ -97,5 +112,22 @@ public sealed class WebhookPolicyTests
         Assert.Equal("v", back.Headers["X-Token"]);
         Assert.Null(WebhookStore.Decode("{\"v\":2}"u8));
         Assert.Null(WebhookStore.Decode("not json"u8));
+    }
+
+    /// <summary>A manual clock that moves by <see cref="JumpAtNextTimer"/> just before the next timer is made.</summary>
+    private sealed class JumpingClock : TimeProvider
+    {
+        private readonly ManualTimeProvider _clock = new();
+
+        public TimeSpan JumpAtNextTimer { get; set; }
+
+        public override DateTimeOffset GetUtcNow() => _clock.GetUtcNow();
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            _clock.Advance(JumpAtNextTimer);
+            JumpAtNextTimer = TimeSpan.Zero;
+            return _clock.CreateTimer(callback, state, dueTime, period);
+        }
     }
 }
