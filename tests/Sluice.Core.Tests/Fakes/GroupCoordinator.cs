@@ -54,10 +54,26 @@ internal sealed class GroupCoordinator(IMessageLog log)
         }
     }
 
+    /// <summary>Every member of the subscription's groups (one group per generation of the subscription).</summary>
+    public async Task<List<(long Generation, string Instance, int[] Owned)>> MembersAsync(TopicName topic, string subscription)
+    {
+        await _gate.WaitAsync();
+        try
+        {
+            return [.. _groups.Where(g => g.Key.StartsWith($"{topic}|{subscription}|", StringComparison.Ordinal))
+                .SelectMany(g => g.Value)
+                .Select(m => (m.Generation, m.Instance, m.Owned.Order().ToArray()))];
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
     private async Task<IPartitionMembership> JoinAsync(string instance, TopicName topic, string subscription, long generation, IPartitionAssignmentHandler handler)
     {
         var group = $"{topic}|{subscription}|{generation:x}";
-        var member = new Member(this, group, instance, topic, handler);
+        var member = new Member(this, group, generation, instance, topic, handler);
         await _gate.WaitAsync();
         try
         {
@@ -139,9 +155,11 @@ internal sealed class GroupCoordinator(IMessageLog log)
             => await coordinator.JoinAsync(instance, topic, subscription, generation, handler).WaitAsync(cancellationToken);
     }
 
-    private sealed class Member(GroupCoordinator coordinator, string group, string instance, TopicName topic, IPartitionAssignmentHandler handler) : IPartitionMembership
+    private sealed class Member(GroupCoordinator coordinator, string group, long generation, string instance, TopicName topic, IPartitionAssignmentHandler handler) : IPartitionMembership
     {
         public string Group { get; } = group;
+
+        public long Generation { get; } = generation;
 
         public string Instance { get; } = instance;
 

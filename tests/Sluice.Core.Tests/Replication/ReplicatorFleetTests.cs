@@ -40,7 +40,11 @@ public sealed class ReplicatorFleetTests : IAsyncDisposable
         await _b.SyncAsync();
         Assert.NotNull(_b.Get("r1"));
 
-        await EngineHarness.EventuallyAsync(async () => (await _group.AssignmentAsync(Topic, "replicator-r1")).Count == 2);
+        // Each instance's worker creates the replicator's subscription when it starts; when both do so at once, each
+        // makes its own generation, the last record of the state topic decides, and the instance that made the other
+        // moves to it (a rebalance: replication is at-least-once, so records already taken may be written again).
+        // Records go in once both instances sit in the group of that last generation alone: none is written twice.
+        await EngineHarness.EventuallyAsync(() => SettledAsync("replicator-r1"));
         for (var i = 0; i < 40; i++)
         {
             await _log.AppendAsync(Topic, i % 2, [new RecordToAppend(Encoding.UTF8.GetBytes($"k{i}"), Encoding.UTF8.GetBytes($"m{i}"))]);
@@ -80,6 +84,24 @@ public sealed class ReplicatorFleetTests : IAsyncDisposable
         await _b.DisposeAsync();
         await _engineA.DisposeAsync();
         await _engineB.DisposeAsync();
+    }
+
+    // True when the subscription's last generation (its last record in the state topic) has both instances as members,
+    // one partition each, and no instance is left in a group of an earlier generation.
+    private async Task<bool> SettledAsync(string subscription)
+    {
+        var read = await _log.ReadAsync(StateTopics.Subscriptions, 0, 0, 10_000, 1 << 20);
+        var key = StateTopics.SubscriptionKey(Topic, subscription);
+        var last = read.Records.LastOrDefault(r => r.Key is { } k && Encoding.UTF8.GetString(k.Span) == key);
+        if (last?.Value is not { } value || !StateTopics.TryDecodeSubscription(value.Span, out _, out var generation))
+        {
+            return false;
+        }
+
+        var members = await _group.MembersAsync(Topic, subscription);
+        return members.All(m => m.Generation == generation)
+            && members.Select(m => m.Instance).Order().SequenceEqual(["a", "b"])
+            && members.All(m => m.Owned.Length == 1);
     }
 
     private static ReplicatorDefinition Replicator(string name) => new()
