@@ -235,21 +235,26 @@ internal sealed partial class Subscription
 
     private List<Delivery> TakeCore(ConsumerState c, int max, out long seen)
     {
-        var result = new List<Delivery>();
+        List<Delivery> result;
         lock (_gate)
         {
             seen = _signals;
             var now = Now;
             c.LastSeen = now;
-            if (Deleted || !c.Registered || _partitions.Count == 0)
+            if (Deleted || !c.Registered || _partitions.Count == 0
+                || (Settings.Type == SubscriptionType.Failover && ActiveConsumer() != c))
             {
-                return result;
+                return [];
             }
 
-            if (Settings.Type == SubscriptionType.Failover && ActiveConsumer() != c)
+            // Sized once for what may be taken (a list grown from empty to a pull's 1,000 makes nine arrays).
+            var available = 0;
+            foreach (var p in _partitions)
             {
-                return result;
+                available += p.Ready.Count + p.Buffer.Count;
             }
+
+            result = new List<Delivery>(Math.Min(max, available));
 
             var keyShared = Settings.Type == SubscriptionType.KeyShared;
             var live = keyShared ? _consumers.Values.ToArray() : null;

@@ -57,7 +57,8 @@ internal sealed partial class PartitionLog
                 return inBatch;
             }
 
-            var output = new List<StoredRecord>(Math.Clamp(maxCount, 1, 1024));
+            // No more than the offsets left before the end (a reader near the tail asks for far more than there is).
+            var output = new List<StoredRecord>((int)Math.Clamp(Math.Min(maxCount, end - offset), 1, 1024));
             Segment? segment = null;
             var next = offset;
             try
