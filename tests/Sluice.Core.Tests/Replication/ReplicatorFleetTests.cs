@@ -90,6 +90,12 @@ public sealed class ReplicatorFleetTests : IAsyncDisposable
     // one partition each, and no instance is left in a group of an earlier generation.
     private async Task<bool> SettledAsync(string subscription)
     {
+        // The state topic is made with the first subscription.
+        if (await _log.DescribeTopicAsync(StateTopics.Subscriptions) is null)
+        {
+            return false;
+        }
+
         var read = await _log.ReadAsync(StateTopics.Subscriptions, 0, 0, 10_000, 1 << 20);
         var key = StateTopics.SubscriptionKey(Topic, subscription);
         var last = read.Records.LastOrDefault(r => r.Key is { } k && Encoding.UTF8.GetString(k.Span) == key);
