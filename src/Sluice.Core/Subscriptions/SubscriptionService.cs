@@ -577,17 +577,29 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             return (ackIds, 0);
         }
 
+        // The common case is an ack to the member that delivered: the ids settle here as given, and the split into a
+        // local list starts only at the first id of another member's partition.
         AckIdList? local = null;
         List<string>? remote = null;
         for (var i = 0; i < ackIds.Count; i++)
         {
             if (ackIds.TryGet(i, out var id) && id.Generation == subscription.Generation && !subscription.IsOwned(id.Partition))
             {
-                (remote ??= []).Add(ackIds[i]);
+                if (remote is null)
+                {
+                    remote = [];
+                    local = new AckIdList(ackIds.Count);
+                    for (var j = 0; j < i; j++)
+                    {
+                        local.AddFrom(ackIds, j);
+                    }
+                }
+
+                remote.Add(ackIds[i]);
             }
             else
             {
-                (local ??= new AckIdList()).AddFrom(ackIds, i);
+                local?.AddFrom(ackIds, i);
             }
         }
 
@@ -596,8 +608,17 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             return (ackIds, 0);
         }
 
-        await _fleet.ForwardAsync(subscription.Topic, subscription.Name, kind, delay, remote, cancellationToken).ConfigureAwait(false);
-        return (local ?? new AckIdList(), remote.Count);
+        try
+        {
+            await _fleet.ForwardAsync(subscription.Topic, subscription.Name, kind, delay, remote, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            local!.Dispose();
+            throw;
+        }
+
+        return (local!, remote.Count);
     }
 
     // Under _adminLock. Cursors of every partition first (a partition nobody delivers starts there), then the record

@@ -160,7 +160,8 @@ internal static class SubscriptionEndpoints
     {
         var (topic, name) = await RequireTopicAsync(context);
         var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.AckRequest, MaxAckBodyBytes);
-        using var ackIds = ValidateAckIds(request?.AckIds);
+        using var read = request?.AckIds; // given back to the pool when refused, too
+        var ackIds = ValidateAckIds(read);
         var result = await context.RequestServices.GetRequiredService<ISubscriptionService>().AckAsync(topic, name, ackIds, context.RequestAborted);
         await context.Response.WriteAsJsonAsync(new AckResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.AckResponse);
     }
@@ -169,7 +170,8 @@ internal static class SubscriptionEndpoints
     {
         var (topic, name) = await RequireTopicAsync(context);
         var request = await HttpRequestReader.ReadJsonAsync(context, SluiceJsonContext.Api.NackRequest, MaxAckBodyBytes);
-        using var ackIds = ValidateAckIds(request?.AckIds);
+        using var read = request?.AckIds; // given back to the pool when refused, too
+        var ackIds = ValidateAckIds(read);
         var delayMs = request?.DelayMs ?? 0;
         if (delayMs is < 0 or > 43_200_000)
         {
