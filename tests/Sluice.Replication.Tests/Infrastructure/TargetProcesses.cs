@@ -8,11 +8,45 @@ namespace Sluice.Replication.Tests.Infrastructure;
 /// <summary>What the target servers started by the tests (PostgreSQL, RabbitMQ, NATS) share: ports, commands, signals.</summary>
 public static class TargetProcesses
 {
+    /// <summary>
+    /// A free port below the kernel's range of ephemeral ports. A target stopped for an outage starts again on the same
+    /// port, and one inside that range may meanwhile become the local end of any connection on the machine (the other
+    /// suites run alongside), or of the gateway's own reconnect to it (a TCP connection to itself): the restart then
+    /// fails with "address in use", as RabbitMQ's did once in CI. Below the range no connection is given it.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var below = Math.Min(EphemeralLow(), 32_768);
+        for (var attempt = 0; below > 10_000 && attempt < 1_000; attempt++)
+        {
+            var port = Random.Shared.Next(10_000, below);
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+                return port;
+            }
+            catch (SocketException)
+            {
+                // Taken: another candidate.
+            }
+        }
+
+        throw new InvalidOperationException($"no free port between 10000 and {below}, below the ephemeral ports");
+    }
+
+    // The first ephemeral port (Linux: net.ipv4.ip_local_port_range), 32768 where it cannot be read.
+    private static int EphemeralLow()
+    {
+        try
+        {
+            var range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+            return int.Parse(range[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return 32_768;
+        }
     }
 
     /// <summary>Runs a command to its end (2 minutes at most); throws with its output when it fails.</summary>

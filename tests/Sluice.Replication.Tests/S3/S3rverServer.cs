@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using static Sluice.Replication.Tests.Infrastructure.TargetProcesses;
 
 namespace Sluice.Replication.Tests.S3;
 
@@ -189,12 +188,5 @@ public sealed class S3rverServer : IAsyncDisposable
         return dir is null
             ? throw new InvalidOperationException($"cannot find Sluice.slnx above {AppContext.BaseDirectory}")
             : Path.Combine(dir.FullName, "tests", "Sluice.Replication.Tests", "S3");
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
