@@ -14,6 +14,17 @@ internal sealed class GroupCoordinator(IMessageLog log)
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, List<Member>> _groups = new(StringComparer.Ordinal);
+    private TaskCompletionSource? _held;
+    private int _joinsHeld;
+
+    /// <summary>Joins started from now on wait until <see cref="ReleaseJoins"/>, as they do in a slow Kafka rebalance.</summary>
+    public void HoldJoins() => _held = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Lets the held joins (and later ones) go on.</summary>
+    public void ReleaseJoins() => _held?.TrySetResult();
+
+    /// <summary>How many joins are waiting for <see cref="ReleaseJoins"/>.</summary>
+    public int JoinsHeld => Volatile.Read(ref _joinsHeld);
 
     /// <summary>One engine's view of the coordinator (what it registers as its <see cref="IPartitionCoordinator"/>).</summary>
     public IPartitionCoordinator For(string instance) => new View(this, instance);
@@ -72,6 +83,13 @@ internal sealed class GroupCoordinator(IMessageLog log)
 
     private async Task<IPartitionMembership> JoinAsync(string instance, TopicName topic, string subscription, long generation, IPartitionAssignmentHandler handler)
     {
+        if (_held is { } held)
+        {
+            Interlocked.Increment(ref _joinsHeld);
+            await held.Task;
+            Interlocked.Decrement(ref _joinsHeld);
+        }
+
         var group = $"{topic}|{subscription}|{generation:x}";
         var member = new Member(this, group, generation, instance, topic, handler);
         await _gate.WaitAsync();

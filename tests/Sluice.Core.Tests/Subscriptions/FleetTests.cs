@@ -198,6 +198,27 @@ public sealed class FleetTests : IAsyncDisposable
         Assert.Null(await _a.GetAsync(Topic, "sub"));
     }
 
+    [Fact]
+    public async Task DeletedWhileJoining_LeavesTheGroupOnceTheJoinCompletes()
+    {
+        // The first consumer's join is still under way when another instance deletes the subscription: the deletion
+        // finds no membership to leave yet. Once the join completes the instance must leave the dead generation's
+        // group, not hold its partitions for good.
+        await CreateTopicAsync(2);
+        await SubscribeAsync();
+        _group.HoldJoins();
+        var opening = _a.OpenConsumerAsync(Topic, "sub", "ca").AsTask();
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(_group.JoinsHeld == 1));
+
+        Assert.True(await _b.DeleteAsync(Topic, "sub"));
+        await EngineHarness.EventuallyAsync(async () => await _a.GetAsync(Topic, "sub") is null);
+        _group.ReleaseJoins();
+        await using var consumer = await opening.WaitAsync(EngineHarness.HangGuard);
+
+        await EngineHarness.EventuallyAsync(async () => (await _group.MembersAsync(Topic, "sub")).Count == 0);
+        Assert.True(consumer.Ended.IsCancellationRequested);
+    }
+
     public async ValueTask DisposeAsync()
     {
         await _a.DisposeAsync();
