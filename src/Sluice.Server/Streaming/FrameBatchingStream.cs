@@ -106,7 +106,15 @@ internal sealed class FrameBatchingStream(Stream inner) : Stream
         }
     }
 
-    public override async Task FlushAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Within a batch, nothing: the WebSocket flushes after every frame it writes, and draining then would write each
+    /// frame on its own again (it did: one pipe write and flush per frame). The batch's frames go out with its last one.
+    /// Outside a batch, sends what is held (a batch that ended early) and flushes the connection.
+    /// </summary>
+    public override Task FlushAsync(CancellationToken cancellationToken)
+        => _holding ? Task.CompletedTask : FlushHeldAsync(cancellationToken);
+
+    private async Task FlushHeldAsync(CancellationToken cancellationToken)
     {
         await DrainAsync(cancellationToken);
         await inner.FlushAsync(cancellationToken);
