@@ -26,6 +26,7 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
     // A receive waits this long, then loops: the wait ends early when messages arrive, permits matter only between waits.
     private static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(30);
 
+    private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SemaphoreSlim _creditChanged = new(0, int.MaxValue);
     private int _credit;
@@ -79,13 +80,18 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
             await _writeLock.WaitAsync(cancellationToken);
             try
             {
-                foreach (var d in deliveries)
+                // The batch's messages go to the connection together: each write but the last is only buffered (a write
+                // flushes the response by default, one HTTP/2 DATA frame and one send per message), the last flushes.
+                for (var i = 0; i < deliveries.Count; i++)
                 {
-                    await responses.WriteAsync(new ConsumeResponse { Message = GrpcMessages.Received(d) }, cancellationToken);
+                    responses.WriteOptions = i < deliveries.Count - 1 ? Buffered : null;
+                    await responses.WriteAsync(new ConsumeResponse { Message = GrpcMessages.Received(deliveries[i]) }, cancellationToken);
                 }
             }
             finally
             {
+                // An answer written later (an ack's) flushes, whatever ended this batch.
+                responses.WriteOptions = null;
                 _writeLock.Release();
             }
 
