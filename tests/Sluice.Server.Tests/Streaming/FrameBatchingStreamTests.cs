@@ -13,9 +13,9 @@ public sealed class FrameBatchingStreamTests
     [Fact]
     public async Task BatchOfFrames_ReachesTheConnectionInOneWrite_AndThePeerReadsEveryFrameInOrder()
     {
-        var connection = new RecordingStream();
-        await using var frames = new FrameBatchingStream(connection);
-        using var socket = WebSocket.CreateFromStream(frames, new WebSocketCreationOptions { IsServer = true });
+        var (connection, frames, socket) = ServerSocket();
+        await using var disposeFrames = frames;
+        using var disposeSocket = socket;
 
         frames.Hold(CancellationToken.None);
         for (var i = 0; i < 10; i++)
@@ -35,9 +35,9 @@ public sealed class FrameBatchingStreamTests
     [Fact]
     public async Task OutsideABatch_EachFrameIsWrittenAtOnce()
     {
-        var connection = new RecordingStream();
-        await using var frames = new FrameBatchingStream(connection);
-        using var socket = WebSocket.CreateFromStream(frames, new WebSocketCreationOptions { IsServer = true });
+        var (connection, frames, socket) = ServerSocket();
+        await using var disposeFrames = frames;
+        using var disposeSocket = socket;
 
         await socket.SendAsync(Encoding.UTF8.GetBytes("first"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
         Assert.Equal(1, connection.Writes);
@@ -50,9 +50,9 @@ public sealed class FrameBatchingStreamTests
     [Fact]
     public async Task BatchEndedEarly_WhatIsHeldGoesOutWithTheNextFrame()
     {
-        var connection = new RecordingStream();
-        await using var frames = new FrameBatchingStream(connection);
-        using var socket = WebSocket.CreateFromStream(frames, new WebSocketCreationOptions { IsServer = true });
+        var (connection, frames, socket) = ServerSocket();
+        await using var disposeFrames = frames;
+        using var disposeSocket = socket;
 
         frames.Hold(CancellationToken.None);
         await socket.SendAsync(Encoding.UTF8.GetBytes("held"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
@@ -64,6 +64,14 @@ public sealed class FrameBatchingStreamTests
 
         Assert.Equal(1, connection.Writes);
         Assert.Equal(["held", "next"], await ReadAllAsync(connection.Written));
+    }
+
+    // .NET's server WebSocket over the batching stream over a recorded connection.
+    private static (RecordingStream Connection, FrameBatchingStream Frames, WebSocket Socket) ServerSocket()
+    {
+        var connection = new RecordingStream();
+        var frames = new FrameBatchingStream(connection);
+        return (connection, frames, WebSocket.CreateFromStream(frames, new WebSocketCreationOptions { IsServer = true }));
     }
 
     // Reads the server's frames back as a client WebSocket would.
