@@ -26,6 +26,9 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
     // A receive waits this long, then loops: the wait ends early when messages arrive, permits matter only between waits.
     private static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(30);
 
+    // Most bytes of a batch written before a flush (as the SSE writer's threshold).
+    private const int FlushThresholdBytes = 32 * 1024;
+
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
     private readonly SemaphoreSlim _creditChanged = new(0, int.MaxValue);
@@ -80,12 +83,22 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
             await _writeLock.WaitAsync(cancellationToken);
             try
             {
-                // The batch's messages go to the connection together: each write but the last is only buffered (a write
-                // flushes the response by default, one HTTP/2 DATA frame and one send per message), the last flushes.
+                // The batch's messages go to the connection together: a write is only buffered (a write flushes the
+                // response by default, one HTTP/2 DATA frame and one send per message) until the batch's last message or
+                // until FlushThresholdBytes are buffered. A flush waits while the client is behind, so that bounds what a
+                // slow client's stream holds, whatever the batch and the size of its messages.
+                var buffered = 0L;
                 for (var i = 0; i < deliveries.Count; i++)
                 {
-                    responses.WriteOptions = i < deliveries.Count - 1 ? Buffered : null;
-                    await responses.WriteAsync(new ConsumeResponse { Message = GrpcMessages.Received(deliveries[i]) }, cancellationToken);
+                    var response = new ConsumeResponse { Message = GrpcMessages.Received(deliveries[i]) };
+                    buffered += response.CalculateSize();
+                    var flush = i == deliveries.Count - 1 || buffered >= FlushThresholdBytes;
+                    responses.WriteOptions = flush ? null : Buffered;
+                    await responses.WriteAsync(response, cancellationToken);
+                    if (flush)
+                    {
+                        buffered = 0;
+                    }
                 }
             }
             finally
