@@ -51,19 +51,11 @@ internal sealed partial class Subscription : IPartitionAssignmentHandler
             _membershipLock.Release();
         }
 
-        // A deletion (or the last consumer's end) while the join was under way found no membership to leave: it is
-        // left here instead, or this instance would stay in the group of a dead generation for good, holding its
-        // partitions. Either that leave or this one sees the other's write (both go through _gate).
-        bool idle;
-        lock (_gate)
-        {
-            idle = _consumers.Count == 0 || Deleted;
-        }
-
-        if (idle)
-        {
-            await LeaveAsync().ConfigureAwait(false);
-        }
+        // A deletion (or the last consumer's end) while the join was under way found no membership to leave: LeaveAsync
+        // leaves now if the subscription is idle or deleted by then (and does nothing otherwise), or this instance would
+        // stay in the group of a dead generation for good, holding its partitions. Either that leave or this one sees
+        // the other's write (both read under _gate).
+        await LeaveAsync().ConfigureAwait(false);
     }
 
     /// <summary>A cursor written by the owner of a partition this instance does not own: mirror it (for lag).</summary>
