@@ -98,6 +98,11 @@ internal sealed record BatchSpan(long Position, int Size, long FirstOffset, long
         var position = 0;
         while (position + 42 <= bytes.Length)
         {
+            if (!bytes.AsSpan(position).ContainsAnyExcept((byte)0))
+            {
+                break; // the zeros an active segment reserves ahead of its data under the Always flush policy
+            }
+
             var baseOffset = System.Buffers.Binary.BinaryPrimitives.ReadInt64LittleEndian(bytes.AsSpan(position));
             var size = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(position + 8)) + 12;
             var lastDelta = System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(position + 18));

@@ -98,7 +98,8 @@ public sealed class StorageFullTests(ITestOutputHelper output) : IDisposable
             await log.AppendAsync(kept, 0, [Value("before")]);
             var (acked, _) = await FillPartitionAsync(log, doomed, 0);
             Assert.True(acked.Count > 100, $"{acked.Count} records fill most of the disk");
-            await Assert.ThrowsAsync<StorageFullException>(() => log.AppendAsync(kept, 0, [Value(Big(1))]).AsTask());
+            // Larger than the zeros the partition reserved ahead of its data (at most a segment): needs new blocks.
+            await Assert.ThrowsAsync<StorageFullException>(() => log.AppendAsync(kept, 0, [.. Enumerable.Range(1, 20).Select(i => Value(Big(i)))]).AsTask());
             var freeBefore = _disk.Free;
 
             Assert.True(await log.DeleteTopicAsync(doomed));

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Win32.SafeHandles;
 using Sluice.Storage.Format;
@@ -25,6 +26,8 @@ internal sealed partial class Segment
     public const int IndexEntryBytes = 8;
     public const int TimeIndexEntryBytes = 12;
 
+    private static readonly byte[] ZeroBlock = new byte[64 * 1024];
+
     private readonly ILogger _logger;
     private readonly int _indexInterval;
 
@@ -46,6 +49,7 @@ internal sealed partial class Segment
     private bool _indexWriteFailed;
     private bool _removed;
     private long _releasedTo; // bytes from the file's start whose pages were given back to the kernel
+    private long _reservedTo; // the file's length when zeros were written past _size (ReserveAhead); else _size or less
 
     // Known damage, sorted by position; replaced whole (readers take a snapshot).
     private DamagedSpan[] _damage = [];
@@ -164,6 +168,15 @@ internal sealed partial class Segment
                         break;
                     }
 
+                    if (AllZeros(handle, scanner.Position, length))
+                    {
+                        // The zeros reserved ahead of the data (ReserveAhead), left by a crash: not data, nothing lost.
+                        RandomAccess.SetLength(handle, scanner.Position);
+                        RandomAccess.FlushToDisk(handle);
+                        size = scanner.Position;
+                        break;
+                    }
+
                     var span = scanner.SkipDamage();
                     if (!scanner.AtEnd)
                     {
@@ -207,6 +220,30 @@ internal sealed partial class Segment
             segment._writeHandle = null;
             handle.Dispose();
             throw;
+        }
+    }
+
+    private static bool AllZeros(SafeFileHandle handle, long from, long to)
+    {
+        var buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ZeroBlock.Length);
+        try
+        {
+            while (from < to)
+            {
+                var read = RandomAccess.Read(handle, buffer.AsSpan(0, (int)Math.Min(buffer.Length, to - from)), from);
+                if (read == 0 || buffer.AsSpan(0, read).ContainsAnyExcept((byte)0))
+                {
+                    return false;
+                }
+
+                from += read;
+            }
+
+            return true;
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
@@ -335,9 +372,11 @@ internal sealed partial class Segment
 
     /// <summary>
     /// Writes batches (already given their offsets) at the end of the file with one gather write. When the write fails
-    /// nothing is tracked: <see cref="CutToTracked"/> removes whatever part of it reached the file.
+    /// nothing is tracked: <see cref="CutToTracked"/> removes whatever part of it reached the file. With
+    /// <paramref name="reserveAhead"/> above 0, a write that passes the zeros reserved so far writes that many more
+    /// (<see cref="ReserveAhead"/>), never past <paramref name="reserveLimit"/> (the segment's size limit: it rolls there).
     /// </summary>
-    public void Append(IReadOnlyList<ReadOnlyMemory<byte>> buffers, IReadOnlyList<BatchHeader> headers)
+    public void Append(IReadOnlyList<ReadOnlyMemory<byte>> buffers, IReadOnlyList<BatchHeader> headers, int reserveAhead = 0, long reserveLimit = long.MaxValue)
     {
         var position = _size;
         long total = 0;
@@ -366,13 +405,78 @@ internal sealed partial class Segment
         }
 
         _size += total;
+        if (reserveAhead > 0 && _size > _reservedTo)
+        {
+            ReserveAhead(Math.Min((_size / reserveAhead + 1) * reserveAhead, reserveLimit));
+        }
+    }
+
+    // Writes zeros from the end of the data to `to`, so that the syncs of the appends that land
+    // in them find the file's blocks allocated and its size unchanged: a sync is then the data and the device flush,
+    // without the inode and allocation writes a growing file needs (design note 0032). The zeros are never data:
+    // OpenActive cuts a tail that is all zeros, and sealing or closing the segment cuts them first.
+    private void ReserveAhead(long to)
+    {
+        if (to <= _size)
+        {
+            return;
+        }
+
+        try
+        {
+            var zeros = new ReadOnlyMemory<byte>[(int)((to - _size + ZeroBlock.Length - 1) / ZeroBlock.Length)];
+            for (var i = 0; i < zeros.Length; i++)
+            {
+                zeros[i] = ZeroBlock.AsMemory(0, (int)Math.Min(ZeroBlock.Length, to - _size - ((long)i * ZeroBlock.Length)));
+            }
+
+            RandomAccess.Write(_writeHandle!, zeros, _size);
+            _reservedTo = to;
+        }
+        catch (IOException)
+        {
+            // No space for them, say: the appends are written; this segment's later syncs just grow the file again.
+            // Whatever part of the zeros reached the file is cut at the seal, or at the next open.
+            _reservedTo = long.MaxValue;
+        }
     }
 
     /// <summary>Cuts the file back to the batches tracked: what a failed <see cref="Append"/> may have left behind it.</summary>
-    public void CutToTracked() => RandomAccess.SetLength(_writeHandle!, _size);
+    public void CutToTracked()
+    {
+        RandomAccess.SetLength(_writeHandle!, _size);
+        _reservedTo = _size;
+    }
 
-    /// <summary>Forces written bytes to disk.</summary>
-    public void Flush() => RandomAccess.FlushToDisk(_writeHandle!);
+    /// <summary>
+    /// Cuts the zeros reserved past the data (<see cref="ReserveAhead"/>) and forces the new length to disk, so that the
+    /// file ends where its data ends before a later segment's name can survive a crash.
+    /// </summary>
+    public void DropReserve()
+    {
+        if (_writeHandle is not null && _reservedTo > _size)
+        {
+            RandomAccess.SetLength(_writeHandle, _size);
+            _reservedTo = _size;
+            RandomAccess.FlushToDisk(_writeHandle);
+        }
+    }
+
+    /// <summary>
+    /// Forces written bytes to disk: <c>fdatasync</c> on Linux (the data and the length, not the modification time,
+    /// whose write would cost every sync an inode write even when the length did not change); fsync elsewhere.
+    /// </summary>
+    public void Flush()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            RandomAccess.FlushToDisk(_writeHandle!);
+        }
+        else if (FileSync.DataSync(_writeHandle!) != 0)
+        {
+            throw new IOException($"fdatasync of '{LogPath}' failed (errno {Marshal.GetLastPInvokeError()})");
+        }
+    }
 
     /// <summary>
     /// After a <see cref="Flush"/>: gives the page cache of everything but the last <paramref name="keepBytes"/> written
@@ -408,6 +512,7 @@ internal sealed partial class Segment
             return;
         }
 
+        DropReserve();
         RandomAccess.FlushToDisk(_writeHandle);
         Publish();
         try
@@ -451,10 +556,15 @@ internal sealed partial class Segment
         try
         {
             CloseIndexStreams(flush: false);
+            if (_reservedTo > _size)
+            {
+                RandomAccess.SetLength(_writeHandle, _size);
+            }
         }
         catch (IOException)
         {
-            // Closing without flushing: the index files of an active segment are rebuilt at the next open anyway.
+            // Closing without flushing: the index files of an active segment are rebuilt at the next open anyway, and
+            // reserved zeros left behind are cut there.
         }
 
         _writeHandle.Dispose();
