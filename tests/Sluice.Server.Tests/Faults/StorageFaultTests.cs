@@ -65,9 +65,10 @@ public sealed class StorageFaultTests(ITestOutputHelper output)
                 Assert.Contains($"partition 0 of topic '{filler}'", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
             }
 
-            // Whatever room is left goes too: nothing needing new space fits now (64 KiB: more than a file's last page can hold).
+            // Whatever room is left goes too: nothing needing new space fits now (320 KiB: more than the 256 KiB of zeros
+            // the partition keeps written ahead of its data, which an append may still fill on a full disk).
             disk.Fill(leave: 0, "ballast");
-            using (var full = await client.PostAsync($"/v1/topics/{kept}/messages", new StringContent(new string('y', 64 * 1024))))
+            using (var full = await client.PostAsync($"/v1/topics/{kept}/messages", new StringContent(new string('y', 320 * 1024))))
             {
                 Assert.Equal((HttpStatusCode)507, full.StatusCode);
             }
