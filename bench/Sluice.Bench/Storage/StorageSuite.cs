@@ -120,6 +120,17 @@ internal sealed partial class StorageSuite : IBenchSuite
 
     private static double Median(IEnumerable<double> values) => Percentile(values.ToList(), 0.5);
 
+    // The first batch's size from its header (base offset at byte 0, the length of the rest at byte 8). Not the file's
+    // length: under flush `always` the active segment keeps zeros written ahead of its data (design note 0032).
+    private static long FirstBatchBytes(string segmentFile)
+    {
+        Span<byte> header = stackalloc byte[12];
+        using var handle = File.OpenHandle(segmentFile);
+        return RandomAccess.Read(handle, header, 0) == header.Length
+            ? System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(header[8..]) + 12L
+            : throw new InvalidOperationException($"{segmentFile} holds no whole batch header");
+    }
+
     private static async Task<(double Msgs, double Mb, long ChunkBytes, double RawMb, double Ratio)> BatchedAppendAsync(string scratch)
     {
         var dir = Path.Combine(scratch, "batched");
@@ -133,7 +144,7 @@ internal sealed partial class StorageSuite : IBenchSuite
         await using (var log = await CreateAsync(dir))
         {
             await log.AppendAsync(Topic, 0, batch); // warm-up, and the size of one encoded batch
-            chunk = new FileInfo(SegmentFile(dir)).Length;
+            chunk = FirstBatchBytes(SegmentFile(dir));
             var data = new byte[chunk];
             new Random(2).NextBytes(data);
             using var raw = File.OpenHandle(rawPath, FileMode.Create, FileAccess.ReadWrite);
@@ -380,7 +391,15 @@ internal sealed partial class StorageSuite : IBenchSuite
             }
         });
         await ready.Task.WaitAsync(TimeSpan.FromMinutes(2));
-        await Task.Delay(1000);
+
+        // A second of appends, or fewer: at most ~22 MiB (10 records an ack), so that the active segment the fill left
+        // (~85 MiB) stays the one recovery validates instead of rolling into a new, small one.
+        var until = Stopwatch.GetTimestamp() + Stopwatch.Frequency;
+        while (Interlocked.Read(ref acks) < 20_000 && Stopwatch.GetTimestamp() < until)
+        {
+            await Task.Delay(10);
+        }
+
         process.Kill();
         await process.WaitForExitAsync();
         await reader;
