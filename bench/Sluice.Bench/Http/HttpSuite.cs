@@ -268,6 +268,12 @@ internal sealed class HttpSuite : IBenchSuite
         await Wrk.RunAsync(url, script, Threads, Connections, WrkWarmup);
         var cpu = server.CpuTime();
         var result = await Wrk.RunAsync(url, script, Threads, Connections, Measure);
+        if (result.Non2xx > 0)
+        {
+            // The server logs why it refused (a full disk, an exception); the table says only how many.
+            await Console.Error.WriteLineAsync($"{result.Non2xx} non-2xx answers from {url}; the server's output so far:{Environment.NewLine}{server.Output}");
+        }
+
         return result with { ServerCpu = server.CpuTime() - cpu };
     }
 
