@@ -7,21 +7,25 @@ namespace Sluice.Storage.Tests;
 /// <summary>
 /// Under the Always flush policy the active segment keeps zeros written ahead of its data, so that most syncs find the
 /// file's blocks allocated (design note 0032). They are never data: a closed segment has none, a clean close cuts them,
-/// and the open after a crash cuts them without calling them damage or skipping offsets.
+/// and the open after a crash cuts them without calling them damage or skipping offsets. Under another flush policy
+/// zeros at the end may have been acknowledged records, and are still a torn tail.
 /// </summary>
 public sealed class ReserveAheadTests(ITestOutputHelper output) : IDisposable
 {
     private readonly TempDirectory _dir = new();
     private readonly TempDirectory _image = new();
+    private readonly TempDirectory _imageOtherPolicy = new();
     private readonly TestLoggerFactory _logs = new(output);
 
     public void Dispose()
     {
         _dir.Dispose();
         _image.Dispose();
+        _imageOtherPolicy.Dispose();
     }
 
-    private static StorageOptions Options(string directory) => new() { DataDirectory = directory, SegmentBytes = 64 * 1024, IndexIntervalBytes = 512 };
+    private static StorageOptions Options(string directory, FlushPolicy policy = FlushPolicy.Always)
+        => new() { DataDirectory = directory, SegmentBytes = 64 * 1024, IndexIntervalBytes = 512, FlushPolicy = policy };
 
     private static string PartitionDir(string root) => Path.Combine(root, "topics", "acme", "orders", "events", "0");
 
@@ -57,11 +61,14 @@ public sealed class ReserveAheadTests(ITestOutputHelper output) : IDisposable
             Assert.False(bytes.AsSpan((int)activeDataEnd).ContainsAnyExcept((byte)0));
 
             // What a SIGKILL leaves: the files as they are now (the page cache outlives the process).
-            foreach (var file in Directory.GetFiles(_dir.Path, "*", SearchOption.AllDirectories))
+            foreach (var image in new[] { _image.Path, _imageOtherPolicy.Path })
             {
-                var copy = Path.Combine(_image.Path, Path.GetRelativePath(_dir.Path, file));
-                Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
-                File.Copy(file, copy);
+                foreach (var file in Directory.GetFiles(_dir.Path, "*", SearchOption.AllDirectories))
+                {
+                    var copy = Path.Combine(image, Path.GetRelativePath(_dir.Path, file));
+                    Directory.CreateDirectory(Path.GetDirectoryName(copy)!);
+                    File.Copy(file, copy);
+                }
             }
         }
 
@@ -79,6 +86,15 @@ public sealed class ReserveAheadTests(ITestOutputHelper output) : IDisposable
 
             // No offset skipped: nothing was cut that could have been acknowledged.
             Assert.Equal(Records, (await log.AppendAsync(Topic, 0, [Value(Payload(Records))])).BaseOffset);
+        }
+
+        // Under another flush policy a zero tail may have held records acknowledged before their sync: it is a torn
+        // tail, said so, and appends resume above every offset that may have been handed out.
+        await using (var log = await EmbeddedLog.OpenAsync(Options(_imageOtherPolicy.Path, FlushPolicy.Interval), _logs))
+        {
+            Assert.Contains(_logs.Entries, e => e.EventId == StorageEventIds.TornTailTruncated);
+            Assert.Equal(Enumerable.Range(0, Records).Select(Payload), (await ReadAllAsync(log, Topic, 0)).Select(r => r.Text()));
+            Assert.True((await log.AppendAsync(Topic, 0, [Value(Payload(Records))])).BaseOffset >= Records);
         }
     }
 }

@@ -147,7 +147,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
                     segments[i] = Segment.OpenClosed(directory, bases[i], now, logger, options.IndexIntervalBytes);
                 }
 
-                segments[^1] = Segment.OpenActive(directory, bases[^1], now, logger, options.IndexIntervalBytes);
+                segments[^1] = Segment.OpenActive(directory, bases[^1], now, logger, options.IndexIntervalBytes, options.FlushPolicy == FlushPolicy.Always);
                 for (var i = 0; i < segments.Length - 1; i++)
                 {
                     segments[i].CloseDamageAt(segments[i + 1].BaseOffset);

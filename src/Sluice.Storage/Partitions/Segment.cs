@@ -141,8 +141,13 @@ internal sealed partial class Segment
     /// Opens the last segment of a partition for appending. Every batch is validated (header, order, CRC). A damaged
     /// batch followed by intact ones is skipped and kept in <see cref="Damage"/> (the batches after it are kept); damage
     /// with nothing intact after it is a torn tail, cut off (<see cref="TailCut"/>). Both indexes are rebuilt from the scan.
+    /// <para>
+    /// With <paramref name="zeroTailIsUnacknowledged"/> (flush policy <c>always</c>: nothing is acknowledged before it is
+    /// synced), a tail that is all zeros is cut as nothing: the zeros <see cref="ReserveAhead"/> writes, or a write a
+    /// machine crash lost before its sync. Otherwise such a tail may have held acknowledged records, and is a torn tail.
+    /// </para>
     /// </summary>
-    public static Segment OpenActive(string directory, long baseOffset, DateTimeOffset now, ILogger logger, int indexInterval)
+    public static Segment OpenActive(string directory, long baseOffset, DateTimeOffset now, ILogger logger, int indexInterval, bool zeroTailIsUnacknowledged)
     {
         var segment = new Segment(directory, baseOffset, now, logger, indexInterval);
         var handle = File.OpenHandle(segment.LogPath, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
@@ -168,9 +173,9 @@ internal sealed partial class Segment
                         break;
                     }
 
-                    if (AllZeros(handle, scanner.Position, length))
+                    if (zeroTailIsUnacknowledged && AllZeros(handle, scanner.Position, length))
                     {
-                        // The zeros reserved ahead of the data (ReserveAhead), left by a crash: not data, nothing lost.
+                        // The zeros reserved ahead of the data (ReserveAhead), left by a crash: nothing acknowledged.
                         RandomAccess.SetLength(handle, scanner.Position);
                         RandomAccess.FlushToDisk(handle);
                         size = scanner.Position;
@@ -454,12 +459,22 @@ internal sealed partial class Segment
     /// </summary>
     public void DropReserve()
     {
-        if (_writeHandle is not null && _reservedTo > _size)
+        if (CutReserve())
         {
-            RandomAccess.SetLength(_writeHandle, _size);
-            _reservedTo = _size;
-            RandomAccess.FlushToDisk(_writeHandle);
+            RandomAccess.FlushToDisk(_writeHandle!);
         }
+    }
+
+    private bool CutReserve()
+    {
+        if (_writeHandle is null || _reservedTo <= _size)
+        {
+            return false;
+        }
+
+        RandomAccess.SetLength(_writeHandle, _size);
+        _reservedTo = _size;
+        return true;
     }
 
     /// <summary>
@@ -512,7 +527,7 @@ internal sealed partial class Segment
             return;
         }
 
-        DropReserve();
+        CutReserve();
         RandomAccess.FlushToDisk(_writeHandle);
         Publish();
         try
@@ -556,10 +571,7 @@ internal sealed partial class Segment
         try
         {
             CloseIndexStreams(flush: false);
-            if (_reservedTo > _size)
-            {
-                RandomAccess.SetLength(_writeHandle, _size);
-            }
+            CutReserve();
         }
         catch (IOException)
         {
