@@ -6,6 +6,7 @@ using Microsoft.Win32.SafeHandles;
 using Sluice.Core.Log;
 using Sluice.Core.Topics;
 using Sluice.Storage;
+using Sluice.Storage.Format;
 
 namespace Sluice.Bench.Storage;
 
@@ -120,14 +121,14 @@ internal sealed partial class StorageSuite : IBenchSuite
 
     private static double Median(IEnumerable<double> values) => Percentile(values.ToList(), 0.5);
 
-    // The first batch's size from its header (base offset at byte 0, the length of the rest at byte 8). Not the file's
-    // length: under flush `always` the active segment keeps zeros written ahead of its data (design note 0032).
+    // The first batch's size, from its header. Not the file's length: under flush `always` the active segment keeps
+    // zeros written ahead of its data (design note 0032).
     private static long FirstBatchBytes(string segmentFile)
     {
-        Span<byte> header = stackalloc byte[12];
+        Span<byte> header = stackalloc byte[RecordBatch.HeaderSize];
         using var handle = File.OpenHandle(segmentFile);
-        return RandomAccess.Read(handle, header, 0) == header.Length
-            ? System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(header[8..]) + 12L
+        return RandomAccess.Read(handle, header, 0) == header.Length && RecordBatch.TryReadHeader(header, out var batch)
+            ? batch.TotalSize
             : throw new InvalidOperationException($"{segmentFile} holds no whole batch header");
     }
 

@@ -13,7 +13,23 @@ public sealed record StoredRecord(
     DateTimeOffset Timestamp,
     ReadOnlyMemory<byte>? Key,
     ReadOnlyMemory<byte>? Value,
-    IReadOnlyList<KeyValuePair<string, string>> Headers);
+    IReadOnlyList<KeyValuePair<string, string>> Headers)
+{
+    /// <summary>
+    /// Key, value and header bytes (header text counted in UTF-16 characters): what batch limits and flush thresholds
+    /// count. A method, not a property: a record prints its properties.
+    /// </summary>
+    public long PayloadBytes()
+    {
+        long size = (Key?.Length ?? 0) + (Value?.Length ?? 0);
+        for (var i = 0; i < Headers.Count; i++) // indexed: a foreach over the interface would allocate an enumerator
+        {
+            size += Headers[i].Key.Length + Headers[i].Value.Length;
+        }
+
+        return size;
+    }
+}
 
 /// <summary>The outcome of an append: records got offsets BaseOffset .. BaseOffset + Count - 1.</summary>
 public readonly record struct AppendResult(long BaseOffset, int Count, DateTimeOffset Timestamp)

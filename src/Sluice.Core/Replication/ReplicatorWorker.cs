@@ -687,17 +687,8 @@ internal sealed partial class ReplicatorWorker
 
     private string Scrub(string text) => SecretReferences.Scrub(text, _definition.Secrets);
 
-    private static long Size(Delivery d)
-    {
-        var r = d.Record;
-        long size = (r.Key?.Length ?? 0) + (r.Value?.Length ?? 0);
-        foreach (var h in r.Headers)
-        {
-            size += h.Key.Length + h.Value.Length;
-        }
+    private static long Size(Delivery d) => d.Record.PayloadBytes();
 
-        return size;
-    }
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

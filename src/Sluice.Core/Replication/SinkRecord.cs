@@ -31,19 +31,7 @@ public sealed class SinkRecord(TopicName topic, int partition, StoredRecord reco
     public string IdempotencyKey => _idempotencyKey ??= $"{Topic}/{Partition}/{Offset}";
 
     /// <summary>Key, value and header bytes (UTF-16 header text counted as its length): what batch limits count.</summary>
-    public long Bytes
-    {
-        get
-        {
-            long size = (Key?.Length ?? 0) + (Value?.Length ?? 0);
-            foreach (var h in Headers)
-            {
-                size += h.Key.Length + h.Value.Length;
-            }
-
-            return size;
-        }
-    }
+    public long Bytes => Record.PayloadBytes();
 
     internal StoredRecord Record { get; } = record;
 

@@ -1,10 +1,10 @@
 using Grpc.Core;
-using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Grpc.V1;
 using Sluice.Server.Problems;
+using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Grpc;
 
@@ -27,8 +27,9 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
     // A receive waits this long, then loops: the wait ends early when messages arrive, permits matter only between waits.
     private static readonly TimeSpan ReceiveWait = TimeSpan.FromSeconds(30);
 
-    // Most bytes of a batch written before a flush (as the SSE writer's threshold).
-    private const int FlushThresholdBytes = 32 * 1024;
+    // A message's bytes on the wire beyond its payload, near enough for the flush threshold: the serializer sizes each
+    // message itself, and asking the message for its size here too would walk every message twice.
+    private const int MessageOverheadBytes = 64;
 
     private static readonly WriteOptions Buffered = new(WriteFlags.BufferHint);
     private readonly SemaphoreSlim _writeLock = new(1, 1);
@@ -86,13 +87,13 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
             {
                 // The batch's messages go to the connection together: a write is only buffered (a write flushes the
                 // response by default, one HTTP/2 DATA frame and one send per message) until the batch's last message or
-                // until FlushThresholdBytes are buffered. A flush waits while the client is behind, so that bounds what a
+                // until SseWriter.FlushThresholdBytes are buffered. A flush waits while the client is behind, so that bounds what a
                 // slow client's stream holds, whatever the batch and the size of its messages.
                 var buffered = 0L;
                 for (var i = 0; i < deliveries.Count; i++)
                 {
-                    buffered += ApproximateBytes(deliveries[i].Record);
-                    var flush = i == deliveries.Count - 1 || buffered >= FlushThresholdBytes;
+                    buffered += MessageOverheadBytes + deliveries[i].Record.PayloadBytes();
+                    var flush = i == deliveries.Count - 1 || buffered >= SseWriter.FlushThresholdBytes;
                     responses.WriteOptions = flush ? null : Buffered;
                     await responses.WriteAsync(new ConsumeResponse { Message = GrpcMessages.Received(deliveries[i]) }, cancellationToken);
                     if (flush)
@@ -109,19 +110,6 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
             }
 
         }
-    }
-
-    // A message's bytes on the wire, near enough for the flush threshold: the serializer sizes each message itself, and
-    // asking the message for its size here too would walk every message twice.
-    private static long ApproximateBytes(StoredRecord record)
-    {
-        long bytes = 64 + (record.Key?.Length ?? 0) + (record.Value?.Length ?? 0);
-        foreach (var header in record.Headers)
-        {
-            bytes += header.Key.Length + header.Value.Length;
-        }
-
-        return bytes;
     }
 
     // Permits, acks and nacks from the client; its end of the requests (or an error) ends the call.

@@ -489,7 +489,9 @@ internal sealed partial class Segment
         }
         else if (FileSync.DataSync(_writeHandle!) != 0)
         {
-            throw new IOException($"fdatasync of '{LogPath}' failed (errno {Marshal.GetLastPInvokeError()})");
+            // The error number as the HResult, as .NET's own I/O errors carry it (PartitionLog.IsNoSpace reads it).
+            var errno = Marshal.GetLastPInvokeError();
+            throw new IOException($"fdatasync of '{LogPath}' failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
         }
     }
 

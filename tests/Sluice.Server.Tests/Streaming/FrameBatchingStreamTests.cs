@@ -13,65 +13,76 @@ public sealed class FrameBatchingStreamTests
     [Fact]
     public async Task BatchOfFrames_ReachesTheConnectionInOneWrite_AndThePeerReadsEveryFrameInOrder()
     {
-        var (connection, frames, socket) = ServerSocket();
-        await using var disposeFrames = frames;
-        using var disposeSocket = socket;
+        await using var server = new ServerSocket();
 
-        frames.Hold(CancellationToken.None);
+        server.Frames.Hold(CancellationToken.None);
         for (var i = 0; i < 10; i++)
         {
             if (i == 9)
             {
-                frames.ReleaseAtNextWrite();
+                server.Frames.ReleaseAtNextWrite();
             }
 
-            await socket.SendAsync(Encoding.UTF8.GetBytes($"message {i}"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+            await server.SendAsync($"message {i}");
         }
 
-        Assert.Equal(1, connection.Writes);
-        Assert.Equal([.. Enumerable.Range(0, 10).Select(i => $"message {i}")], await ReadAllAsync(connection.Written));
+        Assert.Equal(1, server.Connection.Writes);
+        Assert.Equal([.. Enumerable.Range(0, 10).Select(i => $"message {i}")], await ReadAllAsync(server.Connection.Written));
     }
 
     [Fact]
     public async Task OutsideABatch_EachFrameIsWrittenAtOnce()
     {
-        var (connection, frames, socket) = ServerSocket();
-        await using var disposeFrames = frames;
-        using var disposeSocket = socket;
+        await using var server = new ServerSocket();
 
-        await socket.SendAsync(Encoding.UTF8.GetBytes("first"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-        Assert.Equal(1, connection.Writes);
-        await socket.SendAsync(Encoding.UTF8.GetBytes("second"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-        Assert.Equal(2, connection.Writes);
+        await server.SendAsync("first");
+        Assert.Equal(1, server.Connection.Writes);
+        await server.SendAsync("second");
+        Assert.Equal(2, server.Connection.Writes);
 
-        Assert.Equal(["first", "second"], await ReadAllAsync(connection.Written));
+        Assert.Equal(["first", "second"], await ReadAllAsync(server.Connection.Written));
     }
 
     [Fact]
     public async Task BatchEndedEarly_WhatIsHeldGoesOutWithTheNextFrame()
     {
-        var (connection, frames, socket) = ServerSocket();
-        await using var disposeFrames = frames;
-        using var disposeSocket = socket;
+        await using var server = new ServerSocket();
 
-        frames.Hold(CancellationToken.None);
-        await socket.SendAsync(Encoding.UTF8.GetBytes("held"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
-        Assert.Equal(0, connection.Writes);
+        server.Frames.Hold(CancellationToken.None);
+        await server.SendAsync("held");
+        Assert.Equal(0, server.Connection.Writes);
 
         // The send loop's finally when a batch fails part-way; the next frame (here an ack answer) carries the held one.
-        frames.ReleaseAtNextWrite();
-        await socket.SendAsync(Encoding.UTF8.GetBytes("next"), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+        server.Frames.ReleaseAtNextWrite();
+        await server.SendAsync("next");
 
-        Assert.Equal(1, connection.Writes);
-        Assert.Equal(["held", "next"], await ReadAllAsync(connection.Written));
+        Assert.Equal(1, server.Connection.Writes);
+        Assert.Equal(["held", "next"], await ReadAllAsync(server.Connection.Written));
     }
 
-    // .NET's server WebSocket over the batching stream over a recorded connection.
-    private static (RecordingStream Connection, FrameBatchingStream Frames, WebSocket Socket) ServerSocket()
+    // .NET's server WebSocket over the batching stream over a recorded server.Connection.
+    private sealed class ServerSocket : IAsyncDisposable
     {
-        var connection = new RecordingStream();
-        var frames = new FrameBatchingStream(connection);
-        return (connection, frames, WebSocket.CreateFromStream(frames, new WebSocketCreationOptions { IsServer = true }));
+        private readonly WebSocket _socket;
+
+        public ServerSocket()
+        {
+            Frames = new FrameBatchingStream(Connection);
+            _socket = WebSocket.CreateFromStream(Frames, new WebSocketCreationOptions { IsServer = true });
+        }
+
+        public RecordingStream Connection { get; } = new();
+
+        public FrameBatchingStream Frames { get; }
+
+        public Task SendAsync(string text)
+            => _socket.SendAsync(Encoding.UTF8.GetBytes(text), WebSocketMessageType.Text, endOfMessage: true, CancellationToken.None);
+
+        public async ValueTask DisposeAsync()
+        {
+            _socket.Dispose();
+            await Frames.DisposeAsync();
+        }
     }
 
     // Reads the server's frames back as a client WebSocket would.
