@@ -39,7 +39,9 @@ internal static class WebSocketConsumeEndpoint
 
     public static void Map(IEndpointRouteBuilder topics)
     {
-        topics.MapGet("/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/ws", (Func<HttpContext, Task>)ConsumeAsync)
+        const string Pattern = "/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/ws";
+        WebSocketUpgrade.MapHttp2(topics, Pattern, ConsumeAsync, "SubscriptionWebSocket");
+        topics.MapGet(Pattern, (Func<HttpContext, Task>)ConsumeAsync)
             .WithName("SubscriptionWebSocket")
             .WithSummary("WebSocket consumer: message frames out; {\"ack\":[...]}, {\"nack\":[...],\"delayMs\":n} and {\"permits\":n} frames in")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)

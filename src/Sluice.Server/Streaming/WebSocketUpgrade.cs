@@ -2,6 +2,7 @@ using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.Http.Features;
+using Sluice.Server.Security;
 
 namespace Sluice.Server.Streaming;
 
@@ -16,6 +17,16 @@ internal static class WebSocketUpgrade
 {
     // RFC 6455: the GUID the key is hashed with.
     private const string KeyGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+    /// <summary>
+    /// Maps a WebSocket route's HTTP/2 twin: HTTP/2 opens a WebSocket with an extended CONNECT (RFC 8441), not a GET,
+    /// so the GET route alone answers it 405. Same handler and access rule as the GET route of that name; left out of
+    /// the API description, which has no CONNECT operations.
+    /// </summary>
+    public static void MapHttp2(IEndpointRouteBuilder routes, string pattern, Func<HttpContext, Task> handler, string getRouteName)
+        => routes.MapMethods(pattern, [HttpMethods.Connect], handler)
+            .WithMetadata(AccessRules.ForName(getRouteName) ?? throw new InvalidOperationException($"no access rule for route '{getRouteName}'"))
+            .ExcludeFromDescription();
 
     public static async Task<(WebSocket Socket, FrameBatchingStream? Frames)> AcceptAsync(HttpContext context, TimeSpan keepAlive)
     {

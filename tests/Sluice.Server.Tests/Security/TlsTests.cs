@@ -1,6 +1,8 @@
 using System.Net;
+using System.Net.WebSockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
 using Sluice.Server.Tests.Infrastructure;
 
 namespace Sluice.Server.Tests.Security;
@@ -39,6 +41,43 @@ public sealed class TlsTests(ITestOutputHelper output) : IDisposable
         // A client that does not trust the certificate refuses the server.
         using var untrusting = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => untrusting.GetAsync($"https://127.0.0.1:{server.Port}/healthz"));
+        server.WriteOutputTo(output, 20);
+    }
+
+    [Fact]
+    public async Task WebSocket_OverHttp2_ConsumesThroughTheTlsListener()
+    {
+        // HTTP/2 carries a WebSocket as an extended CONNECT (RFC 8441), with no Upgrade header: the server's
+        // WebSocket middleware must still see it (it runs only for requests that ask to change protocol).
+        var serverCert = SelfSigned("CN=localhost");
+        await using var server = new ServerProcess(["--tls-cert-file", "server.crt", "--tls-key-file", "server.key"])
+        {
+            Scheme = "https",
+            Handler = () => Trusting(serverCert, null),
+        };
+        await WritePemAsync(server.WorkingDirectory, "server", serverCert);
+        await server.StartAsync();
+        var topic = SluiceApi.NewTopic();
+        await server.Client.PutSubscriptionAsync(topic, "s", new { type = "exclusive", position = "earliest" });
+        await server.Client.ProduceAsync(topic, "over h2");
+
+        using var handler = new SocketsHttpHandler();
+        handler.SslOptions.RemoteCertificateValidationCallback = (_, presented, _, _) => presented?.GetCertHashString() == serverCert.Thumbprint;
+        using var invoker = new HttpMessageInvoker(handler);
+        using var socket = new ClientWebSocket();
+        socket.Options.HttpVersion = HttpVersion.Version20;
+        socket.Options.HttpVersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        socket.Options.CollectHttpResponseDetails = true;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await socket.ConnectAsync(new Uri($"wss://127.0.0.1:{server.Port}/v1/topics/{topic}/subscriptions/s/ws?permits=10"), invoker, timeout.Token);
+        Assert.Equal(HttpStatusCode.OK, socket.HttpStatusCode); // HTTP/2's answer to a CONNECT that opened the socket
+
+        var buffer = new byte[64 * 1024];
+        var frame = await socket.ReceiveAsync(buffer, timeout.Token);
+        Assert.True(frame.EndOfMessage);
+        using var message = JsonDocument.Parse(buffer.AsMemory(0, frame.Count));
+        Assert.Equal("over h2", message.RootElement.GetProperty("value").GetString());
+        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "", timeout.Token);
         server.WriteOutputTo(output, 20);
     }
 
