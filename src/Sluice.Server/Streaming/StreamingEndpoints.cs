@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.Features;
 using Sluice.Server.Configuration;
 
 namespace Sluice.Server.Streaming;
@@ -11,9 +12,19 @@ internal static class StreamingEndpoints
         services.AddSingleton<StreamRegistry>();
     }
 
-    /// <summary>Before routing: WebSocket upgrades, with pings so idle sockets survive proxies (like SSE's keep-alive).</summary>
+    /// <summary>
+    /// Before routing: WebSocket upgrades, with pings so idle sockets survive proxies (like SSE's keep-alive). Only a
+    /// request that asks to change protocol (HTTP/1.1 <c>Connection: Upgrade</c>, or HTTP/2's extended CONNECT) goes
+    /// through the WebSocket middleware: it gives every request it sees a handshake feature, an allocation and a
+    /// feature-table insert that a produce or a pull pays for nothing (~0.5 µs of a request's CPU, note 0033). A request
+    /// that does not ask is no WebSocket request either way, and its endpoint answers as before.
+    /// </summary>
     public static void UseStreaming(WebApplication app, ServerOptions options)
-        => app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromMilliseconds(options.SseKeepAliveMs) });
+        => app.UseWhen(AsksToChangeProtocol, branch => branch.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromMilliseconds(options.SseKeepAliveMs) }));
+
+    private static bool AsksToChangeProtocol(HttpContext context)
+        => context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
+            || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true };
 
     public static void Map(IEndpointRouteBuilder topics)
     {
