@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Sluice.Core.Subscriptions;
+using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Compat.Beam;
 
@@ -20,9 +21,6 @@ internal static class BeamPoll
     /// <summary>A bound on one answer (Beam had none): 1000 messages, and waits of at most a minute per message.</summary>
     private const int MaxBatchSize = 1000;
     private const int MaxPerMessageTimeoutMs = 60_000;
-
-    /// <summary>Kestrel's response buffer is 64 KiB: flush at half of it.</summary>
-    private const int FlushBytes = 32 * 1024;
 
     public static async Task PollAsync(HttpContext context, BeamServices beam)
     {
@@ -112,7 +110,7 @@ internal static class BeamPoll
                     json.WriteString("messageId", delivery.MessageId);
                     json.WriteString("key", record.Key is { } key ? System.Text.Encoding.UTF8.GetString(key.Span) : "");
                     json.WriteEndObject();
-                    if (json.BytesPending + json.BytesCommitted - flushed >= FlushBytes)
+                    if (json.BytesPending + json.BytesCommitted - flushed >= SseWriter.FlushThresholdBytes)
                     {
                         // Large answers go out as they are written: the response holds at most about this much.
                         json.Flush();

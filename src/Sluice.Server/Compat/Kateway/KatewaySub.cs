@@ -3,6 +3,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using Sluice.Core.Subscriptions;
+using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Compat.Kateway;
 
@@ -129,7 +130,7 @@ internal static class KatewaySub
                 BinaryPrimitives.WriteInt32BigEndian(header[12..], value.Length);
                 writer.Advance(16);
                 writer.Write(value);
-                if (writer.UnflushedBytes >= 32 * 1024)
+                if (writer.UnflushedBytes >= SseWriter.FlushThresholdBytes)
                 {
                     // Kestrel's response buffer is 64 KiB: a large batch goes out as it is written.
                     await writer.FlushAsync(context.RequestAborted);
