@@ -24,13 +24,7 @@ public sealed class TlsTests(ITestOutputHelper output) : IDisposable
     public async Task TlsListener_ServesHttps_AndNotPlainHttp()
     {
         var serverCert = SelfSigned("CN=localhost");
-        await using var server = new ServerProcess(["--tls-cert-file", "server.crt", "--tls-key-file", "server.key"])
-        {
-            Scheme = "https",
-            Handler = () => Trusting(serverCert, null),
-        };
-        await WritePemAsync(server.WorkingDirectory, "server", serverCert);
-        await server.StartAsync();
+        await using var server = await StartTlsServerAsync(serverCert);
 
         await server.Client.ProduceAsync(SluiceApi.NewTopic(), "over tls");
         Assert.Contains("https://", server.Output, StringComparison.Ordinal);
@@ -50,13 +44,7 @@ public sealed class TlsTests(ITestOutputHelper output) : IDisposable
         // HTTP/2 carries a WebSocket as an extended CONNECT (RFC 8441), with no Upgrade header: the server's
         // WebSocket middleware must still see it (it runs only for requests that ask to change protocol).
         var serverCert = SelfSigned("CN=localhost");
-        await using var server = new ServerProcess(["--tls-cert-file", "server.crt", "--tls-key-file", "server.key"])
-        {
-            Scheme = "https",
-            Handler = () => Trusting(serverCert, null),
-        };
-        await WritePemAsync(server.WorkingDirectory, "server", serverCert);
-        await server.StartAsync();
+        await using var server = await StartTlsServerAsync(serverCert);
         var topic = SluiceApi.NewTopic();
         await server.Client.PutSubscriptionAsync(topic, "s", new { type = "exclusive", position = "earliest" });
         await server.Client.ProduceAsync(topic, "over h2");
@@ -115,6 +103,27 @@ public sealed class TlsTests(ITestOutputHelper output) : IDisposable
         // And it keeps serving the good client.
         using var still = await server.Client.GetAsync("/healthz");
         Assert.Equal(HttpStatusCode.OK, still.StatusCode);
+    }
+
+    // A server on the TLS listener with this certificate, and a client that trusts it.
+    private static async Task<ServerProcess> StartTlsServerAsync(X509Certificate2 serverCert)
+    {
+        var server = new ServerProcess(["--tls-cert-file", "server.crt", "--tls-key-file", "server.key"])
+        {
+            Scheme = "https",
+            Handler = () => Trusting(serverCert, null),
+        };
+        try
+        {
+            await WritePemAsync(server.WorkingDirectory, "server", serverCert);
+            await server.StartAsync();
+            return server;
+        }
+        catch
+        {
+            await server.DisposeAsync();
+            throw;
+        }
     }
 
     private static HttpClientHandler Trusting(X509Certificate2 serverCert, X509Certificate2? clientCert)
