@@ -35,6 +35,7 @@ internal sealed partial class AccessMiddleware(RequestDelegate next, IOptions<Se
             return next(context);
         }
 
+        Caller.DetachFrom(context);
         return AuthenticatedAsync(context);
     }
 
