@@ -687,8 +687,8 @@ internal sealed partial class ReplicatorWorker
 
     private string Scrub(string text) => SecretReferences.Scrub(text, _definition.Secrets);
 
+    // A delivery's share of the batch and held-byte limits (a method group: lanes take it as a delegate).
     private static long Size(Delivery d) => d.Record.PayloadBytes();
-
 
     private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 

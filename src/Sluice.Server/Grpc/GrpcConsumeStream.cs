@@ -3,8 +3,8 @@ using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
 using Sluice.Server.Diagnostics;
 using Sluice.Server.Grpc.V1;
+using Sluice.Server.Hosting;
 using Sluice.Server.Problems;
-using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Grpc;
 
@@ -87,13 +87,13 @@ internal sealed class GrpcConsumeStream(ISubscriptionService subscriptions, ISub
             {
                 // The batch's messages go to the connection together: a write is only buffered (a write flushes the
                 // response by default, one HTTP/2 DATA frame and one send per message) until the batch's last message or
-                // until SseWriter.FlushThresholdBytes are buffered. A flush waits while the client is behind, so that bounds what a
+                // until ResponseFlush.ThresholdBytes are buffered. A flush waits while the client is behind, so that bounds what a
                 // slow client's stream holds, whatever the batch and the size of its messages.
                 var buffered = 0L;
                 for (var i = 0; i < deliveries.Count; i++)
                 {
                     buffered += MessageOverheadBytes + deliveries[i].Record.PayloadBytes();
-                    var flush = i == deliveries.Count - 1 || buffered >= SseWriter.FlushThresholdBytes;
+                    var flush = i == deliveries.Count - 1 || buffered >= ResponseFlush.ThresholdBytes;
                     responses.WriteOptions = flush ? null : Buffered;
                     await responses.WriteAsync(new ConsumeResponse { Message = GrpcMessages.Received(deliveries[i]) }, cancellationToken);
                     if (flush)

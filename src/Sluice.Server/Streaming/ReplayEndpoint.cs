@@ -236,7 +236,7 @@ internal static class ReplayEndpoint
                 {
                     var message = MessageJson.ToMessage(partition, record);
                     writer.WriteEvent(message.Id, "message", message, SluiceJsonContext.Api.ReadMessage);
-                    if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
+                    if (writer.Unflushed >= ResponseFlush.ThresholdBytes)
                     {
                         await writer.FlushAsync();
                     }

@@ -184,7 +184,7 @@ internal static class SseEndpoint
                             var delivery = batch[i];
                             writer.WriteMessageEvent(delivery, consumerIdUtf8);
                             _written.Add(delivery);
-                            if (writer.Unflushed >= SseWriter.FlushThresholdBytes)
+                            if (writer.Unflushed >= ResponseFlush.ThresholdBytes)
                             {
                                 await writer.FlushAsync();
                                 await ConfirmAsync(time);

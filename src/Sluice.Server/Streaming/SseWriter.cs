@@ -21,10 +21,6 @@ namespace Sluice.Server.Streaming;
 /// </remarks>
 internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeout, TimeProvider time) : IBufferWriter<byte>
 {
-    /// <summary>Flush within a batch once this much is written: half of Kestrel's 64 KiB response buffer, so a
-    /// batch of large messages never sits whole in memory.</summary>
-    public const int FlushThresholdBytes = 32 * 1024;
-
     // Pending bytes go to the pipe once this much has gathered (and always before a flush).
     private const int PendingBytes = 16 * 1024;
 

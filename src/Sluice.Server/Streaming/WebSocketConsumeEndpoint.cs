@@ -39,10 +39,7 @@ internal static class WebSocketConsumeEndpoint
 
     public static void Map(IEndpointRouteBuilder topics)
     {
-        const string Pattern = "/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/ws";
-        WebSocketUpgrade.MapHttp2(topics, Pattern, ConsumeAsync, "SubscriptionWebSocket");
-        topics.MapGet(Pattern, (Func<HttpContext, Task>)ConsumeAsync)
-            .WithName("SubscriptionWebSocket")
+        WebSocketUpgrade.Map(topics, "/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/ws", ConsumeAsync, "SubscriptionWebSocket")
             .WithSummary("WebSocket consumer: message frames out; {\"ack\":[...]}, {\"nack\":[...],\"delayMs\":n} and {\"permits\":n} frames in")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);

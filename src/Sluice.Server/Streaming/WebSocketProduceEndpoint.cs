@@ -33,10 +33,7 @@ internal static class WebSocketProduceEndpoint
 
     public static void Map(IEndpointRouteBuilder topics)
     {
-        const string Pattern = "/{tenant}/{namespace}/{topic}/ws/produce";
-        WebSocketUpgrade.MapHttp2(topics, Pattern, ProduceAsync, "ProduceWebSocket");
-        topics.MapGet(Pattern, (Func<HttpContext, Task>)ProduceAsync)
-            .WithName("ProduceWebSocket")
+        WebSocketUpgrade.Map(topics, "/{tenant}/{namespace}/{topic}/ws/produce", ProduceAsync, "ProduceWebSocket")
             .WithSummary("WebSocket producer: one message per frame (raw, or a JSON envelope with ?envelope=json), delayed with ?deliverAfterMs=/?deliverAt= or per envelope; a receipt per message once durable, in order")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound)
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);

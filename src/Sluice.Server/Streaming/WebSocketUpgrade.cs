@@ -19,14 +19,18 @@ internal static class WebSocketUpgrade
     private const string KeyGuid = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
     /// <summary>
-    /// Maps a WebSocket route's HTTP/2 twin: HTTP/2 opens a WebSocket with an extended CONNECT (RFC 8441), not a GET,
-    /// so the GET route alone answers it 405. Same handler and access rule as the GET route of that name; left out of
-    /// the API description, which has no CONNECT operations.
+    /// Maps a WebSocket route: the GET of HTTP/1.1's upgrade, named <paramref name="name"/> (returned, to describe), and
+    /// its HTTP/2 twin. HTTP/2 opens a WebSocket with an extended CONNECT (RFC 8441), not a GET, so the GET route alone
+    /// answers it 405. The twin has the same handler and the access rule of that name, and is left out of the API
+    /// description, which has no CONNECT operations.
     /// </summary>
-    public static void MapHttp2(IEndpointRouteBuilder routes, string pattern, Func<HttpContext, Task> handler, string getRouteName)
-        => routes.MapMethods(pattern, [HttpMethods.Connect], handler)
-            .WithMetadata(AccessRules.ForName(getRouteName) ?? throw new InvalidOperationException($"no access rule for route '{getRouteName}'"))
+    public static RouteHandlerBuilder Map(IEndpointRouteBuilder routes, string pattern, Func<HttpContext, Task> handler, string name)
+    {
+        routes.MapMethods(pattern, [HttpMethods.Connect], handler)
+            .WithMetadata(AccessRules.ForName(name) ?? throw new InvalidOperationException($"no access rule for route '{name}'"))
             .ExcludeFromDescription();
+        return routes.MapGet(pattern, handler).WithName(name);
+    }
 
     public static async Task<(WebSocket Socket, FrameBatchingStream? Frames)> AcceptAsync(HttpContext context, TimeSpan keepAlive)
     {

@@ -50,6 +50,7 @@ internal sealed partial class Segment
     private bool _removed;
     private long _releasedTo; // bytes from the file's start whose pages were given back to the kernel
     private long _reservedTo; // the file's length when zeros were written past _size (ReserveAhead); else _size or less
+    private long _fsyncedAt = -1; // _size when DropReserve's fsync made data and length durable, until the file changes again
 
     // Known damage, sorted by position; replaced whole (readers take a snapshot).
     private DamagedSpan[] _damage = [];
@@ -383,6 +384,7 @@ internal sealed partial class Segment
     /// </summary>
     public void Append(IReadOnlyList<ReadOnlyMemory<byte>> buffers, IReadOnlyList<BatchHeader> headers, int reserveAhead = 0, long reserveLimit = long.MaxValue)
     {
+        _fsyncedAt = -1;
         var position = _size;
         long total = 0;
         foreach (var b in buffers)
@@ -449,6 +451,7 @@ internal sealed partial class Segment
     /// <summary>Cuts the file back to the batches tracked: what a failed <see cref="Append"/> may have left behind it.</summary>
     public void CutToTracked()
     {
+        _fsyncedAt = -1;
         RandomAccess.SetLength(_writeHandle!, _size);
         _reservedTo = _size;
     }
@@ -462,6 +465,7 @@ internal sealed partial class Segment
         if (CutReserve())
         {
             RandomAccess.FlushToDisk(_writeHandle!);
+            _fsyncedAt = _size;
         }
     }
 
@@ -489,7 +493,8 @@ internal sealed partial class Segment
         }
         else if (FileSync.DataSync(_writeHandle!) != 0)
         {
-            // The error number as the HResult, as .NET's own I/O errors carry it (PartitionLog.IsNoSpace reads it).
+            // The error number as the HResult, as .NET's own I/O errors carry it. Whatever it is, a failed sync stops the
+            // partition (the written pages' state is unknown after it); reopening cuts what was not made durable.
             var errno = Marshal.GetLastPInvokeError();
             throw new IOException($"fdatasync of '{LogPath}' failed: {Marshal.GetPInvokeErrorMessage(errno)}", errno);
         }
@@ -529,8 +534,12 @@ internal sealed partial class Segment
             return;
         }
 
-        CutReserve();
-        RandomAccess.FlushToDisk(_writeHandle);
+        // A roll has just synced the file (DropReserve) and written nothing to it since: one fsync, not two.
+        if (CutReserve() || _fsyncedAt != _size)
+        {
+            RandomAccess.FlushToDisk(_writeHandle);
+        }
+
         Publish();
         try
         {

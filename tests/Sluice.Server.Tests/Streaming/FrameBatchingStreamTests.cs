@@ -60,7 +60,7 @@ public sealed class FrameBatchingStreamTests
         Assert.Equal(["held", "next"], await ReadAllAsync(server.Connection.Written));
     }
 
-    // .NET's server WebSocket over the batching stream over a recorded server.Connection.
+    // .NET's server WebSocket over the batching stream over a recorded connection.
     private sealed class ServerSocket : IAsyncDisposable
     {
         private readonly WebSocket _socket;

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Sluice.Core.Subscriptions;
-using Sluice.Server.Streaming;
+using Sluice.Server.Hosting;
 
 namespace Sluice.Server.Compat.Beam;
 
@@ -110,7 +110,7 @@ internal static class BeamPoll
                     json.WriteString("messageId", delivery.MessageId);
                     json.WriteString("key", record.Key is { } key ? System.Text.Encoding.UTF8.GetString(key.Span) : "");
                     json.WriteEndObject();
-                    if (json.BytesPending + json.BytesCommitted - flushed >= SseWriter.FlushThresholdBytes)
+                    if (json.BytesPending + json.BytesCommitted - flushed >= ResponseFlush.ThresholdBytes)
                     {
                         // Large answers go out as they are written: the response holds at most about this much.
                         json.Flush();

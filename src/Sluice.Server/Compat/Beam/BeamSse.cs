@@ -1,4 +1,5 @@
 using Sluice.Core.Subscriptions;
+using Sluice.Server.Hosting;
 using Sluice.Server.Streaming;
 
 namespace Sluice.Server.Compat.Beam;
@@ -71,7 +72,7 @@ internal static class BeamSse
                     for (var i = 0; i < batch.Count; i++)
                     {
                         WriteEvent(writer, batch[i]);
-                        if (writer.Unflushed >= SseWriter.FlushThresholdBytes && i < batch.Count - 1)
+                        if (writer.Unflushed >= ResponseFlush.ThresholdBytes && i < batch.Count - 1)
                         {
                             await ConfirmAsync(writer, i + 1 - confirmed);
                             confirmed = i + 1;

@@ -3,7 +3,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
 using Sluice.Core.Subscriptions;
-using Sluice.Server.Streaming;
+using Sluice.Server.Hosting;
 
 namespace Sluice.Server.Compat.Kateway;
 
@@ -130,7 +130,7 @@ internal static class KatewaySub
                 BinaryPrimitives.WriteInt32BigEndian(header[12..], value.Length);
                 writer.Advance(16);
                 writer.Write(value);
-                if (writer.UnflushedBytes >= SseWriter.FlushThresholdBytes)
+                if (writer.UnflushedBytes >= ResponseFlush.ThresholdBytes)
                 {
                     // Kestrel's response buffer is 64 KiB: a large batch goes out as it is written.
                     await writer.FlushAsync(context.RequestAborted);
