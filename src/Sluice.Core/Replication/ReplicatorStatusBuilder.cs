@@ -22,15 +22,14 @@ internal static class ReplicatorStatusBuilder
         var workers = snapshot?.Workers.ToDictionary(w => w.Topic) ?? [];
         var topics = new SortedSet<TopicName>(Comparer<TopicName>.Create((a, b) => string.CompareOrdinal(a.ToString(), b.ToString())));
         topics.UnionWith(workers.Keys);
-        if (snapshot is null)
+
+        // And every source topic it has a subscription on, running here or not: a runner that has just started (or been
+        // moved back with a seek) has no worker for a topic yet, and leaving the topic out would report its lag as 0.
+        foreach (var t in await sourceTopics(replicator, cancellationToken).ConfigureAwait(false))
         {
-            // Not running here (stopped, or another gateway runs it): the topics it has a subscription on.
-            foreach (var t in await sourceTopics(replicator, cancellationToken).ConfigureAwait(false))
+            if (!workers.ContainsKey(t) && await engine.GetSettingsAsync(t, replicator.Subscription, cancellationToken).ConfigureAwait(false) is not null)
             {
-                if (await engine.GetSettingsAsync(t, replicator.Subscription, cancellationToken).ConfigureAwait(false) is not null)
-                {
-                    topics.Add(t);
-                }
+                topics.Add(t);
             }
         }
 
