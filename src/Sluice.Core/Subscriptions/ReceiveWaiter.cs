@@ -1,29 +1,112 @@
+using System.Threading.Tasks.Sources;
+
 namespace Sluice.Core.Subscriptions;
 
 /// <summary>
-/// One receive call parked on a subscription until something changes. The subscription keeps its waiters in arrival
-/// order and wakes them one at a time where any consumer can take any message (shared, exclusive), so a message wakes
-/// one receiver instead of every connection on the subscription. All members are used under the subscription's lock.
+/// One receive's place on a subscription while it waits for something to change. The subscription keeps its waiters in
+/// arrival order and wakes them one at a time where any consumer can take any message (shared, exclusive), so a message
+/// wakes one receiver instead of every connection on the subscription.
+/// <para>
+/// Reusable: a consumer handle keeps one between its receives, and each wait arms it again. A wait ends at the first
+/// of a wake, its timeout or its token; none of them allocates. So an idle stream holds this object, its queue node and
+/// its timer, and a fan-out's receives (one per subscriber and append) make no promise, timer or token source each.
+/// </para>
+/// <code>
+///   Arm (under the subscription's lock) ──► WaitAsync(timeout, token) ──► awaited ──► Disarm
+///        └── Wake (under the lock), the timer, the token: the first to come completes the wait; the others find it done
+/// </code>
+/// <see cref="Node"/>, <see cref="Woken"/> and <see cref="Arm"/> are used under the subscription's lock.
 /// </summary>
-internal sealed class ReceiveWaiter
+internal sealed class ReceiveWaiter : IValueTaskSource
 {
-    private TaskCompletionSource? _signal;
+    private readonly ITimer _timer;
+    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private CancellationTokenRegistration _registration;
+    private CancellationToken _token;
 
-    /// <summary>Its place in the subscription's queue while parked; null otherwise.</summary>
-    public LinkedListNode<ReceiveWaiter>? Node { get; set; }
+    // 1 from Arm until one completer wins; the others then find 0 and leave the wait alone.
+    private int _armed;
+
+    public ReceiveWaiter(TimeProvider time)
+    {
+        Node = new LinkedListNode<ReceiveWaiter>(this);
+        _timer = time.CreateTimer(static s => ((ReceiveWaiter)s!).Complete(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>Its node in the subscription's queue, made once; <see cref="Parked"/> while it is in the queue.</summary>
+    public LinkedListNode<ReceiveWaiter> Node { get; }
+
+    public bool Parked => Node.List is not null;
 
     /// <summary>Woken, and its receive has not looked at the subscription since: a wake it must pass on if it gives up.</summary>
     public bool Woken { get; set; }
 
-    /// <summary>Completes at the next wake (the same task while it stays parked).</summary>
-    public Task Changed => _signal!.Task;
-
-    /// <summary>A fresh signal for a new stay in the queue.</summary>
-    public void Arm() => _signal = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>A fresh wait, ended by the next <see cref="Wake"/>, its timeout or its token.</summary>
+    public void Arm()
+    {
+        if (Volatile.Read(ref _armed) == 0)
+        {
+            _core.Reset();
+            Volatile.Write(ref _armed, 1);
+        }
+    }
 
     public void Wake()
     {
         Woken = true;
-        _signal?.TrySetResult();
+        Complete();
     }
+
+    /// <summary>
+    /// Waits for the armed wait's end: a wake, <paramref name="timeout"/> passed, or <paramref name="cancellationToken"/>
+    /// cancelled. The caller tells which by looking again: a timer that fires a little early, or a token from an earlier
+    /// wait, only makes it look once more.
+    /// </summary>
+    public ValueTask WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        _token = cancellationToken;
+        if (cancellationToken.CanBeCanceled)
+        {
+            _registration = cancellationToken.UnsafeRegister(static s => ((ReceiveWaiter)s!).OnCancelled(), this);
+        }
+
+        _timer.Change(timeout, Timeout.InfiniteTimeSpan);
+        return new ValueTask(this, _core.Version);
+    }
+
+    /// <summary>After the wait: stops its timer and its token's callback (pooled by the token's source).</summary>
+    public void Disarm()
+    {
+        _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _registration.Dispose();
+        _registration = default;
+        _token = default;
+    }
+
+    /// <summary>The receive is over for good: the timer goes back to its queue.</summary>
+    public void Close() => _timer.Dispose();
+
+    private void OnCancelled()
+    {
+        // A callback of an earlier wait's token that Disarm did not stop in time: only the current token counts.
+        if (_token.IsCancellationRequested)
+        {
+            Complete();
+        }
+    }
+
+    private void Complete()
+    {
+        if (Interlocked.CompareExchange(ref _armed, 0, 1) == 1)
+        {
+            _core.SetResult(true);
+        }
+    }
+
+    void IValueTaskSource.GetResult(short token) => _core.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
 }

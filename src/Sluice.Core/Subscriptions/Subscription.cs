@@ -202,10 +202,11 @@ internal sealed partial class Subscription
 
     /// <summary>
     /// Takes up to <paramref name="max"/> messages for <paramref name="c"/> (redeliveries first); when none,
-    /// <paramref name="waiter"/> is parked and <paramref name="changed"/> completes at the next change that might make
-    /// some available (at once when one happened meanwhile). A receive that stops waiting calls <see cref="EndWait"/>.
+    /// <paramref name="waiter"/> is parked and armed, and <paramref name="changed"/> is null: the waiter's wait ends at the
+    /// next change that might make some available. Otherwise <paramref name="changed"/> is what to wait for before looking
+    /// again (completed when something changed meanwhile). A receive that stops waiting calls <see cref="EndWait"/>.
     /// </summary>
-    public List<Delivery> Take(ConsumerState c, int max, ReceiveWaiter? waiter, out Task changed)
+    public List<Delivery> Take(ConsumerState c, int max, ReceiveWaiter? waiter, out Task? changed)
     {
         var result = TakeCore(c, max, out var seen);
         lock (_gate)
@@ -221,7 +222,7 @@ internal sealed partial class Subscription
     {
         lock (_gate)
         {
-            if (waiter.Node is not null)
+            if (waiter.Parked)
             {
                 Unpark(waiter);
             }
@@ -1031,15 +1032,13 @@ internal sealed partial class Subscription
 
     private void Park(ReceiveWaiter waiter)
     {
-        waiter.Arm();
-        waiter.Node = _waiters.AddLast(waiter);
+        _waiters.AddLast(waiter.Node);
         Counters.Waiting(1);
     }
 
     private void Unpark(ReceiveWaiter waiter)
     {
-        _waiters.Remove(waiter.Node!);
-        waiter.Node = null;
+        _waiters.Remove(waiter.Node);
         Counters.Waiting(-1);
     }
 
@@ -1065,7 +1064,7 @@ internal sealed partial class Subscription
     }
 
     // Parks the waiter when the take found nothing and nothing changed since; passes the wake on when messages remain.
-    private Task AfterTake(ConsumerState c, int taken, ReceiveWaiter? waiter, long seen)
+    private Task? AfterTake(ConsumerState c, int taken, ReceiveWaiter? waiter, long seen)
     {
         var woken = waiter is { Woken: true };
         if (waiter is not null)
@@ -1075,7 +1074,7 @@ internal sealed partial class Subscription
 
         if (taken > 0)
         {
-            if (waiter?.Node is not null)
+            if (waiter is { Parked: true })
             {
                 Unpark(waiter);
             }
@@ -1103,7 +1102,7 @@ internal sealed partial class Subscription
         if (seen != _signals)
         {
             // Something changed between the take and now: look again rather than sleep through it.
-            if (waiter.Node is not null)
+            if (waiter.Parked)
             {
                 Unpark(waiter);
             }
@@ -1111,12 +1110,13 @@ internal sealed partial class Subscription
             return Task.CompletedTask;
         }
 
-        if (waiter.Node is null)
+        if (!waiter.Parked)
         {
             Park(waiter);
         }
 
-        return waiter.Changed;
+        waiter.Arm();
+        return null;
     }
 
     private void ArmTimer()

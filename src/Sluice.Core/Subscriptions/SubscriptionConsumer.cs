@@ -8,6 +8,9 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
 {
     private int _disposed;
 
+    // Kept between receives (an idle stream's next wait reuses it); closed with the handle.
+    private ReceiveWaiter? _waiter;
+
     public string ConsumerId => state.Id;
 
     public CancellationToken Ended => state.Ended.Token;
@@ -23,15 +26,15 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ThrowIfEnded();
 
-        // One promise per wait carries both the caller's token and the timeout (on the injected clock), and the consumer's
-        // end wakes the parked waiter through the subscription (EndConsumers): no token sources or timers of its own. A
-        // waiting receive is what every idle stream holds, and a fan-out starts one per subscriber and batch.
+        // The handle's one waiter carries the caller's token and the timeout (on the injected clock), and the consumer's
+        // end wakes it through the subscription (EndConsumers): no promise, token source or timer per wait. A waiting
+        // receive is what every idle stream holds, and a fan-out starts one per subscriber and batch.
         var deadline = wait > TimeSpan.Zero ? time.GetUtcNow() + wait : default;
         var filled = false;
-        var timedOut = false;
 
-        // Parked on the subscription only while this receive waits (see ReceiveWaiter): never left behind.
-        var waiter = wait > TimeSpan.Zero ? new ReceiveWaiter() : null;
+        // Parked on the subscription only while this receive waits (see ReceiveWaiter): never left behind. Receives
+        // on one handle at once (allowed, if unusual) each get a waiter; one goes back to the handle afterwards.
+        var waiter = wait > TimeSpan.Zero ? Interlocked.Exchange(ref _waiter, null) ?? new ReceiveWaiter(time) : null;
         try
         {
             while (true)
@@ -54,17 +57,31 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
 
                 cancellationToken.ThrowIfCancellationRequested();
                 ThrowIfEnded();
-                var remaining = waiter is null || timedOut ? TimeSpan.Zero : deadline - time.GetUtcNow();
+                var remaining = waiter is null ? TimeSpan.Zero : deadline - time.GetUtcNow();
                 if (remaining <= TimeSpan.Zero)
                 {
                     return deliveries;
                 }
 
-                // Completes at the next change, at the timeout (faulted), or cancelled; each comes back for one more look.
-                var waiting = changed.WaitAsync(remaining, time, cancellationToken);
-                await waiting.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                // Ends at the next change, at the timeout, or cancelled; each comes back for one more look (the clock
+                // says whether the time is up).
+                if (changed is null)
+                {
+                    try
+                    {
+                        await waiter!.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        waiter!.Disarm();
+                    }
+                }
+                else
+                {
+                    await changed.WaitAsync(remaining, time, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                }
+
                 cancellationToken.ThrowIfCancellationRequested();
-                timedOut = waiting.IsFaulted;
             }
         }
         finally
@@ -72,6 +89,10 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
             if (waiter is not null)
             {
                 subscription.EndWait(waiter);
+                if (Volatile.Read(ref _disposed) != 0 || Interlocked.CompareExchange(ref _waiter, waiter, null) is not null)
+                {
+                    waiter.Close();
+                }
             }
         }
     }
@@ -108,6 +129,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
             subscription.Detach(state);
+            Interlocked.Exchange(ref _waiter, null)?.Close();
         }
 
         return ValueTask.CompletedTask;

@@ -3,9 +3,10 @@ using Sluice.Core.Subscriptions;
 namespace Sluice.Core.Tests.Subscriptions;
 
 /// <summary>
-/// A waiting receive holds one promise carrying its timeout and the caller's token; the consumer's end and new messages
-/// reach it through the subscription's wake. These pin what that must keep: the wait is the whole receive's, not one per
-/// wake, and a wake for nothing sends it back to sleep.
+/// A waiting receive waits on its handle's one waiter, which carries its timeout and the caller's token; the consumer's
+/// end and new messages reach it through the subscription's wake. These pin what that must keep: the wait is the whole
+/// receive's, not one per wake, a wake for nothing sends it back to sleep, and a receive that reuses the waiter is not
+/// ended by what ended the one before (its timer, its token).
 /// </summary>
 public sealed class ReceiveWaitTests
 {
@@ -68,6 +69,59 @@ public sealed class ReceiveWaitTests
         // The consumer carries on: what is produced next goes to its next receive.
         await h.ProduceAsync(1);
         Assert.Single(await EngineHarness.ReceiveAtLeastAsync(consumer, 1));
+    }
+
+    [Fact]
+    public async Task NextReceive_OnTheSameHandle_WaitsItsOwnTime_AfterOneTimedOutAndOneWasCancelled()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await using var consumer = await h.OpenAsync("c");
+
+        var first = consumer.ReceiveAsync(10, TimeSpan.FromSeconds(10)).AsTask();
+        h.Time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Empty(await first.WaitAsync(EngineHarness.HangGuard));
+
+        using (var cancel = new CancellationTokenSource())
+        {
+            var cancelled = consumer.ReceiveAsync(10, TimeSpan.FromSeconds(10), cancel.Token).AsTask();
+            await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+            await cancel.CancelAsync();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(EngineHarness.HangGuard));
+        }
+
+        // The waiter both used goes on to this receive: the earlier timer's due time has passed and the earlier token is
+        // cancelled, and neither may end it. It times out at its own 10 s, and a message before then wakes it.
+        var third = consumer.ReceiveAsync(10, TimeSpan.FromSeconds(10)).AsTask();
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+        h.Time.Advance(TimeSpan.FromSeconds(9));
+        Assert.False(third.IsCompleted);
+        h.Time.Advance(TimeSpan.FromSeconds(1));
+        Assert.Empty(await third.WaitAsync(EngineHarness.HangGuard));
+
+        var fourth = consumer.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+        await h.ProduceAsync(1);
+        Assert.Single(await fourth.WaitAsync(EngineHarness.HangGuard));
+        Assert.Equal(0, Counts(h)!.WaitingReceivers);
+    }
+
+    [Fact]
+    public async Task ReceivesAtOnce_OnOneHandle_EachWaitAndEachGetsAMessage()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(type: SubscriptionType.Shared);
+        await using var consumer = await h.OpenAsync("c");
+
+        var a = consumer.ReceiveAsync(1, EngineHarness.LongWait).AsTask();
+        var b = consumer.ReceiveAsync(1, EngineHarness.LongWait).AsTask();
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 2 }));
+        await h.ProduceAsync(2);
+
+        Assert.Single(await a.WaitAsync(EngineHarness.HangGuard));
+        Assert.Single(await b.WaitAsync(EngineHarness.HangGuard));
     }
 
     private static SubscriptionCounts? Counts(EngineHarness h)
