@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
@@ -38,7 +39,10 @@ internal static class SseEndpoint
 
     public static void Map(IEndpointRouteBuilder topics)
     {
-        topics.MapGet("/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/events", (Func<HttpContext, Task>)StreamAsync)
+        // The server's own services, not the request's: every service a stream uses is a singleton, and a request's
+        // scope (made on first use of RequestServices) would stay alive, with its dictionary, as long as the stream.
+        var services = topics.ServiceProvider;
+        topics.MapGet("/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/events", (Func<HttpContext, Task>)(context => StreamAsync(context, services)))
             .WithName("SubscriptionEvents")
             .WithSummary("Server-Sent Events: one 'message' event per delivery; ack=explicit (default) or auto; resumable with Last-Event-ID")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
@@ -48,7 +52,7 @@ internal static class SseEndpoint
 
     // Not async: the whole stream, set-up included, is one async method of its Connection, so an idle stream keeps one
     // state machine alive, not one per layer.
-    private static Task StreamAsync(HttpContext context)
+    private static Task StreamAsync(HttpContext context, IServiceProvider services)
     {
         var topic = HttpRequestReader.Topic(context);
         var name = HttpRequestReader.Subscription(context);
@@ -57,7 +61,7 @@ internal static class SseEndpoint
             : context.Request.Query.TryGetValue("lastEventId", out var q) ? q.ToString() : null;
         var (lastAckId, tokenConsumer) = ParseEventId(lastEventId);
         var consumerId = StreamRequest.ConsumerId(context, tokenConsumer, "sse-");
-        return new Connection(context, topic, name, autoAck).RunAsync(consumerId, lastAckId);
+        return new Connection(context, services, topic, name, autoAck).RunAsync(consumerId, lastAckId);
     }
 
     /// <summary>
@@ -117,19 +121,19 @@ internal static class SseEndpoint
     }
 
     /// <summary>One connection's loop and its bookkeeping.</summary>
-    private sealed class Connection(HttpContext context, TopicName topic, string name, bool autoAck)
+    private sealed class Connection(HttpContext context, IServiceProvider services, TopicName topic, string name, bool autoAck)
     {
-        private readonly IServiceProvider _services = context.RequestServices;
+        private readonly IServiceProvider _services = services;
         private readonly List<Delivery> _unconfirmed = [];
         private readonly List<Delivery> _written = [];
-        private readonly Queue<(string AckId, DateTimeOffset At)> _resume = new();
+        private Queue<(string AckId, DateTimeOffset At)>? _resume;
         private ISubscriptionConsumer _consumer = null!;
         private TimeSpan _ackDeadline;
 
         public async Task RunAsync(string consumerId, string? lastAckId)
         {
             var options = _services.GetRequiredService<IOptions<ServerOptions>>().Value;
-            var settings = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
+            var settings = await StreamRequest.EnsureSubscriptionAsync(context, _services, topic, name);
             _ackDeadline = settings.AckDeadline;
             var registry = _services.GetRequiredService<StreamRegistry>();
             var service = _services.GetRequiredService<ISubscriptionService>();
@@ -162,6 +166,11 @@ internal static class SseEndpoint
                     SseWriter.StartResponse(context);
                     writer.WriteRetry(RetryMs);
                     await writer.FlushAsync();
+
+                    // Everything the query said has been read: drop its parsed form (a dictionary and its entries,
+                    // ~400 B) rather than keep it for as long as the stream stays open. Read again, it is parsed again.
+                    context.Features.Set<IQueryFeature>(null);
+                    _ = context.Request.Path; // any read through the request's feature cache drops the cached feature too
                     // The batch is a local of this (hoisted) state machine: it is dropped once written, or an idle stream
                     // would keep its last batch, records and all, until the next one. Indexed, not foreach: a boxed
                     // enumerator would keep it too.
@@ -251,6 +260,7 @@ internal static class SseEndpoint
             else
             {
                 var now = time.GetUtcNow();
+                _resume ??= new();
                 foreach (var delivery in _written)
                 {
                     _resume.Enqueue((delivery.AckId, now));
@@ -287,10 +297,13 @@ internal static class SseEndpoint
 
                 if (!autoAck)
                 {
-                    var ids = new List<string>(_resume.Count);
-                    foreach (var (id, _) in _resume)
+                    var ids = new List<string>(_resume?.Count ?? 0);
+                    if (_resume is not null)
                     {
-                        ids.Add(id);
+                        foreach (var (id, _) in _resume)
+                        {
+                            ids.Add(id);
+                        }
                     }
 
                     _services.GetRequiredService<StreamRegistry>().SaveResume(topic, name, _consumer.ConsumerId, ids, _ackDeadline);

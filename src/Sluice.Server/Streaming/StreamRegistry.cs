@@ -23,6 +23,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     private readonly Dictionary<(TopicName Topic, string Subscription), int> _perSubscription = [];
     private readonly Dictionary<(TopicName Topic, string Subscription, string Consumer), StreamLease> _byConsumer = [];
     private readonly Dictionary<(TopicName Topic, string Subscription, string Consumer), ResumeRecord> _resume = [];
+    private bool _stoppingRegistered;
     private int _total;
 
     public int Total
@@ -142,6 +143,43 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         }
     }
 
+    /// <summary>
+    /// One registration on the server's stopping token for every stream that asked to end with it
+    /// (<see cref="StreamLease.EndAlsoOn"/>), rather than one per stream, which an idle stream would hold for hours.
+    /// </summary>
+    private void EndOnStop(StreamLease lease, CancellationToken stopping)
+    {
+        lock (_gate)
+        {
+            // Under the lock that EndAll reads it under: a stop either sees this lease or is seen by its caller.
+            lease.EndsOnStop = true;
+            if (_stoppingRegistered)
+            {
+                return;
+            }
+
+            _stoppingRegistered = true;
+        }
+
+        // Outside the lock: a token already cancelled runs the callback here, and it takes the lock. Never unregistered:
+        // the registry lives as long as the server.
+        _ = stopping.UnsafeRegister(static s => ((StreamRegistry)s!).EndAll(), this);
+    }
+
+    private void EndAll()
+    {
+        List<StreamLease> ending;
+        lock (_gate)
+        {
+            ending = [.. _byConsumer.Values.Where(l => l.EndsOnStop)];
+        }
+
+        foreach (var lease in ending)
+        {
+            lease.TakeOver();
+        }
+    }
+
     private void Refuse(ProblemKind kind, string detail)
     {
         metrics.Refused.Add(1);
@@ -184,9 +222,10 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         // Never disposed: it has no timer, and a takeover may race the end of the stream it cancels.
         private readonly CancellationTokenSource _ending = new();
         private readonly StreamRegistry _registry;
-        private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        // Made when a takeover waits for this stream's end (rare), not for every stream.
+        private TaskCompletionSource? _completion;
         private CancellationTokenRegistration _aborted;
-        private CancellationTokenRegistration _stopping;
         private int _disposed;
 
         public StreamLease(StreamRegistry registry, TopicName topic, string? subscription, string? consumer)
@@ -210,19 +249,55 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         /// </summary>
         public CancellationToken Ending { get; }
 
-        public Task Completion => _completion.Task;
+        /// <summary>Set by <see cref="EndAlsoOn"/>: the registry ends this stream when the server stops.</summary>
+        public bool EndsOnStop { get; set; }
+
+        /// <summary>Completes when the stream has ended (disposed).</summary>
+        public Task Completion
+        {
+            get
+            {
+                var completion = Volatile.Read(ref _completion);
+                if (completion is null)
+                {
+                    var made = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    completion = Interlocked.CompareExchange(ref _completion, made, null) ?? made;
+                }
+
+                // Disposed before or while it was made: Dispose may have looked before it existed.
+                if (Volatile.Read(ref _disposed) != 0)
+                {
+                    completion.TrySetResult();
+                }
+
+                return completion.Task;
+            }
+        }
 
         public void TakeOver() => _ending.Cancel();
 
         /// <summary>
         /// Makes <see cref="Ending"/> the stream's one token: also cancelled by <paramref name="aborted"/> and
-        /// <paramref name="stopping"/>. One registration on each instead of a linked source over all of them, which a
-        /// stream that idles for hours holds all that time (SSE: design note 0024).
+        /// <paramref name="stopping"/>. One registration on the request's token instead of a linked source over all of
+        /// them, which a stream that idles for hours holds all that time (SSE: design notes 0024, 0034); the registry
+        /// holds the one registration on <paramref name="stopping"/> for all its streams. Needs a consumer (the registry
+        /// finds the streams to end by it).
         /// </summary>
         public CancellationToken EndAlsoOn(CancellationToken aborted, CancellationToken stopping)
         {
+            if (Consumer is null || Subscription is null)
+            {
+                throw new InvalidOperationException("EndAlsoOn is for consumer streams");
+            }
+
             _aborted = aborted.UnsafeRegister(static s => ((StreamLease)s!).TakeOver(), this);
-            _stopping = stopping.UnsafeRegister(static s => ((StreamLease)s!).TakeOver(), this);
+            _registry.EndOnStop(this, stopping);
+            if (stopping.IsCancellationRequested)
+            {
+                // Stopped before the registry saw this stream: it ends now.
+                TakeOver();
+            }
+
             return Ending;
         }
 
@@ -232,9 +307,8 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             {
                 // Unregistered without waiting: a callback running now only cancels a source nobody waits on any more.
                 _aborted.Unregister();
-                _stopping.Unregister();
                 _registry.Exit(this);
-                _completion.TrySetResult();
+                Volatile.Read(ref _completion)?.TrySetResult();
             }
         }
     }

@@ -70,9 +70,8 @@ internal static class StreamRequest
     /// otherwise); an existing subscription keeps its position, and a <c>type</c> or <c>filter</c> different from its
     /// own is refused.
     /// </summary>
-    public static async ValueTask<SubscriptionSettings> EnsureSubscriptionAsync(HttpContext context, TopicName topic, string name)
+    public static async ValueTask<SubscriptionSettings> EnsureSubscriptionAsync(HttpContext context, IServiceProvider services, TopicName topic, string name)
     {
-        var services = context.RequestServices;
         var query = context.Request.Query;
         SubscriptionType? type = query.TryGetValue("type", out var t) ? SubscriptionTypeNames.Parse(t.ToString()) : null;
         StartPosition? position = query.TryGetValue("position", out var p) ? ParsePosition(p.ToString()) : null;

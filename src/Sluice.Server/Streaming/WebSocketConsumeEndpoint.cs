@@ -53,7 +53,7 @@ internal static class WebSocketConsumeEndpoint
         var permits = HttpRequestReader.QueryInt(context, "permits", 0, MaxPermits) ?? DefaultPermits;
         var consumerId = StreamRequest.ConsumerId(context, null, "ws-");
         var services = context.RequestServices;
-        var settings = await StreamRequest.EnsureSubscriptionAsync(context, topic, name);
+        var settings = await StreamRequest.EnsureSubscriptionAsync(context, services, topic, name);
         var lease = await services.GetRequiredService<StreamRegistry>().EnterAsync(topic, name, consumerId, context.RequestAborted);
         try
         {
