@@ -19,7 +19,10 @@ namespace Sluice.Core.Subscriptions;
 /// </summary>
 internal sealed class ReceiveWaiter : IValueTaskSource
 {
-    private readonly ITimer _timer;
+    private readonly TimeProvider _time;
+
+    // Made at the first wait: a pull that finds messages at once (a new handle per request) never needs one.
+    private ITimer? _timer;
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private CancellationTokenRegistration _registration;
     private CancellationToken _token;
@@ -30,7 +33,7 @@ internal sealed class ReceiveWaiter : IValueTaskSource
     public ReceiveWaiter(TimeProvider time)
     {
         Node = new LinkedListNode<ReceiveWaiter>(this);
-        _timer = time.CreateTimer(static s => ((ReceiveWaiter)s!).Complete(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _time = time;
     }
 
     /// <summary>Its node in the subscription's queue, made once; <see cref="Parked"/> while it is in the queue.</summary>
@@ -70,21 +73,29 @@ internal sealed class ReceiveWaiter : IValueTaskSource
             _registration = cancellationToken.UnsafeRegister(static s => ((ReceiveWaiter)s!).OnCancelled(), this);
         }
 
-        _timer.Change(timeout, Timeout.InfiniteTimeSpan);
+        if (_timer is null)
+        {
+            _timer = _time.CreateTimer(static s => ((ReceiveWaiter)s!).Complete(), this, timeout, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _timer.Change(timeout, Timeout.InfiniteTimeSpan);
+        }
+
         return new ValueTask(this, _core.Version);
     }
 
     /// <summary>After the wait: stops its timer and its token's callback (pooled by the token's source).</summary>
     public void Disarm()
     {
-        _timer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _registration.Dispose();
         _registration = default;
         _token = default;
     }
 
     /// <summary>The receive is over for good: the timer goes back to its queue.</summary>
-    public void Close() => _timer.Dispose();
+    public void Close() => _timer?.Dispose();
 
     private void OnCancelled()
     {

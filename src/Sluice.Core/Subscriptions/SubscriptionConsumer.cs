@@ -32,13 +32,19 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         var deadline = wait > TimeSpan.Zero ? time.GetUtcNow() + wait : default;
         var filled = false;
 
-        // Parked on the subscription only while this receive waits (see ReceiveWaiter): never left behind. Receives
+        // Parked on the subscription only while this receive waits (see ReceiveWaiter): never left behind. Taken after
+        // the first look (which never waits: it fills first), so a pull that finds messages at once needs none. Receives
         // on one handle at once (allowed, if unusual) each get a waiter; one goes back to the handle afterwards.
-        var waiter = wait > TimeSpan.Zero ? Interlocked.Exchange(ref _waiter, null) ?? new ReceiveWaiter(time) : null;
+        ReceiveWaiter? waiter = null;
         try
         {
             while (true)
             {
+                if (filled && wait > TimeSpan.Zero)
+                {
+                    waiter ??= Interlocked.Exchange(ref _waiter, null) ?? new ReceiveWaiter(time);
+                }
+
                 var deliveries = subscription.Take(state, max, waiter, out var changed);
                 if (deliveries.Count == 0 && !filled)
                 {
