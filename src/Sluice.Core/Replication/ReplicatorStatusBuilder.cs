@@ -27,7 +27,8 @@ internal static class ReplicatorStatusBuilder
         // moved back with a seek) has no worker for a topic yet, and leaving the topic out would report its lag as 0.
         foreach (var t in await sourceTopics(replicator, cancellationToken).ConfigureAwait(false))
         {
-            if (!workers.ContainsKey(t) && await engine.GetSettingsAsync(t, replicator.Subscription, cancellationToken).ConfigureAwait(false) is not null)
+            if (!workers.ContainsKey(t) && snapshot?.Refused.ContainsKey(t) != true
+                && await engine.GetSettingsAsync(t, replicator.Subscription, cancellationToken).ConfigureAwait(false) is not null)
             {
                 topics.Add(t);
             }
@@ -44,7 +45,8 @@ internal static class ReplicatorStatusBuilder
             var info = await engine.GetAsync(topic, replicator.Subscription, cancellationToken).ConfigureAwait(false);
             workers.TryGetValue(topic, out var worker);
             var w = worker?.Snapshot();
-            var state = replicator.Stopped ? "stopped" : w?.State ?? "running";
+            // A topic with no worker here: the runner's own failure if it failed, else running (starting, or on another gateway).
+            var state = replicator.Stopped ? "stopped" : w?.State ?? (snapshot?.Failure is not null ? "failed" : "running");
             anyFailed |= state == "failed";
             anyRetrying |= state == "retrying";
             if (state is "failed" or "retrying" && currentError is null)

@@ -27,8 +27,13 @@ internal sealed class ReceiveWaiter : IValueTaskSource
     private CancellationTokenRegistration _registration;
     private CancellationToken _token;
 
-    // 1 from Arm until one completer wins; the others then find 0 and leave the wait alone.
-    private int _armed;
+    // Armed from Arm until one completer wins and moves it to Completing; Idle once its SetResult is done. Arm waits out
+    // a Completing (a late timer callback of an earlier wait may be in the middle of one), so a reset never meets a
+    // completion of the version before it.
+    private const int Idle = 0;
+    private const int Armed = 1;
+    private const int Completing = 2;
+    private int _state;
 
     public ReceiveWaiter(TimeProvider time)
     {
@@ -47,10 +52,22 @@ internal sealed class ReceiveWaiter : IValueTaskSource
     /// <summary>A fresh wait, ended by the next <see cref="Wake"/>, its timeout or its token.</summary>
     public void Arm()
     {
-        if (Volatile.Read(ref _armed) == 0)
+        var spin = default(SpinWait);
+        while (true)
         {
-            _core.Reset();
-            Volatile.Write(ref _armed, 1);
+            switch (Volatile.Read(ref _state))
+            {
+                case Armed:
+                    // Armed by an earlier receive that did not wait after all: that version was never awaited.
+                    return;
+                case Idle:
+                    _core.Reset();
+                    Volatile.Write(ref _state, Armed);
+                    return;
+                default:
+                    spin.SpinOnce();
+                    break;
+            }
         }
     }
 
@@ -75,7 +92,7 @@ internal sealed class ReceiveWaiter : IValueTaskSource
 
         if (_timer is null)
         {
-            _timer = _time.CreateTimer(static s => ((ReceiveWaiter)s!).Complete(), this, timeout, Timeout.InfiniteTimeSpan);
+            _timer = CreateTimer(timeout);
         }
         else
         {
@@ -108,9 +125,25 @@ internal sealed class ReceiveWaiter : IValueTaskSource
 
     private void Complete()
     {
-        if (Interlocked.CompareExchange(ref _armed, 0, 1) == 1)
+        if (Interlocked.CompareExchange(ref _state, Completing, Armed) == Armed)
         {
             _core.SetResult(true);
+            Volatile.Write(ref _state, Idle);
+        }
+    }
+
+    // Without the first receive's execution context: the timer lives as long as the handle, and would keep that
+    // request's async-locals (its activity, its logging scope) alive all that time.
+    private ITimer CreateTimer(TimeSpan due)
+    {
+        if (ExecutionContext.IsFlowSuppressed())
+        {
+            return _time.CreateTimer(static s => ((ReceiveWaiter)s!).Complete(), this, due, Timeout.InfiniteTimeSpan);
+        }
+
+        using (ExecutionContext.SuppressFlow())
+        {
+            return _time.CreateTimer(static s => ((ReceiveWaiter)s!).Complete(), this, due, Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -29,7 +29,8 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         // The handle's one waiter carries the caller's token and the timeout (on the injected clock), and the consumer's
         // end wakes it through the subscription (EndConsumers): no promise, token source or timer per wait. A waiting
         // receive is what every idle stream holds, and a fan-out starts one per subscriber and batch.
-        var deadline = wait > TimeSpan.Zero ? time.GetUtcNow() + wait : default;
+        // On the clock's monotonic timestamps: a wall clock stepped back while waiting does not stretch the wait.
+        var started = time.GetTimestamp();
         var filled = false;
 
         // Parked on the subscription only while this receive waits (see ReceiveWaiter): never left behind. Taken after
@@ -63,7 +64,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
 
                 cancellationToken.ThrowIfCancellationRequested();
                 ThrowIfEnded();
-                var remaining = waiter is null ? TimeSpan.Zero : deadline - time.GetUtcNow();
+                var remaining = waiter is null ? TimeSpan.Zero : wait - time.GetElapsedTime(started);
                 if (remaining <= TimeSpan.Zero)
                 {
                     return deliveries;

@@ -23,6 +23,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     private readonly Dictionary<(TopicName Topic, string Subscription), int> _perSubscription = [];
     private readonly Dictionary<(TopicName Topic, string Subscription, string Consumer), StreamLease> _byConsumer = [];
     private readonly Dictionary<(TopicName Topic, string Subscription, string Consumer), ResumeRecord> _resume = [];
+    private readonly HashSet<StreamLease> _endOnStop = [];
     private bool _stoppingRegistered;
     private int _total;
 
@@ -151,8 +152,9 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     {
         lock (_gate)
         {
-            // Under the lock that EndAll reads it under: a stop either sees this lease or is seen by its caller.
-            lease.EndsOnStop = true;
+            // Under the lock that EndAll reads the set under: a stop either sees this lease or is seen by its caller.
+            // A set of its own, not the by-consumer index: two streams of one consumer opened at once both end.
+            _endOnStop.Add(lease);
             if (_stoppingRegistered)
             {
                 return;
@@ -171,7 +173,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         List<StreamLease> ending;
         lock (_gate)
         {
-            ending = [.. _byConsumer.Values.Where(l => l.EndsOnStop)];
+            ending = [.. _endOnStop];
         }
 
         foreach (var lease in ending)
@@ -192,6 +194,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         lock (_gate)
         {
             _total--;
+            _endOnStop.Remove(lease);
             if (lease.Subscription is { } subscription)
             {
                 var key = (lease.Topic, subscription);
@@ -228,6 +231,9 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         private CancellationTokenRegistration _aborted;
         private int _disposed;
 
+        // Set once Exit has run (after _disposed): a takeover waiting on Completion must find the old stream uncounted.
+        private int _exited;
+
         public StreamLease(StreamRegistry registry, TopicName topic, string? subscription, string? consumer)
         {
             _registry = registry;
@@ -249,10 +255,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         /// </summary>
         public CancellationToken Ending { get; }
 
-        /// <summary>Set by <see cref="EndAlsoOn"/>: the registry ends this stream when the server stops.</summary>
-        public bool EndsOnStop { get; set; }
-
-        /// <summary>Completes when the stream has ended (disposed).</summary>
+        /// <summary>Completes when the stream has ended and no longer counts against the limits.</summary>
         public Task Completion
         {
             get
@@ -264,8 +267,8 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
                     completion = Interlocked.CompareExchange(ref _completion, made, null) ?? made;
                 }
 
-                // Disposed before or while it was made: Dispose may have looked before it existed.
-                if (Volatile.Read(ref _disposed) != 0)
+                // Gone before or while it was made: Dispose may have looked before it existed.
+                if (Volatile.Read(ref _exited) != 0)
                 {
                     completion.TrySetResult();
                 }
@@ -308,6 +311,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
                 // Unregistered without waiting: a callback running now only cancels a source nobody waits on any more.
                 _aborted.Unregister();
                 _registry.Exit(this);
+                Interlocked.Exchange(ref _exited, 1);
                 Volatile.Read(ref _completion)?.TrySetResult();
             }
         }
