@@ -127,11 +127,6 @@ public sealed class ReplicatorFleetTests : IAsyncDisposable
         return (engine, replicators);
     }
 
-    private sealed class EmptyServices : IServiceProvider
-    {
-        public object? GetService(Type serviceType) => null;
-    }
-
     /// <summary>Remembers which instance wrote which record: the engine's part is under test here, not a target's.</summary>
     private sealed class RecordingSinkType(string instance, ConcurrentQueue<(string, long, int)> written) : ReplicationSinkType
     {

@@ -67,11 +67,6 @@ public sealed class ReplicatorStatusTests : IAsyncDisposable
         await _engine.DisposeAsync();
     }
 
-    private sealed class EmptyServices : IServiceProvider
-    {
-        public object? GetService(Type serviceType) => null;
-    }
-
     /// <summary>A sink whose target check can be held, so a runner can be caught between starting and its first worker.</summary>
     private sealed class GatedSinkType : ReplicationSinkType
     {
