@@ -23,12 +23,12 @@ internal static class ReplicatorStatusBuilder
         var topics = new SortedSet<TopicName>(Comparer<TopicName>.Create((a, b) => string.CompareOrdinal(a.ToString(), b.ToString())));
         topics.UnionWith(workers.Keys);
 
-        // And every source topic it has a subscription on, running here or not: a runner that has just started (or been
-        // moved back with a seek) has no worker for a topic yet, and leaving the topic out would report its lag as 0.
+        // And every source topic it has a subscription on (the loop below skips those without), running here or not: a
+        // runner that has just started (or been moved back with a seek) has no worker for a topic yet, and leaving the
+        // topic out would report its lag as 0. A refused topic has its own row below.
         foreach (var t in await sourceTopics(replicator, cancellationToken).ConfigureAwait(false))
         {
-            if (!workers.ContainsKey(t) && snapshot?.Refused.ContainsKey(t) != true
-                && await engine.GetSettingsAsync(t, replicator.Subscription, cancellationToken).ConfigureAwait(false) is not null)
+            if (snapshot?.Refused.ContainsKey(t) != true)
             {
                 topics.Add(t);
             }
@@ -44,6 +44,11 @@ internal static class ReplicatorStatusBuilder
         {
             var info = await engine.GetAsync(topic, replicator.Subscription, cancellationToken).ConfigureAwait(false);
             workers.TryGetValue(topic, out var worker);
+            if (info is null && worker is null)
+            {
+                // A source topic the replicator has not subscribed to (yet): nothing to report.
+                continue;
+            }
             var w = worker?.Snapshot();
             // A topic with no worker here: the runner's own failure if it failed, else running (starting, or on another gateway).
             var state = replicator.Stopped ? "stopped" : w?.State ?? (snapshot?.Failure is not null ? "failed" : "running");

@@ -24,8 +24,8 @@ internal sealed class ReceiveWaiter : IValueTaskSource
     // Made at the first wait: a pull that finds messages at once (a new handle per request) never needs one.
     private ITimer? _timer;
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private static readonly TimerCallback OnTimer = static s => ((ReceiveWaiter)s!).Complete();
     private CancellationTokenRegistration _registration;
-    private CancellationToken _token;
 
     // Armed from Arm until one completer wins and moves it to Completing; Idle once its SetResult is done. Arm waits out
     // a Completing (a late timer callback of an earlier wait may be in the middle of one), so a reset never meets a
@@ -79,15 +79,13 @@ internal sealed class ReceiveWaiter : IValueTaskSource
 
     /// <summary>
     /// Waits for the armed wait's end: a wake, <paramref name="timeout"/> passed, or <paramref name="cancellationToken"/>
-    /// cancelled. The caller tells which by looking again: a timer that fires a little early, or a token from an earlier
-    /// wait, only makes it look once more.
+    /// cancelled. The caller tells which by looking again: a timer that fires a little early only makes it look once more.
     /// </summary>
     public ValueTask WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
-        _token = cancellationToken;
         if (cancellationToken.CanBeCanceled)
         {
-            _registration = cancellationToken.UnsafeRegister(static s => ((ReceiveWaiter)s!).OnCancelled(), this);
+            _registration = cancellationToken.UnsafeRegister(static s => ((ReceiveWaiter)s!).Complete(), this);
         }
 
         if (_timer is null)
@@ -102,26 +100,20 @@ internal sealed class ReceiveWaiter : IValueTaskSource
         return new ValueTask(this, _core.Version);
     }
 
-    /// <summary>After the wait: stops its timer and its token's callback (pooled by the token's source).</summary>
+    /// <summary>
+    /// After the wait: stops its timer and its token's callback (pooled by the token's source). Disposing the
+    /// registration waits for a callback already running, so no token of this wait can end a later one; a timer
+    /// callback already on its way can, which only makes that wait look once more.
+    /// </summary>
     public void Disarm()
     {
         _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _registration.Dispose();
         _registration = default;
-        _token = default;
     }
 
     /// <summary>The receive is over for good: the timer goes back to its queue.</summary>
     public void Close() => _timer?.Dispose();
-
-    private void OnCancelled()
-    {
-        // A callback of an earlier wait's token that Disarm did not stop in time: only the current token counts.
-        if (_token.IsCancellationRequested)
-        {
-            Complete();
-        }
-    }
 
     private void Complete()
     {
@@ -138,12 +130,12 @@ internal sealed class ReceiveWaiter : IValueTaskSource
     {
         if (ExecutionContext.IsFlowSuppressed())
         {
-            return _time.CreateTimer(static s => ((ReceiveWaiter)s!).Complete(), this, due, Timeout.InfiniteTimeSpan);
+            return _time.CreateTimer(OnTimer, this, due, Timeout.InfiniteTimeSpan);
         }
 
         using (ExecutionContext.SuppressFlow())
         {
-            return _time.CreateTimer(static s => ((ReceiveWaiter)s!).Complete(), this, due, Timeout.InfiniteTimeSpan);
+            return _time.CreateTimer(OnTimer, this, due, Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
@@ -166,11 +165,8 @@ internal static class SseEndpoint
                     SseWriter.StartResponse(context);
                     writer.WriteRetry(RetryMs);
                     await writer.FlushAsync();
+                    StreamRequest.DropParsedQuery(context);
 
-                    // Everything the query said has been read: drop its parsed form (a dictionary and its entries,
-                    // ~400 B) rather than keep it for as long as the stream stays open. Read again, it is parsed again.
-                    context.Features.Set<IQueryFeature>(null);
-                    _ = context.Request.Path; // any read through the request's feature cache drops the cached feature too
                     // The batch is a local of this (hoisted) state machine: it is dropped once written, or an idle stream
                     // would keep its last batch, records and all, until the next one. Indexed, not foreach: a boxed
                     // enumerator would keep it too.

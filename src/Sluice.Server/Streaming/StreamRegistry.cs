@@ -283,16 +283,10 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         /// Makes <see cref="Ending"/> the stream's one token: also cancelled by <paramref name="aborted"/> and
         /// <paramref name="stopping"/>. One registration on the request's token instead of a linked source over all of
         /// them, which a stream that idles for hours holds all that time (SSE: design notes 0024, 0034); the registry
-        /// holds the one registration on <paramref name="stopping"/> for all its streams. Needs a consumer (the registry
-        /// finds the streams to end by it).
+        /// holds the one registration on <paramref name="stopping"/> for all its streams.
         /// </summary>
         public CancellationToken EndAlsoOn(CancellationToken aborted, CancellationToken stopping)
         {
-            if (Consumer is null || Subscription is null)
-            {
-                throw new InvalidOperationException("EndAlsoOn is for consumer streams");
-            }
-
             _aborted = aborted.UnsafeRegister(static s => ((StreamLease)s!).TakeOver(), this);
             _registry.EndOnStop(this, stopping);
             if (stopping.IsCancellationRequested)

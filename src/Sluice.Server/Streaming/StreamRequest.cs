@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
+using Microsoft.AspNetCore.Http.Features;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
 using Sluice.Server.Problems;
@@ -63,6 +64,18 @@ internal static class StreamRequest
         }
 
         return true;
+    }
+
+    /// <summary>
+    /// For a stream that has read its query and will stay open for a long time: drops the parsed query (its feature, a
+    /// dictionary and its entries) instead of keeping it as long as the connection. A later read parses it again.
+    /// </summary>
+    public static void DropParsedQuery(HttpContext context)
+    {
+        context.Features.Set<IQueryFeature>(null);
+
+        // The request object caches its features until it next reads one through its cache: a read lets go of the old copy.
+        _ = context.Request.Path;
     }
 
     /// <summary>

@@ -61,6 +61,7 @@ internal static class WebSocketConsumeEndpoint
             var keepAlive = TimeSpan.FromMilliseconds(services.GetRequiredService<IOptions<ServerOptions>>().Value.SseKeepAliveMs);
             var (socket, frames) = await WebSocketUpgrade.AcceptAsync(context, keepAlive);
             using var disposeSocket = socket;
+            StreamRequest.DropParsedQuery(context);
             var session = new Session(context, socket, frames, topic, name, consumer, permits, settings.AckDeadline);
             await session.RunAsync(lease.Ending);
         }
