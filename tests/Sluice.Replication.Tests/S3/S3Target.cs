@@ -72,7 +72,8 @@ public sealed class S3Target(S3rverServer server) : ISinkTarget
     /// The non-empty lines of one object, or null when it was removed after listing (the sink drops a stale object when a
     /// seek back rewrites its records: the polling caller reads again). s3rver writes an object's file in place and its
     /// checksum after it, so a read that meets a write of the same key gets a body that does not match its ETag, and the
-    /// client refuses it: that read is retried a few times, and a body that never matches still fails the test.
+    /// client refuses it: that read is retried for up to ~3 s (a write of the same key can take that long while CI loads
+    /// the machine, and s3rver's event loop with it), and a body that never matches still fails the test.
     /// </summary>
     private async Task<List<string>?> ReadObjectAsync(string key)
     {
@@ -97,7 +98,7 @@ public sealed class S3Target(S3rverServer server) : ISinkTarget
             {
                 return null;
             }
-            catch (AmazonClientException e) when (attempt < 5 && e.Message.Contains("hash", StringComparison.OrdinalIgnoreCase))
+            catch (AmazonClientException e) when (attempt < 30 && e.Message.Contains("hash", StringComparison.OrdinalIgnoreCase))
             {
                 await Task.Delay(100);
             }
