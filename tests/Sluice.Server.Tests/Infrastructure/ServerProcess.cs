@@ -129,6 +129,7 @@ public sealed class ServerProcess : IAsyncDisposable
         Client = new HttpClient(Handler?.Invoke() ?? new HttpClientHandler()) { BaseAddress = new Uri($"{Scheme}://127.0.0.1:{Port}"), Timeout = TimeSpan.FromSeconds(90) };
 
         var deadline = DateTime.UtcNow + StartTimeout;
+        DateTime? answeredAt = null;
         while (true)
         {
             if (_process.HasExited)
@@ -148,7 +149,15 @@ public sealed class ServerProcess : IAsyncDisposable
                 using var response = await Client.GetAsync("/readyz");
                 if (response.StatusCode == HttpStatusCode.OK)
                 {
-                    return true;
+                    // Another test process's server may hold this port and answer for ours, which then exits with
+                    // "address already in use" (checked above). Ours has bound it once Kestrel says it listens there;
+                    // a server that logs no such line is taken as ready a few seconds after the first answer.
+                    answeredAt ??= DateTime.UtcNow;
+                    if (_output.Skip(startedAt).Any(l => l.Contains("Now listening on:", StringComparison.Ordinal) && l.TrimEnd().EndsWith($":{Port}", StringComparison.Ordinal))
+                        || DateTime.UtcNow - answeredAt > TimeSpan.FromSeconds(5))
+                    {
+                        return true;
+                    }
                 }
             }
             catch (HttpRequestException)
