@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Sluice.Compat.Tests.Infrastructure;
 using Sluice.Server.Tests.Infrastructure;
 
@@ -8,32 +7,19 @@ namespace Sluice.Compat.Tests.Kateway;
 /// <summary>A server that also serves kateway's pub, sub and admin servers on their own ports, at their root.</summary>
 public sealed class KatewayPortsServer : IAsyncLifetime
 {
-    public KatewayPortsServer()
-    {
-        (PubPort, SubPort, ManPort) = (FreePort(), FreePort(), FreePort());
-        Server = new ServerProcess([.. CompatServer.Args, "--kateway-pub-port", $"{PubPort}", "--kateway-sub-port", $"{SubPort}", "--kateway-man-port", $"{ManPort}"]);
-    }
+    public ServerProcess Server { get; } = new(CompatServer.Args) { PortOptions = ["--kateway-pub-port", "--kateway-sub-port", "--kateway-man-port"] };
 
-    public ServerProcess Server { get; }
+    public int PubPort => Server.PortOf("--kateway-pub-port");
 
-    public int PubPort { get; }
+    public int SubPort => Server.PortOf("--kateway-sub-port");
 
-    public int SubPort { get; }
-
-    public int ManPort { get; }
+    public int ManPort => Server.PortOf("--kateway-man-port");
 
     public HttpClient On(int port) => new() { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(60) };
 
     public Task InitializeAsync() => Server.StartAsync();
 
     public async Task DisposeAsync() => await Server.DisposeAsync();
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
 
 /// <summary>kateway's clients pointed at kateway's own ports (9191, 9192, 9193 in kateway; configurable here).</summary>

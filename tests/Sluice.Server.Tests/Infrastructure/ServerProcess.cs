@@ -43,6 +43,19 @@ public sealed class ServerProcess : IAsyncDisposable
     public int GrpcPort { get; private set; }
 
     /// <summary>
+    /// Options that name another listener's port (<c>--pixy-port</c>, <c>--kateway-pub-port</c>): every start gives each
+    /// a fresh port, as it does the main one, so a retry after "address already in use" moves them too.
+    /// <see cref="PortOf"/> reads the port of the current start.
+    /// </summary>
+    public IReadOnlyList<string> PortOptions { get; init; } = [];
+
+    private readonly Dictionary<string, int> _optionPorts = [];
+
+    /// <summary>The port the current start gave one of <see cref="PortOptions"/>.</summary>
+    public int PortOf(string option) =>
+        _optionPorts.TryGetValue(option, out var port) ? port : throw new InvalidOperationException($"{option} is not one of this server's port options, or the server has not started");
+
+    /// <summary>
     /// <c>SLUICE_TEST_BACKEND=kafka</c> runs every server of the suite on the Kafka backend, hosting librdkafka's mock
     /// cluster (scripts/test runs the suite once per backend; tests that cannot apply carry Backend=EmbeddedOnly).
     /// </summary>
@@ -123,6 +136,11 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         Port = FreePort();
         GrpcPort = WithGrpc ? FreePort() : 0;
+        foreach (var option in PortOptions)
+        {
+            _optionPorts[option] = FreePort();
+        }
+
         var startedAt = _output.Count;
         _process = Launch(ServeArguments(Port, GrpcPort));
         Client.Dispose();
@@ -212,9 +230,12 @@ public sealed class ServerProcess : IAsyncDisposable
     // a gRPC port of their own).
     private string[] ServeArguments(int port, int grpcPort)
     {
-        string[] grpc = _extraArgs.Contains("--grpc-port") ? [] : ["--grpc-port", grpcPort.ToString(System.Globalization.CultureInfo.InvariantCulture)];
-        return ["--port", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "--data-dir", DataDir, .. BackendArgs, .. grpc, .. _extraArgs];
+        string[] grpc = _extraArgs.Contains("--grpc-port") ? [] : ["--grpc-port", Invariant(grpcPort)];
+        var others = PortOptions.SelectMany(o => new[] { o, Invariant(_optionPorts.TryGetValue(o, out var p) ? p : FreePort()) });
+        return ["--port", Invariant(port), "--data-dir", DataDir, .. BackendArgs, .. grpc, .. others, .. _extraArgs];
     }
+
+    private static string Invariant(int number) => number.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>SIGKILL: no shutdown code runs.</summary>
     public async Task KillAsync()

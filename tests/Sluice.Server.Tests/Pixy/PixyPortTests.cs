@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Sluice.Server.Tests.Infrastructure;
 
 namespace Sluice.Server.Tests.Pixy;
@@ -7,12 +6,11 @@ namespace Sluice.Server.Tests.Pixy;
 /// <summary><c>pixy:port</c>: Kafka-Pixy's REST routes on a port of their own, which serves nothing else.</summary>
 public sealed class PixyPortTests(ITestOutputHelper output) : IAsyncLifetime
 {
-    private readonly int _pixyPort = FreePort();
     private ServerProcess _server = null!;
 
     public async Task InitializeAsync()
     {
-        _server = new ServerProcess(["--pixy-port", _pixyPort.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        _server = new ServerProcess { PortOptions = ["--pixy-port"] };
         await _server.StartAsync();
     }
 
@@ -25,7 +23,7 @@ public sealed class PixyPortTests(ITestOutputHelper output) : IAsyncLifetime
     [Fact]
     public async Task PixyPort_ServesPixysRoutes_AndNotTheHttpApi()
     {
-        using var pixy = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_pixyPort}") };
+        using var pixy = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{_server.PortOf("--pixy-port")}") };
         Assert.Equal("pong", await pixy.GetStringAsync("/_ping"));
         using (var produced = await pixy.PostAsync($"/topics/{PixyServer.NewTopic()}/messages?sync", new StringContent("x") { Headers = { ContentType = new("text/plain") } }))
         {
@@ -38,12 +36,5 @@ public sealed class PixyPortTests(ITestOutputHelper output) : IAsyncLifetime
 
         // The main port serves both.
         Assert.Equal("pong", await _server.Client.GetStringAsync("/_ping"));
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
