@@ -39,6 +39,20 @@ internal static class StateTopics
 
     public static string SubscriptionKey(TopicName topic, string name) => $"{topic}|{name}";
 
+    /// <summary>The length of <see cref="SubscriptionKey"/>'s answer, for writing it without making the string.</summary>
+    public static int SubscriptionKeyLength(TopicName topic, string name) => topic.Tenant.Length + topic.Namespace.Length + topic.Name.Length + name.Length + 3;
+
+    /// <summary><see cref="SubscriptionKey"/> written into <paramref name="destination"/> (at least <see cref="SubscriptionKeyLength"/> long).</summary>
+    public static ReadOnlySpan<char> WriteSubscriptionKey(TopicName topic, string name, Span<char> destination)
+    {
+        if (!destination.TryWrite($"{topic.Tenant}/{topic.Namespace}/{topic.Name}|{name}", out var written))
+        {
+            throw new ArgumentException("too short for the key", nameof(destination));
+        }
+
+        return destination[..written];
+    }
+
     public static string CursorKey(TopicName topic, string name, int partition) => $"{topic}|{name}|{partition}";
 
     public static byte[] Key(string key) => Encoding.UTF8.GetBytes(key);

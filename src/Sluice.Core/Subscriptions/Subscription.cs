@@ -206,7 +206,7 @@ internal sealed partial class Subscription
     /// next change that might make some available. Otherwise <paramref name="changed"/> is what to wait for before looking
     /// again (completed when something changed meanwhile). A receive that stops waiting calls <see cref="EndWait"/>.
     /// </summary>
-    public List<Delivery> Take(ConsumerState c, int max, ReceiveWaiter? waiter, out Task? changed)
+    public IReadOnlyList<Delivery> Take(ConsumerState c, int max, ReceiveWaiter? waiter, out Task? changed)
     {
         var result = TakeCore(c, max, out var seen);
         lock (_gate)
@@ -234,7 +234,7 @@ internal sealed partial class Subscription
         }
     }
 
-    private List<Delivery> TakeCore(ConsumerState c, int max, out long seen)
+    private IReadOnlyList<Delivery> TakeCore(ConsumerState c, int max, out long seen)
     {
         List<Delivery> result;
         lock (_gate)
@@ -253,6 +253,12 @@ internal sealed partial class Subscription
             foreach (var p in _partitions)
             {
                 available += p.Ready.Count + p.Buffer.Count;
+            }
+
+            if (available == 0)
+            {
+                // The common answer of an idle consumer's look: no list made for it.
+                return [];
             }
 
             result = new List<Delivery>(Math.Min(max, available));

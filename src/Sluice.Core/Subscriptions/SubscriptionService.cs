@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -24,7 +25,11 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     private readonly ILogger _logger;
     private readonly EngineContext _ctx;
     private readonly Fleet? _fleet;
-    private readonly ConcurrentDictionary<string, Subscription> _subscriptions = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Subscription> _subscriptions;
+
+    // The same dictionary looked up by a key written on the stack: a pull, an ack or a stream's open finds its
+    // subscription without making the key string (two strings per lookup otherwise).
+    private readonly ConcurrentDictionary<string, Subscription>.AlternateLookup<ReadOnlySpan<char>> _subscriptionsBySpan;
     private readonly SemaphoreSlim _startLock = new(1, 1);
     private readonly SemaphoreSlim _adminLock = new(1, 1);
     private volatile bool _started;
@@ -38,6 +43,8 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     /// <summary>With a shared coordinator (Kafka) this engine is one member of a fleet: see <see cref="Fleet"/>.</summary>
     public SubscriptionService(IMessageLog log, TimeProvider time, IOptions<DeliveryOptions> options, ILoggerFactory loggerFactory, IPartitionCoordinator coordinator)
     {
+        _subscriptions = new(StringComparer.Ordinal);
+        _subscriptionsBySpan = _subscriptions.GetAlternateLookup<ReadOnlySpan<char>>();
         var o = options.Value;
         if (o.Validate() is { } reason)
         {
@@ -176,7 +183,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_subscriptions.TryGetValue(StateTopics.SubscriptionKey(topic, name), out var existing))
+            if (Lookup(topic, name) is { } existing)
             {
                 existing.UpdateSettings(settings);
                 await WriteSubscriptionRecordAsync(existing, cancellationToken).ConfigureAwait(false);
@@ -294,19 +301,19 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     public async ValueTask<ISubscriptionConsumer> OpenConsumerAsync(TopicName topic, string name, string consumerId, CancellationToken cancellationToken = default)
     {
         TopicName.ThrowIfInvalidPart(name, "subscription");
-        if (string.IsNullOrEmpty(consumerId) || consumerId.Length > 255 || consumerId.Any(char.IsControl))
+        // char.IsControl's ranges, searched without an enumerator (this runs for every pull and stream).
+        if (string.IsNullOrEmpty(consumerId) || consumerId.Length > 255 || consumerId.AsSpan().ContainsAnyInRange('\u0000', '\u001f') || consumerId.AsSpan().ContainsAnyInRange('\u007f', '\u009f'))
         {
             throw new ArgumentException("consumer id must be 1..255 characters without control characters", nameof(consumerId));
         }
 
         await StartAsync(cancellationToken).ConfigureAwait(false);
-        var key = StateTopics.SubscriptionKey(topic, name);
         if (await TryFindAsync(topic, name, cancellationToken).ConfigureAwait(false) is not { } subscription)
         {
             await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
             try
             {
-                subscription = _subscriptions.TryGetValue(key, out var created)
+                subscription = Lookup(topic, name) is { } created
                     ? created
                     : await CreateLockedAsync(topic, name, new SubscriptionSettings(), cancellationToken).ConfigureAwait(false);
             }
@@ -415,7 +422,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         await _adminLock.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            var subscription = _subscriptions.GetValueOrDefault(StateTopics.SubscriptionKey(topic, name)) ?? throw new SubscriptionNotFoundException(topic, name);
+            var subscription = Lookup(topic, name) ?? throw new SubscriptionNotFoundException(topic, name);
             var info = await _log.DescribeTopicAsync(topic, cancellationToken).ConfigureAwait(false) ?? throw new TopicNotFoundException(topic);
             subscription.EnsurePartitions(info.Partitions.Count);
             var offsets = await ResolveAsync(info, position, forCreate: false, cancellationToken).ConfigureAwait(false);
@@ -752,7 +759,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     // partitions are unknown here and change nothing (their owner, reading the same record, settles them).
     private async ValueTask ApplyForwardedAcksAsync(ForwardedAcks acks)
     {
-        if (!TryParseTopic(acks.Topic, out var topic) || !_subscriptions.TryGetValue(StateTopics.SubscriptionKey(topic, acks.Name), out var subscription))
+        if (!TryParseTopic(acks.Topic, out var topic) || Lookup(topic, acks.Name) is not { } subscription)
         {
             return;
         }
@@ -789,14 +796,28 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     // In a fleet a subscription missing here may just have been created elsewhere: read the state topic up to now first.
     private async ValueTask<Subscription?> TryFindAsync(TopicName topic, string name, CancellationToken cancellationToken)
     {
-        var key = StateTopics.SubscriptionKey(topic, name);
-        if (_subscriptions.TryGetValue(key, out var subscription) || _fleet is null)
+        var subscription = Lookup(topic, name);
+        if (subscription is not null || _fleet is null)
         {
             return subscription;
         }
 
         await _fleet.CatchUpSubscriptionsAsync(cancellationToken).ConfigureAwait(false);
-        return _subscriptions.GetValueOrDefault(key);
+        return Lookup(topic, name);
+    }
+
+    private Subscription? Lookup(TopicName topic, string name)
+    {
+        var length = StateTopics.SubscriptionKeyLength(topic, name);
+        char[]? rented = null;
+        Span<char> buffer = length <= 256 ? stackalloc char[256] : (rented = ArrayPool<char>.Shared.Rent(length));
+        _subscriptionsBySpan.TryGetValue(StateTopics.WriteSubscriptionKey(topic, name, buffer), out var subscription);
+        if (rented is not null)
+        {
+            ArrayPool<char>.Shared.Return(rented);
+        }
+
+        return subscription;
     }
 
     // Under _adminLock.

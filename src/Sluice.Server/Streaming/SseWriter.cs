@@ -68,10 +68,22 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     }
 
     /// <summary>Writes <c>retry:</c> once, so a client reconnects after that many milliseconds.</summary>
-    public void WriteRetry(int retryMs) => WriteText($"retry: {retryMs}\n\n");
+    public void WriteRetry(int retryMs)
+    {
+        WriteText("retry: ");
+        var span = GetSpan(11);
+        retryMs.TryFormat(span, out var n, provider: System.Globalization.CultureInfo.InvariantCulture);
+        Advance(n);
+        WriteText("\n\n");
+    }
 
     /// <summary>A comment line: ignored by clients, keeps proxies from closing an idle stream.</summary>
-    public void WriteComment(string text) => WriteText($": {text}\n\n");
+    public void WriteComment(string text)
+    {
+        WriteText(": ");
+        WriteText(text);
+        WriteText("\n\n");
+    }
 
     /// <summary><c>id:</c> (optional), <c>event:</c>, then the JSON object on one <c>data:</c> line.</summary>
     public void WriteEvent<T>(string? id, string eventName, T value, JsonTypeInfo<T> typeInfo)

@@ -44,8 +44,14 @@ internal static class StreamRequest
             return fallback;
         }
 
-        // 96 random bits: unguessable, so one client cannot take over another's stream by naming its consumer.
-        return prefix + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(12));
+        // 96 random bits: unguessable, so one client cannot take over another's stream by naming its consumer. Made on
+        // the stack, so the id is the one string this makes.
+        Span<byte> random = stackalloc byte[12];
+        RandomNumberGenerator.Fill(random);
+        Span<char> chars = stackalloc char[prefix.Length + (random.Length * 2)];
+        prefix.CopyTo(chars);
+        Convert.TryToHexStringLower(random, chars[prefix.Length..], out _);
+        return new string(chars);
     }
 
     public static bool IsValidConsumerId(string id)
