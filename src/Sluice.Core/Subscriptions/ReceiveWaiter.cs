@@ -8,7 +8,7 @@ namespace Sluice.Core.Subscriptions;
 /// wakes one receiver instead of every connection on the subscription.
 /// <para>
 /// Reusable: a consumer handle keeps one between its receives, and each wait arms it again. A wait ends at the first
-/// of a wake, its timeout or its token; none of them allocates. So an idle stream holds this object, its queue node and
+/// of a wake, its timeout, an interrupt or its token; none of them allocates. So an idle stream holds this object, its queue node and
 /// its timer, and a fan-out's receives (one per subscriber and append) make no promise, timer or token source each.
 /// </para>
 /// <code>
@@ -23,6 +23,7 @@ internal sealed class ReceiveWaiter : IValueTaskSource
 
     // Made at the first wait: a pull that finds messages at once (a new handle per request) never needs one.
     private ITimer? _timer;
+    private bool _timerRunning;
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private static readonly TimerCallback OnTimer = static s => ((ReceiveWaiter)s!).Complete();
     private CancellationTokenRegistration _registration;
@@ -77,6 +78,9 @@ internal sealed class ReceiveWaiter : IValueTaskSource
         Complete();
     }
 
+    /// <summary>Ends the armed wait as its timeout would (its receive decides what that means).</summary>
+    public void Interrupt() => Complete();
+
     /// <summary>
     /// Waits for the armed wait's end: a wake, <paramref name="timeout"/> passed, or <paramref name="cancellationToken"/>
     /// cancelled. The caller tells which by looking again: a timer that fires a little early only makes it look once more.
@@ -88,13 +92,19 @@ internal sealed class ReceiveWaiter : IValueTaskSource
             _registration = cancellationToken.UnsafeRegister(static s => ((ReceiveWaiter)s!).Complete(), this);
         }
 
-        if (_timer is null)
+        if (timeout == Timeout.InfiniteTimeSpan)
+        {
+            // No timer: the wait ends by a wake, an interrupt or the token (a stream whose keep-alive clock is shared).
+        }
+        else if (_timer is null)
         {
             _timer = CreateTimer(timeout);
+            _timerRunning = true;
         }
         else
         {
             _timer.Change(timeout, Timeout.InfiniteTimeSpan);
+            _timerRunning = true;
         }
 
         return new ValueTask(this, _core.Version);
@@ -107,7 +117,12 @@ internal sealed class ReceiveWaiter : IValueTaskSource
     /// </summary>
     public void Disarm()
     {
-        _timer?.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        if (_timerRunning)
+        {
+            _timer!.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+            _timerRunning = false;
+        }
+
         _registration.Dispose();
         _registration = default;
     }

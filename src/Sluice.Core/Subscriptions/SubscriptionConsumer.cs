@@ -11,6 +11,10 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     // Kept between receives (an idle stream's next wait reuses it); closed with the handle.
     private ReceiveWaiter? _waiter;
 
+    // The waiter of the receive now waiting, for Interrupt; and an interrupt not yet acted on.
+    private ReceiveWaiter? _waiting;
+    private int _interrupted;
+
     public string ConsumerId => state.Id;
 
     public CancellationToken Ended => state.Ended.Token;
@@ -18,9 +22,10 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     public async ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
-        if (wait < TimeSpan.Zero)
+        var forever = wait == Timeout.InfiniteTimeSpan;
+        if (wait < TimeSpan.Zero && !forever)
         {
-            throw new ArgumentOutOfRangeException(nameof(wait), wait, "wait must not be negative");
+            throw new ArgumentOutOfRangeException(nameof(wait), wait, "wait must not be negative, or Timeout.InfiniteTimeSpan");
         }
 
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -41,7 +46,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         {
             while (true)
             {
-                if (filled && wait > TimeSpan.Zero)
+                if (filled && wait != TimeSpan.Zero)
                 {
                     waiter ??= Interlocked.Exchange(ref _waiter, null) ?? new ReceiveWaiter(time);
                 }
@@ -64,22 +69,29 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
 
                 cancellationToken.ThrowIfCancellationRequested();
                 ThrowIfEnded();
-                var remaining = waiter is null ? TimeSpan.Zero : wait - time.GetElapsedTime(started);
-                if (remaining <= TimeSpan.Zero)
+                var remaining = waiter is null ? TimeSpan.Zero : forever ? Timeout.InfiniteTimeSpan : wait - time.GetElapsedTime(started);
+                if ((!forever && remaining <= TimeSpan.Zero) || Interlocked.Exchange(ref _interrupted, 0) != 0)
                 {
                     return deliveries;
                 }
 
-                // Ends at the next change, at the timeout, or cancelled; each comes back for one more look (the clock
-                // says whether the time is up).
+                // Ends at the next change, at the timeout, interrupted, or cancelled; each comes back for one more look
+                // (the clock and the interrupt flag say whether to stop).
                 if (changed is null)
                 {
+                    // Published before the flag is read again, and Interrupt sets the flag before it reads this: one of
+                    // the two sees the other, so an interrupt is never slept through.
+                    Interlocked.Exchange(ref _waiting, waiter);
                     try
                     {
-                        await waiter!.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+                        if (Volatile.Read(ref _interrupted) == 0)
+                        {
+                            await waiter!.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
+                        }
                     }
                     finally
                     {
+                        Volatile.Write(ref _waiting, null);
                         waiter!.Disarm();
                     }
                 }
@@ -102,6 +114,12 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 }
             }
         }
+    }
+
+    public void Interrupt()
+    {
+        Interlocked.Exchange(ref _interrupted, 1);
+        Volatile.Read(ref _waiting)?.Interrupt();
     }
 
     // An ended consumer never answers an empty list: a loop that calls again at once would spin on it.

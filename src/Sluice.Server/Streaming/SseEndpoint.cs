@@ -13,7 +13,7 @@ namespace Sluice.Server.Streaming;
 /// <c>GET .../subscriptions/{name}/events</c>: a subscription as Server-Sent Events, one <c>message</c> event per
 /// delivery with the pull's JSON object as data.
 /// <code>
-///   ReceiveAsync(100, keep-alive) ──► nothing: ": keep-alive" ──► flush
+///   ReceiveAsync(100, no timeout) ──► interrupted by the registry's keep-alive clock: ": keep-alive" ──► flush
 ///                                 └─► events (flush every 32 KiB and at the end) ──► written: ack=auto acks them,
 ///                                                                                     ack=explicit remembers them
 ///   end ──► unwritten deliveries released at once; ack=explicit keeps the written, unacked ids for a resume
@@ -155,7 +155,6 @@ internal static class SseEndpoint
                 // the receive (ConsumerEndedException). No linked source: an idle stream would hold it and its four
                 // registrations for as long as it stays open.
                 var token = lease.EndAlsoOn(context.RequestAborted, stopping);
-                var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
                 var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
                 var slow = false;
                 var consumerIdUtf8 = System.Text.Encoding.UTF8.GetBytes(consumer.ConsumerId);
@@ -167,6 +166,9 @@ internal static class SseEndpoint
                     await writer.FlushAsync();
                     StreamRequest.DropParsedQuery(context);
 
+                    // The registry's one clock ends an idle receive when a keep-alive is due: no timer per stream.
+                    lease.KeepAlive(consumer);
+
                     // The batch is a local of this (hoisted) state machine: it is dropped once written, or an idle stream
                     // would keep its last batch, records and all, until the next one. Indexed, not foreach: a boxed
                     // enumerator would keep it too.
@@ -174,11 +176,12 @@ internal static class SseEndpoint
                     while (!token.IsCancellationRequested)
                     {
                         // Ended (cancelled, or the consumer ended) while waiting: the OperationCanceledException ends the stream below.
-                        batch = await consumer.ReceiveAsync(MaxBatch, keepAlive, token);
+                        batch = await consumer.ReceiveAsync(MaxBatch, Timeout.InfiniteTimeSpan, token);
                         if (batch.Count == 0)
                         {
                             TrimIdle();
                             await writer.KeepAliveAsync();
+                            lease.Active();
                             continue;
                         }
 
@@ -198,6 +201,7 @@ internal static class SseEndpoint
 
                         batch = null;
                         await writer.FlushAsync();
+                        lease.Active();
                         await ConfirmAsync(time);
                     }
                 }

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
 using Sluice.Server.Configuration;
 using Sluice.Server.Diagnostics;
@@ -13,7 +14,7 @@ namespace Sluice.Server.Streaming;
 /// wrote but were not acked (its resume record) so a reconnect with <c>Last-Event-ID</c> can release what the client
 /// never saw.
 /// </summary>
-internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, TimeProvider time, StreamingMetrics metrics, ILogger<StreamRegistry> logger)
+internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, TimeProvider time, StreamingMetrics metrics, ILogger<StreamRegistry> logger) : IDisposable
 {
     /// <summary>How long a stream taken over gets to end before the new one goes ahead anyway.</summary>
     private static readonly TimeSpan TakeoverWait = TimeSpan.FromSeconds(5);
@@ -24,6 +25,8 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     private readonly Dictionary<(TopicName Topic, string Subscription, string Consumer), StreamLease> _byConsumer = [];
     private readonly Dictionary<(TopicName Topic, string Subscription, string Consumer), ResumeRecord> _resume = [];
     private readonly HashSet<StreamLease> _endOnStop = [];
+    private readonly HashSet<StreamLease> _keptAlive = [];
+    private ITimer? _keepAliveClock;
     private bool _stoppingRegistered;
     private int _total;
 
@@ -168,6 +171,52 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         _ = stopping.UnsafeRegister(static s => ((StreamRegistry)s!).EndAll(), this);
     }
 
+    /// <summary>
+    /// One clock for every stream's keep-alive (<see cref="StreamLease.KeepAlive"/>), rather than a timer per stream
+    /// that each of its waits sets and stops: it ticks four times per interval and interrupts the wait of every stream
+    /// that has written nothing for an interval, so an idle stream gets its keep-alive one to one and a quarter
+    /// intervals after its last write.
+    /// </summary>
+    private void KeepAlive(StreamLease lease)
+    {
+        lock (_gate)
+        {
+            _keptAlive.Add(lease);
+            if (_keepAliveClock is null)
+            {
+                var tick = TimeSpan.FromMilliseconds(Math.Max(1, _options.SseKeepAliveMs / 4));
+                using (ExecutionContext.SuppressFlow())
+                {
+                    // Without the first stream's execution context, which the clock would keep for the server's life.
+                    _keepAliveClock = time.CreateTimer(static s => ((StreamRegistry)s!).TickKeepAlive(), this, tick, tick);
+                }
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _keepAliveClock?.Dispose();
+        }
+    }
+
+    private long Timestamp() => time.GetTimestamp();
+
+    private void TickKeepAlive()
+    {
+        var now = time.GetTimestamp();
+        var interval = (long)(_options.SseKeepAliveMs * time.TimestampFrequency / 1000.0);
+        lock (_gate)
+        {
+            foreach (var lease in _keptAlive)
+            {
+                lease.InterruptIfIdle(now, interval);
+            }
+        }
+    }
+
     private void EndAll()
     {
         List<StreamLease> ending;
@@ -195,6 +244,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         {
             _total--;
             _endOnStop.Remove(lease);
+            _keptAlive.Remove(lease);
             if (lease.Subscription is { } subscription)
             {
                 var key = (lease.Topic, subscription);
@@ -233,6 +283,10 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
 
         // Set once Exit has run (after _disposed): a takeover waiting on Completion must find the old stream uncounted.
         private int _exited;
+
+        // KeepAlive: the consumer whose wait the registry's clock interrupts, and when the stream last wrote.
+        private ISubscriptionConsumer? _keepAlive;
+        private long _lastActive;
 
         public StreamLease(StreamRegistry registry, TopicName topic, string? subscription, string? consumer)
         {
@@ -296,6 +350,32 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             }
 
             return Ending;
+        }
+
+        /// <summary>
+        /// The registry's keep-alive clock interrupts <paramref name="consumer"/>'s receive (which then returns nothing)
+        /// once the stream has been idle for <c>streaming:sseKeepAliveMs</c>; the stream then writes its keep-alive and
+        /// says so with <see cref="Active"/>. Its receives wait without a timeout of their own.
+        /// </summary>
+        public void KeepAlive(ISubscriptionConsumer consumer)
+        {
+            Active();
+            _keepAlive = consumer;
+            _registry.KeepAlive(this);
+        }
+
+        /// <summary>The stream wrote to its client: its keep-alive interval starts again.</summary>
+        public void Active() => Volatile.Write(ref _lastActive, _registry.Timestamp());
+
+        // Under the registry's lock, from its clock.
+        internal void InterruptIfIdle(long now, long interval)
+        {
+            if (now - Volatile.Read(ref _lastActive) >= interval && _keepAlive is { } consumer)
+            {
+                // Counted as active from now: a stream slow to write its keep-alive is not interrupted at every tick.
+                Volatile.Write(ref _lastActive, now);
+                consumer.Interrupt();
+            }
         }
 
         public void Dispose()
