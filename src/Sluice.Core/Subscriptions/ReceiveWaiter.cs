@@ -8,8 +8,9 @@ namespace Sluice.Core.Subscriptions;
 /// wakes one receiver instead of every connection on the subscription.
 /// <para>
 /// Reusable: a consumer handle keeps one between its receives, and each wait arms it again. A wait ends at the first
-/// of a wake, its timeout, an interrupt or its token; none of them allocates. So an idle stream holds this object, its queue node and
-/// its timer, and a fan-out's receives (one per subscriber and append) make no promise, timer or token source each.
+/// of a wake, its timeout, an interrupt or its token; none of them allocates. So an idle stream holds this object and
+/// its queue node (and a timer only if it waits with a timeout: SSE's keep-alive comes from one shared clock), and a
+/// fan-out's receives (one per subscriber and append) make no promise, timer or token source each.
 /// </para>
 /// <code>
 ///   Arm (under the subscription's lock) ──► WaitAsync(timeout, token) ──► awaited ──► Disarm

@@ -151,10 +151,11 @@ internal static class SseEndpoint
                 var logger = _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Sse");
                 var stopping = _services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
 
-                // The lease's token ends the stream (taken over, client gone, server stopping); the consumer's end ends
-                // the receive (ConsumerEndedException). No linked source: an idle stream would hold it and its four
-                // registrations for as long as it stays open.
-                var token = lease.EndAlsoOn(context.RequestAborted, stopping);
+                // The lease ends the stream (taken over, client gone, server stopping) by interrupting its receive, which
+                // waits with no token of its own; the consumer's end ends the receive (ConsumerEndedException). No linked
+                // source, no token source of the lease: an idle stream would hold them and their registrations for as long
+                // as it stays open.
+                lease.EndAlsoOn(context.RequestAborted, stopping);
                 var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
                 var slow = false;
                 var consumerIdUtf8 = System.Text.Encoding.UTF8.GetBytes(consumer.ConsumerId);
@@ -173,12 +174,18 @@ internal static class SseEndpoint
                     // would keep its last batch, records and all, until the next one. Indexed, not foreach: a boxed
                     // enumerator would keep it too.
                     IReadOnlyList<Delivery>? batch;
-                    while (!token.IsCancellationRequested)
+                    while (!lease.IsEnding)
                     {
-                        // Ended (cancelled, or the consumer ended) while waiting: the OperationCanceledException ends the stream below.
-                        batch = await consumer.ReceiveAsync(MaxBatch, Timeout.InfiniteTimeSpan, token);
+                        // Ended while waiting: the lease interrupted the receive (an empty batch, then the loop's test), or
+                        // the consumer ended (ConsumerEndedException, which ends the stream below).
+                        batch = await consumer.ReceiveAsync(MaxBatch, Timeout.InfiniteTimeSpan, CancellationToken.None);
                         if (batch.Count == 0)
                         {
+                            if (lease.IsEnding)
+                            {
+                                break;
+                            }
+
                             TrimIdle();
                             await writer.KeepAliveAsync();
                             lease.Active();

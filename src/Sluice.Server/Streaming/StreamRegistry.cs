@@ -272,8 +272,10 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     /// <summary>One counted stream; disposing it frees its place.</summary>
     internal sealed class StreamLease : IDisposable
     {
-        // Never disposed: it has no timer, and a takeover may race the end of the stream it cancels.
-        private readonly CancellationTokenSource _ending = new();
+        // Made when a stream asks for Ending (WebSocket, Beam), not for one that is interrupted instead (SSE). Never
+        // disposed: it has no timer, and a takeover may race the end of the stream it cancels.
+        private CancellationTokenSource? _ending;
+        private int _endingNow;
         private readonly StreamRegistry _registry;
 
         // Made when a takeover waits for this stream's end (rare), not for every stream.
@@ -294,7 +296,6 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             Topic = topic;
             Subscription = subscription;
             Consumer = consumer;
-            Ending = _ending.Token;
         }
 
         public TopicName Topic { get; }
@@ -307,7 +308,29 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         /// Cancelled when a newer stream of the same consumer takes over, and after <see cref="EndAlsoOn"/> when the
         /// request is aborted or the server stops.
         /// </summary>
-        public CancellationToken Ending { get; }
+        public CancellationToken Ending
+        {
+            get
+            {
+                var ending = Volatile.Read(ref _ending);
+                if (ending is null)
+                {
+                    var made = new CancellationTokenSource();
+                    ending = Interlocked.CompareExchange(ref _ending, made, null) ?? made;
+                }
+
+                // Ended before the source existed: TakeOver may have looked for it before it was made.
+                if (IsEnding)
+                {
+                    ending.Cancel();
+                }
+
+                return ending.Token;
+            }
+        }
+
+        /// <summary>What <see cref="Ending"/> tells, without making its source: the stream should end.</summary>
+        public bool IsEnding => Volatile.Read(ref _endingNow) != 0;
 
         /// <summary>Completes when the stream has ended and no longer counts against the limits.</summary>
         public Task Completion
@@ -331,15 +354,22 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             }
         }
 
-        public void TakeOver() => _ending.Cancel();
+        /// <summary>Ends the stream: <see cref="IsEnding"/>, <see cref="Ending"/> cancelled, a kept-alive receive interrupted.</summary>
+        public void TakeOver()
+        {
+            // Set before either is read, and each of them is published before it reads this: one side sees the other.
+            Interlocked.Exchange(ref _endingNow, 1);
+            Volatile.Read(ref _ending)?.Cancel();
+            Volatile.Read(ref _keepAlive)?.Interrupt();
+        }
 
         /// <summary>
-        /// Makes <see cref="Ending"/> the stream's one token: also cancelled by <paramref name="aborted"/> and
-        /// <paramref name="stopping"/>. One registration on the request's token instead of a linked source over all of
-        /// them, which a stream that idles for hours holds all that time (SSE: design notes 0024, 0034); the registry
-        /// holds the one registration on <paramref name="stopping"/> for all its streams.
+        /// Ends the stream (<see cref="TakeOver"/>) also when <paramref name="aborted"/> or <paramref name="stopping"/> is
+        /// cancelled. One registration on the request's token instead of a linked source over all of them, which a
+        /// stream that idles for hours holds all that time (SSE: design notes 0024, 0034, 0035); the registry holds the
+        /// one registration on <paramref name="stopping"/> for all its streams.
         /// </summary>
-        public CancellationToken EndAlsoOn(CancellationToken aborted, CancellationToken stopping)
+        public void EndAlsoOn(CancellationToken aborted, CancellationToken stopping)
         {
             _aborted = aborted.UnsafeRegister(static s => ((StreamLease)s!).TakeOver(), this);
             _registry.EndOnStop(this, stopping);
@@ -348,8 +378,6 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
                 // Stopped before the registry saw this stream: it ends now.
                 TakeOver();
             }
-
-            return Ending;
         }
 
         /// <summary>
@@ -360,7 +388,13 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         public void KeepAlive(ISubscriptionConsumer consumer)
         {
             Active();
-            _keepAlive = consumer;
+            Interlocked.Exchange(ref _keepAlive, consumer);
+            if (IsEnding)
+            {
+                // Ended before TakeOver could see the consumer: its next receive must not wait.
+                consumer.Interrupt();
+            }
+
             _registry.KeepAlive(this);
         }
 

@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using Sluice.Core.Subscriptions;
+using Sluice.Core.Tests.Fakes;
 using Sluice.Core.Topics;
 using Sluice.Server.Configuration;
 using Sluice.Server.Problems;
@@ -54,19 +56,73 @@ public sealed class StreamRegistryTests
         using var abortedB = new CancellationTokenSource();
         using var a = await registry.EnterAsync(Topic, "s", "a", CancellationToken.None);
         using var b = await registry.EnterAsync(Topic, "s", "b", CancellationToken.None);
-        var tokenA = a.EndAlsoOn(abortedA.Token, stopping.Token);
-        var tokenB = b.EndAlsoOn(abortedB.Token, stopping.Token);
+        a.EndAlsoOn(abortedA.Token, stopping.Token);
+        b.EndAlsoOn(abortedB.Token, stopping.Token);
+        var tokenB = b.Ending;
 
         await abortedA.CancelAsync();
-        Assert.True(tokenA.IsCancellationRequested);
+        Assert.True(a.IsEnding);
+        Assert.True(a.Ending.IsCancellationRequested); // made after the end: already cancelled
+        Assert.False(b.IsEnding);
         Assert.False(tokenB.IsCancellationRequested);
 
         using var c = await registry.EnterAsync(Topic, "s", "c", CancellationToken.None);
-        var tokenC = c.EndAlsoOn(CancellationToken.None, stopping.Token);
+        c.EndAlsoOn(CancellationToken.None, stopping.Token);
         c.Dispose();
         await stopping.CancelAsync();
-        Assert.True(tokenB.IsCancellationRequested);
-        Assert.False(tokenC.IsCancellationRequested);
+        Assert.True(b.IsEnding);
+        Assert.True(tokenB.IsCancellationRequested); // made before the end: cancelled by it
+        Assert.False(c.IsEnding);
+    }
+
+    [Fact]
+    public async Task KeepAlive_InterruptsOnlyStreamsIdleForAnInterval_AndAnEndInterruptsAtOnce()
+    {
+        var time = new ManualTimeProvider();
+        using var registry = NewRegistry(maxStreams: 10, perSubscription: 10, time, keepAliveMs: 1000);
+        using var idle = await registry.EnterAsync(Topic, "s", "a", CancellationToken.None);
+        using var busy = await registry.EnterAsync(Topic, "s", "b", CancellationToken.None);
+        var idleConsumer = new CountingConsumer();
+        var busyConsumer = new CountingConsumer();
+        idle.KeepAlive(idleConsumer);
+        busy.KeepAlive(busyConsumer);
+
+        // Ticks every 250 ms; nobody has been idle for a whole second yet, and the busy stream writes at 750 ms.
+        time.Advance(TimeSpan.FromMilliseconds(750));
+        busy.Active();
+        Assert.Equal(0, idleConsumer.Interrupts);
+
+        time.Advance(TimeSpan.FromMilliseconds(250));
+        Assert.Equal(1, idleConsumer.Interrupts);
+        Assert.Equal(0, busyConsumer.Interrupts);
+
+        // Interrupted at 1,000 ms counts as active then: not again at the next tick, again an interval later.
+        time.Advance(TimeSpan.FromMilliseconds(250));
+        Assert.Equal(1, idleConsumer.Interrupts);
+        Assert.Equal(0, busyConsumer.Interrupts);
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(1, busyConsumer.Interrupts);
+        time.Advance(TimeSpan.FromMilliseconds(250));
+        Assert.Equal(2, idleConsumer.Interrupts);
+
+        // An end interrupts at once, not at the next tick; a stream that left is not ticked any more.
+        idle.TakeOver();
+        Assert.True(idle.IsEnding);
+        Assert.Equal(3, idleConsumer.Interrupts);
+        busy.Dispose();
+        time.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(1, busyConsumer.Interrupts);
+    }
+
+    [Fact]
+    public async Task KeepAlive_OnAStreamAlreadyEnded_InterruptsItsConsumer()
+    {
+        using var registry = NewRegistry(maxStreams: 10, perSubscription: 10);
+        using var lease = await registry.EnterAsync(Topic, "s", "a", CancellationToken.None);
+        lease.TakeOver();
+        var consumer = new CountingConsumer();
+        lease.KeepAlive(consumer);
+        Assert.Equal(1, consumer.Interrupts);
     }
 
     [Fact]
@@ -78,10 +134,34 @@ public sealed class StreamRegistryTests
         Assert.Null(registry.TakeResume(Topic, "s", "c1"));
     }
 
-    private static StreamRegistry NewRegistry(int maxStreams, int perSubscription)
+    private static StreamRegistry NewRegistry(int maxStreams, int perSubscription, TimeProvider? time = null, int keepAliveMs = 15_000)
     {
-        var options = Options.Create(new ServerOptions { MaxStreams = maxStreams, MaxStreamsPerSubscription = perSubscription });
-        return new StreamRegistry(options, TimeProvider.System, new StreamingMetrics(new MeterFactory()), NullLogger<StreamRegistry>.Instance);
+        var options = Options.Create(new ServerOptions { MaxStreams = maxStreams, MaxStreamsPerSubscription = perSubscription, SseKeepAliveMs = keepAliveMs });
+        return new StreamRegistry(options, time ?? TimeProvider.System, new StreamingMetrics(new MeterFactory()), NullLogger<StreamRegistry>.Instance);
+    }
+
+    /// <summary>A consumer handle that only counts its interrupts.</summary>
+    private sealed class CountingConsumer : ISubscriptionConsumer
+    {
+        private int _interrupts;
+
+        public int Interrupts => Volatile.Read(ref _interrupts);
+
+        public string ConsumerId => "counting";
+
+        public CancellationToken Ended => CancellationToken.None;
+
+        public void Interrupt() => Interlocked.Increment(ref _interrupts);
+
+        public ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public IReadOnlyList<Delivery> TakeReady(int max) => throw new NotSupportedException();
+
+        public ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default) => throw new NotSupportedException();
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
     }
 
     private sealed class MeterFactory : IMeterFactory
