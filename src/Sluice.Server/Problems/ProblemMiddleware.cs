@@ -14,11 +14,37 @@ namespace Sluice.Server.Problems;
 /// </summary>
 internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddleware> logger)
 {
-    public async Task InvokeAsync(HttpContext context)
+    public Task InvokeAsync(HttpContext context)
+    {
+        Task handled;
+        try
+        {
+            handled = next(context);
+        }
+        catch (Exception ex)
+        {
+            // Thrown before the handler's first wait (its argument checks): answered below like any other failure.
+            handled = Task.FromException(ex);
+        }
+
+        // A stream that has started its response and may go on for hours (SSE, WebSocket) leaves nothing for this
+        // middleware to answer: a problem can no longer be written, only the connection cut. So it does not wait with
+        // a stream whose endpoint says it handles its own failures once started (OwnsItsFailures), which would keep an
+        // awaiting frame alive per idle stream (design note 0035); what such a stream does not catch, Kestrel logs, and
+        // it ends the connection.
+        if (!handled.IsCompleted && context.Response.HasStarted && context.GetEndpoint()?.Metadata.GetMetadata<OwnsItsFailures>() is not null)
+        {
+            return handled;
+        }
+
+        return AnswerAsync(context, handled);
+    }
+
+    private async Task AnswerAsync(HttpContext context, Task handled)
     {
         try
         {
-            await next(context);
+            await handled;
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -105,5 +131,18 @@ internal sealed partial class ProblemMiddleware(RequestDelegate next, ILogger<Pr
     {
         [LoggerMessage(EventId = LogEvents.UnhandledException, Level = LogLevel.Error, Message = "Request {Method} {Path} failed")]
         public static partial void UnhandledException(ILogger logger, string method, string path, Exception exception);
+    }
+}
+
+/// <summary>
+/// Endpoint metadata: once its response has started, the endpoint handles its own failures (client gone, consumer
+/// ended, slow client) and <see cref="ProblemMiddleware"/> need not wait with it.
+/// </summary>
+internal sealed class OwnsItsFailures
+{
+    public static readonly OwnsItsFailures Instance = new();
+
+    private OwnsItsFailures()
+    {
     }
 }

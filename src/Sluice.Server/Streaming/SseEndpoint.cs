@@ -43,6 +43,7 @@ internal static class SseEndpoint
         var services = topics.ServiceProvider;
         topics.MapGet("/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/events", (Func<HttpContext, Task>)(context => StreamAsync(context, services)))
             .WithName("SubscriptionEvents")
+            .WithMetadata(OwnsItsFailures.Instance)
             .WithSummary("Server-Sent Events: one 'message' event per delivery; ack=explicit (default) or auto; resumable with Last-Event-ID")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)

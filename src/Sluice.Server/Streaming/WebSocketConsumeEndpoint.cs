@@ -40,6 +40,7 @@ internal static class WebSocketConsumeEndpoint
     public static void Map(IEndpointRouteBuilder topics)
     {
         WebSocketUpgrade.Map(topics, "/{tenant}/{namespace}/{topic}/subscriptions/{subscription}/ws", ConsumeAsync, "SubscriptionWebSocket")
+            .WithMetadata(OwnsItsFailures.Instance)
             .WithSummary("WebSocket consumer: message frames out; {\"ack\":[...]}, {\"nack\":[...],\"delayMs\":n} and {\"permits\":n} frames in")
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status409Conflict)
             .ProducesProblem(StatusCodes.Status429TooManyRequests).ProducesProblem(StatusCodes.Status503ServiceUnavailable);

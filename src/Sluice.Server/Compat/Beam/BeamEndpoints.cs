@@ -1,3 +1,4 @@
+using Sluice.Server.Problems;
 using Sluice.Server.Security;
 
 namespace Sluice.Server.Compat.Beam;
@@ -32,7 +33,7 @@ internal static class BeamEndpoints
             .WithName("BeamFirehose").WithSummary("Pulsar Beam: publish the body (Content-Encoding: gzip decoded; includeHeaders wraps headers and body); 200 once durable")
             .Produces(StatusCodes.Status200OK).Produces(StatusCodes.Status401Unauthorized).Produces(StatusCodes.Status422UnprocessableEntity);
         group.MapGet("/v2/sse" + Topic, dialect.Wrap(c => BeamSse.StreamAsync(c, beam)))
-            .WithName("BeamSse").WithSummary("Pulsar Beam: Server-Sent Events (id: partition:offset, data: the raw payload); acked once written and flushed")
+            .WithName("BeamSse").WithMetadata(OwnsItsFailures.Instance).WithSummary("Pulsar Beam: Server-Sent Events (id: partition:offset, data: the raw payload); acked once written and flushed")
             .Produces(StatusCodes.Status200OK, contentType: "text/event-stream").Produces(StatusCodes.Status422UnprocessableEntity);
         group.MapGet("/v2/poll" + Topic, dialect.Wrap(c => BeamPoll.PollAsync(c, beam)))
             .WithName("BeamPoll").WithSummary("Pulsar Beam: up to batchSize messages, each waited for up to perMessageTimeoutMs; 204 when none; acked once the answer is written")
