@@ -152,6 +152,17 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// A stream's receive, for one caller that loops on this handle: takes up to <paramref name="max"/> messages that are
+    /// ready (leased like <see cref="ReceiveAsync"/>'s, the log read once on the handle's first call). When there are
+    /// none it returns an empty list and <paramref name="wait"/>: pending, to await before calling again (it ends at the
+    /// next change, an <see cref="Interrupt"/> or the consumer's end, which it reports as a cancellation); or already
+    /// completed, when the handle was interrupted. The caller awaits the handle's own waiter directly, so a stream that
+    /// idles keeps no frame of the engine's alive, only its own. Throws <see cref="ConsumerEndedException"/> once the
+    /// consumer is ended.
+    /// </summary>
+    IReadOnlyList<Delivery> Poll(int max, out ValueTask wait);
+
+    /// <summary>
     /// Ends the receive waiting on this handle with what it has (nothing), as if its wait had run out; when none is
     /// waiting, the next one returns at its first wait. For a stream that keeps one shared clock for many waits (an SSE
     /// keep-alive) rather than a timer per wait.

@@ -15,6 +15,10 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     private ReceiveWaiter? _waiting;
     private int _interrupted;
 
+    // Poll's waiter, parked between its calls (unparked when the handle is disposed), and whether it has read the log.
+    private ReceiveWaiter? _polling;
+    private bool _polledLog;
+
     public string ConsumerId => state.Id;
 
     public CancellationToken Ended => state.Ended.Token;
@@ -116,6 +120,73 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         }
     }
 
+    public IReadOnlyList<Delivery> Poll(int max, out ValueTask wait)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
+        ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+        ThrowIfEnded();
+        var waiter = _polling ??= new ReceiveWaiter(time);
+        waiter.Disarm();
+        while (true)
+        {
+            // Takes, or parks and arms the waiter (the same look as ReceiveAsync's, without a frame around it).
+            var deliveries = subscription.Take(state, max, waiter, out var changed);
+            if (deliveries.Count > 0)
+            {
+                wait = default;
+                return deliveries;
+            }
+
+            if (!_polledLog)
+            {
+                // The handle's first look also reads the log (the read-ahead may not have got there yet); after that the
+                // pump's signals wake the waiter.
+                _polledLog = true;
+                var fill = subscription.FillAsync(state, CancellationToken.None);
+                if (fill.IsCompleted)
+                {
+                    fill.GetAwaiter().GetResult(); // a failed read throws here, not as an "interrupted" answer
+                    continue;
+                }
+
+                subscription.EndWait(waiter);
+                wait = fill;
+                return deliveries;
+            }
+
+            ThrowIfEnded();
+            if (Interlocked.Exchange(ref _interrupted, 0) != 0)
+            {
+                subscription.EndWait(waiter);
+                wait = default;
+                return deliveries;
+            }
+
+            if (changed is not null)
+            {
+                if (changed.IsCompleted)
+                {
+                    // Something changed between the take and now: look again.
+                    continue;
+                }
+
+                // The consumer is ending: cancelled when it has ended.
+                wait = new ValueTask(changed);
+                return deliveries;
+            }
+
+            // Parked and armed. Published before the flag is read again (Interrupt sets the flag, then reads this).
+            Interlocked.Exchange(ref _waiting, waiter);
+            if (Volatile.Read(ref _interrupted) != 0)
+            {
+                waiter.Interrupt();
+            }
+
+            wait = waiter.WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+            return deliveries;
+        }
+    }
+
     public void Interrupt()
     {
         Interlocked.Exchange(ref _interrupted, 1);
@@ -153,6 +224,13 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 0)
         {
+            if (_polling is { } polling)
+            {
+                // Unparked, and a wake it got but no call acted on goes to the next waiter.
+                subscription.EndWait(polling);
+                polling.Close();
+            }
+
             subscription.Detach(state);
             Interlocked.Exchange(ref _waiter, null)?.Close();
         }

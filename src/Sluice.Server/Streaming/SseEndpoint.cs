@@ -13,9 +13,10 @@ namespace Sluice.Server.Streaming;
 /// <c>GET .../subscriptions/{name}/events</c>: a subscription as Server-Sent Events, one <c>message</c> event per
 /// delivery with the pull's JSON object as data.
 /// <code>
-///   ReceiveAsync(100, no timeout) ──► interrupted by the registry's keep-alive clock: ": keep-alive" ──► flush
-///                                 └─► events (flush every 32 KiB and at the end) ──► written: ack=auto acks them,
-///                                                                                     ack=explicit remembers them
+///   Poll(100) ──► nothing yet: await the handle's waiter, Poll again
+///             ├─► interrupted by the registry's keep-alive clock: ": keep-alive" ──► flush
+///             └─► events (flush every 32 KiB and at the end) ──► written: ack=auto acks them,
+///                                                                 ack=explicit remembers them
 ///   end ──► unwritten deliveries released at once; ack=explicit keeps the written, unacked ids for a resume
 ///   slow client (flush blocked past slowConsumerTimeoutMs) ──► connection aborted, everything it held released
 /// </code>
@@ -130,26 +131,24 @@ internal static class SseEndpoint
         private ISubscriptionConsumer _consumer = null!;
         private TimeSpan _ackDeadline;
 
+        // Services are resolved where they are used, not kept in locals: a local used after an await is a field of this
+        // method's state machine, which an idle stream keeps alive (design note 0035).
         public async Task RunAsync(string consumerId, string? lastAckId)
         {
             var options = _services.GetRequiredService<IOptions<ServerOptions>>().Value;
+            var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), _services.GetRequiredService<TimeProvider>());
             var settings = await StreamRequest.EnsureSubscriptionAsync(context, _services, topic, name);
             _ackDeadline = settings.AckDeadline;
-            var registry = _services.GetRequiredService<StreamRegistry>();
-            var service = _services.GetRequiredService<ISubscriptionService>();
-            var lease = await registry.EnterAsync(topic, name, consumerId, context.RequestAborted);
+            var lease = await _services.GetRequiredService<StreamRegistry>().EnterAsync(topic, name, consumerId, context.RequestAborted);
             try
             {
-                await using var consumer = await service.OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
+                await using var consumer = await _services.GetRequiredService<ISubscriptionService>().OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
                 _consumer = consumer;
-                if (lastAckId is not null && registry.TakeResume(topic, name, consumerId) is { } previous)
+                if (lastAckId is not null && _services.GetRequiredService<StreamRegistry>().TakeResume(topic, name, consumerId) is { } previous)
                 {
-                    await ReleaseAfterAsync(service, topic, name, previous, lastAckId);
+                    await ReleaseAfterAsync(_services.GetRequiredService<ISubscriptionService>(), topic, name, previous, lastAckId);
                 }
 
-                var streamingMetrics = _services.GetRequiredService<StreamingMetrics>();
-                var time = _services.GetRequiredService<TimeProvider>();
-                var logger = _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Sse");
                 var stopping = _services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
 
                 // The lease ends the stream (taken over, client gone, server stopping) by interrupting its receive, which
@@ -157,7 +156,6 @@ internal static class SseEndpoint
                 // source, no token source of the lease: an idle stream would hold them and their registrations for as long
                 // as it stays open.
                 lease.EndAlsoOn(context.RequestAborted, stopping);
-                var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
                 var slow = false;
                 var consumerIdUtf8 = System.Text.Encoding.UTF8.GetBytes(consumer.ConsumerId);
 
@@ -177,11 +175,19 @@ internal static class SseEndpoint
                     IReadOnlyList<Delivery>? batch;
                     while (!lease.IsEnding)
                     {
-                        // Ended while waiting: the lease interrupted the receive (an empty batch, then the loop's test), or
-                        // the consumer ended (ConsumerEndedException, which ends the stream below).
-                        batch = await consumer.ReceiveAsync(MaxBatch, Timeout.InfiniteTimeSpan, CancellationToken.None);
+                        // The stream awaits the consumer handle's waiter itself (Poll): no frame of the engine's stays alive
+                        // while it idles. Ended while waiting: the lease interrupted it (an empty batch, then the loop's
+                        // test), or the consumer ended (ConsumerEndedException or a cancellation, which end the stream below).
+                        batch = consumer.Poll(MaxBatch, out var wait);
+                        if (batch.Count == 0 && !wait.IsCompleted)
+                        {
+                            await wait;
+                            continue;
+                        }
+
                         if (batch.Count == 0)
                         {
+                            // Interrupted: a keep-alive is due, or the stream is ending.
                             if (lease.IsEnding)
                             {
                                 break;
@@ -203,21 +209,27 @@ internal static class SseEndpoint
                             if (writer.Unflushed >= ResponseFlush.ThresholdBytes)
                             {
                                 await writer.FlushAsync();
-                                await ConfirmAsync(time);
+                                await ConfirmAsync(writer.Time);
                             }
                         }
 
                         batch = null;
                         await writer.FlushAsync();
                         lease.Active();
-                        await ConfirmAsync(time);
+                        await ConfirmAsync(writer.Time);
                     }
                 }
                 catch (SlowConsumerException)
                 {
                     slow = true;
-                    streamingMetrics.SlowConsumers.Add(1);
-                    StreamingLog.SlowConsumerClosed(logger, "SSE", topic.ToString(), name, consumer.ConsumerId, options.SlowConsumerTimeoutMs);
+                    _services.GetRequiredService<StreamingMetrics>().SlowConsumers.Add(1);
+                    StreamingLog.SlowConsumerClosed(
+                        _services.GetRequiredService<ILoggerFactory>().CreateLogger("Sluice.Server.Streaming.Sse"),
+                        "SSE",
+                        topic.ToString(),
+                        name,
+                        consumer.ConsumerId,
+                        _services.GetRequiredService<IOptions<ServerOptions>>().Value.SlowConsumerTimeoutMs);
                 }
                 catch (Exception ex) when (ex is OperationCanceledException or IOException || context.RequestAborted.IsCancellationRequested)
                 {
@@ -225,7 +237,7 @@ internal static class SseEndpoint
                 }
                 finally
                 {
-                    await EndAsync(service, slow);
+                    await EndAsync(_services.GetRequiredService<ISubscriptionService>(), slow);
                 }
             }
             finally

@@ -36,6 +36,9 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
 
     public long Unflushed { get; private set; }
 
+    /// <summary>The clock it times flushes with (the server's).</summary>
+    public TimeProvider Time => time;
+
     public static void StartResponse(HttpContext context)
     {
         var response = context.Response;
