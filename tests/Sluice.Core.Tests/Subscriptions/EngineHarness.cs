@@ -62,6 +62,14 @@ internal sealed class EngineHarness : IAsyncDisposable
 
     public Task<ISubscriptionConsumer> OpenAsync(string consumer, string name = "sub") => Engine.OpenConsumerAsync(Topic, name, consumer).AsTask();
 
+    /// <summary>The subscription's counts (waiting receivers, wake-ups, deliveries), or null when it has none.</summary>
+    public SubscriptionCounts? Counts(string name = "sub")
+    {
+        var counts = new List<SubscriptionCounts>();
+        Engine.CollectCounts(counts);
+        return counts.SingleOrDefault(c => c.Name == name);
+    }
+
     /// <summary>Receives until <paramref name="count"/> messages arrived (each receive returns as soon as some are available).</summary>
     public static async Task<List<Delivery>> ReceiveAtLeastAsync(ISubscriptionConsumer consumer, int count)
     {

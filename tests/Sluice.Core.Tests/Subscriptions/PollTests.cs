@@ -25,7 +25,7 @@ public sealed class PollTests
         var empty = consumer.Poll(10, out var wait);
         Assert.Empty(empty);
         Assert.False(wait.IsCompleted);
-        Assert.Equal(1, Counts(h)!.WaitingReceivers);
+        Assert.Equal(1, h.Counts()!.WaitingReceivers);
         h.Time.Advance(TimeSpan.FromDays(1)); // no timer: time alone never ends it
         Assert.False(wait.IsCompleted);
 
@@ -49,7 +49,7 @@ public sealed class PollTests
         await wait.AsTask().WaitAsync(EngineHarness.HangGuard);
         Assert.Empty(consumer.Poll(10, out var interrupted));
         Assert.True(interrupted.IsCompleted);
-        Assert.Equal(0, Counts(h)!.WaitingReceivers);
+        Assert.Equal(0, h.Counts()!.WaitingReceivers);
 
         // Once only: the next call waits again.
         Assert.Empty(consumer.Poll(10, out var again));
@@ -96,14 +96,14 @@ public sealed class PollTests
         var polling = await h.OpenAsync("a");
         await using var other = await h.OpenAsync("b");
         var receive = other.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
-        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
         Prime(polling);
         Assert.Empty(polling.Poll(10, out var wait));
         Assert.False(wait.IsCompleted);
-        Assert.Equal(2, Counts(h)!.WaitingReceivers);
+        Assert.Equal(2, h.Counts()!.WaitingReceivers);
 
         await polling.DisposeAsync();
-        Assert.Equal(1, Counts(h)!.WaitingReceivers);
+        Assert.Equal(1, h.Counts()!.WaitingReceivers);
         await h.ProduceAsync(1);
         Assert.Single(await receive.WaitAsync(EngineHarness.HangGuard));
     }
@@ -127,11 +127,4 @@ public sealed class PollTests
 
     // The handle's first call, which reads the log: nothing there, so it parks (or is still reading).
     private static void Prime(ISubscriptionConsumer consumer) => Assert.Empty(consumer.Poll(10, out _));
-
-    private static SubscriptionCounts? Counts(EngineHarness h)
-    {
-        var counts = new List<SubscriptionCounts>();
-        h.Engine.CollectCounts(counts);
-        return counts.SingleOrDefault(c => c.Name == "sub");
-    }
 }

@@ -35,12 +35,12 @@ public sealed class ReceiveWaitTests
         await using var consumer = await h.OpenAsync("c");
         await (await h.OpenAsync("gone")).DisposeAsync();
         var receive = consumer.ReceiveAsync(10, TimeSpan.FromSeconds(40)).AsTask();
-        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
 
         // The other consumer's session expires: ending a consumer wakes every waiting receive, this one for nothing.
         // Once it is parked again after that wake, it must wait what is left of its 40 s, not 40 s more.
         h.Time.Advance(TimeSpan.FromSeconds(30));
-        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { Wakeups: 1, WaitingReceivers: 1 }));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { Wakeups: 1, WaitingReceivers: 1 }));
         h.Time.Advance(TimeSpan.FromSeconds(9));
         Assert.False(receive.IsCompleted);
         h.Time.Advance(TimeSpan.FromSeconds(1));
@@ -86,7 +86,7 @@ public sealed class ReceiveWaitTests
         using (var cancel = new CancellationTokenSource())
         {
             var cancelled = consumer.ReceiveAsync(10, TimeSpan.FromSeconds(10), cancel.Token).AsTask();
-            await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+            await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
             await cancel.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled.WaitAsync(EngineHarness.HangGuard));
         }
@@ -94,17 +94,17 @@ public sealed class ReceiveWaitTests
         // The waiter both used goes on to this receive: the earlier timer's due time has passed and the earlier token is
         // cancelled, and neither may end it. It times out at its own 10 s, and a message before then wakes it.
         var third = consumer.ReceiveAsync(10, TimeSpan.FromSeconds(10)).AsTask();
-        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
         h.Time.Advance(TimeSpan.FromSeconds(9));
         Assert.False(third.IsCompleted);
         h.Time.Advance(TimeSpan.FromSeconds(1));
         Assert.Empty(await third.WaitAsync(EngineHarness.HangGuard));
 
         var fourth = consumer.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
-        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
         await h.ProduceAsync(1);
         Assert.Single(await fourth.WaitAsync(EngineHarness.HangGuard));
-        Assert.Equal(0, Counts(h)!.WaitingReceivers);
+        Assert.Equal(0, h.Counts()!.WaitingReceivers);
     }
 
     [Fact]
@@ -117,7 +117,7 @@ public sealed class ReceiveWaitTests
 
         var a = consumer.ReceiveAsync(1, EngineHarness.LongWait).AsTask();
         var b = consumer.ReceiveAsync(1, EngineHarness.LongWait).AsTask();
-        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 2 }));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 2 }));
         await h.ProduceAsync(2);
 
         Assert.Single(await a.WaitAsync(EngineHarness.HangGuard));
@@ -134,7 +134,7 @@ public sealed class ReceiveWaitTests
 
         // No timer: a day passes and it still waits; a message ends it.
         var first = consumer.ReceiveAsync(10, Timeout.InfiniteTimeSpan).AsTask();
-        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
         h.Time.Advance(TimeSpan.FromDays(1));
         await Task.Delay(50);
         Assert.False(first.IsCompleted);
@@ -143,16 +143,16 @@ public sealed class ReceiveWaitTests
 
         // Interrupted while waiting: empty, and the subscription no longer counts it as waiting.
         var second = consumer.ReceiveAsync(10, Timeout.InfiniteTimeSpan).AsTask();
-        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
         consumer.Interrupt();
         Assert.Empty(await second.WaitAsync(EngineHarness.HangGuard));
-        Assert.Equal(0, Counts(h)!.WaitingReceivers);
+        Assert.Equal(0, h.Counts()!.WaitingReceivers);
 
         // Interrupted with no receive waiting: the next returns at its first wait, and only that one.
         consumer.Interrupt();
         Assert.Empty(await consumer.ReceiveAsync(10, Timeout.InfiniteTimeSpan).AsTask().WaitAsync(EngineHarness.HangGuard));
         var fourth = consumer.ReceiveAsync(10, Timeout.InfiniteTimeSpan).AsTask();
-        await EngineHarness.EventuallyAsync(() => Task.FromResult(Counts(h) is { WaitingReceivers: 1 }));
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
         await h.ProduceAsync(1);
         Assert.Single(await fourth.WaitAsync(EngineHarness.HangGuard));
     }
@@ -178,12 +178,5 @@ public sealed class ReceiveWaitTests
         await h.SubscribeAsync();
         await using var consumer = await h.OpenAsync("c");
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => consumer.ReceiveAsync(10, TimeSpan.FromMilliseconds(-2)).AsTask());
-    }
-
-    private static SubscriptionCounts? Counts(EngineHarness h)
-    {
-        var counts = new List<SubscriptionCounts>();
-        h.Engine.CollectCounts(counts);
-        return counts.SingleOrDefault(c => c.Name == "sub");
     }
 }
