@@ -152,15 +152,17 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// A stream's receive, for one caller that loops on this handle: takes up to <paramref name="max"/> messages that are
-    /// ready (leased like <see cref="ReceiveAsync"/>'s, the log read once on the handle's first call). When there are
-    /// none it returns an empty list and <paramref name="wait"/>: pending, to await before calling again (it ends at the
-    /// next change, an <see cref="Interrupt"/> or the consumer's end, which it reports as a cancellation); or already
-    /// completed, when the handle was interrupted. The caller awaits the handle's own waiter directly, so a stream that
-    /// idles keeps no frame of the engine's alive, only its own. Throws <see cref="ConsumerEndedException"/> once the
-    /// consumer is ended.
+    /// A stream's receive, for one caller that loops on this handle (not beside another Poll or a waiting
+    /// <see cref="ReceiveAsync"/> on it): takes up to <paramref name="max"/> messages that are ready (leased like
+    /// <see cref="ReceiveAsync"/>'s). When there are none it returns an empty list and <paramref name="wait"/>, to
+    /// await before calling again (it ends at the next change, an <see cref="Interrupt"/> or the consumer's end, which
+    /// it may report as a cancellation); <paramref name="wait"/> is null when the handle was interrupted (and when
+    /// messages were taken). The caller awaits the handle's own waiter directly, so a stream that idles keeps no frame
+    /// of the engine's alive, only its own. The log is read on the first call and after every interrupt, as a receive
+    /// reads it on its first look; <paramref name="cancellationToken"/> cuts that read short. Throws
+    /// <see cref="ConsumerEndedException"/> once the consumer is ended.
     /// </summary>
-    IReadOnlyList<Delivery> Poll(int max, out ValueTask wait);
+    IReadOnlyList<Delivery> Poll(int max, out ValueTask? wait, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Ends the receive waiting on this handle with what it has (nothing), as if its wait had run out; when none is

@@ -95,7 +95,8 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                     }
                     finally
                     {
-                        Volatile.Write(ref _waiting, null);
+                        // Only its own: another receive on the handle may have published its waiter meanwhile.
+                        Interlocked.CompareExchange(ref _waiting, null, waiter);
                         waiter!.Disarm();
                     }
                 }
@@ -120,32 +121,32 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         }
     }
 
-    public IReadOnlyList<Delivery> Poll(int max, out ValueTask wait)
+    public IReadOnlyList<Delivery> Poll(int max, out ValueTask? wait, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
         ThrowIfEnded();
         var waiter = _polling ??= new ReceiveWaiter(time);
         waiter.Disarm();
+        wait = null;
         while (true)
         {
             // Takes, or parks and arms the waiter (the same look as ReceiveAsync's, without a frame around it).
             var deliveries = subscription.Take(state, max, waiter, out var changed);
             if (deliveries.Count > 0)
             {
-                wait = default;
                 return deliveries;
             }
 
             if (!_polledLog)
             {
-                // The handle's first look also reads the log (the read-ahead may not have got there yet); after that the
-                // pump's signals wake the waiter.
+                // The first look, and the first after an interrupt, also reads the log (the read-ahead may not have got
+                // there yet, or may have stopped); in between, the read-ahead's signals wake the waiter.
                 _polledLog = true;
-                var fill = subscription.FillAsync(state, CancellationToken.None);
+                var fill = subscription.FillAsync(state, cancellationToken);
                 if (fill.IsCompleted)
                 {
-                    fill.GetAwaiter().GetResult(); // a failed read throws here, not as an "interrupted" answer
+                    fill.GetAwaiter().GetResult(); // a failed read throws here
                     continue;
                 }
 
@@ -157,8 +158,9 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
             ThrowIfEnded();
             if (Interlocked.Exchange(ref _interrupted, 0) != 0)
             {
+                // Not parked while the caller writes its keep-alive: a wake meanwhile goes to another receiver.
                 subscription.EndWait(waiter);
-                wait = default;
+                _polledLog = false;
                 return deliveries;
             }
 
@@ -175,14 +177,22 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 return deliveries;
             }
 
-            // Parked and armed. Published before the flag is read again (Interrupt sets the flag, then reads this).
+            // Parked and armed. Published before the flag is read again (Interrupt sets the flag, then reads this); an
+            // interrupt seen here, or a wake that already came, sends it round once more, to answer with what it is.
             Interlocked.Exchange(ref _waiting, waiter);
             if (Volatile.Read(ref _interrupted) != 0)
             {
-                waiter.Interrupt();
+                continue;
             }
 
-            wait = waiter.WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+            var parked = waiter.WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+            if (parked.IsCompleted)
+            {
+                parked.GetAwaiter().GetResult();
+                continue;
+            }
+
+            wait = parked;
             return deliveries;
         }
     }

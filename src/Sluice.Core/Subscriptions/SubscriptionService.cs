@@ -759,7 +759,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     // partitions are unknown here and change nothing (their owner, reading the same record, settles them).
     private async ValueTask ApplyForwardedAcksAsync(ForwardedAcks acks)
     {
-        if (!TryParseTopic(acks.Topic, out var topic) || Lookup(topic, acks.Name) is not { } subscription)
+        if (!TryParseTopic(acks.Topic, out var topic) || acks.Name is null || Lookup(topic, acks.Name) is not { } subscription)
         {
             return;
         }

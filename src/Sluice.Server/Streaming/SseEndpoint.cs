@@ -178,10 +178,10 @@ internal static class SseEndpoint
                         // The stream awaits the consumer handle's waiter itself (Poll): no frame of the engine's stays alive
                         // while it idles. Ended while waiting: the lease interrupted it (an empty batch, then the loop's
                         // test), or the consumer ended (ConsumerEndedException or a cancellation, which end the stream below).
-                        batch = consumer.Poll(MaxBatch, out var wait);
-                        if (batch.Count == 0 && !wait.IsCompleted)
+                        batch = consumer.Poll(MaxBatch, out var wait, context.RequestAborted);
+                        if (wait is { } pending)
                         {
-                            await wait;
+                            await pending;
                             continue;
                         }
 

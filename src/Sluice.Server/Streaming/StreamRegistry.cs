@@ -185,10 +185,17 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             if (_keepAliveClock is null)
             {
                 var tick = TimeSpan.FromMilliseconds(Math.Max(1, _options.SseKeepAliveMs / 4));
-                using (ExecutionContext.SuppressFlow())
+                if (ExecutionContext.IsFlowSuppressed())
+                {
+                    _keepAliveClock = time.CreateTimer(static s => ((StreamRegistry)s!).TickKeepAlive(), this, tick, tick);
+                }
+                else
                 {
                     // Without the first stream's execution context, which the clock would keep for the server's life.
-                    _keepAliveClock = time.CreateTimer(static s => ((StreamRegistry)s!).TickKeepAlive(), this, tick, tick);
+                    using (ExecutionContext.SuppressFlow())
+                    {
+                        _keepAliveClock = time.CreateTimer(static s => ((StreamRegistry)s!).TickKeepAlive(), this, tick, tick);
+                    }
                 }
             }
         }

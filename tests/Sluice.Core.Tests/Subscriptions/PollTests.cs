@@ -4,13 +4,13 @@ namespace Sluice.Core.Tests.Subscriptions;
 
 /// <summary>
 /// <see cref="ISubscriptionConsumer.Poll"/>: a stream's loop that awaits the handle's waiter itself. It must get what the
-/// log already holds on its first call, wake for new messages, tell an interrupt apart from a wake, end with the
-/// consumer, and leave the subscription's wake queue clean when the handle goes.
+/// log already holds, wake for new messages, say "interrupted" only when it was (and never instead of ready messages),
+/// end with the consumer, and leave the subscription's wake queue clean when the handle goes.
 /// </summary>
 public sealed class PollTests
 {
     [Fact]
-    public async Task Poll_FirstCall_GetsWhatTheLogHolds_ThenWaitsAndWakesForTheNext()
+    public async Task Poll_GetsWhatTheLogHolds_ThenWaitsWithoutATimer_AndWakesForTheNext()
     {
         await using var h = new EngineHarness();
         await h.CreateTopicAsync();
@@ -22,9 +22,7 @@ public sealed class PollTests
         Assert.Equal(3, first.Count);
         await consumer.AckAsync(first, waitDurable: false); // acked: no lease deadline can wake the wait below
 
-        var empty = consumer.Poll(10, out var wait);
-        Assert.Empty(empty);
-        Assert.False(wait.IsCompleted);
+        var wait = await ParkedAsync(h, consumer, 1);
         Assert.Equal(1, h.Counts()!.WaitingReceivers);
         h.Time.Advance(TimeSpan.FromDays(1)); // no timer: time alone never ends it
         Assert.False(wait.IsCompleted);
@@ -35,31 +33,53 @@ public sealed class PollTests
     }
 
     [Fact]
-    public async Task Poll_Interrupted_WhileWaitingOrBefore_AnswersEmptyWithACompletedWait_Once()
+    public async Task Poll_Interrupted_WhileParkedOrBetweenCalls_AnswersInterruptedOnce_AndUnparks()
     {
         await using var h = new EngineHarness();
         await h.CreateTopicAsync();
         await h.SubscribeAsync();
         await using var consumer = await h.OpenAsync("c");
-        Prime(consumer);
 
-        Assert.Empty(consumer.Poll(10, out var wait));
-        Assert.False(wait.IsCompleted);
+        // While parked: the wait ends, and the next call says interrupted (no wait), unparked.
+        var wait = await ParkedAsync(h, consumer, 1);
         consumer.Interrupt();
         await wait.AsTask().WaitAsync(EngineHarness.HangGuard);
         Assert.Empty(consumer.Poll(10, out var interrupted));
-        Assert.True(interrupted.IsCompleted);
+        Assert.Null(interrupted);
         Assert.Equal(0, h.Counts()!.WaitingReceivers);
 
         // Once only: the next call waits again.
-        Assert.Empty(consumer.Poll(10, out var again));
-        Assert.False(again.IsCompleted);
+        var again = await ParkedAsync(h, consumer, 1);
 
-        // Interrupted between calls: that wait ends, and the next call says so.
+        // Two interrupts before the next call: still one answer.
+        consumer.Interrupt();
         consumer.Interrupt();
         await again.AsTask().WaitAsync(EngineHarness.HangGuard);
-        Assert.Empty(consumer.Poll(10, out var second));
-        Assert.True(second.IsCompleted);
+        await InterruptedAsync(consumer);
+        _ = await ParkedAsync(h, consumer, 1);
+
+        // Interrupted with nothing parked (the caller busy writing): the next call answers so.
+        consumer.Interrupt();
+        await InterruptedAsync(consumer);
+        _ = await ParkedAsync(h, consumer, 1);
+    }
+
+    [Fact]
+    public async Task Poll_Interrupted_WithMessagesReady_HandsThemOverFirst()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await using var consumer = await h.OpenAsync("c");
+        var wait = await ParkedAsync(h, consumer, 1);
+
+        // Woken: the read-ahead has them. An interrupt now must not hide them.
+        await h.ProduceAsync(2);
+        await wait.AsTask().WaitAsync(EngineHarness.HangGuard);
+        consumer.Interrupt();
+        Assert.Equal(2, consumer.Poll(10, out var none).Count);
+        Assert.Null(none);
+        await InterruptedAsync(consumer);
     }
 
     [Fact]
@@ -69,8 +89,7 @@ public sealed class PollTests
         await h.CreateTopicAsync();
         await h.SubscribeAsync();
         await using var consumer = await h.OpenAsync("c");
-        Prime(consumer);
-        Assert.Empty(consumer.Poll(10, out var wait));
+        var wait = await ParkedAsync(h, consumer, 1);
 
         Assert.True(await h.Engine.DeleteAsync(EngineHarness.Topic, "sub"));
 
@@ -88,7 +107,7 @@ public sealed class PollTests
     }
 
     [Fact]
-    public async Task DisposingAPollingHandle_LeavesNoWaiterParked_AndAnotherConsumerStillGetsTheMessage()
+    public async Task DisposingAParkedPollingHandle_UnparksItsWaiter()
     {
         await using var h = new EngineHarness();
         await h.CreateTopicAsync();
@@ -97,14 +116,32 @@ public sealed class PollTests
         await using var other = await h.OpenAsync("b");
         var receive = other.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
         await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
-        Prime(polling);
-        Assert.Empty(polling.Poll(10, out var wait));
-        Assert.False(wait.IsCompleted);
-        Assert.Equal(2, h.Counts()!.WaitingReceivers);
+        _ = await ParkedAsync(h, polling, 2);
 
         await polling.DisposeAsync();
         Assert.Equal(1, h.Counts()!.WaitingReceivers);
         await h.ProduceAsync(1);
+        Assert.Single(await receive.WaitAsync(EngineHarness.HangGuard));
+    }
+
+    [Fact]
+    public async Task DisposingAPollingHandle_ThatWasWokenButNeverPolledAgain_PassesTheWakeOn()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(type: SubscriptionType.Shared);
+        var polling = await h.OpenAsync("a");
+        await using var other = await h.OpenAsync("b");
+
+        // The polling handle parks first, so a message wakes it (one waiter per message on a shared subscription).
+        var wait = await ParkedAsync(h, polling, 1);
+        var receive = other.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
+        await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 2 }));
+        await h.ProduceAsync(1);
+        await wait.AsTask().WaitAsync(EngineHarness.HangGuard);
+
+        // It goes away without taking it: the wake must reach the other receiver, or the message waits for nobody.
+        await polling.DisposeAsync();
         Assert.Single(await receive.WaitAsync(EngineHarness.HangGuard));
     }
 
@@ -114,17 +151,49 @@ public sealed class PollTests
         var all = new List<Delivery>();
         while (all.Count < count)
         {
-            var got = consumer.Poll(count - all.Count, out var wait);
-            all.AddRange(got);
-            if (got.Count == 0)
+            all.AddRange(consumer.Poll(count - all.Count, out var wait));
+            if (wait is { } pending)
             {
-                await wait.AsTask().WaitAsync(EngineHarness.HangGuard);
+                await pending.AsTask().WaitAsync(EngineHarness.HangGuard);
             }
         }
 
         return all;
     }
 
-    // The handle's first call, which reads the log: nothing there, so it parks (or is still reading).
-    private static void Prime(ISubscriptionConsumer consumer) => Assert.Empty(consumer.Poll(10, out _));
+    // Polls until the answer is "interrupted" (the call after an interrupt may read the log first); nothing taken.
+    private static async Task InterruptedAsync(ISubscriptionConsumer consumer)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Empty(consumer.Poll(10, out var wait));
+            if (wait is not { } pending)
+            {
+                return;
+            }
+
+            await pending.AsTask().WaitAsync(EngineHarness.HangGuard);
+        }
+
+        throw new InvalidOperationException("never answered interrupted");
+    }
+
+    // Polls until the handle is parked (the subscription counts `waiting` receivers then; the call may first read the
+    // log, whose pending read it awaits); the wait to await.
+    private static async Task<ValueTask> ParkedAsync(EngineHarness h, ISubscriptionConsumer consumer, int waiting)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Empty(consumer.Poll(10, out var wait));
+            var pending = wait ?? throw new InvalidOperationException("answered interrupted while parking");
+            if (!pending.IsCompleted && h.Counts()!.WaitingReceivers == waiting)
+            {
+                return pending;
+            }
+
+            await pending.AsTask().WaitAsync(EngineHarness.HangGuard);
+        }
+
+        throw new InvalidOperationException("never parked");
+    }
 }

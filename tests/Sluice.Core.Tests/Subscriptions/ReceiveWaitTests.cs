@@ -167,7 +167,7 @@ public sealed class ReceiveWaitTests
         await h.ProduceAsync(3);
 
         consumer.Interrupt();
-        Assert.Equal(3, (await EngineHarness.ReceiveAtLeastAsync(consumer, 3)).Count);
+        Assert.Equal(3, (await consumer.ReceiveAsync(10, EngineHarness.LongWait).AsTask().WaitAsync(EngineHarness.HangGuard)).Count);
     }
 
     [Fact]

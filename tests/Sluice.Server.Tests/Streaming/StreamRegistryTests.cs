@@ -157,7 +157,7 @@ public sealed class StreamRegistryTests
 
         public IReadOnlyList<Delivery> TakeReady(int max) => throw new NotSupportedException();
 
-        public IReadOnlyList<Delivery> Poll(int max, out ValueTask wait) => throw new NotSupportedException();
+        public IReadOnlyList<Delivery> Poll(int max, out ValueTask? wait, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
         public ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
