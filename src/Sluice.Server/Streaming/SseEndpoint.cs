@@ -125,8 +125,9 @@ internal static class SseEndpoint
     private sealed class Connection(HttpContext context, IServiceProvider services, TopicName topic, string name, bool autoAck)
     {
         private readonly IServiceProvider _services = services;
-        private readonly List<Delivery> _unconfirmed = [];
-        private readonly List<Delivery> _written = [];
+        // Made at the first batch and dropped again when a keep-alive interval passes with them empty (TrimIdle).
+        private List<Delivery>? _unconfirmed;
+        private List<Delivery>? _written;
         private Queue<(string AckId, DateTimeOffset At)>? _resume;
         private ISubscriptionConsumer _consumer = null!;
         private TimeSpan _ackDeadline;
@@ -200,6 +201,8 @@ internal static class SseEndpoint
                         }
 
                         MessageTracing.Received(topic, name, batch);
+                        _unconfirmed ??= [];
+                        _written ??= [];
                         _unconfirmed.AddRange(batch);
                         for (var i = 0; i < batch.Count; i++)
                         {
@@ -247,26 +250,26 @@ internal static class SseEndpoint
         }
 
         /// <summary>
-        /// A keep-alive interval passed with nothing to send: the lists sized for the last burst go back to empty, so
-        /// a stream that had traffic and went quiet holds no more than one that never had any.
+        /// A keep-alive interval passed with nothing to send: the lists of the last burst are dropped, so a stream that
+        /// had traffic and went quiet holds no more than one that never had any (which has none).
         /// </summary>
         private void TrimIdle()
         {
-            if (_unconfirmed.Count == 0)
+            if (_unconfirmed is { Count: 0 })
             {
-                _unconfirmed.Capacity = 0;
+                _unconfirmed = null;
             }
 
-            if (_written.Count == 0)
+            if (_written is { Count: 0 })
             {
-                _written.Capacity = 0;
+                _written = null;
             }
         }
 
         /// <summary>Everything written so far reached the client's connection: ack it (auto) or remember it (explicit).</summary>
         private async ValueTask ConfirmAsync(TimeProvider time)
         {
-            if (_written.Count == 0)
+            if (_written is not { Count: > 0 } written)
             {
                 return;
             }
@@ -274,14 +277,14 @@ internal static class SseEndpoint
             if (autoAck)
             {
                 // Applied now; the cursor is written with the next cursor append (a crash before it redelivers).
-                var acked = await _consumer.AckAsync(_written, waitDurable: false, CancellationToken.None);
+                var acked = await _consumer.AckAsync(written, waitDurable: false, CancellationToken.None);
                 _ = acked;
             }
             else
             {
                 var now = time.GetUtcNow();
                 _resume ??= new();
-                foreach (var delivery in _written)
+                foreach (var delivery in written)
                 {
                     _resume.Enqueue((delivery.AckId, now));
                 }
@@ -293,8 +296,8 @@ internal static class SseEndpoint
                 }
             }
 
-            _unconfirmed.RemoveRange(0, _written.Count);
-            _written.Clear();
+            _unconfirmed!.RemoveRange(0, written.Count);
+            written.Clear();
         }
 
         private async ValueTask EndAsync(ISubscriptionService service, bool slow)
@@ -309,7 +312,7 @@ internal static class SseEndpoint
                     return;
                 }
 
-                if (_unconfirmed.Count > 0)
+                if (_unconfirmed is { Count: > 0 })
                 {
                     // Received from the engine but not known to have reached the client: redeliver at once.
                     await service.NackAsync(topic, name, [.. _unconfirmed.Select(d => d.AckId)], TimeSpan.Zero, CancellationToken.None);
