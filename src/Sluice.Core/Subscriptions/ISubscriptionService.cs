@@ -142,8 +142,7 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// <summary>
     /// Waits up to <paramref name="wait"/> for at least one message this consumer may take, then returns
     /// up to <paramref name="max"/> of them, each leased until its ack deadline. Returns an empty list
-    /// when the wait ends with nothing (at once when <paramref name="wait"/> is zero; never by time when it is
-    /// <see cref="Timeout.InfiniteTimeSpan"/>, only by <see cref="Interrupt"/>), or when interrupted. A failover standby waits
+    /// when the wait ends with nothing (at once when <paramref name="wait"/> is zero). A failover standby waits
     /// without receiving. Throws <see cref="ConsumerEndedException"/> once the consumer is ended (see
     /// <see cref="Ended"/>), never an empty list; <see cref="OperationCanceledException"/> when
     /// <paramref name="cancellationToken"/> is cancelled; <see cref="ObjectDisposedException"/> once disposed.
@@ -165,9 +164,9 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     IReadOnlyList<Delivery> Poll(int max, out ValueTask? wait, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Ends the receive waiting on this handle with what it has (nothing), as if its wait had run out; when none is
-    /// waiting, the next one returns at its first wait. For a stream that keeps one shared clock for many waits (an SSE
-    /// keep-alive) rather than a timer per wait.
+    /// Ends this handle's <see cref="Poll"/> wait as if it were over: the next call answers "interrupted" (a null wait)
+    /// unless messages are ready; with no wait pending, the next call answers so at its first empty look. For a stream
+    /// that keeps one clock for many streams' keep-alives rather than a timer per stream.
     /// </summary>
     void Interrupt();
 

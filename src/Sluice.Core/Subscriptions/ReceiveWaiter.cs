@@ -99,7 +99,7 @@ internal sealed class ReceiveWaiter : IValueTaskSource
         }
         else if (_timer is null)
         {
-            _timer = CreateTimer(timeout);
+            _timer = _time.CreateContextFreeTimer(OnTimer, this, timeout, Timeout.InfiniteTimeSpan);
             _timerRunning = true;
         }
         else
@@ -137,21 +137,6 @@ internal sealed class ReceiveWaiter : IValueTaskSource
         {
             _core.SetResult(true);
             Volatile.Write(ref _state, Idle);
-        }
-    }
-
-    // Without the first receive's execution context: the timer lives as long as the handle, and would keep that
-    // request's async-locals (its activity, its logging scope) alive all that time.
-    private ITimer CreateTimer(TimeSpan due)
-    {
-        if (ExecutionContext.IsFlowSuppressed())
-        {
-            return _time.CreateTimer(OnTimer, this, due, Timeout.InfiniteTimeSpan);
-        }
-
-        using (ExecutionContext.SuppressFlow())
-        {
-            return _time.CreateTimer(OnTimer, this, due, Timeout.InfiniteTimeSpan);
         }
     }
 

@@ -11,13 +11,11 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     // Kept between receives (an idle stream's next wait reuses it); closed with the handle.
     private ReceiveWaiter? _waiter;
 
-    // The waiter of the receive now waiting, for Interrupt; and an interrupt not yet acted on.
-    private ReceiveWaiter? _waiting;
-    private int _interrupted;
-
-    // Poll's waiter, parked between its calls (unparked when the handle is disposed), and whether it has read the log.
+    // Poll's waiter, parked between its calls (unparked when the handle is disposed); whether Poll has read the log
+    // since its start or its last interrupt; and an interrupt not yet answered.
     private ReceiveWaiter? _polling;
     private bool _polledLog;
+    private int _interrupted;
 
     public string ConsumerId => state.Id;
 
@@ -26,10 +24,9 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     public async ValueTask<IReadOnlyList<Delivery>> ReceiveAsync(int max, TimeSpan wait, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
-        var forever = wait == Timeout.InfiniteTimeSpan;
-        if (wait < TimeSpan.Zero && !forever)
+        if (wait < TimeSpan.Zero)
         {
-            throw new ArgumentOutOfRangeException(nameof(wait), wait, "wait must not be negative, or Timeout.InfiniteTimeSpan");
+            throw new ArgumentOutOfRangeException(nameof(wait), wait, "wait must not be negative");
         }
 
         ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
@@ -50,7 +47,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         {
             while (true)
             {
-                if (filled && wait != TimeSpan.Zero)
+                if (filled && wait > TimeSpan.Zero)
                 {
                     waiter ??= Interlocked.Exchange(ref _waiter, null) ?? new ReceiveWaiter(time);
                 }
@@ -73,30 +70,22 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
 
                 cancellationToken.ThrowIfCancellationRequested();
                 ThrowIfEnded();
-                var remaining = waiter is null ? TimeSpan.Zero : forever ? Timeout.InfiniteTimeSpan : wait - time.GetElapsedTime(started);
-                if ((!forever && remaining <= TimeSpan.Zero) || Interlocked.Exchange(ref _interrupted, 0) != 0)
+                var remaining = waiter is null ? TimeSpan.Zero : wait - time.GetElapsedTime(started);
+                if (remaining <= TimeSpan.Zero)
                 {
                     return deliveries;
                 }
 
-                // Ends at the next change, at the timeout, interrupted, or cancelled; each comes back for one more look
-                // (the clock and the interrupt flag say whether to stop).
+                // Ends at the next change, at the timeout, or cancelled; each comes back for one more look (the clock
+                // says whether the time is up).
                 if (changed is null)
                 {
-                    // Published before the flag is read again, and Interrupt sets the flag before it reads this: one of
-                    // the two sees the other, so an interrupt is never slept through.
-                    Interlocked.Exchange(ref _waiting, waiter);
                     try
                     {
-                        if (Volatile.Read(ref _interrupted) == 0)
-                        {
-                            await waiter!.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
-                        }
+                        await waiter!.WaitAsync(remaining, cancellationToken).ConfigureAwait(false);
                     }
                     finally
                     {
-                        // Only its own: another receive on the handle may have published its waiter meanwhile.
-                        Interlocked.CompareExchange(ref _waiting, null, waiter);
                         waiter!.Disarm();
                     }
                 }
@@ -177,9 +166,10 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 return deliveries;
             }
 
-            // Parked and armed. Published before the flag is read again (Interrupt sets the flag, then reads this); an
-            // interrupt seen here, or a wake that already came, sends it round once more, to answer with what it is.
-            Interlocked.Exchange(ref _waiting, waiter);
+            // Parked and armed (under the subscription's lock), then the flag read again behind a full fence: Interrupt
+            // sets the flag, then completes the armed waiter, so one side sees the other. An interrupt seen here, or a
+            // wake that already came, sends it round once more, to answer with what it is.
+            Interlocked.MemoryBarrier();
             if (Volatile.Read(ref _interrupted) != 0)
             {
                 continue;
@@ -200,7 +190,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     public void Interrupt()
     {
         Interlocked.Exchange(ref _interrupted, 1);
-        Volatile.Read(ref _waiting)?.Interrupt();
+        Volatile.Read(ref _polling)?.Interrupt();
     }
 
     // An ended consumer never answers an empty list: a loop that calls again at once would spin on it.

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Sluice.Core;
 using Sluice.Core.Subscriptions;
 using Sluice.Core.Topics;
 using Sluice.Server.Configuration;
@@ -185,18 +186,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             if (_keepAliveClock is null)
             {
                 var tick = TimeSpan.FromMilliseconds(Math.Max(1, _options.SseKeepAliveMs / 4));
-                if (ExecutionContext.IsFlowSuppressed())
-                {
-                    _keepAliveClock = time.CreateTimer(static s => ((StreamRegistry)s!).TickKeepAlive(), this, tick, tick);
-                }
-                else
-                {
-                    // Without the first stream's execution context, which the clock would keep for the server's life.
-                    using (ExecutionContext.SuppressFlow())
-                    {
-                        _keepAliveClock = time.CreateTimer(static s => ((StreamRegistry)s!).TickKeepAlive(), this, tick, tick);
-                    }
-                }
+                _keepAliveClock = time.CreateContextFreeTimer(static s => ((StreamRegistry)s!).TickKeepAlive(), this, tick, tick);
             }
         }
     }
