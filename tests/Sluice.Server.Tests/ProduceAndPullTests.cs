@@ -46,6 +46,26 @@ public sealed class ProduceAndPullTests(SharedServer shared, ITestOutputHelper o
     }
 
     [Fact]
+    public async Task Pull_OfAThousand_FromABacklog_IsAnsweredWithAThousand()
+    {
+        // The read-ahead keeps 256 per partition; a pull asking for more gets what the log holds, not what is held.
+        var topic = SluiceApi.NewTopic();
+        await _client.PutSubscriptionAsync(topic, "s", new { position = "earliest" });
+        var batch = new { messages = Enumerable.Range(0, 1500).Select(i => new { value = $"m{i}" }).ToArray() };
+        using (var produced = await _client.PostAsync($"/v1/topics/{topic}/batch", SluiceApi.Json(batch)))
+        {
+            Assert.Equal(HttpStatusCode.OK, produced.StatusCode);
+        }
+
+        var first = await _client.PullAsync(topic, "s", max: 1000);
+        var second = await _client.PullAsync(topic, "s", max: 1000);
+
+        Assert.Equal(Enumerable.Range(0, 1000).Select(i => $"m{i}"), first.Select(m => m.Value()));
+        Assert.Equal(Enumerable.Range(1000, 500).Select(i => $"m{i}"), second.Select(m => m.Value()));
+        Assert.Equal(1000, (await _client.AckAsync(topic, "s", first.Select(m => m.AckId()))).GetProperty("acked").GetInt32());
+    }
+
+    [Fact]
     public async Task Produce_BinaryValue_IsPulledAsBase64()
     {
         var topic = SluiceApi.NewTopic();

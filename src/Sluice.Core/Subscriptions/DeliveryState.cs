@@ -207,6 +207,12 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
     /// <summary>Next offset the read-ahead asks the log for.</summary>
     public long ReadPosition { get; set; } = cursor.Committed;
 
+    /// <summary>
+    /// The log's end offset as the last read of this partition (the read-ahead's or a receive's) saw it; before the first,
+    /// unknown, and taken as "more to read".
+    /// </summary>
+    public long LogEnd { get; set; } = long.MaxValue;
+
     /// <summary>Changes on seek so a read that was running across it is discarded.</summary>
     public int FetchEpoch { get; set; }
 

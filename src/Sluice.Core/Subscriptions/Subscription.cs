@@ -364,11 +364,14 @@ internal sealed partial class Subscription
     /// <summary>
     /// Reads once from the log, inline, for each partition whose read-ahead is empty, so a receive that finds nothing
     /// sees what the log already holds even before the pump got to it (a pull with no wait right after attaching).
-    /// Safe beside the pump: records below the read position are skipped, so nothing is buffered twice.
+    /// With <paramref name="topUp"/> above 0 (a receive that took fewer than it asked for), reads instead until that many
+    /// records are buffered over all partitions, from partitions whose log held more at their last read. Safe beside the
+    /// pump: records below the read position are skipped, so nothing is buffered twice.
     /// </summary>
-    public async ValueTask FillAsync(ConsumerState c, CancellationToken cancellationToken)
+    public async ValueTask FillAsync(ConsumerState c, CancellationToken cancellationToken, int topUp = 0)
     {
-        List<(PartitionState Partition, long From, int Epoch, int Room)> reads = [];
+        List<(PartitionState Partition, long From, int Epoch, int Room)>? reads = null;
+        var wanted = topUp;
         lock (_gate)
         {
             if (Deleted || (Settings.Type == SubscriptionType.Failover && ActiveConsumer() != c))
@@ -376,38 +379,81 @@ internal sealed partial class Subscription
                 return;
             }
 
+            var options = _ctx.Options;
             foreach (var p in _partitions)
             {
-                if (p.Owned && p.Buffer.Count == 0 && p.Outstanding.Count < _ctx.Options.MaxUnackedPerPartition)
+                wanted -= p.Buffer.Count;
+            }
+
+            foreach (var p in _partitions)
+            {
+                // Never past the partition's bound on unacked messages (what is buffered will be taken, and so unacked).
+                var room = Math.Min(topUp == 0 ? options.ReadAheadMessages : int.MaxValue, options.MaxUnackedPerPartition - p.Outstanding.Count - p.Buffer.Count);
+                if (p.Owned && room > 0 && (topUp == 0 ? p.Buffer.Count == 0 : wanted > 0 && p.ReadPosition < p.LogEnd))
                 {
-                    reads.Add((p, p.ReadPosition, p.FetchEpoch, _ctx.Options.ReadAheadMessages));
+                    (reads ??= []).Add((p, p.ReadPosition, p.FetchEpoch, room));
                 }
             }
         }
 
+        if (reads is null)
+        {
+            return;
+        }
+
+        // A top-up reads about ReadAheadBytes in all, like one read-ahead fetch: a receive of many large records gets
+        // fewer of them rather than holding them all at once. (The first look reads each partition's read-ahead's worth.)
+        var bytes = _ctx.Options.ReadAheadBytes;
         foreach (var (p, from, epoch, room) in reads)
         {
-            ReadResult read;
-            try
+            // The first look reads once. A top-up reads on while a read brings records and the log holds more (a read may
+            // stop short, at a segment's end or at its byte bound), at most what it still wants from this partition.
+            var position = from;
+            var left = topUp == 0 ? room : Math.Min(room, wanted);
+            while (left > 0 && bytes > 0 && (topUp == 0 || wanted > 0))
             {
-                read = await _ctx.Log.ReadAsync(Topic, p.Partition, from, room, _ctx.Options.ReadAheadBytes, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                // Only a shortcut: the pump handles (and logs) out-of-range offsets, missing topics and backend errors.
-                continue;
-            }
-
-            var filtered = 0;
-            lock (_gate)
-            {
-                if (epoch == p.FetchEpoch && !Deleted && read.Records.Count > 0 && AddFetched(p, read, out filtered) > 0)
+                ReadResult read;
+                try
                 {
-                    Signal();
+                    read = await _ctx.Log.ReadAsync(Topic, p.Partition, position, topUp == 0 ? left : Math.Min(left, wanted), bytes, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // Only a shortcut: the pump handles (and logs) out-of-range offsets, missing topics and backend errors.
+                    break;
+                }
+
+                var filtered = 0;
+                bool current;
+                lock (_gate)
+                {
+                    current = epoch == p.FetchEpoch && !Deleted;
+                    if (current && read.Records.Count > 0 && AddFetched(p, read, out filtered) is var added and > 0)
+                    {
+                        wanted -= added;
+                        Signal();
+                    }
+
+                    position = p.ReadPosition;
+                }
+
+                OnFilteredOut(p, filtered);
+                left -= read.Records.Count;
+                if (topUp == 0)
+                {
+                    break;
+                }
+
+                foreach (var r in read.Records)
+                {
+                    bytes -= (r.Key?.Length ?? 0) + (r.Value?.Length ?? 0);
+                }
+
+                if (!current || read.Records.Count == 0 || read.NextOffset >= read.EndOffset)
+                {
+                    break;
                 }
             }
-
-            OnFilteredOut(p, filtered);
         }
     }
 
@@ -1395,6 +1441,7 @@ internal sealed partial class Subscription
     private int AddFetched(PartitionState p, ReadResult read, out int filtered)
     {
         filtered = 0;
+        p.LogEnd = read.EndOffset;
         if (read.NextOffset <= p.ReadPosition)
         {
             // A concurrent read (pump or inline fill) already got this far.

@@ -65,7 +65,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 {
                     // Leased already: hand them over even if the caller gave up meanwhile, rather than strand them until
                     // their deadline.
-                    return deliveries;
+                    return deliveries.Count < max ? await TopUpAsync(deliveries, max, cancellationToken).ConfigureAwait(false) : deliveries;
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
@@ -108,6 +108,33 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 }
             }
         }
+    }
+
+    // A receive that took fewer than it asked for, where the log held more at the last read: the read-ahead keeps at most
+    // ReadAheadMessages per partition ahead of its consumers, so without one inline read of the rest (and one more take)
+    // a pull of 1,000 from a backlog was answered with 256, and its client paid a request and an ack's sync per 256. It
+    // never waits for new messages, and what was taken is handed over whatever the read does.
+    private async ValueTask<IReadOnlyList<Delivery>> TopUpAsync(IReadOnlyList<Delivery> taken, int max, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await subscription.FillAsync(state, cancellationToken, topUp: max - taken.Count).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            return taken;
+        }
+
+        var more = subscription.Take(state, max - taken.Count, null, out _);
+        if (more.Count == 0)
+        {
+            return taken;
+        }
+
+        var all = new List<Delivery>(taken.Count + more.Count);
+        all.AddRange(taken);
+        all.AddRange(more);
+        return all;
     }
 
     public IReadOnlyList<Delivery> Poll(int max, out ValueTask? wait, CancellationToken cancellationToken = default)
