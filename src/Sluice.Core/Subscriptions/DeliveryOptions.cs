@@ -15,8 +15,8 @@ public sealed record DeliveryOptions
 
     /// <summary>
     /// Most messages read ahead from the log and held per subscription partition before any consumer takes them.
-    /// 256: small enough for thousands of subscriptions; a receive that asks for more while the log holds more reads the rest
-    /// inline rather than being answered with what is held.
+    /// 256: small enough for thousands of subscriptions. A receive that asks for more than is buffered reads toward it from
+    /// the log first, inline (about <see cref="ReadAheadBytes"/>), rather than being answered with what is held.
     /// </summary>
     public int ReadAheadMessages { get; set; } = 256;
 

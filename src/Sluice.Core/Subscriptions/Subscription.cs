@@ -364,34 +364,50 @@ internal sealed partial class Subscription
     /// <summary>
     /// Reads once from the log, inline, for each partition whose read-ahead is empty, so a receive that finds nothing
     /// sees what the log already holds even before the pump got to it (a pull with no wait right after attaching).
-    /// With <paramref name="topUp"/> above 0 (a receive that took fewer than it asked for), reads instead until that many
-    /// records are buffered over all partitions, from partitions whose log held more at their last read. Safe beside the
-    /// pump: records below the read position are skipped, so nothing is buffered twice.
+    /// With <paramref name="topUp"/> above 0 (what a receive is about to ask for), reads instead, when fewer are buffered
+    /// over all partitions, toward that many from partitions whose log held more at their last read: about
+    /// <see cref="DeliveryOptions.ReadAheadBytes"/> in all, and not for key_shared subscriptions (whose takes are bounded
+    /// by their keys, not by what is buffered). Safe beside the pump: records below the read position are skipped, so
+    /// nothing is buffered twice.
     /// </summary>
     public async ValueTask FillAsync(ConsumerState c, CancellationToken cancellationToken, int topUp = 0)
     {
-        List<(PartitionState Partition, long From, int Epoch, int Room)>? reads = null;
+        List<(PartitionState Partition, long From, int Epoch, int MaxCount)>? reads = null;
         var wanted = topUp;
         lock (_gate)
         {
-            if (Deleted || (Settings.Type == SubscriptionType.Failover && ActiveConsumer() != c))
+            if (Deleted || (Settings.Type == SubscriptionType.Failover && ActiveConsumer() != c)
+                || (topUp > 0 && (Settings.Type == SubscriptionType.KeyShared || !c.Registered || c.Ended.IsCancellationRequested)))
             {
                 return;
             }
 
             var options = _ctx.Options;
-            foreach (var p in _partitions)
+            var n = _partitions.Count;
+            if (topUp > 0)
             {
-                wanted -= p.Buffer.Count;
+                foreach (var p in _partitions)
+                {
+                    wanted -= p.Buffer.Count;
+                }
+
+                if (wanted <= 0)
+                {
+                    return;
+                }
             }
 
-            foreach (var p in _partitions)
+            // From the partition the next take starts at, so a backlog drains from every partition alike.
+            var start = n == 0 ? 0 : (int)((uint)_rotate % (uint)n);
+            for (var k = 0; k < n; k++)
             {
-                // Never past the partition's bound on unacked messages (what is buffered will be taken, and so unacked).
-                var room = Math.Min(topUp == 0 ? options.ReadAheadMessages : int.MaxValue, options.MaxUnackedPerPartition - p.Outstanding.Count - p.Buffer.Count);
-                if (p.Owned && room > 0 && (topUp == 0 ? p.Buffer.Count == 0 : wanted > 0 && p.ReadPosition < p.LogEnd))
+                var p = _partitions[(start + k) % n];
+
+                // Within the partition's bound on unacked messages as it stands now (what is buffered will be taken).
+                var room = options.MaxUnackedPerPartition - p.Outstanding.Count - p.Buffer.Count;
+                if (p.Owned && room > 0 && (topUp == 0 ? p.Buffer.Count == 0 : p.ReadPosition < p.LogEnd))
                 {
-                    (reads ??= []).Add((p, p.ReadPosition, p.FetchEpoch, room));
+                    (reads ??= []).Add((p, p.ReadPosition, p.FetchEpoch, Math.Min(room, topUp == 0 ? options.ReadAheadMessages : wanted)));
                 }
             }
         }
@@ -401,16 +417,14 @@ internal sealed partial class Subscription
             return;
         }
 
-        // A top-up reads about ReadAheadBytes in all, like one read-ahead fetch: a receive of many large records gets
-        // fewer of them rather than holding them all at once. (The first look reads each partition's read-ahead's worth.)
         var bytes = _ctx.Options.ReadAheadBytes;
-        foreach (var (p, from, epoch, room) in reads)
+        foreach (var (p, from, epoch, maxCount) in reads)
         {
-            // The first look reads once. A top-up reads on while a read brings records and the log holds more (a read may
-            // stop short, at a segment's end or at its byte bound), at most what it still wants from this partition.
+            // The first look reads each partition once. A top-up reads on while a read brings records and the log holds
+            // more (a read may stop short, at a segment's end or at its byte bound), until it has what it wants.
             var position = from;
-            var left = topUp == 0 ? room : Math.Min(room, wanted);
-            while (left > 0 && bytes > 0 && (topUp == 0 || wanted > 0))
+            var left = maxCount;
+            do
             {
                 ReadResult read;
                 try
@@ -438,21 +452,22 @@ internal sealed partial class Subscription
                 }
 
                 OnFilteredOut(p, filtered);
-                left -= read.Records.Count;
-                if (topUp == 0)
+                if (topUp == 0 || !current || read.Records.Count == 0 || read.NextOffset >= read.EndOffset)
                 {
                     break;
                 }
 
+                left -= read.Records.Count;
                 foreach (var r in read.Records)
                 {
                     bytes -= (r.Key?.Length ?? 0) + (r.Value?.Length ?? 0);
                 }
+            }
+            while (left > 0 && wanted > 0 && bytes > 0);
 
-                if (!current || read.Records.Count == 0 || read.NextOffset >= read.EndOffset)
-                {
-                    break;
-                }
+            if (topUp > 0 && (wanted <= 0 || bytes <= 0))
+            {
+                return;
             }
         }
     }
@@ -1441,7 +1456,8 @@ internal sealed partial class Subscription
     private int AddFetched(PartitionState p, ReadResult read, out int filtered)
     {
         filtered = 0;
-        p.LogEnd = read.EndOffset;
+        // A log's end only grows: a read that finished late does not take it back.
+        p.LogEnd = p.LogEnd == long.MaxValue ? read.EndOffset : Math.Max(p.LogEnd, read.EndOffset);
         if (read.NextOffset <= p.ReadPosition)
         {
             // A concurrent read (pump or inline fill) already got this far.

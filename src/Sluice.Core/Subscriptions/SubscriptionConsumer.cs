@@ -39,6 +39,12 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         var started = time.GetTimestamp();
         var filled = false;
 
+        // A receive that wants more than is buffered reads what the log holds beyond the read-ahead first, inline, and
+        // before it takes anything, so nothing it leases waits on the read. The read-ahead keeps ReadAheadMessages per
+        // partition ahead of its consumers: without this, a pull of 1,000 from a backlog was answered with 256, and its
+        // client paid a request, an ack and the ack's cursor sync per 256. It never waits for new messages.
+        await subscription.FillAsync(state, cancellationToken, topUp: max).ConfigureAwait(false);
+
         // Parked on the subscription only while this receive waits (see ReceiveWaiter): never left behind. Taken after
         // the first look (which never waits: it fills first), so a pull that finds messages at once needs none. Receives
         // on one handle at once (allowed, if unusual) each get a waiter; one goes back to the handle afterwards.
@@ -65,7 +71,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 {
                     // Leased already: hand them over even if the caller gave up meanwhile, rather than strand them until
                     // their deadline.
-                    return deliveries.Count < max ? await TopUpAsync(deliveries, max, cancellationToken).ConfigureAwait(false) : deliveries;
+                    return deliveries;
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
@@ -108,33 +114,6 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 }
             }
         }
-    }
-
-    // A receive that took fewer than it asked for, where the log held more at the last read: the read-ahead keeps at most
-    // ReadAheadMessages per partition ahead of its consumers, so without one inline read of the rest (and one more take)
-    // a pull of 1,000 from a backlog was answered with 256, and its client paid a request and an ack's sync per 256. It
-    // never waits for new messages, and what was taken is handed over whatever the read does.
-    private async ValueTask<IReadOnlyList<Delivery>> TopUpAsync(IReadOnlyList<Delivery> taken, int max, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await subscription.FillAsync(state, cancellationToken, topUp: max - taken.Count).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            return taken;
-        }
-
-        var more = subscription.Take(state, max - taken.Count, null, out _);
-        if (more.Count == 0)
-        {
-            return taken;
-        }
-
-        var all = new List<Delivery>(taken.Count + more.Count);
-        all.AddRange(taken);
-        all.AddRange(more);
-        return all;
     }
 
     public IReadOnlyList<Delivery> Poll(int max, out ValueTask? wait, CancellationToken cancellationToken = default)
