@@ -476,17 +476,18 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         var active = _segments[^1];
         active.CutToTracked();
         _nextOffset = active.NextOffset;
-        var error = new StorageFullException(Topic, Partition, cause);
-        for (var i = committed; i < group.Count; i++)
-        {
-            group[i].Completion.TrySetException(error);
-        }
-
-        StorageMetrics.OnFull(Topic, Partition, group.Count - committed);
+        // Marked full before the appends fail: a client answered 507 that asks /readyz at once finds the partition listed.
         if (Volatile.Read(ref _fullSinceMs) == 0)
         {
             Volatile.Write(ref _fullSinceMs, Math.Max(1, _time.GetUtcNow().ToUnixTimeMilliseconds()));
             Log.StorageFull(_logger, Topic.ToString(), Partition, cause.Message);
+        }
+
+        StorageMetrics.OnFull(Topic, Partition, group.Count - committed);
+        var error = new StorageFullException(Topic, Partition, cause);
+        for (var i = committed; i < group.Count; i++)
+        {
+            group[i].Completion.TrySetException(error);
         }
     }
 
