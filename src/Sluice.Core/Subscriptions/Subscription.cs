@@ -442,7 +442,12 @@ internal sealed partial class Subscription
                 lock (_gate)
                 {
                     current = epoch == p.FetchEpoch && !Deleted;
-                    if (current && read.Records.Count > 0 && AddFetched(p, read, out filtered) is var added and > 0)
+                    if (current && read.Records.Count == 0)
+                    {
+                        // Nothing there: known now, so the next receive does not read again for it before the pump has.
+                        SeeLogEnd(p, read);
+                    }
+                    else if (current && AddFetched(p, read, out filtered) is var added and > 0)
                     {
                         wanted -= added;
                         Signal();
@@ -1453,11 +1458,14 @@ internal sealed partial class Subscription
     // Under _gate. Buffers the records to deliver and returns how many; the rest count as acked: offsets removed by
     // compaction or retention (nothing to deliver) and records the filter does not match (counted in filtered). Runs of
     // such offsets go to the cursor as one range each, so a selective filter costs one cursor update per run.
+    // A log's end only grows: a read that finished late does not take it back.
+    private static void SeeLogEnd(PartitionState p, ReadResult read)
+        => p.LogEnd = p.LogEnd == long.MaxValue ? read.EndOffset : Math.Max(p.LogEnd, read.EndOffset);
+
     private int AddFetched(PartitionState p, ReadResult read, out int filtered)
     {
         filtered = 0;
-        // A log's end only grows: a read that finished late does not take it back.
-        p.LogEnd = p.LogEnd == long.MaxValue ? read.EndOffset : Math.Max(p.LogEnd, read.EndOffset);
+        SeeLogEnd(p, read);
         if (read.NextOffset <= p.ReadPosition)
         {
             // A concurrent read (pump or inline fill) already got this far.
