@@ -8,6 +8,11 @@ if (args.Length > 0 && args[0] == Sluice.Bench.Http.BareEndpoint.ChildFlag)
     return await Sluice.Bench.Http.BareEndpoint.RunChildAsync(args);
 }
 
+if (args.Length > 0 && args[0] == Sluice.Bench.Streaming.BareFanOut.ChildFlag)
+{
+    return await Sluice.Bench.Streaming.BareFanOut.RunChildAsync(args);
+}
+
 if (args.Length > 0 && args[0].StartsWith("--child", StringComparison.Ordinal))
 {
     // Child-process modes used by suites (e.g. a writer to SIGKILL).

@@ -1,21 +1,56 @@
+using System.Buffers;
+using Confluent.Kafka;
+
 namespace Sluice.Bench.Http;
 
 /// <summary>
 /// The baseline: a bare Kestrel endpoint, run as a child process like the server, that reads the whole body of any
-/// POST and answers 200 with no body. It does no parsing, no storage and no logging.
+/// POST and answers 200 with no body. It does no parsing, no storage and no logging. Two more baselines are the same
+/// endpoint with the least a durable answer needs:
+/// <list type="bullet">
+/// <item><c>--durable DIR</c>: each body is appended to one file, and the answer waits for its group commit's sync
+/// (<see cref="GroupCommitFile"/>).</item>
+/// <item><c>--kafka BOOTSTRAP TOPIC</c>: each body is produced as one record's value by a plain Confluent.Kafka producer
+/// (acks=all, idempotence, the Kafka suite's plain producer's settings), and the answer waits for its delivery report.</item>
+/// </list>
 /// </summary>
 internal static class BareEndpoint
 {
     public const string ChildFlag = "--child-http-bare";
     public const string ReadyPath = "/ready";
 
-    /// <summary>Child mode: <c>--child-http-bare PORT</c> serves until killed.</summary>
+    /// <summary>Child mode: <c>--child-http-bare PORT [--durable DIR | --kafka BOOTSTRAP TOPIC]</c> serves until killed.</summary>
     public static async Task<int> RunChildAsync(string[] args)
     {
-        if (args is not [ChildFlag, var portText] || !int.TryParse(portText, out var port))
+        if (args.Length < 2 || !int.TryParse(args[1], out var port))
         {
-            await Console.Error.WriteLineAsync($"usage: {ChildFlag} PORT");
+            await Console.Error.WriteLineAsync($"usage: {ChildFlag} PORT [--durable DIR | --kafka BOOTSTRAP TOPIC]");
             return 2;
+        }
+
+        Func<ReadOnlySequence<byte>, Task>? append;
+        switch (args[2..])
+        {
+            case []:
+                append = null;
+                break;
+            case ["--durable", var dir]:
+                var file = new GroupCommitFile(Path.Combine(dir, "bare.log"));
+                append = body => file.AppendAsync(body.IsSingleSegment ? body.FirstSpan : body.ToArray());
+                break;
+            case ["--kafka", var bootstrap, var topic]:
+                Sluice.Kafka.KafkaNative.EnsureLoaded();
+                var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig
+                {
+                    BootstrapServers = bootstrap,
+                    Acks = Acks.All,
+                    EnableIdempotence = true,
+                }).SetLogHandler((_, _) => { }).Build();
+                append = body => producer.ProduceAsync(topic, new Message<byte[]?, byte[]?> { Value = body.ToArray() });
+                break;
+            default:
+                await Console.Error.WriteLineAsync($"usage: {ChildFlag} PORT [--durable DIR | --kafka BOOTSTRAP TOPIC]");
+                return 2;
         }
 
         var builder = WebApplication.CreateSlimBuilder();
@@ -25,12 +60,27 @@ internal static class BareEndpoint
         app.MapGet(ReadyPath, () => Results.Ok());
         app.MapPost("/{**path}", async (HttpContext context) =>
         {
-            // Read (and drop) the whole body, as the server must before it can append it.
+            // Read the whole body, as the server must before it can append it: drop it as it comes, or keep it whole
+            // and append it, answering once that is done.
             var reader = context.Request.BodyReader;
             while (true)
             {
                 var read = await reader.ReadAsync(context.RequestAborted);
-                reader.AdvanceTo(read.Buffer.End);
+                if (append is null)
+                {
+                    reader.AdvanceTo(read.Buffer.End);
+                }
+                else if (!read.IsCompleted)
+                {
+                    reader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+                }
+                else
+                {
+                    var appended = append(read.Buffer);
+                    reader.AdvanceTo(read.Buffer.End);
+                    await appended;
+                }
+
                 if (read.IsCompleted)
                 {
                     break;

@@ -62,8 +62,11 @@ internal sealed class ServerProcess : IAsyncDisposable
         return StartAsync(start, port, "/readyz");
     }
 
-    /// <summary>Starts this program as the bare Kestrel endpoint (<see cref="BareEndpoint"/>).</summary>
-    public static Task<ServerProcess> StartBareAsync()
+    /// <summary>
+    /// Starts this program as the bare Kestrel endpoint (<see cref="BareEndpoint"/>), or with <paramref name="mode"/>
+    /// (<c>--durable DIR</c>, <c>--kafka BOOTSTRAP TOPIC</c>) as one of its durable baselines.
+    /// </summary>
+    public static Task<ServerProcess> StartBareAsync(params string[] mode)
     {
         var port = FreePort();
         var start = new ProcessStartInfo(Environment.ProcessPath!);
@@ -74,6 +77,11 @@ internal sealed class ServerProcess : IAsyncDisposable
 
         start.ArgumentList.Add(BareEndpoint.ChildFlag);
         start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        foreach (var a in mode)
+        {
+            start.ArgumentList.Add(a);
+        }
+
         return StartAsync(start, port, BareEndpoint.ReadyPath);
     }
 

@@ -61,8 +61,14 @@ internal sealed class KafkaSuite : IBenchSuite
         }).SetLogHandler((_, _) => { }).Build();
         var plainKafkaTopic = KafkaTopicNames.ToKafka(Sluice.Core.Topics.TopicName.Parse(plainTopic["/v1/topics/".Length..]));
 
-        var (plainSingle, gatewaySingle) = await PairAsync("single produce", 1, $"{sluice.BaseUrl}{singleTopic}/messages", singleScript, singleRounds);
-        var (plainBatch, gatewayBatch) = await PairAsync("batch produce", BatchRecords, $"{sluice.BaseUrl}{batchTopic}/batch", batchScript, batchRounds);
+        // The least an HTTP gateway to Kafka does: the bare endpoint producing each body with a plain producer.
+        var bareTopic = await CreateTopicAsync(admin, "bare");
+        await using var bare = await Http.ServerProcess.StartBareAsync(
+            "--kafka", bootstrap, KafkaTopicNames.ToKafka(Sluice.Core.Topics.TopicName.Parse(bareTopic["/v1/topics/".Length..])));
+        List<WrkResult> bareSingle = [];
+
+        var (plainSingle, gatewaySingle) = await PairAsync("single produce", 1, $"{sluice.BaseUrl}{singleTopic}/messages", singleScript, singleRounds, bareSingle);
+        var (plainBatch, gatewayBatch) = await PairAsync("batch produce", BatchRecords, $"{sluice.BaseUrl}{batchTopic}/batch", batchScript, batchRounds, null);
 
         var md = new StringBuilder();
         md.AppendLine("## Kafka: durable produce through the gateway on the Kafka backend");
@@ -78,17 +84,29 @@ internal sealed class KafkaSuite : IBenchSuite
         var singleRatio = gatewaySingle.RequestsPerSecond / plainSingle;
         md.AppendLine(CultureInfo.InvariantCulture,
             $"| single-message produce, {ValueBytes} B, {Connections} connections (msg/s) | {Figure(gatewaySingle, gatewaySingle.RequestsPerSecond)} (p50 {gatewaySingle.P50Ms:F2} ms, p99 {gatewaySingle.P99Ms:F2} ms) | {plainSingle:N0} msg/s | {singleRatio:F2} | >= 0.5 | {Met(gatewaySingle, singleRatio >= 0.5)} |");
+        var bareRate = bareSingle.Average(r => r.RequestsPerSecond);
+        md.AppendLine(CultureInfo.InvariantCulture,
+            $"| single-message produce through the bare HTTP endpoint and a plain producer (msg/s) | {Figure(WrkResult.MeanOf(bareSingle), bareRate)} (p50 {bareSingle.Average(r => r.P50Ms):F2} ms, p99 {bareSingle.Average(r => r.P99Ms):F2} ms) | {plainSingle:N0} msg/s | {bareRate / plainSingle:F2} | (ceiling for an HTTP gateway) | - |");
+        md.AppendLine(CultureInfo.InvariantCulture,
+            $"| single-message produce, gateway against the bare HTTP endpoint with a plain producer (msg/s) | {gatewaySingle.RequestsPerSecond:N0} msg/s | {bareRate:N0} msg/s | {gatewaySingle.RequestsPerSecond / bareRate:F2} | - | - |");
         var batchMsgs = gatewayBatch.RequestsPerSecond * BatchRecords;
         var batchRatio = batchMsgs / plainBatch;
         md.AppendLine(CultureInfo.InvariantCulture,
             $"| batch produce, {BatchRecords:N0} x {ValueBytes} B per request (NDJSON), {Connections} connections (msg/s) | {Figure(gatewayBatch, batchMsgs)} (p50 {gatewayBatch.P50Ms:F1} ms, p99 {gatewayBatch.P99Ms:F1} ms) | {plainBatch:N0} msg/s | {batchRatio:F2} | >= 0.8 | {Met(gatewayBatch, batchRatio >= 0.8)} |");
         md.AppendLine();
         md.AppendLine("- The mock cluster runs inside the gateway process, so it shares the gateway's CPU in both columns; a real cluster moves that work elsewhere.");
-        md.AppendLine(Invariant($"- Rounds: single {string.Join(" / ", singleRounds)}; batch {string.Join(" / ", batchRounds)} (gateway : plain, msg/s)."));
+        md.AppendLine(Invariant($"- Rounds: single {string.Join(" / ", singleRounds)}; batch {string.Join(" / ", batchRounds)} (gateway : plain, msg/s); ")
+          + Invariant($"single through the bare HTTP endpoint {string.Join(" / ", bareSingle.Select(r => Invariant($"{r.RequestsPerSecond:N0}")))} msg/s."));
+        md.AppendLine(
+            "- The bare HTTP endpoint with a plain producer is the bench's bare Kestrel endpoint (reads the body, answers 200) that produces each body as one record "
+          + "with a producer of the plain column's settings and answers once its delivery report is in: an HTTP gateway with no routing, no parsing, no answer body. "
+          + "It runs in its own process, driven by the same `wrk`, in each round between the plain producer and the gateway. Against the plain producer it is what "
+          + "the HTTP round trip costs any gateway; the gateway against it is Sluice's own share (design note 0037).");
         return md.ToString();
 
         // Rounds of the plain producer then the gateway, warm-ups in the first round only; the means of each side.
-        async Task<(double Plain, WrkResult Gateway)> PairAsync(string what, int perRound, string url, string script, List<string> rounds)
+        // With bareRuns, the bare HTTP endpoint's runs between them.
+        async Task<(double Plain, WrkResult Gateway)> PairAsync(string what, int perRound, string url, string script, List<string> rounds, List<WrkResult>? bareRuns)
         {
             var plains = new List<double>();
             var gateways = new List<WrkResult>();
@@ -101,6 +119,18 @@ internal sealed class KafkaSuite : IBenchSuite
                 }
 
                 plains.Add(await PlainAsync(producer, plainKafkaTopic, perRound, Measure));
+                if (bareRuns is not null)
+                {
+                    p.WriteLine($"{what}, round {round + 1}: bare HTTP endpoint with a plain producer...");
+                    var bareUrl = $"{bare.BaseUrl}/messages";
+                    if (round == 0)
+                    {
+                        await Wrk.RunAsync(bareUrl, script, Threads, Connections, Warmup);
+                    }
+
+                    bareRuns.Add(await Wrk.RunAsync(bareUrl, script, Threads, Connections, Measure));
+                }
+
                 p.WriteLine($"{what}, round {round + 1}: gateway...");
                 if (round == 0)
                 {

@@ -68,13 +68,19 @@ internal sealed class StreamingSuite : IBenchSuite
         if (Measures("fanout"))
         {
             p.WriteLine("fan-out to 1 subscriber (baseline)...");
-            var (oneP50, oneP99, _) = await FanOutAsync(context.ScratchDirectory, 1, rate, seconds, p);
+            var (oneP50, oneP99, _, _) = await FanOutAsync(context.ScratchDirectory, 1, rate, seconds, p);
             p.WriteLine($"fan-out to {subscribers:N0} subscribers...");
-            var (p50, p99, received) = await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p);
+            var (p50, p99, received, cpu) = await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p);
+            p.WriteLine($"fan-out to {subscribers:N0} subscribers of the bare fan-out server...");
+            var (bareP50, bareP99, bareReceived, bareCpu) = await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p, bare: true);
             Row(md, $"SSE fan-out, {rate:N0} msg/s for {seconds} s to {subscribers:N0} subscribers (one subscription each), produce-to-receive p50",
                 $"{p50:F1} ms", $"to 1 subscriber: {oneP50:F1} ms", p50 / oneP50, "-", null);
             Row(md, $"same, p99 ({received:N0} of {(long)rate * seconds * subscribers:N0} events received)",
                 $"{p99:F1} ms", $"to 1 subscriber: {oneP99:F1} ms", p99 / oneP99, "p99 < 100 ms", p99 < 100 && received == (long)rate * seconds * subscribers);
+            Row(md, $"same, {subscribers:N0} subscribers, against the bare fan-out server: p50; p99 ({bareReceived:N0} events received from the bare server)",
+                $"{p50:F1} ms; {p99:F1} ms", $"bare: {bareP50:F1} ms; {bareP99:F1} ms", p99 / bareP99, "p99 <= 30 ms (issue 17)", p99 <= 30);
+            Row(md, "same: server CPU per event delivered; ratio = bare / Sluice",
+                $"{cpu:F2} us", $"bare: {bareCpu:F2} us", bareCpu / cpu, "-", null);
         }
 
         if (!Measures("consume"))
@@ -101,6 +107,9 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("`SLUICEBENCH_SSE_CONNECTIONS`, `SLUICEBENCH_FANOUT_SUBSCRIBERS`, `SLUICEBENCH_FANOUT_RATE`, `SLUICEBENCH_FANOUT_SECONDS`,");
         md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
         md.AppendLine("The fan-out client parses each event's `publishTime` with `Utf8JsonReader` (allocation-free), not a string parse.");
+        md.AppendLine("The bare fan-out server (a child process of the bench, plain Kestrel) answers the same requests with the least an SSE broadcaster does: it stamps each");
+        md.AppendLine("posted message's `publishTime`, encodes its event once, and each stream writes every batch it has not written and flushes once per wake; no log,");
+        md.AppendLine("sync, subscription, lease or ack (design note 0037). Its figures are what the same client and machine give with Sluice's own work taken away.");
         md.AppendLine("Consume: the topic (1 partition) is filled first; after unmeasured warm-up drains of both paths for at least `SLUICEBENCH_CONSUME_WARMUP_SECONDS` (30) so the JIT has optimised the hot paths, pull then WebSocket each drain their own shared subscription with " + Consumers.ToString(CultureInfo.InvariantCulture) + " concurrent consumers,");
         md.AppendLine($"{ConsumeRounds} times in turn; the table gives each path's median drain (a drain of 200,000 messages lasts about a second, so one drain alone moves with whatever else the machine does in that second).");
         md.AppendLine("(pull: `max=1000&waitMs=200`, each answer acked by POST before the next pull; WebSocket: acks of 500 ids sent on the socket). Server CPU is the");
@@ -169,9 +178,10 @@ internal sealed class StreamingSuite : IBenchSuite
 
     // ---- fan-out
 
-    private static async Task<(double P50, double P99, long Received)> FanOutAsync(string scratch, int subscribers, int rate, int seconds, TextWriter progress)
+    private static async Task<(double P50, double P99, long Received, double CpuMicros)> FanOutAsync(
+        string scratch, int subscribers, int rate, int seconds, TextWriter progress, bool bare = false)
     {
-        await using var server = await BenchServer.StartAsync(scratch, ["--max-streams", "100000"]);
+        await using var server = bare ? await BenchServer.StartBareFanOutAsync() : await BenchServer.StartAsync(scratch, ["--max-streams", "100000"]);
         const string Topic = "/v1/topics/bench/stream/fanout";
         await server.PutAsync(Topic, """{"partitions":1}""");
         var latencies = new List<double>[subscribers];
@@ -233,7 +243,8 @@ internal sealed class StreamingSuite : IBenchSuite
         }
 
         all.Sort();
-        return all.Count == 0 ? (double.NaN, double.NaN, 0) : (Percentile(all, 0.5), Percentile(all, 0.99), all.Count);
+        var cpuMicros = serverCpu.TotalMicroseconds / Math.Max(1, events);
+        return all.Count == 0 ? (double.NaN, double.NaN, 0, cpuMicros) : (Percentile(all, 0.5), Percentile(all, 0.99), all.Count, cpuMicros);
     }
 
     // Long enough for the JIT's tiering (instrumented code, then optimized) to finish on the hot paths.
@@ -632,10 +643,7 @@ internal sealed class StreamingSuite : IBenchSuite
                 throw new FileNotFoundException($"build the server first (dotnet build -c Release): {dll} is missing", dll);
             }
 
-            using var probe = new TcpListener(IPAddress.Loopback, 0);
-            probe.Start();
-            var port = ((IPEndPoint)probe.LocalEndpoint).Port;
-            probe.Stop();
+            var port = FreePort();
             var info = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
             info.ArgumentList.Add(dll);
             foreach (var a in (string[])["--port", port.ToString(CultureInfo.InvariantCulture), "--data-dir", Path.Combine(scratch, "data-" + Guid.NewGuid().ToString("N")), "--grpc-port", "0", .. args])
@@ -643,6 +651,33 @@ internal sealed class StreamingSuite : IBenchSuite
                 info.ArgumentList.Add(a);
             }
 
+            return await StartAsync(info, port);
+        }
+
+        /// <summary>This program as the fan-out baseline (<see cref="BareFanOut"/>), answering the same requests.</summary>
+        public static Task<BenchServer> StartBareFanOutAsync()
+        {
+            var port = FreePort();
+            var info = new ProcessStartInfo(Environment.ProcessPath!) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+            {
+                info.ArgumentList.Add(typeof(BareFanOut).Assembly.Location);
+            }
+
+            info.ArgumentList.Add(BareFanOut.ChildFlag);
+            info.ArgumentList.Add(port.ToString(CultureInfo.InvariantCulture));
+            return StartAsync(info, port);
+        }
+
+        private static int FreePort()
+        {
+            using var probe = new TcpListener(IPAddress.Loopback, 0);
+            probe.Start();
+            return ((IPEndPoint)probe.LocalEndpoint).Port;
+        }
+
+        private static async Task<BenchServer> StartAsync(ProcessStartInfo info, int port)
+        {
             var process = Process.Start(info)!;
             process.OutputDataReceived += (_, _) => { };
             process.ErrorDataReceived += (_, _) => { };
