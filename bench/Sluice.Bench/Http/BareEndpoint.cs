@@ -8,10 +8,11 @@ namespace Sluice.Bench.Http;
 /// POST and answers 200 with no body. It does no parsing, no storage and no logging. Two more baselines are the same
 /// endpoint with the least a durable answer needs:
 /// <list type="bullet">
-/// <item><c>--durable DIR</c>: each body is appended to one file, and the answer waits for its group commit's sync
-/// (<see cref="GroupCommitFile"/>).</item>
+/// <item><c>--durable DIR writer|leader</c>: each body is appended to one file, and the answer waits for its group
+/// commit's sync (<see cref="GroupCommitFile"/>; who runs the commit: a writer thread, or the first waiting request).</item>
 /// <item><c>--kafka BOOTSTRAP TOPIC</c>: each body is produced as one record's value by a plain Confluent.Kafka producer
-/// (acks=all, idempotence, the Kafka suite's plain producer's settings), and the answer waits for its delivery report.</item>
+/// (<see cref="Kafka.KafkaSuite.PlainProducerConfig"/>, the Kafka suite's plain column's), and the answer waits for its
+/// delivery report.</item>
 /// </list>
 /// </summary>
 internal static class BareEndpoint
@@ -19,12 +20,14 @@ internal static class BareEndpoint
     public const string ChildFlag = "--child-http-bare";
     public const string ReadyPath = "/ready";
 
-    /// <summary>Child mode: <c>--child-http-bare PORT [--durable DIR | --kafka BOOTSTRAP TOPIC]</c> serves until killed.</summary>
+    private const string Usage = $"usage: {ChildFlag} PORT [--durable DIR writer|leader | --kafka BOOTSTRAP TOPIC]";
+
+    /// <summary>Child mode: <c>--child-http-bare PORT [--durable DIR writer|leader | --kafka BOOTSTRAP TOPIC]</c> serves until killed.</summary>
     public static async Task<int> RunChildAsync(string[] args)
     {
-        if (args.Length < 2 || !int.TryParse(args[1], out var port))
+        if (args.Length < 2 || !int.TryParse(args[1], System.Globalization.CultureInfo.InvariantCulture, out var port))
         {
-            await Console.Error.WriteLineAsync($"usage: {ChildFlag} PORT [--durable DIR | --kafka BOOTSTRAP TOPIC]");
+            await Console.Error.WriteLineAsync(Usage);
             return 2;
         }
 
@@ -34,22 +37,18 @@ internal static class BareEndpoint
             case []:
                 append = null;
                 break;
-            case ["--durable", var dir]:
-                var file = new GroupCommitFile(Path.Combine(dir, "bare.log"));
+            case ["--durable", var dir, var modeText] when Enum.TryParse<GroupCommitFile.CommitMode>(modeText, ignoreCase: true, out var mode):
+                var file = new GroupCommitFile(Path.Combine(dir, "bare.log"), mode);
                 append = body => file.AppendAsync(body.IsSingleSegment ? body.FirstSpan : body.ToArray());
                 break;
             case ["--kafka", var bootstrap, var topic]:
                 Sluice.Kafka.KafkaNative.EnsureLoaded();
-                var producer = new ProducerBuilder<byte[]?, byte[]?>(new ProducerConfig
-                {
-                    BootstrapServers = bootstrap,
-                    Acks = Acks.All,
-                    EnableIdempotence = true,
-                }).SetLogHandler((_, _) => { }).Build();
+                // Never disposed: the child is killed when its run is over.
+                var producer = new ProducerBuilder<byte[]?, byte[]?>(Kafka.KafkaSuite.PlainProducerConfig(bootstrap)).SetLogHandler((_, _) => { }).Build();
                 append = body => producer.ProduceAsync(topic, new Message<byte[]?, byte[]?> { Value = body.ToArray() });
                 break;
             default:
-                await Console.Error.WriteLineAsync($"usage: {ChildFlag} PORT [--durable DIR | --kafka BOOTSTRAP TOPIC]");
+                await Console.Error.WriteLineAsync(Usage);
                 return 2;
         }
 

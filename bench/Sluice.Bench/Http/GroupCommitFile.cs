@@ -1,30 +1,36 @@
-using System.Buffers;
-using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
+using Sluice.Storage;
 
 namespace Sluice.Bench.Http;
 
 /// <summary>
-/// The least a server must do to answer "written and synced" for each request on this machine, for the durable
-/// baseline (<see cref="BareEndpoint"/> with <c>--durable</c>): one file, one writer thread that takes every body
-/// queued since its last round, writes them with one <c>pwritev</c>, syncs with one <c>fdatasync</c>, and completes
-/// their waits (a group commit). No framing, no index, no offsets, no recovery: the file is a ring of blocks written
-/// with zeros before the first request, so no sync ever grows the file or allocates a block (the cheapest sync there
-/// is, cheaper than any log's). Bodies are kept in pooled arrays until their round is synced.
+/// A durable answer and nothing else, for the durable baselines (<see cref="BareEndpoint"/> with <c>--durable</c>): one
+/// file; each round takes every body queued since the last, writes them with one <c>pwritev</c>, syncs with one
+/// <c>fdatasync</c>, and then completes their waits (a group commit). Who runs the round is the <see cref="CommitMode"/>:
+/// a writer thread of its own (Sluice's design: a wake for the writer, and each answer resumed on the thread pool), or
+/// a leader: the request that finds no round running writes and syncs on its own pool thread, then hands the next
+/// round, if bodies came meanwhile, to the first of them (no writer thread to wake). No
+/// framing, index, offsets or recovery, and the file is a ring of blocks written with zeros beforehand, so no sync grows
+/// the file or allocates (Sluice's segments reserve zeros ahead for the same reason: note 0032).
 /// </summary>
-internal sealed partial class GroupCommitFile : IDisposable
+internal sealed class GroupCommitFile
 {
+    // Far more than the bodies in flight between two rounds (64 connections x 100 B), so a round never wraps mid-way; small
+    // enough to write with zeros in a moment at start.
     private const long RingBytes = 8L * 1024 * 1024;
 
     private readonly SafeFileHandle _handle;
-    private readonly Thread _writer;
-    private readonly object _lock = new();
+    private readonly CommitMode _mode;
+    private readonly Lock _lock = new();
+    private readonly SemaphoreSlim _queued = new(0);
+
+    // Two lists swapped each round: requests add to one while the round writes the other.
     private List<Pending> _queue = [];
     private List<Pending> _spare = [];
+    private bool _leading;
     private long _position;
-    private bool _stopped;
 
-    public GroupCommitFile(string path)
+    public GroupCommitFile(string path, CommitMode mode)
     {
         _handle = File.OpenHandle(path, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None);
         var zeros = new byte[1024 * 1024];
@@ -34,102 +40,134 @@ internal sealed partial class GroupCommitFile : IDisposable
         }
 
         Sync();
-        _writer = new Thread(WriteLoop) { IsBackground = true, Name = "bare-writer" };
-        _writer.Start();
+        _mode = mode;
+        if (mode == CommitMode.Writer)
+        {
+            new Thread(WriteLoop) { IsBackground = true, Name = "bare-writer" }.Start();
+        }
     }
 
-    /// <summary>Copies <paramref name="body"/> and completes once it is written and synced.</summary>
+    public enum CommitMode
+    {
+        /// <summary>A writer thread runs every round.</summary>
+        Writer,
+
+        /// <summary>The request that finds no round running leads rounds until none is queued.</summary>
+        Leader,
+    }
+
+    /// <summary>Completes once <paramref name="body"/> (copied before this returns) is written and synced.</summary>
     public Task AppendAsync(ReadOnlySpan<byte> body)
     {
-        var copy = ArrayPool<byte>.Shared.Rent(body.Length);
-        body.CopyTo(copy);
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var pending = new Pending(body.ToArray(), new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        bool lead;
         lock (_lock)
         {
-            _queue.Add(new Pending(copy, body.Length, done));
-            if (_queue.Count == 1)
+            _queue.Add(pending);
+            lead = _mode == CommitMode.Leader && !_leading;
+            _leading |= lead;
+            if (_mode == CommitMode.Writer && _queue.Count == 1)
             {
-                Monitor.PulseAll(_lock);
+                _queued.Release();
             }
         }
 
-        return done.Task;
+        return lead ? LeadAsync() : FollowAsync(pending);
     }
 
-    public void Dispose()
+    // Synced, or (leader mode) handed the next round by the leader before: then it leads that round, which holds its body.
+    private async Task FollowAsync(Pending pending)
     {
+        if (!await pending.Done.Task)
+        {
+            await LeadAsync();
+        }
+    }
+
+    // One round, which holds the leader's own body; then the next round, if bodies came meanwhile, goes to the first of
+    // them (so a leader answers its own request after one round, not after the load stops).
+    private Task LeadAsync()
+    {
+        Commit(TakeRound()!);
         lock (_lock)
         {
-            _stopped = true;
-            Monitor.PulseAll(_lock);
+            if (_queue.Count == 0)
+            {
+                _leading = false;
+            }
+            else
+            {
+                _queue[0].Done.TrySetResult(false);
+            }
         }
 
-        _writer.Join();
-        _handle.Dispose();
+        return Task.CompletedTask;
     }
 
     private void WriteLoop()
     {
-        var buffers = new List<ReadOnlyMemory<byte>>();
         while (true)
         {
-            List<Pending> round;
-            lock (_lock)
+            _queued.Wait();
+            if (TakeRound() is { } round)
             {
-                while (_queue.Count == 0 && !_stopped)
-                {
-                    Monitor.Wait(_lock);
-                }
-
-                if (_stopped)
-                {
-                    return;
-                }
-
-                round = _queue;
-                _queue = _spare;
-            }
-
-            buffers.Clear();
-            long bytes = 0;
-            foreach (var p in round)
-            {
-                buffers.Add(p.Body.AsMemory(0, p.Length));
-                bytes += p.Length;
-            }
-
-            if (_position + bytes > RingBytes)
-            {
-                _position = 0;
-            }
-
-            RandomAccess.Write(_handle, buffers, _position);
-            _position += bytes;
-            Sync();
-            foreach (var p in round)
-            {
-                ArrayPool<byte>.Shared.Return(p.Body);
-                p.Done.SetResult();
-            }
-
-            round.Clear();
-            lock (_lock)
-            {
-                _spare = round;
+                Commit(round);
             }
         }
+    }
+
+    // The bodies queued so far, or null when there are none.
+    private List<Pending>? TakeRound()
+    {
+        lock (_lock)
+        {
+            if (_queue.Count == 0)
+            {
+                return null;
+            }
+
+            var round = _queue;
+            _queue = _spare;
+            _spare = round;
+            return round;
+        }
+    }
+
+    // Runs outside the lock, one round at a time (one writer thread, or one leader).
+    private void Commit(List<Pending> round)
+    {
+        var buffers = new ReadOnlyMemory<byte>[round.Count];
+        long bytes = 0;
+        for (var i = 0; i < round.Count; i++)
+        {
+            buffers[i] = round[i].Body;
+            bytes += round[i].Body.Length;
+        }
+
+        if (_position + bytes > RingBytes)
+        {
+            _position = 0;
+        }
+
+        RandomAccess.Write(_handle, buffers, _position);
+        _position += bytes;
+        Sync();
+        foreach (var p in round)
+        {
+            // TrySet: in leader mode the round's leader was completed already, when it was handed the round.
+            p.Done.TrySetResult(true);
+        }
+
+        round.Clear();
     }
 
     private void Sync()
     {
-        if (DataSync(_handle) != 0)
+        if (FileSync.DataSync(_handle) != 0)
         {
-            throw new IOException($"fdatasync failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
+            throw new IOException($"fdatasync failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
         }
     }
 
-    [LibraryImport("libc", EntryPoint = "fdatasync", SetLastError = true)]
-    private static partial int DataSync(SafeFileHandle fd);
-
-    private readonly record struct Pending(byte[] Body, int Length, TaskCompletionSource Done);
+    private readonly record struct Pending(byte[] Body, TaskCompletionSource<bool> Done);
 }

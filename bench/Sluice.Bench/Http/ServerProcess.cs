@@ -69,20 +69,24 @@ internal sealed class ServerProcess : IAsyncDisposable
     public static Task<ServerProcess> StartBareAsync(params string[] mode)
     {
         var port = FreePort();
+        return StartAsync(BenchChild([BareEndpoint.ChildFlag, port.ToString(System.Globalization.CultureInfo.InvariantCulture), .. mode]), port, BareEndpoint.ReadyPath);
+    }
+
+    /// <summary>How to start this bench program again, as a child process with <paramref name="args"/>.</summary>
+    public static ProcessStartInfo BenchChild(IEnumerable<string> args)
+    {
         var start = new ProcessStartInfo(Environment.ProcessPath!);
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
         {
             start.ArgumentList.Add(typeof(ServerProcess).Assembly.Location);
         }
 
-        start.ArgumentList.Add(BareEndpoint.ChildFlag);
-        start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        foreach (var a in mode)
+        foreach (var a in args)
         {
             start.ArgumentList.Add(a);
         }
 
-        return StartAsync(start, port, BareEndpoint.ReadyPath);
+        return start;
     }
 
     private static async Task<ServerProcess> StartAsync(ProcessStartInfo start, int port, string readyPath)

@@ -9,7 +9,7 @@ namespace Sluice.Bench.Streaming;
 /// The fan-out baseline: a bare Kestrel server, run as a child process like Sluice, that answers the fan-out run's
 /// requests with the least an SSE broadcaster does. <c>PUT</c> answers 200 and keeps nothing. <c>POST .../batch</c>
 /// stamps each message with the time it arrived (<c>publishTime</c>, as Sluice's append does), encodes its SSE event
-/// once, links the batch onto an in-memory list and answers 200. <c>GET .../events</c> holds an SSE stream that waits
+/// once (Sluice's event, field for field), links the batch onto an in-memory list and answers 200. <c>GET .../events</c> holds an SSE stream that waits
 /// for the next batch, writes every batch it has not written yet and flushes once: one wake-up, one write and one
 /// send per stream and batch. No log, no sync, no subscriptions, leases or acks; nothing is kept for a slow reader
 /// beyond the list it has not reached (the run's 5 s). Sluice against it is what Sluice's own work costs the figure.
@@ -17,6 +17,9 @@ namespace Sluice.Bench.Streaming;
 internal static class BareFanOut
 {
     public const string ChildFlag = "--child-fanout-bare";
+
+    // As long as the id Sluice gives an SSE stream that names none ("sse-" and 24 hex digits).
+    private const string ConsumerId = "sse-000000000000000000000000";
 
     /// <summary>Child mode: <c>--child-fanout-bare PORT</c> serves until killed.</summary>
     public static async Task<int> RunChildAsync(string[] args)
@@ -46,10 +49,12 @@ internal static class BareFanOut
                 foreach (var message in body.RootElement.GetProperty("messages").EnumerateArray())
                 {
                     var value = JsonSerializer.Serialize(message.GetProperty("value").GetString());
-                    // About the size of Sluice's event for the same message (its id line, offset, encoding, headers).
+                    // Sluice's event for the same message, field for field and about byte for byte: an id line of an ack id and a
+                    // consumer id, then ack id, id, partition, offset, value, encoding, headers, publishTime, deliveryAttempt.
+                    // Encoded once per message here; Sluice writes each stream's own ack ids.
                     var n = offset++;
-                    events.Write(Encoding.UTF8.GetBytes(
-                        $"id: {n}\nevent: message\ndata: {{\"offset\":{n},\"value\":{value},\"valueEncoding\":\"utf8\",\"headers\":{{}},\"publishTime\":\"{published}\"}}\n\n"));
+                    events.Write(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
+                        $"id: 1.0.0.{n}.1/{ConsumerId}\nevent: message\ndata: {{\"ackId\":\"1.0.0.{n}.1\",\"id\":\"0:{n}\",\"partition\":0,\"offset\":{n},\"value\":{value},\"valueEncoding\":\"utf8\",\"headers\":{{}},\"publishTime\":\"{published}\",\"deliveryAttempt\":1}}\n\n")));
                 }
 
                 var next = new Batch(events.ToArray());
@@ -73,7 +78,7 @@ internal static class BareFanOut
             {
                 while (true)
                 {
-                    seen = await seen.Next.Task;
+                    seen = await seen.Next.Task.WaitAsync(context.RequestAborted);
                     output.Write(seen.Events.AsSpan());
                     while (seen.Next.Task.IsCompleted)
                     {
@@ -84,9 +89,9 @@ internal static class BareFanOut
                     await output.FlushAsync(context.RequestAborted);
                 }
             }
-            catch (Exception e) when (e is OperationCanceledException or IOException && context.RequestAborted.IsCancellationRequested)
+            catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
             {
-                // The client went away (noticed at the next flush).
+                // The client went away.
             }
         });
         await app.RunAsync();
