@@ -8,8 +8,8 @@ namespace Sluice.Bench.Http;
 /// POST and answers 200 with no body. It does no parsing, no storage and no logging. Two more baselines are the same
 /// endpoint with the least a durable answer needs:
 /// <list type="bullet">
-/// <item><c>--durable DIR writer|leader</c>: each body is appended to one file, and the answer waits for its group
-/// commit's sync (<see cref="GroupCommitFile"/>; who runs the commit: a writer thread, or the first waiting request).</item>
+/// <item><c>--durable DIR writer|leader|inline</c>: each body is appended to one file, and the answer waits for its group
+/// commit's sync (<see cref="GroupCommitFile"/>; who runs the commit and resumes the answers).</item>
 /// <item><c>--kafka BOOTSTRAP TOPIC</c>: each body is produced as one record's value by a plain Confluent.Kafka producer
 /// (<see cref="Kafka.KafkaSuite.PlainProducerConfig"/>, the Kafka suite's plain column's), and the answer waits for its
 /// delivery report.</item>
@@ -20,9 +20,9 @@ internal static class BareEndpoint
     public const string ChildFlag = "--child-http-bare";
     public const string ReadyPath = "/ready";
 
-    private const string Usage = $"usage: {ChildFlag} PORT [--durable DIR writer|leader | --kafka BOOTSTRAP TOPIC]";
+    private const string Usage = $"usage: {ChildFlag} PORT [--durable DIR writer|leader|inline | --kafka BOOTSTRAP TOPIC]";
 
-    /// <summary>Child mode: <c>--child-http-bare PORT [--durable DIR writer|leader | --kafka BOOTSTRAP TOPIC]</c> serves until killed.</summary>
+    /// <summary>Child mode: <c>--child-http-bare PORT [--durable DIR writer|leader|inline | --kafka BOOTSTRAP TOPIC]</c> serves until killed.</summary>
     public static async Task<int> RunChildAsync(string[] args)
     {
         if (args.Length < 2 || !int.TryParse(args[1], System.Globalization.CultureInfo.InvariantCulture, out var port))
@@ -32,6 +32,7 @@ internal static class BareEndpoint
         }
 
         Func<ReadOnlySequence<byte>, Task>? append;
+        var inline = false;
         switch (args[2..])
         {
             case []:
@@ -39,6 +40,7 @@ internal static class BareEndpoint
                 break;
             case ["--durable", var dir, var modeText] when Enum.TryParse<GroupCommitFile.CommitMode>(modeText, ignoreCase: true, out var mode):
                 var file = new GroupCommitFile(Path.Combine(dir, "bare.log"), mode);
+                inline = mode == GroupCommitFile.CommitMode.Inline;
                 append = body => file.AppendAsync(body.IsSingleSegment ? body.FirstSpan : body.ToArray());
                 break;
             case ["--kafka", var bootstrap, var topic]:
@@ -55,6 +57,12 @@ internal static class BareEndpoint
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(System.Net.IPAddress.Loopback, port));
+        if (inline)
+        {
+            // The answer resumed on the writer thread is also sent from it, not queued for another thread.
+            builder.WebHost.UseSockets(o => o.UnsafePreferInlineScheduling = true);
+        }
+
         var app = builder.Build();
         app.MapGet(ReadyPath, () => Results.Ok());
         app.MapPost("/{**path}", async (HttpContext context) =>

@@ -7,9 +7,10 @@ namespace Sluice.Bench.Http;
 /// A durable answer and nothing else, for the durable baselines (<see cref="BareEndpoint"/> with <c>--durable</c>): one
 /// file; each round takes every body queued since the last, writes them with one <c>pwritev</c>, syncs with one
 /// <c>fdatasync</c>, and then completes their waits (a group commit). Who runs the round is the <see cref="CommitMode"/>:
-/// a writer thread of its own (Sluice's design: a wake for the writer, and each answer resumed on the thread pool), or
-/// a leader: the request that finds no round running writes and syncs on its own pool thread, then hands the next
-/// round, if bodies came meanwhile, to the first of them (no writer thread to wake). No
+/// a writer thread of its own (Sluice's design: a wake for the writer, and each answer resumed on the thread pool); a
+/// leader: the request that finds no round running writes and syncs on its own pool thread, then hands the next round,
+/// if bodies came meanwhile, to the first of them (no writer thread to wake); or a writer thread that resumes the
+/// answers itself (no hop to the pool after the sync). No
 /// framing, index, offsets or recovery, and the file is a ring of blocks written with zeros beforehand, so no sync grows
 /// the file or allocates (Sluice's segments reserve zeros ahead for the same reason: note 0032).
 /// </summary>
@@ -41,7 +42,7 @@ internal sealed class GroupCommitFile
 
         Sync();
         _mode = mode;
-        if (mode == CommitMode.Writer)
+        if (mode != CommitMode.Leader)
         {
             new Thread(WriteLoop) { IsBackground = true, Name = "bare-writer" }.Start();
         }
@@ -52,21 +53,28 @@ internal sealed class GroupCommitFile
         /// <summary>A writer thread runs every round.</summary>
         Writer,
 
-        /// <summary>The request that finds no round running leads rounds until none is queued.</summary>
+        /// <summary>The request that finds no round running leads one round, then hands the next one on.</summary>
         Leader,
+
+        /// <summary>
+        /// A writer thread that resumes each answer on itself, with Kestrel's inline scheduling (<see cref="BareEndpoint"/>):
+        /// no thread-pool hop between the sync and the answer's send.
+        /// </summary>
+        Inline,
     }
 
     /// <summary>Completes once <paramref name="body"/> (copied before this returns) is written and synced.</summary>
     public Task AppendAsync(ReadOnlySpan<byte> body)
     {
-        var pending = new Pending(body.ToArray(), new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var resume = _mode == CommitMode.Inline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously;
+        var pending = new Pending(body.ToArray(), new TaskCompletionSource<bool>(resume));
         bool lead;
         lock (_lock)
         {
             _queue.Add(pending);
             lead = _mode == CommitMode.Leader && !_leading;
             _leading |= lead;
-            if (_mode == CommitMode.Writer && _queue.Count == 1)
+            if (_mode != CommitMode.Leader && _queue.Count == 1)
             {
                 _queued.Release();
             }

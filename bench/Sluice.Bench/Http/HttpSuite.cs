@@ -61,6 +61,7 @@ internal sealed class HttpSuite : IBenchSuite
         var durables = new List<(string Mode, ServerProcess Server, List<WrkResult> Runs)>();
         await using var durableWriter = await StartDurableAsync("writer");
         await using var durableLeader = await StartDurableAsync("leader");
+        await using var durableInline = await StartDurableAsync("inline");
 
         async Task<ServerProcess> StartDurableAsync(string mode)
         {
@@ -278,7 +279,8 @@ internal sealed class HttpSuite : IBenchSuite
           + "commits: each round takes every body queued since the last, writes them with one `pwritev` and calls `fdatasync` once. With `writer` "
           + "commits a thread of its own runs the rounds and the answers resume on the thread pool (Sluice's design); with `leader` commits the "
           + "request that finds no round running writes and syncs on its own thread, then hands the next round to the first body that came "
-          + "meanwhile (no writer to wake). The file's blocks are written with zeros before the run and reused as a ring, so no sync grows the "
+          + "meanwhile (no writer to wake); with `inline` commits the writer thread resumes the answers itself and Kestrel sends them inline "
+          + "(no hop to the pool after the sync). The file's blocks are written with zeros before the run and reused as a ring, so no sync grows the "
           + "file; one file means one sync per round for all 64 connections. No parsing, framing, indexing or answer body. Their ratios against "
           + "bare are what a durable answer alone leaves of bare's rate and CPU here; Sluice's ratios against the cheaper one are the part of the "
           + "gap that is Sluice's own (design note 0037).");
