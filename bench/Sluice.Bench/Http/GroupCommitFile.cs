@@ -10,9 +10,9 @@ namespace Sluice.Bench.Http;
 /// a writer thread of its own (Sluice's design: a wake for the writer, and each answer resumed on the thread pool); a
 /// leader: the request that finds no round running writes and syncs on its own pool thread, then hands the next round,
 /// if bodies came meanwhile, to the first of them (no writer thread to wake); or a writer thread that resumes the
-/// answers itself (no hop to the pool after the sync). No
-/// framing, index, offsets or recovery, and the file is a ring of blocks written with zeros beforehand, so no sync grows
-/// the file or allocates (Sluice's segments reserve zeros ahead for the same reason: note 0032).
+/// answers itself (no hop to the pool after the sync). No framing, index, offsets or recovery, and the file is a ring of
+/// blocks written with zeros beforehand, so no sync grows the file or allocates (Sluice's segments reserve zeros ahead
+/// for the same reason: note 0032).
 /// </summary>
 internal sealed class GroupCommitFile
 {
