@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Sluice.Storage;
 
@@ -173,7 +174,7 @@ internal sealed class GroupCommitFile
     {
         if (FileSync.DataSync(_handle) != 0)
         {
-            throw new IOException($"fdatasync failed: {System.Runtime.InteropServices.Marshal.GetPInvokeErrorMessage(System.Runtime.InteropServices.Marshal.GetLastPInvokeError())}");
+            throw new IOException($"fdatasync failed: {Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError())}");
         }
     }
 

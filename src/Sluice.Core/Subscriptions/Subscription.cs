@@ -1455,13 +1455,13 @@ internal sealed partial class Subscription
         }
     }
 
-    // Under _gate. Buffers the records to deliver and returns how many; the rest count as acked: offsets removed by
-    // compaction or retention (nothing to deliver) and records the filter does not match (counted in filtered). Runs of
-    // such offsets go to the cursor as one range each, so a selective filter costs one cursor update per run.
-    // A log's end only grows: a read that finished late does not take it back.
+    // Under _gate. Remembers the log's end a read saw; it only grows: a read that finished late does not take it back.
     private static void SeeLogEnd(PartitionState p, ReadResult read)
         => p.LogEnd = p.LogEnd == long.MaxValue ? read.EndOffset : Math.Max(p.LogEnd, read.EndOffset);
 
+    // Under _gate. Buffers the records to deliver and returns how many; the rest count as acked: offsets removed by
+    // compaction or retention (nothing to deliver) and records the filter does not match (counted in filtered). Runs of
+    // such offsets go to the cursor as one range each, so a selective filter costs one cursor update per run.
     private int AddFetched(PartitionState p, ReadResult read, out int filtered)
     {
         filtered = 0;
