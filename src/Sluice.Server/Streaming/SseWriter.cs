@@ -107,36 +107,50 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
 
     /// <summary>
     /// A subscription's <c>message</c> event: <c>id: {ackId}/{consumerId}</c>, and the delivery's JSON object (the pull's)
-    /// written by <see cref="MessageJson.Write"/>, which a fan-out to many streams does once per stream and message.
-    /// <paramref name="consumerIdUtf8"/> is the connection's consumer id, encoded once.
+    /// on one <c>data:</c> line, which a fan-out to many streams writes once per stream and message: put together in one
+    /// piece of the pending buffer, the ack id formatted once for both places, the rest of the object the record's shared
+    /// part (<see cref="MessageJson.Shared"/>). <paramref name="consumerIdUtf8"/> is the connection's consumer id, encoded once.
     /// </summary>
     public void WriteMessageEvent(Delivery delivery, ReadOnlySpan<byte> consumerIdUtf8)
     {
-        WriteBytes("id: "u8);
-        var span = GetSpan(MaxAckIdBytes);
-        if (!delivery.TryFormatAckId(span, out var n))
+        var shared = MessageJson.Shared(delivery.Record, delivery.Partition);
+        var span = GetSpan(MaxAckIdBytes + consumerIdUtf8.Length + EventFramingBytes + MaxAckIdBytes + shared.Utf8.Length + MessageJson.SharedOverheadBytes);
+        "id: "u8.CopyTo(span);
+        if (!delivery.TryFormatAckId(span[4..(4 + MaxAckIdBytes)], out var ackIdLength))
         {
-            n = Encoding.UTF8.GetBytes(delivery.AckId, span);
+            // Not an engine id, and longer than any: piece by piece (nothing is advanced yet).
+            WriteText("id: ");
+            WriteText(delivery.AckId);
+            WriteBytes("/"u8);
+            WriteBytes(consumerIdUtf8);
+            WriteBytes("\nevent: message\ndata: "u8);
+            MessageJson.Write(StartData(), delivery);
+            EndData();
+            return;
         }
 
-        Advance(n);
-        WriteBytes("/"u8);
-        WriteBytes(consumerIdUtf8);
-        WriteBytes("\nevent: message\ndata: "u8);
-
-        // The record's fields are encoded once and shared by every stream that delivers it.
-        var fields = MessageJson.SharedFields(delivery.Record);
-        if (MessageJson.TryWriteShared(GetSpan(fields.Length + MessageJson.SharedOverheadBytes), delivery, fields, out n))
+        var n = 4 + ackIdLength;
+        span[n++] = (byte)'/';
+        consumerIdUtf8.CopyTo(span[n..]);
+        n += consumerIdUtf8.Length;
+        "\nevent: message\ndata: "u8.CopyTo(span[n..]);
+        n += 22;
+        if (MessageJson.TryWriteShared(span[n..], delivery, shared, span.Slice(4, ackIdLength), out var json))
         {
-            Advance(n);
-            WriteBytes("\n\n"u8);
+            n += json;
+            "\n\n"u8.CopyTo(span[n..]);
+            Advance(n + 2);
             CommitIfLarge();
             return;
         }
 
+        Advance(n);
         MessageJson.Write(StartData(), delivery);
         EndData();
     }
+
+    // "/", "\nevent: message\ndata: " and the closing "\n\n" of a message event, with room to spare.
+    private const int EventFramingBytes = 32;
 
     // Compact JSON has no raw line breaks (they are escaped inside strings), so the object stays on one data line.
     // One JSON writer per thread, pointed at this stream's pending buffer: nothing awaits between start and end.

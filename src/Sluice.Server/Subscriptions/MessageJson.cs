@@ -256,22 +256,31 @@ internal static class MessageJson
     }
 
     /// <summary>
-    /// The same bytes as <see cref="Write"/> writes, assembled from the record's fields encoded once per record and
-    /// shared by every delivery of it (a fan-out to a thousand subscriptions encodes each message once, not a thousand
-    /// times). False, writing nothing, when <paramref name="destination"/> is too small or the ack id would need JSON
-    /// escaping (never for the engine's ids): then use <see cref="Write"/>.
+    /// The same bytes as <see cref="Write"/> writes, assembled from the record's part encoded once per record and shared
+    /// by every delivery of it (a fan-out to a thousand subscriptions encodes each message once, not a thousand times).
+    /// False, writing nothing, when <paramref name="destination"/> is too small or the ack id would need JSON escaping
+    /// (never for the engine's ids): then use <see cref="Write"/>.
     /// </summary>
     public static bool TryWriteShared(Span<byte> destination, Delivery delivery, out int written)
-        => TryWriteShared(destination, delivery, SharedFields(delivery.Record), out written);
+    {
+        written = 0;
+        Span<byte> ackId = stackalloc byte[MaxIdBytes];
+        return delivery.TryFormatAckId(ackId, out var n)
+            && TryWriteShared(destination, delivery, Shared(delivery.Record, delivery.Partition), ackId[..n], out written);
+    }
 
-    /// <summary>As above, with the record's <see cref="SharedFields"/> looked up already (to size the destination).</summary>
-    public static bool TryWriteShared(Span<byte> destination, Delivery delivery, byte[] fields, out int written)
+    /// <summary>
+    /// As above, with the record's <see cref="Shared"/> part looked up and the ack id formatted already (an SSE event
+    /// writes it in its <c>id:</c> line too).
+    /// </summary>
+    public static bool TryWriteShared(Span<byte> destination, Delivery delivery, SharedRecord shared, ReadOnlySpan<byte> ackId, out int written)
     {
         written = 0;
         var d = destination;
         var n = 0;
-        if (!TryPutHead(d, ref n, delivery) || !Put(d, ref n, ","u8) || !Put(d, ref n, fields) || !Put(d, ref n, ",\"deliveryAttempt\":"u8)
-            || !Number(d, ref n, delivery.DeliveryAttempt) || !Put(d, ref n, "}"u8))
+        if (shared.Partition != delivery.Partition || !PlainText(ackId)
+            || !Put(d, ref n, "{\"ackId\":\""u8) || !Put(d, ref n, ackId) || !Put(d, ref n, "\","u8) || !Put(d, ref n, shared.Utf8)
+            || !Put(d, ref n, ",\"deliveryAttempt\":"u8) || !Number(d, ref n, delivery.DeliveryAttempt) || !Put(d, ref n, "}"u8))
         {
             return false;
         }
@@ -280,7 +289,7 @@ internal static class MessageJson
         return true;
     }
 
-    // {"ackId":"…","id":"p:o","partition":p — the start both hand-made forms share; false when the ack id would need escaping.
+    // {"ackId":"…","id":"p:o","partition":p — the start of the plain form; false when the ack id would need escaping.
     private static bool TryPutHead(Span<byte> d, ref int n, Delivery delivery)
     {
         if (!Put(d, ref n, "{\"ackId\":\""u8) || !delivery.TryFormatAckId(d[n..], out var w) || !PlainText(d.Slice(n, w)))
@@ -289,22 +298,51 @@ internal static class MessageJson
         }
 
         n += w;
-        return Put(d, ref n, "\",\"id\":\""u8) && Number(d, ref n, delivery.Partition) && Put(d, ref n, ":"u8)
-            && Number(d, ref n, delivery.Record.Offset) && Put(d, ref n, "\",\"partition\":"u8) && Number(d, ref n, delivery.Partition);
+        return Put(d, ref n, "\","u8) && TryPutPosition(d, ref n, delivery.Partition, delivery.Record.Offset);
     }
 
-    /// <summary>Most bytes <see cref="TryWriteShared(Span{byte}, Delivery, out int)"/> may need beyond the record's encoded fields.</summary>
-    public static int SharedOverheadBytes => 256;
+    // "id":"p:o","partition":p — what follows the ack id in both hand-made forms.
+    private static bool TryPutPosition(Span<byte> d, ref int n, int partition, long offset)
+        => Put(d, ref n, "\"id\":\""u8) && Number(d, ref n, partition) && Put(d, ref n, ":"u8)
+            && Number(d, ref n, offset) && Put(d, ref n, "\",\"partition\":"u8) && Number(d, ref n, partition);
 
-    /// <summary>The record's encoded fields, computed on first use and kept with the record.</summary>
-    public static byte[] SharedFields(StoredRecord record) => EncodedFields.GetValue(record, EncodeFields);
+    /// <summary>Most bytes <see cref="TryWriteShared(Span{byte}, Delivery, SharedRecord, ReadOnlySpan{byte}, out int)"/> may need beyond the shared part and the ack id.</summary>
+    public static int SharedOverheadBytes => 64;
+
+    /// <summary>
+    /// What every delivery of a record on <paramref name="partition"/> writes alike, between its ack id and its attempt:
+    /// <c>"id":"p:o","partition":p,</c> and the record's fields, encoded on first use and kept with the record.
+    /// </summary>
+    public static SharedRecord Shared(StoredRecord record, int partition)
+    {
+        if (EncodedRecords.TryGetValue(record, out var shared) && shared.Partition == partition)
+        {
+            return shared;
+        }
+
+        // A record object is read from one partition; a different one here only means encoding it again, not caching it.
+        shared = EncodeShared(record, partition);
+        return EncodedRecords.TryAdd(record, shared) || !EncodedRecords.TryGetValue(record, out var first) || first.Partition != partition ? shared : first;
+    }
+
+    /// <summary>A record's shared part for deliveries on <see cref="Partition"/> (<see cref="Shared"/>).</summary>
+    internal sealed class SharedRecord(int partition, byte[] utf8)
+    {
+        public int Partition { get; } = partition;
+
+        public byte[] Utf8 { get; } = utf8;
+    }
 
     // Lives as long as the record does: the log's tail cache and the subscriptions' read-ahead share record objects.
-    private static readonly ConditionalWeakTable<StoredRecord, byte[]> EncodedFields = [];
+    private static readonly ConditionalWeakTable<StoredRecord, SharedRecord> EncodedRecords = [];
 
-    private static byte[] EncodeFields(StoredRecord record)
+    private static SharedRecord EncodeShared(StoredRecord record, int partition)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
+        var position = buffer.GetSpan(MaxIdBytes);
+        var n = 0;
+        TryPutPosition(position, ref n, partition, record.Offset);
+        buffer.Advance(n);
         using (var writer = new Utf8JsonWriter(buffer, SharedWriterOptions))
         {
             writer.WriteStartObject();
@@ -312,8 +350,13 @@ internal static class MessageJson
             writer.WriteEndObject();
         }
 
-        // Without the braces: the fields go in the middle of each delivery's object.
-        return buffer.WrittenSpan[1..^1].ToArray();
+        // Without the braces: the fields go in the middle of each delivery's object, after the position and a comma.
+        var written = buffer.WrittenSpan;
+        var utf8 = new byte[written.Length - 1];
+        written[..n].CopyTo(utf8);
+        utf8[n] = (byte)',';
+        written[(n + 1)..^1].CopyTo(utf8.AsSpan(n + 1));
+        return new SharedRecord(partition, utf8);
     }
 
     // The options every streaming writer uses (SseWriter), so shared and per-delivery bytes are the same.

@@ -143,6 +143,22 @@ public sealed class MessageJsonTests
         Assert.True(MessageJson.TryWriteShared(buffer, new Delivery("1.2.0.7.1", new TopicName("t", "ns", "o"), 0, record, 1), out _));
     }
 
+    [Fact]
+    public void TryWriteShared_ARecordDeliveredOnAnotherPartition_WritesThatPartition()
+    {
+        // The shared part carries the position; a record object met on a second partition must not reuse the first's.
+        var record = new StoredRecord(7, DateTimeOffset.UnixEpoch, null, Encoding.UTF8.GetBytes("v"), []);
+        var buffer = new byte[4096];
+
+        foreach (var partition in new[] { 0, 5, 0 })
+        {
+            var delivery = new Delivery($"1.2.{partition}.7.1", new TopicName("t", "ns", "o"), partition, record, 1);
+            Assert.True(MessageJson.TryWriteShared(buffer, delivery, out var n));
+            var bySerializer = Written(w => JsonSerializer.Serialize(w, MessageJson.ToMessage(delivery), SluiceJsonContext.Api.PulledMessage));
+            Assert.Equal(bySerializer, Encoding.UTF8.GetString(buffer, 0, n));
+        }
+    }
+
     private static string WrittenTo(Delivery delivery)
     {
         var buffer = new ArrayBufferWriter<byte>();
