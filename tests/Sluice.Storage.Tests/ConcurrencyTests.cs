@@ -116,6 +116,65 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task TailWaits_CancelledWhileAppendsWakeThem_EveryWaitEndsAndTheWaitersAreReused()
+    {
+        // Waits end by a wake or by their token, often both at once: each ends once, none hangs, and a waiter reused
+        // after a cancelled wait is woken by the next append like any other.
+        await using var log = await EmbeddedLog.OpenAsync(new StorageOptions { DataDirectory = _dir.Path }, _logs);
+        await log.CreateTopicAsync(Topic, new TopicSettings());
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var woken = 0;
+        var cancelled = 0;
+
+        async Task<long> EndAsync() => (await log.ReadAsync(Topic, 0, 0, 1, 1024)).EndOffset;
+
+        async Task WaiterAsync(int seed)
+        {
+            var random = new Random(seed);
+            for (var round = 0; round < 200; round++)
+            {
+                var end = await EndAsync();
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+                if (random.Next(3) == 0)
+                {
+                    cts.CancelAfter(TimeSpan.FromTicks(random.Next(20_000)));
+                }
+
+                try
+                {
+                    await log.WaitForDataAsync(Topic, 0, end, cts.Token);
+                    Interlocked.Increment(ref woken);
+                    Assert.True(await EndAsync() > end);
+                }
+                catch (OperationCanceledException) when (!timeout.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref cancelled);
+                }
+            }
+        }
+
+        var waiters = Enumerable.Range(0, 16).Select(i => Task.Run(() => WaiterAsync(i))).ToList();
+        var appender = Task.Run(async () =>
+        {
+            while (!waiters.TrueForAll(w => w.IsCompleted))
+            {
+                await log.AppendAsync(Topic, 0, [Value("x")], timeout.Token);
+            }
+        });
+        await Task.WhenAll(waiters).WaitAsync(timeout.Token);
+        await appender.WaitAsync(timeout.Token);
+
+        Assert.Equal(16 * 200, woken + cancelled);
+        Assert.True(woken > 0, "no wait was woken by an append");
+
+        // After all that, one more wait is woken by one more append.
+        var last = await EndAsync();
+        var wait = log.WaitForDataAsync(Topic, 0, last).AsTask();
+        await log.AppendAsync(Topic, 0, [Value("y")]);
+        await wait.WaitAsync(timeout.Token);
+    }
+
+    [Fact]
     public async Task DeleteTopic_DuringAppendsAndTailWaits_FailsThemWithTopicNotFoundAndNeverHangs()
     {
         await using var log = await EmbeddedLog.OpenAsync(new StorageOptions { DataDirectory = _dir.Path }, _logs);

@@ -275,34 +275,24 @@ internal sealed partial class PartitionLog
         }
     }
 
-    public async ValueTask WaitForDataAsync(long offset, CancellationToken cancellationToken)
+    public ValueTask WaitForDataAsync(long offset, CancellationToken cancellationToken)
     {
-        while (true)
-        {
-            // Take the signal before checking the end: a commit after the check completes this very signal.
-            var signal = Volatile.Read(ref _dataSignal);
-            ThrowIfClosedForReads();
-            if (EndOffset > offset)
-            {
-                return;
-            }
-
-            await signal.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
+        ThrowIfClosedForReads();
+        return EndOffset > offset ? ValueTask.CompletedTask : _readers.WaitAsync(offset, cancellationToken);
     }
 
     private void ThrowIfClosedForReads()
     {
-        switch (Volatile.Read(ref _readError))
+        if (Volatile.Read(ref _readError) is not null)
         {
-            case null:
-                return;
-            case TopicNotFoundException deleted:
-                throw new TopicNotFoundException(deleted.Topic);
-            default:
-                throw new ObjectDisposedException("EmbeddedLog", "the log is closed");
+            throw ReadClosedError();
         }
     }
+
+    // What a read of a closed partition fails with: a new exception each time (readers on many threads throw it).
+    private Exception ReadClosedError() => Volatile.Read(ref _readError) is TopicNotFoundException deleted
+        ? new TopicNotFoundException(deleted.Topic)
+        : new ObjectDisposedException("EmbeddedLog", "the log is closed");
 
     public PartitionInfo Describe()
     {

@@ -60,7 +60,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     private long _nextOffset;     // writer: the next offset to assign
     private long _endOffset;      // readers: the end of the durable (visible) log
     private bool _dirty;          // written but not yet flushed (Interval policy)
-    private TaskCompletionSource _dataSignal = NewSignal();
+    private readonly DataWaiters _readers;
     private Exception? _closedError;
     private Exception? _readError; // set once the partition is closed or deleted: readers stop too
     private readonly TailCache? _tail; // null when the options turn the tail cache off
@@ -73,6 +73,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     private PartitionLog(TopicName topic, int partition, string directory, StorageOptions options, ILogger logger, TimeProvider time, Segment[] segments, WriterScheduler writers, TailCacheBudget? tailBudget, HighWaterMark highWaterMark, CorruptRegistry corrupt)
     {
         _highWaterMark = highWaterMark;
+        _readers = new DataWaiters(() => EndOffset);
         _corrupt = corrupt;
         _tail = tailBudget is null || options.TailCacheRecords == 0 ? null : new TailCache(tailBudget, options.TailCacheRecords);
         _batches = tailBudget is null ? null : new BatchCache(tailBudget);
@@ -243,8 +244,6 @@ internal sealed partial class PartitionLog : IAsyncDisposable
         segments = [.. segments, fresh];
         return lost;
     }
-
-    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // ---------------------------------------------------------------- append
 
@@ -508,7 +507,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
     private void PublishEnd(long end)
     {
         Volatile.Write(ref _endOffset, end);
-        Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetResult();
+        _readers.Publish();
     }
 
     // Starts a new segment at the next offset and seals the active one (its bytes and indexes forced to disk). The new
@@ -603,7 +602,7 @@ internal sealed partial class PartitionLog : IAsyncDisposable
             Log.CloseFailed(_logger, ex, Topic.ToString(), Partition);
         }
 
-        Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetException(reason);
+        _readers.Close(ReadClosedError);
 
         // Wait for a running retention or compaction pass and an interval flush; later ones see _readError and stop.
         await _maintenanceLock.WaitAsync().ConfigureAwait(false);
