@@ -14,7 +14,7 @@ namespace Sluice.Storage.Partitions;
 /// </code>
 /// Why not a task completed at each commit and awaited with <c>WaitAsync(token)</c>: that made each wait a
 /// cancellation promise, a completion action and an async method's box, and ran each wake through all three. Here a
-/// wait is one pooled object with its token's registration, and its wake runs the reader's continuation directly.
+/// wait is one pooled object with its token's registration, and its wake queues the reader's continuation itself.
 /// The pool never holds more waiters than once waited at the same time, so it is bounded by the partition's readers.
 /// </summary>
 internal sealed class DataWaiters(Func<long> end)
@@ -43,7 +43,7 @@ internal sealed class DataWaiters(Func<long> end)
                 return ValueTask.FromException(closed());
             }
 
-            // Under the gate, after the end was published before the swap: a wait either sees the new end or is woken.
+            // Under the gate, as a publish reads the end: a wait either sees the end that publish saw or is on the list then.
             if (end() > offset)
             {
                 return ValueTask.CompletedTask;
