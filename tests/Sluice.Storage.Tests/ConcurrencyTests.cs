@@ -148,6 +148,8 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : IDisposable
                 }
                 catch (OperationCanceledException) when (!timeout.IsCancellationRequested)
                 {
+                    // Its own token, not one of an earlier wait that used the same pooled waiter.
+                    Assert.True(cts.IsCancellationRequested, "a wait was cancelled by a token that is not its own");
                     Interlocked.Increment(ref cancelled);
                 }
             }
@@ -166,6 +168,7 @@ public sealed class ConcurrencyTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(16 * 200, woken + cancelled);
         Assert.True(woken > 0, "no wait was woken by an append");
+        Assert.True(cancelled > 0, "no wait was cancelled: the race was not run");
 
         // After all that, one more wait is woken by one more append.
         var last = await EndAsync();

@@ -60,7 +60,8 @@ public interface IMessageLog : IAsyncDisposable
     /// <summary>
     /// Completes when the partition's end offset is greater than <paramref name="offset"/> (at once if it already is).
     /// Completes through notification, not polling. Cancelled by the token or when the topic is deleted
-    /// (then throws <see cref="TopicNotFoundException"/>).
+    /// (then throws <see cref="TopicNotFoundException"/>). Await the result exactly once, as any ValueTask: the embedded
+    /// log reuses what backs it, and lets go of the token's registration only when it is awaited.
     /// </summary>
     ValueTask WaitForDataAsync(TopicName topic, int partition, long offset, CancellationToken cancellationToken = default);
 

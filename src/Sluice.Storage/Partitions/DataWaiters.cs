@@ -15,7 +15,8 @@ namespace Sluice.Storage.Partitions;
 /// Why not a task completed at each commit and awaited with <c>WaitAsync(token)</c>: that made each wait a
 /// cancellation promise, a completion action and an async method's box, and ran each wake through all three. Here a
 /// wait is one pooled object with its token's registration, and its wake queues the reader's continuation itself.
-/// The pool never holds more waiters than once waited at the same time, so it is bounded by the partition's readers.
+/// The pool keeps at most <see cref="MaxPooled"/> waiters, none of them holding a reader's continuation (reset when
+/// the wait is awaited), and is dropped at close.
 /// </summary>
 internal sealed class DataWaiters(Func<long> end)
 {
@@ -105,6 +106,7 @@ internal sealed class DataWaiters(Func<long> end)
             _closed = error;
             failed = [.. _waiting];
             _waiting.Clear();
+            _pool.Clear();
         }
 
         foreach (var waiter in failed)
@@ -132,9 +134,15 @@ internal sealed class DataWaiters(Func<long> end)
     {
         lock (_gate)
         {
-            _pool.Push(waiter);
+            if (_closed is null && _pool.Count < MaxPooled)
+            {
+                _pool.Push(waiter);
+            }
         }
     }
+
+    // Enough for a fan-out's subscriptions on one partition; past it a wait allocates its waiter, as every wait did before.
+    private const int MaxPooled = 4096;
 
     private sealed class Waiter : IValueTaskSource
     {
@@ -201,22 +209,29 @@ internal sealed class DataWaiters(Func<long> end)
 
         public void GetResult(short token)
         {
-            // A stale token (a misuse of the ValueTask) throws without touching the waiter's current wait.
-            var current = token == _core.Version;
+            // Only the first GetResult of a completed wait ends it: a stale token, a second await or a GetResult before
+            // the wait completed (misuses of the ValueTask) throws from the core without touching the waiter, which may
+            // be on the list or serving another reader.
+            if (token != _core.Version || _core.GetStatus(token) == ValueTaskSourceStatus.Pending)
+            {
+                _core.GetResult(token);
+            }
+
             try
             {
                 _core.GetResult(token);
             }
             finally
             {
-                if (current)
-                {
-                    // Waits for a cancellation callback already running, so none can reach this waiter's next wait.
-                    _registration.Dispose();
-                    _registration = default;
-                    _token = default;
-                    _owner.Return(this);
-                }
+                // Waits for a cancellation callback already running, so none can reach this waiter's next wait.
+                _registration.Dispose();
+                _registration = default;
+                _token = default;
+
+                // Drops the reader's continuation and any error now (a pooled waiter would keep its last reader's state
+                // machine, and with it a subscription's read-ahead, alive) and makes this token stale.
+                _core.Reset();
+                _owner.Return(this);
             }
         }
 
