@@ -114,28 +114,28 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     public void WriteMessageEvent(Delivery delivery, ReadOnlySpan<byte> consumerIdUtf8)
     {
         var shared = MessageJson.Shared(delivery.Record, delivery.Partition);
-        var span = GetSpan(MaxAckIdBytes + consumerIdUtf8.Length + EventFramingBytes + MaxAckIdBytes + shared.Utf8.Length + MessageJson.SharedOverheadBytes);
-        "id: "u8.CopyTo(span);
-        if (!delivery.TryFormatAckId(span[4..(4 + MaxAckIdBytes)], out var ackIdLength))
+        var span = GetSpan(EventFramingBytes + MaxAckIdBytes + consumerIdUtf8.Length + MaxAckIdBytes + shared.Utf8.Length + MessageJson.SharedOverheadBytes);
+        IdPrefix.CopyTo(span);
+        if (!delivery.TryFormatAckId(span.Slice(IdPrefix.Length, MaxAckIdBytes), out var ackIdLength))
         {
             // Not an engine id, and longer than any: piece by piece (nothing is advanced yet).
-            WriteText("id: ");
+            WriteBytes(IdPrefix);
             WriteText(delivery.AckId);
             WriteBytes("/"u8);
             WriteBytes(consumerIdUtf8);
-            WriteBytes("\nevent: message\ndata: "u8);
+            WriteBytes(DataPrefix);
             MessageJson.Write(StartData(), delivery);
             EndData();
             return;
         }
 
-        var n = 4 + ackIdLength;
+        var n = IdPrefix.Length + ackIdLength;
         span[n++] = (byte)'/';
         consumerIdUtf8.CopyTo(span[n..]);
         n += consumerIdUtf8.Length;
-        "\nevent: message\ndata: "u8.CopyTo(span[n..]);
-        n += 22;
-        if (MessageJson.TryWriteShared(span[n..], delivery, shared, span.Slice(4, ackIdLength), out var json))
+        DataPrefix.CopyTo(span[n..]);
+        n += DataPrefix.Length;
+        if (MessageJson.TryWriteShared(span[n..], delivery, shared, span.Slice(IdPrefix.Length, ackIdLength), out var json))
         {
             n += json;
             "\n\n"u8.CopyTo(span[n..]);
@@ -144,13 +144,18 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
             return;
         }
 
+        // An ack id that needs escaping in JSON (never the engine's): the JSON writer after the id line.
         Advance(n);
         MessageJson.Write(StartData(), delivery);
         EndData();
     }
 
-    // "/", "\nevent: message\ndata: " and the closing "\n\n" of a message event, with room to spare.
-    private const int EventFramingBytes = 32;
+    private static ReadOnlySpan<byte> IdPrefix => "id: "u8;
+
+    private static ReadOnlySpan<byte> DataPrefix => "\nevent: message\ndata: "u8;
+
+    // "id: ", "/", the data prefix and the closing "\n\n" of a message event, with room to spare.
+    private const int EventFramingBytes = 40;
 
     // Compact JSON has no raw line breaks (they are escaped inside strings), so the object stays on one data line.
     // One JSON writer per thread, pointed at this stream's pending buffer: nothing awaits between start and end.

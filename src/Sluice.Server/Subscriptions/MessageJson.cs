@@ -258,8 +258,8 @@ internal static class MessageJson
     /// <summary>
     /// The same bytes as <see cref="Write"/> writes, assembled from the record's part encoded once per record and shared
     /// by every delivery of it (a fan-out to a thousand subscriptions encodes each message once, not a thousand times).
-    /// False, writing nothing, when <paramref name="destination"/> is too small or the ack id would need JSON escaping
-    /// (never for the engine's ids): then use <see cref="Write"/>.
+    /// False, writing nothing, when <paramref name="destination"/> is too small, or the ack id would need JSON escaping
+    /// or is longer than 128 bytes (never the engine's ids): then use <see cref="Write"/>.
     /// </summary>
     public static bool TryWriteShared(Span<byte> destination, Delivery delivery, out int written)
     {
