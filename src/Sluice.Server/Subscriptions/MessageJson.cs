@@ -315,14 +315,16 @@ internal static class MessageJson
     /// </summary>
     public static SharedRecord Shared(StoredRecord record, int partition)
     {
-        if (EncodedRecords.TryGetValue(record, out var shared) && shared.Partition == partition)
+        if (EncodedRecords.TryGetValue(record, out var shared))
         {
-            return shared;
+            // A record object is read from one partition; a different one here is encoded again, not cached.
+            return shared.Partition == partition ? shared : EncodeShared(record, partition);
         }
 
-        // A record object is read from one partition; a different one here only means encoding it again, not caching it.
+        // Two streams encoding the same record at once make equal bytes: whichever is added, each uses its own.
         shared = EncodeShared(record, partition);
-        return EncodedRecords.TryAdd(record, shared) || !EncodedRecords.TryGetValue(record, out var first) || first.Partition != partition ? shared : first;
+        EncodedRecords.TryAdd(record, shared);
+        return shared;
     }
 
     /// <summary>A record's shared part for deliveries on <see cref="Partition"/> (<see cref="Shared"/>).</summary>

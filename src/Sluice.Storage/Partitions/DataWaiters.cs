@@ -149,8 +149,6 @@ internal sealed class DataWaiters(Func<long> end)
         private readonly DataWaiters _owner;
         private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
         private CancellationTokenRegistration _registration;
-        private CancellationToken _token;
-        private int _completed;
 
         public Waiter(DataWaiters owner)
         {
@@ -166,7 +164,6 @@ internal sealed class DataWaiters(Func<long> end)
         public void Arm(long offset)
         {
             _core.Reset();
-            _completed = 0;
             Offset = offset;
         }
 
@@ -175,20 +172,15 @@ internal sealed class DataWaiters(Func<long> end)
             var version = _core.Version;
             if (cancellationToken.CanBeCanceled)
             {
-                _token = cancellationToken;
-                _registration = cancellationToken.UnsafeRegister(static s => ((Waiter)s!).Cancel(), this);
+                _registration = cancellationToken.UnsafeRegister(static (s, token) => ((Waiter)s!).Cancel(token), this);
             }
 
             return new ValueTask(this, version);
         }
 
+        // Called once per wait, by whoever took the waiter off the list under the gate (a publish, a close or its token).
         public void Complete(Exception? error)
         {
-            if (Interlocked.Exchange(ref _completed, 1) != 0)
-            {
-                return;
-            }
-
             if (error is null)
             {
                 _core.SetResult(true);
@@ -199,11 +191,11 @@ internal sealed class DataWaiters(Func<long> end)
             }
         }
 
-        private void Cancel()
+        private void Cancel(CancellationToken token)
         {
             if (_owner.Leave(this))
             {
-                Complete(new OperationCanceledException(_token));
+                Complete(new OperationCanceledException(token));
             }
         }
 
@@ -226,7 +218,6 @@ internal sealed class DataWaiters(Func<long> end)
                 // Waits for a cancellation callback already running, so none can reach this waiter's next wait.
                 _registration.Dispose();
                 _registration = default;
-                _token = default;
 
                 // Drops the reader's continuation and any error now (a pooled waiter would keep its last reader's state
                 // machine, and with it a subscription's read-ahead, alive) and makes this token stale.
