@@ -41,7 +41,7 @@ internal static class BareEndpoint
             case ["--durable", var dir, var modeText] when Enum.TryParse<GroupCommitFile.CommitMode>(modeText, ignoreCase: true, out var mode):
                 var file = new GroupCommitFile(Path.Combine(dir, "bare.log"), mode);
                 inline = mode == GroupCommitFile.CommitMode.Inline;
-                append = body => file.AppendAsync(body.IsSingleSegment ? body.FirstSpan : body.ToArray());
+                append = file.AppendAsync;
                 break;
             case ["--kafka", var bootstrap, var topic]:
                 Sluice.Kafka.KafkaNative.EnsureLoaded();

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 using Sluice.Storage;
@@ -64,8 +65,8 @@ internal sealed class GroupCommitFile
         Inline,
     }
 
-    /// <summary>Completes once <paramref name="body"/> (copied before this returns) is written and synced.</summary>
-    public Task AppendAsync(ReadOnlySpan<byte> body)
+    /// <summary>Completes once <paramref name="body"/> (copied, once, before this returns) is written and synced.</summary>
+    public Task AppendAsync(ReadOnlySequence<byte> body)
     {
         var resume = _mode == CommitMode.Inline ? TaskCreationOptions.None : TaskCreationOptions.RunContinuationsAsynchronously;
         var pending = new Pending(body.ToArray(), new TaskCompletionSource<bool>(resume));

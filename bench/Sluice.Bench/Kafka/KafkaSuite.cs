@@ -54,12 +54,12 @@ internal sealed class KafkaSuite : IBenchSuite
         var plainTopic = await CreateTopicAsync(admin, "plain");
         KafkaNative.EnsureLoaded();
         using var producer = new ProducerBuilder<byte[]?, byte[]?>(PlainProducerConfig(bootstrap)).SetLogHandler((_, _) => { }).Build();
-        var plainKafkaTopic = KafkaTopicNames.ToKafka(Sluice.Core.Topics.TopicName.Parse(plainTopic["/v1/topics/".Length..]));
+        var plainKafkaTopic = KafkaName(plainTopic);
 
         // The least an HTTP gateway to Kafka does: the bare endpoint producing each body with a plain producer.
         var bareTopic = await CreateTopicAsync(admin, "bare");
         await using var bare = await Http.ServerProcess.StartBareAsync(
-            "--kafka", bootstrap, KafkaTopicNames.ToKafka(Sluice.Core.Topics.TopicName.Parse(bareTopic["/v1/topics/".Length..])));
+            "--kafka", bootstrap, KafkaName(bareTopic));
         List<WrkResult> bareSingle = [];
 
         var (plainSingle, gatewaySingle) = await PairAsync("single produce", 1, $"{sluice.BaseUrl}{singleTopic}/messages", singleScript, singleRounds, bareSingle);
@@ -140,6 +140,9 @@ internal sealed class KafkaSuite : IBenchSuite
             return (plains.Average(), WrkResult.MeanOf(gateways));
         }
     }
+
+    // The Kafka topic behind a Sluice topic's path (/v1/topics/{tenant}/{namespace}/{name}).
+    private static string KafkaName(string topicPath) => KafkaTopicNames.ToKafka(Sluice.Core.Topics.TopicName.Parse(topicPath["/v1/topics/".Length..]));
 
     /// <summary>The plain producer's settings, Sluice's own (acks=all, idempotence), and the bare HTTP endpoint's.</summary>
     internal static ProducerConfig PlainProducerConfig(string bootstrap) => new()
