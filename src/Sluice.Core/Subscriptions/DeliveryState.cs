@@ -220,6 +220,9 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
 
     public Dictionary<long, Entry> Outstanding { get; } = [];
 
+    /// <summary>Taken held (no entry; see <see cref="Delivery.HeldBy"/>) since the last clear, not yet acked or returned.</summary>
+    public int Held { get; set; }
+
     /// <summary>Offsets of entries ready for redelivery: delivered first, in offset order.</summary>
     public SortedSet<long> Ready { get; } = [];
 
@@ -264,7 +267,7 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
     /// take) and below the unacked limit.
     /// </summary>
     public bool HasRoom(DeliveryOptions options)
-        => Buffer.Count <= options.ReadAheadMessages / 2 && Outstanding.Count < options.MaxUnackedPerPartition;
+        => Buffer.Count <= options.ReadAheadMessages / 2 && Outstanding.Count + Held < options.MaxUnackedPerPartition;
 
     public void SignalSpace()
     {
@@ -288,6 +291,9 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
         Outstanding.Clear();
         Ready.Clear();
         KeyOutstanding.Clear();
+
+        // What consumers hold from before is stale now (its epoch is the old one): neither acked nor returned here.
+        Held = 0;
         FetchEpoch++;
         ReadPosition = Cursor.Committed;
         StoppedAt = null;

@@ -179,18 +179,28 @@ public interface ISubscriptionConsumer : IAsyncDisposable
 
     /// <summary>
     /// Returns every message this consumer holds unacked to the subscription for redelivery at once
-    /// (a streaming connection closed or was cut as a slow consumer). A pull consumer does not call it:
-    /// its client may still ack in a later request.
+    /// (a streaming connection closed or was cut as a slow consumer), and what this handle holds after
+    /// <see cref="AckOnWrite"/>. A pull consumer does not call it: its client may still ack in a later request.
     /// </summary>
     ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// For a stream that acks what it has written (<c>ack=auto</c>), called before its first take: from now on this
+    /// handle takes new messages held rather than leased. A held message has no entry, lease or ack deadline; it stays
+    /// out of every other consumer's reach until this handle acks it (<see cref="AckAsync"/>, once written) or returns
+    /// it (<see cref="ReleaseInFlightAsync"/>, or disposing the handle, which returns for redelivery at once whatever it
+    /// still holds). A seek or a partition's reassignment meanwhile makes it stale: its ack is not applied and its
+    /// return is dropped, as a lease's would be. Redeliveries and key_shared subscriptions are still leased.
+    /// </summary>
+    void AckOnWrite();
 
     /// <summary>
     /// Acks deliveries this consumer received, by the leases themselves (no ids to parse): what a streaming connection
     /// in auto-ack mode calls once it has written them. With <paramref name="waitDurable"/> it completes once the cursor
     /// is durable, as <see cref="ISubscriptionService.AckAsync"/> does; without, it completes once applied in memory and
     /// the cursor goes out with the next cursor write (within <see cref="DeliveryOptions.CursorLinger"/>): a crash
-    /// before that delivers them again, which at-least-once allows. Leases that ended meanwhile are not applied.
-    /// Returns how many were acked.
+    /// before that delivers them again, which at-least-once allows. Leases that ended meanwhile are not applied, nor are
+    /// held deliveries (<see cref="AckOnWrite"/>) already acked or returned, or made stale. Returns how many were acked.
     /// </summary>
     ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default);
 
@@ -230,6 +240,18 @@ public sealed class Delivery
         Lease = lease;
     }
 
+    // The engine's, held rather than leased (a first delivery to a handle that acks what it writes).
+    internal Delivery(AckId id, TopicName topic, StoredRecord record, ConsumerState heldBy, int heldEpoch)
+    {
+        _id = id;
+        Topic = topic;
+        Partition = id.Partition;
+        Record = record;
+        DeliveryAttempt = id.Attempt;
+        HeldBy = heldBy;
+        HeldEpoch = heldEpoch;
+    }
+
     public string AckId => _ackId ??= _id.ToString();
 
     public TopicName Topic { get; }
@@ -246,10 +268,22 @@ public sealed class Delivery
     /// <summary>The engine's entry for this lease, for acks by the consumer that received it (no id to parse).</summary>
     internal Entry? Lease { get; }
 
+    /// <summary>
+    /// Set for a held delivery (no lease, no entry, no deadline: see <see cref="ISubscriptionConsumer.AckOnWrite"/>): the
+    /// consumer that holds it until it acks or returns it.
+    /// </summary>
+    internal ConsumerState? HeldBy { get; }
+
+    /// <summary>Its partition's clear count when taken: a seek or a reassignment since makes it stale.</summary>
+    internal int HeldEpoch { get; }
+
+    /// <summary>Acked or returned: a held delivery is settled once (set under its subscription's lock).</summary>
+    internal bool HeldSettled { get; set; }
+
     /// <summary>Writes <see cref="AckId"/> as UTF-8 into <paramref name="destination"/> without making the string.</summary>
     public bool TryFormatAckId(Span<byte> destination, out int written)
     {
-        if (_ackId is not null || Lease is null)
+        if (_ackId is not null || (Lease is null && HeldBy is null))
         {
             return System.Text.Encoding.UTF8.TryGetBytes(AckId, destination, out written);
         }

@@ -29,6 +29,9 @@ internal sealed partial class Subscription
     private readonly PriorityQueue<Entry, DateTimeOffset> _delayed = new();
     private readonly PriorityQueue<ConsumerState, DateTimeOffset> _sessions = new();
     private readonly LinkedList<ReceiveWaiter> _waiters = new();
+
+    // Deliveries taken held (AckOnWrite) and not yet acked or returned, stale ones included: in flight without a lease.
+    private int _held;
     private long _signals;
     private ITimer? _timer;
     private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
@@ -198,6 +201,50 @@ internal sealed partial class Subscription
         StartDeadLetter(deadLetters);
     }
 
+    /// <summary>
+    /// Returns deliveries <paramref name="c"/> took held, for redelivery at once: each becomes an entry as if its lease
+    /// (attempt 1) had ended, so it is ready again, or dead-lettered when one delivery is the limit. Settled or stale ones
+    /// are left out.
+    /// </summary>
+    public void ReturnHeld(IEnumerable<Delivery> held, ConsumerState c)
+    {
+        List<Entry> deadLetters = [];
+        lock (_gate)
+        {
+            var now = Now;
+            var returned = false;
+            foreach (var d in held)
+            {
+                if (Unhold(d, c) is not { } p)
+                {
+                    continue;
+                }
+
+                var e = new Entry(p.Partition, d.Record, d.Record.Key is { } k ? Convert.ToBase64String(k.Span) : null) { Attempt = 1 };
+                p.Outstanding.Add(e.Offset, e);
+                if (e.KeyId is not null)
+                {
+                    if (!p.KeyOutstanding.TryGetValue(e.KeyId, out var offsets))
+                    {
+                        p.KeyOutstanding[e.KeyId] = offsets = [];
+                    }
+
+                    offsets.Add(e.Offset);
+                }
+
+                Return(p, e, TimeSpan.Zero, now, deadLetters);
+                returned = true;
+            }
+
+            if (returned)
+            {
+                Signal();
+            }
+        }
+
+        StartDeadLetter(deadLetters);
+    }
+
     // ---- receive ---------------------------------------------------------------------------------------------
 
     /// <summary>
@@ -205,10 +252,11 @@ internal sealed partial class Subscription
     /// <paramref name="waiter"/> is parked and armed, and <paramref name="changed"/> is null: the waiter's wait ends at the
     /// next change that might make some available. Otherwise <paramref name="changed"/> is what to wait for before looking
     /// again (completed when something changed meanwhile). A receive that stops waiting calls <see cref="EndWait"/>.
+    /// With <paramref name="hold"/>, new messages are taken held (<see cref="Delivery.HeldBy"/>) rather than leased.
     /// </summary>
-    public IReadOnlyList<Delivery> Take(ConsumerState c, int max, ReceiveWaiter? waiter, out Task? changed)
+    public IReadOnlyList<Delivery> Take(ConsumerState c, int max, ReceiveWaiter? waiter, out Task? changed, bool hold = false)
     {
-        var result = TakeCore(c, max, out var seen);
+        var result = TakeCore(c, max, hold, out var seen);
         lock (_gate)
         {
             changed = AfterTake(c, result.Count, waiter, seen);
@@ -234,7 +282,7 @@ internal sealed partial class Subscription
         }
     }
 
-    private IReadOnlyList<Delivery> TakeCore(ConsumerState c, int max, out long seen)
+    private IReadOnlyList<Delivery> TakeCore(ConsumerState c, int max, bool hold, out long seen)
     {
         List<Delivery> result;
         lock (_gate)
@@ -264,6 +312,7 @@ internal sealed partial class Subscription
             result = new List<Delivery>(Math.Min(max, available));
 
             var keyShared = Settings.Type == SubscriptionType.KeyShared;
+            hold &= !keyShared;
             var live = keyShared ? _consumers.Values.ToArray() : null;
             var blocked = keyShared ? new HashSet<string>(StringComparer.Ordinal) : null;
             var n = _partitions.Count;
@@ -323,6 +372,13 @@ internal sealed partial class Subscription
                     }
 
                     p.Buffer.RemoveAt(i);
+                    took = true;
+                    if (hold)
+                    {
+                        result.Add(Hold(p, b.Record, c));
+                        continue;
+                    }
+
                     var e = new Entry(p.Partition, b.Record, b.KeyId);
                     p.Outstanding.Add(e.Offset, e);
                     if (e.KeyId is not null)
@@ -336,7 +392,6 @@ internal sealed partial class Subscription
                     }
 
                     result.Add(Lease(e, c, now));
-                    took = true;
                 }
 
                 if (took && p.HasRoom(_ctx.Options))
@@ -404,7 +459,7 @@ internal sealed partial class Subscription
                 var p = _partitions[(start + k) % n];
 
                 // Within the partition's bound on unacked messages as it stands now (what is buffered will be taken).
-                var room = options.MaxUnackedPerPartition - p.Outstanding.Count - p.Buffer.Count;
+                var room = options.MaxUnackedPerPartition - p.Outstanding.Count - p.Held - p.Buffer.Count;
                 if (p.Owned && room > 0 && (topUp == 0 ? p.Buffer.Count == 0 : p.ReadPosition < p.LogEnd))
                 {
                     (reads ??= []).Add((p, p.ReadPosition, p.FetchEpoch, Math.Min(room, topUp == 0 ? options.ReadAheadMessages : wanted)));
@@ -570,6 +625,19 @@ internal sealed partial class Subscription
             var now = Now;
             foreach (var d in deliveries)
             {
+                if (d.HeldBy is not null)
+                {
+                    if (Unhold(d, c) is { } held)
+                    {
+                        held.Cursor.Add(d.Record.Offset, d.Record.Offset + 1);
+                        held.SignalSpace();
+                        dirty.Add(held.Partition);
+                        succeeded++;
+                    }
+
+                    continue;
+                }
+
                 // Like an id that is no longer live (Find): a lease past its deadline is expired even before the timer ran.
                 if (d.Lease is not { } e || Deleted || !IsTracked(e, out var p) || e.State != EntryState.InFlight
                     || e.Attempt != d.DeliveryAttempt || e.Holder != c || now >= e.Deadline)
@@ -894,7 +962,7 @@ internal sealed partial class Subscription
                 filteredOut += p.FilteredOut;
             }
 
-            return new SubscriptionInfo(Topic, Name, Settings, partitions, backlog, _leases.Count, consumers) { FilteredOut = filteredOut };
+            return new SubscriptionInfo(Topic, Name, Settings, partitions, backlog, _leases.Count + _held, consumers) { FilteredOut = filteredOut };
         }
     }
 
@@ -909,6 +977,38 @@ internal sealed partial class Subscription
         e.Deadline = now + Settings.AckDeadline;
         _leases.AddLast(e);
         return new Delivery(new AckId(Generation, Epoch, e.Partition, e.Offset, e.Attempt), Topic, e.Record, e);
+    }
+
+    // A first delivery without an entry: its record leaves the read-ahead and is counted against the partition's unacked
+    // bound until the holder acks or returns it (or a clear makes it stale).
+    private Delivery Hold(PartitionState p, StoredRecord record, ConsumerState c)
+    {
+        p.Held++;
+        _held++;
+        c.InFlight++;
+        return new Delivery(new AckId(Generation, Epoch, p.Partition, record.Offset, 1), Topic, record, c, p.FetchEpoch);
+    }
+
+    // Settles a held delivery of c's once. Its partition when that still counts it (no clear since it was taken), so the
+    // caller applies the ack or the return; null when it was settled before, is not c's, or went stale.
+    private PartitionState? Unhold(Delivery d, ConsumerState c)
+    {
+        if (d.HeldBy != c || d.HeldSettled)
+        {
+            return null;
+        }
+
+        d.HeldSettled = true;
+        _held--;
+        c.InFlight--;
+        var p = d.Partition < _partitions.Count ? _partitions[d.Partition] : null;
+        if (Deleted || p is null || p.FetchEpoch != d.HeldEpoch)
+        {
+            return null;
+        }
+
+        p.Held--;
+        return p;
     }
 
     // False for an entry dropped by a seek or by a cursor reset while work on it ran outside the lock.

@@ -17,6 +17,15 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     private bool _polledLog;
     private int _interrupted;
 
+    // AckOnWrite: new messages are taken held, and what this handle holds is kept here, in take order, until acked or
+    // returned (settled ones are dropped from the front after each ack, and all of them when they pile up behind one).
+    // Made at the first held take and dropped when an interrupt finds it empty, as the stream's own lists are: a stream
+    // that went quiet holds no more than one that never had traffic. Used by the handle's one caller (a stream).
+    private bool _hold;
+    private Queue<Delivery>? _held;
+    private int _heldCompactAt = MinHeldCompact;
+    private const int MinHeldCompact = 256;
+
     public string ConsumerId => state.Id;
 
     public CancellationToken Ended => state.Ended.Token;
@@ -58,7 +67,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                     waiter ??= Interlocked.Exchange(ref _waiter, null) ?? new ReceiveWaiter(time);
                 }
 
-                var deliveries = subscription.Take(state, max, waiter, out var changed);
+                var deliveries = Take(max, waiter, out var changed);
                 if (deliveries.Count == 0 && !filled)
                 {
                     // Nothing buffered: look at the log once before waiting (the read-ahead may not have got there yet).
@@ -127,7 +136,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         while (true)
         {
             // Takes, or parks and arms the waiter (the same look as ReceiveAsync's, without a frame around it).
-            var deliveries = subscription.Take(state, max, waiter, out var changed);
+            var deliveries = Take(max, waiter, out var changed);
             if (deliveries.Count > 0)
             {
                 return deliveries;
@@ -156,6 +165,11 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 // Not parked while the caller writes its keep-alive: a wake meanwhile goes to another receiver.
                 subscription.EndWait(waiter);
                 _polledLog = false;
+                if (_held is { Count: 0 })
+                {
+                    _held = null;
+                }
+
                 return deliveries;
             }
 
@@ -211,19 +225,91 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     public IReadOnlyList<Delivery> TakeReady(int max)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(max, 1);
-        return Volatile.Read(ref _disposed) != 0 || Ended.IsCancellationRequested ? [] : subscription.Take(state, max, null, out _);
+        return Volatile.Read(ref _disposed) != 0 || Ended.IsCancellationRequested ? [] : Take(max, null, out _);
+    }
+
+    public void AckOnWrite() => _hold = true;
+
+    private IReadOnlyList<Delivery> Take(int max, ReceiveWaiter? waiter, out Task? changed)
+    {
+        var deliveries = subscription.Take(state, max, waiter, out changed, _hold);
+        if (_hold && deliveries.Count > 0)
+        {
+            foreach (var d in deliveries)
+            {
+                if (d.HeldBy is not null)
+                {
+                    (_held ??= new()).Enqueue(d);
+                }
+            }
+        }
+
+        return deliveries;
     }
 
     public ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(deliveries);
-        return deliveries.Count == 0 ? ValueTask.FromResult(0) : service.AckLeasedAsync(subscription, state, deliveries, waitDurable, cancellationToken);
+        if (deliveries.Count == 0)
+        {
+            return ValueTask.FromResult(0);
+        }
+
+        // The engine settles held deliveries before this returns (its first part runs under the subscription's lock).
+        var acked = service.AckLeasedAsync(subscription, state, deliveries, waitDurable, cancellationToken);
+        if (_hold)
+        {
+            PruneHeld();
+        }
+
+        return acked;
     }
 
     public ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default)
     {
+        ReturnHeld();
         subscription.Release(state);
         return ValueTask.CompletedTask;
+    }
+
+    // Drops settled deliveries from the front; when a held one stays unsettled in front of many settled ones (acks out
+    // of take order), all the settled ones, at most once per doubling of the queue.
+    private void PruneHeld()
+    {
+        if (_held is not { } held)
+        {
+            return;
+        }
+
+        while (held.TryPeek(out var d) && d.HeldSettled)
+        {
+            held.Dequeue();
+        }
+
+        if (held.Count >= _heldCompactAt)
+        {
+            for (var n = held.Count; n > 0; n--)
+            {
+                var d = held.Dequeue();
+                if (!d.HeldSettled)
+                {
+                    held.Enqueue(d);
+                }
+            }
+
+            _heldCompactAt = Math.Max(MinHeldCompact, 2 * held.Count);
+        }
+    }
+
+    private void ReturnHeld()
+    {
+        if (_held is not { Count: > 0 } held)
+        {
+            return;
+        }
+
+        _held = null;
+        subscription.ReturnHeld(held, state);
     }
 
     public ValueTask DisposeAsync()
@@ -237,6 +323,8 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 polling.Close();
             }
 
+            // What it still holds goes back before it detaches: no held message outlives its handle.
+            ReturnHeld();
             subscription.Detach(state);
             Interlocked.Exchange(ref _waiter, null)?.Close();
         }

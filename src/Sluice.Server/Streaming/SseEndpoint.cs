@@ -145,6 +145,12 @@ internal static class SseEndpoint
             {
                 await using var consumer = await _services.GetRequiredService<ISubscriptionService>().OpenConsumerAsync(topic, name, consumerId, context.RequestAborted);
                 _consumer = consumer;
+                if (autoAck)
+                {
+                    // New messages are held, not leased: acked once written, returned by the handle if never written.
+                    consumer.AckOnWrite();
+                }
+
                 if (lastAckId is not null && _services.GetRequiredService<StreamRegistry>().TakeResume(topic, name, consumerId) is { } previous)
                 {
                     await ReleaseAfterAsync(_services.GetRequiredService<ISubscriptionService>(), topic, name, previous, lastAckId);

@@ -174,6 +174,40 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
 
     }
 
+    // As above with ack=auto, whose new messages are held rather than leased: what the stream wrote before it stalled is
+    // acked, and the rest (the event whose flush never finished and what it took after) must come back at once, not
+    // stay held by a stream that is gone.
+    [Fact]
+    [Trait("Backend", "EmbeddedOnly")]
+    public async Task StalledReader_AckAuto_WhatItHeldUnwritten_GoesToAnotherConsumer()
+    {
+        var topic = await NewTopicPastSocketBuffersAsync();
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
+        await socket.ConnectAsync(IPAddress.Loopback, Fixture.Server.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /v1/topics/{topic}/subscriptions/s/events?ack=auto HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"));
+        var buffer = new byte[4096];
+        var head = await socket.ReceiveAsync(buffer);
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, head));
+        await WaitUntilAsync(() => Task.FromResult(Fixture.Server.Output.Contains("Closed a slow SSE consumer", StringComparison.Ordinal)));
+
+        // Nothing stays in flight once the stream is gone; what was not acked is every message another consumer gets,
+        // the unwritten ones it held among them as second deliveries.
+        var inFlight = -1L;
+        var backlog = -1L;
+        await WaitUntilAsync(async () =>
+        {
+            var info = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s"));
+            (inFlight, backlog) = (info.GetProperty("inFlight").GetInt32(), info.GetProperty("backlog").GetInt64());
+            return inFlight == 0;
+        });
+        Assert.InRange(backlog, 1, PastSocketBuffersCount - 1);
+        var drained = await Client.DrainAsync(topic, "s", (int)backlog, consumer: "other");
+        Assert.Equal(backlog, drained.Select(m => m.Value()[..3]).Distinct().Count());
+        Assert.Contains(drained, m => m.GetProperty("deliveryAttempt").GetInt32() == 2);
+        var after = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s"));
+        Assert.Equal(0, after.GetProperty("backlog").GetInt64());
+    }
+
     [Fact]
     public async Task SameConsumer_NewStreamEndsTheOldOne_AndDeletingTheSubscriptionEndsTheStream()
     {

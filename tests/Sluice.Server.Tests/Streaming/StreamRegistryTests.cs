@@ -161,6 +161,8 @@ public sealed class StreamRegistryTests
 
         public ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
+        public void AckOnWrite() => throw new NotSupportedException();
+
         public ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
         public ValueTask DisposeAsync() => ValueTask.CompletedTask;

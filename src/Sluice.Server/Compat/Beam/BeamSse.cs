@@ -53,6 +53,9 @@ internal static class BeamSse
             var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), beam.Time);
             var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
             var slow = false;
+
+            // New messages are held, not leased: acked once flushed, returned by the handle if never flushed.
+            consumer.AckOnWrite();
             try
             {
                 SseWriter.StartResponse(context);
