@@ -213,7 +213,10 @@ internal sealed class PartitionState(int partition, PartitionCursor cursor)
     /// </summary>
     public long LogEnd { get; set; } = long.MaxValue;
 
-    /// <summary>Changes on seek so a read that was running across it is discarded.</summary>
+    /// <summary>
+    /// Changes whenever the delivery state is cleared (a seek, a reassignment in a fleet, a cursor reset), so a read
+    /// that was running across it is discarded and held deliveries taken before it are stale (neither acked nor returned).
+    /// </summary>
     public int FetchEpoch { get; set; }
 
     public ReadAheadBuffer Buffer { get; } = new();

@@ -180,7 +180,7 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// <summary>
     /// Returns every message this consumer holds unacked to the subscription for redelivery at once
     /// (a streaming connection closed or was cut as a slow consumer), and what this handle holds after
-    /// <see cref="AckOnWrite"/>. A pull consumer does not call it: its client may still ack in a later request.
+    /// <see cref="HoldNewMessages"/>. A pull consumer does not call it: its client may still ack in a later request.
     /// </summary>
     ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default);
 
@@ -188,11 +188,20 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// For a stream that acks what it has written (<c>ack=auto</c>), called before its first take: from now on this
     /// handle takes new messages held rather than leased. A held message has no entry, lease or ack deadline; it stays
     /// out of every other consumer's reach until this handle acks it (<see cref="AckAsync"/>, once written) or returns
-    /// it (<see cref="ReleaseInFlightAsync"/>, or disposing the handle, which returns for redelivery at once whatever it
-    /// still holds). A seek or a partition's reassignment meanwhile makes it stale: its ack is not applied and its
-    /// return is dropped, as a lease's would be. Redeliveries and key_shared subscriptions are still leased.
+    /// it (<see cref="ReturnAsync"/>, <see cref="ReleaseInFlightAsync"/>, or disposing the handle, which returns for
+    /// redelivery at once whatever it still holds): what bounds its time out of reach is the stream's own life (its
+    /// slow-consumer timeout), not an ack deadline. A seek or a partition's reassignment meanwhile makes it stale: its
+    /// ack is not applied and its return is dropped, as a lease's would be. Redeliveries and key_shared subscriptions
+    /// are still leased. The handle must then have one caller at a time (a stream's loop), as <see cref="Poll"/> does.
     /// </summary>
-    void AckOnWrite();
+    void HoldNewMessages();
+
+    /// <summary>
+    /// Returns deliveries this handle took and did not ack, for redelivery at once (a stream that ended before writing
+    /// them): held ones go back as they are, leased ones are nacked with no delay (by id, as
+    /// <see cref="ISubscriptionService.NackAsync"/>). Either counts as a delivery attempt.
+    /// </summary>
+    ValueTask ReturnAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Acks deliveries this consumer received, by the leases themselves (no ids to parse): what a streaming connection
@@ -200,7 +209,7 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// is durable, as <see cref="ISubscriptionService.AckAsync"/> does; without, it completes once applied in memory and
     /// the cursor goes out with the next cursor write (within <see cref="DeliveryOptions.CursorLinger"/>): a crash
     /// before that delivers them again, which at-least-once allows. Leases that ended meanwhile are not applied, nor are
-    /// held deliveries (<see cref="AckOnWrite"/>) already acked or returned, or made stale. Returns how many were acked.
+    /// held deliveries (<see cref="HoldNewMessages"/>) already acked or returned, or made stale. Returns how many were acked.
     /// </summary>
     ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default);
 
@@ -269,7 +278,7 @@ public sealed class Delivery
     internal Entry? Lease { get; }
 
     /// <summary>
-    /// Set for a held delivery (no lease, no entry, no deadline: see <see cref="ISubscriptionConsumer.AckOnWrite"/>): the
+    /// Set for a held delivery (no lease, no entry, no deadline: see <see cref="ISubscriptionConsumer.HoldNewMessages"/>): the
     /// consumer that holds it until it acks or returns it.
     /// </summary>
     internal ConsumerState? HeldBy { get; }

@@ -10,8 +10,10 @@ namespace Sluice.Core.Subscriptions;
 /// log ──ReadAsync/WaitForDataAsync──► pump (one per partition, while consumers are registered)
 ///        ├─ filter does not match ──► Cursor (acked at once, counted in FilteredOut)
 ///        └─► Buffer ──Receive──► Outstanding[InFlight] ──ack──► Cursor ──CursorWriter──► __sluice/system/cursors
-///                         ▲              │ nack / deadline / session expiry / release
-///                         └── Ready ◄────┴─(delay)─ Delayed        attempts ≥ max ──► dead-letter topic, then ack
+///              │          ▲              │ nack / deadline / session expiry / release          ▲
+///              │          └── Ready ◄────┴─(delay)─ Delayed        attempts ≥ max ──► dead-letter topic, then ack
+///              │                 ▲ returned (an entry, attempt 1)                               │
+///              └─Receive, held (HoldNewMessages: no entry, no deadline)─────────────ack───────────┘
 /// </code>
 /// All state is guarded by <see cref="_gate"/>; critical sections do no I/O. One timer per subscription fires at
 /// the earliest of: the oldest lease deadline, the earliest nack delay, the earliest consumer session expiry.
@@ -29,9 +31,6 @@ internal sealed partial class Subscription
     private readonly PriorityQueue<Entry, DateTimeOffset> _delayed = new();
     private readonly PriorityQueue<ConsumerState, DateTimeOffset> _sessions = new();
     private readonly LinkedList<ReceiveWaiter> _waiters = new();
-
-    // Deliveries taken held (AckOnWrite) and not yet acked or returned, stale ones included: in flight without a lease.
-    private int _held;
     private long _signals;
     private ITimer? _timer;
     private DateTimeOffset _timerDue = DateTimeOffset.MaxValue;
@@ -215,23 +214,15 @@ internal sealed partial class Subscription
             var returned = false;
             foreach (var d in held)
             {
-                if (Unhold(d, c) is not { } p)
+                // Tracked already: the same offset delivered twice in one epoch (never expected). The entry that is
+                // there stands for it; the others are still returned.
+                if (Unhold(d, c) is not { } p || p.Outstanding.ContainsKey(d.Record.Offset))
                 {
                     continue;
                 }
 
-                var e = new Entry(p.Partition, d.Record, d.Record.Key is { } k ? Convert.ToBase64String(k.Span) : null) { Attempt = 1 };
-                p.Outstanding.Add(e.Offset, e);
-                if (e.KeyId is not null)
-                {
-                    if (!p.KeyOutstanding.TryGetValue(e.KeyId, out var offsets))
-                    {
-                        p.KeyOutstanding[e.KeyId] = offsets = [];
-                    }
-
-                    offsets.Add(e.Offset);
-                }
-
+                var e = new Entry(p.Partition, d.Record, KeyIdOf(d.Record)) { Attempt = 1 };
+                Track(p, e);
                 Return(p, e, TimeSpan.Zero, now, deadLetters);
                 returned = true;
             }
@@ -380,17 +371,7 @@ internal sealed partial class Subscription
                     }
 
                     var e = new Entry(p.Partition, b.Record, b.KeyId);
-                    p.Outstanding.Add(e.Offset, e);
-                    if (e.KeyId is not null)
-                    {
-                        if (!p.KeyOutstanding.TryGetValue(e.KeyId, out var offsets))
-                        {
-                            p.KeyOutstanding[e.KeyId] = offsets = [];
-                        }
-
-                        offsets.Add(e.Offset);
-                    }
-
+                    Track(p, e);
                     result.Add(Lease(e, c, now));
                 }
 
@@ -615,7 +596,7 @@ internal sealed partial class Subscription
     /// a seek, a hand-over) is left out of the count and, when it may still be settled elsewhere (a partition another
     /// fleet member now delivers), returned in <paramref name="elsewhere"/> for the id-based path.
     /// </summary>
-    public int AckLeased(IReadOnlyList<Delivery> deliveries, ConsumerState c, out HashSet<int> dirty, out List<string>? elsewhere)
+    public int AckDeliveries(IReadOnlyList<Delivery> deliveries, ConsumerState c, out HashSet<int> dirty, out List<string>? elsewhere)
     {
         var succeeded = 0;
         dirty = [];
@@ -627,11 +608,11 @@ internal sealed partial class Subscription
             {
                 if (d.HeldBy is not null)
                 {
-                    if (Unhold(d, c) is { } held)
+                    if (Unhold(d, c) is { } partition)
                     {
-                        held.Cursor.Add(d.Record.Offset, d.Record.Offset + 1);
-                        held.SignalSpace();
-                        dirty.Add(held.Partition);
+                        partition.Cursor.Add(d.Record.Offset, d.Record.Offset + 1);
+                        partition.SignalSpace();
+                        dirty.Add(partition.Partition);
                         succeeded++;
                     }
 
@@ -957,12 +938,16 @@ internal sealed partial class Subscription
                 .Select(c => new ConsumerInfo(c.Id, active is null || active == c, c.InFlight, c.LastSeen))
                 .ToList();
             var filteredOut = 0L;
+
+            // Held deliveries count while their partition does (a seek drops them from the count, as it ends leases).
+            var held = 0;
             foreach (var p in _partitions)
             {
                 filteredOut += p.FilteredOut;
+                held += p.Held;
             }
 
-            return new SubscriptionInfo(Topic, Name, Settings, partitions, backlog, _leases.Count + _held, consumers) { FilteredOut = filteredOut };
+            return new SubscriptionInfo(Topic, Name, Settings, partitions, backlog, _leases.Count + held, consumers) { FilteredOut = filteredOut };
         }
     }
 
@@ -984,7 +969,6 @@ internal sealed partial class Subscription
     private Delivery Hold(PartitionState p, StoredRecord record, ConsumerState c)
     {
         p.Held++;
-        _held++;
         c.InFlight++;
         return new Delivery(new AckId(Generation, Epoch, p.Partition, record.Offset, 1), Topic, record, c, p.FetchEpoch);
     }
@@ -999,7 +983,6 @@ internal sealed partial class Subscription
         }
 
         d.HeldSettled = true;
-        _held--;
         c.InFlight--;
         var p = d.Partition < _partitions.Count ? _partitions[d.Partition] : null;
         if (Deleted || p is null || p.FetchEpoch != d.HeldEpoch)
@@ -1010,6 +993,24 @@ internal sealed partial class Subscription
         p.Held--;
         return p;
     }
+
+    // An entry joins the partition's outstanding table (and its key's offsets, for key_shared ordering).
+    private static void Track(PartitionState p, Entry e)
+    {
+        p.Outstanding.Add(e.Offset, e);
+        if (e.KeyId is not null)
+        {
+            if (!p.KeyOutstanding.TryGetValue(e.KeyId, out var offsets))
+            {
+                p.KeyOutstanding[e.KeyId] = offsets = [];
+            }
+
+            offsets.Add(e.Offset);
+        }
+    }
+
+    // The key as key_shared bookkeeping names it.
+    private static string? KeyIdOf(StoredRecord r) => r.Key is { } k ? Convert.ToBase64String(k.Span) : null;
 
     // False for an entry dropped by a seek or by a cursor reset while work on it ran outside the lock.
     private bool IsTracked(Entry e, out PartitionState p)
@@ -1610,7 +1611,7 @@ internal sealed partial class Subscription
                 skipFrom = -1;
             }
 
-            p.Buffer.AddLast(new Buffered(r, r.Key is { } k ? Convert.ToBase64String(k.Span) : null));
+            p.Buffer.AddLast(new Buffered(r, KeyIdOf(r)));
             buffered++;
         }
 
@@ -1659,7 +1660,9 @@ internal sealed partial class Subscription
             {
                 Log.RetentionSkipped(_ctx.Logger, Topic, Name, p.Partition, from, ex.StartOffset);
                 p.Cursor.Add(p.Cursor.Committed, ex.StartOffset);
-                p.ReadPosition = ex.StartOffset;
+
+                // Not back: an inline read (FillAsync) may have buffered past the new start meanwhile.
+                p.ReadPosition = Math.Max(p.ReadPosition, ex.StartOffset);
             }
             else
             {

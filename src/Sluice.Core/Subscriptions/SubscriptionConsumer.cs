@@ -17,7 +17,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
     private bool _polledLog;
     private int _interrupted;
 
-    // AckOnWrite: new messages are taken held, and what this handle holds is kept here, in take order, until acked or
+    // HoldNewMessages: new messages are taken held, and what this handle holds is kept here, in take order, until acked or
     // returned (settled ones are dropped from the front after each ack, and all of them when they pile up behind one).
     // Made at the first held take and dropped when an interrupt finds it empty, as the stream's own lists are: a stream
     // that went quiet holds no more than one that never had traffic. Used by the handle's one caller (a stream).
@@ -88,6 +88,8 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 var remaining = waiter is null ? TimeSpan.Zero : wait - time.GetElapsedTime(started);
                 if (remaining <= TimeSpan.Zero)
                 {
+                    // A wait that ended empty: a stream that went quiet drops its emptied queue (as Poll's interrupt does).
+                    DropEmptyHeld();
                     return deliveries;
                 }
 
@@ -165,10 +167,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                 // Not parked while the caller writes its keep-alive: a wake meanwhile goes to another receiver.
                 subscription.EndWait(waiter);
                 _polledLog = false;
-                if (_held is { Count: 0 })
-                {
-                    _held = null;
-                }
+                DropEmptyHeld();
 
                 return deliveries;
             }
@@ -228,7 +227,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         return Volatile.Read(ref _disposed) != 0 || Ended.IsCancellationRequested ? [] : Take(max, null, out _);
     }
 
-    public void AckOnWrite() => _hold = true;
+    public void HoldNewMessages() => _hold = true;
 
     private IReadOnlyList<Delivery> Take(int max, ReceiveWaiter? waiter, out Task? changed)
     {
@@ -242,9 +241,23 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
                     (_held ??= new()).Enqueue(d);
                 }
             }
+
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                // Disposed while this take ran (after its check): nobody would return them later.
+                ReturnAllHeld();
+            }
         }
 
         return deliveries;
+    }
+
+    private void DropEmptyHeld()
+    {
+        if (_held is { Count: 0 })
+        {
+            _held = null;
+        }
     }
 
     public ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default)
@@ -256,7 +269,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         }
 
         // The engine settles held deliveries before this returns (its first part runs under the subscription's lock).
-        var acked = service.AckLeasedAsync(subscription, state, deliveries, waitDurable, cancellationToken);
+        var acked = service.AckDeliveriesAsync(subscription, state, deliveries, waitDurable, cancellationToken);
         if (_hold)
         {
             PruneHeld();
@@ -267,9 +280,39 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
 
     public ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default)
     {
-        ReturnHeld();
+        ReturnAllHeld();
         subscription.Release(state);
         return ValueTask.CompletedTask;
+    }
+
+    public async ValueTask ReturnAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(deliveries);
+        List<Delivery>? held = null;
+        List<string>? leased = null;
+        foreach (var d in deliveries)
+        {
+            if (d.HeldBy is not null)
+            {
+                (held ??= []).Add(d);
+            }
+            else
+            {
+                (leased ??= []).Add(d.AckId);
+            }
+        }
+
+        if (held is not null)
+        {
+            subscription.ReturnHeld(held, state);
+            PruneHeld();
+        }
+
+        if (leased is not null)
+        {
+            // By id, as a client's nack: a lease on a partition another fleet member now delivers is settled there.
+            await service.NackAsync(subscription.Topic, subscription.Name, leased, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     // Drops settled deliveries from the front; when a held one stays unsettled in front of many settled ones (acks out
@@ -301,7 +344,7 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         }
     }
 
-    private void ReturnHeld()
+    private void ReturnAllHeld()
     {
         if (_held is not { Count: > 0 } held)
         {
@@ -324,9 +367,15 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
             }
 
             // What it still holds goes back before it detaches: no held message outlives its handle.
-            ReturnHeld();
-            subscription.Detach(state);
-            Interlocked.Exchange(ref _waiter, null)?.Close();
+            try
+            {
+                ReturnAllHeld();
+            }
+            finally
+            {
+                subscription.Detach(state);
+                Interlocked.Exchange(ref _waiter, null)?.Close();
+            }
         }
 
         return ValueTask.CompletedTask;

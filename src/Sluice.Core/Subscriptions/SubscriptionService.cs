@@ -495,9 +495,9 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     }
 
     // A consumer's own deliveries, acked by their leases; ids of leases that moved to another fleet member go the id way.
-    internal async ValueTask<int> AckLeasedAsync(Subscription subscription, ConsumerState consumer, IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken)
+    internal async ValueTask<int> AckDeliveriesAsync(Subscription subscription, ConsumerState consumer, IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken)
     {
-        var acked = subscription.AckLeased(deliveries, consumer, out var dirty, out var elsewhere);
+        var acked = subscription.AckDeliveries(deliveries, consumer, out var dirty, out var elsewhere);
         await CommitAckedAsync(subscription, dirty, waitDurable, cancellationToken).ConfigureAwait(false);
 
         if (elsewhere is not null)

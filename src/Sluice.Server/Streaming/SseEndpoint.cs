@@ -148,7 +148,7 @@ internal static class SseEndpoint
                 if (autoAck)
                 {
                     // New messages are held, not leased: acked once written, returned by the handle if never written.
-                    consumer.AckOnWrite();
+                    consumer.HoldNewMessages();
                 }
 
                 if (lastAckId is not null && _services.GetRequiredService<StreamRegistry>().TakeResume(topic, name, consumerId) is { } previous)
@@ -246,7 +246,7 @@ internal static class SseEndpoint
                 }
                 finally
                 {
-                    await EndAsync(_services.GetRequiredService<ISubscriptionService>(), slow);
+                    await EndAsync(slow);
                 }
             }
             finally
@@ -306,7 +306,7 @@ internal static class SseEndpoint
             written.Clear();
         }
 
-        private async ValueTask EndAsync(ISubscriptionService service, bool slow)
+        private async ValueTask EndAsync(bool slow)
         {
             try
             {
@@ -321,7 +321,7 @@ internal static class SseEndpoint
                 if (_unconfirmed is { Count: > 0 })
                 {
                     // Received from the engine but not known to have reached the client: redeliver at once.
-                    await service.NackAsync(topic, name, [.. _unconfirmed.Select(d => d.AckId)], TimeSpan.Zero, CancellationToken.None);
+                    await _consumer.ReturnAsync(_unconfirmed, CancellationToken.None);
                 }
 
                 if (!autoAck)

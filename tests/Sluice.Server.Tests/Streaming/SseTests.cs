@@ -156,7 +156,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
         // The server gives up on it after the slow-consumer timeout and releases what it held (the only consumer so
         // far, it held what filled the socket buffers); another consumer (a pull) then gets every message, those the
         // stalled one held as redeliveries, well before their 30 s ack deadline.
-        await WaitUntilAsync(() => Task.FromResult(Fixture.Server.Output.Contains("Closed a slow SSE consumer", StringComparison.Ordinal)));
+        await WaitUntilAsync(() => Task.FromResult(Fixture.Server.Output.Contains($"of {topic} subscription s:", StringComparison.Ordinal)));
         await AssertAnotherConsumerGetsEveryMessageAsync(topic);
 
         // And the stalled connection was closed by the server: reading on now reaches its end (or a reset).
@@ -188,7 +188,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
         var buffer = new byte[4096];
         var head = await socket.ReceiveAsync(buffer);
         Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, head));
-        await WaitUntilAsync(() => Task.FromResult(Fixture.Server.Output.Contains("Closed a slow SSE consumer", StringComparison.Ordinal)));
+        await WaitUntilAsync(() => Task.FromResult(Fixture.Server.Output.Contains($"of {topic} subscription s:", StringComparison.Ordinal)));
 
         // Nothing stays in flight once the stream is gone; what was not acked is every message another consumer gets,
         // the unwritten ones it held among them as second deliveries.

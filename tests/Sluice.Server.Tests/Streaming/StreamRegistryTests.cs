@@ -161,7 +161,9 @@ public sealed class StreamRegistryTests
 
         public ValueTask ReleaseInFlightAsync(CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
-        public void AckOnWrite() => throw new NotSupportedException();
+        public void HoldNewMessages() => throw new NotSupportedException();
+
+        public ValueTask ReturnAsync(IReadOnlyList<Delivery> deliveries, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 
         public ValueTask<int> AckAsync(IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken = default) => throw new NotSupportedException();
 

@@ -55,7 +55,7 @@ internal static class BeamSse
             var slow = false;
 
             // New messages are held, not leased: acked once flushed, returned by the handle if never flushed.
-            consumer.AckOnWrite();
+            consumer.HoldNewMessages();
             try
             {
                 SseWriter.StartResponse(context);
@@ -125,7 +125,7 @@ internal static class BeamSse
                 else if (_unflushed.Count > 0)
                 {
                     // Received but not known to have reached the client: redeliver at once.
-                    await beam.Subscriptions.NackAsync(request.Topic, request.Subscription, [.. _unflushed.Select(d => d.AckId)], TimeSpan.Zero, CancellationToken.None);
+                    await consumer.ReturnAsync(_unflushed, CancellationToken.None);
                 }
             }
             catch (Exception ex) when (ex is SubscriptionNotFoundException or ObjectDisposedException or OperationCanceledException)

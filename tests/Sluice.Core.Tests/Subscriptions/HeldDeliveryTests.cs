@@ -3,12 +3,12 @@ using Sluice.Core.Subscriptions;
 namespace Sluice.Core.Tests.Subscriptions;
 
 /// <summary>
-/// <see cref="ISubscriptionConsumer.AckOnWrite"/>: a stream that acks what it writes takes new messages held, not
+/// <see cref="ISubscriptionConsumer.HoldNewMessages"/>: a stream that acks what it writes takes new messages held, not
 /// leased. Held messages must stay out of other consumers' reach with no deadline, move the cursor only when acked
 /// (once), come back for redelivery when returned or when the handle goes, count against the unacked bound, and be
 /// dropped rather than misapplied after a seek.
 /// </summary>
-public sealed class AckOnWriteTests
+public sealed class HeldDeliveryTests
 {
     [Fact]
     public async Task Held_StayWithTheHolderPastTheDeadline_AndMoveTheCursorOnlyWhenAcked_Once()
@@ -18,7 +18,7 @@ public sealed class AckOnWriteTests
         await h.SubscribeAsync(configure: s => s with { AckDeadline = TimeSpan.FromSeconds(5) });
         await h.ProduceAsync(5);
         await using var stream = await h.OpenAsync("stream");
-        stream.AckOnWrite();
+        stream.HoldNewMessages();
         await using var other = await h.OpenAsync("other");
 
         var held = await EngineHarness.ReceiveAtLeastAsync(stream, 5);
@@ -54,7 +54,7 @@ public sealed class AckOnWriteTests
         await h.SubscribeAsync();
         await h.ProduceAsync(4);
         var stream = await h.OpenAsync("stream");
-        stream.AckOnWrite();
+        stream.HoldNewMessages();
         await using var other = await h.OpenAsync("other");
         var held = await EngineHarness.ReceiveAtLeastAsync(stream, 4);
         Assert.Equal(1, await stream.AckAsync(held[..1], waitDurable: false));
@@ -82,7 +82,7 @@ public sealed class AckOnWriteTests
         var leased = await EngineHarness.ReceiveAtLeastAsync(first, 2);
         await h.NackAsync(leased[..1], TimeSpan.Zero); // offset 0 ready for redelivery: the stream leases it
         await using var stream = await h.OpenAsync("stream");
-        stream.AckOnWrite();
+        stream.HoldNewMessages();
         await h.ProduceAsync(1);
 
         var taken = await EngineHarness.ReceiveAtLeastAsync(stream, 2);
@@ -103,14 +103,14 @@ public sealed class AckOnWriteTests
         await h.SubscribeAsync();
         await h.ProduceAsync(3);
         var stream = await h.OpenAsync("stream");
-        stream.AckOnWrite();
+        stream.HoldNewMessages();
         var before = await EngineHarness.ReceiveAtLeastAsync(stream, 3);
 
         await h.Engine.SeekAsync(EngineHarness.Topic, "sub", StartPosition.AtOffset(0));
         Assert.Equal(0, await stream.AckAsync(before[..1], waitDurable: true));
         var info = await h.Engine.GetAsync(EngineHarness.Topic, "sub");
         Assert.Equal(0, info!.Partitions[0].CommittedOffset);
-        Assert.Equal(2, info.InFlight); // the two stale ones, until the handle settles them
+        Assert.Equal(0, info.InFlight); // the stale ones are out of the count, as ended leases are
 
         // From the seek's position again, once each: the stale ones are not returned beside them.
         var after = await EngineHarness.ReceiveAtLeastAsync(stream, 3);
@@ -124,6 +124,95 @@ public sealed class AckOnWriteTests
     }
 
     [Fact]
+    public async Task ReturnAsync_GivesBackOnlyWhatItNames_HeldAsTheyAre_LeasedAsNacks()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await h.ProduceAsync(1);
+        await using var first = await h.OpenAsync("first");
+        await h.NackAsync(await EngineHarness.ReceiveAtLeastAsync(first, 1), TimeSpan.Zero);
+        await h.ProduceAsync(2);
+        await using var stream = await h.OpenAsync("stream");
+        stream.HoldNewMessages();
+        var taken = await EngineHarness.ReceiveAtLeastAsync(stream, 3);
+        Assert.Equal([(0L, 2), (1L, 1), (2L, 1)], taken.Select(d => (d.Record.Offset, d.DeliveryAttempt)));
+
+        await stream.ReturnAsync([taken[0], taken[2]]);
+        await using var other = await h.OpenAsync("other");
+        var back = await EngineHarness.ReceiveAtLeastAsync(other, 2);
+
+        Assert.Equal([(0L, 3), (2L, 2)], back.Select(d => (d.Record.Offset, d.DeliveryAttempt)));
+        Assert.Empty(await other.ReceiveAsync(10, TimeSpan.Zero)); // offset 1 is still the stream's
+        Assert.Equal(1, await stream.AckAsync(taken, waitDurable: false));
+    }
+
+    [Fact]
+    public async Task AckedOutOfTakeOrder_TheOneLeftUnacked_IsStillReturned_Once()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await h.ProduceAsync(300);
+        var stream = await h.OpenAsync("stream");
+        stream.HoldNewMessages();
+        var held = await EngineHarness.ReceiveAtLeastAsync(stream, 300);
+
+        // Every one but the first, newest first: the handle's queue keeps the unacked one among hundreds of acked.
+        for (var i = held.Count - 1; i > 0; i--)
+        {
+            Assert.Equal(1, await stream.AckAsync([held[i]], waitDurable: false));
+        }
+
+        await stream.DisposeAsync();
+        await using var other = await h.OpenAsync("other");
+        var back = Assert.Single(await EngineHarness.ReceiveAtLeastAsync(other, 1));
+        Assert.Equal((0L, 2), (back.Record.Offset, back.DeliveryAttempt));
+        Assert.Empty(await other.ReceiveAsync(10, TimeSpan.Zero));
+    }
+
+    [Fact]
+    public async Task Filtered_BetweenHeldOnes_TheCursorStaysBelowTheFirstUnacked()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(configure: s => s with { Filter = Core.Filters.MessageFilter.Parse("header.region = \"eu\"") });
+        await h.ProduceAsync(1, headers: [new("region", "eu")]);
+        await h.ProduceAsync(3, headers: [new("region", "asia")]);
+        await h.ProduceAsync(1, headers: [new("region", "eu")]);
+        await using var stream = await h.OpenAsync("stream");
+        stream.HoldNewMessages();
+        var held = await EngineHarness.ReceiveAtLeastAsync(stream, 2);
+        Assert.Equal([0L, 4], held.Select(d => d.Record.Offset));
+
+        Assert.Equal(1, await stream.AckAsync(held[1..], waitDurable: false));
+        Assert.Equal(0, (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Partitions[0].CommittedOffset);
+        Assert.Equal(1, await stream.AckAsync(held[..1], waitDurable: false));
+        Assert.Equal(5, (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Partitions[0].CommittedOffset);
+    }
+
+    [Fact]
+    public async Task SubscriptionDeleted_WhileHeld_AcksApplyNothing_AndTheHandleGoesQuietly()
+    {
+        await using var h = new EngineHarness();
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync();
+        await h.ProduceAsync(2);
+        var stream = await h.OpenAsync("stream");
+        stream.HoldNewMessages();
+        var held = await EngineHarness.ReceiveAtLeastAsync(stream, 2);
+
+        Assert.True(await h.Engine.DeleteAsync(EngineHarness.Topic, "sub"));
+        Assert.Equal(0, await stream.AckAsync(held[..1], waitDurable: false));
+        await stream.DisposeAsync();
+
+        // A new subscription of the name starts from its own position, with nothing of the old one's.
+        await h.SubscribeAsync();
+        await using var next = await h.OpenAsync("next");
+        Assert.Equal([(0L, 1), (1L, 1)], (await EngineHarness.ReceiveAtLeastAsync(next, 2)).Select(d => (d.Record.Offset, d.DeliveryAttempt)));
+    }
+
+    [Fact]
     public async Task Held_CountAgainstTheUnackedBound_AndAckingMakesRoom()
     {
         await using var h = new EngineHarness(new DeliveryOptions { MaxUnackedPerPartition = 4, ReadAheadMessages = 2 });
@@ -131,7 +220,7 @@ public sealed class AckOnWriteTests
         await h.SubscribeAsync();
         await h.ProduceAsync(10);
         await using var stream = await h.OpenAsync("stream");
-        stream.AckOnWrite();
+        stream.HoldNewMessages();
 
         var held = new List<Delivery>();
         for (var i = 0; i < 5; i++)
@@ -154,7 +243,7 @@ public sealed class AckOnWriteTests
         await h.SubscribeAsync(configure: s => s with { MaxDeliveries = 1, DeadLetterTopic = dlq });
         await h.ProduceAsync(1);
         var stream = await h.OpenAsync("stream");
-        stream.AckOnWrite();
+        stream.HoldNewMessages();
         Assert.Single(await EngineHarness.ReceiveAtLeastAsync(stream, 1));
 
         await stream.DisposeAsync();
@@ -172,7 +261,7 @@ public sealed class AckOnWriteTests
         await h.SubscribeAsync(SubscriptionType.KeyShared, configure: s => s with { AckDeadline = TimeSpan.FromSeconds(1) });
         await h.ProduceAsync(1, key: _ => "k");
         await using var stream = await h.OpenAsync("stream");
-        stream.AckOnWrite();
+        stream.HoldNewMessages();
         var first = Assert.Single(await EngineHarness.ReceiveAtLeastAsync(stream, 1));
 
         h.Time.Advance(TimeSpan.FromSeconds(1));
