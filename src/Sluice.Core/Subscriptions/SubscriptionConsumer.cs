@@ -19,8 +19,9 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
 
     // HoldNewMessages: new messages are taken held, and what this handle holds is kept here, in take order, until acked or
     // returned (settled ones are dropped from the front after each ack, and all of them when they pile up behind one).
-    // Made at the first held take and dropped when an interrupt finds it empty, as the stream's own lists are: a stream
-    // that went quiet holds no more than one that never had traffic. Used by the handle's one caller (a stream).
+    // Made at the first held take and dropped when a wait ends (Poll's interrupt, ReceiveAsync's timeout) with it empty,
+    // as the stream's own lists are: a stream that went quiet holds no more than one that never had traffic. Used by the
+    // handle's one caller at a time (a stream's loop, then its dispose).
     private bool _hold;
     private Queue<Delivery>? _held;
     private int _heldCompactAt = MinHeldCompact;
