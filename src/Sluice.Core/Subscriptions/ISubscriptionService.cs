@@ -238,27 +238,29 @@ public sealed class Delivery
         DeliveryAttempt = deliveryAttempt;
     }
 
-    // The engine's: the id is formatted only when asked for (a streaming consumer writes it as UTF-8 instead).
+    // The engine's, leased.
     internal Delivery(AckId id, TopicName topic, StoredRecord record, Entry lease)
+        : this(id, topic, record)
     {
-        _id = id;
-        Topic = topic;
-        Partition = id.Partition;
-        Record = record;
-        DeliveryAttempt = id.Attempt;
         Lease = lease;
     }
 
     // The engine's, held rather than leased (a first delivery to a handle that acks what it writes).
     internal Delivery(AckId id, TopicName topic, StoredRecord record, ConsumerState heldBy, int heldEpoch)
+        : this(id, topic, record)
+    {
+        HeldBy = heldBy;
+        HeldEpoch = heldEpoch;
+    }
+
+    // The engine's: the id is formatted only when asked for (a streaming consumer writes it as UTF-8 instead).
+    private Delivery(AckId id, TopicName topic, StoredRecord record)
     {
         _id = id;
         Topic = topic;
         Partition = id.Partition;
         Record = record;
         DeliveryAttempt = id.Attempt;
-        HeldBy = heldBy;
-        HeldEpoch = heldEpoch;
     }
 
     public string AckId => _ackId ??= _id.ToString();

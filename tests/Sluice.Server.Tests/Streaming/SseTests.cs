@@ -144,14 +144,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     public async Task StalledReader_IsDisconnected_AndItsMessagesRedeliveredToAnotherConsumer()
     {
         var topic = await NewTopicPastSocketBuffersAsync();
-
-        // A raw socket that sends the request, reads a little, then stops reading.
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
-        await socket.ConnectAsync(IPAddress.Loopback, Fixture.Server.Port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /v1/topics/{topic}/subscriptions/s/events HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"));
-        var buffer = new byte[4096];
-        var head = await socket.ReceiveAsync(buffer);
-        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, head));
+        using var socket = await StallAsync($"/v1/topics/{topic}/subscriptions/s/events");
 
         // The server gives up on it after the slow-consumer timeout and releases what it held (the only consumer so
         // far, it held what filled the socket buffers); another consumer (a pull) then gets every message, those the
@@ -160,6 +153,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
         await AssertAnotherConsumerGetsEveryMessageAsync(topic);
 
         // And the stalled connection was closed by the server: reading on now reaches its end (or a reset).
+        var buffer = new byte[4096];
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(20));
         try
         {
@@ -174,6 +168,18 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
 
     }
 
+    // A raw socket that sends the request, reads the head of the answer, then stops reading.
+    private async Task<Socket> StallAsync(string path)
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
+        await socket.ConnectAsync(IPAddress.Loopback, Fixture.Server.Port);
+        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"));
+        var buffer = new byte[4096];
+        var head = await socket.ReceiveAsync(buffer);
+        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, head));
+        return socket;
+    }
+
     // As above with ack=auto, whose new messages are held rather than leased: what the stream wrote before it stalled is
     // acked, and the rest (the event whose flush never finished and what it took after) must come back at once, not
     // stay held by a stream that is gone.
@@ -182,12 +188,7 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     public async Task StalledReader_AckAuto_WhatItHeldUnwritten_GoesToAnotherConsumer()
     {
         var topic = await NewTopicPastSocketBuffersAsync();
-        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
-        await socket.ConnectAsync(IPAddress.Loopback, Fixture.Server.Port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET /v1/topics/{topic}/subscriptions/s/events?ack=auto HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"));
-        var buffer = new byte[4096];
-        var head = await socket.ReceiveAsync(buffer);
-        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, head));
+        using var socket = await StallAsync($"/v1/topics/{topic}/subscriptions/s/events?ack=auto");
         await WaitUntilAsync(() => Task.FromResult(Fixture.Server.Output.Contains($"of {topic} subscription s:", StringComparison.Ordinal)));
 
         // Nothing stays in flight once the stream is gone; what was not acked is every message another consumer gets,
