@@ -257,21 +257,10 @@ internal static class MessageJson
 
     /// <summary>
     /// The same bytes as <see cref="Write"/> writes, assembled from the record's part encoded once per record and shared
-    /// by every delivery of it (a fan-out to a thousand subscriptions encodes each message once, not a thousand times).
-    /// False, writing nothing, when <paramref name="destination"/> is too small, or the ack id would need JSON escaping
-    /// or is longer than 128 bytes (never the engine's ids): then use <see cref="Write"/>.
-    /// </summary>
-    public static bool TryWriteShared(Span<byte> destination, Delivery delivery, out int written)
-    {
-        written = 0;
-        Span<byte> ackId = stackalloc byte[MaxIdBytes];
-        return delivery.TryFormatAckId(ackId, out var n)
-            && TryWriteShared(destination, delivery, Shared(delivery.Record, delivery.Partition), ackId[..n], out written);
-    }
-
-    /// <summary>
-    /// As above, with the record's <see cref="Shared"/> part looked up and the ack id formatted already (an SSE event
-    /// writes it in its <c>id:</c> line too).
+    /// by every delivery of it (a fan-out to a thousand subscriptions encodes each message once, not a thousand times),
+    /// with that part looked up (<see cref="Shared"/>) and the ack id formatted already (an SSE event writes it in its
+    /// <c>id:</c> line too). False, writing nothing, when <paramref name="destination"/> is too small, the shared part is
+    /// another partition's, or the ack id would need JSON escaping (never the engine's ids): then use <see cref="Write"/>.
     /// </summary>
     public static bool TryWriteShared(Span<byte> destination, Delivery delivery, SharedRecord shared, ReadOnlySpan<byte> ackId, out int written)
     {
