@@ -1,3 +1,4 @@
+using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 
 namespace Sluice.Core.Tests.Subscriptions;
@@ -73,8 +74,8 @@ public sealed class PollTests
         await using var consumer = await h.OpenAsync("c");
         var wait = await ParkedAsync(h, consumer, 1);
 
-        // Woken: the read-ahead has them. An interrupt now must not hide them.
-        await h.ProduceAsync(2);
+        // Woken: the read-ahead has them (one append, so one read brings both). An interrupt now must not hide them.
+        await h.Log.AppendAsync(EngineHarness.Topic, 0, [new RecordToAppend(null, "a"u8.ToArray()), new RecordToAppend(null, "b"u8.ToArray())]);
         await wait.AsTask().WaitAsync(EngineHarness.HangGuard);
         consumer.Interrupt();
         Assert.Equal(2, consumer.Poll(10, out var none).Count);
