@@ -9,20 +9,25 @@ namespace Sluice.Core.Subscriptions;
 /// to a topic with a thousand subscriptions woke a thousand pumps, each of which read the same records.
 /// <code>
 /// pump reads to the log's end ──park──► feed (one per topic partition while pumps are parked)
-///                                         │ WaitForDataAsync(min position) ─► ReadAsync ─► each parked pump's
+///                                         │ WaitForDataAsync(front) ─► ReadAsync(front) ─► each parked pump's
 ///                                         │ subscription takes the read under its lock (Subscription.OfferTail)
-///                                         └─ a subscription that cannot take it (no room, a seek, ahead of the read's
-///                                            start, ...) gets its pump back, which reads for itself as before
+///                                         └─ a subscription that cannot take it (no room, a seek since, a read that
+///                                            starts past its position) gets its pump back, which reads for itself
 /// </code>
 /// A parked pump stays parked while the feed serves it, so in the steady state of a fan-out nothing per subscription
-/// runs but the take of the read. Everything unusual (errors of the read, corrupt records, retention, a topic gone) goes
-/// back to the pumps: the feed only ever hands over a read that starts at or before where a subscription's read-ahead
-/// stands, which is what the pump's own read would have returned.
+/// runs but the take of the read. The feed reads on from its front (where its last read ended); a pump that reached
+/// the end behind the front (it read while the feed was ahead) waits on the log by itself, reads what it is missing and
+/// parks again, so a lagging subscription never moves the read back for the others. Everything unusual (errors of the
+/// read, corrupt records, retention, a topic gone) goes back to the pumps: the feed only ever hands over a read that
+/// starts at or before where a subscription's read-ahead stands, which is what the pump's own read would have returned.
 /// </summary>
 internal sealed class TailFeeds(IMessageLog log, DeliveryOptions options)
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<(TopicName Topic, int Partition), Feed> _feeds = [];
+
+    // At most half the read-ahead per read: a subscription whose read-ahead may read (at most half full) has room for it.
+    private int ReadCount => Math.Max(1, options.ReadAheadMessages / 2);
 
     /// <summary>
     /// Parks the pump of <paramref name="p"/>, which read up to <paramref name="position"/>, the log's end as it saw it.
@@ -50,19 +55,23 @@ internal sealed class TailFeeds(IMessageLog log, DeliveryOptions options)
 
             if (!_feeds.TryGetValue(key, out var feed))
             {
-                feed = new Feed(key.Topic, key.Partition);
+                feed = new Feed(key.Topic, key.Partition) { Front = position };
                 _feeds.Add(key, feed);
                 start = feed;
             }
-            else if (position < feed.WaitingFrom)
-            {
-                // The feed read past this position (for the others) and waits for what comes after it: it waits again
-                // from here, so that what lies between is read for this pump too.
-                WaitAgain(feed);
-            }
 
-            parked.Feed = feed;
-            feed.Parked.Add(parked);
+            if (position >= feed.Front)
+            {
+                parked.Feed = feed;
+                feed.Parked.Add(parked);
+            }
+        }
+
+        if (parked.Feed is null)
+        {
+            // Behind the front: what lies between is this pump's to read, on its own, as before the feed.
+            parked.Registration.Dispose();
+            return log.WaitForDataAsync(key.Topic, key.Partition, position, cancellationToken).AsTask();
         }
 
         if (start is not null)
@@ -98,36 +107,18 @@ internal sealed class TailFeeds(IMessageLog log, DeliveryOptions options)
                     }
 
                     stop = feed.Stop.Token;
-                    from = long.MaxValue;
-                    foreach (var parked in feed.Parked)
-                    {
-                        from = Math.Min(from, parked.Position);
-                    }
-
-                    feed.WaitingFrom = from;
+                    from = feed.Front;
                 }
 
                 ReadResult read;
                 try
                 {
                     await log.WaitForDataAsync(feed.Topic, feed.Partition, from, stop).ConfigureAwait(false);
-                    lock (_gate)
-                    {
-                        feed.WaitingFrom = long.MinValue;
-                        batch.AddRange(feed.Parked);
-                    }
-
-                    read = await log.ReadAsync(feed.Topic, feed.Partition, from, options.ReadAheadMessages, options.ReadAheadBytes, stop).ConfigureAwait(false);
+                    read = await log.ReadAsync(feed.Topic, feed.Partition, from, ReadCount, options.ReadAheadBytes, stop).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (stop.IsCancellationRequested)
                 {
-                    // The last pump left, or one came that needs an earlier start: look again.
-                    lock (_gate)
-                    {
-                        feed.WaitingFrom = long.MinValue;
-                    }
-
-                    batch.Clear();
+                    // The last pump left: look again (another may have come meanwhile).
                     continue;
                 }
 
@@ -137,22 +128,30 @@ internal sealed class TailFeeds(IMessageLog log, DeliveryOptions options)
                     throw new InvalidOperationException("an empty read after new data was signalled");
                 }
 
-                foreach (var parked in batch)
+                lock (_gate)
                 {
-                    if (parked.Position >= read.NextOffset)
+                    // Pumps parking from here on at a position below the read's end read what they miss themselves.
+                    feed.Front = read.NextOffset;
+                    batch.AddRange(feed.Parked);
+                }
+
+                if (batch.Count <= ChunkSize)
+                {
+                    Offer(batch, 0, batch.Count, from, read, dropped);
+                }
+                else
+                {
+                    // In pieces on the thread pool, each followed there by the streams it woke (a thread runs what it
+                    // queued itself first): streams are served in the order they were offered, as when each pump woke on
+                    // its own, rather than all after one long pass.
+                    var round = new OfferRound(batch, from, read, (batch.Count + ChunkSize - 1) / ChunkSize);
+                    for (var start = 0; start < batch.Count; start += ChunkSize)
                     {
-                        // Already past this read (it parked after reading further on its own).
-                        continue;
+                        ThreadPool.UnsafeQueueUserWorkItem(new OfferChunk(round, start), preferLocal: false);
                     }
 
-                    if (parked.Subscription.OfferTail(parked.Partition, parked.Epoch, from, read, out var next))
-                    {
-                        parked.Position = next;
-                    }
-                    else
-                    {
-                        dropped.Add(parked);
-                    }
+                    await round.Done.Task.ConfigureAwait(false);
+                    dropped.AddRange(round.Dropped);
                 }
 
                 batch.Clear();
@@ -166,8 +165,8 @@ internal sealed class TailFeeds(IMessageLog log, DeliveryOptions options)
         }
         catch (Exception)
         {
-            // The read failed (the topic is gone, the log is closing, corrupt records, retention, a backend hiccup), or
-            // its cancellation came with the last pump's: each pump reads for itself and meets what it meets as before.
+            // The read failed (the topic is gone, the log is closing, corrupt records, retention, a backend hiccup): each
+            // pump reads for itself and meets what it meets as before.
             List<Parked> all;
             lock (_gate)
             {
@@ -183,20 +182,72 @@ internal sealed class TailFeeds(IMessageLog log, DeliveryOptions options)
         }
     }
 
+    private const int ChunkSize = 32;
+
+    private static void Offer(List<Parked> batch, int start, int end, long from, ReadResult read, List<Parked> dropped)
+    {
+        for (var i = start; i < end; i++)
+        {
+            var parked = batch[i];
+            if (parked.Position >= read.NextOffset)
+            {
+                // Already past this read (it parked after reading further on its own).
+                continue;
+            }
+
+            if (parked.Subscription.OfferTail(parked.Partition, parked.Epoch, from, read, out var next))
+            {
+                parked.Position = next;
+            }
+            else
+            {
+                dropped.Add(parked);
+            }
+        }
+    }
+
+    private sealed class OfferRound(List<Parked> batch, long from, ReadResult read, int chunks)
+    {
+        private int _left = chunks;
+
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public List<Parked> Dropped { get; } = [];
+
+        public void Run(int start)
+        {
+            List<Parked> dropped = [];
+            Offer(batch, start, Math.Min(start + ChunkSize, batch.Count), from, read, dropped);
+            if (dropped.Count > 0)
+            {
+                lock (Dropped)
+                {
+                    Dropped.AddRange(dropped);
+                }
+            }
+
+            if (Interlocked.Decrement(ref _left) == 0)
+            {
+                Done.TrySetResult();
+            }
+        }
+    }
+
+    private sealed class OfferChunk(OfferRound round, int start) : IThreadPoolWorkItem
+    {
+        public void Execute() => round.Run(start);
+    }
+
     // Under _gate.
     private static void Remove(Parked parked)
     {
         if (parked.Feed is { } feed && feed.Parked.Remove(parked) && feed.Parked.Count == 0)
         {
-            // Nobody left to wait for: the loop ends (or, if a pump came meanwhile, waits again).
-            WaitAgain(feed);
+            // Nobody left to wait for: the feed's wait ends, off this thread (a pump's token may be cancelled under its
+            // subscription's lock, and the wait may continue where it is cancelled).
+            ThreadPool.UnsafeQueueUserWorkItem(static stop => stop.Cancel(), feed.Stop, preferLocal: false);
         }
     }
-
-    // Under _gate. Ends the feed's current wait, so its loop looks at its parked pumps again. Off this thread: a pump's
-    // token may be cancelled under its subscription's lock, and the feed's wait may continue where it is cancelled.
-    private static void WaitAgain(Feed feed)
-        => ThreadPool.UnsafeQueueUserWorkItem(static stop => stop.Cancel(), feed.Stop, preferLocal: false);
 
     private sealed class Feed(TopicName topic, int partition)
     {
@@ -204,12 +255,12 @@ internal sealed class TailFeeds(IMessageLog log, DeliveryOptions options)
 
         public int Partition { get; } = partition;
 
-        public List<Parked> Parked { get; } = [];
+        public HashSet<Parked> Parked { get; } = [];
 
         public CancellationTokenSource Stop { get; set; } = new();
 
-        /// <summary>The offset the feed waits for data beyond, while it waits; otherwise <see cref="long.MinValue"/>.</summary>
-        public long WaitingFrom { get; set; } = long.MinValue;
+        /// <summary>Where the feed reads next: the end of its last read (at first, the first pump's position).</summary>
+        public long Front { get; set; }
     }
 
     private sealed class Parked(TailFeeds feeds, Subscription subscription, PartitionState partition, int epoch, long position)
