@@ -8,9 +8,6 @@ internal sealed record EngineContext(IMessageLog Log, TimeProvider Time, Deliver
 {
     /// <summary>Set when <see cref="IPartitionCoordinator.IsShared"/>: what the engine learns from the other instances.</summary>
     public Fleet? Fleet { get; init; }
-
-    /// <summary>The waits and reads at partitions' ends, shared by the read-ahead of every subscription.</summary>
-    public TailFeeds Feeds { get; } = new(Log, Options);
 }
 
 /// <summary>Where a delivered-but-unacked message stands.</summary>

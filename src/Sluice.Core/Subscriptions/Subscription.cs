@@ -1522,9 +1522,7 @@ internal sealed partial class Subscription
 
                 if (read.NextOffset >= read.EndOffset)
                 {
-                    // At the end: the partition's feed waits and reads for every subscription there, and gives this
-                    // pump back when it has to read for itself.
-                    await _ctx.Feeds.WaitAsync(this, p, epoch, read.NextOffset, cancellationToken).ConfigureAwait(false);
+                    await _ctx.Log.WaitForDataAsync(Topic, p.Partition, read.NextOffset, cancellationToken).ConfigureAwait(false);
                 }
             }
         }
@@ -1556,37 +1554,6 @@ internal sealed partial class Subscription
 
             pumps?.Cancel();
         }
-    }
-
-    /// <summary>
-    /// Takes a read the partition's <see cref="TailFeeds"/> made from <paramref name="from"/> for every subscription at
-    /// its end, as the pump would take its own, and answers where the read-ahead stands after it. False, taking nothing,
-    /// when the pump has to read for itself: the delivery state was cleared since it parked, the read starts beyond
-    /// where the read-ahead stands (its records from there were never read), or the read-ahead has no room for all of it.
-    /// </summary>
-    public bool OfferTail(PartitionState p, int epoch, long from, ReadResult read, out long next)
-    {
-        var options = _ctx.Options;
-        int filtered;
-        lock (_gate)
-        {
-            next = p.ReadPosition;
-            if (Deleted || epoch != p.FetchEpoch || from > p.ReadPosition || !p.HasRoom(options)
-                || read.Records.Count > options.ReadAheadMessages - p.Buffer.Count)
-            {
-                return false;
-            }
-
-            if (AddFetched(p, read, out filtered) > 0)
-            {
-                Signal();
-            }
-
-            next = p.ReadPosition;
-        }
-
-        OnFilteredOut(p, filtered);
-        return true;
     }
 
     // Under _gate. Remembers the log's end a read saw; it only grows: a read that finished late does not take it back.

@@ -142,22 +142,10 @@ internal sealed class MemoryLog(TimeProvider time) : IMessageLog
         return ValueTask.FromResult(result);
     }
 
-    /// <summary>Calls of <see cref="ReadAsync"/> so far, failed ones included.</summary>
-    public int ReadCalls { get; private set; }
-
-    /// <summary>When it returns an exception for a topic, reads of that topic fail with it.</summary>
-    public Func<TopicName, Exception?>? FailReads { get; set; }
-
     public ValueTask<ReadResult> ReadAsync(TopicName topic, int partition, long offset, int maxCount, int maxBytes, CancellationToken cancellationToken = default)
     {
         lock (_gate)
         {
-            ReadCalls++;
-            if (FailReads?.Invoke(topic) is { } failure)
-            {
-                return ValueTask.FromException<ReadResult>(failure);
-            }
-
             var p = GetPartition(topic, partition);
             var end = p.Records.Count;
             if (offset < 0 || offset > end)
@@ -191,10 +179,9 @@ internal sealed class MemoryLog(TimeProvider time) : IMessageLog
     public async ValueTask WaitForDataAsync(TopicName topic, int partition, long offset, CancellationToken cancellationToken = default)
     {
         TaskCompletionSource waiter;
-        Partition p;
         lock (_gate)
         {
-            p = GetPartition(topic, partition);
+            var p = GetPartition(topic, partition);
             if (p.Records.Count > offset)
             {
                 return;
@@ -204,26 +191,7 @@ internal sealed class MemoryLog(TimeProvider time) : IMessageLog
             p.Waiters.Add(waiter);
         }
 
-        try
-        {
-            await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            lock (_gate)
-            {
-                p.Waiters.Remove(waiter);
-            }
-        }
-    }
-
-    /// <summary>Calls of <see cref="WaitForDataAsync"/> on this partition waiting now.</summary>
-    public int Waiting(TopicName topic, int partition)
-    {
-        lock (_gate)
-        {
-            return GetPartition(topic, partition).Waiters.Count;
-        }
+        await waiter.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Calls of <see cref="DeleteRecordsBeforeAsync"/>, which this fake records but does not apply (it keeps every record).</summary>
