@@ -38,8 +38,8 @@ internal sealed class Entry(int partition, StoredRecord record, string? keyId)
 
     public long Offset => Record.Offset;
 
-    /// <summary>The record's key as a string, for key_shared bookkeeping; null for unkeyed records.</summary>
-    public string? KeyId { get; } = keyId;
+    /// <summary>The record's key as a string, for key_shared bookkeeping; null for unkeyed records, and on other subscription types.</summary>
+    public string? KeyId { get; set; } = keyId;
 
     public int Attempt { get; set; }
 
@@ -59,7 +59,7 @@ internal sealed class Entry(int partition, StoredRecord record, string? keyId)
     public DateTimeOffset AvailableAt { get; set; }
 }
 
-/// <summary>A record read ahead from the log and not yet delivered.</summary>
+/// <summary>A record read ahead from the log and not yet delivered; its key named only on key_shared subscriptions.</summary>
 internal readonly record struct Buffered(StoredRecord Record, string? KeyId);
 
 /// <summary>
@@ -150,6 +150,8 @@ internal sealed class ReadAheadBuffer
     public int Count { get; private set; }
 
     public Buffered this[int index] => _items[(_head + index) % _items.Length];
+
+    public void Replace(int index, Buffered item) => _items[(_head + index) % _items.Length] = item;
 
     public void AddLast(Buffered item)
     {

@@ -123,8 +123,38 @@ internal sealed partial class Subscription
             }
 
             // The start position applies when a subscription is created; moving an existing one is a seek.
+            var keyShared = settings.Type == SubscriptionType.KeyShared && Settings.Type != SubscriptionType.KeyShared;
             Settings = settings with { Position = Settings.Position };
+            if (keyShared)
+            {
+                NameKeys();
+            }
+
             Signal();
+        }
+    }
+
+    // Under _gate. Names the keys of what the subscription holds from before it was key_shared (read ahead, and
+    // outstanding: ready, delayed or being dead-lettered; nothing is in flight, as no consumer is connected), so that a
+    // key's later messages wait for them.
+    private void NameKeys()
+    {
+        foreach (var p in _partitions)
+        {
+            for (var i = 0; i < p.Buffer.Count; i++)
+            {
+                var b = p.Buffer[i];
+                p.Buffer.Replace(i, b with { KeyId = KeyIdOf(b.Record) });
+            }
+
+            p.KeyOutstanding.Clear();
+            var entries = p.Outstanding.Values.ToList();
+            p.Outstanding.Clear();
+            foreach (var e in entries)
+            {
+                e.KeyId = KeyIdOf(e.Record);
+                Track(p, e);
+            }
         }
     }
 
@@ -221,7 +251,7 @@ internal sealed partial class Subscription
                     continue;
                 }
 
-                var e = new Entry(p.Partition, d.Record, KeyIdOf(d.Record)) { Attempt = 1 };
+                var e = new Entry(p.Partition, d.Record, Settings.Type == SubscriptionType.KeyShared ? KeyIdOf(d.Record) : null) { Attempt = 1 };
                 Track(p, e);
                 Return(p, e, TimeSpan.Zero, now, deadLetters);
                 returned = true;
@@ -1009,7 +1039,8 @@ internal sealed partial class Subscription
         }
     }
 
-    // The key as key_shared bookkeeping names it.
+    // The key as key_shared bookkeeping names it. Only key_shared subscriptions name keys (a string per record and
+    // subscription, and a set of outstanding offsets per key); the others deliver without looking at them.
     private static string? KeyIdOf(StoredRecord r) => r.Key is { } k ? Convert.ToBase64String(k.Span) : null;
 
     // False for an entry dropped by a seek or by a cursor reset while work on it ran outside the lock.
@@ -1574,6 +1605,7 @@ internal sealed partial class Subscription
         }
 
         var filter = Settings.Filter;
+        var keyed = Settings.Type == SubscriptionType.KeyShared;
         var buffered = 0;
         var expected = p.ReadPosition;
         var skipFrom = -1L;
@@ -1611,7 +1643,7 @@ internal sealed partial class Subscription
                 skipFrom = -1;
             }
 
-            p.Buffer.AddLast(new Buffered(r, KeyIdOf(r)));
+            p.Buffer.AddLast(new Buffered(r, keyed ? KeyIdOf(r) : null));
             buffered++;
         }
 

@@ -244,4 +244,31 @@ public sealed class SubscriptionTypeTests
         Assert.Empty(nothing);
         Assert.Equal("0:1", next.MessageId);
     }
+    [Fact]
+    public async Task SharedMadeKeyShared_WhatItHeldFromBefore_StillHoldsItsKeysMessagesBack()
+    {
+        // Shared subscriptions do not name keys; one made key_shared must name the keys of what it already holds.
+        await using var h = new EngineHarness(new DeliveryOptions { ConsumerSessionTimeout = TimeSpan.FromSeconds(30) });
+        await h.CreateTopicAsync();
+        await h.SubscribeAsync(SubscriptionType.Shared);
+        await h.ProduceAsync(4, key: i => i < 3 ? "a" : "b");
+        var before = await h.OpenAsync("before");
+        var taken = Assert.Single(await before.ReceiveAsync(1, EngineHarness.LongWait));
+        await before.DisposeAsync();
+        h.Time.Advance(TimeSpan.FromSeconds(30));
+        await EngineHarness.EventuallyAsync(async () => (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Consumers.Count == 0);
+
+        await h.SubscribeAsync(SubscriptionType.KeyShared);
+        await using var c = await h.OpenAsync("c");
+        var first = await EngineHarness.ReceiveAtLeastAsync(c, 2);
+        var nothing = await c.ReceiveAsync(10, TimeSpan.Zero);
+        await h.AckAsync([first.Single(d => d.MessageId == "0:0")]);
+        var next = Assert.Single(await c.ReceiveAsync(10, TimeSpan.Zero));
+
+        Assert.Equal("0:0", taken.MessageId);
+        Assert.Equal(["0:0", "0:3"], first.Select(d => d.MessageId).Order());
+        Assert.Equal(2, first.Single(d => d.MessageId == "0:0").DeliveryAttempt);
+        Assert.Empty(nothing);
+        Assert.Equal("0:1", next.MessageId);
+    }
 }
