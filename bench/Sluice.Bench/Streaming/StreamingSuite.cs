@@ -112,6 +112,9 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("The bare fan-out server (a child process of the bench, plain Kestrel) answers the same requests with the least an SSE broadcaster does: it stamps each");
         md.AppendLine("posted message's `publishTime`, encodes its event once, and each stream writes every batch it has not written and flushes once per wake; no log,");
         md.AppendLine("sync, subscription, lease or ack (design note 0037). Its figures are what the same client and machine give with Sluice's own work taken away.");
+        md.AppendLine(ConsumeKeys > 0
+            ? $"The consumed messages carry {ConsumeKeys:N0} distinct keys, in turn (`SLUICEBENCH_CONSUME_KEYS`; 0, keyless, by default)."
+            : "The consumed messages are keyless (`SLUICEBENCH_CONSUME_KEYS` gives them that many distinct keys).");
         md.AppendLine("Consume: the topic (1 partition) is filled first; after unmeasured warm-up drains of both paths for at least `SLUICEBENCH_CONSUME_WARMUP_SECONDS` (30) so the JIT has optimised the hot paths, pull then WebSocket each drain their own shared subscription with " + Consumers.ToString(CultureInfo.InvariantCulture) + " concurrent consumers,");
         md.AppendLine($"{ConsumeRounds} times in turn; the table gives each path's median drain (a drain of 200,000 messages lasts about a second, so one drain alone moves with whatever else the machine does in that second).");
         md.AppendLine("(pull: `max=1000&waitMs=200`, each answer acked by POST before the next pull; WebSocket: acks of 500 ids sent on the socket). Server CPU is the");
@@ -252,6 +255,9 @@ internal sealed class StreamingSuite : IBenchSuite
     // Long enough for the JIT's tiering (instrumented code, then optimized) to finish on the hot paths.
     private static readonly int WarmupSeconds = Setting("SLUICEBENCH_FANOUT_WARMUP_SECONDS", 5);
     private static readonly int ConsumeWarmupSeconds = Setting("SLUICEBENCH_CONSUME_WARMUP_SECONDS", 30);
+
+    // Distinct keys of the consumed messages, given round-robin; 0 (the default): keyless, as the figures are.
+    private static readonly int ConsumeKeys = Setting("SLUICEBENCH_CONSUME_KEYS", 0);
 
     // One message every 1/rate s, in ticks of 10 ms (a batch of the messages due by then).
     private static async Task ProduceAtRateAsync(BenchServer server, string topic, string value, int rate, int total)
@@ -458,7 +464,9 @@ internal sealed class StreamingSuite : IBenchSuite
         var value = new string('x', ValueBytes);
         for (var i = 0; i < count; i += 10_000)
         {
-            var body = JsonSerializer.Serialize(new { messages = Enumerable.Range(0, Math.Min(10_000, count - i)).Select(_ => new { value }).ToArray() });
+            var body = ConsumeKeys > 0
+                ? JsonSerializer.Serialize(new { messages = Enumerable.Range(i, Math.Min(10_000, count - i)).Select(n => new { key = "key-" + (n % ConsumeKeys).ToString(CultureInfo.InvariantCulture), value }).ToArray() })
+                : JsonSerializer.Serialize(new { messages = Enumerable.Range(0, Math.Min(10_000, count - i)).Select(_ => new { value }).ToArray() });
             await server.PostAsync($"{Topic}/batch", body);
         }
 
