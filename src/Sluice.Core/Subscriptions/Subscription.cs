@@ -148,12 +148,10 @@ internal sealed partial class Subscription
             }
 
             p.KeyOutstanding.Clear();
-            var entries = p.Outstanding.Values.ToList();
-            p.Outstanding.Clear();
-            foreach (var e in entries)
+            foreach (var e in p.Outstanding.Values)
             {
                 e.KeyId = KeyIdOf(e.Record);
-                Track(p, e);
+                TrackKey(p, e);
             }
         }
     }
@@ -1028,6 +1026,11 @@ internal sealed partial class Subscription
     private static void Track(PartitionState p, Entry e)
     {
         p.Outstanding.Add(e.Offset, e);
+        TrackKey(p, e);
+    }
+
+    private static void TrackKey(PartitionState p, Entry e)
+    {
         if (e.KeyId is not null)
         {
             if (!p.KeyOutstanding.TryGetValue(e.KeyId, out var offsets))

@@ -244,6 +244,7 @@ public sealed class SubscriptionTypeTests
         Assert.Empty(nothing);
         Assert.Equal("0:1", next.MessageId);
     }
+
     [Fact]
     public async Task SharedMadeKeyShared_WhatItHeldFromBefore_StillHoldsItsKeysMessagesBack()
     {
