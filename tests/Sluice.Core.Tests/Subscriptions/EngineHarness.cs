@@ -92,6 +92,25 @@ internal sealed class EngineHarness : IAsyncDisposable
         }
     }
 
+    // Polls until the handle is parked (the subscription counts `waiting` receivers then; the call may first read the
+    // log, whose pending read it awaits); the wait to await.
+    public static async Task<ValueTask> ParkedAsync(EngineHarness h, ISubscriptionConsumer consumer, int waiting)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Empty(consumer.Poll(10, out var wait));
+            var pending = wait ?? throw new InvalidOperationException("answered interrupted while parking");
+            if (!pending.IsCompleted && h.Counts()!.WaitingReceivers == waiting)
+            {
+                return pending;
+            }
+
+            await pending.AsTask().WaitAsync(EngineHarness.HangGuard);
+        }
+
+        throw new InvalidOperationException("never parked");
+    }
+
     public Task<AckResult> AckAsync(IEnumerable<Delivery> deliveries, string name = "sub")
         => Engine.AckAsync(Topic, name, deliveries.Select(d => d.AckId).ToList()).AsTask();
 

@@ -23,7 +23,7 @@ public sealed class PollTests
         Assert.Equal(3, first.Count);
         await consumer.AckAsync(first, waitDurable: false); // acked: no lease deadline can wake the wait below
 
-        var wait = await ParkedAsync(h, consumer, 1);
+        var wait = await EngineHarness.ParkedAsync(h, consumer, 1);
         Assert.Equal(1, h.Counts()!.WaitingReceivers);
         h.Time.Advance(TimeSpan.FromDays(1)); // no timer: time alone never ends it
         Assert.False(wait.IsCompleted);
@@ -42,7 +42,7 @@ public sealed class PollTests
         await using var consumer = await h.OpenAsync("c");
 
         // While parked: the wait ends, and the next call says interrupted (no wait), unparked.
-        var wait = await ParkedAsync(h, consumer, 1);
+        var wait = await EngineHarness.ParkedAsync(h, consumer, 1);
         consumer.Interrupt();
         await wait.AsTask().WaitAsync(EngineHarness.HangGuard);
         Assert.Empty(consumer.Poll(10, out var interrupted));
@@ -50,19 +50,19 @@ public sealed class PollTests
         Assert.Equal(0, h.Counts()!.WaitingReceivers);
 
         // Once only: the next call waits again.
-        var again = await ParkedAsync(h, consumer, 1);
+        var again = await EngineHarness.ParkedAsync(h, consumer, 1);
 
         // Two interrupts before the next call: still one answer.
         consumer.Interrupt();
         consumer.Interrupt();
         await again.AsTask().WaitAsync(EngineHarness.HangGuard);
         await InterruptedAsync(consumer);
-        _ = await ParkedAsync(h, consumer, 1);
+        _ = await EngineHarness.ParkedAsync(h, consumer, 1);
 
         // Interrupted with nothing parked (the caller busy writing): the next call answers so.
         consumer.Interrupt();
         await InterruptedAsync(consumer);
-        _ = await ParkedAsync(h, consumer, 1);
+        _ = await EngineHarness.ParkedAsync(h, consumer, 1);
     }
 
     [Fact]
@@ -72,7 +72,7 @@ public sealed class PollTests
         await h.CreateTopicAsync();
         await h.SubscribeAsync();
         await using var consumer = await h.OpenAsync("c");
-        var wait = await ParkedAsync(h, consumer, 1);
+        var wait = await EngineHarness.ParkedAsync(h, consumer, 1);
 
         // Woken: the read-ahead has them (one append, so one read brings both). An interrupt now must not hide them.
         await h.Log.AppendAsync(EngineHarness.Topic, 0, [new RecordToAppend(null, "a"u8.ToArray()), new RecordToAppend(null, "b"u8.ToArray())]);
@@ -90,7 +90,7 @@ public sealed class PollTests
         await h.CreateTopicAsync();
         await h.SubscribeAsync();
         await using var consumer = await h.OpenAsync("c");
-        var wait = await ParkedAsync(h, consumer, 1);
+        var wait = await EngineHarness.ParkedAsync(h, consumer, 1);
 
         Assert.True(await h.Engine.DeleteAsync(EngineHarness.Topic, "sub"));
 
@@ -117,7 +117,7 @@ public sealed class PollTests
         await using var other = await h.OpenAsync("b");
         var receive = other.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
         await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 1 }));
-        _ = await ParkedAsync(h, polling, 2);
+        _ = await EngineHarness.ParkedAsync(h, polling, 2);
 
         await polling.DisposeAsync();
         Assert.Equal(1, h.Counts()!.WaitingReceivers);
@@ -135,7 +135,7 @@ public sealed class PollTests
         await using var other = await h.OpenAsync("b");
 
         // The polling handle parks first, so a message wakes it (one waiter per message on a shared subscription).
-        var wait = await ParkedAsync(h, polling, 1);
+        var wait = await EngineHarness.ParkedAsync(h, polling, 1);
         var receive = other.ReceiveAsync(10, EngineHarness.LongWait).AsTask();
         await EngineHarness.EventuallyAsync(() => Task.FromResult(h.Counts() is { WaitingReceivers: 2 }));
         await h.ProduceAsync(1);
@@ -177,24 +177,5 @@ public sealed class PollTests
         }
 
         throw new InvalidOperationException("never answered interrupted");
-    }
-
-    // Polls until the handle is parked (the subscription counts `waiting` receivers then; the call may first read the
-    // log, whose pending read it awaits); the wait to await.
-    private static async Task<ValueTask> ParkedAsync(EngineHarness h, ISubscriptionConsumer consumer, int waiting)
-    {
-        for (var i = 0; i < 100; i++)
-        {
-            Assert.Empty(consumer.Poll(10, out var wait));
-            var pending = wait ?? throw new InvalidOperationException("answered interrupted while parking");
-            if (!pending.IsCompleted && h.Counts()!.WaitingReceivers == waiting)
-            {
-                return pending;
-            }
-
-            await pending.AsTask().WaitAsync(EngineHarness.HangGuard);
-        }
-
-        throw new InvalidOperationException("never parked");
     }
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 
 namespace Sluice.Core.Tests.Subscriptions;
@@ -252,9 +253,14 @@ public sealed class SubscriptionTypeTests
         await using var h = new EngineHarness(new DeliveryOptions { ConsumerSessionTimeout = TimeSpan.FromSeconds(30) });
         await h.CreateTopicAsync();
         await h.SubscribeAsync(SubscriptionType.Shared);
-        await h.ProduceAsync(4, key: i => i < 3 ? "a" : "b");
+        await h.ProduceAsync(1, key: _ => "a");
         var before = await h.OpenAsync("before");
         var taken = Assert.Single(await before.ReceiveAsync(1, EngineHarness.LongWait));
+
+        // The rest arrives while the handle waits: woken, the read-ahead holds at least the next one, untaken.
+        var wait = await EngineHarness.ParkedAsync(h, before, 1);
+        await h.Log.AppendAsync(EngineHarness.Topic, 0, [.. new[] { "a", "a", "b" }.Select(k => new RecordToAppend(Encoding.UTF8.GetBytes(k), Encoding.UTF8.GetBytes(k)))]);
+        await wait.AsTask().WaitAsync(EngineHarness.HangGuard);
         await before.DisposeAsync();
         h.Time.Advance(TimeSpan.FromSeconds(30));
         await EngineHarness.EventuallyAsync(async () => (await h.Engine.GetAsync(EngineHarness.Topic, "sub"))!.Consumers.Count == 0);

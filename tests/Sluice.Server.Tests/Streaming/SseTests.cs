@@ -172,12 +172,21 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     private async Task<Socket> StallAsync(string path)
     {
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { ReceiveBufferSize = 64 * 1024 };
-        await socket.ConnectAsync(IPAddress.Loopback, Fixture.Server.Port);
-        await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"));
-        var buffer = new byte[4096];
-        var head = await socket.ReceiveAsync(buffer);
-        Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, head));
-        return socket;
+        try
+        {
+            await socket.ConnectAsync(IPAddress.Loopback, Fixture.Server.Port);
+            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n"));
+            var buffer = new byte[4096];
+            var head = await socket.ReceiveAsync(buffer);
+            Assert.StartsWith("HTTP/1.1 200", Encoding.ASCII.GetString(buffer, 0, head));
+            return socket;
+        }
+        catch
+        {
+            // Not the caller's to dispose when it fails here: an open stream would stay on the shared server.
+            socket.Dispose();
+            throw;
+        }
     }
 
     // As above with ack=auto, whose new messages are held rather than leased: what the stream wrote before it stalled is
