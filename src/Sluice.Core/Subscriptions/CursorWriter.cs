@@ -25,7 +25,7 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
     private bool _lingering;
 
     /// <summary>Completes once the current state of these partitions has been appended durably.</summary>
-    public Task CommitAsync(Subscription subscription, IEnumerable<int> partitions)
+    public Task CommitAsync(Subscription subscription, PartitionSet partitions)
     {
         lock (_gate)
         {
@@ -42,7 +42,7 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
     }
 
     /// <summary>Marks these partitions dirty; their cursor is written within <see cref="DeliveryOptions.CursorLinger"/>.</summary>
-    public void CommitLater(Subscription subscription, IEnumerable<int> partitions)
+    public void CommitLater(Subscription subscription, PartitionSet partitions)
     {
         lock (_gate)
         {
@@ -59,14 +59,19 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
     }
 
     // A partition already waiting keeps its place in the order; its latest state goes out when its turn comes.
-    private void MarkDirtyLocked(Subscription subscription, IEnumerable<int> partitions)
+    private void MarkDirtyLocked(Subscription subscription, PartitionSet partitions)
     {
         foreach (var p in partitions)
         {
-            if (_dirty.Add((subscription, p)))
-            {
-                _order.Enqueue((subscription, p));
-            }
+            MarkDirtyLocked(subscription, p);
+        }
+    }
+
+    private void MarkDirtyLocked(Subscription subscription, int partition)
+    {
+        if (_dirty.Add((subscription, partition)))
+        {
+            _order.Enqueue((subscription, partition));
         }
     }
 
@@ -167,7 +172,7 @@ internal sealed partial class CursorWriter(IMessageLog log, DeliveryOptions opti
                 {
                     foreach (var (subscription, partition) in batch)
                     {
-                        MarkDirtyLocked(subscription, [partition]);
+                        MarkDirtyLocked(subscription, partition);
                     }
 
                     _running = false;

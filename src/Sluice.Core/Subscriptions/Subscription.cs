@@ -46,6 +46,7 @@ internal sealed partial class Subscription
         Settings = settings;
         Generation = generation;
         Epoch = (uint)Random.Shared.Next();
+        _source = new DeliverySource(topic, generation, Epoch);
         var count = cursors.Count == 0 ? 0 : cursors.Keys.Max() + 1;
         for (var p = 0; p < count; p++)
         {
@@ -67,6 +68,9 @@ internal sealed partial class Subscription
 
     /// <summary>In memory; random per load, changed by every seek (see <see cref="AckId"/>).</summary>
     public uint Epoch { get; private set; }
+
+    // Topic, generation and epoch for this epoch's deliveries (one object, not three fields copied into each).
+    private DeliverySource _source;
 
     public bool Deleted { get; private set; }
 
@@ -554,12 +558,12 @@ internal sealed partial class Subscription
     /// Applies acks, nacks or dead-letter requests. Returns the partitions whose cursor changed (to persist) and the
     /// entries to append to the dead-letter topic.
     /// </summary>
-    public AckResult Settle(AckIdList ackIds, SettleKind kind, TimeSpan delay, out HashSet<int> dirty, out List<Entry> deadLetters)
+    public AckResult Settle(AckIdList ackIds, SettleKind kind, TimeSpan delay, out PartitionSet dirty, out List<Entry> deadLetters)
     {
         List<string> unknown = [];
         List<string> expired = [];
         var succeeded = 0;
-        dirty = [];
+        dirty = default;
         deadLetters = [];
         lock (_gate)
         {
@@ -624,10 +628,10 @@ internal sealed partial class Subscription
     /// a seek, a hand-over) is left out of the count and, when it may still be settled elsewhere (a partition another
     /// fleet member now delivers), returned in <paramref name="elsewhere"/> for the id-based path.
     /// </summary>
-    public int AckDeliveries(IReadOnlyList<Delivery> deliveries, ConsumerState c, out HashSet<int> dirty, out List<string>? elsewhere)
+    public int AckDeliveries(IReadOnlyList<Delivery> deliveries, ConsumerState c, out PartitionSet dirty, out List<string>? elsewhere)
     {
         var succeeded = 0;
-        dirty = [];
+        dirty = default;
         elsewhere = null;
         lock (_gate)
         {
@@ -743,7 +747,7 @@ internal sealed partial class Subscription
                 await _ctx.Log.AppendAsync(dlq, group.Key, records).ConfigureAwait(false);
             }
 
-            var dirty = new HashSet<int>();
+            var dirty = default(PartitionSet);
             lock (_gate)
             {
                 foreach (var e in entries)
@@ -760,7 +764,7 @@ internal sealed partial class Subscription
 
             Log.DeadLettered(_ctx.Logger, entries.Count, Topic, Name, dlq, reason);
             Counters.DeadLettered(entries.Count);
-            if (dirty.Count > 0)
+            if (!dirty.IsEmpty)
             {
                 await _ctx.Writer.CommitAsync(this, dirty).ConfigureAwait(false);
             }
@@ -822,6 +826,8 @@ internal sealed partial class Subscription
             {
                 Epoch++;
             }
+
+            _source = new DeliverySource(Topic, Generation, Epoch);
 
             _delayed.Clear();
             foreach (var p in _partitions)
@@ -989,7 +995,7 @@ internal sealed partial class Subscription
         c.InFlight++;
         e.Deadline = now + Settings.AckDeadline;
         _leases.AddLast(e);
-        return new Delivery(new AckId(Generation, Epoch, e.Partition, e.Offset, e.Attempt), Topic, e.Record, e);
+        return new Delivery(_source, e.Partition, e.Record, e.Attempt, e);
     }
 
     // A first delivery without an entry: its record leaves the read-ahead and is counted against the partition's unacked
@@ -998,7 +1004,7 @@ internal sealed partial class Subscription
     {
         p.Held++;
         c.InFlight++;
-        return new Delivery(new AckId(Generation, Epoch, p.Partition, record.Offset, 1), Topic, record, c, p.FetchEpoch);
+        return new Delivery(_source, p.Partition, record, c, p.FetchEpoch);
     }
 
     // Settles a held delivery of c's once. Its partition when that still counts it (no clear since it was taken), so the
@@ -1677,7 +1683,7 @@ internal sealed partial class Subscription
     {
         if (filtered > 0)
         {
-            _ctx.Writer.CommitLater(this, [p.Partition]);
+            _ctx.Writer.CommitLater(this, PartitionSet.One(p.Partition));
             Counters.FilteredOut(filtered);
         }
     }

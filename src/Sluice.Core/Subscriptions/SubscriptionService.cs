@@ -429,7 +429,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             subscription.Seek(offsets);
             if (_fleet is null)
             {
-                await _ctx.Writer.CommitAsync(subscription, Enumerable.Range(0, subscription.PartitionCount)).WaitAsync(cancellationToken).ConfigureAwait(false);
+                await _ctx.Writer.CommitAsync(subscription, PartitionSet.Of(Enumerable.Range(0, subscription.PartitionCount))).WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -452,7 +452,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         var tasks = _subscriptions.Values
-            .Select(s => _ctx.Writer.CommitAsync(s, Enumerable.Range(0, s.PartitionCount)))
+            .Select(s => _ctx.Writer.CommitAsync(s, PartitionSet.Of(Enumerable.Range(0, s.PartitionCount))))
             .ToList();
         await Task.WhenAll(tasks).WaitAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -510,9 +510,9 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     }
 
     // The cursors acks advanced: durable before the ack is answered, or, when nobody waits, with the next cursor write.
-    private async ValueTask CommitAckedAsync(Subscription subscription, HashSet<int> dirty, bool waitDurable, CancellationToken cancellationToken)
+    private async ValueTask CommitAckedAsync(Subscription subscription, PartitionSet dirty, bool waitDurable, CancellationToken cancellationToken)
     {
-        if (dirty.Count == 0)
+        if (dirty.IsEmpty)
         {
             return;
         }
@@ -704,7 +704,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
                     var owned = seekOffsets.Keys.Where(existing.IsOwned).ToList();
                     if (owned.Count > 0)
                     {
-                        _ = _ctx.Writer.CommitAsync(existing, owned);
+                        _ = _ctx.Writer.CommitAsync(existing, PartitionSet.Of(owned));
                     }
                 }
 
