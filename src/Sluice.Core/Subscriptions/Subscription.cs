@@ -531,8 +531,9 @@ internal sealed partial class Subscription
                 }
 
                 left -= read.Records.Count;
-                foreach (var r in read.Records)
+                for (var i = 0; i < read.Records.Count; i++) // indexed: a foreach over the interface boxes its enumerator
                 {
+                    var r = read.Records[i];
                     bytes -= (r.Key?.Length ?? 0) + (r.Value?.Length ?? 0);
                 }
             }
@@ -636,8 +637,9 @@ internal sealed partial class Subscription
         lock (_gate)
         {
             var now = Now;
-            foreach (var d in deliveries)
+            for (var i = 0; i < deliveries.Count; i++) // indexed: a foreach over the interface boxes its enumerator
             {
+                var d = deliveries[i];
                 if (d.HeldBy is not null)
                 {
                     if (Unhold(d, c) is { } partition)
@@ -1618,8 +1620,9 @@ internal sealed partial class Subscription
         var buffered = 0;
         var expected = p.ReadPosition;
         var skipFrom = -1L;
-        foreach (var r in read.Records)
+        for (var i = 0; i < read.Records.Count; i++) // indexed: a foreach over the interface boxes its enumerator
         {
+            var r = read.Records[i];
             if (r.Offset < expected)
             {
                 continue;

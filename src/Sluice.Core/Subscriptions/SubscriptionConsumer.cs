@@ -235,8 +235,9 @@ internal sealed class SubscriptionConsumer(SubscriptionService service, Subscrip
         var deliveries = subscription.Take(state, max, waiter, out changed, _hold);
         if (_hold && deliveries.Count > 0)
         {
-            foreach (var d in deliveries)
+            for (var i = 0; i < deliveries.Count; i++) // indexed: a foreach over the interface boxes its enumerator
             {
+                var d = deliveries[i];
                 if (d.HeldBy is not null)
                 {
                     (_held ??= new()).Enqueue(d);
