@@ -97,6 +97,54 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task ReadersMeetingAtABatchStart_EachGetExactlyTheirRecords()
+    {
+        await using var log = await OpenAsync();
+        await log.CreateTopicAsync(Topic, new TopicSettings { Partitions = 1 });
+        for (var b = 0; b < 4; b++)
+        {
+            await log.AppendAsync(Topic, 0, Batch(b * 2000, 2000));
+        }
+
+        // As a subscription's read-ahead and its consumers' inline reads do: several reads at once at each batch's
+        // start, each stopping inside it. One decodes the batch whole and keeps it; the others read only their records.
+        for (var b = 0; b < 4; b++)
+        {
+            var from = b * 2000;
+            var reads = await Task.WhenAll(Enumerable.Range(0, 6).Select(r => Task.Run(async () => await log.ReadAsync(Topic, 0, from, 10 + r, 1 << 20))));
+            for (var r = 0; r < reads.Length; r++)
+            {
+                Assert.Equal(Enumerable.Range(from, 10 + r).Select(i => $"v{i}"), reads[r].Records.Select(x => x.Text()));
+                Assert.Equal(from + 10 + r, reads[r].NextOffset);
+            }
+
+            var inside = await log.ReadAsync(Topic, 0, from + 1500, 100, 1 << 20);
+            Assert.Equal(Enumerable.Range(from + 1500, 100).Select(i => $"v{i}"), inside.Records.Select(x => x.Text()));
+        }
+    }
+
+    [Fact]
+    public void WholeDecode_ClaimedByOneReadAtATime_AndNotAgainOnceCached()
+    {
+        var cache = new BatchCache(new TailCacheBudget(64L * 1024 * 1024));
+        var records = Enumerable.Range(0, 100).Select(i => new StoredRecord(1000 + i, DateTimeOffset.UnixEpoch, null, new byte[10], [])).ToArray();
+
+        Assert.True(cache.TryClaimDecode(1000));
+        Assert.False(cache.TryClaimDecode(1000)); // another read decoding it now: that one reads only its records
+        Assert.True(cache.TryClaimDecode(2000)); // a different batch
+        cache.EndDecode(2000);
+        cache.EndDecode(1000);
+        Assert.True(cache.TryClaimDecode(1000)); // the first ended without keeping it: decoded again
+
+        Assert.True(cache.Put(1000, 1100, records));
+        cache.EndDecode(1000);
+        Assert.False(cache.TryClaimDecode(1000)); // cached since the read missed: not decoded whole again
+
+        cache.Close();
+        Assert.False(cache.TryClaimDecode(3000));
+    }
+
+    [Fact]
     public async Task NoBudget_ReadsInsideABatchStillWork_FromTheFile()
     {
         await using var log = await OpenAsync(cacheBytes: 0);

@@ -30,6 +30,9 @@ internal sealed class BatchCache
     private readonly Lock _gate = new();
     private readonly TailCacheBudget _budget;
     private readonly Entry?[] _entries = new Entry?[Slots];
+
+    // Batches a read is decoding whole right now (see TryClaimDecode): a handful at most, one per concurrent reader.
+    private readonly List<long> _decoding = [];
     private long _uses;
     private long _bytes;
     private long _lastHit;
@@ -115,6 +118,44 @@ internal sealed class BatchCache
             _bytes += cost;
             _lastHit = Environment.TickCount64;
             return true;
+        }
+    }
+
+    /// <summary>
+    /// Claims the whole decode of the batch at <paramref name="baseOffset"/> for the calling read, which then puts it
+    /// (or not) and calls <see cref="EndDecode"/>. False when another read is decoding that batch now or has cached it
+    /// since this read missed: this read then decodes only the records it takes. Readers meet at a batch's start (a
+    /// subscription's read-ahead and its consumers' inline reads all reach it at once), and each decoded the whole
+    /// batch, thousands of records, to keep one copy.
+    /// </summary>
+    public bool TryClaimDecode(long baseOffset)
+    {
+        lock (_gate)
+        {
+            if (_closed || _decoding.Contains(baseOffset))
+            {
+                return false;
+            }
+
+            foreach (var entry in _entries)
+            {
+                if (entry is not null && entry.BaseOffset == baseOffset)
+                {
+                    return false;
+                }
+            }
+
+            _decoding.Add(baseOffset);
+            return true;
+        }
+    }
+
+    /// <summary>Ends a decode <see cref="TryClaimDecode"/> claimed, whether or not its batch was kept.</summary>
+    public void EndDecode(long baseOffset)
+    {
+        lock (_gate)
+        {
+            _decoding.Remove(baseOffset);
         }
     }
 

@@ -125,15 +125,25 @@ internal sealed partial class Segment
                         continue;
                     }
 
-                    if (cache is not null && header.NextOffset <= endOffset && StopsInside(header, offset, maxCount - output.Count, maxBytes - bytes))
+                    if (cache is not null && header.NextOffset <= endOffset && StopsInside(header, offset, maxCount - output.Count, maxBytes - bytes)
+                        && cache.TryClaimDecode(header.BaseOffset))
                     {
-                        if (!TryDecodeWhole(span, header, out var records))
+                        StoredRecord[] records;
+                        try
                         {
-                            StopAt(batchPosition, "records do not parse although the CRC matches", output);
-                            return;
+                            if (!TryDecodeWhole(span, header, out records))
+                            {
+                                StopAt(batchPosition, "records do not parse although the CRC matches", output);
+                                return;
+                            }
+
+                            cache.Put(header.BaseOffset, header.NextOffset, records);
+                        }
+                        finally
+                        {
+                            cache.EndDecode(header.BaseOffset);
                         }
 
-                        cache.Put(header.BaseOffset, header.NextOffset, records);
                         BatchCache.Take(records, header.NextOffset, offset, endOffset, maxCount, maxBytes, output, ref bytes, ref nextOffset);
                     }
                     else if (!RecordBatch.TryDecode(span, header, offset, endOffset, maxCount, maxBytes, output, ref bytes, ref nextOffset))
