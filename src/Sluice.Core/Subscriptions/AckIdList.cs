@@ -79,6 +79,13 @@ public sealed class AckIdList : IReadOnlyList<string>, IDisposable
     /// <summary>Adds the <paramref name="index"/>th id of <paramref name="other"/>, parsed or not, as it is there.</summary>
     internal void AddFrom(AckIdList other, int index) => Append(other.At(index));
 
+    /// <summary>The id at <paramref name="index"/> as a key (<see cref="Delivery.Key"/>), without making its text.</summary>
+    public DeliveryKey KeyAt(int index)
+    {
+        ref readonly var slot = ref At(index);
+        return slot.Parsed ? new DeliveryKey(slot.Id) : new DeliveryKey(slot.Text ?? "");
+    }
+
     /// <summary>The parsed id at <paramref name="index"/>; false when its text is not an ack id.</summary>
     internal bool TryGet(int index, out AckId id)
     {

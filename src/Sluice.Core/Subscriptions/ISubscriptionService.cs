@@ -297,6 +297,10 @@ public sealed class Delivery
     /// <summary>Acked or returned: a held delivery is settled once (set under its subscription's lock).</summary>
     internal bool HeldSettled { get; set; }
 
+    /// <summary>This delivery's <see cref="AckId"/> as a key, equal to <see cref="AckIdList.KeyAt"/> of an id naming it, without its text.</summary>
+    public DeliveryKey Key => _owner is not null ? new DeliveryKey(Id)
+        : Subscriptions.AckId.TryParse(_ackId, out var parsed) ? new DeliveryKey(parsed) : new DeliveryKey(_ackId!);
+
     private AckId Id => new(_source.Generation, _source.Epoch, Partition, Record.Offset, DeliveryAttempt);
 
     /// <summary>Writes <see cref="AckId"/> as UTF-8 into <paramref name="destination"/> without making the string.</summary>
@@ -309,6 +313,35 @@ public sealed class Delivery
 
         return Id.TryFormat(destination, out written);
     }
+}
+
+/// <summary>
+/// An ack id as a dictionary key: the parsed id (its text not made), or the text of one not in the engine's form.
+/// <see cref="Delivery.Key"/> and <see cref="AckIdList.KeyAt"/> are equal when the id names that delivery, so a consumer
+/// that tracks what it sent can match the acks it gets back without a string per message.
+/// </summary>
+public readonly struct DeliveryKey : IEquatable<DeliveryKey>
+{
+    private readonly AckId _id;
+    private readonly string? _text;
+
+    internal DeliveryKey(AckId id) => _id = id;
+
+    internal DeliveryKey(string text) => _text = text;
+
+    public bool Equals(DeliveryKey other) => _text is null
+        ? other._text is null && _id == other._id
+        : string.Equals(_text, other._text, StringComparison.Ordinal);
+
+    public override bool Equals(object? obj) => obj is DeliveryKey other && Equals(other);
+
+    public override int GetHashCode() => _text is null ? _id.GetHashCode() : StringComparer.Ordinal.GetHashCode(_text);
+
+    public override string ToString() => _text ?? _id.ToString();
+
+    public static bool operator ==(DeliveryKey left, DeliveryKey right) => left.Equals(right);
+
+    public static bool operator !=(DeliveryKey left, DeliveryKey right) => !left.Equals(right);
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Sluice.Core.Subscriptions;
 using Sluice.Server.Problems;
 
 namespace Sluice.Server.Streaming;
@@ -39,9 +40,14 @@ internal sealed record CorruptRangeResponse(long FromOffset, long ToOffset, stri
 
 /// <summary>
 /// A frame a WebSocket consumer sends: <c>{"ack":[ids]}</c>, <c>{"nack":[ids],"delayMs":n}</c> or <c>{"permits":n}</c>
-/// (several fields in one frame are applied in that order).
+/// (several fields in one frame are applied in that order). The ids are parsed from the frame's bytes as the HTTP ack
+/// body's are (<see cref="Subscriptions.AckIdListJsonConverter"/>): no string per id; the reader disposes the lists.
 /// </summary>
-internal sealed record ConsumerFrame(List<string>? Ack, List<string>? Nack, long? DelayMs, int? Permits);
+internal sealed record ConsumerFrame(
+    [property: JsonConverter(typeof(Subscriptions.AckIdListJsonConverter))] AckIdList? Ack,
+    [property: JsonConverter(typeof(Subscriptions.AckIdListJsonConverter))] AckIdList? Nack,
+    long? DelayMs,
+    int? Permits);
 
 /// <summary>The server's answer to a consumer's ack or nack frame.</summary>
 internal sealed record AckFrame(

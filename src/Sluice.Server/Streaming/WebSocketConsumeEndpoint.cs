@@ -89,9 +89,10 @@ internal static class WebSocketConsumeEndpoint
         private readonly SemaphoreSlim _changed = new(0);
         private readonly Lock _gate = new();
 
-        // Ack ids out on this socket and when they were sent: an id older than the ack deadline has expired (the
-        // engine redelivers it), so it stops counting against the window even if the client never answers it.
-        private readonly Dictionary<string, DateTimeOffset> _outstanding = new(StringComparer.Ordinal);
+        // Ack ids out on this socket (as keys: no string per message) and when they were sent: an id older than the ack
+        // deadline has expired (the engine redelivers it), so it stops counting against the window even if the client
+        // never answers it.
+        private readonly Dictionary<DeliveryKey, DateTimeOffset> _outstanding = [];
         private int _permits = permits;
 
         // The send loop's frame buffer and writer (the send loop is the only user).
@@ -237,6 +238,8 @@ internal static class WebSocketConsumeEndpoint
                     return await RefuseAsync(WebSocketCloseStatus.InvalidPayloadData, ProblemKind.MalformedJson, malformed, token);
                 }
 
+                using var ackIds = parsed?.Ack;
+                using var nackIds = parsed?.Nack;
                 if (parsed is null || (parsed.Ack is null && parsed.Nack is null && parsed.Permits is null))
                 {
                     return await RefuseAsync(WebSocketCloseStatus.InvalidPayloadData, ProblemKind.InvalidParameter, "a frame must be a JSON text frame: {\"ack\":[ids]}, {\"nack\":[ids],\"delayMs\":n} or {\"permits\":n}", token);
@@ -247,14 +250,14 @@ internal static class WebSocketConsumeEndpoint
                     return await RefuseAsync(WebSocketCloseStatus.PolicyViolation, ProblemKind.InvalidParameter, problem, token);
                 }
 
-                if (parsed.Ack is { Count: > 0 } acks)
+                if (ackIds is { Count: > 0 } acks)
                 {
                     var result = await service.AckAsync(topic, name, acks, token);
                     Settle(acks);
                     await SendJsonAsync(new AckFrame(result.Succeeded, null, result.Unknown, result.Expired), SluiceJsonContext.Api.AckFrame, token);
                 }
 
-                if (parsed.Nack is { Count: > 0 } nacks)
+                if (nackIds is { Count: > 0 } nacks)
                 {
                     var result = await service.NackAsync(topic, name, nacks, TimeSpan.FromMilliseconds(parsed.DelayMs ?? 0), token);
                     Settle(nacks);
@@ -293,23 +296,7 @@ internal static class WebSocketConsumeEndpoint
                 return $"at most {SubscriptionEndpoints.MaxAckIds} ack ids per frame; got {count}";
             }
 
-            foreach (var id in (IEnumerable<string?>?)frame.Ack ?? [])
-            {
-                if (string.IsNullOrEmpty(id))
-                {
-                    return "ack ids must be non-empty strings";
-                }
-            }
-
-            foreach (var id in (IEnumerable<string?>?)frame.Nack ?? [])
-            {
-                if (string.IsNullOrEmpty(id))
-                {
-                    return "ack ids must be non-empty strings";
-                }
-            }
-
-            return null;
+            return frame.Ack is { HasEmpty: true } || frame.Nack is { HasEmpty: true } ? "ack ids must be non-empty strings" : null;
         }
 
         private async Task<(WebSocketCloseStatus, string)?> SendLoopAsync(CancellationToken token)
@@ -350,9 +337,9 @@ internal static class WebSocketConsumeEndpoint
                 var now = _time.GetUtcNow();
                 lock (_gate)
                 {
-                    foreach (var delivery in batch)
+                    for (var i = 0; i < batch.Count; i++)
                     {
-                        _outstanding[delivery.AckId] = now;
+                        _outstanding[batch[i].Key] = now;
                     }
                 }
 
@@ -408,13 +395,13 @@ internal static class WebSocketConsumeEndpoint
             }
         }
 
-        private void Settle(List<string> ids)
+        private void Settle(AckIdList ids)
         {
             lock (_gate)
             {
-                foreach (var id in ids)
+                for (var i = 0; i < ids.Count; i++)
                 {
-                    _outstanding.Remove(id);
+                    _outstanding.Remove(ids.KeyAt(i));
                 }
             }
 
@@ -429,7 +416,7 @@ internal static class WebSocketConsumeEndpoint
             }
 
             var cutoff = _time.GetUtcNow() - ackDeadline;
-            List<string>? expired = null;
+            List<DeliveryKey>? expired = null;
             foreach (var (id, sent) in _outstanding)
             {
                 if (sent <= cutoff)

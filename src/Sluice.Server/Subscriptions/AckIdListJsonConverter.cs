@@ -15,7 +15,7 @@ internal sealed class AckIdListJsonConverter : JsonConverter<AckIdList>
     {
         if (reader.TokenType != JsonTokenType.StartArray)
         {
-            throw new JsonException("ackIds must be an array of strings");
+            throw new JsonException("ack ids must be an array of strings");
         }
 
         var ids = new AckIdList();
@@ -30,7 +30,7 @@ internal sealed class AckIdListJsonConverter : JsonConverter<AckIdList>
                     ids.Add(reader.GetString());
                     break;
                 default:
-                    throw new JsonException("ackIds must be an array of strings");
+                    throw new JsonException("ack ids must be an array of strings");
             }
         }
 
