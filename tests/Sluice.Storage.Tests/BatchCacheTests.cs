@@ -124,6 +124,46 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public async Task ASegmentRead_FindingTheBatchClaimed_DecodesOnlyItsRecords_AndKeepsItOnceFree()
+    {
+        await using (var log = await OpenAsync())
+        {
+            await log.CreateTopicAsync(Topic, new TopicSettings { Partitions = 1 });
+            await log.AppendAsync(Topic, 0, Batch(0, 1000));
+        }
+
+        var segment = Segment.OpenClosed(PartitionDir, 0, DateTimeOffset.UtcNow, _logs.CreateLogger("test"), 4096);
+        try
+        {
+            var cache = new BatchCache(new TailCacheBudget(64L * 1024 * 1024));
+            Assert.True(cache.TryClaimDecode(0)); // another read is decoding the batch whole right now
+
+            var claimed = ReadTen(segment, cache);
+            Assert.Equal(Enumerable.Range(0, 10).Select(i => $"v{i}"), claimed.Select(r => r.Text()));
+            Assert.Equal(0, cache.Bytes); // only its ten records decoded: nothing kept
+
+            cache.EndDecode(0);
+            var free = ReadTen(segment, cache);
+            Assert.Equal(Enumerable.Range(0, 10).Select(i => $"v{i}"), free.Select(r => r.Text()));
+            Assert.True(cache.Bytes > 0); // decoded whole and kept,
+            Assert.False(cache.TryClaimDecode(0)); // and its claim released
+        }
+        finally
+        {
+            segment.Close(flush: false);
+        }
+
+        static List<StoredRecord> ReadTen(Segment segment, BatchCache cache)
+        {
+            var output = new List<StoredRecord>();
+            var bytes = 0;
+            var next = 0L;
+            segment.Read(0, long.MaxValue, 10, 1 << 20, output, ref bytes, ref next, cache);
+            return output;
+        }
+    }
+
+    [Fact]
     public void WholeDecode_ClaimedByOneReadAtATime_AndNotAgainOnceCached()
     {
         var cache = new BatchCache(new TailCacheBudget(64L * 1024 * 1024));

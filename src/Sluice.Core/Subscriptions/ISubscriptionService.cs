@@ -240,6 +240,7 @@ public sealed class Delivery
 
     public Delivery(string ackId, TopicName topic, int partition, StoredRecord record, int deliveryAttempt)
     {
+        ArgumentNullException.ThrowIfNull(ackId);
         _ackId = ackId;
         _source = new DeliverySource(topic, 0, 0);
         Partition = partition;
@@ -297,7 +298,11 @@ public sealed class Delivery
     /// <summary>Acked or returned: a held delivery is settled once (set under its subscription's lock).</summary>
     internal bool HeldSettled { get; set; }
 
-    /// <summary>This delivery's <see cref="AckId"/> as a key, equal to <see cref="AckIdList.KeyAt"/> of an id naming it, without its text.</summary>
+    /// <summary>
+    /// This delivery's <see cref="AckId"/> as a key, equal to <see cref="AckIdList.KeyAt"/> of its id (however written),
+    /// without its text. A position id (<c>{generation}.*.{partition}.{offset}.*</c>), which the engine also accepts for
+    /// the lease, has a key of its own.
+    /// </summary>
     public DeliveryKey Key => _owner is not null ? new DeliveryKey(Id)
         : Subscriptions.AckId.TryParse(_ackId, out var parsed) ? new DeliveryKey(parsed) : new DeliveryKey(_ackId!);
 
@@ -317,8 +322,9 @@ public sealed class Delivery
 
 /// <summary>
 /// An ack id as a dictionary key: the parsed id (its text not made), or the text of one not in the engine's form.
-/// <see cref="Delivery.Key"/> and <see cref="AckIdList.KeyAt"/> are equal when the id names that delivery, so a consumer
-/// that tracks what it sent can match the acks it gets back without a string per message.
+/// <see cref="Delivery.Key"/> and <see cref="AckIdList.KeyAt"/> are equal when the id is that delivery's (a position id
+/// naming the same message is not), so a consumer that tracks what it sent can match the acks it gets back without a
+/// string per message.
 /// </summary>
 public readonly struct DeliveryKey : IEquatable<DeliveryKey>
 {

@@ -41,7 +41,8 @@ internal sealed record CorruptRangeResponse(long FromOffset, long ToOffset, stri
 /// <summary>
 /// A frame a WebSocket consumer sends: <c>{"ack":[ids]}</c>, <c>{"nack":[ids],"delayMs":n}</c> or <c>{"permits":n}</c>
 /// (several fields in one frame are applied in that order). The ids are parsed from the frame's bytes as the HTTP ack
-/// body's are (<see cref="Subscriptions.AckIdListJsonConverter"/>): no string per id; the reader disposes the lists.
+/// body's are (<see cref="Subscriptions.AckIdListJsonConverter"/>): no string per id. The receive loop disposes the lists
+/// of a frame it read; those of a frame refused part way are left to the collector (their storage is pooled, not held).
 /// </summary>
 internal sealed record ConsumerFrame(
     [property: JsonConverter(typeof(Subscriptions.AckIdListJsonConverter))] AckIdList? Ack,

@@ -5,9 +5,10 @@ using Sluice.Core.Subscriptions;
 namespace Sluice.Server.Subscriptions;
 
 /// <summary>
-/// Reads an ack or nack body's <c>ackIds</c> array straight into an <see cref="AckIdList"/>: each id parsed from the
-/// body's UTF-8 bytes, a string made only for one that is escaped, not in the engine's form or not an id. Anything but
-/// strings (and <c>null</c>, which the endpoint refuses as an empty id) is not an array of ack ids.
+/// Reads an array of ack ids (an ack or nack body's <c>ackIds</c>, a WebSocket consumer frame's <c>ack</c> and
+/// <c>nack</c>) straight into an <see cref="AckIdList"/>: each id parsed from the UTF-8 bytes, a string made only for one
+/// that is escaped, not in the engine's form or not an id. Anything but strings (and <c>null</c>, which the endpoints
+/// refuse as an empty id) is not an array of ack ids.
 /// </summary>
 internal sealed class AckIdListJsonConverter : JsonConverter<AckIdList>
 {
@@ -19,19 +20,28 @@ internal sealed class AckIdListJsonConverter : JsonConverter<AckIdList>
         }
 
         var ids = new AckIdList();
-        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        try
         {
-            switch (reader.TokenType)
+            while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
             {
-                case JsonTokenType.String when !reader.ValueIsEscaped && !reader.HasValueSequence:
-                    ids.AddUtf8(reader.ValueSpan);
-                    break;
-                case JsonTokenType.String or JsonTokenType.Null:
-                    ids.Add(reader.GetString());
-                    break;
-                default:
-                    throw new JsonException("ack ids must be an array of strings");
+                switch (reader.TokenType)
+                {
+                    case JsonTokenType.String when !reader.ValueIsEscaped && !reader.HasValueSequence:
+                        ids.AddUtf8(reader.ValueSpan);
+                        break;
+                    case JsonTokenType.String or JsonTokenType.Null:
+                        ids.Add(reader.GetString());
+                        break;
+                    default:
+                        throw new JsonException("ack ids must be an array of strings");
+                }
             }
+        }
+        catch
+        {
+            // Refused part way: its pooled storage goes back now (a list returned is its reader's to dispose).
+            ids.Dispose();
+            throw;
         }
 
         return ids;

@@ -9,6 +9,8 @@ namespace Sluice.Storage.Partitions;
 /// <code>
 ///   read at offset o ──► o in a cached batch ──► its records from o (shared, immutable)
 ///                    └─► else ─────────────────► segment read ──► stopped inside a batch: that batch decoded whole, Put
+///                                                                 (by one read at a time: TryClaimDecode; the others
+///                                                                  decode only the records they take)
 /// </code>
 /// Unlike the <see cref="TailCache"/> it serves any position, and it is bounded per partition by a fixed number of
 /// batches (each at most <see cref="MaxEntryBytes"/>, together at most <see cref="MaxPartitionBytes"/>) and by the byte budget the tail caches share: a slow or lagging

@@ -18,7 +18,8 @@ internal sealed partial class Segment
     /// <see cref="SegmentDamageException"/>. Known damage that lies wholly below <paramref name="offset"/> is jumped over.
     /// Throws <see cref="IndexMismatchException"/> when the index sent it to a batch other than the one it names.
     /// A batch the read stops inside is decoded whole and put in <paramref name="cache"/> (when given), where the
-    /// read that continues from there finds it.
+    /// read that continues from there finds it, unless another read is decoding it now or has cached it since (see
+    /// <see cref="BatchCache.TryClaimDecode"/>): then only the records this read takes are decoded.
     /// </summary>
     public void Read(long offset, long endOffset, int maxCount, int maxBytes, List<StoredRecord> output, ref int bytes, ref long nextOffset, BatchCache? cache = null)
     {
