@@ -239,33 +239,31 @@ public sealed class Delivery
     private string? _messageId;
 
     public Delivery(string ackId, TopicName topic, int partition, StoredRecord record, int deliveryAttempt)
+        : this(new DeliverySource(topic, 0, 0), null, partition, record, deliveryAttempt, 0)
     {
         ArgumentNullException.ThrowIfNull(ackId);
         _ackId = ackId;
-        _source = new DeliverySource(topic, 0, 0);
-        Partition = partition;
-        Record = record;
-        DeliveryAttempt = deliveryAttempt;
     }
 
     // The engine's, leased.
     internal Delivery(DeliverySource source, int partition, StoredRecord record, int attempt, Entry lease)
+        : this(source, lease, partition, record, attempt, 0)
     {
-        _source = source;
-        _owner = lease;
-        Partition = partition;
-        Record = record;
-        DeliveryAttempt = attempt;
     }
 
     // The engine's, held rather than leased (a first delivery to a handle that acks what it writes).
     internal Delivery(DeliverySource source, int partition, StoredRecord record, ConsumerState heldBy, int heldEpoch)
+        : this(source, heldBy, partition, record, 1, heldEpoch)
+    {
+    }
+
+    private Delivery(DeliverySource source, object? owner, int partition, StoredRecord record, int attempt, int heldEpoch)
     {
         _source = source;
-        _owner = heldBy;
+        _owner = owner;
         Partition = partition;
         Record = record;
-        DeliveryAttempt = 1;
+        DeliveryAttempt = attempt;
         HeldEpoch = heldEpoch;
     }
 
