@@ -259,6 +259,8 @@ internal sealed class StreamingSuite : IBenchSuite
     // Distinct keys of the consumed messages, given round-robin; 0 (the default): keyless, as the figures are.
     private static readonly int ConsumeKeys = Setting("SLUICEBENCH_CONSUME_KEYS", 0);
 
+    private static readonly JsonSerializerOptions OmitNulls = new() { DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull };
+
     // One message every 1/rate s, in ticks of 10 ms (a batch of the messages due by then).
     private static async Task ProduceAtRateAsync(BenchServer server, string topic, string value, int rate, int total)
     {
@@ -464,9 +466,10 @@ internal sealed class StreamingSuite : IBenchSuite
         var value = new string('x', ValueBytes);
         for (var i = 0; i < count; i += 10_000)
         {
-            var body = ConsumeKeys > 0
-                ? JsonSerializer.Serialize(new { messages = Enumerable.Range(i, Math.Min(10_000, count - i)).Select(n => new { key = "key-" + (n % ConsumeKeys).ToString(CultureInfo.InvariantCulture), value }).ToArray() })
-                : JsonSerializer.Serialize(new { messages = Enumerable.Range(0, Math.Min(10_000, count - i)).Select(_ => new { value }).ToArray() });
+            // Keyless, the key is left out (not null): the body is the same bytes as before keys could be asked for.
+            var messages = Enumerable.Range(i, Math.Min(10_000, count - i))
+                .Select(n => new { key = ConsumeKeys > 0 ? "key-" + (n % ConsumeKeys).ToString(CultureInfo.InvariantCulture) : null, value });
+            var body = JsonSerializer.Serialize(new { messages = messages.ToArray() }, OmitNulls);
             await server.PostAsync($"{Topic}/batch", body);
         }
 

@@ -45,8 +45,7 @@ internal sealed partial class Subscription
         Name = name;
         Settings = settings;
         Generation = generation;
-        Epoch = (uint)Random.Shared.Next();
-        _source = new DeliverySource(topic, generation, Epoch);
+        _source = new DeliverySource(topic, generation, (uint)Random.Shared.Next());
         var count = cursors.Count == 0 ? 0 : cursors.Keys.Max() + 1;
         for (var p = 0; p < count; p++)
         {
@@ -67,9 +66,10 @@ internal sealed partial class Subscription
     public long Generation { get; }
 
     /// <summary>In memory; random per load, changed by every seek (see <see cref="AckId"/>).</summary>
-    public uint Epoch { get; private set; }
+    public uint Epoch => _source.Epoch;
 
-    // Topic, generation and epoch for this epoch's deliveries (one object, not three fields copied into each).
+    // Topic, generation and epoch for this epoch's deliveries (one object, not three fields copied into each); a seek
+    // makes the next epoch's.
     private DeliverySource _source;
 
     public bool Deleted { get; private set; }
@@ -253,7 +253,7 @@ internal sealed partial class Subscription
                     continue;
                 }
 
-                var e = new Entry(p.Partition, d.Record, Settings.Type == SubscriptionType.KeyShared ? KeyIdOf(d.Record) : null) { Attempt = 1 };
+                var e = new Entry(p.Partition, d.Record, KeyIdFor(d.Record)) { Attempt = 1 };
                 Track(p, e);
                 Return(p, e, TimeSpan.Zero, now, deadLetters);
                 returned = true;
@@ -824,12 +824,7 @@ internal sealed partial class Subscription
         CancellationTokenSource? pumps;
         lock (_gate)
         {
-            unchecked
-            {
-                Epoch++;
-            }
-
-            _source = new DeliverySource(Topic, Generation, Epoch);
+            _source = new DeliverySource(Topic, Generation, unchecked(Epoch + 1));
 
             _delayed.Clear();
             foreach (var p in _partitions)
@@ -1053,6 +1048,9 @@ internal sealed partial class Subscription
     // The key as key_shared bookkeeping names it. Only key_shared subscriptions name keys (a string per record and
     // subscription, and a set of outstanding offsets per key); the others deliver without looking at them.
     private static string? KeyIdOf(StoredRecord r) => r.Key is { } k ? Convert.ToBase64String(k.Span) : null;
+
+    // Under _gate. The key a record's entry or read-ahead slot carries on this subscription: named on key_shared only.
+    private string? KeyIdFor(StoredRecord r) => Settings.Type == SubscriptionType.KeyShared ? KeyIdOf(r) : null;
 
     // False for an entry dropped by a seek or by a cursor reset while work on it ran outside the lock.
     private bool IsTracked(Entry e, out PartitionState p)
@@ -1616,7 +1614,6 @@ internal sealed partial class Subscription
         }
 
         var filter = Settings.Filter;
-        var keyed = Settings.Type == SubscriptionType.KeyShared;
         var buffered = 0;
         var expected = p.ReadPosition;
         var skipFrom = -1L;
@@ -1655,7 +1652,7 @@ internal sealed partial class Subscription
                 skipFrom = -1;
             }
 
-            p.Buffer.AddLast(new Buffered(r, keyed ? KeyIdOf(r) : null));
+            p.Buffer.AddLast(new Buffered(r, KeyIdFor(r)));
             buffered++;
         }
 
