@@ -134,11 +134,14 @@ public sealed class ServerProcess : IAsyncDisposable
     // False when the server exited because its port was taken meanwhile; throws on any other failure.
     private async Task<bool> TryStartAsync()
     {
-        Port = FreePort();
-        GrpcPort = WithGrpc ? FreePort() : 0;
-        foreach (var option in PortOptions)
+        // Distinct ports, all held until each is chosen: one released at once could be handed out again to the next
+        // (a gRPC port equal to the HTTP port made the server refuse its configuration).
+        var ports = FreePorts(2 + PortOptions.Count);
+        Port = ports[0];
+        GrpcPort = WithGrpc ? ports[1] : 0;
+        for (var i = 0; i < PortOptions.Count; i++)
         {
-            _optionPorts[option] = FreePort();
+            _optionPorts[PortOptions[i]] = ports[2 + i];
         }
 
         var startedAt = _output.Count;
@@ -339,11 +342,28 @@ public sealed class ServerProcess : IAsyncDisposable
         return process;
     }
 
-    private static int FreePort()
+    private static int FreePort() => FreePorts(1)[0];
+
+    private static int[] FreePorts(int count)
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        var listeners = new TcpListener[count];
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                listeners[i] = new TcpListener(IPAddress.Loopback, 0);
+                listeners[i].Start();
+            }
+
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var l in listeners)
+            {
+                l?.Dispose();
+            }
+        }
     }
 
     private static void TryDelete(string path)
