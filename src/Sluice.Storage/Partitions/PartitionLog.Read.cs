@@ -27,6 +27,11 @@ internal sealed partial class PartitionLog
         for (var attempt = 0; ; attempt++)
         {
             ThrowIfClosedForReads();
+
+            // Taken before the segments: compaction swaps a segment, then clears the caches, so a read that may have
+            // seen the old segment holds a generation the clear ends, and the caches refuse what it decoded.
+            var tailGeneration = _tail?.Generation ?? 0;
+            var batchGeneration = _batches?.Generation ?? 0;
             var end = EndOffset;
             var segments = Volatile.Read(ref _segments);
             var start = segments[0].BaseOffset;
@@ -53,7 +58,7 @@ internal sealed partial class PartitionLog
 
             if (_batches?.TryRead(offset, end, maxCount, maxBytes) is { } inBatch)
             {
-                _tail?.Offer(offset, inBatch.NextOffset, end, inBatch.Records);
+                _tail?.Offer(tailGeneration, offset, inBatch.NextOffset, end, inBatch.Records);
                 return inBatch;
             }
 
@@ -68,7 +73,7 @@ internal sealed partial class PartitionLog
                 {
                     segment = segments[i];
                     next = Math.Max(next, segment.BaseOffset);
-                    segment.Read(next, end, maxCount, maxBytes, output, ref bytes, ref next, _batches);
+                    segment.Read(next, end, maxCount, maxBytes, output, ref bytes, ref next, _batches, batchGeneration);
                     if (segment.Removed)
                     {
                         // Compaction may have swapped the file under this read: its positions are no longer trusted.
@@ -84,7 +89,7 @@ internal sealed partial class PartitionLog
                 var result = new ReadResult(output, output.Count == 0 ? Math.Max(next, end) : next, end);
 
                 // Other readers near the end of this partition (one per subscription) want the same records next.
-                _tail?.Offer(offset, result.NextOffset, end, output);
+                _tail?.Offer(tailGeneration, offset, result.NextOffset, end, output);
                 return result;
             }
             catch (SegmentDamageException damage) when (attempt < MaxReadAttempts)
