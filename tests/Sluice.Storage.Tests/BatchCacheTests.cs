@@ -124,18 +124,9 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public async Task ASegmentRead_FindingTheBatchClaimed_DecodesOnlyItsRecords_AndKeepsItOnceFree()
-    {
-        await using (var log = await OpenAsync())
+    public Task ASegmentRead_FindingTheBatchClaimed_DecodesOnlyItsRecords_AndKeepsItOnceFree()
+        => WithOneBatchSegmentAsync((segment, cache) =>
         {
-            await log.CreateTopicAsync(Topic, new TopicSettings { Partitions = 1 });
-            await log.AppendAsync(Topic, 0, Batch(0, 1000));
-        }
-
-        var segment = Segment.OpenClosed(PartitionDir, 0, DateTimeOffset.UtcNow, _logs.CreateLogger("test"), 4096);
-        try
-        {
-            var cache = new BatchCache(new TailCacheBudget(64L * 1024 * 1024));
             Assert.True(cache.TryClaimDecode(cache.Generation, 0)); // another read is decoding the batch whole right now
 
             var claimed = ReadTen(segment, cache, cache.Generation);
@@ -147,28 +138,12 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
             Assert.Equal(Enumerable.Range(0, 10).Select(i => $"v{i}"), free.Select(r => r.Text()));
             Assert.True(cache.Bytes > 0); // decoded whole and kept,
             Assert.False(cache.TryClaimDecode(cache.Generation, 0)); // and its claim released
-        }
-        finally
-        {
-            segment.Close(flush: false);
-        }
-
-    }
+        });
 
     [Fact]
-    public async Task ASegmentRead_BegunBeforeCompactionClearedTheCache_KeepsNothing()
-    {
-        await using (var log = await OpenAsync())
+    public Task ASegmentRead_BegunBeforeCompactionClearedTheCache_KeepsNothing()
+        => WithOneBatchSegmentAsync((segment, cache) =>
         {
-            await log.CreateTopicAsync(Topic, new TopicSettings { Partitions = 1 });
-            await log.AppendAsync(Topic, 0, Batch(0, 1000));
-        }
-
-        var segment = Segment.OpenClosed(PartitionDir, 0, DateTimeOffset.UtcNow, _logs.CreateLogger("test"), 4096);
-        try
-        {
-            var cache = new BatchCache(new TailCacheBudget(64L * 1024 * 1024));
-
             // The read chose the segment, then compaction swapped it and cleared the cache: the read still returns
             // what it read, but keeps none of it (the bytes it decoded may be the replaced ones).
             var before = cache.Generation;
@@ -182,6 +157,21 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
             ReadTen(segment, cache, cache.Generation);
             Assert.True(cache.Bytes > 0);
             Assert.Equal(10, cache.TryRead(10, 1000, 10, 1 << 20)!.Records[0].Offset);
+        });
+
+    // One closed segment holding one batch of 1,000 records, read directly (no log around it) with an empty cache.
+    private async Task WithOneBatchSegmentAsync(Action<Segment, BatchCache> test)
+    {
+        await using (var log = await OpenAsync())
+        {
+            await log.CreateTopicAsync(Topic, new TopicSettings { Partitions = 1 });
+            await log.AppendAsync(Topic, 0, Batch(0, 1000));
+        }
+
+        var segment = Segment.OpenClosed(PartitionDir, 0, DateTimeOffset.UtcNow, _logs.CreateLogger("test"), 4096);
+        try
+        {
+            test(segment, new BatchCache(new TailCacheBudget(64L * 1024 * 1024)));
         }
         finally
         {
