@@ -124,43 +124,7 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public Task ASegmentRead_FindingTheBatchClaimed_DecodesOnlyItsRecords_AndKeepsItOnceFree()
-        => WithOneBatchSegmentAsync((segment, cache) =>
-        {
-            Assert.True(cache.TryClaimDecode(cache.Generation, 0)); // another read is decoding the batch whole right now
-
-            var claimed = ReadTen(segment, cache, cache.Generation);
-            Assert.Equal(Enumerable.Range(0, 10).Select(i => $"v{i}"), claimed.Select(r => r.Text()));
-            Assert.Equal(0, cache.Bytes); // only its ten records decoded: nothing kept
-
-            cache.EndDecode(0);
-            var free = ReadTen(segment, cache, cache.Generation);
-            Assert.Equal(Enumerable.Range(0, 10).Select(i => $"v{i}"), free.Select(r => r.Text()));
-            Assert.True(cache.Bytes > 0); // decoded whole and kept,
-            Assert.False(cache.TryClaimDecode(cache.Generation, 0)); // and its claim released
-        });
-
-    [Fact]
-    public Task ASegmentRead_BegunBeforeCompactionClearedTheCache_KeepsNothing()
-        => WithOneBatchSegmentAsync((segment, cache) =>
-        {
-            // The read chose the segment, then compaction swapped it and cleared the cache: the read still returns
-            // what it read, but keeps none of it (the bytes it decoded may be the replaced ones).
-            var before = cache.Generation;
-            cache.Clear();
-            var stale = ReadTen(segment, cache, before);
-            Assert.Equal(Enumerable.Range(0, 10).Select(i => $"v{i}"), stale.Select(r => r.Text()));
-            Assert.Equal(0, cache.Bytes);
-            Assert.Null(cache.TryRead(10, 1000, 10, 1 << 20));
-
-            // A read begun after the clear keeps the batch.
-            ReadTen(segment, cache, cache.Generation);
-            Assert.True(cache.Bytes > 0);
-            Assert.Equal(10, cache.TryRead(10, 1000, 10, 1 << 20)!.Records[0].Offset);
-        });
-
-    // One closed segment holding one batch of 1,000 records, read directly (no log around it) with an empty cache.
-    private async Task WithOneBatchSegmentAsync(Action<Segment, BatchCache> test)
+    public async Task ASegmentRead_FindingTheBatchClaimed_DecodesOnlyItsRecords_AndKeepsItOnceFree()
     {
         await using (var log = await OpenAsync())
         {
@@ -171,42 +135,32 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
         var segment = Segment.OpenClosed(PartitionDir, 0, DateTimeOffset.UtcNow, _logs.CreateLogger("test"), 4096);
         try
         {
-            test(segment, new BatchCache(new TailCacheBudget(64L * 1024 * 1024)));
+            var cache = new BatchCache(new TailCacheBudget(64L * 1024 * 1024));
+            Assert.True(cache.TryClaimDecode(0)); // another read is decoding the batch whole right now
+
+            var claimed = ReadTen(segment, cache);
+            Assert.Equal(Enumerable.Range(0, 10).Select(i => $"v{i}"), claimed.Select(r => r.Text()));
+            Assert.Equal(0, cache.Bytes); // only its ten records decoded: nothing kept
+
+            cache.EndDecode(0);
+            var free = ReadTen(segment, cache);
+            Assert.Equal(Enumerable.Range(0, 10).Select(i => $"v{i}"), free.Select(r => r.Text()));
+            Assert.True(cache.Bytes > 0); // decoded whole and kept,
+            Assert.False(cache.TryClaimDecode(0)); // and its claim released
         }
         finally
         {
             segment.Close(flush: false);
         }
-    }
 
-    [Fact]
-    public void APut_FromAReadBegunBeforeAClear_IsRefused()
-    {
-        var cache = new BatchCache(new TailCacheBudget(64L * 1024 * 1024));
-        var records = Enumerable.Range(0, 100).Select(i => new StoredRecord(1000 + i, DateTimeOffset.UnixEpoch, null, new byte[10], [])).ToArray();
-        var before = cache.Generation;
-        Assert.True(cache.TryClaimDecode(before, 1000));
-
-        cache.Clear(); // compaction, while the read decodes
-        Assert.False(cache.Put(before, 1000, 1100, records));
-        cache.EndDecode(1000);
-        Assert.Null(cache.TryRead(1000, 1100, 10, 1 << 20));
-        Assert.Equal(0, cache.Bytes);
-        Assert.False(cache.TryClaimDecode(before, 1000)); // nothing it decodes would be kept: it decodes only its records
-
-        Assert.True(cache.TryClaimDecode(cache.Generation, 1000));
-        Assert.True(cache.Put(cache.Generation, 1000, 1100, records));
-        cache.EndDecode(1000);
-        Assert.Equal(1050, cache.TryRead(1050, 1100, 10, 1 << 20)!.Records[0].Offset);
-    }
-
-    private static List<StoredRecord> ReadTen(Segment segment, BatchCache cache, long generation)
-    {
-        var output = new List<StoredRecord>();
-        var bytes = 0;
-        var next = 0L;
-        segment.Read(0, long.MaxValue, 10, 1 << 20, output, ref bytes, ref next, cache, generation);
-        return output;
+        static List<StoredRecord> ReadTen(Segment segment, BatchCache cache)
+        {
+            var output = new List<StoredRecord>();
+            var bytes = 0;
+            var next = 0L;
+            segment.Read(0, long.MaxValue, 10, 1 << 20, output, ref bytes, ref next, cache);
+            return output;
+        }
     }
 
     [Fact]
@@ -215,19 +169,19 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
         var cache = new BatchCache(new TailCacheBudget(64L * 1024 * 1024));
         var records = Enumerable.Range(0, 100).Select(i => new StoredRecord(1000 + i, DateTimeOffset.UnixEpoch, null, new byte[10], [])).ToArray();
 
-        Assert.True(cache.TryClaimDecode(cache.Generation, 1000));
-        Assert.False(cache.TryClaimDecode(cache.Generation, 1000)); // another read decoding it now: that one reads only its records
-        Assert.True(cache.TryClaimDecode(cache.Generation, 2000)); // a different batch
+        Assert.True(cache.TryClaimDecode(1000));
+        Assert.False(cache.TryClaimDecode(1000)); // another read decoding it now: that one reads only its records
+        Assert.True(cache.TryClaimDecode(2000)); // a different batch
         cache.EndDecode(2000);
         cache.EndDecode(1000);
-        Assert.True(cache.TryClaimDecode(cache.Generation, 1000)); // the first ended without keeping it: decoded again
+        Assert.True(cache.TryClaimDecode(1000)); // the first ended without keeping it: decoded again
 
-        Assert.True(cache.Put(cache.Generation, 1000, 1100, records));
+        Assert.True(cache.Put(1000, 1100, records));
         cache.EndDecode(1000);
-        Assert.False(cache.TryClaimDecode(cache.Generation, 1000)); // cached since the read missed: not decoded whole again
+        Assert.False(cache.TryClaimDecode(1000)); // cached since the read missed: not decoded whole again
 
         cache.Close();
-        Assert.False(cache.TryClaimDecode(cache.Generation, 3000));
+        Assert.False(cache.TryClaimDecode(3000));
     }
 
     [Fact]
@@ -274,7 +228,7 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
         {
             // 100 batches of 1,000 records of 1 KB (about 1 MB each), as many as a reader far behind would meet.
             var records = Enumerable.Range(0, 1000).Select(i => new StoredRecord((b * 1000) + i, DateTimeOffset.UnixEpoch, null, value, [])).ToArray();
-            Assert.True(cache.Put(cache.Generation, b * 1000, (b + 1) * 1000, records));
+            Assert.True(cache.Put(b * 1000, (b + 1) * 1000, records));
             Assert.InRange(cache.Bytes, 1, BatchCache.MaxPartitionBytes);
             Assert.Equal(cache.Bytes, budget.Used);
         }
@@ -285,11 +239,11 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
 
         // Over one entry's limit: not kept. A spent budget: not kept either, and nothing taken from the others' share.
         var huge = Enumerable.Range(0, 10_000).Select(i => new StoredRecord(200_000 + i, DateTimeOffset.UnixEpoch, null, value, [])).ToArray();
-        Assert.False(cache.Put(cache.Generation, 200_000, 210_000, huge));
+        Assert.False(cache.Put(200_000, 210_000, huge));
         cache.Clear();
         Assert.Equal(0, budget.Used);
         var small = new BatchCache(new TailCacheBudget(1000));
-        Assert.False(small.Put(small.Generation, 0, 1000, [.. Enumerable.Range(0, 1000).Select(i => new StoredRecord(i, DateTimeOffset.UnixEpoch, null, value, []))]));
+        Assert.False(small.Put(0, 1000, [.. Enumerable.Range(0, 1000).Select(i => new StoredRecord(i, DateTimeOffset.UnixEpoch, null, value, []))]));
         Assert.Null(small.TryRead(0, 1000, 10, 1 << 20));
     }
 }

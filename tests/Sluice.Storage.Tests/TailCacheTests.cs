@@ -1,6 +1,5 @@
 using System.Text;
 using Sluice.Core.Log;
-using Sluice.Storage.Partitions;
 using Xunit.Abstractions;
 using static Sluice.Storage.Tests.TestRecords;
 
@@ -112,21 +111,6 @@ public sealed class TailCacheTests(ITestOutputHelper output) : IDisposable
         // The first segment now keeps no record of a key that appears again later: none of the 30 is left.
         var after = await log.ReadAsync(Topic, 0, 0, 30, 1 << 24);
         Assert.All(after.Records, r => Assert.True(r.Offset >= 30, $"offset {r.Offset} was compacted away but served"));
-    }
-
-    [Fact]
-    public void AnOffer_FromAReadBegunBeforeCompactionClearedTheCache_IsRefused()
-    {
-        var cache = new TailCache(new TailCacheBudget(64L * 1024 * 1024), 4096);
-        var records = Enumerable.Range(0, 10).Select(i => new StoredRecord(i, DateTimeOffset.UnixEpoch, null, new byte[10], [])).ToArray();
-        var before = cache.Generation;
-
-        cache.Clear(); // compaction swapped the segment the read had chosen
-        cache.Offer(before, 0, 10, 10, records);
-        Assert.Null(cache.TryRead(0, 10, 10, 1 << 20));
-
-        cache.Offer(cache.Generation, 0, 10, 10, records);
-        Assert.Equal(records, cache.TryRead(0, 10, 10, 1 << 20)!.Records, ReferenceEqualityComparer.Instance);
     }
 
     [Fact]

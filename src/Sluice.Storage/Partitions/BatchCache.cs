@@ -12,9 +12,6 @@ namespace Sluice.Storage.Partitions;
 ///                                                                 (by one read at a time: TryClaimDecode; the others
 ///                                                                  decode only the records they take)
 /// </code>
-/// Compaction clears the cache (<see cref="Clear"/>), and a read that began before it may still be decoding the old
-/// bytes: every put carries the <see cref="Generation"/> its read saw before it looked at the segments, and one from
-/// before the last clear is refused.
 /// Unlike the <see cref="TailCache"/> it serves any position, and it is bounded per partition by a fixed number of
 /// batches (each at most <see cref="MaxEntryBytes"/>, together at most <see cref="MaxPartitionBytes"/>) and by the byte budget the tail caches share: a slow or lagging
 /// reader holds at most the batch it is inside, never more as it falls behind. A batch is checked once, when it is
@@ -41,19 +38,12 @@ internal sealed class BatchCache
     private long _uses;
     private long _bytes;
     private long _lastHit;
-    private long _generation;
     private bool _closed;
 
     public BatchCache(TailCacheBudget budget)
     {
         _budget = budget;
     }
-
-    /// <summary>
-    /// Counts the clears. A read takes it before it looks at the segments and hands it to <see cref="Put"/> and
-    /// <see cref="TryClaimDecode"/>: what it decodes after a clear came from bytes compaction may have replaced.
-    /// </summary>
-    public long Generation => Volatile.Read(ref _generation);
 
     /// <summary>
     /// Serves a read from a cached batch holding <paramref name="offset"/>: its records from there, below
@@ -81,10 +71,9 @@ internal sealed class BatchCache
     /// <summary>
     /// Keeps the decoded records of the intact batch [<paramref name="baseOffset"/>, <paramref name="nextOffset"/>)
     /// (all of them, in offset order), evicting the least recently used batch when the slots or the budget are full.
-    /// Returns false (nothing kept) when it is too large, the budget is spent by other partitions, or the cache was
-    /// cleared since <paramref name="generation"/> (the read that decoded it may have read replaced bytes).
+    /// Returns false (nothing kept) when it is too large or the budget is spent by other partitions.
     /// </summary>
-    public bool Put(long generation, long baseOffset, long nextOffset, StoredRecord[] records)
+    public bool Put(long baseOffset, long nextOffset, StoredRecord[] records)
     {
         var cost = TailCache.Cost(records);
         if (records.Length == 0 || cost > MaxEntryBytes)
@@ -94,7 +83,7 @@ internal sealed class BatchCache
 
         lock (_gate)
         {
-            if (_closed || generation != _generation)
+            if (_closed)
             {
                 return false;
             }
@@ -137,16 +126,15 @@ internal sealed class BatchCache
     /// <summary>
     /// Claims the whole decode of the batch at <paramref name="baseOffset"/> for the calling read, which then puts it
     /// (or not) and calls <see cref="EndDecode"/>. False when another read is decoding that batch now or has cached it
-    /// since this read missed, or the cache was cleared since <paramref name="generation"/> (nothing this read decodes
-    /// would be kept): this read then decodes only the records it takes. Readers meet at a batch's start (a
+    /// since this read missed: this read then decodes only the records it takes. Readers meet at a batch's start (a
     /// subscription's read-ahead and its consumers' inline reads all reach it at once), and each decoded the whole
     /// batch, thousands of records, to keep one copy.
     /// </summary>
-    public bool TryClaimDecode(long generation, long baseOffset)
+    public bool TryClaimDecode(long baseOffset)
     {
         lock (_gate)
         {
-            if (_closed || generation != _generation || _decoding.Contains(baseOffset))
+            if (_closed || _decoding.Contains(baseOffset))
             {
                 return false;
             }
@@ -173,12 +161,11 @@ internal sealed class BatchCache
         }
     }
 
-    /// <summary>Drops everything, and refuses what reads begun before it put: compaction rewrote records.</summary>
+    /// <summary>Drops everything: compaction rewrote records.</summary>
     public void Clear()
     {
         lock (_gate)
         {
-            Volatile.Write(ref _generation, _generation + 1);
             for (var i = 0; i < _entries.Length; i++)
             {
                 RemoveLocked(i);

@@ -317,6 +317,9 @@ internal sealed partial class PartitionLog
             var copy = (Segment[])segments.Clone();
             copy[index] = replacement;
             Volatile.Write(ref _segments, copy);
+
+            // No read can fill the caches again from the old file: reads hold _swapLock shared for their whole length,
+            // their cache puts included, and this runs under it exclusively.
             _tail?.Clear();
             _batches?.Clear();
         }

@@ -27,11 +27,6 @@ internal sealed partial class PartitionLog
         for (var attempt = 0; ; attempt++)
         {
             ThrowIfClosedForReads();
-
-            // Taken before the segments: compaction swaps a segment, then clears the caches, so a read that may have
-            // seen the old segment holds a generation the clear ends, and the caches refuse what it decoded.
-            var tailGeneration = _tail?.Generation ?? 0;
-            var batchGeneration = _batches?.Generation ?? 0;
             var end = EndOffset;
             var segments = Volatile.Read(ref _segments);
             var start = segments[0].BaseOffset;
@@ -58,7 +53,7 @@ internal sealed partial class PartitionLog
 
             if (_batches?.TryRead(offset, end, maxCount, maxBytes) is { } inBatch)
             {
-                _tail?.Offer(tailGeneration, offset, inBatch.NextOffset, end, inBatch.Records);
+                _tail?.Offer(offset, inBatch.NextOffset, end, inBatch.Records);
                 return inBatch;
             }
 
@@ -73,7 +68,7 @@ internal sealed partial class PartitionLog
                 {
                     segment = segments[i];
                     next = Math.Max(next, segment.BaseOffset);
-                    segment.Read(next, end, maxCount, maxBytes, output, ref bytes, ref next, _batches, batchGeneration);
+                    segment.Read(next, end, maxCount, maxBytes, output, ref bytes, ref next, _batches);
                     if (segment.Removed)
                     {
                         // Compaction may have swapped the file under this read: its positions are no longer trusted.
@@ -89,7 +84,7 @@ internal sealed partial class PartitionLog
                 var result = new ReadResult(output, output.Count == 0 ? Math.Max(next, end) : next, end);
 
                 // Other readers near the end of this partition (one per subscription) want the same records next.
-                _tail?.Offer(tailGeneration, offset, result.NextOffset, end, output);
+                _tail?.Offer(offset, result.NextOffset, end, output);
                 return result;
             }
             catch (SegmentDamageException damage) when (attempt < MaxReadAttempts)

@@ -20,10 +20,8 @@ internal sealed partial class Segment
     /// A batch the read stops inside is decoded whole and put in <paramref name="cache"/> (when given), where the
     /// read that continues from there finds it, unless another read is decoding it now or has cached it since (see
     /// <see cref="BatchCache.TryClaimDecode"/>): then only the records this read takes are decoded.
-    /// <paramref name="cacheGeneration"/> is the cache's <see cref="BatchCache.Generation"/> taken before the segment was
-    /// chosen: nothing is kept if compaction cleared the cache since.
     /// </summary>
-    public void Read(long offset, long endOffset, int maxCount, int maxBytes, List<StoredRecord> output, ref int bytes, ref long nextOffset, BatchCache? cache = null, long cacheGeneration = 0)
+    public void Read(long offset, long endOffset, int maxCount, int maxBytes, List<StoredRecord> output, ref int bytes, ref long nextOffset, BatchCache? cache = null)
     {
         var limit = VisibleSize;
         var position = LookupPosition(offset, out var verify);
@@ -129,7 +127,7 @@ internal sealed partial class Segment
                     }
 
                     if (cache is not null && header.NextOffset <= endOffset && StopsInside(header, offset, maxCount - output.Count, maxBytes - bytes)
-                        && cache.TryClaimDecode(cacheGeneration, header.BaseOffset))
+                        && cache.TryClaimDecode(header.BaseOffset))
                     {
                         StoredRecord[] records;
                         try
@@ -140,7 +138,7 @@ internal sealed partial class Segment
                                 return;
                             }
 
-                            cache.Put(cacheGeneration, header.BaseOffset, header.NextOffset, records);
+                            cache.Put(header.BaseOffset, header.NextOffset, records);
                         }
                         finally
                         {

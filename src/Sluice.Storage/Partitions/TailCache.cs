@@ -12,8 +12,7 @@ namespace Sluice.Storage.Partitions;
 /// </code>
 /// The cache covers a contiguous offset range: every record of the log in [From, To) is in it (offsets removed by
 /// compaction are simply absent). It only moves forward, so a lagging reader never evicts the tail, and it is bounded
-/// by record count per partition and by a byte budget shared by all partitions of the log. Compaction clears it, and an
-/// offer from a read that began before the clear (see <see cref="Generation"/>) is refused: it may hold removed records.
+/// by record count per partition and by a byte budget shared by all partitions of the log.
 /// </summary>
 internal sealed class TailCache
 {
@@ -33,7 +32,6 @@ internal sealed class TailCache
     private long _to;
     private long _bytes;
     private long _lastHit;
-    private long _generation;
     private bool _closed;
 
     public TailCache(TailCacheBudget budget, int maxRecords)
@@ -41,12 +39,6 @@ internal sealed class TailCache
         _budget = budget;
         _maxRecords = maxRecords;
     }
-
-    /// <summary>
-    /// Counts the clears compaction made. A read takes it before it looks at the segments and hands it to
-    /// <see cref="Offer"/>: what it read before a clear may hold records the compaction removed.
-    /// </summary>
-    public long Generation => Volatile.Read(ref _generation);
 
     /// <summary>Serves a read from memory when <paramref name="offset"/> lies in the cached range; null otherwise.</summary>
     public ReadResult? TryRead(long offset, long end, int maxCount, int maxBytes)
@@ -83,10 +75,9 @@ internal sealed class TailCache
     /// <summary>
     /// Offers what a segment read returned for [<paramref name="from"/>, <paramref name="next"/>) of a log ending at
     /// <paramref name="end"/>: kept when it continues the cached range, or starts a new one when it is newer than the
-    /// cache and within a cache's length of the end (a reader at the tail); ignored when it is older (a lagging reader),
-    /// or when the cache was cleared since <paramref name="generation"/>.
+    /// cache and within a cache's length of the end (a reader at the tail); ignored when it is older (a lagging reader).
     /// </summary>
-    public void Offer(long generation, long from, long next, long end, IReadOnlyList<StoredRecord> records)
+    public void Offer(long from, long next, long end, IReadOnlyList<StoredRecord> records)
     {
         if (records.Count == 0 || next <= from)
         {
@@ -95,7 +86,7 @@ internal sealed class TailCache
 
         lock (_gate)
         {
-            if (_closed || generation != _generation || (_count > 0 && next <= _to))
+            if (_closed || (_count > 0 && next <= _to))
             {
                 return;
             }
@@ -154,12 +145,11 @@ internal sealed class TailCache
         }
     }
 
-    /// <summary>Drops everything, and refuses what reads begun before it offer: compaction rewrote records.</summary>
+    /// <summary>Drops everything: compaction rewrote records.</summary>
     public void Clear()
     {
         lock (_gate)
         {
-            Volatile.Write(ref _generation, _generation + 1);
             ClearLocked();
         }
     }
