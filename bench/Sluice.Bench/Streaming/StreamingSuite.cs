@@ -131,7 +131,7 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("sync, subscription, lease or ack (design note 0037). Its figures are what the same client and machine give with Sluice's own work taken away.");
         if (fanOutRounds is not null)
         {
-            md.AppendLine($"The 1,000-subscriber fan-out runs Sluice then the bare server, {FanOutRounds} times in turn (`SLUICEBENCH_FANOUT_ROUNDS`), each on a fresh server; the table");
+            md.AppendLine($"The {subscribers:N0}-subscriber fan-out runs Sluice then the bare server, {FanOutRounds} times in turn (`SLUICEBENCH_FANOUT_ROUNDS`), each on a fresh server; the table");
             md.AppendLine($"gives each figure's median over the rounds. Per round, p99 and server CPU per event, Sluice / bare: {fanOutRounds}.");
         }
 
@@ -208,7 +208,7 @@ internal sealed class StreamingSuite : IBenchSuite
 
     private sealed record FanOutRun(double P50, double P99, long Received, double CpuMicros);
 
-    // Rounds of the 1,000-subscriber fan-out, Sluice and the bare server in turn; the table gives the medians.
+    // Rounds of the many-subscriber fan-out, Sluice and the bare server in turn; the table gives the medians.
     private static readonly int FanOutRounds = Math.Max(1, Setting("SLUICEBENCH_FANOUT_ROUNDS", 3));
 
     private static double Median(List<FanOutRun> runs, Func<FanOutRun, double> figure)
