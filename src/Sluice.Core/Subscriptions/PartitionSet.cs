@@ -22,6 +22,20 @@ internal struct PartitionSet
         return set;
     }
 
+    /// <summary>Partitions 0 to <paramref name="count"/> - 1: a subscription's every cursor (a seek, a flush of all).</summary>
+    public static PartitionSet All(int count)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var set = default(PartitionSet);
+        set._low = count >= Bits ? ulong.MaxValue : (1UL << count) - 1;
+        for (var p = Bits; p < count; p++)
+        {
+            (set._high ??= []).Add(p);
+        }
+
+        return set;
+    }
+
     public static PartitionSet One(int partition)
     {
         var set = default(PartitionSet);

@@ -429,7 +429,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
             subscription.Seek(offsets);
             if (_fleet is null)
             {
-                await _ctx.Writer.CommitAsync(subscription, PartitionSet.Of(Enumerable.Range(0, subscription.PartitionCount))).WaitAsync(cancellationToken).ConfigureAwait(false);
+                await _ctx.Writer.CommitAsync(subscription, PartitionSet.All(subscription.PartitionCount)).WaitAsync(cancellationToken).ConfigureAwait(false);
             }
             else
             {
@@ -452,7 +452,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         var tasks = _subscriptions.Values
-            .Select(s => _ctx.Writer.CommitAsync(s, PartitionSet.Of(Enumerable.Range(0, s.PartitionCount))))
+            .Select(s => _ctx.Writer.CommitAsync(s, PartitionSet.All(s.PartitionCount)))
             .ToList();
         await Task.WhenAll(tasks).WaitAsync(cancellationToken).ConfigureAwait(false);
     }

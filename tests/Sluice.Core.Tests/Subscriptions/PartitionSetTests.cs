@@ -46,12 +46,28 @@ public sealed class PartitionSetTests
         Assert.Equal(Enumerable.Range(0, 130), Items(PartitionSet.Of(Enumerable.Range(0, 130))).Order());
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(1)]
+    [InlineData(63)]
+    [InlineData(64)]
+    [InlineData(65)]
+    [InlineData(130)]
+    public void All_IsPartitionsZeroToCountLessOne(int count)
+    {
+        var set = PartitionSet.All(count);
+
+        Assert.Equal(count == 0, set.IsEmpty);
+        Assert.Equal(Enumerable.Range(0, count), Items(set).Order());
+    }
+
     [Fact]
     public void Negative_IsRefused()
     {
         var set = default(PartitionSet);
 
         Assert.Throws<ArgumentOutOfRangeException>(() => set.Add(-1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PartitionSet.All(-1));
     }
 
     private static List<int> Items(PartitionSet set)
