@@ -28,9 +28,13 @@ internal struct PartitionSet
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         var set = default(PartitionSet);
         set._low = count >= Bits ? ulong.MaxValue : (1UL << count) - 1;
-        for (var p = Bits; p < count; p++)
+        if (count > Bits)
         {
-            (set._high ??= []).Add(p);
+            set._high = new HashSet<int>(count - Bits);
+            for (var p = Bits; p < count; p++)
+            {
+                set._high.Add(p);
+            }
         }
 
         return set;

@@ -67,6 +67,11 @@ public sealed class PartitionSetTests
         var set = default(PartitionSet);
 
         Assert.Throws<ArgumentOutOfRangeException>(() => set.Add(-1));
+    }
+
+    [Fact]
+    public void All_NegativeCount_IsRefused()
+    {
         Assert.Throws<ArgumentOutOfRangeException>(() => PartitionSet.All(-1));
     }
 
