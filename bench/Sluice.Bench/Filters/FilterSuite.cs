@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
+using Sluice.Bench.Http;
 using Sluice.Core.Filters;
 using Sluice.Core.Log;
 using static System.FormattableString;
@@ -101,11 +102,7 @@ internal sealed class FilterSuite : IBenchSuite
 
     private static double CpuPerScanned(Run r) => r.ServerCpu.TotalMicroseconds / Messages;
 
-    private static double Median(List<Run> runs, Func<Run, double> f)
-    {
-        var sorted = runs.Select(f).Order().ToList();
-        return sorted[sorted.Count / 2];
-    }
+    private static double Median(List<Run> runs, Func<Run, double> f) => Percentiles.Median(runs.Select(f));
 
     // Batches of NDJSON records; every tenth message is from "eu".
     private static async Task FillAsync(HttpClient client, CancellationToken cancellationToken)

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
+using Sluice.Bench.Http;
 using Sluice.Core.Log;
 using Sluice.Core.Topics;
 using Sluice.Storage;
@@ -119,8 +120,6 @@ internal sealed partial class StorageSuite : IBenchSuite
     private const int Rounds = 7;
     private static readonly TimeSpan Round = TimeSpan.FromMilliseconds(700);
 
-    private static double Median(IEnumerable<double> values) => Percentile(values.ToList(), 0.5);
-
     // The first batch's size, from its header. Not the file's length: under flush `always` the active segment keeps
     // zeros written ahead of its data (design note 0032).
     private static long FirstBatchBytes(string segmentFile)
@@ -180,7 +179,7 @@ internal sealed partial class StorageSuite : IBenchSuite
         }
 
         File.Delete(rawPath);
-        return (Median(msgs), Median(mbs), chunk, Median(rawMbs), Median(ratios));
+        return (Percentiles.Median(msgs), Percentiles.Median(mbs), chunk, Percentiles.Median(rawMbs), Percentiles.Median(ratios));
     }
 
     private static async Task<(double Single, double Concurrent, double Ratio, List<double> Latencies, List<double> RawLatencies)> AppendersAsync(
@@ -247,7 +246,7 @@ internal sealed partial class StorageSuite : IBenchSuite
         }
 
         File.Delete(rawPath);
-        return (Median(singles), Median(concurrents), Median(ratios), latencies, rawLatencies);
+        return (Percentiles.Median(singles), Percentiles.Median(concurrents), Percentiles.Median(ratios), latencies, rawLatencies);
     }
 
     private static double Percentile(List<double> values, double p)

@@ -6,6 +6,7 @@ using System.Net.Sockets;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
+using Sluice.Bench.Http;
 
 namespace Sluice.Bench.Streaming;
 
@@ -72,7 +73,7 @@ internal sealed class StreamingSuite : IBenchSuite
             var one = await FanOutAsync(context.ScratchDirectory, 1, rate, seconds, p);
 
             // Sluice and the bare server in turn, FanOutRounds times: one run's tail moves with whatever else the
-            // machine does in its seconds (the bare server's own p99 ranged 26-57 ms over one afternoon's runs).
+            // machine does in its seconds, so the table gives medians (note 0043).
             var sluiceRuns = new List<FanOutRun>();
             var bareRuns = new List<FanOutRun>();
             for (var round = 1; round <= FanOutRounds; round++)
@@ -211,11 +212,7 @@ internal sealed class StreamingSuite : IBenchSuite
     // Rounds of the many-subscriber fan-out, Sluice and the bare server in turn; the table gives the medians.
     private static readonly int FanOutRounds = Math.Max(1, Setting("SLUICEBENCH_FANOUT_ROUNDS", 3));
 
-    private static double Median(List<FanOutRun> runs, Func<FanOutRun, double> figure)
-    {
-        var values = runs.Select(figure).Order().ToList();
-        return values.Count % 2 == 1 ? values[values.Count / 2] : (values[(values.Count / 2) - 1] + values[values.Count / 2]) / 2;
-    }
+    private static double Median(List<FanOutRun> runs, Func<FanOutRun, double> figure) => Percentiles.Median(runs.Select(figure));
 
     private static async Task<FanOutRun> FanOutAsync(
         string scratch, int subscribers, int rate, int seconds, TextWriter progress, bool bare = false)
