@@ -37,19 +37,11 @@ internal sealed class KafkaWaiters : IDisposable
         }
 
         var waiter = new Waiter(offset);
-        lock (waiters)
-        {
-            waiters.List.Add(waiter);
-        }
-
-        // Checked after registering, so an end learned meanwhile is not missed.
-        if (waiters.KnownEnd > offset)
-        {
-            Complete(waiters, waiters.KnownEnd);
-        }
-
         if (cancellationToken.CanBeCanceled)
         {
+            // Registered before the waiter is listed, so whoever completes it finds the registration and lets it go: a
+            // token may serve many waits (a reader stream's lives until its next keep-alive), and each registration
+            // left on it would stay until then.
             waiter.Registration = cancellationToken.Register(() =>
             {
                 lock (waiters)
@@ -59,6 +51,21 @@ internal sealed class KafkaWaiters : IDisposable
 
                 waiter.Completion.TrySetCanceled(cancellationToken);
             });
+            if (waiter.Completion.Task.IsCompleted)
+            {
+                return new ValueTask(waiter.Completion.Task);
+            }
+        }
+
+        lock (waiters)
+        {
+            waiters.List.Add(waiter);
+        }
+
+        // Checked after listing, so an end learned meanwhile is not missed.
+        if (waiters.KnownEnd > offset)
+        {
+            Complete(waiters, waiters.KnownEnd);
         }
 
         _someoneWaits.Release();
