@@ -87,7 +87,7 @@ internal static class ReplayEndpoint
         }
 
         using var lease = await services.GetRequiredService<StreamRegistry>().EnterAsync(topic, null, null, context.RequestAborted);
-        await FollowAsync(context, log, topic, partition.Value, offset, max);
+        await FollowAsync(context, lease, log, topic, partition.Value, offset, max);
     }
 
     // Reads from `offset`; a damaged range in the way is stepped over (and listed), so the answer holds the intact records
@@ -181,27 +181,29 @@ internal static class ReplayEndpoint
         return info.Partitions[partition].StartOffset;
     }
 
-    private static async Task FollowAsync(HttpContext context, IMessageLog log, TopicName topic, int partition, long offset, int max)
+    // Readers fan out: a thousand of them follow one partition and each is woken at every append, so the loop keeps
+    // nothing per wait (the registry's clock interrupts it for keep-alives, as it does subscription streams) and writes
+    // each record's event from bytes encoded once for all readers.
+    private static async Task FollowAsync(HttpContext context, StreamRegistry.StreamLease lease, IMessageLog log, TopicName topic, int partition, long offset, int max)
     {
         var services = context.RequestServices;
         var options = services.GetRequiredService<IOptions<ServerOptions>>().Value;
-        var time = services.GetRequiredService<TimeProvider>();
-        var stopping = services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping;
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted, stopping);
-        var token = linked.Token;
-        var keepAlive = TimeSpan.FromMilliseconds(options.SseKeepAliveMs);
-        var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), time);
+        var aborted = context.RequestAborted;
+        var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), services.GetRequiredService<TimeProvider>());
+        var wait = new TailWait();
+        lease.EndAlsoOn(aborted, services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
         try
         {
             SseWriter.StartResponse(context);
             writer.WriteRetry(SseEndpoint.RetryMs);
             await writer.FlushAsync();
-            while (!token.IsCancellationRequested)
+            lease.KeepAlive(wait);
+            while (!lease.IsEnding)
             {
                 ReadResult read;
                 try
                 {
-                    read = await log.ReadAsync(topic, partition, offset, max, MaxReadBytes, token);
+                    read = await log.ReadAsync(topic, partition, offset, max, MaxReadBytes, aborted);
                 }
                 catch (CorruptRecordsException ex)
                 {
@@ -209,33 +211,36 @@ internal static class ReplayEndpoint
                     var skipped = new CorruptRangeResponse(Math.Max(offset, ex.FromOffset), ex.ToOffset, ex.Reason);
                     writer.WriteEvent($"{partition}:{ex.ToOffset - 1}", "skipped", skipped, SluiceJsonContext.Api.CorruptRangeResponse);
                     await writer.FlushAsync();
+                    lease.Active();
                     offset = ex.ToOffset;
                     continue;
                 }
 
+                offset = read.NextOffset;
                 if (read.Records.Count == 0)
                 {
                     // Caught up: wait for the tail (notified, not polled), with a comment now and then for proxies.
-                    using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    wait.CancelAfter(keepAlive);
                     try
                     {
-                        await log.WaitForDataAsync(topic, partition, read.NextOffset, wait.Token);
+                        await log.WaitForDataAsync(topic, partition, offset, wait.Token);
                     }
-                    catch (OperationCanceledException) when (!token.IsCancellationRequested)
+                    catch (OperationCanceledException) when (!aborted.IsCancellationRequested)
                     {
-                        writer.WriteComment("keep-alive");
-                        await writer.FlushAsync();
+                        // Interrupted: a keep-alive is due, or the stream is ending (the loop's test).
+                        wait.Reset();
+                        if (!lease.IsEnding)
+                        {
+                            await writer.KeepAliveAsync();
+                            lease.Active();
+                        }
                     }
 
-                    offset = read.NextOffset;
                     continue;
                 }
 
                 foreach (var record in read.Records)
                 {
-                    var message = MessageJson.ToMessage(partition, record);
-                    writer.WriteEvent(message.Id, "message", message, SluiceJsonContext.Api.ReadMessage);
+                    writer.WriteReadEvent(partition, record);
                     if (writer.Unflushed >= ResponseFlush.ThresholdBytes)
                     {
                         await writer.FlushAsync();
@@ -243,7 +248,7 @@ internal static class ReplayEndpoint
                 }
 
                 await writer.FlushAsync();
-                offset = read.NextOffset;
+                lease.Active();
             }
         }
         catch (SlowConsumerException)
@@ -251,9 +256,9 @@ internal static class ReplayEndpoint
             // Nothing is leased by a reader: just cut it.
             context.Abort();
         }
-        catch (Exception ex) when (ex is OperationCanceledException or IOException || token.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or IOException || aborted.IsCancellationRequested)
         {
-            // The client went away, or shutdown.
+            // The client went away.
         }
         catch (Exception ex) when (ex is TopicNotFoundException or OffsetOutOfRangeException)
         {

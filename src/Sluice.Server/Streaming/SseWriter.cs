@@ -3,6 +3,7 @@ using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using Sluice.Core.Log;
 using Sluice.Core.Subscriptions;
 using Sluice.Server.Subscriptions;
 
@@ -149,6 +150,35 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         MessageJson.Write(StartData(), delivery);
         EndData();
     }
+
+    /// <summary>
+    /// A reader's <c>message</c> event (<c>GET .../messages</c> as a stream): <c>id: {partition}:{offset}</c> and the read
+    /// message's JSON, which is the record's shared part (<see cref="MessageJson.Shared"/>) in braces: the same bytes for
+    /// every reader of the record, encoded once for all of them.
+    /// </summary>
+    public void WriteReadEvent(int partition, StoredRecord record)
+    {
+        var shared = MessageJson.Shared(record, partition);
+        var span = GetSpan(EventFramingBytes + MaxPositionBytes + shared.Utf8.Length);
+        IdPrefix.CopyTo(span);
+        var n = IdPrefix.Length;
+        partition.TryFormat(span[n..], out var w, provider: System.Globalization.CultureInfo.InvariantCulture);
+        n += w;
+        span[n++] = (byte)':';
+        record.Offset.TryFormat(span[n..], out w, provider: System.Globalization.CultureInfo.InvariantCulture);
+        n += w;
+        DataPrefix.CopyTo(span[n..]);
+        n += DataPrefix.Length;
+        span[n++] = (byte)'{';
+        shared.Utf8.CopyTo(span[n..]);
+        n += shared.Utf8.Length;
+        "}\n\n"u8.CopyTo(span[n..]);
+        Advance(n + 3);
+        CommitIfLarge();
+    }
+
+    // A partition and an offset as text, with their colon.
+    private const int MaxPositionBytes = 32;
 
     private static ReadOnlySpan<byte> IdPrefix => "id: "u8;
 

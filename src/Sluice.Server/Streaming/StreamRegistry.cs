@@ -173,8 +173,9 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     }
 
     /// <summary>
-    /// One clock for every stream's keep-alive (<see cref="StreamLease.KeepAlive"/>), rather than a timer per stream
-    /// that each of its waits sets and stops: it ticks four times per interval and interrupts the wait of every stream
+    /// One clock for every stream's keep-alive (<see cref="StreamLease.KeepAlive(ISubscriptionConsumer)"/>, and a
+    /// reader's <see cref="StreamLease.KeepAlive(TailWait)"/>), rather than a timer per stream that each of its waits
+    /// sets and stops: it ticks four times per interval and interrupts the wait of every stream
     /// that has written nothing for an interval, so an idle stream gets its keep-alive one to one and a quarter
     /// intervals after its last write.
     /// </summary>
@@ -283,8 +284,9 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         // Set once Exit has run (after _disposed): a takeover waiting on Completion must find the old stream uncounted.
         private int _exited;
 
-        // KeepAlive: the consumer whose wait the registry's clock interrupts, and when the stream last wrote.
-        private ISubscriptionConsumer? _keepAlive;
+        // KeepAlive: what the registry's clock interrupts (a consumer's wait or a reader's TailWait), and when the stream
+        // last wrote.
+        private object? _keepAlive;
         private long _lastActive;
 
         public StreamLease(StreamRegistry registry, TopicName topic, string? subscription, string? consumer)
@@ -357,7 +359,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             // Set before either is read, and each of them is published before it reads this: one side sees the other.
             Interlocked.Exchange(ref _endingNow, 1);
             Volatile.Read(ref _ending)?.Cancel();
-            Volatile.Read(ref _keepAlive)?.Interrupt();
+            Interrupt(Volatile.Read(ref _keepAlive));
         }
 
         /// <summary>
@@ -382,17 +384,35 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         /// once the stream has been idle for <c>streaming:sseKeepAliveMs</c>; the stream then writes its keep-alive and
         /// says so with <see cref="Active"/>. Its receives wait without a timeout of their own.
         /// </summary>
-        public void KeepAlive(ISubscriptionConsumer consumer)
+        public void KeepAlive(ISubscriptionConsumer consumer) => KeepAlive((object)consumer);
+
+        /// <summary>As for a consumer: the clock, and the stream's end, interrupt a reader's wait for its partition's tail.</summary>
+        public void KeepAlive(TailWait wait) => KeepAlive((object)wait);
+
+        private void KeepAlive(object waiter)
         {
             Active();
-            Interlocked.Exchange(ref _keepAlive, consumer);
+            Interlocked.Exchange(ref _keepAlive, waiter);
             if (IsEnding)
             {
-                // Ended before TakeOver could see the consumer: its next receive must not wait.
-                consumer.Interrupt();
+                // Ended before TakeOver could see the waiter: its next wait must not wait.
+                Interrupt(waiter);
             }
 
             _registry.KeepAlive(this);
+        }
+
+        private static void Interrupt(object? waiter)
+        {
+            switch (waiter)
+            {
+                case ISubscriptionConsumer consumer:
+                    consumer.Interrupt();
+                    break;
+                case TailWait wait:
+                    wait.Interrupt();
+                    break;
+            }
         }
 
         /// <summary>The stream wrote to its client: its keep-alive interval starts again.</summary>
@@ -401,11 +421,11 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         // Under the registry's lock, from its clock.
         internal void InterruptIfIdle(long now, long interval)
         {
-            if (now - Volatile.Read(ref _lastActive) >= interval && _keepAlive is { } consumer)
+            if (now - Volatile.Read(ref _lastActive) >= interval && _keepAlive is { } waiter)
             {
                 // Counted as active from now: a stream slow to write its keep-alive is not interrupted at every tick.
                 Volatile.Write(ref _lastActive, now);
-                consumer.Interrupt();
+                Interrupt(waiter);
             }
         }
 

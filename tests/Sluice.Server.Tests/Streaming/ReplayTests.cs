@@ -79,4 +79,41 @@ public sealed class ReplayTests(StreamingServer fixture, ITestOutputHelper outpu
         var after = await resumed.MessagesAsync(1, Wait);
         Assert.Equal("m5", after[0].Json.GetProperty("value").GetString());
     }
+
+    [Fact]
+    public async Task ReadAsSse_Idle_SendsKeepAlives_AndStillFollowsTheTailAfterThem()
+    {
+        var topic = await Fixture.NewTopicAsync();
+        await Fixture.ProduceManyAsync(topic, 1);
+        await using var sse = await SseClient.OpenAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/messages?partition=0");
+        Assert.Equal("m0", (await sse.MessagesAsync(1, Wait))[0].Json.GetProperty("value").GetString());
+
+        // The registry's clock interrupts the idle wait (500 ms here), and the stream waits again after each comment.
+        for (var round = 1; round <= 2; round++)
+        {
+            var idle = await sse.NextAsync(TimeSpan.FromSeconds(5));
+            Assert.Equal("keep-alive", idle!.Comment);
+            await Fixture.ProduceManyAsync(topic, 1, start: round);
+            var next = await sse.MessagesAsync(1, Wait);
+            Assert.Equal($"m{round}", next[0].Json.GetProperty("value").GetString());
+            Assert.Equal($"0:{round}", next[0].Id);
+        }
+
+        // One comment per interval, not one per turn of the loop: an interrupted wait must not leave the next one cut short.
+        var comments = 0;
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        try
+        {
+            while (DateTime.UtcNow < until && await sse.NextAsync(until - DateTime.UtcNow) is { Comment: "keep-alive" })
+            {
+                comments++;
+            }
+        }
+        catch (TimeoutException)
+        {
+            // The two seconds are over.
+        }
+
+        Assert.InRange(comments, 1, 10);
+    }
 }

@@ -57,6 +57,52 @@ public sealed class SseWriterTests
         Assert.True(expected.ToString() == written, $"{scenario}: expected\n{expected}\nwritten\n{written}");
     }
 
+    private static readonly Dictionary<string, StoredRecord> ReadRecords = new()
+    {
+        ["key, text value, headers"] = new(7, DateTimeOffset.UnixEpoch.AddSeconds(3), Encoding.UTF8.GetBytes("k"), Encoding.UTF8.GetBytes("v"), [new("h", "x")]),
+        ["no key, no value"] = new(0, DateTimeOffset.UnixEpoch, null, null, []),
+        ["binary key and value"] = new(long.MaxValue - 1, DateTimeOffset.UnixEpoch.AddDays(9000), new byte[] { 0xff, 0x00 }, new byte[] { 0xc3, 0x28 }, []),
+        ["text that JSON escapes"] = new(12, DateTimeOffset.UnixEpoch, null, Encoding.UTF8.GetBytes("a\"b\\c\nd\u0001 é <&> \U0001F600"), [new("x", "\"q\"")]),
+        ["a repeated header"] = new(13, DateTimeOffset.UnixEpoch, null, Encoding.UTF8.GetBytes("v"), [new("a", "1"), new("b", "2"), new("a", "3")]),
+        ["value larger than the pending buffer"] = new(14, DateTimeOffset.UnixEpoch, null, Encoding.UTF8.GetBytes(new string('v', 40_000)), []),
+    };
+
+    public static TheoryData<string> ReadScenarios => [.. ReadRecords.Keys];
+
+    [Theory]
+    [MemberData(nameof(ReadScenarios))]
+    public async Task WriteReadEvent_WritesWhatTheSerializerWritesForTheReadMessage(string scenario)
+    {
+        var record = ReadRecords[scenario];
+        var context = new DefaultHttpContext();
+        var body = new MemoryStream();
+        context.Response.Body = body;
+        var writer = new SseWriter(context, TimeSpan.FromSeconds(30), TimeProvider.System);
+
+        // What the stream wrote before: the serializer's JSON of the read message.
+        var expectedBody = new MemoryStream();
+        var expectedContext = new DefaultHttpContext();
+        expectedContext.Response.Body = expectedBody;
+        var expected = new SseWriter(expectedContext, TimeSpan.FromSeconds(30), TimeProvider.System);
+
+        // Twice on one partition (the second from the cached part), then on another (encoded again for it).
+        foreach (var partition in new[] { 3, 3, 11 })
+        {
+            writer.WriteReadEvent(partition, record);
+            var message = MessageJson.ToMessage(partition, record);
+            expected.WriteEvent(message.Id, "message", message, SluiceJsonContext.Api.ReadMessage);
+        }
+
+        await writer.FlushAsync();
+        await context.Response.BodyWriter.FlushAsync();
+        await expected.FlushAsync();
+        await expectedContext.Response.BodyWriter.FlushAsync();
+        var written = Encoding.UTF8.GetString(body.ToArray());
+        var serialized = Encoding.UTF8.GetString(expectedBody.ToArray());
+        Assert.True(serialized == written, $"{scenario}: expected\n{serialized}\nwritten\n{written}");
+        Assert.StartsWith("id: 3:" + record.Offset + "\nevent: message\ndata: {\"id\":\"3:" + record.Offset + "\",\"partition\":3,", written, StringComparison.Ordinal);
+    }
+
     private static string Json(Delivery delivery)
     {
         var buffer = new ArrayBufferWriter<byte>();
