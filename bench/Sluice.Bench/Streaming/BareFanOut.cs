@@ -18,17 +18,23 @@ internal static class BareFanOut
 {
     public const string ChildFlag = "--child-fanout-bare";
 
+    /// <summary>After the port: events shaped as a reader's (<c>GET .../messages</c>), not a subscription's.</summary>
+    public const string ReaderEvents = "readers";
+
     // As long as the id Sluice gives an SSE stream that names none ("sse-" and 24 hex digits).
     private const string ConsumerId = "sse-000000000000000000000000";
 
-    /// <summary>Child mode: <c>--child-fanout-bare PORT</c> serves until killed.</summary>
+    /// <summary>Child mode: <c>--child-fanout-bare PORT [readers]</c> serves until killed.</summary>
     public static async Task<int> RunChildAsync(string[] args)
     {
-        if (args is not [ChildFlag, var portText] || !int.TryParse(portText, CultureInfo.InvariantCulture, out var port))
+        if (args is not [ChildFlag, var portText, .. var rest] || !int.TryParse(portText, CultureInfo.InvariantCulture, out var port)
+            || rest is not ([] or [ReaderEvents]))
         {
-            await Console.Error.WriteLineAsync($"usage: {ChildFlag} PORT");
+            await Console.Error.WriteLineAsync($"usage: {ChildFlag} PORT [{ReaderEvents}]");
             return 2;
         }
+
+        var readerEvents = rest is [ReaderEvents];
 
         var tail = new Batch([]);
         var appendLock = new object();
@@ -52,9 +58,13 @@ internal static class BareFanOut
                     // Sluice's event for the same message, field for field and about byte for byte: an id line of an ack id and a
                     // consumer id, then ack id, id, partition, offset, value, encoding, headers, publishTime, deliveryAttempt.
                     // Encoded once per message here; Sluice writes each stream's own ack ids.
+                    // A reader's event is the same less the ack id, the consumer id and the attempt.
                     var n = offset++;
-                    events.Write(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture,
-                        $"id: 1.0.0.{n}.1/{ConsumerId}\nevent: message\ndata: {{\"ackId\":\"1.0.0.{n}.1\",\"id\":\"0:{n}\",\"partition\":0,\"offset\":{n},\"value\":{value},\"valueEncoding\":\"utf8\",\"headers\":{{}},\"publishTime\":\"{published}\",\"deliveryAttempt\":1}}\n\n")));
+                    events.Write(Encoding.UTF8.GetBytes(readerEvents
+                        ? string.Create(CultureInfo.InvariantCulture,
+                            $"id: 0:{n}\nevent: message\ndata: {{\"id\":\"0:{n}\",\"partition\":0,\"offset\":{n},\"value\":{value},\"valueEncoding\":\"utf8\",\"headers\":{{}},\"publishTime\":\"{published}\"}}\n\n")
+                        : string.Create(CultureInfo.InvariantCulture,
+                            $"id: 1.0.0.{n}.1/{ConsumerId}\nevent: message\ndata: {{\"ackId\":\"1.0.0.{n}.1\",\"id\":\"0:{n}\",\"partition\":0,\"offset\":{n},\"value\":{value},\"valueEncoding\":\"utf8\",\"headers\":{{}},\"publishTime\":\"{published}\",\"deliveryAttempt\":1}}\n\n")));
                 }
 
                 var next = new Batch(events.ToArray());

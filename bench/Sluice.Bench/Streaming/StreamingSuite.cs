@@ -67,6 +67,7 @@ internal sealed class StreamingSuite : IBenchSuite
         }
 
         string? fanOutRounds = null;
+        string? readerRounds = null;
         if (Measures("fanout"))
         {
             p.WriteLine("fan-out to 1 subscriber (baseline)...");
@@ -76,12 +77,18 @@ internal sealed class StreamingSuite : IBenchSuite
             // machine does in its seconds, so the table gives medians (note 0043).
             var sluiceRuns = new List<FanOutRun>();
             var bareRuns = new List<FanOutRun>();
+            var readerRuns = new List<FanOutRun>();
+            var bareReaderRuns = new List<FanOutRun>();
             for (var round = 1; round <= FanOutRounds; round++)
             {
                 p.WriteLine($"fan-out to {subscribers:N0} subscribers, round {round} of {FanOutRounds}...");
                 sluiceRuns.Add(await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p));
                 p.WriteLine($"fan-out to {subscribers:N0} subscribers of the bare fan-out server, round {round} of {FanOutRounds}...");
                 bareRuns.Add(await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p, bare: true));
+                p.WriteLine($"fan-out to {subscribers:N0} readers, round {round} of {FanOutRounds}...");
+                readerRuns.Add(await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p, readers: true));
+                p.WriteLine($"fan-out to {subscribers:N0} readers of the bare fan-out server, round {round} of {FanOutRounds}...");
+                bareReaderRuns.Add(await FanOutAsync(context.ScratchDirectory, subscribers, rate, seconds, p, bare: true, readers: true));
             }
 
             var expected = (long)rate * seconds * subscribers;
@@ -99,7 +106,18 @@ internal sealed class StreamingSuite : IBenchSuite
                 p99 <= 30 && received == expected && bareReceived == expected);
             Row(md, $"same: server CPU per event delivered{(FanOutRounds == 1 ? "" : $" (median of {FanOutRounds} rounds)")}; ratio = bare / Sluice",
                 $"{cpu:F2} us", $"bare: {bareCpu:F2} us", bareCpu / cpu, "-", null);
+            var (rP50, rP99, rCpu) = (Median(readerRuns, r => r.P50), Median(readerRuns, r => r.P99), Median(readerRuns, r => r.CpuMicros));
+            var (bareRP50, bareRP99, bareRCpu) = (Median(bareReaderRuns, r => r.P50), Median(bareReaderRuns, r => r.P99), Median(bareReaderRuns, r => r.CpuMicros));
+            var readerReceived = readerRuns.Min(r => r.Received);
+            var bareReaderReceived = bareReaderRuns.Min(r => r.Received);
+            Row(md, $"SSE fan-out to {subscribers:N0} readers (no subscription: `GET .../messages`, `Accept: text/event-stream`), against the bare server sending readers' events, run in turn: p50; p99 ({of}fewest events received in a round, Sluice: {readerReceived:N0}, bare: {bareReaderReceived:N0}, of {expected:N0})",
+                $"{rP50:F1} ms; {rP99:F1} ms", $"bare: {bareRP50:F1} ms; {bareRP99:F1} ms", rP99 / bareRP99, "p99 <= 30 ms (issue 17)",
+                rP99 <= 30 && readerReceived == expected && bareReaderReceived == expected);
+            Row(md, $"same, readers: server CPU per event delivered{(FanOutRounds == 1 ? "" : $" (median of {FanOutRounds} rounds)")}; ratio = bare / Sluice",
+                $"{rCpu:F2} us", $"bare: {bareRCpu:F2} us", bareRCpu / rCpu, "-", null);
             fanOutRounds = string.Join("; ", sluiceRuns.Zip(bareRuns, (s, b) =>
+                string.Create(CultureInfo.InvariantCulture, $"{s.P99:F1} / {b.P99:F1} ms, {s.CpuMicros:F2} / {b.CpuMicros:F2} us")));
+            readerRounds = string.Join("; ", readerRuns.Zip(bareReaderRuns, (s, b) =>
                 string.Create(CultureInfo.InvariantCulture, $"{s.P99:F1} / {b.P99:F1} ms, {s.CpuMicros:F2} / {b.CpuMicros:F2} us")));
         }
 
@@ -134,6 +152,10 @@ internal sealed class StreamingSuite : IBenchSuite
         {
             md.AppendLine($"The {subscribers:N0}-subscriber fan-out runs Sluice then the bare server, {FanOutRounds} times in turn (`SLUICEBENCH_FANOUT_ROUNDS`), each on a fresh server; the table");
             md.AppendLine($"gives each figure's median over the rounds. Per round, p99 and server CPU per event, Sluice / bare: {fanOutRounds}.");
+            md.AppendLine("Each round then runs the same fan-out to readers: streams of `GET .../messages?partition=0` with `Accept: text/event-stream`, which follow the");
+            md.AppendLine("partition's tail with no subscription (no lease, ack or cursor; a reconnect resumes with `Last-Event-ID`), what a live view for many");
+            md.AppendLine("browsers needs; then the bare server sending events of a reader's shape (no ack id, consumer id or attempt, as Sluice's). Per round, p99 and");
+            md.AppendLine($"server CPU per event, Sluice's readers / bare: {readerRounds}.");
         }
 
         md.AppendLine(ConsumeKeys > 0
@@ -215,24 +237,32 @@ internal sealed class StreamingSuite : IBenchSuite
     private static double Median(List<FanOutRun> runs, Func<FanOutRun, double> figure) => Percentiles.Median(runs.Select(figure));
 
     private static async Task<FanOutRun> FanOutAsync(
-        string scratch, int subscribers, int rate, int seconds, TextWriter progress, bool bare = false)
+        string scratch, int subscribers, int rate, int seconds, TextWriter progress, bool bare = false, bool readers = false)
     {
-        await using var server = bare ? await BenchServer.StartBareFanOutAsync() : await BenchServer.StartAsync(scratch, ["--max-streams", "100000"]);
+        await using var server = bare ? await BenchServer.StartBareFanOutAsync(readers) : await BenchServer.StartAsync(scratch, ["--max-streams", "100000"]);
         const string Topic = "/v1/topics/bench/stream/fanout";
         await server.PutAsync(Topic, """{"partitions":1}""");
         var latencies = new List<double>[subscribers];
         var sockets = new List<Socket>(subscribers);
-        var readers = new List<Task>(subscribers);
+        var readLoops = new List<Task>(subscribers);
         using var stop = new CancellationTokenSource();
         for (var i = 0; i < subscribers; i++)
         {
-            await server.PutAsync($"{Topic}/subscriptions/s{i}", """{"type":"exclusive","position":"latest"}""");
+            // A reader follows the partition's tail from its start (the topic is empty) with no subscription.
+            var request = readers
+                ? $"GET {Topic}/messages?partition=0 HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n"
+                : $"GET {Topic}/subscriptions/s{i}/events?ack=auto HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+            if (!readers)
+            {
+                await server.PutAsync($"{Topic}/subscriptions/s{i}", """{"type":"exclusive","position":"latest"}""");
+            }
+
             var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
             await socket.ConnectAsync(IPAddress.Loopback, server.Port);
-            await socket.SendAsync(Encoding.ASCII.GetBytes($"GET {Topic}/subscriptions/s{i}/events?ack=auto HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+            await socket.SendAsync(Encoding.ASCII.GetBytes(request));
             sockets.Add(socket);
             var list = latencies[i] = new List<double>(rate * seconds);
-            readers.Add(ReadEventsAsync(socket, list, stop.Token));
+            readLoops.Add(ReadEventsAsync(socket, list, stop.Token));
         }
 
         await Task.Delay(1000);
@@ -268,7 +298,7 @@ internal sealed class StreamingSuite : IBenchSuite
             s.Dispose();
         }
 
-        await Task.WhenAll(readers.Select(r => r.ContinueWith(_ => { }, TaskScheduler.Default)));
+        await Task.WhenAll(readLoops.Select(r => r.ContinueWith(_ => { }, TaskScheduler.Default)));
         var all = new List<double>();
         foreach (var l in latencies)
         {
@@ -699,10 +729,10 @@ internal sealed class StreamingSuite : IBenchSuite
         }
 
         /// <summary>This program as the fan-out baseline (<see cref="BareFanOut"/>), answering the same requests.</summary>
-        public static Task<BenchServer> StartBareFanOutAsync()
+        public static Task<BenchServer> StartBareFanOutAsync(bool readerEvents)
         {
             var port = Http.ServerProcess.FreePort();
-            return StartAsync(Http.ServerProcess.BenchChild([BareFanOut.ChildFlag, port.ToString(CultureInfo.InvariantCulture)]), port);
+            return StartAsync(Http.ServerProcess.BenchChild([BareFanOut.ChildFlag, port.ToString(CultureInfo.InvariantCulture), .. readerEvents ? (string[])[BareFanOut.ReaderEvents] : []]), port);
         }
 
         private static async Task<BenchServer> StartAsync(ProcessStartInfo info, int port)
