@@ -42,23 +42,27 @@ internal sealed class KafkaWaiters : IDisposable
             // Registered before the waiter is listed, so whoever completes it finds the registration and lets it go: a
             // token may serve many waits (a reader stream's lives until its next keep-alive), and each registration
             // left on it would stay until then.
-            waiter.Registration = cancellationToken.Register(() =>
+            waiter.Registration = cancellationToken.UnsafeRegister(static (state, token) =>
             {
+                var (waiters, waiter) = ((PartitionWaiters, Waiter))state!;
+                // Completed under the lock (its continuations run elsewhere), so a wait being listed sees it cancelled.
                 lock (waiters)
                 {
                     waiters.List.Remove(waiter);
+                    waiter.Completion.TrySetCanceled(token);
                 }
-
-                waiter.Completion.TrySetCanceled(cancellationToken);
-            });
-            if (waiter.Completion.Task.IsCompleted)
-            {
-                return new ValueTask(waiter.Completion.Task);
-            }
+            }, (waiters, waiter));
         }
 
         lock (waiters)
         {
+            // Cancelled before it was listed (the callback found nothing to remove): not listed at all, or the poller would
+            // keep querying for a wait nobody has.
+            if (waiter.Completion.Task.IsCompleted)
+            {
+                return new ValueTask(waiter.Completion.Task);
+            }
+
             waiters.List.Add(waiter);
         }
 

@@ -9,10 +9,11 @@ namespace Sluice.Bench.Streaming;
 /// The fan-out baseline: a bare Kestrel server, run as a child process like Sluice, that answers the fan-out run's
 /// requests with the least an SSE broadcaster does. <c>PUT</c> answers 200 and keeps nothing. <c>POST .../batch</c>
 /// stamps each message with the time it arrived (<c>publishTime</c>, as Sluice's append does), encodes its SSE event
-/// once (Sluice's event, field for field), links the batch onto an in-memory list and answers 200. <c>GET .../events</c> holds an SSE stream that waits
-/// for the next batch, writes every batch it has not written yet and flushes once: one wake-up, one write and one
-/// send per stream and batch. No log, no sync, no subscriptions, leases or acks; nothing is kept for a slow reader
-/// beyond the list it has not reached (the run's 5 s). Sluice against it is what Sluice's own work costs the figure.
+/// once (Sluice's event, field for field: a subscription stream's, or with <see cref="ReaderEvents"/> a reader's), links
+/// the batch onto an in-memory list and answers 200. Any <c>GET</c> holds an SSE stream that waits for the next batch,
+/// writes every batch it has not written yet and flushes once: one wake-up, one write and one send per stream and
+/// batch. No log, no sync, no subscriptions, leases or acks; nothing is kept for a slow reader beyond the list it has
+/// not reached (the run's 5 s). Sluice against it is what Sluice's own work costs the figure.
 /// </summary>
 internal static class BareFanOut
 {
@@ -55,16 +56,17 @@ internal static class BareFanOut
                 foreach (var message in body.RootElement.GetProperty("messages").EnumerateArray())
                 {
                     var value = JsonSerializer.Serialize(message.GetProperty("value").GetString());
-                    // Sluice's event for the same message, field for field and about byte for byte: an id line of an ack id and a
-                    // consumer id, then ack id, id, partition, offset, value, encoding, headers, publishTime, deliveryAttempt.
-                    // Encoded once per message here; Sluice writes each stream's own ack ids.
-                    // A reader's event is the same less the ack id, the consumer id and the attempt.
+                    // Sluice's event for the same message, field for field and about byte for byte. A reader's: an id line of
+                    // the position, then id, partition, offset, value, encoding, headers, publishTime. A subscription
+                    // stream's adds an ack id and a consumer id to the id line, the ack id before the fields and the
+                    // attempt after them. Encoded once per message here; Sluice writes each subscription stream's own ack ids.
                     var n = offset++;
+                    var fields = string.Create(CultureInfo.InvariantCulture,
+                        $"\"id\":\"0:{n}\",\"partition\":0,\"offset\":{n},\"value\":{value},\"valueEncoding\":\"utf8\",\"headers\":{{}},\"publishTime\":\"{published}\"");
                     events.Write(Encoding.UTF8.GetBytes(readerEvents
-                        ? string.Create(CultureInfo.InvariantCulture,
-                            $"id: 0:{n}\nevent: message\ndata: {{\"id\":\"0:{n}\",\"partition\":0,\"offset\":{n},\"value\":{value},\"valueEncoding\":\"utf8\",\"headers\":{{}},\"publishTime\":\"{published}\"}}\n\n")
+                        ? string.Create(CultureInfo.InvariantCulture, $"id: 0:{n}\nevent: message\ndata: {{{fields}}}\n\n")
                         : string.Create(CultureInfo.InvariantCulture,
-                            $"id: 1.0.0.{n}.1/{ConsumerId}\nevent: message\ndata: {{\"ackId\":\"1.0.0.{n}.1\",\"id\":\"0:{n}\",\"partition\":0,\"offset\":{n},\"value\":{value},\"valueEncoding\":\"utf8\",\"headers\":{{}},\"publishTime\":\"{published}\",\"deliveryAttempt\":1}}\n\n")));
+                            $"id: 1.0.0.{n}.1/{ConsumerId}\nevent: message\ndata: {{\"ackId\":\"1.0.0.{n}.1\",{fields},\"deliveryAttempt\":1}}\n\n")));
                 }
 
                 var next = new Batch(events.ToArray());

@@ -73,8 +73,8 @@ internal sealed class StreamingSuite : IBenchSuite
             p.WriteLine("fan-out to 1 subscriber (baseline)...");
             var one = await FanOutAsync(context.ScratchDirectory, 1, rate, seconds, p);
 
-            // Sluice and the bare server in turn, FanOutRounds times: one run's tail moves with whatever else the
-            // machine does in its seconds, so the table gives medians (note 0043).
+            // Sluice and the bare server in turn, to subscriptions then to readers, FanOutRounds times: one run's tail moves
+            // with whatever else the machine does in its seconds, so the table gives medians (note 0043).
             var sluiceRuns = new List<FanOutRun>();
             var bareRuns = new List<FanOutRun>();
             var readerRuns = new List<FanOutRun>();
@@ -231,7 +231,8 @@ internal sealed class StreamingSuite : IBenchSuite
 
     private sealed record FanOutRun(double P50, double P99, long Received, double CpuMicros);
 
-    // Rounds of the many-subscriber fan-out, Sluice and the bare server in turn; the table gives the medians.
+    // Rounds of the many-subscriber fan-out, Sluice and the bare server in turn (to subscriptions, then to readers); the
+    // table gives the medians.
     private static readonly int FanOutRounds = Math.Max(1, Setting("SLUICEBENCH_FANOUT_ROUNDS", 3));
 
     private static double Median(List<FanOutRun> runs, Func<FanOutRun, double> figure) => Percentiles.Median(runs.Select(figure));
@@ -269,7 +270,7 @@ internal sealed class StreamingSuite : IBenchSuite
         var value = new string('x', ValueBytes);
 
         // Warm-up at the same rate (the server's JIT compiles its hot paths in the first seconds), then the measured run.
-        progress.WriteLine($"  {subscribers:N0} subscribed; warming up for {WarmupSeconds} s");
+        progress.WriteLine($"  {subscribers:N0} {(readers ? "readers" : "subscribed")}; warming up for {WarmupSeconds} s");
         await ProduceAtRateAsync(server, Topic, value, rate, rate * WarmupSeconds);
         await WaitForAsync(latencies, (long)rate * WarmupSeconds * subscribers, TimeSpan.FromSeconds(30));
         foreach (var l in latencies)

@@ -104,8 +104,13 @@ public sealed class ReplayTests(StreamingServer fixture, ITestOutputHelper outpu
         var until = DateTime.UtcNow + TimeSpan.FromSeconds(2);
         try
         {
-            while (DateTime.UtcNow < until && await sse.NextAsync(until - DateTime.UtcNow) is { Comment: "keep-alive" })
+            for (var left = until - DateTime.UtcNow; left > TimeSpan.Zero; left = until - DateTime.UtcNow)
             {
+                if (await sse.NextAsync(left) is not { Comment: "keep-alive" })
+                {
+                    break;
+                }
+
                 comments++;
             }
         }

@@ -79,7 +79,7 @@ public sealed class SseWriterTests
         context.Response.Body = body;
         var writer = new SseWriter(context, TimeSpan.FromSeconds(30), TimeProvider.System);
 
-        // What the stream wrote before: the serializer's JSON of the read message.
+        // The serializer's JSON of the read message, which the event must equal byte for byte.
         var expectedBody = new MemoryStream();
         var expectedContext = new DefaultHttpContext();
         expectedContext.Response.Body = expectedBody;
