@@ -238,9 +238,12 @@ internal static class ReplayEndpoint
                     continue;
                 }
 
+                // At the tail the records are the ones every follower reads (the log's tail cache), so their event is
+                // encoded once for all; behind it they may be this reader's alone.
+                var atTail = read.NextOffset >= read.EndOffset;
                 foreach (var record in read.Records)
                 {
-                    writer.WriteReadEvent(partition, record);
+                    writer.WriteReadEvent(partition, record, share: atTail);
                     if (writer.Unflushed >= ResponseFlush.ThresholdBytes)
                     {
                         await writer.FlushAsync();

@@ -153,28 +153,46 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
 
     /// <summary>
     /// A reader's <c>message</c> event (<c>GET .../messages</c> as a stream): <c>id: {partition}:{offset}</c> and the read
-    /// message's JSON, which is the record's shared part (<see cref="MessageJson.Shared"/>) in braces: the same bytes for
-    /// every reader of the record, encoded once for all of them.
+    /// message's JSON. With <paramref name="share"/> (a record at the partition's tail, which every follower reads) that
+    /// is the record's shared part (<see cref="MessageJson.Shared"/>) in braces: the same bytes for every reader,
+    /// encoded once for all of them. Without, the record may have been decoded for this reader alone (catching up):
+    /// its shared part is used if there is one, else the JSON is written here, and none is kept for it.
     /// </summary>
-    public void WriteReadEvent(int partition, StoredRecord record)
+    public void WriteReadEvent(int partition, StoredRecord record, bool share)
     {
-        var shared = MessageJson.Shared(record, partition);
+        MessageJson.SharedRecord? shared = null;
+        if (!share && !MessageJson.TryGetShared(record, partition, out shared))
+        {
+            WriteReadEventId(GetSpan(EventFramingBytes + MaxPositionBytes), partition, record.Offset, out var head);
+            Advance(head);
+            MessageJson.WriteRead(StartData(), partition, record);
+            EndData();
+            return;
+        }
+
+        shared ??= MessageJson.Shared(record, partition);
         var span = GetSpan(EventFramingBytes + MaxPositionBytes + shared.Utf8.Length);
-        IdPrefix.CopyTo(span);
-        var n = IdPrefix.Length;
-        partition.TryFormat(span[n..], out var w, provider: System.Globalization.CultureInfo.InvariantCulture);
-        n += w;
-        span[n++] = (byte)':';
-        record.Offset.TryFormat(span[n..], out w, provider: System.Globalization.CultureInfo.InvariantCulture);
-        n += w;
-        DataPrefix.CopyTo(span[n..]);
-        n += DataPrefix.Length;
+        WriteReadEventId(span, partition, record.Offset, out var n);
         span[n++] = (byte)'{';
         shared.Utf8.CopyTo(span[n..]);
         n += shared.Utf8.Length;
         "}\n\n"u8.CopyTo(span[n..]);
         Advance(n + 3);
         CommitIfLarge();
+    }
+
+    // "id: p:o" and the data prefix, up to the JSON object.
+    private static void WriteReadEventId(Span<byte> span, int partition, long offset, out int n)
+    {
+        IdPrefix.CopyTo(span);
+        n = IdPrefix.Length;
+        partition.TryFormat(span[n..], out var w, provider: System.Globalization.CultureInfo.InvariantCulture);
+        n += w;
+        span[n++] = (byte)':';
+        offset.TryFormat(span[n..], out w, provider: System.Globalization.CultureInfo.InvariantCulture);
+        n += w;
+        DataPrefix.CopyTo(span[n..]);
+        n += DataPrefix.Length;
     }
 
     // A partition and an offset as text, with their colon.

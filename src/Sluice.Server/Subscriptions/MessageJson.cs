@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 using System.Text;
 using System.Text.Json;
@@ -62,6 +63,23 @@ internal static class MessageJson
         writer.WriteNumber(PartitionName, delivery.Partition);
         WriteRecordFields(writer, record);
         writer.WriteNumber(DeliveryAttemptName, delivery.DeliveryAttempt);
+        writer.WriteEndObject();
+    }
+
+    /// <summary>
+    /// A message read without a subscription, as <see cref="ToMessage(int, StoredRecord)"/> serializes: <c>id</c>,
+    /// <c>partition</c> and the record's fields, without a string or dictionary per message.
+    /// </summary>
+    public static void WriteRead(Utf8JsonWriter writer, int partition, StoredRecord record)
+    {
+        writer.WriteStartObject();
+        Span<byte> text = stackalloc byte[MaxIdBytes];
+        Utf8Formatter.TryFormat(partition, text, out var n);
+        text[n++] = (byte)':';
+        Utf8Formatter.TryFormat(record.Offset, text[n..], out var m);
+        writer.WriteString(IdName, text[..(n + m)]);
+        writer.WriteNumber(PartitionName, partition);
+        WriteRecordFields(writer, record);
         writer.WriteEndObject();
     }
 
@@ -315,6 +333,13 @@ internal static class MessageJson
         EncodedRecords.TryAdd(record, shared);
         return shared;
     }
+
+    /// <summary>
+    /// The record's shared part if one was encoded for <paramref name="partition"/> already: for a writer that should not
+    /// add one for a record nobody else will write (a lagging reader's, decoded for it alone).
+    /// </summary>
+    public static bool TryGetShared(StoredRecord record, int partition, [NotNullWhen(true)] out SharedRecord? shared)
+        => EncodedRecords.TryGetValue(record, out shared) && shared.Partition == partition;
 
     /// <summary>A record's shared part for deliveries on <see cref="Partition"/> (<see cref="Shared"/>).</summary>
     internal sealed class SharedRecord(int partition, byte[] utf8)

@@ -85,13 +85,19 @@ public sealed class SseWriterTests
         expectedContext.Response.Body = expectedBody;
         var expected = new SseWriter(expectedContext, TimeSpan.FromSeconds(30), TimeProvider.System);
 
-        // Twice on one partition (the second from the cached part), then on another (encoded again for it).
-        foreach (var partition in new[] { 3, 3, 11 })
+        // Not shared and never cached (written directly), shared twice on one partition (the second from the cached part),
+        // not shared once cached (the cached part), shared on another partition (encoded again for it).
+        var uncached = record with { };
+        foreach (var (partition, read, share) in new[] { (3, uncached, false), (3, record, true), (3, record, true), (3, record, false), (11, record, true) })
         {
-            writer.WriteReadEvent(partition, record);
-            var message = MessageJson.ToMessage(partition, record);
+            writer.WriteReadEvent(partition, read, share);
+            var message = MessageJson.ToMessage(partition, read);
             expected.WriteEvent(message.Id, "message", message, SluiceJsonContext.Api.ReadMessage);
         }
+
+        // A record written unshared got no cached part; a shared one keeps its first partition's.
+        Assert.False(MessageJson.TryGetShared(uncached, 3, out _));
+        Assert.True(MessageJson.TryGetShared(record, 3, out _));
 
         await writer.FlushAsync();
         await context.Response.BodyWriter.FlushAsync();
