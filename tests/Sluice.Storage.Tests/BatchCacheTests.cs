@@ -52,6 +52,9 @@ public sealed class BatchCacheTests(ITestOutputHelper output) : IDisposable
             var read = await log.ReadAsync(Topic, 0, next, 256, 1 << 20);
             Assert.NotEmpty(read.Records);
             Assert.Equal(Enumerable.Range((int)next, read.Records.Count).Select(i => $"v{i}"), read.Records.Select(r => r.Text()));
+
+            // Inside the first batch: its kept copy, whose records every reader there is given.
+            Assert.True(next >= 1000 || read.SharedRecords, $"the read at {next} says its records are shared");
             next = read.NextOffset;
         }
 

@@ -36,6 +36,7 @@ public sealed class TailCacheTests(ITestOutputHelper output) : IDisposable
         Assert.Equal([4L, 5L, 6L], fromMiddle.Records.Select(r => r.Offset));
         Assert.Same(first.Records[4], fromMiddle.Records[0]);
         Assert.Equal(7, fromMiddle.NextOffset);
+        Assert.True(second.SharedRecords && fromMiddle.SharedRecords);
     }
 
     [Fact]
@@ -125,5 +126,6 @@ public sealed class TailCacheTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(["a", "b"], second.Records.Select(x => Encoding.UTF8.GetString(x.Value!.Value.Span)));
         Assert.NotSame(first.Records[0], second.Records[0]);
+        Assert.False(first.SharedRecords || second.SharedRecords);
     }
 }

@@ -38,4 +38,12 @@ public readonly record struct AppendResult(long BaseOffset, int Count, DateTimeO
 }
 
 /// <summary>Records read from one partition; <see cref="NextOffset"/> is where the next read continues.</summary>
-public sealed record ReadResult(IReadOnlyList<StoredRecord> Records, long NextOffset, long EndOffset);
+public sealed record ReadResult(IReadOnlyList<StoredRecord> Records, long NextOffset, long EndOffset)
+{
+    /// <summary>
+    /// The records are objects the log keeps for every reader (the embedded log's caches of a partition's tail and of
+    /// decoded batches), not decoded for this read alone: per-record work keyed on them (an encoding kept with the
+    /// record) serves the other readers too. False when unknown.
+    /// </summary>
+    public bool SharedRecords { get; init; }
+}

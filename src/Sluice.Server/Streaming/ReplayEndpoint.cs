@@ -192,6 +192,9 @@ internal static class ReplayEndpoint
         var writer = new SseWriter(context, TimeSpan.FromMilliseconds(options.SlowConsumerTimeoutMs), services.GetRequiredService<TimeProvider>());
         var wait = new TailWait();
         lease.EndAlsoOn(aborted, services.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+
+        // Cancelled when the client goes or the server stops: what a read (a Kafka fetch may wait) is cut short by.
+        var ending = lease.Ending;
         try
         {
             SseWriter.StartResponse(context);
@@ -203,7 +206,7 @@ internal static class ReplayEndpoint
                 ReadResult read;
                 try
                 {
-                    read = await log.ReadAsync(topic, partition, offset, max, MaxReadBytes, aborted);
+                    read = await log.ReadAsync(topic, partition, offset, max, MaxReadBytes, ending);
                 }
                 catch (CorruptRecordsException ex)
                 {
@@ -238,15 +241,15 @@ internal static class ReplayEndpoint
                     continue;
                 }
 
-                // At the tail the records are the ones every follower reads (the log's tail cache), so their event is
-                // encoded once for all; behind it they may be this reader's alone.
-                var atTail = read.NextOffset >= read.EndOffset;
+                // Records the log keeps for every reader (its tail cache) get their event encoded once for all of them;
+                // records decoded for this read alone (a reader catching up, the Kafka backend) are written directly.
                 foreach (var record in read.Records)
                 {
-                    writer.WriteReadEvent(partition, record, share: atTail);
+                    writer.WriteReadEvent(partition, record, share: read.SharedRecords);
                     if (writer.Unflushed >= ResponseFlush.ThresholdBytes)
                     {
                         await writer.FlushAsync();
+                        lease.Active();
                     }
                 }
 

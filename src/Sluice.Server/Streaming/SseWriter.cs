@@ -153,10 +153,10 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
 
     /// <summary>
     /// A reader's <c>message</c> event (<c>GET .../messages</c> as a stream): <c>id: {partition}:{offset}</c> and the read
-    /// message's JSON. With <paramref name="share"/> (a record at the partition's tail, which every follower reads) that
-    /// is the record's shared part (<see cref="MessageJson.Shared"/>) in braces: the same bytes for every reader,
-    /// encoded once for all of them. Without, the record may have been decoded for this reader alone (catching up):
-    /// its shared part is used if there is one, else the JSON is written here, and none is kept for it.
+    /// message's JSON. With <paramref name="share"/> (a record object the log keeps for every reader,
+    /// <see cref="Sluice.Core.Log.ReadResult.SharedRecords"/>) that is the record's shared part (<see cref="MessageJson.Shared"/>) in
+    /// braces: the same bytes for every reader, encoded once for all of them. Without, the record was decoded for this
+    /// reader alone: its shared part is used if there is one, else the JSON is written here, and none is kept for it.
     /// </summary>
     public void WriteReadEvent(int partition, StoredRecord record, bool share)
     {

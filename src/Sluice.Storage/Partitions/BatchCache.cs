@@ -304,7 +304,7 @@ internal sealed class BatchCache
             var bytes = 0;
             var next = offset;
             Take(records, NextOffset, offset, end, maxCount, maxBytes, output, ref bytes, ref next);
-            return new ReadResult(output, output.Count == 0 ? Math.Max(next, Math.Min(NextOffset, end)) : next, end);
+            return new ReadResult(output, output.Count == 0 ? Math.Max(next, Math.Min(NextOffset, end)) : next, end) { SharedRecords = true };
         }
     }
 }

@@ -68,7 +68,7 @@ internal sealed class TailCache
                 bytes += _costs[slot] - PerRecordOverhead;
             }
 
-            return new ReadResult(output, i == _count ? _to : output[^1].Offset + 1, end);
+            return new ReadResult(output, i == _count ? _to : output[^1].Offset + 1, end) { SharedRecords = true };
         }
     }
 
