@@ -36,7 +36,7 @@ internal sealed class KafkaWaiters : IDisposable
             return ValueTask.CompletedTask;
         }
 
-        var waiter = new Waiter(offset);
+        var waiter = new Waiter(offset, waiters);
         if (cancellationToken.CanBeCanceled)
         {
             // Registered before the waiter is listed, so whoever completes it finds the registration and lets it go: a
@@ -44,14 +44,14 @@ internal sealed class KafkaWaiters : IDisposable
             // left on it would stay until then.
             waiter.Registration = cancellationToken.UnsafeRegister(static (state, token) =>
             {
-                var (waiters, waiter) = ((PartitionWaiters, Waiter))state!;
+                var waiter = (Waiter)state!;
                 // Completed under the lock (its continuations run elsewhere), so a wait being listed sees it cancelled.
-                lock (waiters)
+                lock (waiter.Owner)
                 {
-                    waiters.List.Remove(waiter);
+                    waiter.Owner.List.Remove(waiter);
                     waiter.Completion.TrySetCanceled(token);
                 }
-            }, (waiters, waiter));
+            }, waiter);
         }
 
         lock (waiters)
@@ -219,9 +219,12 @@ internal sealed class KafkaWaiters : IDisposable
         public long KnownEnd { get; set; } = -1;
     }
 
-    private sealed class Waiter(long offset)
+    private sealed class Waiter(long offset, PartitionWaiters owner)
     {
         public long Offset { get; } = offset;
+
+        /// <summary>The list it is on while it waits.</summary>
+        public PartitionWaiters Owner { get; } = owner;
 
         public TaskCompletionSource Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

@@ -270,8 +270,8 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     /// <summary>One counted stream; disposing it frees its place.</summary>
     internal sealed class StreamLease : IDisposable
     {
-        // Made when a stream asks for Ending (WebSocket, Beam), not for one that is interrupted instead (SSE). Never
-        // disposed: it has no timer, and a takeover may race the end of the stream it cancels.
+        // Made when a stream asks for Ending (WebSocket, Beam, a reader's reads), not for one only interrupted (SSE).
+        // Never disposed: it has no timer, and a takeover may race the end of the stream it cancels.
         private CancellationTokenSource? _ending;
         private int _endingNow;
         private readonly StreamRegistry _registry;
@@ -411,6 +411,9 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
                     break;
                 case TailWait wait:
                     wait.Interrupt();
+                    break;
+                default:
+                    System.Diagnostics.Debug.Assert(waiter is null, $"no interrupt for a {waiter?.GetType().Name}: its stream would get no keep-alive and no end");
                     break;
             }
         }
