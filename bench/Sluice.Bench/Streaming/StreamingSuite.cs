@@ -92,33 +92,25 @@ internal sealed class StreamingSuite : IBenchSuite
             }
 
             var expected = (long)rate * seconds * subscribers;
-            var (p50, p99, cpu) = (Median(sluiceRuns, r => r.P50), Median(sluiceRuns, r => r.P99), Median(sluiceRuns, r => r.CpuMicros));
-            var (bareP50, bareP99, bareCpu) = (Median(bareRuns, r => r.P50), Median(bareRuns, r => r.P99), Median(bareRuns, r => r.CpuMicros));
-            var received = sluiceRuns.Min(r => r.Received);
-            var bareReceived = bareRuns.Min(r => r.Received);
+            var (sluice, bare, reader, bareReader) = (Medians(sluiceRuns), Medians(bareRuns), Medians(readerRuns), Medians(bareReaderRuns));
             var of = FanOutRounds == 1 ? "" : $"median of {FanOutRounds} rounds, ";
+            var cpuOf = FanOutRounds == 1 ? "" : $" (median of {FanOutRounds} rounds)";
             Row(md, $"SSE fan-out, {rate:N0} msg/s for {seconds} s to {subscribers:N0} subscribers (one subscription each), produce-to-receive p50 ({of}1 subscriber: 1 run)",
-                $"{p50:F1} ms", $"to 1 subscriber: {one.P50:F1} ms", p50 / one.P50, "-", null);
-            Row(md, $"same, p99 (fewest events received in a round: {received:N0} of {expected:N0})",
-                $"{p99:F1} ms", $"to 1 subscriber: {one.P99:F1} ms", p99 / one.P99, "p99 < 100 ms", p99 < 100 && received == expected);
-            Row(md, $"same, {subscribers:N0} subscribers, against the bare fan-out server run in turn with it: p50; p99 ({of}fewest events received from the bare server in a round: {bareReceived:N0} of {expected:N0})",
-                $"{p50:F1} ms; {p99:F1} ms", $"bare: {bareP50:F1} ms; {bareP99:F1} ms", p99 / bareP99, "p99 <= 30 ms (issue 17)",
-                p99 <= 30 && received == expected && bareReceived == expected);
-            Row(md, $"same: server CPU per event delivered{(FanOutRounds == 1 ? "" : $" (median of {FanOutRounds} rounds)")}; ratio = bare / Sluice",
-                $"{cpu:F2} us", $"bare: {bareCpu:F2} us", bareCpu / cpu, "-", null);
-            var (rP50, rP99, rCpu) = (Median(readerRuns, r => r.P50), Median(readerRuns, r => r.P99), Median(readerRuns, r => r.CpuMicros));
-            var (bareRP50, bareRP99, bareRCpu) = (Median(bareReaderRuns, r => r.P50), Median(bareReaderRuns, r => r.P99), Median(bareReaderRuns, r => r.CpuMicros));
-            var readerReceived = readerRuns.Min(r => r.Received);
-            var bareReaderReceived = bareReaderRuns.Min(r => r.Received);
-            Row(md, $"SSE fan-out to {subscribers:N0} readers (no subscription: `GET .../messages`, `Accept: text/event-stream`), against the bare server sending readers' events, run in turn: p50; p99 ({of}fewest events received in a round, Sluice: {readerReceived:N0}, bare: {bareReaderReceived:N0}, of {expected:N0})",
-                $"{rP50:F1} ms; {rP99:F1} ms", $"bare: {bareRP50:F1} ms; {bareRP99:F1} ms", rP99 / bareRP99, "p99 <= 30 ms (issue 17)",
-                rP99 <= 30 && readerReceived == expected && bareReaderReceived == expected);
-            Row(md, $"same, readers: server CPU per event delivered{(FanOutRounds == 1 ? "" : $" (median of {FanOutRounds} rounds)")}; ratio = bare / Sluice",
-                $"{rCpu:F2} us", $"bare: {bareRCpu:F2} us", bareRCpu / rCpu, "-", null);
-            fanOutRounds = string.Join("; ", sluiceRuns.Zip(bareRuns, (s, b) =>
-                string.Create(CultureInfo.InvariantCulture, $"{s.P99:F1} / {b.P99:F1} ms, {s.CpuMicros:F2} / {b.CpuMicros:F2} us")));
-            readerRounds = string.Join("; ", readerRuns.Zip(bareReaderRuns, (s, b) =>
-                string.Create(CultureInfo.InvariantCulture, $"{s.P99:F1} / {b.P99:F1} ms, {s.CpuMicros:F2} / {b.CpuMicros:F2} us")));
+                $"{sluice.P50:F1} ms", $"to 1 subscriber: {one.P50:F1} ms", sluice.P50 / one.P50, "-", null);
+            Row(md, $"same, p99 (fewest events received in a round: {sluice.Received:N0} of {expected:N0})",
+                $"{sluice.P99:F1} ms", $"to 1 subscriber: {one.P99:F1} ms", sluice.P99 / one.P99, "p99 < 100 ms", sluice.P99 < 100 && sluice.Received == expected);
+            Row(md, $"same, {subscribers:N0} subscribers, against the bare fan-out server run in turn with it: p50; p99 ({of}fewest events received from the bare server in a round: {bare.Received:N0} of {expected:N0})",
+                $"{sluice.P50:F1} ms; {sluice.P99:F1} ms", $"bare: {bare.P50:F1} ms; {bare.P99:F1} ms", sluice.P99 / bare.P99, "p99 <= 30 ms (issue 17)",
+                sluice.P99 <= 30 && sluice.Received == expected && bare.Received == expected);
+            Row(md, $"same: server CPU per event delivered{cpuOf}; ratio = bare / Sluice",
+                $"{sluice.CpuMicros:F2} us", $"bare: {bare.CpuMicros:F2} us", bare.CpuMicros / sluice.CpuMicros, "-", null);
+            Row(md, $"SSE fan-out to {subscribers:N0} readers (no subscription: `GET .../messages`, `Accept: text/event-stream`), against the bare server sending readers' events, run in turn: p50; p99 ({of}fewest events received in a round, Sluice: {reader.Received:N0}, bare: {bareReader.Received:N0}, of {expected:N0})",
+                $"{reader.P50:F1} ms; {reader.P99:F1} ms", $"bare: {bareReader.P50:F1} ms; {bareReader.P99:F1} ms", reader.P99 / bareReader.P99, "p99 <= 30 ms (issue 17)",
+                reader.P99 <= 30 && reader.Received == expected && bareReader.Received == expected);
+            Row(md, $"same, readers: server CPU per event delivered{cpuOf}; ratio = bare / Sluice",
+                $"{reader.CpuMicros:F2} us", $"bare: {bareReader.CpuMicros:F2} us", bareReader.CpuMicros / reader.CpuMicros, "-", null);
+            fanOutRounds = PerRound(sluiceRuns, bareRuns);
+            readerRounds = PerRound(readerRuns, bareReaderRuns);
         }
 
         if (!Measures("consume"))
@@ -235,7 +227,13 @@ internal sealed class StreamingSuite : IBenchSuite
     // table gives the medians.
     private static readonly int FanOutRounds = Math.Max(1, Setting("SLUICEBENCH_FANOUT_ROUNDS", 3));
 
-    private static double Median(List<FanOutRun> runs, Func<FanOutRun, double> figure) => Percentiles.Median(runs.Select(figure));
+    // Each figure's median over the rounds; the fewest events any round received.
+    private static FanOutRun Medians(List<FanOutRun> runs) => new(
+        Percentiles.Median(runs.Select(r => r.P50)), Percentiles.Median(runs.Select(r => r.P99)), runs.Min(r => r.Received), Percentiles.Median(runs.Select(r => r.CpuMicros)));
+
+    // Per round, Sluice's p99 and CPU per event beside the bare server's.
+    private static string PerRound(List<FanOutRun> sluice, List<FanOutRun> bare) => string.Join("; ", sluice.Zip(bare, (s, b) =>
+        string.Create(CultureInfo.InvariantCulture, $"{s.P99:F1} / {b.P99:F1} ms, {s.CpuMicros:F2} / {b.CpuMicros:F2} us")));
 
     private static async Task<FanOutRun> FanOutAsync(
         string scratch, int subscribers, int rate, int seconds, TextWriter progress, bool bare = false, bool readers = false)

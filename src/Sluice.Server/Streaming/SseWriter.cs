@@ -163,7 +163,7 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         MessageJson.SharedRecord? shared = null;
         if (!share && !MessageJson.TryGetShared(record, partition, out shared))
         {
-            WriteReadEventId(GetSpan(EventFramingBytes + MaxPositionBytes), partition, record.Offset, out var head);
+            WriteReadEventId(GetSpan(EventFramingBytes + MessageJson.MaxMessageIdBytes), partition, record.Offset, out var head);
             Advance(head);
             MessageJson.WriteRead(StartData(), partition, record);
             EndData();
@@ -171,7 +171,7 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         }
 
         shared ??= MessageJson.Shared(record, partition);
-        var span = GetSpan(EventFramingBytes + MaxPositionBytes + shared.Utf8.Length);
+        var span = GetSpan(EventFramingBytes + MessageJson.MaxMessageIdBytes + shared.Utf8.Length);
         WriteReadEventId(span, partition, record.Offset, out var n);
         span[n++] = (byte)'{';
         shared.Utf8.CopyTo(span[n..]);
@@ -186,17 +186,10 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     {
         IdPrefix.CopyTo(span);
         n = IdPrefix.Length;
-        partition.TryFormat(span[n..], out var w, provider: System.Globalization.CultureInfo.InvariantCulture);
-        n += w;
-        span[n++] = (byte)':';
-        offset.TryFormat(span[n..], out w, provider: System.Globalization.CultureInfo.InvariantCulture);
-        n += w;
+        n += MessageJson.FormatMessageId(span[n..], partition, offset);
         DataPrefix.CopyTo(span[n..]);
         n += DataPrefix.Length;
     }
-
-    // A partition and an offset as text, with their colon.
-    private const int MaxPositionBytes = 32;
 
     private static ReadOnlySpan<byte> IdPrefix => "id: "u8;
 

@@ -56,10 +56,7 @@ internal static class MessageJson
         }
 
         // The message id, partition:offset, formatted in place rather than as a string per delivery.
-        Utf8Formatter.TryFormat(delivery.Partition, text, out n);
-        text[n++] = (byte)':';
-        Utf8Formatter.TryFormat(record.Offset, text[n..], out var m);
-        writer.WriteString(IdName, text[..(n + m)]);
+        writer.WriteString(IdName, text[..FormatMessageId(text, delivery.Partition, record.Offset)]);
         writer.WriteNumber(PartitionName, delivery.Partition);
         WriteRecordFields(writer, record);
         writer.WriteNumber(DeliveryAttemptName, delivery.DeliveryAttempt);
@@ -73,14 +70,26 @@ internal static class MessageJson
     public static void WriteRead(Utf8JsonWriter writer, int partition, StoredRecord record)
     {
         writer.WriteStartObject();
-        Span<byte> text = stackalloc byte[MaxIdBytes];
-        Utf8Formatter.TryFormat(partition, text, out var n);
-        text[n++] = (byte)':';
-        Utf8Formatter.TryFormat(record.Offset, text[n..], out var m);
-        writer.WriteString(IdName, text[..(n + m)]);
+        Span<byte> text = stackalloc byte[MaxMessageIdBytes];
+        writer.WriteString(IdName, text[..FormatMessageId(text, partition, record.Offset)]);
         writer.WriteNumber(PartitionName, partition);
         WriteRecordFields(writer, record);
         writer.WriteEndObject();
+    }
+
+    /// <summary>Most bytes a message id (<see cref="FormatMessageId"/>) takes: two numbers and a colon.</summary>
+    public const int MaxMessageIdBytes = 32;
+
+    /// <summary>
+    /// The message id clients see, <c>partition:offset</c>, as UTF-8 into <paramref name="destination"/> (at least
+    /// <see cref="MaxMessageIdBytes"/> long); returns its length.
+    /// </summary>
+    public static int FormatMessageId(Span<byte> destination, int partition, long offset)
+    {
+        Utf8Formatter.TryFormat(partition, destination, out var n);
+        destination[n++] = (byte)':';
+        Utf8Formatter.TryFormat(offset, destination[n..], out var m);
+        return n + m;
     }
 
     /// <summary>
