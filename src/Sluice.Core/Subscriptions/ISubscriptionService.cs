@@ -306,6 +306,12 @@ public sealed class Delivery
 
     private AckId Id => new(_source.Generation, _source.Epoch, Partition, Record.Offset, DeliveryAttempt);
 
+    /// <summary>What the engine's deliveries of one subscription epoch share (<see cref="AckIdFormatter"/>).</summary>
+    internal DeliverySource Source => _source;
+
+    /// <summary>The id is the engine's, made from the source and the record, not a string it was given.</summary>
+    internal bool HasEngineId => _ackId is null && _owner is not null;
+
     /// <summary>Writes <see cref="AckId"/> as UTF-8 into <paramref name="destination"/> without making the string.</summary>
     public bool TryFormatAckId(Span<byte> destination, out int written)
     {

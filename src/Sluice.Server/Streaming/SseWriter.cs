@@ -35,6 +35,9 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     private byte[]? _pending;
     private int _pendingLength;
 
+    // Made at the first message event: an idle stream holds none.
+    private AckIdFormatter? _ackIds;
+
     public long Unflushed { get; private set; }
 
     /// <summary>The clock it times flushes with (the server's).</summary>
@@ -117,7 +120,8 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
         var shared = MessageJson.Shared(delivery.Record, delivery.Partition);
         var span = GetSpan(EventFramingBytes + MaxAckIdBytes + consumerIdUtf8.Length + MaxAckIdBytes + shared.Utf8.Length + MessageJson.SharedOverheadBytes);
         IdPrefix.CopyTo(span);
-        if (!delivery.TryFormatAckId(span.Slice(IdPrefix.Length, MaxAckIdBytes), out var ackIdLength))
+        _ackIds ??= new AckIdFormatter();
+        if (!_ackIds.TryFormat(delivery, span.Slice(IdPrefix.Length, MaxAckIdBytes), out var ackIdLength))
         {
             // Not an engine id, and longer than any: piece by piece (nothing is advanced yet).
             WriteBytes(IdPrefix);
