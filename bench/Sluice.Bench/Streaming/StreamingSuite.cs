@@ -132,7 +132,7 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine();
         md.AppendLine("Notes: memory is the server's `VmRSS` after the connections are open and idle minus before, divided by their");
         md.AppendLine("number (fresh server per figure). Latency is the event's receive time minus its `publishTime` (the append's");
-        md.AppendLine("timestamp; same clock), measured after a warm-up at the same rate (`SLUICEBENCH_FANOUT_WARMUP_SECONDS`, " + WarmupSeconds.ToString(CultureInfo.InvariantCulture) + " s, so the server's JIT has finished tiering its hot paths). Subscribers use `ack=auto`; the client decodes the chunked framing. The bench client parses every event on the same two cores");
+        md.AppendLine("timestamp; same clock), measured after a warm-up at the same rate (`SLUICEBENCH_FANOUT_WARMUP_SECONDS`, 15 s by default, long enough for a fresh server's JIT to finish tiering its hot paths; " + WarmupSeconds.ToString(CultureInfo.InvariantCulture) + " s in this run). Subscribers use `ack=auto`; the client decodes the chunked framing. The bench client parses every event on the same two cores");
         md.AppendLine("as the server, so fan-out figures on a small machine measure the machine as much as the server. Scale is set by");
         md.AppendLine("`SLUICEBENCH_SSE_CONNECTIONS`, `SLUICEBENCH_FANOUT_SUBSCRIBERS`, `SLUICEBENCH_FANOUT_RATE`, `SLUICEBENCH_FANOUT_SECONDS`,");
         md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
@@ -312,10 +312,8 @@ internal sealed class StreamingSuite : IBenchSuite
         return all.Count == 0 ? new FanOutRun(double.NaN, double.NaN, 0, cpuMicros) : new FanOutRun(Percentile(all, 0.5), Percentile(all, 0.99), all.Count, cpuMicros);
     }
 
-    // Long enough for the JIT's tiering (instrumented code, then optimized) to finish on the hot paths of a fresh server.
-    // 5 s was not: in a reader run's measured window the server's tiered-compilation thread still took 14.7% of its
-    // samples (perf), and a server followed by 300 readers went on compiling methods at tier 1 until about 10 s into the
-    // load (DOTNET_JitStdOutFile). A subscription run's server is warmed by its thousand PUTs before it; a reader's is not.
+    // Long enough for the JIT's tiering (instrumented code, then optimized) to finish on the hot paths of a fresh server:
+    // a reader run's server, which serves nothing before its streams open, was still compiling after 5 s (note 0046).
     private static readonly int WarmupSeconds = Setting("SLUICEBENCH_FANOUT_WARMUP_SECONDS", 15);
     private static readonly int ConsumeWarmupSeconds = Setting("SLUICEBENCH_CONSUME_WARMUP_SECONDS", 30);
 

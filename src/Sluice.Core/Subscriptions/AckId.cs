@@ -37,12 +37,43 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
             return System.Text.Encoding.UTF8.TryGetBytes(ToString(), utf8, out written);
         }
 
+        if (!TryFormatHead(Generation, Epoch, Partition, utf8, out var n) || !TryFormatTail(Offset, Attempt, utf8[n..], out var m))
+        {
+            return false;
+        }
+
+        written = n + m;
+        return true;
+    }
+
+    /// <summary>The longest head <see cref="TryFormatHead"/> writes: 16 and 8 hex digits, 10 decimal, three dots.</summary>
+    public const int MaxHeadBytes = 16 + 1 + 8 + 1 + 10 + 1;
+
+    /// <summary>
+    /// <c>{generation:x}.{epoch:x}.{partition}.</c>: what the ids of one subscription epoch and partition share, which
+    /// <see cref="TryFormatTail"/> completes.
+    /// </summary>
+    public static bool TryFormatHead(long generation, uint epoch, int partition, Span<byte> utf8, out int written)
+    {
+        written = 0;
         var hex = new StandardFormat('x');
-        if (!Utf8Formatter.TryFormat(Generation, utf8, out var n, hex) || !Dot(utf8, ref n)
-            || !Utf8Formatter.TryFormat(Epoch, utf8[n..], out var m, hex) || !Dot(utf8, ref n, m)
-            || !Utf8Formatter.TryFormat(Partition, utf8[n..], out m) || !Dot(utf8, ref n, m)
-            || !Utf8Formatter.TryFormat(Offset, utf8[n..], out m) || !Dot(utf8, ref n, m)
-            || !Utf8Formatter.TryFormat(Attempt, utf8[n..], out m))
+        if (!Utf8Formatter.TryFormat(generation, utf8, out var n, hex) || !Dot(utf8, ref n)
+            || !Utf8Formatter.TryFormat(epoch, utf8[n..], out var m, hex) || !Dot(utf8, ref n, m)
+            || !Utf8Formatter.TryFormat(partition, utf8[n..], out m) || !Dot(utf8, ref n, m))
+        {
+            return false;
+        }
+
+        written = n;
+        return true;
+    }
+
+    /// <summary><c>{offset}.{attempt}</c>, after a <see cref="TryFormatHead"/>.</summary>
+    public static bool TryFormatTail(long offset, int attempt, Span<byte> utf8, out int written)
+    {
+        written = 0;
+        if (!Utf8Formatter.TryFormat(offset, utf8, out var n) || !Dot(utf8, ref n)
+            || !Utf8Formatter.TryFormat(attempt, utf8[n..], out var m))
         {
             return false;
         }

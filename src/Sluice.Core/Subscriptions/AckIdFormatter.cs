@@ -1,5 +1,3 @@
-using System.Buffers.Text;
-
 namespace Sluice.Core.Subscriptions;
 
 /// <summary>
@@ -10,69 +8,45 @@ namespace Sluice.Core.Subscriptions;
 /// </summary>
 public sealed class AckIdFormatter
 {
-    // 16 hex digits of generation, 8 of epoch, 10 decimal of partition and three dots.
-    private readonly byte[] _head = new byte[37];
+    private readonly byte[] _head = new byte[AckId.MaxHeadBytes];
     private DeliverySource? _source;
     private int _partition;
     private int _headLength;
 
+    /// <summary>
+    /// Writes <paramref name="delivery"/>'s ack id into <paramref name="destination"/>. False when it does not fit; the
+    /// destination's bytes are then undefined and nothing of them is an id.
+    /// </summary>
     public bool TryFormat(Delivery delivery, Span<byte> destination, out int written)
     {
+        written = 0;
         if (!delivery.HasEngineId || delivery.DeliveryAttempt < 1)
         {
             return delivery.TryFormatAckId(destination, out written);
         }
 
-        if (!ReferenceEquals(delivery.Source, _source) || delivery.Partition != _partition)
+        // A source is made per subscription epoch (its load, each seek) and never changed: the same object, the same head.
+        var source = delivery.Source;
+        if (!ReferenceEquals(source, _source) || delivery.Partition != _partition)
         {
-            if (!delivery.TryFormatAckId(destination, out written))
-            {
-                return false;
-            }
-
-            Remember(delivery, destination[..written]);
-            return true;
-        }
-
-        written = 0;
-        var n = _headLength;
-        if (!_head.AsSpan(0, n).TryCopyTo(destination) || !Utf8Formatter.TryFormat(delivery.Record.Offset, destination[n..], out var m))
-        {
-            return false;
-        }
-
-        n += m;
-        if (n >= destination.Length || !Utf8Formatter.TryFormat(delivery.DeliveryAttempt, destination[(n + 1)..], out m))
-        {
-            return false;
-        }
-
-        destination[n] = (byte)'.';
-        written = n + 1 + m;
-        return true;
-    }
-
-    // The id just written, up to and including the dot after its partition.
-    private void Remember(Delivery delivery, ReadOnlySpan<byte> id)
-    {
-        var n = 0;
-        for (var dots = 0; dots < 3; n++)
-        {
-            if (n == id.Length || n == _head.Length)
+            if (!AckId.TryFormatHead(source.Generation, source.Epoch, delivery.Partition, _head, out _headLength))
             {
                 _source = null;
-                return;
+                return delivery.TryFormatAckId(destination, out written);
             }
 
-            if (id[n] == '.')
-            {
-                dots++;
-            }
+            _source = source;
+            _partition = delivery.Partition;
         }
 
-        id[..n].CopyTo(_head);
-        _headLength = n;
-        _source = delivery.Source;
-        _partition = delivery.Partition;
+        var n = _headLength;
+        if (!_head.AsSpan(0, n).TryCopyTo(destination)
+            || !AckId.TryFormatTail(delivery.Record.Offset, delivery.DeliveryAttempt, destination[n..], out var m))
+        {
+            return false;
+        }
+
+        written = n + m;
+        return true;
     }
 }

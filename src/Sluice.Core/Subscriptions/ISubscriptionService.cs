@@ -309,8 +309,8 @@ public sealed class Delivery
     /// <summary>What the engine's deliveries of one subscription epoch share (<see cref="AckIdFormatter"/>).</summary>
     internal DeliverySource Source => _source;
 
-    /// <summary>The id is the engine's, made from the source and the record, not a string it was given.</summary>
-    internal bool HasEngineId => _ackId is null && _owner is not null;
+    /// <summary>The id is the engine's, made from the source and the record (its text made at most on request), not one given as text.</summary>
+    internal bool HasEngineId => _owner is not null;
 
     /// <summary>Writes <see cref="AckId"/> as UTF-8 into <paramref name="destination"/> without making the string.</summary>
     public bool TryFormatAckId(Span<byte> destination, out int written)

@@ -35,7 +35,7 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     private byte[]? _pending;
     private int _pendingLength;
 
-    // Made at the first message event: an idle stream holds none.
+    // Made at the first message event and dropped at a keep-alive: an idle stream holds none.
     private AckIdFormatter? _ackIds;
 
     public long Unflushed { get; private set; }
@@ -70,6 +70,8 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     /// </summary>
     public ValueTask KeepAliveAsync()
     {
+        // Quiet for a keep-alive interval: the stream holds no formatter until its next message.
+        _ackIds = null;
         WriteComment("keep-alive");
         return FlushAsync();
     }

@@ -5,13 +5,94 @@ using Sluice.Core.Subscriptions;
 namespace Sluice.Core.Tests.Subscriptions;
 
 /// <summary>
-/// A stream formats its deliveries' ack ids with one <see cref="AckIdFormatter"/>, which keeps the head the previous id
-/// shared; every id must still be exactly the delivery's <see cref="Delivery.AckId"/>, whatever came before it.
+/// A stream formats its deliveries' ack ids with one <see cref="AckIdFormatter"/>, which keeps the head of the previous
+/// engine id; every id must still be exactly the delivery's <see cref="Delivery.AckId"/>, whatever came before it.
 /// </summary>
 public sealed class AckIdFormatterTests
 {
+    private static readonly StoredRecord Record = new(7, DateTimeOffset.UnixEpoch, null, new byte[] { 1 }, []);
+
+    // An engine delivery (leased), its id not yet made as text.
+    private static Delivery Leased(DeliverySource source, int partition, long offset, int attempt)
+    {
+        var record = new StoredRecord(offset, DateTimeOffset.UnixEpoch, null, new byte[] { 1 }, []);
+        return new Delivery(source, partition, record, attempt, new Entry(partition, record, null));
+    }
+
+    // Formats each delivery in turn with one formatter; the text of each id is made only afterwards.
+    private static void AssertFormatsEach(AckIdFormatter formatter, IReadOnlyList<Delivery> deliveries)
+    {
+        var buffer = new byte[256];
+        var written = new List<string>();
+        foreach (var d in deliveries)
+        {
+            Assert.True(formatter.TryFormat(d, buffer, out var n));
+            written.Add(Encoding.UTF8.GetString(buffer, 0, n));
+        }
+
+        Assert.Equal(deliveries.Select(d => d.AckId), written);
+    }
+
     [Fact]
-    public async Task TryFormat_EngineIdsAcrossPartitionsAttemptsEpochsAndHolds_WritesEachDeliverysAckId()
+    public void TryFormat_HeadsChangingBetweenIds_WritesEachDeliverysAckId()
+    {
+        var topic = EngineHarness.Topic;
+        var source = new DeliverySource(topic, 0x1f, 0x2e);
+        var longest = new DeliverySource(topic, -1, uint.MaxValue);
+
+        // Equal values, another object: a source made again (a restart, a recreated subscription) gets its own head.
+        var again = new DeliverySource(topic, 0x1f, 0x2e);
+        var seeked = new DeliverySource(topic, 0x1f, 0x2f);
+        AssertFormatsEach(new AckIdFormatter(), [
+            Leased(source, 3, 1234, 1),
+            Leased(source, 3, 1235, 1),
+            Leased(source, 3, 9, 2),
+            Leased(source, 0, 1236, 1),
+            Leased(source, 3, 1237, 1),
+            Leased(again, 3, 1238, 1),
+            Leased(seeked, 3, 1238, 1),
+            Leased(longest, int.MaxValue, long.MaxValue, int.MaxValue),
+            Leased(longest, int.MaxValue, 0, 1),
+            new Delivery("given.as.text", topic, int.MaxValue, Record, 1),
+            Leased(longest, int.MaxValue, 1, 1),
+            Leased(source, 3, 1239, 1),
+        ]);
+    }
+
+    [Fact]
+    public void TryFormat_IdWhoseTextWasAlreadyMade_WritesTheSameBytes()
+    {
+        var source = new DeliverySource(EngineHarness.Topic, 5, 6);
+        var deliveries = new[] { Leased(source, 1, 10, 1), Leased(source, 1, 11, 1) };
+        _ = deliveries[1].AckId;
+        AssertFormatsEach(new AckIdFormatter(), deliveries);
+    }
+
+    [Fact]
+    public void TryFormat_DestinationTooSmall_ReturnsFalseThenFitsAgain()
+    {
+        var longest = new DeliverySource(EngineHarness.Topic, -1, uint.MaxValue);
+        var first = Leased(longest, int.MaxValue, long.MaxValue, int.MaxValue);
+        var second = Leased(longest, int.MaxValue, long.MaxValue - 1, int.MaxValue);
+        var formatter = new AckIdFormatter();
+        Assert.True(formatter.TryFormat(first, new byte[256], out _));
+
+        // The second id from the kept head, into every destination shorter than it.
+        var length = Encoding.UTF8.GetByteCount(Leased(longest, int.MaxValue, long.MaxValue - 1, int.MaxValue).AckId);
+        Assert.True(length > AckId.MaxHeadBytes);
+        for (var size = 0; size < length; size++)
+        {
+            Assert.False(formatter.TryFormat(second, new byte[size], out var n), $"size {size}");
+            Assert.Equal(0, n);
+        }
+
+        var exact = new byte[length];
+        Assert.True(formatter.TryFormat(second, exact, out var written));
+        Assert.Equal(second.AckId, Encoding.UTF8.GetString(exact, 0, written));
+    }
+
+    [Fact]
+    public async Task TryFormat_TheEnginesDeliveriesAcrossPartitionsAttemptsAndASeek_WritesEachDeliverysAckId()
     {
         await using var h = new EngineHarness();
         await h.CreateTopicAsync(partitions: 3);
@@ -22,72 +103,17 @@ public sealed class AckIdFormatterTests
         }
 
         var formatter = new AckIdFormatter();
-        var formatted = 0;
-        void Check(IEnumerable<Delivery> deliveries)
-        {
-            var buffer = new byte[256];
-            foreach (var d in deliveries)
-            {
-                Assert.True(formatter.TryFormat(d, buffer, out var n));
-                Assert.Equal(d.AckId, Encoding.UTF8.GetString(buffer, 0, n));
-                formatted++;
-            }
-        }
-
-        await using (var leased = await h.OpenAsync("leased"))
-        {
-            // First attempts, the three partitions interleaved in whatever order the engine hands them out.
-            var first = await EngineHarness.ReceiveAtLeastAsync(leased, 120);
-            Check(first);
-
-            // Second attempts of the same messages: same head, other attempt.
-            await h.NackAsync(first.Take(30), TimeSpan.Zero);
-            Check(await EngineHarness.ReceiveAtLeastAsync(leased, 30));
-
-            // A seek starts a new epoch: a new head for the same partitions.
-            await h.Engine.SeekAsync(EngineHarness.Topic, "sub", StartPosition.Earliest);
-            Check(await EngineHarness.ReceiveAtLeastAsync(leased, 120));
-        }
-
-        // Held deliveries (a stream that acks what it writes) share the head with the same formatter.
-        await h.ProduceAsync(5, partition: 1);
-        await using (var held = await h.OpenAsync("held"))
-        {
-            held.HoldNewMessages();
-            Check(await EngineHarness.ReceiveAtLeastAsync(held, 5));
-        }
-
-        // Ids given as text, between engine ids and of every length up to the longest an engine id can be.
-        var record = new StoredRecord(7, DateTimeOffset.UnixEpoch, null, new byte[] { 1 }, []);
-        Check([
-            new Delivery("7fffffffffffffff.ffffffff.2147483647.9223372036854775807.2147483647", EngineHarness.Topic, 2, record, 1),
-            new Delivery("ffffffffffffffff.0.0.7.*", EngineHarness.Topic, 0, record, 1),
-            new Delivery("not.an.engine.id", EngineHarness.Topic, 1, record, 1),
-        ]);
-        Assert.True(formatted >= 275, $"formatted {formatted}");
-    }
-
-    [Fact]
-    public async Task TryFormat_DestinationTooSmall_ReturnsFalse()
-    {
-        await using var h = new EngineHarness();
-        await h.CreateTopicAsync();
-        await h.SubscribeAsync(SubscriptionType.Shared);
-        await h.ProduceAsync(2);
         await using var consumer = await h.OpenAsync("c");
-        var deliveries = await EngineHarness.ReceiveAtLeastAsync(consumer, 2);
-        var formatter = new AckIdFormatter();
-        var buffer = new byte[256];
-        Assert.True(formatter.TryFormat(deliveries[0], buffer, out _));
 
-        // The second id with its head remembered, into every destination shorter than it: never a partial id.
-        var length = Encoding.UTF8.GetByteCount(deliveries[1].AckId);
-        for (var size = 0; size < length; size++)
-        {
-            Assert.False(formatter.TryFormat(deliveries[1], new byte[size], out _), $"size {size}");
-        }
-
-        Assert.True(formatter.TryFormat(deliveries[1], new byte[length], out var n));
-        Assert.Equal(length, n);
+        // First attempts, the partitions in whatever order the engine hands them out; then second attempts; then a seek's
+        // new epoch.
+        var first = await EngineHarness.ReceiveAtLeastAsync(consumer, 120);
+        AssertFormatsEach(formatter, first);
+        await h.NackAsync(first.Take(30), TimeSpan.Zero);
+        var second = await EngineHarness.ReceiveAtLeastAsync(consumer, 30);
+        Assert.All(second, d => Assert.Equal(2, d.DeliveryAttempt));
+        AssertFormatsEach(formatter, second);
+        await h.Engine.SeekAsync(EngineHarness.Topic, "sub", StartPosition.Earliest);
+        AssertFormatsEach(formatter, await EngineHarness.ReceiveAtLeastAsync(consumer, 120));
     }
 }
