@@ -132,7 +132,7 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine();
         md.AppendLine("Notes: memory is the server's `VmRSS` after the connections are open and idle minus before, divided by their");
         md.AppendLine("number (fresh server per figure). Latency is the event's receive time minus its `publishTime` (the append's");
-        md.AppendLine("timestamp; same clock), measured after a warm-up at the same rate (`SLUICEBENCH_FANOUT_WARMUP_SECONDS`, 15 s by default, long enough for a fresh server's JIT to finish tiering its hot paths; " + WarmupSeconds.ToString(CultureInfo.InvariantCulture) + " s in this run). Subscribers use `ack=auto`; the client decodes the chunked framing. The bench client parses every event on the same two cores");
+        md.AppendLine("timestamp; same clock), measured after a warm-up at the same rate (`SLUICEBENCH_FANOUT_WARMUP_SECONDS`, " + DefaultWarmupSeconds.ToString(CultureInfo.InvariantCulture) + " s by default, long enough for a fresh server's JIT to finish tiering its hot paths; " + WarmupSeconds.ToString(CultureInfo.InvariantCulture) + " s in this run). Subscribers use `ack=auto`; the client decodes the chunked framing. The bench client parses every event on the same two cores");
         md.AppendLine("as the server, so fan-out figures on a small machine measure the machine as much as the server. Scale is set by");
         md.AppendLine("`SLUICEBENCH_SSE_CONNECTIONS`, `SLUICEBENCH_FANOUT_SUBSCRIBERS`, `SLUICEBENCH_FANOUT_RATE`, `SLUICEBENCH_FANOUT_SECONDS`,");
         md.AppendLine("`SLUICEBENCH_WS_MESSAGES`, `SLUICEBENCH_SSE_SUBSCRIPTIONS` (defaults: the issue's 10,000 / 1,000 / 1,000 / 5 / 200,000; 100).");
@@ -267,7 +267,7 @@ internal sealed class StreamingSuite : IBenchSuite
         await Task.Delay(1000);
         var value = new string('x', ValueBytes);
 
-        // Warm-up at the same rate (the server's JIT compiles its hot paths in the first seconds), then the measured run.
+        // Warm-up at the same rate (the server's JIT compiles its hot paths in the first ten seconds or so), then the measured run.
         progress.WriteLine($"  {subscribers:N0} {(readers ? "readers" : "subscribed")}; warming up for {WarmupSeconds} s");
         await ProduceAtRateAsync(server, Topic, value, rate, rate * WarmupSeconds);
         await WaitForAsync(latencies, (long)rate * WarmupSeconds * subscribers, TimeSpan.FromSeconds(30));
@@ -314,7 +314,8 @@ internal sealed class StreamingSuite : IBenchSuite
 
     // Long enough for the JIT's tiering (instrumented code, then optimized) to finish on the hot paths of a fresh server:
     // a reader run's server, which serves nothing before its streams open, was still compiling after 5 s (note 0046).
-    private static readonly int WarmupSeconds = Setting("SLUICEBENCH_FANOUT_WARMUP_SECONDS", 15);
+    private const int DefaultWarmupSeconds = 15;
+    private static readonly int WarmupSeconds = Setting("SLUICEBENCH_FANOUT_WARMUP_SECONDS", DefaultWarmupSeconds);
     private static readonly int ConsumeWarmupSeconds = Setting("SLUICEBENCH_CONSUME_WARMUP_SECONDS", 30);
 
     // Distinct keys of the consumed messages, given round-robin; 0 (the default): keyless, as the issue's figures are.

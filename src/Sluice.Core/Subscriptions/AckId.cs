@@ -46,8 +46,8 @@ internal readonly record struct AckId(long Generation, uint Epoch, int Partition
         return true;
     }
 
-    /// <summary>The longest head <see cref="TryFormatHead"/> writes: 16 and 8 hex digits, 10 decimal, three dots.</summary>
-    public const int MaxHeadBytes = 16 + 1 + 8 + 1 + 10 + 1;
+    /// <summary>The longest head <see cref="TryFormatHead"/> writes: 16 and 8 hex digits, a partition's sign and 10 digits, three dots.</summary>
+    public const int MaxHeadBytes = 16 + 1 + 8 + 1 + 11 + 1;
 
     /// <summary>
     /// <c>{generation:x}.{epoch:x}.{partition}.</c>: what the ids of one subscription epoch and partition share, which

@@ -1,15 +1,19 @@
+using System.Diagnostics;
+
 namespace Sluice.Core.Subscriptions;
 
 /// <summary>
 /// Writes the ack ids of one stream's deliveries as UTF-8, the bytes of <see cref="Delivery.TryFormatAckId"/>, keeping
 /// the head that the engine's ids of one subscription epoch and partition share (<c>{generation:x}.{epoch:x}.{partition}.</c>):
 /// a stream writes its ids one after another, thousands a second in a fan-out, and they differ only in offset and
-/// attempt. One per stream, used by one thread at a time.
+/// attempt. One per stream, used by one thread at a time. Public for the server's streams, which write the ids.
 /// </summary>
 public sealed class AckIdFormatter
 {
     private readonly byte[] _head = new byte[AckId.MaxHeadBytes];
-    private DeliverySource? _source;
+    private bool _hasHead;
+    private long _generation;
+    private uint _epoch;
     private int _partition;
     private int _headLength;
 
@@ -22,20 +26,21 @@ public sealed class AckIdFormatter
         written = 0;
         if (!delivery.HasEngineId || delivery.DeliveryAttempt < 1)
         {
+            // An id given as text, or a position id (never a delivery's): written as the delivery writes it.
             return delivery.TryFormatAckId(destination, out written);
         }
 
-        // A source is made per subscription epoch (its load, each seek) and never changed: the same object, the same head.
         var source = delivery.Source;
-        if (!ReferenceEquals(source, _source) || delivery.Partition != _partition)
+        if (!_hasHead || source.Generation != _generation || source.Epoch != _epoch || delivery.Partition != _partition)
         {
             if (!AckId.TryFormatHead(source.Generation, source.Epoch, delivery.Partition, _head, out _headLength))
             {
-                _source = null;
-                return delivery.TryFormatAckId(destination, out written);
+                throw new UnreachableException($"an ack id's head fits in {AckId.MaxHeadBytes} bytes");
             }
 
-            _source = source;
+            _hasHead = true;
+            _generation = source.Generation;
+            _epoch = source.Epoch;
             _partition = delivery.Partition;
         }
 

@@ -301,7 +301,7 @@ public sealed class Delivery
     /// without its text. A position id (<c>{generation}.*.{partition}.{offset}.*</c>), which the engine also accepts for
     /// the lease, has a key of its own.
     /// </summary>
-    public DeliveryKey Key => _owner is not null ? new DeliveryKey(Id)
+    public DeliveryKey Key => HasEngineId ? new DeliveryKey(Id)
         : Subscriptions.AckId.TryParse(_ackId, out var parsed) ? new DeliveryKey(parsed) : new DeliveryKey(_ackId!);
 
     private AckId Id => new(_source.Generation, _source.Epoch, Partition, Record.Offset, DeliveryAttempt);
@@ -315,7 +315,7 @@ public sealed class Delivery
     /// <summary>Writes <see cref="AckId"/> as UTF-8 into <paramref name="destination"/> without making the string.</summary>
     public bool TryFormatAckId(Span<byte> destination, out int written)
     {
-        if (_ackId is not null || _owner is null)
+        if (_ackId is not null || !HasEngineId)
         {
             return System.Text.Encoding.UTF8.TryGetBytes(AckId, destination, out written);
         }

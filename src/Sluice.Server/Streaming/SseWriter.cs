@@ -65,12 +65,12 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
 
     /// <summary>
     /// Writes and flushes a <c>: keep-alive</c> comment: what a stream sends when a receive waited its keep-alive interval
-    /// for nothing. Callers await the consumer's receive themselves: a wrapper awaiting it here would keep one more async
+    /// for nothing. A stream that went quiet also drops its ack-id formatter here (made again at its next message), so it
+    /// holds no more than one that never had a message. Callers await the consumer's receive themselves: a wrapper awaiting it here would keep one more async
     /// state machine alive for every idle stream.
     /// </summary>
     public ValueTask KeepAliveAsync()
     {
-        // Quiet for a keep-alive interval: the stream holds no formatter until its next message.
         _ackIds = null;
         WriteComment("keep-alive");
         return FlushAsync();

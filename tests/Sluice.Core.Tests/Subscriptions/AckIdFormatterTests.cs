@@ -12,14 +12,20 @@ public sealed class AckIdFormatterTests
 {
     private static readonly StoredRecord Record = new(7, DateTimeOffset.UnixEpoch, null, new byte[] { 1 }, []);
 
-    // An engine delivery (leased), its id not yet made as text.
+    private static StoredRecord At(long offset) => new(offset, DateTimeOffset.UnixEpoch, null, new byte[] { 1 }, []);
+
+    // An engine delivery, leased.
     private static Delivery Leased(DeliverySource source, int partition, long offset, int attempt)
     {
-        var record = new StoredRecord(offset, DateTimeOffset.UnixEpoch, null, new byte[] { 1 }, []);
+        var record = At(offset);
         return new Delivery(source, partition, record, attempt, new Entry(partition, record, null));
     }
 
-    // Formats each delivery in turn with one formatter; the text of each id is made only afterwards.
+    // An engine delivery held by a stream that acks what it writes (ack=auto), as a fan-out's are.
+    private static Delivery Held(DeliverySource source, int partition, long offset)
+        => new(source, partition, At(offset), new ConsumerState("sse-1", 1), heldEpoch: 0);
+
+    // Formats each delivery in turn with one formatter: each must be its own id, whatever came before.
     private static void AssertFormatsEach(AckIdFormatter formatter, IReadOnlyList<Delivery> deliveries)
     {
         var buffer = new byte[256];
@@ -38,34 +44,28 @@ public sealed class AckIdFormatterTests
     {
         var topic = EngineHarness.Topic;
         var source = new DeliverySource(topic, 0x1f, 0x2e);
-        var longest = new DeliverySource(topic, -1, uint.MaxValue);
-
-        // Equal values, another object: a source made again (a restart, a recreated subscription) gets its own head.
-        var again = new DeliverySource(topic, 0x1f, 0x2e);
         var seeked = new DeliverySource(topic, 0x1f, 0x2f);
+        var recreated = new DeliverySource(topic, 0x20, 0x2e);
+        var longest = new DeliverySource(topic, -1, uint.MaxValue);
         AssertFormatsEach(new AckIdFormatter(), [
-            Leased(source, 3, 1234, 1),
-            Leased(source, 3, 1235, 1),
+            Held(source, 3, 1234),
+            Held(source, 3, 1235),
             Leased(source, 3, 9, 2),
-            Leased(source, 0, 1236, 1),
-            Leased(source, 3, 1237, 1),
-            Leased(again, 3, 1238, 1),
-            Leased(seeked, 3, 1238, 1),
+            Held(source, 0, 1236),
+            Held(source, 3, 1237),
+            Held(seeked, 3, 1238),
+            Held(recreated, 3, 1238),
             Leased(longest, int.MaxValue, long.MaxValue, int.MaxValue),
-            Leased(longest, int.MaxValue, 0, 1),
+            Held(longest, int.MaxValue, 0),
             new Delivery("given.as.text", topic, int.MaxValue, Record, 1),
             Leased(longest, int.MaxValue, 1, 1),
-            Leased(source, 3, 1239, 1),
-        ]);
-    }
 
-    [Fact]
-    public void TryFormat_IdWhoseTextWasAlreadyMade_WritesTheSameBytes()
-    {
-        var source = new DeliverySource(EngineHarness.Topic, 5, 6);
-        var deliveries = new[] { Leased(source, 1, 10, 1), Leased(source, 1, 11, 1) };
-        _ = deliveries[1].AckId;
-        AssertFormatsEach(new AckIdFormatter(), deliveries);
+            // Never a delivery's: a position id (attempt 0), written as the delivery writes it; the longest partition
+            // of all, a negative one, through the head as any other.
+            Leased(source, 3, 5, 0),
+            Held(longest, int.MinValue, 1240),
+            Held(source, 3, 1239),
+        ]);
     }
 
     [Fact]
@@ -78,7 +78,7 @@ public sealed class AckIdFormatterTests
         Assert.True(formatter.TryFormat(first, new byte[256], out _));
 
         // The second id from the kept head, into every destination shorter than it.
-        var length = Encoding.UTF8.GetByteCount(Leased(longest, int.MaxValue, long.MaxValue - 1, int.MaxValue).AckId);
+        var length = Encoding.UTF8.GetByteCount(second.AckId);
         Assert.True(length > AckId.MaxHeadBytes);
         for (var size = 0; size < length; size++)
         {
