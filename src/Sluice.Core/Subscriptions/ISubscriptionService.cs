@@ -134,8 +134,11 @@ public interface ISubscriptionService
 /// or as soon as the consumer ends during the wait. <see cref="Ended"/> is cancelled at the same moment, with its
 /// callbacks on the thread pool: never inside the engine call (a delete) that ended the consumer, so a callback may
 /// call the engine. A loop that waits between retries waits on the injected clock and its own stop token.</para>
+/// <para><see cref="IInterruptible.Interrupt"/> ends this handle's <see cref="Poll"/> wait as if it were over: the next
+/// call answers "interrupted" (a null wait) unless messages are ready; with no wait pending, the next call answers so at
+/// its first empty look.</para>
 /// </remarks>
-public interface ISubscriptionConsumer : IAsyncDisposable
+public interface ISubscriptionConsumer : IAsyncDisposable, IInterruptible
 {
     string ConsumerId { get; }
 
@@ -154,7 +157,7 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// A stream's receive, for one caller that loops on this handle (not beside another Poll or a waiting
     /// <see cref="ReceiveAsync"/> on it): takes up to <paramref name="max"/> messages that are ready (leased like
     /// <see cref="ReceiveAsync"/>'s). When there are none it returns an empty list and <paramref name="wait"/>, to
-    /// await before calling again (it ends at the next change, an <see cref="Interrupt"/> or the consumer's end, which
+    /// await before calling again (it ends at the next change, an <see cref="IInterruptible.Interrupt"/> or the consumer's end, which
     /// it may report as a cancellation); <paramref name="wait"/> is null when the handle was interrupted (and when
     /// messages were taken). The caller awaits the handle's own waiter directly, so a stream that idles keeps no frame
     /// of the engine's alive, only its own. The log is read on the first call and after every interrupt, as a receive
@@ -163,12 +166,6 @@ public interface ISubscriptionConsumer : IAsyncDisposable
     /// </summary>
     IReadOnlyList<Delivery> Poll(int max, out ValueTask? wait, CancellationToken cancellationToken = default);
 
-    /// <summary>
-    /// Ends this handle's <see cref="Poll"/> wait as if it were over: the next call answers "interrupted" (a null wait)
-    /// unless messages are ready; with no wait pending, the next call answers so at its first empty look. For a stream
-    /// that keeps one clock for many streams' keep-alives rather than a timer per stream.
-    /// </summary>
-    void Interrupt();
 
     /// <summary>
     /// Takes up to <paramref name="max"/> messages that are ready for this consumer now, leased like

@@ -66,8 +66,8 @@ internal sealed class SseWriter(HttpContext context, TimeSpan slowConsumerTimeou
     /// <summary>
     /// Writes and flushes a <c>: keep-alive</c> comment: what a stream sends when a receive waited its keep-alive interval
     /// for nothing. A stream that went quiet also drops its ack-id formatter here (made again at its next message), so it
-    /// holds no more than one that never had a message. Callers await the consumer's receive themselves: a wrapper awaiting it here would keep one more async
-    /// state machine alive for every idle stream.
+    /// holds no more than one that never had a message. Callers await the consumer's receive themselves: a wrapper
+    /// awaiting it here would keep one more async state machine alive for every idle stream.
     /// </summary>
     public ValueTask KeepAliveAsync()
     {

@@ -173,8 +173,8 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
     }
 
     /// <summary>
-    /// One clock for every stream's keep-alive (<see cref="StreamLease.KeepAlive(ISubscriptionConsumer)"/>, and a
-    /// reader's <see cref="StreamLease.KeepAlive(TailWait)"/>), rather than a timer per stream that each of its waits
+    /// One clock for every stream's keep-alive (<see cref="StreamLease.KeepAlive"/>: a consumer's receive or a
+    /// reader's <see cref="TailWait"/>), rather than a timer per stream that each of its waits
     /// sets and stops: it ticks four times per interval and interrupts the wait of every stream
     /// that has written nothing for an interval, so an idle stream gets its keep-alive one to one and a quarter
     /// intervals after its last write.
@@ -286,7 +286,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
 
         // KeepAlive: what the registry's clock interrupts (a consumer's wait or a reader's TailWait), and when the stream
         // last wrote.
-        private object? _keepAlive;
+        private IInterruptible? _keepAlive;
         private long _lastActive;
 
         public StreamLease(StreamRegistry registry, TopicName topic, string? subscription, string? consumer)
@@ -359,7 +359,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             // Set before either is read, and each of them is published before it reads this: one side sees the other.
             Interlocked.Exchange(ref _endingNow, 1);
             Volatile.Read(ref _ending)?.Cancel();
-            Interrupt(Volatile.Read(ref _keepAlive));
+            Volatile.Read(ref _keepAlive)?.Interrupt();
         }
 
         /// <summary>
@@ -380,42 +380,22 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
         }
 
         /// <summary>
-        /// The registry's keep-alive clock interrupts <paramref name="consumer"/>'s receive (which then returns nothing)
-        /// once the stream has been idle for <c>streaming:sseKeepAliveMs</c>; the stream then writes its keep-alive and
-        /// says so with <see cref="Active"/>. Its receives wait without a timeout of their own.
+        /// The registry's keep-alive clock interrupts <paramref name="waiter"/>'s wait (a consumer's receive, which then
+        /// returns nothing; a reader's <see cref="TailWait"/>) once the stream has been idle for
+        /// <c>streaming:sseKeepAliveMs</c>, and the stream's end interrupts it too; the stream then writes its keep-alive
+        /// and says so with <see cref="Active"/>. Its waits have no timeout of their own.
         /// </summary>
-        public void KeepAlive(ISubscriptionConsumer consumer) => KeepAlive((object)consumer);
-
-        /// <summary>As for a consumer: the clock, and the stream's end, interrupt a reader's wait for its partition's tail.</summary>
-        public void KeepAlive(TailWait wait) => KeepAlive((object)wait);
-
-        private void KeepAlive(object waiter)
+        public void KeepAlive(IInterruptible waiter)
         {
             Active();
             Interlocked.Exchange(ref _keepAlive, waiter);
             if (IsEnding)
             {
                 // Ended before TakeOver could see the waiter: its next wait must not wait.
-                Interrupt(waiter);
+                waiter.Interrupt();
             }
 
             _registry.KeepAlive(this);
-        }
-
-        private static void Interrupt(object? waiter)
-        {
-            switch (waiter)
-            {
-                case ISubscriptionConsumer consumer:
-                    consumer.Interrupt();
-                    break;
-                case TailWait wait:
-                    wait.Interrupt();
-                    break;
-                default:
-                    System.Diagnostics.Debug.Assert(waiter is null, $"no interrupt for a {waiter?.GetType().Name}: its stream would get no keep-alive and no end");
-                    break;
-            }
         }
 
         /// <summary>The stream wrote to its client: its keep-alive interval starts again.</summary>
@@ -428,7 +408,7 @@ internal sealed partial class StreamRegistry(IOptions<ServerOptions> options, Ti
             {
                 // Counted as active from now: a stream slow to write its keep-alive is not interrupted at every tick.
                 Volatile.Write(ref _lastActive, now);
-                Interrupt(waiter);
+                waiter.Interrupt();
             }
         }
 

@@ -1,12 +1,14 @@
+using Sluice.Core.Subscriptions;
+
 namespace Sluice.Server.Streaming;
 
 /// <summary>
 /// A reader stream's wait for its partition's tail (<see cref="Sluice.Core.Log.IMessageLog.WaitForDataAsync"/>), which
 /// the stream registry's keep-alive clock and the stream's end interrupt
-/// (<see cref="StreamRegistry.StreamLease.KeepAlive(TailWait)"/>): a token source per interruption, not one with a
+/// (<see cref="StreamRegistry.StreamLease.KeepAlive"/>): a token source per interruption, not one with a
 /// timer per wait (a fan-out to a thousand readers waits a thousand times per append).
 /// </summary>
-internal sealed class TailWait
+internal sealed class TailWait : IInterruptible
 {
     private CancellationTokenSource _interrupt = new();
 
