@@ -1,5 +1,6 @@
 using System.Net;
 using Sluice.Server.Tests.Infrastructure;
+using Sluice.Server.Tests.Streaming;
 
 namespace Sluice.Server.Tests;
 
@@ -11,6 +12,7 @@ public sealed class ConfigurationTests(ITestOutputHelper output)
     [InlineData("--default-partitions", "0", "topics:defaultPartitions")]
     [InlineData("--max-message-bytes", "-1", "maxMessageBytes")]
     [InlineData("--bind", "not-an-address", "bind")]
+    [InlineData("--inline-io", "sometimes", "inlineIo")]
     public async Task BadFlag_ExitsNonZero_NamingTheValue(string flag, string value, string option)
     {
         await using var server = new ServerProcess();
@@ -141,5 +143,25 @@ public sealed class ConfigurationTests(ITestOutputHelper output)
         {
             Assert.Contains("heap size adaptation (DATAS) on", adaptive.Output, StringComparison.Ordinal);
         }
+    }
+
+    [Fact]
+    public async Task InlineIo_IsOnByDefault_AndOffServesStreamsAndProduce()
+    {
+        await using (var server = await ServerProcess.StartNewAsync())
+        {
+            // The line reads Kestrel's own transport options, which the setting configures.
+            Assert.Contains("Kestrel's sends inline", server.Output, StringComparison.Ordinal);
+        }
+
+        await using var queued = await ServerProcess.StartNewAsync(["--inline-io", "false"]);
+        Assert.Contains("Kestrel's sends queued to the thread pool", queued.Output, StringComparison.Ordinal);
+
+        // Kestrel's default scheduling still carries a produce and a subscription stream end to end.
+        var topic = SluiceApi.NewTopic();
+        await queued.Client.ProduceAsync(topic, "through queued sends");
+        await using var sse = await SseClient.OpenAsync(queued.Client.BaseAddress!, $"/v1/topics/{topic}/subscriptions/s/events?ack=auto&position=earliest");
+        var events = await sse.MessagesAsync(1, TimeSpan.FromSeconds(30));
+        Assert.Equal("through queued sends", Assert.Single(events).Json.GetProperty("value").GetString());
     }
 }

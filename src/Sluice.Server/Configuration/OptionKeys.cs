@@ -76,6 +76,16 @@ internal static class OptionKeys
         new("streaming:slowConsumerTimeoutMs", "--slow-consumer-timeout-ms", "an integer between 100 and 600000 (10 min)", (v, o) => Int(v, 100, 600_000, x => o.SlowConsumerTimeoutMs = x)),
         new("streaming:maxStreamsPerSubscription", "--max-streams-per-subscription", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MaxStreamsPerSubscription = x)),
         new("streaming:maxStreams", "--max-streams", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MaxStreams = x)),
+        new("inlineIo", "--inline-io", "true or false", (v, o) =>
+        {
+            if (!bool.TryParse(v.Trim(), out var b))
+            {
+                return false;
+            }
+
+            o.InlineIo = b;
+            return true;
+        }),
 
         // Webhooks. --allow-private-webhooks may stand alone (a switch): see ServerOptionsLoader.
         new("webhooks:allowPrivate", "--allow-private-webhooks", "true or false", (v, o) =>

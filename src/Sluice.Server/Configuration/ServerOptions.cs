@@ -52,6 +52,14 @@ internal sealed class ServerOptions
 
     public int ShutdownTimeoutMs { get; set; } = 30_000;
 
+    /// <summary>
+    /// Kestrel sends what a handler flushed on the handler's own thread, and runs a request's handler on the thread that
+    /// received it, instead of queueing each to the thread pool (Kestrel's <c>UnsafePreferInlineScheduling</c>). Socket
+    /// completions still come from the pool. Every handler of the gateway awaits its waits; none blocks its thread.
+    /// Measured in design note 0047.
+    /// </summary>
+    public bool InlineIo { get; set; } = true;
+
     // ---- streaming (SSE, WebSocket) ----
 
     /// <summary>15 s: under the 30-60 s idle timeouts common in proxies and load balancers.</summary>
