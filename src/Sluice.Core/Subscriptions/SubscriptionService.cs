@@ -495,11 +495,22 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
     }
 
     // A consumer's own deliveries, acked by their leases; ids of leases that moved to another fleet member go the id way.
-    internal async ValueTask<int> AckDeliveriesAsync(Subscription subscription, ConsumerState consumer, IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken)
+    internal ValueTask<int> AckDeliveriesAsync(Subscription subscription, ConsumerState consumer, IReadOnlyList<Delivery> deliveries, bool waitDurable, CancellationToken cancellationToken)
     {
         var acked = subscription.AckDeliveries(deliveries, consumer, out var dirty, out var elsewhere);
-        await CommitAckedAsync(subscription, dirty, waitDurable, cancellationToken).ConfigureAwait(false);
+        if (!waitDurable && elsewhere is null)
+        {
+            // A stream's auto-ack, once per turn of every stream of a fan-out: nothing to wait for, no state machine.
+            CommitAcked(subscription, dirty);
+            return ValueTask.FromResult(acked);
+        }
 
+        return FinishAckAsync(subscription, acked, dirty, elsewhere, waitDurable, cancellationToken);
+    }
+
+    private async ValueTask<int> FinishAckAsync(Subscription subscription, int acked, PartitionSet dirty, List<string>? elsewhere, bool waitDurable, CancellationToken cancellationToken)
+    {
+        await CommitAckedAsync(subscription, dirty, waitDurable, cancellationToken).ConfigureAwait(false);
         if (elsewhere is not null)
         {
             var result = await SettleTextsAsync(subscription, elsewhere, ForwardedAcks.Kinds.Ack, TimeSpan.Zero, cancellationToken).ConfigureAwait(false);
@@ -507,6 +518,15 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
 
         return acked;
+    }
+
+    // The cursors acks advanced go out with the next cursor write; nobody waits for them.
+    private void CommitAcked(Subscription subscription, PartitionSet dirty)
+    {
+        if (!dirty.IsEmpty)
+        {
+            _ctx.Writer.CommitLater(subscription, dirty);
+        }
     }
 
     // The cursors acks advanced: durable before the ack is answered, or, when nobody waits, with the next cursor write.
@@ -523,7 +543,7 @@ internal sealed partial class SubscriptionService : ISubscriptionService, IAsync
         }
         else
         {
-            _ctx.Writer.CommitLater(subscription, dirty);
+            CommitAcked(subscription, dirty);
         }
     }
 

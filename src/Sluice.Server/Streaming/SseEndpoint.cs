@@ -180,12 +180,15 @@ internal static class SseEndpoint
                     // would keep its last batch, records and all, until the next one. Indexed, not foreach: a boxed
                     // enumerator would keep it too.
                     IReadOnlyList<Delivery>? batch;
+
+                    // Read once: Kestrel's getter takes its lock, and every turn of the stream passes the token.
+                    var aborted = context.RequestAborted;
                     while (!lease.IsEnding)
                     {
                         // The stream awaits the consumer handle's waiter itself (Poll): no frame of the engine's stays alive
                         // while it idles. Ended while waiting: the lease interrupted it (an empty batch, then the loop's
                         // test), or the consumer ended (ConsumerEndedException or a cancellation, which end the stream below).
-                        batch = consumer.Poll(MaxBatch, out var wait, context.RequestAborted);
+                        batch = consumer.Poll(MaxBatch, out var wait, aborted);
                         if (wait is { } pending)
                         {
                             await pending;
