@@ -27,11 +27,11 @@ internal static class ProduceAnswerWriter
     private static (ArrayBufferWriter<byte> Buffer, Utf8JsonWriter Writer)? _single;
 
     /// <summary>Record <c>i</c> of <paramref name="count"/> went to <paramref name="partition"/> at <paramref name="baseOffset"/> + i.</summary>
-    public static async Task WriteBatchAsync(HttpResponse response, int partition, long baseOffset, int count)
+    public static void WriteBatch(HttpResponse response, int partition, long baseOffset, int count)
     {
+        // Not flushed: Kestrel sends it, with the chunked answer's end, in one send when the endpoint returns (JsonAnswer).
         response.ContentType = "application/json; charset=utf-8";
         Write(response.BodyWriter, partition, baseOffset, count);
-        await response.BodyWriter.FlushAsync(CancellationToken.None);
     }
 
     /// <summary>The single message went to <paramref name="partition"/> at <paramref name="offset"/>.</summary>

@@ -102,7 +102,7 @@ internal static partial class ProduceEndpoints
             deps.Pending.Enter();
             _ = AppendInBackgroundAsync(log, directory, topic, partition, records, metrics, deps.Pending, deps.Logger);
             context.Response.StatusCode = StatusCodes.Status202Accepted;
-            await context.Response.WriteAsJsonAsync(new AcceptedResponse(true, partition), SluiceJsonContext.Api.AcceptedResponse, cancellationToken: CancellationToken.None);
+            JsonAnswer.Write(context.Response, new AcceptedResponse(true, partition), SluiceJsonContext.Api.AcceptedResponse);
             return;
         }
 
@@ -119,7 +119,7 @@ internal static partial class ProduceEndpoints
             deps.Pending.Enter();
             _ = AppendDelayedInBackgroundAsync(deps, topic, partition, record);
             context.Response.StatusCode = StatusCodes.Status202Accepted;
-            await context.Response.WriteAsJsonAsync(new AcceptedResponse(true, partition), SluiceJsonContext.Api.AcceptedResponse, cancellationToken: CancellationToken.None);
+            JsonAnswer.Write(context.Response, new AcceptedResponse(true, partition), SluiceJsonContext.Api.AcceptedResponse);
             return;
         }
 
@@ -219,7 +219,7 @@ internal static partial class ProduceEndpoints
             (parsed, records, partitions) = (null!, null!, null!);
             var result = await append;
             deps.Metrics.Produced.Add(topic, count);
-            await ProduceAnswerWriter.WriteBatchAsync(context.Response, partition, result.BaseOffset, count);
+            ProduceAnswerWriter.WriteBatch(context.Response, partition, result.BaseOffset, count);
             return;
         }
 
@@ -291,7 +291,7 @@ internal static partial class ProduceEndpoints
 
         // Delayed records count when they are delivered (sluice.delay.fired), not here.
         deps.Metrics.Produced.Add(topic, total - (deliverAt?.Count(d => d is not null) ?? 0));
-        await context.Response.WriteAsJsonAsync(new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse, cancellationToken: CancellationToken.None);
+        JsonAnswer.Write(context.Response, new BatchResponse([.. results]), SluiceJsonContext.Api.BatchResponse);
     }
 
     private static bool AllEqual(int[] values)

@@ -11,13 +11,14 @@ namespace Sluice.Server.Subscriptions;
 /// </summary>
 internal static class PullResponseWriter
 {
-    public static async Task WriteAsync(HttpResponse response, IReadOnlyList<Delivery> deliveries)
+    /// <summary>
+    /// The answer into the response pipe, not flushed: Kestrel sends it with the chunked answer's end when the endpoint
+    /// returns, in one send (see <see cref="Hosting.JsonAnswer"/>), whether or not the client is still there.
+    /// </summary>
+    public static void Write(HttpResponse response, IReadOnlyList<Delivery> deliveries)
     {
         response.ContentType = "application/json; charset=utf-8";
         Write(response.BodyWriter, deliveries);
-
-        // Not cancelled by the request's abort: as before, the messages were taken and the answer is what tells the client.
-        await response.BodyWriter.FlushAsync(CancellationToken.None);
     }
 
     /// <summary>The answer's bytes into <paramref name="output"/> (the response pipe; a test's buffer).</summary>

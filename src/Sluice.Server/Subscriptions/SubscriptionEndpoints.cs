@@ -153,7 +153,7 @@ internal static class SubscriptionEndpoints
 
         MessageTracing.Received(topic, name, deliveries);
         context.Response.Headers.CacheControl = "no-store";
-        await PullResponseWriter.WriteAsync(context.Response, deliveries);
+        PullResponseWriter.Write(context.Response, deliveries);
     }
 
     private static async Task AckAsync(HttpContext context)
@@ -163,7 +163,7 @@ internal static class SubscriptionEndpoints
         using var read = request?.AckIds; // given back to the pool when refused, too
         var ackIds = ValidateAckIds(read);
         var result = await context.RequestServices.GetRequiredService<ISubscriptionService>().AckAsync(topic, name, ackIds, context.RequestAborted);
-        await context.Response.WriteAsJsonAsync(new AckResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.AckResponse);
+        JsonAnswer.Write(context.Response, new AckResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.AckResponse);
     }
 
     private static async Task NackAsync(HttpContext context)
@@ -180,7 +180,7 @@ internal static class SubscriptionEndpoints
 
         var result = await context.RequestServices.GetRequiredService<ISubscriptionService>()
             .NackAsync(topic, name, ackIds, TimeSpan.FromMilliseconds(delayMs), context.RequestAborted);
-        await context.Response.WriteAsJsonAsync(new NackResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.NackResponse);
+        JsonAnswer.Write(context.Response, new NackResponse(result.Succeeded, result.Unknown, result.Expired), SluiceJsonContext.Api.NackResponse);
     }
 
     private static async Task SeekAsync(HttpContext context)

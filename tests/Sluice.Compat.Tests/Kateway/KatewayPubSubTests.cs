@@ -41,6 +41,10 @@ public sealed class KatewayPubSubTests(CompatServer fixture, ITestOutputHelper o
         Assert.Equal("{\"ok\":1}", await response.Content.ReadAsStringAsync());
         Assert.Equal("-1", response.Headers.GetValues("X-Offset").Single());
 
+        // Sized, not chunked, as Go's server answers a body this small.
+        Assert.Equal(8, response.Content.Headers.ContentLength);
+        Assert.NotEqual(true, response.Headers.TransferEncodingChunked);
+
         var answer = await _client.SubAsync("app1", "app1", topic, "v1", "g1");
         Assert.Equal("later", answer.Messages.Single().Value);
     }

@@ -86,7 +86,7 @@ internal static class KatewayAcks
     public static Task WriteOkAsync(HttpContext context, int status = StatusCodes.Status200OK)
     {
         context.Response.StatusCode = status;
-        context.Response.ContentType = "application/json";
-        return context.Response.Body.WriteAsync(KatewayPub.Ok, CancellationToken.None).AsTask();
+        KatewayPub.WriteOk(context.Response);
+        return Task.CompletedTask;
     }
 }

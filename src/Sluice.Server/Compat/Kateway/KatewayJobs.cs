@@ -25,8 +25,7 @@ internal static class KatewayJobs
         response.Headers["X-Job-Id"] = id;
         response.Headers["X-Partition"] = partition.ToString(CultureInfo.InvariantCulture);
         response.StatusCode = StatusCodes.Status201Created;
-        response.ContentType = "application/json";
-        await response.Body.WriteAsync(KatewayPub.Ok, CancellationToken.None);
+        KatewayPub.WriteOk(response);
     }
 
     public static async Task CancelAsync(HttpContext context, KatewayServices kateway)
@@ -56,8 +55,7 @@ internal static class KatewayJobs
             CompatException.Throw(StatusCodes.Status409Conflict, "job not found: already fired, cancelled or unknown");
         }
 
-        context.Response.ContentType = "application/json";
-        await context.Response.Body.WriteAsync(KatewayPub.Ok, CancellationToken.None);
+        KatewayPub.WriteOk(context.Response);
     }
 
     /// <summary>

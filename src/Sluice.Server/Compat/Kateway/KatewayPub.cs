@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using Sluice.Core.Log;
@@ -44,8 +45,18 @@ internal static class KatewayPub
         response.Headers["X-Partition"] = partition.ToString(CultureInfo.InvariantCulture);
         response.Headers["X-Offset"] = offset.ToString(CultureInfo.InvariantCulture);
         response.StatusCode = isAsync ? StatusCodes.Status202Accepted : StatusCodes.Status201Created;
+        WriteOk(response);
+    }
+
+    /// <summary>
+    /// <c>{"ok":1}</c> with its length, as Go's server sends a small answer, into the pipe unflushed: Kestrel sends it in
+    /// one piece when the endpoint returns (a flushed, chunked answer was two sends with inline I/O, note 0047).
+    /// </summary>
+    public static void WriteOk(HttpResponse response)
+    {
         response.ContentType = "application/json";
-        await response.Body.WriteAsync(Ok, CancellationToken.None);
+        response.ContentLength = Ok.Length;
+        response.BodyWriter.Write(Ok);
     }
 
     /// <summary>The message of a pub or job request: body, <c>?key=</c>, <c>X-Tag</c>; kateway's 400s and 413.</summary>
