@@ -44,16 +44,7 @@ internal static class OptionKeys
         new("flush:intervalMs", "--flush-interval-ms", "an integer between 1 and 60000", (v, o) => Int(v, 1, 60_000, x => o.FlushIntervalMs = x)),
         new("maxMessageBytes", "--max-message-bytes", "an integer between 1 and 67108864 (64 MiB)", (v, o) => Int(v, 1, 64 * 1024 * 1024, x => o.MaxMessageBytes = x)),
         new("maxBatchBytes", "--max-batch-bytes", "an integer between 1024 and 268435456 (256 MiB)", (v, o) => Int(v, 1024, 256 * 1024 * 1024, x => o.MaxBatchBytes = x)),
-        new("topics:autoCreate", "--auto-create-topics", "true or false", (v, o) =>
-        {
-            if (!bool.TryParse(v.Trim(), out var b))
-            {
-                return false;
-            }
-
-            o.AutoCreateTopics = b;
-            return true;
-        }),
+        new("topics:autoCreate", "--auto-create-topics", "true or false", (v, o) => Bool(v, x => o.AutoCreateTopics = x)),
         new("topics:defaultPartitions", "--default-partitions", "an integer between 1 and 1024", (v, o) => Int(v, 1, Core.Log.TopicSettings.MaxPartitions, x => o.DefaultPartitions = x)),
         new("topics:segmentBytes", "--segment-bytes", "an integer between 1048576 (1 MiB) and 1073741824 (1 GiB)", (v, o) => Long(v, 1024 * 1024, Storage.StorageOptions.MaxSegmentBytes, x => o.SegmentBytes = x)),
         new("topics:tailCacheBytes", "--tail-cache-bytes", "an integer between 0 (off) and 68719476736 (64 GiB)", (v, o) => Long(v, 0, 64L * 1024 * 1024 * 1024, x => o.TailCacheBytes = x)),
@@ -76,28 +67,10 @@ internal static class OptionKeys
         new("streaming:slowConsumerTimeoutMs", "--slow-consumer-timeout-ms", "an integer between 100 and 600000 (10 min)", (v, o) => Int(v, 100, 600_000, x => o.SlowConsumerTimeoutMs = x)),
         new("streaming:maxStreamsPerSubscription", "--max-streams-per-subscription", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MaxStreamsPerSubscription = x)),
         new("streaming:maxStreams", "--max-streams", "an integer between 1 and 100000", (v, o) => Int(v, 1, 100_000, x => o.MaxStreams = x)),
-        new("inlineIo", "--inline-io", "true or false", (v, o) =>
-        {
-            if (!bool.TryParse(v.Trim(), out var b))
-            {
-                return false;
-            }
-
-            o.InlineIo = b;
-            return true;
-        }),
+        new("inlineIo", "--inline-io", "true or false", (v, o) => Bool(v, x => o.InlineIo = x)),
 
         // Webhooks. --allow-private-webhooks may stand alone (a switch): see ServerOptionsLoader.
-        new("webhooks:allowPrivate", "--allow-private-webhooks", "true or false", (v, o) =>
-        {
-            if (!bool.TryParse(v.Trim(), out var b))
-            {
-                return false;
-            }
-
-            o.AllowPrivateWebhooks = b;
-            return true;
-        }),
+        new("webhooks:allowPrivate", "--allow-private-webhooks", "true or false", (v, o) => Bool(v, x => o.AllowPrivateWebhooks = x)),
         new("webhooks:allowedNetworks", "--webhook-allowed-networks", "comma-separated networks such as 10.1.0.0/16,fd00::/8", (v, o) =>
         {
             try
