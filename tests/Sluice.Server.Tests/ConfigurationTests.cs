@@ -146,16 +146,19 @@ public sealed class ConfigurationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task InlineIo_IsOnByDefault_AndOffServesStreamsAndProduce()
+    public async Task InlineIo_IsOnByDefault_ForTheHttpPort_TheGrpcPortQueues_AndOffServesStreamsAndProduce()
     {
-        await using (var server = await ServerProcess.StartNewAsync())
+        await using (var server = new ServerProcess([]) { WithGrpc = true })
         {
-            // The line reads Kestrel's own transport options, which the setting configures.
-            Assert.Contains("Kestrel's sends inline", server.Output, StringComparison.Ordinal);
+            await server.StartAsync();
+
+            // Written as Kestrel binds each port through Sluice's transport: only a bind through it writes these lines.
+            Assert.Contains($"Listener 127.0.0.1:{server.Port}: Kestrel's sends inline", server.Output, StringComparison.Ordinal);
+            Assert.Contains($"Listener 127.0.0.1:{server.GrpcPort}: Kestrel's sends queued to the thread pool", server.Output, StringComparison.Ordinal);
         }
 
         await using var queued = await ServerProcess.StartNewAsync(["--inline-io", "false"]);
-        Assert.Contains("Kestrel's sends queued to the thread pool", queued.Output, StringComparison.Ordinal);
+        Assert.Contains($"Listener 127.0.0.1:{queued.Port}: Kestrel's sends queued to the thread pool", queued.Output, StringComparison.Ordinal);
 
         // Kestrel's default scheduling still carries a produce and a subscription stream end to end.
         var topic = SluiceApi.NewTopic();

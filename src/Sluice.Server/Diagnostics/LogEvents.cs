@@ -13,6 +13,7 @@ internal static class LogEvents
     public const int StartFailed = 106;
     public const int ListeningOnKafka = 107;
     public const int RuntimeSettings = 108;
+    public const int ListenerScheduling = 109;
 
     // 2xx: produce and topics
     public const int TopicAutoCreated = 200;
