@@ -45,9 +45,7 @@ internal static class DelayEndpoints
             messages.Add(new DelayedMessageResponse(e.Id, e.Partition, e.DeliverAt));
         }
 
-        await context.Response.WriteAsJsonAsync(
-            new DelayedListResponse(page.Count, messages, page.Next, page.Partitions, page.IndexBytes),
-            SluiceJsonContext.Api.DelayedListResponse);
+        JsonAnswer.Write(context.Response, new DelayedListResponse(page.Count, messages, page.Next, page.Partitions, page.IndexBytes), SluiceJsonContext.Api.DelayedListResponse);
     }
 
     private static async Task CancelAsync(HttpContext context)

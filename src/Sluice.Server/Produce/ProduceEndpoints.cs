@@ -124,10 +124,7 @@ internal static partial class ProduceEndpoints
         }
 
         var result = await AppendDelayedAsync(deps.Delays, deps.Directory, topic, partition, [record], CancellationToken.None);
-        await context.Response.WriteAsJsonAsync(
-            new DelayedProduceResponse(result.Ids[0], partition, record.DeliverAt),
-            SluiceJsonContext.Api.DelayedProduceResponse,
-            cancellationToken: CancellationToken.None);
+        JsonAnswer.Write(context.Response, new DelayedProduceResponse(result.Ids[0], partition, record.DeliverAt), SluiceJsonContext.Api.DelayedProduceResponse);
     }
 
     private static async Task ProduceBatchAsync(HttpContext context, Dependencies deps)

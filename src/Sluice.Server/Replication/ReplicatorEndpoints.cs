@@ -127,7 +127,7 @@ internal static class ReplicatorEndpoints
         var name = Name(context);
         _ = await FindAsync(context, name);
         var status = await Service(context).GetStatusAsync(name, context.RequestAborted) ?? throw NotFound(name);
-        await context.Response.WriteAsJsonAsync(status, ReplicatorJsonContext.Api.ReplicatorStatus);
+        JsonAnswer.Write(context.Response, status, ReplicatorJsonContext.Api.ReplicatorStatus);
     }
 
     private static async Task SeekAsync(HttpContext context)
@@ -250,7 +250,10 @@ internal static class ReplicatorEndpoints
     private static ProblemException NotFound(string name) => new(ProblemKind.ReplicatorNotFound, $"replicator '{name}' does not exist");
 
     private static Task WriteAsync(HttpContext context, ReplicatorResponse response)
-        => context.Response.WriteAsJsonAsync(response, ReplicatorJsonContext.Api.ReplicatorResponse);
+    {
+        JsonAnswer.Write(context.Response, response, ReplicatorJsonContext.Api.ReplicatorResponse);
+        return Task.CompletedTask;
+    }
 
     private static ReplicatorResponse ToResponse(ReplicatorDefinition r)
     {

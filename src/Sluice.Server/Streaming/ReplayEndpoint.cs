@@ -72,7 +72,7 @@ internal static class ReplayEndpoint
             }
 
             context.Response.Headers.CacheControl = "no-store";
-            await context.Response.WriteAsJsonAsync(new ReadResponse(messages, partition.Value, read.NextOffset, read.EndOffset, skipped), SluiceJsonContext.Api.ReadResponse, cancellationToken: CancellationToken.None);
+            JsonAnswer.Write(context.Response, new ReadResponse(messages, partition.Value, read.NextOffset, read.EndOffset, skipped), SluiceJsonContext.Api.ReadResponse);
             return;
         }
 

@@ -96,7 +96,7 @@ internal static class SubscriptionEndpoints
         var info = await service.CreateOrUpdateAsync(topic, name, settings, context.RequestAborted);
         directory.Remember(topic, name);
         context.Response.StatusCode = existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK;
-        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Api.SubscriptionResponse);
+        JsonAnswer.Write(context.Response, ToResponse(info), SluiceJsonContext.Api.SubscriptionResponse);
     }
 
     private static async Task GetAsync(HttpContext context)
@@ -104,7 +104,7 @@ internal static class SubscriptionEndpoints
         var (topic, name) = await RequireTopicAsync(context);
         var info = await context.RequestServices.GetRequiredService<ISubscriptionService>().GetAsync(topic, name, context.RequestAborted)
             ?? throw NotFound(topic, name);
-        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Api.SubscriptionResponse);
+        JsonAnswer.Write(context.Response, ToResponse(info), SluiceJsonContext.Api.SubscriptionResponse);
     }
 
     private static async Task DeleteAsync(HttpContext context)

@@ -104,7 +104,7 @@ internal static class TopicEndpoints
 
         directory.Remember(info);
         context.Response.StatusCode = created ? StatusCodes.Status201Created : StatusCodes.Status200OK;
-        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Api.TopicResponse);
+        JsonAnswer.Write(context.Response, ToResponse(info), SluiceJsonContext.Api.TopicResponse);
     }
 
     private static async Task GetAsync(HttpContext context)
@@ -113,7 +113,7 @@ internal static class TopicEndpoints
         var log = context.RequestServices.GetRequiredService<IMessageLog>();
         var info = await log.DescribeTopicAsync(topic, context.RequestAborted)
             ?? throw new ProblemException(ProblemKind.TopicNotFound, $"topic '{topic}' does not exist");
-        await context.Response.WriteAsJsonAsync(ToResponse(info), SluiceJsonContext.Api.TopicResponse);
+        JsonAnswer.Write(context.Response, ToResponse(info), SluiceJsonContext.Api.TopicResponse);
     }
 
     private static async Task DeleteAsync(HttpContext context)

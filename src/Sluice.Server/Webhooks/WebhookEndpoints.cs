@@ -118,7 +118,8 @@ internal static partial class WebhookEndpoints
         var stats = service.GetStats(id) ?? throw NotFound(id);
         var subscription = await context.RequestServices.GetRequiredService<ISubscriptionService>().GetAsync(webhook.Topic, webhook.Subscription, context.RequestAborted);
         var b = stats.Breaker;
-        await context.Response.WriteAsJsonAsync(
+        JsonAnswer.Write(
+            context.Response,
             new WebhookStatsResponse(stats.Id, stats.Paused, stats.Delivered, stats.Failed, stats.Retried, stats.DeadLettered, stats.InFlight,
                 subscription?.Backlog, subscription?.FilteredOut ?? 0, new WebhookBreakerResponse(b.State, b.ConsecutiveFailures, b.OpenedAt, b.NextProbeAt),
                 stats.LastError, stats.LastErrorAt, stats.LastSuccessAt),
@@ -329,7 +330,10 @@ internal static partial class WebhookEndpoints
     private static ProblemException NotFound(string id) => new(ProblemKind.WebhookNotFound, $"webhook '{id}' does not exist");
 
     private static Task WriteAsync(HttpContext context, WebhookResponse response)
-        => context.Response.WriteAsJsonAsync(response, SluiceJsonContext.Api.WebhookResponse);
+    {
+        JsonAnswer.Write(context.Response, response, SluiceJsonContext.Api.WebhookResponse);
+        return Task.CompletedTask;
+    }
 
     private static WebhookResponse ToResponse(WebhookDefinition w, string? newSecret) => new(
         w.Id,

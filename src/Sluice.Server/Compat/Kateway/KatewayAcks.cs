@@ -46,7 +46,7 @@ internal static class KatewayAcks
             }
         }
 
-        await WriteOkAsync(context);
+        WriteOk(context);
     }
 
     public static async Task BuryAsync(HttpContext context, KatewayServices kateway)
@@ -67,7 +67,7 @@ internal static class KatewayAcks
         // Then skip it where it came from, by position (one delivered without ack=1 was acked when it was written).
         await KatewaySub.AckPositionsAsync(kateway, group, [new MessagePosition(partition, offset)], context.RequestAborted);
 
-        await WriteOkAsync(context);
+        WriteOk(context);
     }
 
     /// <summary>Gives deliveries back for redelivery at once (an answer that never reached its client).</summary>
@@ -83,10 +83,9 @@ internal static class KatewayAcks
         }
     }
 
-    public static Task WriteOkAsync(HttpContext context, int status = StatusCodes.Status200OK)
+    public static void WriteOk(HttpContext context, int status = StatusCodes.Status200OK)
     {
         context.Response.StatusCode = status;
         KatewayPub.WriteOk(context.Response);
-        return Task.CompletedTask;
     }
 }

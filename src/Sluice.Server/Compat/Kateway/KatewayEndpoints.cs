@@ -133,7 +133,11 @@ internal static partial class KatewayEndpoints
         group.MapDelete("/v1/webhooks" + HisTopic, Route(KatewayServer.Man, c => KatewayWebhooks.DeleteAsync(c, kateway)))
             .WithName("KatewayDeleteWebhooks").WithSummary("kateway: remove the topic's webhooks").Produces(StatusCodes.Status200OK);
 
-        group.MapGet("/alive", CompatDialect.Kateway.Wrap(c => KatewayAcks.WriteOkAsync(c)))
+        group.MapGet("/alive", CompatDialect.Kateway.Wrap(c =>
+        {
+            KatewayAcks.WriteOk(c);
+            return Task.CompletedTask;
+        }))
             .WithName("KatewayAlive").WithSummary("kateway: {\"ok\":1} while the process runs").Produces(StatusCodes.Status200OK);
     }
 
