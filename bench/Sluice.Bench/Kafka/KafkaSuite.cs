@@ -96,7 +96,7 @@ internal sealed class KafkaSuite : IBenchSuite
             "- The bare HTTP endpoint with a plain producer is the bench's bare Kestrel endpoint (reads the body, answers 200) that produces each body as one record "
           + "with a producer of the plain column's settings and answers once its delivery report is in: an HTTP gateway with no routing, no parsing, no answer body. "
           + "It runs in its own process, driven by the same `wrk`, in each round between the plain producer and the gateway. Against the plain producer it is what "
-          + "the HTTP round trip costs a gateway on Kestrel's default scheduling, as Sluice runs (inline socket completions, which Sluice does not take, "
+          + "the HTTP round trip costs a gateway on Kestrel's default scheduling (Sluice's HTTP port sends inline, design note 0047; inline socket completions, which Sluice does not take, "
           + "shorten it: design note 0031); the gateway against it is Sluice's own share (design note 0037).");
         return md.ToString();
 

@@ -140,6 +140,8 @@ internal sealed class StreamingSuite : IBenchSuite
         md.AppendLine("The bare fan-out server (a child process of the bench, plain Kestrel) answers the same requests with the least an SSE broadcaster does: it stamps each");
         md.AppendLine("posted message's `publishTime`, encodes its event once, and each stream writes every batch it has not written and flushes once per wake; no log,");
         md.AppendLine("sync, subscription, lease or ack (design note 0037). Its figures are what the same client and machine give with Sluice's own work taken away.");
+        md.AppendLine("It keeps Kestrel's default scheduling (sends queued to the thread pool), the issue's \"bare Kestrel\"; Sluice's HTTP port sends inline");
+        md.AppendLine("(`inlineIo`, on by default: design note 0047).");
         if (fanOutRounds is not null)
         {
             md.AppendLine($"The {subscribers:N0}-subscriber fan-out runs Sluice then the bare server, {FanOutRounds} times in turn (`SLUICEBENCH_FANOUT_ROUNDS`), each on a fresh server; the table");
