@@ -106,6 +106,37 @@ public sealed class SseTests(StreamingServer fixture, ITestOutputHelper output) 
     }
 
     [Fact]
+    public async Task AfterAKeepAlive_TheNextEventsCarryTheirOwnAckIds_WhichAckThem()
+    {
+        // A stream that goes quiet drops the formatter that writes its ack ids at the keep-alive and makes a new one at
+        // its next message: the events after it must still carry ids that name their own deliveries.
+        var topic = await Fixture.NewTopicAsync();
+        await using var sse = await SseClient.OpenAsync(Fixture.BaseAddress, $"/v1/topics/{topic}/subscriptions/s/events?type=exclusive&position=earliest");
+        await Fixture.ProduceManyAsync(topic, 3);
+        var before = await sse.MessagesAsync(3, Wait);
+
+        var idle = await sse.NextAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal("keep-alive", idle!.Comment);
+
+        await Fixture.ProduceManyAsync(topic, 3, start: 3);
+        var after = await sse.MessagesAsync(3, Wait);
+        var events = before.Concat(after).ToList();
+        Assert.Equal(Enumerable.Range(0, 6).Select(i => $"m{i}"), events.Select(e => e.Json.GetProperty("value").GetString()));
+
+        // The id line is the data's ack id and the stream's consumer id, on both sides of the keep-alive.
+        var consumer = before[0].Id![(before[0].Id!.IndexOf('/', StringComparison.Ordinal) + 1)..];
+        Assert.All(events, e => Assert.Equal($"{e.Json.GetProperty("ackId").GetString()}/{consumer}", e.Id));
+        Assert.Equal(6, events.Select(e => e.Json.GetProperty("ackId").GetString()).Distinct().Count());
+
+        // Every id acks its own delivery: nothing is left in flight or unread.
+        var ack = await Client.AckAsync(topic, "s", events.Select(e => e.Json.GetProperty("ackId").GetString()!));
+        Assert.Equal(6, ack.GetProperty("acked").GetInt32());
+        var info = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/subscriptions/s"));
+        Assert.Equal(0, info.GetProperty("inFlight").GetInt32());
+        Assert.Equal(0, info.GetProperty("backlog").GetInt64());
+    }
+
+    [Fact]
     public async Task Seek_ByOffsetAndByTime_ConnectedStreamContinuesFromThere()
     {
         var topic = await Fixture.NewTopicAsync();
