@@ -146,14 +146,16 @@ public sealed class ConfigurationTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public async Task InlineIo_IsOnByDefault_ForTheHttpPort_TheGrpcPortQueues_AndOffServesStreamsAndProduce()
+    public async Task InlineIo_IsOnByDefault_ForTheHttpPorts_TheGrpcPortQueues_AndOffServesStreamsAndProduce()
     {
-        await using (var server = new ServerProcess([]) { WithGrpc = true })
+        await using (var server = new ServerProcess([]) { WithGrpc = true, PortOptions = ["--pixy-port"] })
         {
             await server.StartAsync();
 
             // Written as Kestrel binds each port through Sluice's transport: only a bind through it writes these lines.
+            // Pixy's own port serves its REST routes (HTTP/1.1) and follows the setting; gRPC is on the gRPC port.
             Assert.Contains($"Listener 127.0.0.1:{server.Port}: Kestrel's sends inline", server.Output, StringComparison.Ordinal);
+            Assert.Contains($"Listener 127.0.0.1:{server.PortOf("--pixy-port")}: Kestrel's sends inline", server.Output, StringComparison.Ordinal);
             Assert.Contains($"Listener 127.0.0.1:{server.GrpcPort}: Kestrel's sends queued to the thread pool", server.Output, StringComparison.Ordinal);
         }
 

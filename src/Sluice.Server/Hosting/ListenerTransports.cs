@@ -11,34 +11,28 @@ namespace Sluice.Server.Hosting;
 /// Kestrel's socket transport with its scheduling chosen per listener. Kestrel's transport options hold one choice for
 /// every port; this keeps two transports and binds each port with one of them:
 /// <code>
-///   the HTTP port, the compatibility ports ──► sends and request starts inline (inlineIo, the default) or queued
-///   the gRPC port, the Pixy port           ──► queued to the thread pool (Kestrel's default)
+///   the HTTP port and every other HTTP/1.1 port (Pixy's REST, kateway's) ──► inline (inlineIo, the default) or queued
+///   the gRPC port                                                         ──► queued to the thread pool (Kestrel's default)
 /// </code>
 /// Why: with inline scheduling a subscription stream's turn, a produce's answer and kateway's are one send on the thread
-/// that wrote them (design note 0047). An HTTP/2 connection hands each of its streams to the pool anyway; with its
-/// frame writer's sends inline as well, gRPC produce and consume measured fewer messages per second (note 0048). The
-/// Pixy port serves Pixy's gRPC API beside its REST one, so it is queued too.
+/// that wrote them (design note 0047). An HTTP/2 connection hands each of its streams to the pool anyway, and gRPC's
+/// unary produce (Sluice's and Kafka-Pixy's) measured more messages per second queued (note 0048). The split is by
+/// port, not by protocol: HTTP/2 negotiated over TLS on the main port follows inlineIo.
 /// </summary>
 internal sealed partial class ListenerTransports : IConnectionListenerFactory, IConnectionListenerFactorySelector
 {
     private readonly SocketTransportFactory _inline;
     private readonly SocketTransportFactory _queued;
-    private readonly int[] _queuedPorts;
+    private readonly int _grpcPort;
     private readonly bool _inlineIo;
     private readonly ILogger _logger;
 
     public ListenerTransports(ServerOptions options, IOptionsFactory<SocketTransportOptions> transportOptions, ILoggerFactory loggers)
     {
-        // Each made as Kestrel makes its own (with its memory pool: a bare SocketTransportOptions has another pool, whose
-        // answers came out empty), then told how to schedule.
-        var inline = transportOptions.Create(Options.DefaultName);
-        inline.UnsafePreferInlineScheduling = true;
-        var queued = transportOptions.Create(Options.DefaultName);
-        queued.UnsafePreferInlineScheduling = false;
-        _inline = new SocketTransportFactory(Options.Create(inline), loggers);
-        _queued = new SocketTransportFactory(Options.Create(queued), loggers);
+        _inline = Transport(transportOptions, inline: true, loggers);
+        _queued = Transport(transportOptions, inline: false, loggers);
         _inlineIo = options.InlineIo;
-        _queuedPorts = [.. new[] { options.GrpcPort, options.PixyPort }.Where(p => p != 0)];
+        _grpcPort = options.GrpcPort;
         _logger = loggers.CreateLogger("Sluice.Server.Hosting");
     }
 
@@ -51,7 +45,17 @@ internal sealed partial class ListenerTransports : IConnectionListenerFactory, I
 
     public bool CanBind(EndPoint endpoint) => _inline.CanBind(endpoint);
 
-    private bool IsInline(EndPoint endpoint) => _inlineIo && !(endpoint is IPEndPoint ip && _queuedPorts.Contains(ip.Port));
+    // Made as Kestrel makes its own options (with its memory pool: a bare SocketTransportOptions has another pool, whose
+    // answers came out empty), then told how to schedule.
+    private static SocketTransportFactory Transport(IOptionsFactory<SocketTransportOptions> transportOptions, bool inline, ILoggerFactory loggers)
+    {
+        var options = transportOptions.Create(Options.DefaultName);
+        options.UnsafePreferInlineScheduling = inline;
+        return new SocketTransportFactory(Options.Create(options), loggers);
+    }
+
+    // Port 0 turns the gRPC listener off, and no listener binds port 0.
+    private bool IsInline(EndPoint endpoint) => _inlineIo && !(endpoint is IPEndPoint ip && _grpcPort != 0 && ip.Port == _grpcPort);
 
     private static partial class Log
     {
