@@ -67,7 +67,7 @@ internal static class ReplicatorEndpoints
         var stored = await StoreAsync(context, replicator);
         context.Response.StatusCode = StatusCodes.Status201Created;
         context.Response.Headers.Location = context.Request.Path.Value!.TrimEnd('/') + "/" + stored.Name;
-        await WriteAsync(context, ToResponse(stored));
+        Write(context, ToResponse(stored));
     }
 
     private static async Task PutAsync(HttpContext context)
@@ -84,7 +84,7 @@ internal static class ReplicatorEndpoints
         Authorize(context, replicator);
         var stored = await StoreAsync(context, replicator);
         context.Response.StatusCode = previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK;
-        await WriteAsync(context, ToResponse(stored));
+        Write(context, ToResponse(stored));
     }
 
     private static async Task ListAsync(HttpContext context)
@@ -92,7 +92,7 @@ internal static class ReplicatorEndpoints
             new ReplicatorListResponse([.. (await SyncedAsync(context)).List().Where(r => CanAdminister(context, r)).Select(ToResponse)]),
             ReplicatorJsonContext.Api.ReplicatorListResponse);
 
-    private static async Task GetAsync(HttpContext context) => await WriteAsync(context, ToResponse(await FindAsync(context, Name(context))));
+    private static async Task GetAsync(HttpContext context) => Write(context, ToResponse(await FindAsync(context, Name(context))));
 
     private static async Task DeleteAsync(HttpContext context)
     {
@@ -111,7 +111,7 @@ internal static class ReplicatorEndpoints
         var name = Name(context);
         _ = await FindAsync(context, name);
         var replicator = await Service(context).SetStoppedAsync(name, stopped, context.RequestAborted) ?? throw NotFound(name);
-        await WriteAsync(context, ToResponse(replicator));
+        Write(context, ToResponse(replicator));
     }
 
     private static async Task RestartAsync(HttpContext context)
@@ -119,7 +119,7 @@ internal static class ReplicatorEndpoints
         var name = Name(context);
         _ = await FindAsync(context, name);
         var replicator = await Service(context).RestartAsync(name, context.RequestAborted) ?? throw NotFound(name);
-        await WriteAsync(context, ToResponse(replicator));
+        Write(context, ToResponse(replicator));
     }
 
     private static async Task StatusAsync(HttpContext context)
@@ -249,11 +249,8 @@ internal static class ReplicatorEndpoints
 
     private static ProblemException NotFound(string name) => new(ProblemKind.ReplicatorNotFound, $"replicator '{name}' does not exist");
 
-    private static Task WriteAsync(HttpContext context, ReplicatorResponse response)
-    {
-        JsonAnswer.Write(context.Response, response, ReplicatorJsonContext.Api.ReplicatorResponse);
-        return Task.CompletedTask;
-    }
+    private static void Write(HttpContext context, ReplicatorResponse response)
+        => JsonAnswer.Write(context.Response, response, ReplicatorJsonContext.Api.ReplicatorResponse);
 
     private static ReplicatorResponse ToResponse(ReplicatorDefinition r)
     {

@@ -37,6 +37,9 @@ internal static class ReplayEndpoint
             .ProducesProblem(StatusCodes.Status400BadRequest).ProducesProblem(StatusCodes.Status404NotFound);
     }
 
+    // A read message's JSON besides its key, value and headers (id, partition, offset, timestamp, encodings, framing).
+    private const int MessageJsonBytes = 256;
+
     private static async Task ReadAsync(HttpContext context)
     {
         var topic = HttpRequestReader.Topic(context);
@@ -66,13 +69,25 @@ internal static class ReplayEndpoint
         {
             var (read, skipped) = await ReadPastDamageAsync(log, topic, partition.Value, offset, max, context.RequestAborted);
             var messages = new List<ReadMessage>(read.Records.Count);
+            long payload = 0;
             foreach (var record in read.Records)
             {
                 messages.Add(MessageJson.ToMessage(partition.Value, record));
+                payload += record.PayloadBytes();
             }
 
             context.Response.Headers.CacheControl = "no-store";
-            JsonAnswer.Write(context.Response, new ReadResponse(messages, partition.Value, read.NextOffset, read.EndOffset, skipped), SluiceJsonContext.Api.ReadResponse);
+            var answer = new ReadResponse(messages, partition.Value, read.NextOffset, read.EndOffset, skipped);
+            if ((payload * 2) + (read.Records.Count * MessageJsonBytes) < ResponseFlush.ThresholdBytes)
+            {
+                // A small read goes into the pipe whole and out in one send (JsonAnswer); a large one flushes as it is
+                // written, so it never sits whole in the response's memory. The estimate is generous: base64 makes a
+                // payload at most 4/3 its size, and a message's fields besides its payload take well under its share.
+                JsonAnswer.Write(context.Response, answer, SluiceJsonContext.Api.ReadResponse);
+                return;
+            }
+
+            await context.Response.WriteAsJsonAsync(answer, SluiceJsonContext.Api.ReadResponse, cancellationToken: CancellationToken.None);
             return;
         }
 

@@ -59,7 +59,7 @@ internal static partial class WebhookEndpoints
         var (stored, secret) = await StoreAsync(context, id, request, previous: null);
         context.Response.StatusCode = StatusCodes.Status201Created;
         context.Response.Headers.Location = context.Request.Path.Value!.TrimEnd('/') + "/" + id;
-        await WriteAsync(context, ToResponse(stored, secret));
+        Write(context, ToResponse(stored, secret));
     }
 
     private static async Task PutAsync(HttpContext context)
@@ -75,7 +75,7 @@ internal static partial class WebhookEndpoints
 
         var (stored, secret) = await StoreAsync(context, id, request, previous);
         context.Response.StatusCode = previous is null ? StatusCodes.Status201Created : StatusCodes.Status200OK;
-        await WriteAsync(context, ToResponse(stored, secret));
+        Write(context, ToResponse(stored, secret));
     }
 
     private static async Task ListAsync(HttpContext context)
@@ -87,7 +87,7 @@ internal static partial class WebhookEndpoints
     {
         var id = Id(context);
         var webhook = await FindAsync(context, id);
-        await WriteAsync(context, ToResponse(webhook, null));
+        Write(context, ToResponse(webhook, null));
     }
 
     private static async Task DeleteAsync(HttpContext context)
@@ -107,7 +107,7 @@ internal static partial class WebhookEndpoints
         var id = Id(context);
         _ = await FindAsync(context, id);
         var webhook = await Service(context).SetPausedAsync(id, paused, context.RequestAborted) ?? throw NotFound(id);
-        await WriteAsync(context, ToResponse(webhook, null));
+        Write(context, ToResponse(webhook, null));
     }
 
     private static async Task StatsAsync(HttpContext context)
@@ -329,11 +329,8 @@ internal static partial class WebhookEndpoints
 
     private static ProblemException NotFound(string id) => new(ProblemKind.WebhookNotFound, $"webhook '{id}' does not exist");
 
-    private static Task WriteAsync(HttpContext context, WebhookResponse response)
-    {
-        JsonAnswer.Write(context.Response, response, SluiceJsonContext.Api.WebhookResponse);
-        return Task.CompletedTask;
-    }
+    private static void Write(HttpContext context, WebhookResponse response)
+        => JsonAnswer.Write(context.Response, response, SluiceJsonContext.Api.WebhookResponse);
 
     private static WebhookResponse ToResponse(WebhookDefinition w, string? newSecret) => new(
         w.Id,

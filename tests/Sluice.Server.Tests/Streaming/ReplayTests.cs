@@ -32,6 +32,26 @@ public sealed class ReplayTests(StreamingServer fixture, ITestOutputHelper outpu
     }
 
     [Fact]
+    public async Task Read_LargeAndSmall_AnswerTheSameShape_EveryValueWhole()
+    {
+        // A small read goes out whole in one piece, a large one flushes as it is written: both are the same JSON.
+        var topic = await Fixture.NewTopicAsync();
+        var large = Enumerable.Range(0, 30).Select(i => new { value = $"v{i}-" + new string((char)('a' + (i % 26)), 8_000) }).ToArray();
+        using (var request = new HttpRequestMessage(HttpMethod.Post, $"/v1/topics/{topic}/batch") { Content = SluiceApi.Json(new { messages = large }) })
+        {
+            await SluiceApi.SendOkAsync(Client, request);
+        }
+
+        var all = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/messages?partition=0&offset=0&max=100"));
+        Assert.Equal(large.Select(m => m.value), all.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("value").GetString()));
+        Assert.Equal(30, all.GetProperty("nextOffset").GetInt64());
+
+        var one = await SluiceApi.ReadJsonAsync(await Client.GetAsync($"/v1/topics/{topic}/messages?partition=0&offset=29&max=1"));
+        Assert.Equal(large[29].value, Assert.Single(one.GetProperty("messages").EnumerateArray()).GetProperty("value").GetString());
+        Assert.Equal(30, one.GetProperty("nextOffset").GetInt64());
+    }
+
+    [Fact]
     public async Task Read_BadInput_IsAProblemOfTheRightKind()
     {
         var topic = await Fixture.NewTopicAsync(partitions: 2);
