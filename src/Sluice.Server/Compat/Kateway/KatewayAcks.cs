@@ -46,7 +46,7 @@ internal static class KatewayAcks
             }
         }
 
-        WriteOk(context);
+        KatewayPub.WriteOk(context.Response);
     }
 
     public static async Task BuryAsync(HttpContext context, KatewayServices kateway)
@@ -67,7 +67,7 @@ internal static class KatewayAcks
         // Then skip it where it came from, by position (one delivered without ack=1 was acked when it was written).
         await KatewaySub.AckPositionsAsync(kateway, group, [new MessagePosition(partition, offset)], context.RequestAborted);
 
-        WriteOk(context);
+        KatewayPub.WriteOk(context.Response);
     }
 
     /// <summary>Gives deliveries back for redelivery at once (an answer that never reached its client).</summary>
@@ -81,11 +81,5 @@ internal static class KatewayAcks
         {
             // Deleted subscription or engine shutting down: nothing left to release.
         }
-    }
-
-    public static void WriteOk(HttpContext context, int status = StatusCodes.Status200OK)
-    {
-        context.Response.StatusCode = status;
-        KatewayPub.WriteOk(context.Response);
     }
 }

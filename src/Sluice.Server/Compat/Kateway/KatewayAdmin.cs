@@ -139,7 +139,7 @@ internal static class KatewayAdmin
             CompatException.Throw(StatusCodes.Status409Conflict, $"topic {topic} already exists");
         }
 
-        KatewayAcks.WriteOk(context);
+        KatewayPub.WriteOk(context.Response);
     }
 
     public static async Task AlterTopicAsync(HttpContext context, KatewayServices kateway)
@@ -153,7 +153,7 @@ internal static class KatewayAdmin
         }
 
         kateway.Topics.Remember(await kateway.Log.UpdateTopicAsync(topic, settings, context.RequestAborted));
-        KatewayAcks.WriteOk(context);
+        KatewayPub.WriteOk(context.Response);
     }
 
     public static async Task CreateShadowAsync(HttpContext context, KatewayServices kateway)
@@ -164,7 +164,7 @@ internal static class KatewayAdmin
             await kateway.Topics.GetPartitionCountAsync(KatewayNames.ShadowTopic(group.Origin, group.App, group.Group, shadow), create: true, context.RequestAborted);
         }
 
-        KatewayAcks.WriteOk(context, StatusCodes.Status201Created);
+        KatewayPub.WriteOk(context.Response, StatusCodes.Status201Created);
     }
 
     public static async Task DeleteGroupAsync(HttpContext context, KatewayServices kateway)
@@ -172,7 +172,7 @@ internal static class KatewayAdmin
         var group = KatewayGroup.Parse(context, kateway, context.Request.RouteValues["group"] as string);
         await kateway.Subscriptions.DeleteAsync(group.Topic, group.Subscription, context.RequestAborted);
         kateway.SubscriptionDirectory.Forget(group.Topic, group.Subscription);
-        KatewayAcks.WriteOk(context);
+        KatewayPub.WriteOk(context.Response);
     }
 
     public static async Task ResetOffsetAsync(HttpContext context, KatewayServices kateway)
@@ -195,7 +195,7 @@ internal static class KatewayAdmin
 
         await group.EnsureAsync(context, kateway, context.RequestAborted);
         await kateway.Subscriptions.SeekAsync(group.Topic, group.Subscription, StartPosition.AtOffset(offset, partition), context.RequestAborted);
-        KatewayAcks.WriteOk(context);
+        KatewayPub.WriteOk(context.Response);
     }
 
     private static async ValueTask<List<KatewaySubStatus>> StatusesAsync(KatewayServices kateway, TopicName topic, Func<string, string, bool> wanted, bool withApp, CancellationToken cancellationToken)

@@ -135,7 +135,7 @@ internal static partial class KatewayEndpoints
 
         group.MapGet("/alive", CompatDialect.Kateway.Wrap(c =>
         {
-            KatewayAcks.WriteOk(c);
+            KatewayPub.WriteOk(c.Response);
             return Task.CompletedTask;
         }))
             .WithName("KatewayAlive").WithSummary("kateway: {\"ok\":1} while the process runs").Produces(StatusCodes.Status200OK);

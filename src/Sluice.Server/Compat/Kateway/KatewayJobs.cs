@@ -24,8 +24,7 @@ internal static class KatewayJobs
         var response = context.Response;
         response.Headers["X-Job-Id"] = id;
         response.Headers["X-Partition"] = partition.ToString(CultureInfo.InvariantCulture);
-        response.StatusCode = StatusCodes.Status201Created;
-        KatewayPub.WriteOk(response);
+        KatewayPub.WriteOk(response, StatusCodes.Status201Created);
     }
 
     public static async Task CancelAsync(HttpContext context, KatewayServices kateway)

@@ -44,16 +44,17 @@ internal static class KatewayPub
         var response = context.Response;
         response.Headers["X-Partition"] = partition.ToString(CultureInfo.InvariantCulture);
         response.Headers["X-Offset"] = offset.ToString(CultureInfo.InvariantCulture);
-        response.StatusCode = isAsync ? StatusCodes.Status202Accepted : StatusCodes.Status201Created;
-        WriteOk(response);
+        WriteOk(response, isAsync ? StatusCodes.Status202Accepted : StatusCodes.Status201Created);
     }
 
     /// <summary>
-    /// <c>{"ok":1}</c> with its length, as Go's server sends a small answer, into the pipe unflushed: Kestrel sends it in
-    /// one piece when the endpoint returns (a flushed, chunked answer was two sends with inline I/O, note 0047).
+    /// Kateway's every success: <paramref name="status"/> and <c>{"ok":1}</c> with its length, as Go's server sends a small
+    /// answer, into the pipe unflushed: Kestrel sends it in one piece when the endpoint returns (a flushed, chunked answer
+    /// was two sends with inline I/O, note 0047).
     /// </summary>
-    public static void WriteOk(HttpResponse response)
+    public static void WriteOk(HttpResponse response, int status = StatusCodes.Status200OK)
     {
+        response.StatusCode = status;
         response.ContentType = "application/json";
         response.ContentLength = Ok.Length;
         response.BodyWriter.Write(Ok);

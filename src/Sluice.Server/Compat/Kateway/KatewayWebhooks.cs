@@ -69,7 +69,7 @@ internal static class KatewayWebhooks
         }
 
         await DeleteAsync(kateway, topic, keep: wanted, context.RequestAborted);
-        KatewayAcks.WriteOk(context);
+        KatewayPub.WriteOk(context.Response);
     }
 
     public static async Task DeleteAsync(HttpContext context, KatewayServices kateway)
@@ -77,7 +77,7 @@ internal static class KatewayWebhooks
         var topic = Authorize(context, kateway);
         await kateway.Webhooks.SyncAsync(context.RequestAborted);
         await DeleteAsync(kateway, topic, keep: [], context.RequestAborted);
-        KatewayAcks.WriteOk(context);
+        KatewayPub.WriteOk(context.Response);
     }
 
     private static TopicName Authorize(HttpContext context, KatewayServices kateway)
