@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
 
 namespace Sluice.Bench;
 
@@ -7,7 +8,7 @@ namespace Sluice.Bench;
 /// <c>/proc/PID/stat</c> (Linux; fields 14 and 15, in clock ticks of 10 ms). Unlike throughput, CPU per message stays
 /// comparable when the shared machine is busy: other work takes wall time from the server, not CPU time.
 /// </summary>
-internal static class ProcessCpu
+internal static partial class ProcessCpu
 {
     // USER_HZ is 100 on every Linux the bench runs on (it is fixed by the kernel ABI for /proc).
     private const double MillisecondsPerTick = 10;
@@ -20,4 +21,24 @@ internal static class ProcessCpu
         var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
         return TimeSpan.FromMilliseconds(ticks * MillisecondsPerTick);
     }
+
+    /// <summary>
+    /// User + system time of this process's children that have exited and been waited for (<c>getrusage</c> with
+    /// <c>RUSAGE_CHILDREN</c>): read before and after a short-lived child such as <c>wrk</c>, the difference is its CPU,
+    /// which <c>/proc</c> no longer has once it is gone.
+    /// </summary>
+    public static TimeSpan OfReapedChildren()
+    {
+        Span<long> usage = stackalloc long[18];
+        if (GetRusage(-1 /* RUSAGE_CHILDREN */, ref MemoryMarshal.GetReference(usage)) != 0)
+        {
+            throw new InvalidOperationException("getrusage failed");
+        }
+
+        // struct rusage begins with ru_utime and ru_stime, each a timeval of seconds and microseconds.
+        return TimeSpan.FromSeconds(usage[0] + usage[2]) + TimeSpan.FromMicroseconds(usage[1] + usage[3]);
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrusage")]
+    private static partial int GetRusage(int who, ref long usage);
 }

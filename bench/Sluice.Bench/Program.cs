@@ -13,6 +13,11 @@ if (args.Length > 0 && args[0] == Sluice.Bench.Streaming.BareFanOut.ChildFlag)
     return await Sluice.Bench.Streaming.BareFanOut.RunChildAsync(args);
 }
 
+if (args.Length > 0 && args[0] == Sluice.Bench.Webhooks.Pusher.ChildFlag)
+{
+    return await Sluice.Bench.Webhooks.Pusher.RunChildAsync(args);
+}
+
 if (args.Length > 0 && args[0].StartsWith("--child", StringComparison.Ordinal))
 {
     // Child-process modes used by suites (e.g. a writer to SIGKILL).

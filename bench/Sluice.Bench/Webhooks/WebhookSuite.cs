@@ -32,6 +32,9 @@ internal sealed class WebhookSuite : IBenchSuite
     // connections need a moment.
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(2);
 
+    // A pusher is a new process each round, with little to compile.
+    private static readonly TimeSpan PusherWarmup = TimeSpan.FromSeconds(5);
+
     public string Name => "webhooks";
 
     public async Task<string> RunAsync(BenchContext context, CancellationToken cancellationToken)
@@ -54,10 +57,14 @@ internal sealed class WebhookSuite : IBenchSuite
             var loadAtStart = BenchmarksFile.LoadAverage();
             var directs = new List<Window>();
             var pushes = new List<Window>();
+            var raws = new List<Window>();
+            var clients = new List<Window>();
             string? id = null;
             for (var round = 0; round < Rounds; round++)
             {
                 directs.Add(await WrkAsync(context, url, receiver, round == 0 ? Warmup : Settle, cancellationToken));
+                raws.Add(await PusherRateAsync(context, "raw", url, receiver, cancellationToken));
+                clients.Add(await PusherRateAsync(context, "client", url, receiver, cancellationToken));
                 if (id is null)
                 {
                     id = await CreateWebhookAsync(client, url, cancellationToken);
@@ -78,14 +85,14 @@ internal sealed class WebhookSuite : IBenchSuite
 
             // CPU per message over all rounds (total CPU / total messages): the figure that stays comparable when the shared
             // machine is busy, where the rates above move with whatever else runs.
-            var gatewayCpu = pushes.Sum(w => w.GatewayCpu.TotalMicroseconds) / pushes.Sum(w => w.Messages);
+            var gatewayCpu = pushes.Sum(w => w.SenderCpu.TotalMicroseconds) / pushes.Sum(w => w.Messages);
             var receiverPushCpu = pushes.Sum(w => w.ReceiverCpu.TotalMicroseconds) / pushes.Sum(w => w.Messages);
             var receiverDirectCpu = directs.Sum(w => w.ReceiverCpu.TotalMicroseconds) / directs.Sum(w => w.Messages);
             var md = new StringBuilder();
             md.AppendLine("## Webhooks: push delivery");
             md.AppendLine();
             md.AppendLine(BenchmarksFile.MachineLine());
-            md.AppendLine($"One receiver (bare Kestrel, answers 200 at once, in its own process), {BodyBytes}-byte bodies, concurrency {Concurrency}; {Rounds} rounds of wrk then the webhook, {Measure.TotalSeconds:0} s measured each, after {Warmup.TotalSeconds:0} s of warm-up in the first round and {Settle.TotalSeconds:0} s in the next.");
+            md.AppendLine($"One receiver (bare Kestrel, answers 200 at once, in its own process), {BodyBytes}-byte bodies, concurrency {Concurrency}; {Rounds} rounds of wrk, the two pushers, then the webhook, {Measure.TotalSeconds:0} s measured each, after {Warmup.TotalSeconds:0} s of warm-up in the first round and {Settle.TotalSeconds:0} s in the next.");
             md.AppendLine();
             md.AppendLine("| figure | Sluice | baseline (same run) | ratio | floor | met |");
             md.AppendLine("|---|---|---|---|---|---|");
@@ -93,13 +100,38 @@ internal sealed class WebhookSuite : IBenchSuite
                 $"| webhook push, ordering `none`, concurrency {Concurrency}, signed, acked (`always`; cursor on disk within 200 ms), mean of {Rounds} rounds ({Each(pushes)}) | {push:N0} msg/s | the receiver driven directly by `wrk -c {Concurrency}`, mean of {Rounds} rounds ({Each(directs)}): {direct:N0} req/s | {ratio:0.00} | >= 0.8 (issue 17) | {(ratio >= 0.8 ? "yes" : "no")} |"));
             md.AppendLine(string.Create(CultureInfo.InvariantCulture,
                 $"| same, gateway CPU per delivered message (user + system over the measured windows); ratio = the receiver's CPU per request / the gateway's | {gatewayCpu:F1} us | the receiver's CPU per request while pushed to: {receiverPushCpu:F1} us; while driven by wrk: {receiverDirectCpu:F1} us | {receiverPushCpu / gatewayCpu:0.00} | - | - |"));
+            var (raw, viaClient) = (raws.Average(w => w.Rate), clients.Average(w => w.Rate));
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| webhook push against the raw pusher below (the same calls and nothing else: the ceiling of one HTTP/1.1 call per message on .NET's sockets) | {push:N0} msg/s | raw pusher, mean of {Rounds} rounds ({Each(raws)}): {raw:N0} calls/s | {push / raw:0.00} | - | - |"));
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"| webhook push against the client pusher below (the same calls through .NET's HTTP client alone) | {push:N0} msg/s | client pusher, mean of {Rounds} rounds ({Each(clients)}): {viaClient:N0} calls/s | {push / viaClient:0.00} | - | - |"));
+            md.AppendLine();
+            md.AppendLine("Every sender against the same receiver in this run, one at a time (CPU per call: user + system of each process over its measured windows):");
+            md.AppendLine();
+            md.AppendLine("| sender | calls/s | of `wrk`'s | sender CPU per call | receiver CPU per call |");
+            md.AppendLine("|---|---|---|---|---|");
+            void Sender(string name, List<Window> windows)
+            {
+                var rate = windows.Average(w => w.Rate);
+                var messages = windows.Sum(w => w.Messages);
+                md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"| {name} | {rate:N0} | {rate / direct:0.00} | {windows.Sum(w => w.SenderCpu.TotalMicroseconds) / messages:F1} us | {windows.Sum(w => w.ReceiverCpu.TotalMicroseconds) / messages:F1} us |"));
+            }
+
+            Sender($"`wrk -t2 -c{Concurrency}` (C, epoll; a short request)", directs);
+            Sender($"raw pusher: a Sluice call's request pre-built (its headers, a fixed signature), written to {Concurrency} sockets, each answer read to its end; no log, no signing, no HTTP client", raws);
+            Sender($"client pusher: the same request through `HttpMessageInvoker` over a `SocketsHttpHandler` set up as the gateway's, a new request message per call, {Concurrency} at once", clients);
+            Sender("Sluice's webhook: read from the log, signed, called, acked", pushes);
             md.AppendLine();
             md.AppendLine("Notes: the Sluice figure counts messages acked after a 2xx (the webhook's `delivered` stat) from a topic filled beforehand;");
             md.AppendLine("each one is read from the log, signed (HMAC-SHA256), POSTed over a pooled connection and acked by its lease; the advanced cursor is");
             md.AppendLine("written with the next cursor append, at most 200 ms later, shared by all acks of that period (a crash in between re-sends them).");
             md.AppendLine("`wrk`, the gateway and the receiver share the machine's cores; compare ratios of one run. With both cores busy the push rate is");
             md.AppendLine("about 2 cores / (gateway + receiver CPU per message), so the gateway's CPU per message is what decides it.");
-            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Load average (1 min) when the suite started: {loadAtStart}; when it ended: {BenchmarksFile.LoadAverage()}. Design note 0022 has the profiles behind these figures."));
+            md.AppendLine("The pushers are child processes of the bench, started fresh each round with 5 s of warm-up. The raw pusher pays the receiver,");
+            md.AppendLine("both kernels and .NET's sockets for one call per message and nothing else: no gateway on .NET that sends one request per message,");
+            md.AppendLine("one at a time per connection, can push faster. `wrk`'s CPU is from `getrusage` over its measured run.");
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Load average (1 min) when the suite started: {loadAtStart}; when it ended: {BenchmarksFile.LoadAverage()}. Design notes 0022, 0036 and 0049 have the profiles behind these figures."));
             return md.ToString();
         }
         finally
@@ -111,10 +143,13 @@ internal sealed class WebhookSuite : IBenchSuite
 
     private static string Each(List<Window> windows) => string.Join(", ", windows.Select(w => w.Rate.ToString("N0", CultureInfo.InvariantCulture)));
 
-    /// <summary>One measured window: its rate, the messages (or requests) it counted, and the CPU the processes used meanwhile.</summary>
-    private readonly record struct Window(double Rate, double Messages, TimeSpan GatewayCpu, TimeSpan ReceiverCpu);
+    /// <summary>
+    /// One measured window: its rate, the messages (or requests) it counted, and the CPU the processes used meanwhile; the
+    /// sender's is the gateway's, a pusher's or <c>wrk</c>'s.
+    /// </summary>
+    private readonly record struct Window(double Rate, double Messages, TimeSpan SenderCpu, TimeSpan ReceiverCpu);
 
-    private const string Topic = "bench/webhooks/push";
+    public const string Topic = "bench/webhooks/push";
 
     private static async Task FillAsync(BenchContext context, HttpClient client, CancellationToken cancellationToken)
     {
@@ -152,8 +187,51 @@ internal sealed class WebhookSuite : IBenchSuite
         var rate = (end - start) / Stopwatch.GetElapsedTime(startAt, endAt).TotalSeconds;
         var window = new Window(rate, end - start, gatewayEnd - gatewayStart, receiverEnd - receiverStart);
         context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  webhook push: {rate:N0} msg/s; CPU per message: gateway {window.GatewayCpu.TotalMicroseconds / window.Messages:F1} us, receiver {window.ReceiverCpu.TotalMicroseconds / window.Messages:F1} us; load {BenchmarksFile.LoadAverage()}"));
+            $"  webhook push: {rate:N0} msg/s; CPU per message: gateway {window.SenderCpu.TotalMicroseconds / window.Messages:F1} us, receiver {window.ReceiverCpu.TotalMicroseconds / window.Messages:F1} us; load {BenchmarksFile.LoadAverage()}"));
         return window;
+    }
+
+    /// <summary>A <see cref="Pusher"/> child against the receiver: its calls answered per second and its CPU per call.</summary>
+    private static async Task<Window> PusherRateAsync(BenchContext context, string kind, string url, Process receiver, CancellationToken cancellationToken)
+    {
+        var (file, args) = SelfArgs(Pusher.ChildFlag, kind, url, Concurrency.ToString(CultureInfo.InvariantCulture));
+        var start = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
+        args.ForEach(start.ArgumentList.Add);
+        using var pusher = Process.Start(start)!;
+        pusher.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                context.Progress.WriteLine("  [pusher] " + e.Data);
+            }
+        };
+        pusher.BeginErrorReadLine();
+        try
+        {
+            async Task<long> AnsweredAsync()
+            {
+                await pusher.StandardInput.WriteLineAsync();
+                await pusher.StandardInput.FlushAsync(cancellationToken);
+                var line = await pusher.StandardOutput.ReadLineAsync(cancellationToken) ?? throw new InvalidOperationException($"the {kind} pusher exited");
+                return long.Parse(line, CultureInfo.InvariantCulture);
+            }
+
+            await Task.Delay(PusherWarmup, cancellationToken);
+            var (first, startAt) = (await AnsweredAsync(), Stopwatch.GetTimestamp());
+            var (pusherStart, receiverStart) = (ProcessCpu.Of(pusher.Id), ProcessCpu.Of(receiver.Id));
+            await Task.Delay(Measure, cancellationToken);
+            var (pusherEnd, receiverEnd) = (ProcessCpu.Of(pusher.Id), ProcessCpu.Of(receiver.Id));
+            var (last, endAt) = (await AnsweredAsync(), Stopwatch.GetTimestamp());
+            var rate = (last - first) / Stopwatch.GetElapsedTime(startAt, endAt).TotalSeconds;
+            var window = new Window(rate, last - first, pusherEnd - pusherStart, receiverEnd - receiverStart);
+            context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  {kind} pusher: {rate:N0} calls/s; CPU per call: pusher {window.SenderCpu.TotalMicroseconds / window.Messages:F1} us, receiver {window.ReceiverCpu.TotalMicroseconds / window.Messages:F1} us; load {BenchmarksFile.LoadAverage()}"));
+            return window;
+        }
+        finally
+        {
+            Stop(pusher);
+        }
     }
 
     private static async Task<long> DeliveredAsync(HttpClient client, string id, CancellationToken cancellationToken)
@@ -175,9 +253,9 @@ internal sealed class WebhookSuite : IBenchSuite
 
         // Two threads: the machine's cores; the warm-up is a separate short run.
         await RunWrkAsync(["-t2", $"-c{Concurrency}", $"-d{warmup.TotalSeconds:0}s", "-s", script, url], cancellationToken);
-        var receiverStart = ProcessCpu.Of(receiver.Id);
+        var (receiverStart, wrkStart) = (ProcessCpu.Of(receiver.Id), ProcessCpu.OfReapedChildren());
         var output = await RunWrkAsync(["-t2", $"-c{Concurrency}", $"-d{Measure.TotalSeconds:0}s", "-s", script, url], cancellationToken);
-        var receiverCpu = ProcessCpu.Of(receiver.Id) - receiverStart;
+        var (receiverCpu, wrkCpu) = (ProcessCpu.Of(receiver.Id) - receiverStart, ProcessCpu.OfReapedChildren() - wrkStart);
         var line = output.Split('\n').FirstOrDefault(l => l.StartsWith("Requests/sec:", StringComparison.Ordinal))
             ?? throw new InvalidOperationException("wrk printed no Requests/sec:\n" + output);
         if (output.Contains("Non-2xx", StringComparison.Ordinal) || output.Contains("Socket errors", StringComparison.Ordinal))
@@ -188,8 +266,8 @@ internal sealed class WebhookSuite : IBenchSuite
         var rate = double.Parse(line["Requests/sec:".Length..].Trim(), CultureInfo.InvariantCulture);
         var requests = rate * Measure.TotalSeconds;
         context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  wrk direct: {rate:N0} req/s; receiver CPU per request {receiverCpu.TotalMicroseconds / requests:F1} us; load {BenchmarksFile.LoadAverage()}"));
-        return new Window(rate, requests, TimeSpan.Zero, receiverCpu);
+            $"  wrk direct: {rate:N0} req/s; CPU per request: wrk {wrkCpu.TotalMicroseconds / requests:F1} us, receiver {receiverCpu.TotalMicroseconds / requests:F1} us; load {BenchmarksFile.LoadAverage()}"));
+        return new Window(rate, requests, wrkCpu, receiverCpu);
     }
 
     private static async Task<string> RunWrkAsync(string[] args, CancellationToken cancellationToken)
@@ -235,7 +313,9 @@ internal sealed class WebhookSuite : IBenchSuite
 
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 
-    private static (string File, List<string> Args) BareArgs(int port)
+    private static (string File, List<string> Args) BareArgs(int port) => SelfArgs(Http.BareEndpoint.ChildFlag, port.ToString(CultureInfo.InvariantCulture));
+
+    private static (string File, List<string> Args) SelfArgs(params string[] childArgs)
     {
         var args = new List<string>();
         var file = Environment.ProcessPath!;
@@ -244,7 +324,7 @@ internal sealed class WebhookSuite : IBenchSuite
             args.Add(typeof(WebhookSuite).Assembly.Location);
         }
 
-        args.AddRange([Http.BareEndpoint.ChildFlag, port.ToString(CultureInfo.InvariantCulture)]);
+        args.AddRange(childArgs);
         return (file, args);
     }
 
