@@ -29,8 +29,8 @@ internal static partial class ProcessCpu
     /// </summary>
     public static TimeSpan OfReapedChildren()
     {
-        Span<long> usage = stackalloc long[18];
-        if (GetRusage(-1 /* RUSAGE_CHILDREN */, ref MemoryMarshal.GetReference(usage)) != 0)
+        Span<long> usage = stackalloc long[RusageLongs];
+        if (GetRusage(RusageChildren, ref MemoryMarshal.GetReference(usage)) != 0)
         {
             throw new InvalidOperationException("getrusage failed");
         }
@@ -38,6 +38,10 @@ internal static partial class ProcessCpu
         // struct rusage begins with ru_utime and ru_stime, each a timeval of seconds and microseconds.
         return TimeSpan.FromSeconds(usage[0] + usage[2]) + TimeSpan.FromMicroseconds(usage[1] + usage[3]);
     }
+
+    // <sys/resource.h> on Linux x64: RUSAGE_CHILDREN, and struct rusage as 18 longs (two timevals, then 14 counters).
+    private const int RusageChildren = -1;
+    private const int RusageLongs = 18;
 
     [LibraryImport("libc", EntryPoint = "getrusage")]
     private static partial int GetRusage(int who, ref long usage);

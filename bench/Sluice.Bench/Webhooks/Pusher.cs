@@ -25,10 +25,13 @@ internal static class Pusher
     public const string ChildFlag = "--child-webhook-pusher";
     private const string Usage = $"usage: {ChildFlag} raw|client URL CONCURRENCY";
 
+    // Kestrel's answer with no body is well under 200 bytes.
+    private const int AnswerBufferBytes = 4096;
+
     private static long _answered;
 
-    /// <summary>The headers of a Sluice webhook call to this suite's topic, with values of the same length.</summary>
-    private static IReadOnlyList<(string Name, string Value)> Headers(string topic) =>
+    /// <summary>The headers of a Sluice webhook call to <paramref name="topic"/>, with values of the same length.</summary>
+    public static IReadOnlyList<(string Name, string Value)> Headers(string topic) =>
     [
         ("User-Agent", "Sluice-Webhooks/1"),
         ("webhook-id", "msg_0123456789abcdef_3_1234567"),
@@ -37,7 +40,7 @@ internal static class Pusher
         ("Sluice-Webhook-Id", "0123456789abcdef"),
         ("Sluice-Message-Id", "3:1234567"),
         ("Sluice-Topic", topic),
-        ("Sluice-Publish-Time", "2026-12-07T07:11:00.1234567+00:00"),
+        ("Sluice-Publish-Time", "2026-12-07T07:11:00.1234567Z"),
         ("Sluice-Attempt", "1"),
     ];
 
@@ -51,12 +54,14 @@ internal static class Pusher
             return 2;
         }
 
+        // One invoker for all the calls, as the gateway has one for all its webhooks.
+        using var invoker = kind == "client" ? NewInvoker() : null;
         var body = new byte[100];
         body.AsSpan().Fill((byte)'x');
         var headers = Headers(WebhookSuite.Topic);
         for (var i = 0; i < concurrency; i++)
         {
-            var loop = kind == "raw" ? Task.Run(() => RawLoopAsync(url, headers, body)) : Task.Run(() => ClientLoopAsync(Invoker, url, headers, body));
+            var loop = kind == "raw" ? Task.Run(() => RawLoopAsync(url, headers, body)) : Task.Run(() => ClientLoopAsync(invoker!, url, headers, body));
 
             // A loop only ends by failing: then the whole child does, and the bench sees it exit.
             _ = loop.ContinueWith(
@@ -77,7 +82,7 @@ internal static class Pusher
         return 0;
     }
 
-    private static readonly HttpMessageInvoker Invoker = new(new SocketsHttpHandler
+    private static HttpMessageInvoker NewInvoker() => new(new SocketsHttpHandler
     {
         AllowAutoRedirect = false,
         UseCookies = false,
@@ -102,7 +107,7 @@ internal static class Pusher
 
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Parse(url.Host), url.Port));
-        var buffer = new byte[4096];
+        var buffer = new byte[AnswerBufferBytes];
         while (true)
         {
             await socket.SendAsync(request, SocketFlags.None);
@@ -111,6 +116,11 @@ internal static class Pusher
             var filled = 0;
             while (buffer.AsSpan(0, filled).IndexOf("\r\n\r\n"u8) < 0)
             {
+                if (filled == buffer.Length)
+                {
+                    throw new IOException($"the receiver's answer has more than {AnswerBufferBytes} bytes of headers");
+                }
+
                 var read = await socket.ReceiveAsync(buffer.AsMemory(filled), SocketFlags.None);
                 if (read == 0)
                 {
@@ -120,7 +130,9 @@ internal static class Pusher
                 filled += read;
             }
 
-            if (!buffer.AsSpan(0, filled).StartsWith("HTTP/1.1 200 "u8))
+            // A body would arrive after the headers, and be taken for the next answer's start.
+            var answer = buffer.AsSpan(0, filled);
+            if (!answer.StartsWith("HTTP/1.1 200 "u8) || answer.IndexOf("\r\nContent-Length: 0\r\n"u8) < 0)
             {
                 throw new IOException("the receiver answered: " + Encoding.ASCII.GetString(buffer, 0, Math.Min(filled, 64)));
             }

@@ -11,10 +11,12 @@ namespace Sluice.Bench.Webhooks;
 /// Push throughput of webhooks against the same receiver driven directly by a load generator, in the same run.
 /// <code>
 ///   wrk (64 connections) ───────────────────────────────► child: bare Kestrel  POST /bare  (answers 200 at once)
+///   child: Pusher raw | client (64 calls at once) ──────►   the same receiver
 ///   child: Sluice.Server, webhook concurrency 64 ───────►   the same receiver
 ///            ▲ topic pre-filled; rate = stats.delivered over the measured window
 /// </code>
-/// Two rounds, each wrk then the webhook (paused while wrk runs), and the means: this machine's speed drifts within a run,
+/// Two rounds, each of them every sender in turn (wrk with a short request and with a Sluice call's headers, the two
+/// pushers, then the webhook, paused while the others run), and the means: this machine's speed drifts within a run,
 /// and one round of each put the drift into the ratio.
 /// </summary>
 internal sealed class WebhookSuite : IBenchSuite
@@ -56,13 +58,15 @@ internal sealed class WebhookSuite : IBenchSuite
 
             var loadAtStart = BenchmarksFile.LoadAverage();
             var directs = new List<Window>();
+            var directsWithHeaders = new List<Window>();
             var pushes = new List<Window>();
             var raws = new List<Window>();
             var clients = new List<Window>();
             string? id = null;
             for (var round = 0; round < Rounds; round++)
             {
-                directs.Add(await WrkAsync(context, url, receiver, round == 0 ? Warmup : Settle, cancellationToken));
+                directs.Add(await WrkAsync(context, url, receiver, round == 0 ? Warmup : Settle, withHeaders: false, cancellationToken));
+                directsWithHeaders.Add(await WrkAsync(context, url, receiver, Settle, withHeaders: true, cancellationToken));
                 raws.Add(await PusherRateAsync(context, "raw", url, receiver, cancellationToken));
                 clients.Add(await PusherRateAsync(context, "client", url, receiver, cancellationToken));
                 if (id is null)
@@ -92,7 +96,7 @@ internal sealed class WebhookSuite : IBenchSuite
             md.AppendLine("## Webhooks: push delivery");
             md.AppendLine();
             md.AppendLine(BenchmarksFile.MachineLine());
-            md.AppendLine($"One receiver (bare Kestrel, answers 200 at once, in its own process), {BodyBytes}-byte bodies, concurrency {Concurrency}; {Rounds} rounds of wrk, the two pushers, then the webhook, {Measure.TotalSeconds:0} s measured each, after {Warmup.TotalSeconds:0} s of warm-up in the first round and {Settle.TotalSeconds:0} s in the next.");
+            md.AppendLine($"One receiver (bare Kestrel, answers 200 at once, in its own process), {BodyBytes}-byte bodies, concurrency {Concurrency}; {Rounds} rounds of wrk (twice), the two pushers, then the webhook, {Measure.TotalSeconds:0} s measured each, after {Warmup.TotalSeconds:0} s of warm-up in the first round and {Settle.TotalSeconds:0} s in the next.");
             md.AppendLine();
             md.AppendLine("| figure | Sluice | baseline (same run) | ratio | floor | met |");
             md.AppendLine("|---|---|---|---|---|---|");
@@ -102,7 +106,7 @@ internal sealed class WebhookSuite : IBenchSuite
                 $"| same, gateway CPU per delivered message (user + system over the measured windows); ratio = the receiver's CPU per request / the gateway's | {gatewayCpu:F1} us | the receiver's CPU per request while pushed to: {receiverPushCpu:F1} us; while driven by wrk: {receiverDirectCpu:F1} us | {receiverPushCpu / gatewayCpu:0.00} | - | - |"));
             var (raw, viaClient) = (raws.Average(w => w.Rate), clients.Average(w => w.Rate));
             md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| webhook push against the raw pusher below (the same calls and nothing else: the ceiling of one HTTP/1.1 call per message on .NET's sockets) | {push:N0} msg/s | raw pusher, mean of {Rounds} rounds ({Each(raws)}): {raw:N0} calls/s | {push / raw:0.00} | - | - |"));
+                $"| webhook push against the raw pusher below (the same calls and nothing else: the fastest .NET sender of one HTTP/1.1 call per message measured here) | {push:N0} msg/s | raw pusher, mean of {Rounds} rounds ({Each(raws)}): {raw:N0} calls/s | {push / raw:0.00} | - | - |"));
             md.AppendLine(string.Create(CultureInfo.InvariantCulture,
                 $"| webhook push against the client pusher below (the same calls through .NET's HTTP client alone) | {push:N0} msg/s | client pusher, mean of {Rounds} rounds ({Each(clients)}): {viaClient:N0} calls/s | {push / viaClient:0.00} | - | - |"));
             md.AppendLine();
@@ -118,7 +122,8 @@ internal sealed class WebhookSuite : IBenchSuite
                     $"| {name} | {rate:N0} | {rate / direct:0.00} | {windows.Sum(w => w.SenderCpu.TotalMicroseconds) / messages:F1} us | {windows.Sum(w => w.ReceiverCpu.TotalMicroseconds) / messages:F1} us |"));
             }
 
-            Sender($"`wrk -t2 -c{Concurrency}` (C, epoll; a short request)", directs);
+            Sender($"`wrk -t2 -c{Concurrency}` (C, epoll; a short request: Host, Content-Type, Content-Length)", directs);
+            Sender($"the same `wrk` with a Sluice call's headers (those of the pushers' request)", directsWithHeaders);
             Sender($"raw pusher: a Sluice call's request pre-built (its headers, a fixed signature), written to {Concurrency} sockets, each answer read to its end; no log, no signing, no HTTP client", raws);
             Sender($"client pusher: the same request through `HttpMessageInvoker` over a `SocketsHttpHandler` set up as the gateway's, a new request message per call, {Concurrency} at once", clients);
             Sender("Sluice's webhook: read from the log, signed, called, acked", pushes);
@@ -128,9 +133,9 @@ internal sealed class WebhookSuite : IBenchSuite
             md.AppendLine("written with the next cursor append, at most 200 ms later, shared by all acks of that period (a crash in between re-sends them).");
             md.AppendLine("`wrk`, the gateway and the receiver share the machine's cores; compare ratios of one run. With both cores busy the push rate is");
             md.AppendLine("about 2 cores / (gateway + receiver CPU per message), so the gateway's CPU per message is what decides it.");
-            md.AppendLine("The pushers are child processes of the bench, started fresh each round with 5 s of warm-up. The raw pusher pays the receiver,");
-            md.AppendLine("both kernels and .NET's sockets for one call per message and nothing else: no gateway on .NET that sends one request per message,");
-            md.AppendLine("one at a time per connection, can push faster. `wrk`'s CPU is from `getrusage` over its measured run.");
+            md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"The pushers are child processes of the bench with the gateway's runtime settings, started fresh each round with {PusherWarmup.TotalSeconds:0} s of warm-up."));
+            md.AppendLine("The raw pusher pays the receiver, both kernels and .NET's sockets for one call per message and nothing else: the fastest sender");
+            md.AppendLine("measured here of one request per message, one at a time per connection, on .NET. `wrk`'s CPU is from `getrusage` over its measured run.");
             md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Load average (1 min) when the suite started: {loadAtStart}; when it ended: {BenchmarksFile.LoadAverage()}. Design notes 0022, 0036 and 0049 have the profiles behind these figures."));
             return md.ToString();
         }
@@ -194,18 +199,7 @@ internal sealed class WebhookSuite : IBenchSuite
     /// <summary>A <see cref="Pusher"/> child against the receiver: its calls answered per second and its CPU per call.</summary>
     private static async Task<Window> PusherRateAsync(BenchContext context, string kind, string url, Process receiver, CancellationToken cancellationToken)
     {
-        var (file, args) = SelfArgs(Pusher.ChildFlag, kind, url, Concurrency.ToString(CultureInfo.InvariantCulture));
-        var start = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true };
-        args.ForEach(start.ArgumentList.Add);
-        using var pusher = Process.Start(start)!;
-        pusher.ErrorDataReceived += (_, e) =>
-        {
-            if (e.Data is not null)
-            {
-                context.Progress.WriteLine("  [pusher] " + e.Data);
-            }
-        };
-        pusher.BeginErrorReadLine();
+        using var pusher = StartChild(context, SelfArgs(Pusher.ChildFlag, kind, url, Concurrency.ToString(CultureInfo.InvariantCulture)), talk: true, GatewayRuntime);
         try
         {
             async Task<long> AnsweredAsync()
@@ -246,10 +240,16 @@ internal sealed class WebhookSuite : IBenchSuite
         return stats.RootElement.GetProperty("delivered").GetInt64();
     }
 
-    private static async Task<Window> WrkAsync(BenchContext context, string url, Process receiver, TimeSpan warmup, CancellationToken cancellationToken)
+    private static async Task<Window> WrkAsync(BenchContext context, string url, Process receiver, TimeSpan warmup, bool withHeaders, CancellationToken cancellationToken)
     {
-        var script = Path.Combine(context.ScratchDirectory, "post.lua");
-        await File.WriteAllTextAsync(script, $"wrk.method = \"POST\"\nwrk.body = string.rep(\"x\", {BodyBytes})\nwrk.headers[\"Content-Type\"] = \"application/octet-stream\"\n", cancellationToken);
+        var script = Path.Combine(context.ScratchDirectory, withHeaders ? "post-headers.lua" : "post.lua");
+        var lua = new StringBuilder($"wrk.method = \"POST\"\nwrk.body = string.rep(\"x\", {BodyBytes})\nwrk.headers[\"Content-Type\"] = \"application/octet-stream\"\n");
+        foreach (var (name, value) in withHeaders ? Pusher.Headers(Topic) : [])
+        {
+            lua.Append(CultureInfo.InvariantCulture, $"wrk.headers[\"{name}\"] = \"{value}\"\n");
+        }
+
+        await File.WriteAllTextAsync(script, lua.ToString(), cancellationToken);
 
         // Two threads: the machine's cores; the warm-up is a separate short run.
         await RunWrkAsync(["-t2", $"-c{Concurrency}", $"-d{warmup.TotalSeconds:0}s", "-s", script, url], cancellationToken);
@@ -266,7 +266,7 @@ internal sealed class WebhookSuite : IBenchSuite
         var rate = double.Parse(line["Requests/sec:".Length..].Trim(), CultureInfo.InvariantCulture);
         var requests = rate * Measure.TotalSeconds;
         context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  wrk direct: {rate:N0} req/s; CPU per request: wrk {wrkCpu.TotalMicroseconds / requests:F1} us, receiver {receiverCpu.TotalMicroseconds / requests:F1} us; load {BenchmarksFile.LoadAverage()}"));
+            $"  wrk direct{(withHeaders ? " with a call's headers" : "")}: {rate:N0} req/s; CPU per request: wrk {wrkCpu.TotalMicroseconds / requests:F1} us, receiver {receiverCpu.TotalMicroseconds / requests:F1} us; load {BenchmarksFile.LoadAverage()}"));
         return new Window(rate, requests, wrkCpu, receiverCpu);
     }
 
@@ -328,16 +328,32 @@ internal sealed class WebhookSuite : IBenchSuite
         return (file, args);
     }
 
-    private static Process StartChild(BenchContext context, (string File, List<string> Args) command)
+    // What Runtime.props gives the gateway, for the pushers that stand in for it (the bench's own runtime keeps the defaults).
+    private static readonly Dictionary<string, string> GatewayRuntime = new()
     {
-        var start = new ProcessStartInfo(command.File) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        ["DOTNET_gcServer"] = "1",
+        ["DOTNET_GCDynamicAdaptationMode"] = "0",
+        ["DOTNET_ThreadPool_UnfairSemaphoreSpinLimit"] = "0",
+    };
+
+    /// <summary>
+    /// Starts a child whose standard error goes to the progress log. With <paramref name="talk"/> its standard input and
+    /// output are left to the caller, who talks to it line by line; otherwise its output is read and dropped.
+    /// </summary>
+    private static Process StartChild(BenchContext context, (string File, List<string> Args) command, bool talk = false, Dictionary<string, string>? environment = null)
+    {
+        var start = new ProcessStartInfo(command.File) { UseShellExecute = false, RedirectStandardInput = talk, RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in command.Args)
         {
             start.ArgumentList.Add(a);
         }
 
+        foreach (var (name, value) in environment ?? [])
+        {
+            start.Environment[name] = value;
+        }
+
         var process = Process.Start(start)!;
-        process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is not null)
@@ -345,8 +361,13 @@ internal sealed class WebhookSuite : IBenchSuite
                 context.Progress.WriteLine("  [child] " + e.Data);
             }
         };
-        process.BeginOutputReadLine();
         process.BeginErrorReadLine();
+        if (!talk)
+        {
+            process.OutputDataReceived += (_, _) => { };
+            process.BeginOutputReadLine();
+        }
+
         return process;
     }
 
