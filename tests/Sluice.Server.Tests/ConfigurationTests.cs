@@ -24,6 +24,19 @@ public sealed class ConfigurationTests(ITestOutputHelper output)
         Assert.Contains(flag, stderr);
     }
 
+    [Theory]
+    [InlineData(new[] { "--port", "18901", "--grpc-port", "18901" }, "grpc:port (18901) must differ from port")]
+    [InlineData(new[] { "--port", "18902", "--grpc-port", "18903", "--pixy-port", "18902" }, "pixy:port (18902) must differ")]
+    [InlineData(new[] { "--port", "18904", "--grpc-port", "18905", "--pixy-port", "18905" }, "pixy:port (18905) must differ")]
+    public async Task PortsThatCollide_ExitNonZero_NamingThem(string[] args, string message)
+    {
+        await using var server = new ServerProcess();
+        var (exitCode, stderr) = await server.RunToExitAsync(args);
+        output.WriteLine(stderr);
+        Assert.NotEqual(0, exitCode);
+        Assert.Contains(message, stderr);
+    }
+
     [Fact]
     public async Task UnknownFlag_ExitsNonZero()
     {

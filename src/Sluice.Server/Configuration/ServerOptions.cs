@@ -173,6 +173,12 @@ internal sealed class ServerOptions
     /// <summary>A second port serving only Kafka-Pixy's REST routes (Pixy's own is 19092); 0: the main port only.</summary>
     public int PixyPort { get; set; }
 
+    /// <summary>Whether <paramref name="port"/> is the gRPC listener's: never while it is off (0, which no listener binds).</summary>
+    public bool IsGrpcPort(int port) => GrpcPort != 0 && port == GrpcPort;
+
+    /// <summary>Whether <paramref name="port"/> is the Kafka-Pixy REST listener's: never while it is off.</summary>
+    public bool IsPixyPort(int port) => PixyPort != 0 && port == PixyPort;
+
     /// <summary>How long a Kafka-Pixy consume waits for a message before "long polling timeout".</summary>
     public int PixyLongPollingTimeoutMs { get; set; } = 3_000;
 

@@ -32,12 +32,12 @@ internal sealed class ServerOptionsValidator : IValidateOptions<ServerOptions>
         errors.AddRange(Security.SecurityServices.Check(o));
         errors.AddRange(Compat.Kateway.KatewayEndpoints.Check(o));
 
-        if (o.GrpcPort != 0 && o.GrpcPort == o.Port)
+        if (o.IsGrpcPort(o.Port))
         {
             errors.Add($"grpc:port ({o.GrpcPort}) must differ from port; use 0 to turn the gRPC listener off");
         }
 
-        if (o.PixyPort != 0 && (o.PixyPort == o.Port || o.PixyPort == o.GrpcPort))
+        if (o.IsPixyPort(o.Port) || o.IsPixyPort(o.GrpcPort))
         {
             errors.Add($"pixy:port ({o.PixyPort}) must differ from port and grpc:port; use 0 for the main port only");
         }

@@ -77,7 +77,7 @@ internal static partial class GrpcHosting
         app.Use((context, next) =>
         {
             var port = context.Connection.LocalPort;
-            if (port == options.GrpcPort && options.GrpcPort != 0)
+            if (options.IsGrpcPort(port))
             {
                 if (context.Request.ContentType?.StartsWith("application/grpc", StringComparison.Ordinal) != true)
                 {
@@ -86,7 +86,7 @@ internal static partial class GrpcHosting
 
                 context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize = null;
             }
-            else if (port == options.PixyPort && options.PixyPort != 0 && !IsPixyPath(context.Request.Path))
+            else if (options.IsPixyPort(port) && !IsPixyPath(context.Request.Path))
             {
                 return ProblemWriter.WriteAsync(context, ProblemKind.RouteNotFound, $"port {port} serves Kafka-Pixy's REST routes only; the HTTP API is on port {options.Port}");
             }

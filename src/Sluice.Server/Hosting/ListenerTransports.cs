@@ -23,16 +23,14 @@ internal sealed partial class ListenerTransports : IConnectionListenerFactory, I
 {
     private readonly SocketTransportFactory _inline;
     private readonly SocketTransportFactory _queued;
-    private readonly int _grpcPort;
-    private readonly bool _inlineIo;
+    private readonly ServerOptions _options;
     private readonly ILogger _logger;
 
     public ListenerTransports(ServerOptions options, IOptionsFactory<SocketTransportOptions> transportOptions, ILoggerFactory loggers)
     {
         _inline = Transport(transportOptions, inline: true, loggers);
         _queued = Transport(transportOptions, inline: false, loggers);
-        _inlineIo = options.InlineIo;
-        _grpcPort = options.GrpcPort;
+        _options = options;
         _logger = loggers.CreateLogger("Sluice.Server.Hosting");
     }
 
@@ -54,8 +52,7 @@ internal sealed partial class ListenerTransports : IConnectionListenerFactory, I
         return new SocketTransportFactory(Options.Create(options), loggers);
     }
 
-    // Port 0 turns the gRPC listener off, and no listener binds port 0.
-    private bool IsInline(EndPoint endpoint) => _inlineIo && !(endpoint is IPEndPoint ip && _grpcPort != 0 && ip.Port == _grpcPort);
+    private bool IsInline(EndPoint endpoint) => _options.InlineIo && !(endpoint is IPEndPoint ip && _options.IsGrpcPort(ip.Port));
 
     private static partial class Log
     {
