@@ -179,21 +179,29 @@ internal sealed class WebhookSuite : IBenchSuite
 
     private static async Task<Window> PushRateAsync(BenchContext context, HttpClient client, string id, Process server, Process receiver, CancellationToken cancellationToken)
     {
-        var (start, startAt) = (await DeliveredAsync(client, id, cancellationToken), Stopwatch.GetTimestamp());
-        var (gatewayStart, receiverStart) = (ProcessCpu.Of(server.Id), ProcessCpu.Of(receiver.Id));
-        await Task.Delay(Measure, cancellationToken);
-        var (gatewayEnd, receiverEnd) = (ProcessCpu.Of(server.Id), ProcessCpu.Of(receiver.Id));
-        var (end, endAt) = (await DeliveredAsync(client, id, cancellationToken), Stopwatch.GetTimestamp());
-        if (end >= Messages)
-        {
-            throw new InvalidOperationException("the topic ran dry during the measurement; raise Messages");
-        }
-
-        var rate = (end - start) / Stopwatch.GetElapsedTime(startAt, endAt).TotalSeconds;
-        var window = new Window(rate, end - start, gatewayEnd - gatewayStart, receiverEnd - receiverStart);
+        var window = await MeasureAsync(
+            async () => await DeliveredAsync(client, id, cancellationToken) is var delivered && delivered < Messages
+                ? delivered
+                : throw new InvalidOperationException("the topic ran dry during the measurement; raise Messages"),
+            server, receiver, cancellationToken);
         context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"  webhook push: {rate:N0} msg/s; CPU per message: gateway {window.SenderCpu.TotalMicroseconds / window.Messages:F1} us, receiver {window.ReceiverCpu.TotalMicroseconds / window.Messages:F1} us; load {BenchmarksFile.LoadAverage()}"));
+            $"  webhook push: {window.Rate:N0} msg/s; CPU per message: gateway {window.SenderCpu.TotalMicroseconds / window.Messages:F1} us, receiver {window.ReceiverCpu.TotalMicroseconds / window.Messages:F1} us; load {BenchmarksFile.LoadAverage()}"));
         return window;
+    }
+
+    /// <summary>
+    /// One window of <see cref="Measure"/>: the sender's count read at both ends (<paramref name="answered"/>), and the CPU the
+    /// sender and the receiver used in between.
+    /// </summary>
+    private static async Task<Window> MeasureAsync(Func<Task<long>> answered, Process sender, Process receiver, CancellationToken cancellationToken)
+    {
+        var (start, startAt) = (await answered(), Stopwatch.GetTimestamp());
+        var (senderStart, receiverStart) = (ProcessCpu.Of(sender.Id), ProcessCpu.Of(receiver.Id));
+        await Task.Delay(Measure, cancellationToken);
+        var (senderEnd, receiverEnd) = (ProcessCpu.Of(sender.Id), ProcessCpu.Of(receiver.Id));
+        var (end, endAt) = (await answered(), Stopwatch.GetTimestamp());
+        var rate = (end - start) / Stopwatch.GetElapsedTime(startAt, endAt).TotalSeconds;
+        return new Window(rate, end - start, senderEnd - senderStart, receiverEnd - receiverStart);
     }
 
     /// <summary>A <see cref="Pusher"/> child against the receiver: its calls answered per second and its CPU per call.</summary>
@@ -211,15 +219,9 @@ internal sealed class WebhookSuite : IBenchSuite
             }
 
             await Task.Delay(PusherWarmup, cancellationToken);
-            var (first, startAt) = (await AnsweredAsync(), Stopwatch.GetTimestamp());
-            var (pusherStart, receiverStart) = (ProcessCpu.Of(pusher.Id), ProcessCpu.Of(receiver.Id));
-            await Task.Delay(Measure, cancellationToken);
-            var (pusherEnd, receiverEnd) = (ProcessCpu.Of(pusher.Id), ProcessCpu.Of(receiver.Id));
-            var (last, endAt) = (await AnsweredAsync(), Stopwatch.GetTimestamp());
-            var rate = (last - first) / Stopwatch.GetElapsedTime(startAt, endAt).TotalSeconds;
-            var window = new Window(rate, last - first, pusherEnd - pusherStart, receiverEnd - receiverStart);
+            var window = await MeasureAsync(AnsweredAsync, pusher, receiver, cancellationToken);
             context.Progress.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  {kind} pusher: {rate:N0} calls/s; CPU per call: pusher {window.SenderCpu.TotalMicroseconds / window.Messages:F1} us, receiver {window.ReceiverCpu.TotalMicroseconds / window.Messages:F1} us; load {BenchmarksFile.LoadAverage()}"));
+                $"  {kind} pusher: {window.Rate:N0} calls/s; CPU per call: pusher {window.SenderCpu.TotalMicroseconds / window.Messages:F1} us, receiver {window.ReceiverCpu.TotalMicroseconds / window.Messages:F1} us; load {BenchmarksFile.LoadAverage()}"));
             return window;
         }
         finally
